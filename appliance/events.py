@@ -1,0 +1,66 @@
+"""Small typed events that the moving parts exchange.
+
+Every layer may import this module; it imports nothing of Callbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+FRAME_MS = 20
+LINE_RATE = 8000
+FRAME_BYTES = LINE_RATE * FRAME_MS // 1000 * 2  # 320: 20 ms of S16LE mono at 8 kHz
+
+
+class DialOutcome(str, Enum):
+    """How a dial attempt ended before any conversation could happen."""
+
+    ANSWERED = "answered"
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+@dataclass(frozen=True)
+class CallProgress:
+    """A call-progress signal from the modem: dialing, alerting, active, released."""
+
+    state: str
+    call_index: int | None = None
+    raw: str = ""
+
+
+@dataclass(frozen=True)
+class Hangup:
+    """The far end or the network ended the call."""
+
+    cause: int | None
+    raw: str = ""
+
+
+@dataclass(frozen=True)
+class DialResult:
+    outcome: DialOutcome
+    cause: int | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class WordInfo:
+    word: str
+    confidence: float
+    start: float = 0.0
+    end: float = 0.0
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """What the recogniser made of one customer turn. Empty text means silence."""
+
+    text: str
+    confidence: float = 0.0
+    words: tuple[WordInfo, ...] = field(default_factory=tuple)
+    duration_ms: int = 0

@@ -1,0 +1,125 @@
+"""Configuration documents (flows, trigger rules, settings) in TinyDB, written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from tinydb import Query, TinyDB
+from tinydb.storages import Storage
+
+from appliance.errors import StorageError
+
+
+class AtomicJSONStorage(Storage):
+    """TinyDB storage that never leaves a half-written file: temp file, fsync, rename."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def read(self) -> dict[str, dict[str, Any]] | None:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        if not text.strip():
+            return None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise StorageError(f"{self.path} is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise StorageError(f"{self.path} does not hold a JSON object")
+        return data
+
+    def write(self, data: dict[str, dict[str, Any]]) -> None:
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, ensure_ascii=False, indent=1, sort_keys=True)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    def close(self) -> None:
+        pass
+
+
+class ConfigStore:
+    """Flows (with immutable published versions) and trigger rules. TinyDB is not thread-safe: one lock."""
+
+    def __init__(self, path: Path) -> None:
+        self._lock = threading.Lock()
+        self._db = TinyDB(str(path), storage=AtomicJSONStorage)
+        self.path = path
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- flows -------------------------------------------------------------
+    def publish_flow(self, flow: dict[str, Any]) -> int:
+        """Store a new immutable version of a flow; returns its version number."""
+        flow_id = flow["id"]
+        q = Query()
+        with self._lock:
+            versions = self._db.table("flow_versions")
+            existing = versions.search(q.flow_id == flow_id)
+            latest = max(existing, key=lambda d: d["version"], default=None)
+            if latest is not None and latest["document"] == flow:
+                return int(latest["version"])
+            version = (latest["version"] + 1) if latest else 1
+            versions.insert({"flow_id": flow_id, "version": version, "document": flow})
+            return version
+
+    def flow(self, flow_id: str, version: int | None = None) -> tuple[int, dict[str, Any]] | None:
+        q = Query()
+        with self._lock:
+            found = self._db.table("flow_versions").search(q.flow_id == flow_id)
+        if version is not None:
+            found = [d for d in found if d["version"] == version]
+        if not found:
+            return None
+        doc = max(found, key=lambda d: d["version"])
+        return int(doc["version"]), doc["document"]
+
+    def flow_ids(self) -> list[str]:
+        with self._lock:
+            return sorted({d["flow_id"] for d in self._db.table("flow_versions").all()})
+
+    # -- trigger rules -----------------------------------------------------
+    def set_rules(self, rules: list[dict[str, Any]]) -> None:
+        with self._lock:
+            table = self._db.table("trigger_rules")
+            table.truncate()
+            table.insert_multiple([{"position": i, **r} for i, r in enumerate(rules)])
+
+    def rules(self) -> list[dict[str, Any]]:
+        with self._lock:
+            docs = self._db.table("trigger_rules").all()
+        return [{k: v for k, v in d.items() if k != "position"} for d in sorted(docs, key=lambda d: d["position"])]
+
+    # -- settings ----------------------------------------------------------
+    def setting(self, key: str) -> Any:
+        q = Query()
+        with self._lock:
+            found = self._db.table("settings").get(q.key == key)
+        return found["value"] if found else None  # type: ignore[index,call-overload]
+
+    def set_setting(self, key: str, value: Any) -> None:
+        q = Query()
+        with self._lock:
+            self._db.table("settings").upsert({"key": key, "value": value}, q.key == key)

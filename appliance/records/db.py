@@ -1,0 +1,208 @@
+"""SQLite plumbing: WAL, one writer thread, reads from any thread, numbered migrations."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+from appliance.errors import StorageError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MIGRATIONS: list[str] = [
+    # 1: the first schema
+    """
+    CREATE TABLE tickets (
+        id TEXT PRIMARY KEY,
+        type TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        description TEXT NOT NULL,
+        customer_name TEXT NOT NULL,
+        customer_phone TEXT NOT NULL,
+        order_id TEXT NOT NULL,
+        order_status TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        flow_id TEXT,
+        next_call_at TEXT,
+        received_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX tickets_phone ON tickets(customer_phone, received_at);
+    CREATE INDEX tickets_received ON tickets(received_at);
+    CREATE TABLE webhook_messages (
+        id TEXT PRIMARY KEY,
+        ticket_id TEXT NOT NULL,
+        received_at TEXT NOT NULL
+    );
+    CREATE TABLE tasks (
+        id INTEGER PRIMARY KEY,
+        ticket_id TEXT NOT NULL REFERENCES tickets(id),
+        flow_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        max_attempts INTEGER NOT NULL,
+        next_attempt_at TEXT NOT NULL,
+        last_outcome TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX tasks_due ON tasks(state, next_attempt_at);
+    CREATE TABLE calls (
+        id INTEGER PRIMARY KEY,
+        task_id INTEGER NOT NULL REFERENCES tasks(id),
+        ticket_id TEXT NOT NULL REFERENCES tickets(id),
+        phone TEXT NOT NULL,
+        line TEXT NOT NULL,
+        flow_id TEXT NOT NULL,
+        flow_version INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        answered_at TEXT,
+        ended_at TEXT,
+        outcome TEXT,
+        cause INTEGER,
+        disposition TEXT,
+        remark TEXT,
+        recording TEXT
+    );
+    CREATE INDEX calls_phone_time ON calls(phone, started_at);
+    CREATE INDEX calls_time ON calls(started_at);
+    CREATE INDEX calls_ticket ON calls(ticket_id);
+    CREATE TABLE turns (
+        id INTEGER PRIMARY KEY,
+        call_id INTEGER NOT NULL REFERENCES calls(id),
+        seq INTEGER NOT NULL,
+        speaker TEXT NOT NULL,
+        text TEXT NOT NULL,
+        intent TEXT,
+        confidence REAL,
+        node TEXT,
+        at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX turns_call ON turns(call_id, seq);
+    CREATE TABLE ticket_operations (
+        id INTEGER PRIMARY KEY,
+        ticket_id TEXT NOT NULL REFERENCES tickets(id),
+        call_id INTEGER REFERENCES calls(id),
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX ticket_operations_ticket ON ticket_operations(ticket_id);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        topic TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_try_at TEXT NOT NULL,
+        delivered_at TEXT,
+        last_error TEXT
+    );
+    CREATE INDEX outbox_pending ON outbox(delivered_at, next_try_at);
+    CREATE TABLE users (
+        username TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    """,
+]
+
+
+class Database:
+    """One SQLite file: every write runs on one writer thread, reads on the caller's thread."""
+
+    def __init__(self, path: Path, *, synchronous: str = "FULL") -> None:
+        self.path = path
+        self._synchronous = synchronous
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._jobs: queue.Queue[tuple[Callable[[sqlite3.Connection], Any], Future[Any]] | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._writer_conn = self._connect()
+        self._migrate(self._writer_conn)
+        self._thread = threading.Thread(target=self._run_writer, name=f"sqlite-writer:{path.name}", daemon=True)
+        self._thread.start()
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, timeout=10, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open {self.path}: {exc}") from exc
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=10000")
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(MIGRATIONS, start=1):
+            if number <= current:
+                continue
+            log.info("migrating %s to schema %d", self.path, number)
+            conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.read(lambda c: c.execute("PRAGMA user_version").fetchone()[0]))
+
+    def _run_writer(self) -> None:
+        conn = self._writer_conn
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                break
+            fn, fut = job
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                result = fn(conn)
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                fut.set_exception(exc)
+            else:
+                fut.set_result(result)
+        conn.close()
+
+    def write(self, fn: Callable[[sqlite3.Connection], T], *, timeout: float = 30.0) -> T:
+        """Run fn in one transaction on the writer thread; returns once it is committed."""
+        if self._stop.is_set():
+            raise StorageError("database is closed")
+        fut: Future[T] = Future()
+        self._jobs.put((fn, fut))
+        try:
+            return fut.result(timeout=timeout)
+        except sqlite3.Error as exc:
+            raise StorageError(str(exc)) from exc
+
+    def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        try:
+            return fn(conn)
+        except sqlite3.Error as exc:
+            raise StorageError(str(exc)) from exc
+
+    def close(self) -> None:
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        self._jobs.put(None)
+        self._thread.join(timeout=10)
