@@ -194,6 +194,9 @@ class RecordsStore:
             )
         )
 
+    def add_task(self, ticket_id: str, flow_id: str, *, at: datetime, max_attempts: int, attempts: int = 0) -> int:
+        return self.db.write(lambda c: _add_task(c, ticket_id, flow_id, iso(at), max_attempts, attempts))
+
     def next_due_at(self) -> str | None:
         row = self.db.read(
             lambda c: c.execute("SELECT MIN(next_attempt_at) FROM tasks WHERE state='pending'").fetchone()
@@ -381,3 +384,14 @@ def _duration(start: str | None, end: str | None) -> float | None:
     if not start or not end:
         return None
     return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(), 1)
+
+
+def _add_task(c: sqlite3.Connection, ticket_id: str, flow_id: str, at: str, max_attempts: int, attempts: int) -> int:
+    ts = now_iso()
+    cur = c.execute(
+        "INSERT INTO tasks (ticket_id, flow_id, state, attempts, max_attempts, next_attempt_at, created_at,"
+        " updated_at) VALUES (?,?,?,?,?,?,?,?)",
+        (ticket_id, flow_id, "pending", attempts, max_attempts, at, ts, ts),
+    )
+    assert cur.lastrowid is not None
+    return cur.lastrowid

@@ -1,0 +1,185 @@
+"""One call attempt for one task on one line: dial, converse, record, act on the ticket."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from appliance.campaign.outcomes import after_unanswered
+from appliance.config import CallingConfig
+from appliance.dialog.conversation import AsrEngine, Conversation, ConversationLimits, EndpointerLike, Synthesizer
+from appliance.dialog.engine import FlowRun, RenderedOperation
+from appliance.dialog.flow import parse_flow
+from appliance.events import DialOutcome, DialResult
+from appliance.records.config_store import ConfigStore
+from appliance.records.recordings import StereoRecorder, recording_path
+from appliance.records.store import RecordsStore, TaskRow, TicketRow, Turn, iso
+
+log = logging.getLogger(__name__)
+
+
+class ActiveCallLike(Protocol):
+    audio: Any
+    ended: threading.Event
+    end_cause: int | None
+    interrupted: bool
+
+    def hangup(self) -> None: ...
+
+
+class LineLike(Protocol):
+    name: str
+
+    def place_call(self, number: str, *, ring_timeout: float) -> tuple[DialResult, ActiveCallLike | None]: ...
+
+
+@dataclass(frozen=True)
+class SpeechKit:
+    asr: AsrEngine
+    tts: Synthesizer
+    endpointer: Callable[[], EndpointerLike]
+    use_grammar: bool = True
+
+
+@dataclass(frozen=True)
+class CallSummary:
+    call_id: int
+    ticket_id: str
+    outcome: str
+    disposition: str | None
+    ticket_status: str
+
+
+class CallRunner:
+    def __init__(self, *, records: RecordsStore, configs: ConfigStore, speech: SpeechKit,
+                 calling: CallingConfig, recordings_dir: Path, shop_name: str = "the shop",
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.records = records
+        self.configs = configs
+        self.speech = speech
+        self.calling = calling
+        self.recordings_dir = recordings_dir
+        self.shop_name = shop_name
+        self.clock = clock
+
+    def run(self, task: TaskRow, line: LineLike) -> CallSummary:
+        ticket = self.records.ticket(task.ticket_id)
+        if ticket is None:
+            raise LookupError(f"task {task.id} names missing ticket {task.ticket_id}")
+        found = self.configs.flow(task.flow_id)
+        if found is None:
+            self.records.finish_task(task.id, state="failed", outcome="flow_missing")
+            self.records.set_ticket_status(ticket.id, "open")
+            self.records.add_operation(ticket.id, "remark", f"Flow {task.flow_id!r} is not published; no call made.")
+            return CallSummary(0, ticket.id, "failed", None, "open")
+        version, document = found
+        flow = parse_flow(document)
+        call_id = self.records.start_call(task=task, phone=ticket.customer_phone, line=line.name, flow_version=version)
+        log.info("call %s: dialing %s on %s for ticket %s (attempt %d/%d)", call_id, ticket.customer_phone,
+                 line.name, ticket.id, task.attempts, task.max_attempts)
+        try:
+            result, active = line.place_call(ticket.customer_phone, ring_timeout=self.calling.ring_timeout_s)
+        except Exception as exc:  # the line failed while dialing: never lose the attempt
+            log.exception("call %s: line %s failed while dialing", call_id, line.name)
+            result, active = DialResult(DialOutcome.INTERRUPTED, None, str(exc)), None
+        if result.outcome is not DialOutcome.ANSWERED or active is None:
+            return self._unanswered(call_id, task, ticket, result)
+        return self._converse(call_id, task, ticket, flow, active)
+
+    def _unanswered(self, call_id: int, task: TaskRow, ticket: TicketRow, result: DialResult) -> CallSummary:
+        outcome = result.outcome.value
+        decision = after_unanswered(outcome, attempt=task.attempts, max_attempts=task.max_attempts,
+                                    now=self.clock(), retry=self.calling.retry_s, cause=result.cause)
+        log.info("call %s: %s", call_id, decision.remark)
+        event = _operation_event(ticket, call_id, "remark", decision.remark)
+        self.records.finish_call(call_id, outcome=outcome, cause=result.cause, disposition=None,
+                                 remark=decision.remark, turns=[], operations=[("remark", decision.remark)],
+                                 outbox=[("ticket.operation", event)])
+        if decision.retry_at is not None:
+            self.records.finish_task(task.id, state="pending", outcome=outcome, next_attempt_at=iso(decision.retry_at))
+        else:
+            self.records.finish_task(task.id, state="done", outcome=outcome)
+        self.records.set_ticket_status(ticket.id, decision.ticket_status,
+                                       next_call_at=iso(decision.retry_at) if decision.retry_at else None)
+        return CallSummary(call_id, ticket.id, outcome, None, decision.ticket_status)
+
+    def _converse(self, call_id: int, task: TaskRow, ticket: TicketRow, flow: Any,
+                  active: ActiveCallLike) -> CallSummary:
+        self.records.mark_answered(call_id)
+        started = self.clock()
+        path = recording_path(self.recordings_dir, ticket.customer_phone, call_id, started.astimezone())
+        recorder = StereoRecorder(path)
+        active.audio.tap = recorder.write
+        self.records.set_recording(call_id, path)
+        variables = {"name": ticket.customer_name, "order_id": ticket.order_id, "shop": self.shop_name,
+                     "subject": ticket.subject}
+        run = FlowRun(flow, variables)
+        convo = Conversation(run, active.audio, self.speech.asr, self.speech.tts, self.speech.endpointer(),
+                             ended=active.ended, limits=ConversationLimits(max_call_s=self.calling.max_call_s),
+                             use_grammar=self.speech.use_grammar, call_id=call_id)
+        try:
+            completed = convo.execute()
+        except Exception:
+            log.exception("call %s: conversation failed", call_id)
+            completed = False
+        finally:
+            try:
+                active.hangup()
+            except Exception:
+                log.exception("call %s: hang-up failed", call_id)
+            active.audio.tap = None
+            recorder.close()
+        turns = [Turn(t.speaker, t.text, t.intent, t.confidence, t.node,
+                      convo.turn_times_ms[i] if i < len(convo.turn_times_ms) else 0)
+                 for i, t in enumerate(run.turns)]
+        outcome = "completed" if completed else ("interrupted" if active.interrupted else "hung_up")
+        disposition = run.result.disposition if completed else None
+        return self._apply(call_id, task, ticket, outcome, active.end_cause, disposition,
+                           run.result.operations if completed else [], turns)
+
+    def _apply(self, call_id: int, task: TaskRow, ticket: TicketRow, outcome: str, cause: int | None,
+               disposition: str | None, operations: list[RenderedOperation], turns: list[Turn]) -> CallSummary:
+        now = self.clock()
+        said = [t.text for t in turns if t.speaker == "customer" and t.text]
+        heard = "; ".join(f"'{s}'" for s in said) if said else "nothing"
+        summary = f"Call {call_id} on {iso(now)[:16]}: {disposition or outcome}. Customer said {heard}."
+        remarks = [op.text for op in operations if op.op == "remark" and op.text]
+        remark = " ".join([summary, *remarks])
+        ops: list[tuple[str, str]] = [("remark", remark)]
+        status, next_at = "open", None
+        for op in operations:
+            if op.op == "close":
+                ops.append(("close", f"closed after call {call_id} ({disposition})"))
+                status = "closed"
+            elif op.op == "schedule":
+                next_at = now + timedelta(minutes=op.delay_minutes)
+                ops.append(("schedule", iso(next_at)))
+                status = "scheduled"
+        if outcome != "completed":
+            # The customer hung up or the line failed mid-call: try again per the retry table.
+            decision = after_unanswered("interrupted" if outcome == "interrupted" else "failed",
+                                        attempt=task.attempts, max_attempts=task.max_attempts, now=now,
+                                        retry=self.calling.retry_s, cause=cause)
+            ops = [("remark", f"{summary} {decision.remark}")]
+            status, next_at = decision.ticket_status, decision.retry_at
+        events = [_operation_event(ticket, call_id, kind, detail) for kind, detail in ops]
+        self.records.finish_call(call_id, outcome=outcome, cause=cause, disposition=disposition, remark=ops[0][1],
+                                 turns=turns, operations=ops, outbox=[("ticket.operation", e) for e in events])
+        if next_at is not None and outcome != "completed":
+            self.records.finish_task(task.id, state="pending", outcome=outcome, next_attempt_at=iso(next_at))
+        else:
+            self.records.finish_task(task.id, state="done", outcome=outcome)
+            if next_at is not None:
+                self.records.add_task(task.ticket_id, task.flow_id, at=next_at, max_attempts=task.max_attempts)
+        self.records.set_ticket_status(ticket.id, status, next_call_at=iso(next_at) if next_at else None)
+        log.info("call %s: %s, disposition %s, ticket %s -> %s", call_id, outcome, disposition, ticket.id, status)
+        return CallSummary(call_id, ticket.id, outcome, disposition, status)
+
+
+def _operation_event(ticket: TicketRow, call_id: int, kind: str, detail: str) -> dict[str, Any]:
+    return {"ticket": ticket.id, "call": call_id, "operation": kind, "detail": detail}

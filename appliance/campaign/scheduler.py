@@ -1,0 +1,98 @@
+"""The scheduler: one worker thread per line takes the next due task within calling hours."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, time, timedelta
+
+from appliance.campaign.calls import CallRunner, CallSummary, LineLike
+from appliance.records.store import RecordsStore, iso
+
+log = logging.getLogger(__name__)
+
+
+def in_window(local: datetime, start: time, end: time) -> bool:
+    """Is a local wall-clock time inside the calling window? A window may wrap past midnight."""
+    t = local.time()
+    if start <= end:
+        return start <= t < end
+    return t >= start or t < end
+
+
+def next_window_start(local: datetime, start: time, end: time) -> datetime:
+    if in_window(local, start, end):
+        return local
+    candidate = local.replace(hour=start.hour, minute=start.minute, second=0, microsecond=0)
+    if candidate <= local:
+        candidate += timedelta(days=1)
+    return candidate
+
+
+class Scheduler:
+    def __init__(self, *, records: RecordsStore, runner: CallRunner, lines: Sequence[LineLike],
+                 window: tuple[time, time], on_call: Callable[[CallSummary], None] | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), idle_poll_s: float = 1.0) -> None:
+        self.records = records
+        self.runner = runner
+        self.lines = list(lines)
+        self.window = window
+        self.on_call = on_call
+        self.clock = clock
+        self.idle_poll_s = idle_poll_s
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        restored = self.records.reset_running_tasks()
+        if restored:
+            log.warning("%d call task(s) were running when the box stopped; queued again", restored)
+        for line in self.lines:
+            t = threading.Thread(target=self._work, args=(line,), name=f"line-worker:{line.name}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def wake(self) -> None:
+        """A new task arrived: look now instead of at the next poll."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        for t in self._threads:
+            t.join(timeout=timeout)
+            if t.is_alive():
+                log.warning("%s did not stop within %.0f s", t.name, timeout)
+
+    def _ready(self, line: LineLike) -> bool:
+        state = getattr(line, "state", None)
+        return state is None or getattr(state, "value", state) == "ready"
+
+    def _work(self, line: LineLike) -> None:
+        while not self._stop.is_set():
+            now = self.clock()
+            local = now.astimezone()
+            if not in_window(local, *self.window):
+                opens = next_window_start(local, *self.window)
+                log.info("outside calling hours; %s waits until %s", line.name, opens.isoformat(timespec="minutes"))
+                self._stop.wait(min(60.0, max(1.0, (opens - local).total_seconds())))
+                continue
+            if not self._ready(line):
+                self._stop.wait(self.idle_poll_s)
+                continue
+            task = self.records.claim_due_task(now)
+            if task is None:
+                self._wake.wait(self.idle_poll_s)
+                self._wake.clear()
+                continue
+            try:
+                summary = self.runner.run(task, line)
+            except Exception:
+                log.exception("task %s on %s failed; queued again in 60 s", task.id, line.name)
+                self.records.finish_task(task.id, state="pending", outcome="error",
+                                         next_attempt_at=iso(self.clock() + timedelta(seconds=60)))
+                continue
+            if self.on_call is not None:
+                self.on_call(summary)

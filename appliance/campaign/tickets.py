@@ -1,0 +1,82 @@
+"""The ticket a shop's ticketing system sends: validation into a frozen dataclass."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from appliance.errors import TicketInvalid
+
+_PHONE_SEPARATORS = re.compile(r"[\s().\-/]")
+_PHONE = re.compile(r"^\+?[0-9]{3,15}$")
+MAX_TEXT = 4000
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: str
+    type: str
+    subject: str
+    description: str
+    customer_name: str
+    customer_phone: str
+    order_id: str
+    order_status: str
+
+    def fields(self) -> dict[str, str]:
+        return {
+            "id": self.id, "type": self.type, "subject": self.subject, "description": self.description,
+            "customer_name": self.customer_name, "customer_phone": self.customer_phone,
+            "order_id": self.order_id, "order_status": self.order_status,
+        }
+
+
+def _text(obj: dict[str, Any], key: str, path: str, *, required: bool = True, allow_empty: bool = False) -> str:
+    if key not in obj or obj[key] is None:
+        if required:
+            raise TicketInvalid("is required", field=path)
+        return ""
+    value = obj[key]
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise TicketInvalid(f"must be a string, not {type(value).__name__}", field=path)
+    text = str(value).strip()
+    if not text and not allow_empty:
+        raise TicketInvalid("must not be empty", field=path)
+    if len(text) > MAX_TEXT:
+        raise TicketInvalid(f"is longer than {MAX_TEXT} characters", field=path)
+    return text
+
+
+def _object(obj: dict[str, Any], key: str) -> dict[str, Any]:
+    if key not in obj:
+        raise TicketInvalid("is required", field=key)
+    value = obj[key]
+    if not isinstance(value, dict):
+        raise TicketInvalid("must be an object", field=key)
+    return value
+
+
+def normalise_phone(raw: str) -> str:
+    phone = _PHONE_SEPARATORS.sub("", raw)
+    if phone.startswith("00"):
+        phone = "+" + phone[2:]
+    if not _PHONE.match(phone):
+        raise TicketInvalid(f"{raw!r} is not a phone number", field="customer.phone")
+    return phone
+
+
+def parse_ticket(payload: dict[str, Any]) -> Ticket:
+    """Check a ticket payload; the first problem found is raised naming its field."""
+    customer = _object(payload, "customer")
+    order = _object(payload, "order")
+    return Ticket(
+        id=_text(payload, "id", "id"),
+        type=_text(payload, "type", "type").lower(),
+        subject=_text(payload, "subject", "subject"),
+        description=_text(payload, "description", "description", allow_empty=True),
+        customer_name=_text(customer, "name", "customer.name"),
+        customer_phone=normalise_phone(_text(customer, "phone", "customer.phone")),
+        order_id=_text(order, "id", "order.id"),
+        order_status=_text(order, "status", "order.status").lower(),
+    )

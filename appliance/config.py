@@ -1,0 +1,157 @@
+"""Callbox configuration: /etc/callbox/callbox.toml, validated once into frozen dataclasses.
+
+Unknown keys are errors that name the file and the key. Sub-configs are passed
+down to the parts that need them; nothing receives the whole object but the
+composition root.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from typing import Any
+
+from appliance.errors import ConfigError
+
+DEFAULT_CONFIG = Path("/etc/callbox/callbox.toml")
+DEFAULT_STATE_DIR = Path("/var/lib/callbox")
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    host: str = "0.0.0.0"
+    port: int = 8080
+    webhook_secret: str = ""
+    callback_url: str = ""
+    api_token: str = ""
+
+
+@dataclass(frozen=True)
+class SpeechConfig:
+    language: str = "en"
+    vosk_model: str = ""
+    piper_voice: str = ""
+    length_scale: float = 1.0
+    volume: float = 1.0
+
+
+@dataclass(frozen=True)
+class RetryConfig:
+    busy: float = 300
+    no_answer: float = 1800
+    rejected: float = 3600
+    failed: float = 600
+    interrupted: float = 60
+
+
+@dataclass(frozen=True)
+class CallingConfig:
+    hours: str = "09:00-20:00"
+    ring_timeout_s: float = 45
+    max_attempts: int = 3
+    max_call_s: float = 300
+    retry_s: RetryConfig = field(default_factory=RetryConfig)
+
+    def window(self) -> tuple[time, time]:
+        try:
+            start, end = self.hours.split("-")
+            return time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
+        except ValueError as exc:
+            raise ConfigError(f"must look like 09:00-20:00, not {self.hours!r}", key="calling.hours") from exc
+
+
+@dataclass(frozen=True)
+class VuiConfig:
+    end_silence_ms: int = 700
+    silence_timeout_ms: int = 7000
+    max_utterance_ms: int = 15000
+    answer_wait_ms: int = 400
+
+
+@dataclass(frozen=True)
+class LineConfig:
+    name: str
+    at_port: str
+    audio_port: str
+    profile: str = "huawei-e1550"
+
+
+@dataclass(frozen=True)
+class Config:
+    state_dir: Path = DEFAULT_STATE_DIR
+    web: WebConfig = field(default_factory=WebConfig)
+    speech: SpeechConfig = field(default_factory=SpeechConfig)
+    calling: CallingConfig = field(default_factory=CallingConfig)
+    vui: VuiConfig = field(default_factory=VuiConfig)
+    lines: tuple[LineConfig, ...] = ()
+
+
+def _build(cls: type, data: Any, where: str, file: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError("must be a table", file=file, key=where)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{where}.{key}" if where else key
+        if key not in fields:
+            raise ConfigError("unknown key", file=file, key=name)
+        f = fields[key]
+        ftype = str(f.type)
+        if dataclasses.is_dataclass(f.default_factory) if f.default_factory is not dataclasses.MISSING else False:
+            kwargs[key] = _build(f.default_factory, value, name, file)  # type: ignore[arg-type]
+        elif ftype == "Path":
+            kwargs[key] = Path(str(value))
+        elif ftype.startswith("tuple[LineConfig"):
+            if not isinstance(value, list):
+                raise ConfigError("must be an array of tables ([[lines]])", file=file, key=name)
+            kwargs[key] = tuple(_build(LineConfig, v, f"{name}[{i}]", file) for i, v in enumerate(value))
+        else:
+            kwargs[key] = _coerce(value, ftype, name, file)
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"missing a required key ({exc})", file=file, key=where or None) from exc
+
+
+def _coerce(value: Any, ftype: str, key: str, file: str) -> Any:
+    if ftype == "bool" and isinstance(value, bool):
+        return value
+    if ftype == "int" and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if ftype == "float" and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if ftype == "str" and isinstance(value, str):
+        return value
+    raise ConfigError(f"must be {ftype}, not {type(value).__name__}", file=file, key=key)
+
+
+def parse_config(data: dict[str, Any], *, file: str = "<config>") -> Config:
+    cfg: Config = _build(Config, data, "", file)
+    try:
+        cfg.calling.window()
+    except ConfigError as exc:
+        raise ConfigError(str(exc).split(": ", 1)[1], file=file, key="calling.hours") from exc
+    names = [line.name for line in cfg.lines]
+    if len(set(names)) != len(names):
+        raise ConfigError("line names must be unique", file=file, key="lines")
+    return cfg
+
+
+def load_config(path: Path | None = None, *, state_dir: Path | None = None) -> Config:
+    """Read the config file (missing file: defaults), then apply --state-dir / CALLBOX_STATE_DIR."""
+    path = path or Path(os.environ.get("CALLBOX_CONFIG", DEFAULT_CONFIG))
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(str(exc), file=str(path)) from exc
+    cfg = parse_config(data, file=str(path))
+    override = state_dir or (Path(os.environ["CALLBOX_STATE_DIR"]) if os.environ.get("CALLBOX_STATE_DIR") else None)
+    if override is not None:
+        cfg = dataclasses.replace(cfg, state_dir=override)
+    return cfg

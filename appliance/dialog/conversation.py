@@ -1,0 +1,145 @@
+"""A conversation: plays the flow's prompts on a call's audio and listens for the answers.
+
+The audio port, the recogniser and the synthesiser come in as interfaces, so
+this layer never touches a modem or loads a model itself.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from appliance.dialog.engine import FlowRun, Step
+from appliance.events import Utterance
+
+log = logging.getLogger(__name__)
+
+PREROLL_FRAMES = 15  # 300 ms of audio before the detected speech start goes to the recogniser
+
+
+class AudioPort(Protocol):
+    def read_frame(self, timeout: float) -> bytes | None: ...
+    def play(self, pcm: bytes) -> None: ...
+    def flush_playback(self) -> None: ...
+    def playing(self) -> bool: ...
+
+
+class AsrSession(Protocol):
+    def accept(self, frame: bytes) -> None: ...
+    def finish(self) -> Utterance: ...
+
+
+class AsrEngine(Protocol):
+    def open_session(self, grammar: Sequence[str] | None = None) -> AsrSession: ...
+
+
+class Synthesizer(Protocol):
+    def render(self, text: str) -> bytes: ...
+
+
+class EndpointerLike(Protocol):
+    def feed(self, frame: bytes) -> object | None: ...
+    def reset(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ConversationLimits:
+    max_call_s: float = 300.0
+    frame_timeout_s: float = 1.0
+
+
+class Conversation:
+    def __init__(
+        self,
+        run: FlowRun,
+        port: AudioPort,
+        asr: AsrEngine,
+        tts: Synthesizer,
+        endpointer: EndpointerLike,
+        *,
+        ended: threading.Event,
+        limits: ConversationLimits | None = None,
+        use_grammar: bool = True,
+        call_id: int | str = "-",
+    ) -> None:
+        self.run = run
+        self.port = port
+        self.asr = asr
+        self.tts = tts
+        self.endpointer = endpointer
+        self.ended = ended
+        self.limits = limits or ConversationLimits()
+        self.use_grammar = use_grammar
+        self.call_id = call_id
+        self._t0 = time.monotonic()
+        self.turn_times_ms: list[int] = []
+
+    def _now_ms(self) -> int:
+        return int((time.monotonic() - self._t0) * 1000)
+
+    def _over_time(self) -> bool:
+        return time.monotonic() - self._t0 > self.limits.max_call_s
+
+    def _mark_turns(self) -> None:
+        while len(self.turn_times_ms) < len(self.run.turns):
+            self.turn_times_ms.append(self._now_ms())
+
+    def execute(self) -> bool:
+        """Run the flow to its end. Returns False if the customer hung up (or time ran out) first."""
+        step = self.run.start()
+        while True:
+            self._mark_turns()
+            log.info("call %s: bot says (%s): %s", self.call_id, step.node, step.say)
+            if not self._say(step):
+                return False
+            if not step.listen:
+                return True
+            utterance = self._listen(step)
+            if utterance is None:
+                return False
+            log.info("call %s: customer said %r (confidence %.2f)", self.call_id, utterance.text, utterance.confidence)
+            step = self.run.hear(utterance.text, confidence=utterance.confidence)
+            self._mark_turns()
+
+    def _say(self, step: Step) -> bool:
+        audio = self.tts.render(step.say)
+        self.port.play(audio)
+        # Drain what the customer sends while the bot talks (no barge-in in this version).
+        while self.port.playing():
+            if self.ended.is_set() or self._over_time():
+                self.port.flush_playback()
+                return False
+            self.port.read_frame(timeout=0.1)
+        return not self.ended.is_set()
+
+    def _listen(self, step: Step) -> Utterance | None:
+        grammar = list(step.grammar) if self.use_grammar and step.grammar else None
+        session = self.asr.open_session(grammar)
+        self.endpointer.reset()
+        preroll: collections.deque[bytes] = collections.deque(maxlen=PREROLL_FRAMES)
+        in_speech = False
+        while not self.ended.is_set() and not self._over_time():
+            frame = self.port.read_frame(timeout=self.limits.frame_timeout_s)
+            if frame is None:
+                continue
+            event = self.endpointer.feed(frame)
+            name = getattr(event, "name", None)
+            if in_speech:
+                session.accept(frame)
+            else:
+                preroll.append(frame)
+            if name == "SPEECH_START" and not in_speech:
+                in_speech = True
+                for f in preroll:
+                    session.accept(f)
+                preroll.clear()
+            elif name in ("SPEECH_END", "MAX_LENGTH"):
+                return session.finish()
+            elif name == "NO_INPUT":
+                return Utterance(text="", confidence=0.0)
+        return None

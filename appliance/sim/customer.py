@@ -1,0 +1,127 @@
+"""Simulated customers: what they do when called, and what they say.
+
+A :class:`CustomerScript` is the directory entry for one number. During a call
+a :class:`CustomerVoice` listens to the bot's audio frame by frame (energy per
+20 ms frame), waits for the end of each bot prompt, then speaks its next reply.
+"""
+
+from __future__ import annotations
+
+import logging
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from appliance.events import FRAME_BYTES, FRAME_MS, LINE_RATE
+
+log = logging.getLogger(__name__)
+
+BEHAVIOURS = ("answer", "busy", "no_answer", "reject", "silent", "hangup_mid_sentence")
+
+
+@dataclass
+class CustomerScript:
+    behaviour: str = "answer"
+    replies: list[Path] = field(default_factory=list)
+    ring_ms: int | None = None  # None: the modem's default
+    max_call_s: float = 120.0  # safety: the customer hangs up after this
+    reply_gap_ms: int = 300  # silence after the bot's prompt ends before the customer speaks
+    prompt_end_ms: int = 600  # quiet after voiced bot audio that counts as "the prompt ended"
+    voice_rms: float = 300.0  # bot frame RMS above this is voiced
+
+    def __post_init__(self) -> None:
+        if self.behaviour not in BEHAVIOURS:
+            raise ValueError(f"unknown customer behaviour {self.behaviour!r} (one of {', '.join(BEHAVIOURS)})")
+        self.replies = [Path(p) for p in self.replies]
+
+
+def load_pcm(path: Path) -> bytes:
+    """A WAV file (any rate, 8/16/32-bit, mono or stereo) as 8 kHz S16LE mono."""
+    with wave.open(str(path), "rb") as wav:
+        rate, channels, width = wav.getframerate(), wav.getnchannels(), wav.getsampwidth()
+        raw = wav.readframes(wav.getnframes())
+    if width == 1:
+        samples = (np.frombuffer(raw, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
+    elif width == 2:
+        samples = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
+    elif width == 4:
+        samples = np.frombuffer(raw, dtype="<i4").astype(np.float32) / 2147483648.0
+    else:
+        raise ValueError(f"{path}: unsupported sample width {width}")
+    if channels > 1:
+        samples = samples.reshape(-1, channels).mean(axis=1)
+    if rate != LINE_RATE:
+        import soxr
+
+        samples = soxr.resample(samples, rate, LINE_RATE)
+    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+def frame_rms(frame: bytes) -> float:
+    samples = np.frombuffer(frame[: len(frame) - len(frame) % 2], dtype="<i2").astype(np.float64)
+    return float(np.sqrt(np.mean(samples * samples))) if samples.size else 0.0
+
+
+class CustomerVoice:
+    """The customer's side of an active call, one 20 ms tick at a time.
+
+    Call :meth:`hear` with each bot frame and :meth:`speak` once per tick for
+    the frame to send; :attr:`wants_hangup` turns True when the customer hangs up.
+    """
+
+    def __init__(self, script: CustomerScript, replies: list[tuple[str, bytes]]) -> None:
+        self.script = script
+        self.replies = list(replies)
+        self.said: list[str] = []
+        self.wants_hangup = False
+        self._heard_voice = False
+        self._quiet_ms = 0
+        self._current: bytes = b""
+        self._pos = 0
+        self._stop_at: int | None = None  # byte offset where a mid-sentence hang-up happens
+
+    @property
+    def speaking(self) -> bool:
+        return self._pos < len(self._current)
+
+    def hear(self, frame: bytes) -> None:
+        if self.speaking or self.script.behaviour == "silent":
+            return
+        if frame_rms(frame) >= self.script.voice_rms:
+            self._heard_voice = True
+            self._quiet_ms = 0
+        elif self._heard_voice:
+            self._quiet_ms += FRAME_MS
+
+    def speak(self) -> bytes:
+        if not self.speaking and self._ready_to_reply():
+            self._start_reply()
+        if not self.speaking:
+            return bytes(FRAME_BYTES)
+        frame = self._current[self._pos : self._pos + FRAME_BYTES]
+        self._pos += FRAME_BYTES
+        if self._stop_at is not None and self._pos >= self._stop_at:
+            self.wants_hangup = True
+            self._current, self._pos = b"", 0
+        return frame + bytes(FRAME_BYTES - len(frame))
+
+    def _ready_to_reply(self) -> bool:
+        return (
+            self._heard_voice
+            and self._quiet_ms >= self.script.prompt_end_ms + self.script.reply_gap_ms
+            and len(self.said) < len(self.replies)
+            and not self.wants_hangup
+        )
+
+    def _start_reply(self) -> None:
+        name, pcm = self.replies[len(self.said)]
+        self.said.append(name)
+        self._current, self._pos = pcm, 0
+        self._heard_voice = False
+        self._quiet_ms = 0
+        if self.script.behaviour == "hangup_mid_sentence":
+            half = len(pcm) // 2
+            self._stop_at = max(FRAME_BYTES, half - half % FRAME_BYTES)
+        log.debug("customer says %s (%d ms)", name, len(pcm) * 1000 // (2 * LINE_RATE))

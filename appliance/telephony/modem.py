@@ -1,0 +1,230 @@
+"""Modem driver: one modem, driven entirely by its profile (no vendor branches).
+
+Call progress arrives as URCs on the AT reader thread; the driver turns them
+into :class:`CallProgress` events on a queue that :meth:`Modem.dial` consumes,
+and sets :attr:`Modem.remote_ended` when the far end releases an active call.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+
+from appliance.errors import AtCommandError, AtTimeout, ModemError, PortError
+from appliance.events import CallProgress, DialOutcome, DialResult
+from appliance.telephony.at import AtChannel
+from appliance.telephony.audio import AudioPump, Tap
+from appliance.telephony.profile import ModemProfile
+
+log = logging.getLogger(__name__)
+
+_FINAL = "final"  # CallProgress.state for a bare final code (BUSY, NO CARRIER) seen as a URC
+
+
+@dataclass(frozen=True)
+class ModemTimeouts:
+    command: float = 5.0  # ordinary AT commands
+    dial_ack: float = 10.0  # the dial command's own final result code
+    hangup: float = 5.0  # wait for the release URC after hanging up
+    audio_start: float = 5.0
+
+
+class Modem:
+    def __init__(
+        self,
+        profile: ModemProfile,
+        at_port: str,
+        audio_port: str,
+        *,
+        timeouts: ModemTimeouts | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.profile = profile
+        self.at_port = at_port
+        self.audio_port = audio_port
+        self.timeouts = timeouts or ModemTimeouts()
+        self.name = name or at_port.rsplit("/", 1)[-1]
+        self.remote_ended = threading.Event()
+        self.port_failed = threading.Event()
+        self.end_cause: int | None = None
+        self.fault: str | None = None
+        self._progress: queue.Queue[CallProgress] = queue.Queue()
+        self._call_lock = threading.Lock()  # guards the call flags below
+        self._originated = False
+        self._active = False
+        self._released = threading.Event()
+        self._channel: AtChannel | None = None
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def open(self) -> None:
+        """Open the AT port and run the profile's init sequence; raise ModemError/PortError."""
+        channel = AtChannel(
+            self.at_port,
+            baudrate=self.profile.baudrate,
+            on_urc=self._on_urc,
+            on_close=self._on_port_closed,
+            default_timeout=self.timeouts.command,
+            urc_prefixes=self.profile.urc_prefixes,
+            name=self.name,
+        )
+        channel.open()
+        self._channel = channel
+        self.port_failed.clear()
+        try:
+            for step in self.profile.init:
+                try:
+                    lines = channel.command(step.command)
+                except AtCommandError as exc:
+                    if step.optional:
+                        continue
+                    raise ModemError(step.error or f"init command failed: {exc}") from exc
+                if step.expect is not None and not any(step.expect.match(line) for line in lines):
+                    raise ModemError(step.error or f"{step.command} answered {lines!r}")
+        except ModemError:
+            channel.close()
+            self._channel = None
+            raise
+        log.info("modem %s ready (%s)", self.name, self.profile.name)
+
+    def close(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+
+    def command(self, cmd: str, *, timeout: float | None = None, expect: str | None = None) -> list[str]:
+        if self._channel is None:
+            raise PortError(f"modem {self.name} is not open")
+        return self._channel.command(cmd, timeout=timeout, expect=expect)
+
+    # -- calls ---------------------------------------------------------------
+
+    def dial(self, number: str, *, ring_timeout: float) -> DialResult:
+        """Dial and block until answered or a terminal outcome; never longer than ring_timeout (+ hang-up)."""
+        self._reset_call()
+        cmd = self.profile.dial_command(number)
+        try:
+            self.command(cmd, timeout=self.timeouts.dial_ack)
+        except AtCommandError as exc:
+            outcome = self.profile.outcome_for_final_code(exc.result)
+            log.info("modem %s: dial %s answered %s -> %s", self.name, number, exc.result, outcome.value)
+            return DialResult(outcome, detail=exc.result)
+        except AtTimeout as exc:
+            self._hangup_quietly()
+            return DialResult(DialOutcome.FAILED, detail=f"dial not acknowledged: {exc}")
+        deadline = time.monotonic() + ring_timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                log.info("modem %s: no answer from %s within %.1fs", self.name, number, ring_timeout)
+                self._hangup_quietly()
+                return DialResult(DialOutcome.NO_ANSWER, detail="ring timeout")
+            if self.port_failed.is_set():
+                return DialResult(DialOutcome.INTERRUPTED, detail=self.fault or "AT port failed")
+            try:
+                event = self._progress.get(timeout=min(left, 0.1))
+            except queue.Empty:
+                continue
+            if event.state == "active":
+                return DialResult(DialOutcome.ANSWERED, detail=event.raw)
+            if event.state == "released":
+                cause = self.end_cause
+                return DialResult(self.profile.outcome_for_cause(cause), cause=cause, detail=event.raw)
+            if event.state == _FINAL:
+                return DialResult(self.profile.outcome_for_final_code(event.raw), detail=event.raw)
+
+    def start_audio(self, tap: Tap | None = None) -> AudioPump:
+        for cmd in self.profile.audio_start:
+            self.command(cmd, timeout=self.timeouts.audio_start)
+        pump = AudioPump(
+            self.audio_port,
+            frame_bytes=self.profile.audio.frame_bytes,
+            tap=tap,
+            baudrate=self.profile.baudrate,
+            name=self.name,
+        )
+        pump.start()
+        return pump
+
+    def stop_audio(self) -> None:
+        for cmd in self.profile.audio_stop:
+            self.command(cmd)
+
+    def hangup(self) -> None:
+        """Hang up; wait (bounded) for the release only if the modem will send one."""
+        with self._call_lock:
+            originated, released = self._originated, self._released.is_set()
+            self._active = False  # a release from now on is ours, not the far end's
+        self.command(self.profile.hangup)
+        if released:
+            return
+        if originated or not self.profile.release_needs_origination:
+            if not self._released.wait(self.timeouts.hangup):
+                log.warning("modem %s: no release after %s", self.name, self.profile.hangup)
+        else:
+            log.debug("modem %s: hung up before origination, not waiting for a release", self.name)
+
+    def _hangup_quietly(self) -> None:
+        try:
+            self.hangup()
+        except (AtCommandError, AtTimeout, PortError) as exc:
+            log.warning("modem %s: hang-up failed: %s", self.name, exc)
+
+    @property
+    def in_call(self) -> bool:
+        with self._call_lock:
+            return self._active
+
+    # -- URCs (reader thread: must not block, must not send commands) --------
+
+    def _reset_call(self) -> None:
+        with self._call_lock:
+            self._originated = False
+            self._active = False
+            self._released.clear()
+            self.remote_ended.clear()
+            self.end_cause = None
+        while True:
+            try:
+                self._progress.get_nowait()
+            except queue.Empty:
+                break
+
+    def _on_urc(self, line: str) -> None:
+        found = self.profile.classify(line)
+        if found is None:
+            if line in self.profile.final_code_outcomes:
+                with self._call_lock:
+                    active = self._active
+                    self._active = False
+                self._released.set()
+                if active:
+                    self.remote_ended.set()
+                self._progress.put(CallProgress(_FINAL, None, line))
+            else:
+                log.debug("modem %s: URC %s", self.name, line)
+            return
+        state, match = found
+        groups = match.groupdict()
+        idx = int(groups["idx"]) if groups.get("idx") else None
+        with self._call_lock:
+            if state == "dialing":
+                self._originated = True
+            elif state == "active":
+                self._active = True
+            elif state == "released":
+                cause = groups.get("cause")
+                self.end_cause = int(cause) if cause else None
+                if self._active:
+                    self.remote_ended.set()
+                self._active = False
+                self._released.set()
+        log.debug("modem %s: %s %s", self.name, state, line)
+        self._progress.put(CallProgress(state, idx, line))
+
+    def _on_port_closed(self, error: Exception | None) -> None:
+        self.fault = str(error) if error else "AT port closed"
+        self.port_failed.set()
