@@ -33,7 +33,8 @@ class CustomerScript:
 
     def __post_init__(self) -> None:
         if self.behaviour not in BEHAVIOURS:
-            raise ValueError(f"unknown customer behaviour {self.behaviour!r} (one of {', '.join(BEHAVIOURS)})")
+            allowed = ", ".join(BEHAVIOURS)
+            raise ValueError(f"unknown customer behaviour {self.behaviour!r} (one of {allowed})")
         self.replies = [Path(p) for p in self.replies]
 
 

@@ -164,7 +164,10 @@ class SimulatedHuaweiModem:
         elif upper.startswith("AT+CMEE="):
             self._send("OK")
         elif upper == "AT^CVOICE?":
-            self._send(*_STATIC[upper], "OK") if self.voice_enabled else self._send("ERROR")
+            if self.voice_enabled:
+                self._send(*_STATIC[upper], "OK")
+            else:
+                self._send("ERROR")
         elif upper in _STATIC:
             self._send(*_STATIC[upper], "OK")
         elif upper.startswith("ATD") and upper.endswith(";"):
@@ -291,32 +294,30 @@ class SimulatedHuaweiModem:
     def _voice_loop(self) -> None:
         period = FRAME_MS / 1000
         next_tick = time.monotonic()
-        pending = bytearray()
+        inbound = bytearray()  # bot audio written by the driver
+        outbound = bytearray()  # customer audio not yet accepted by the pty
         while not self._stop.is_set() and not self._voice.closed:
             next_tick += period
-            delay = next_tick - time.monotonic()
-            if delay < -0.2:  # fell far behind (paused process): resynchronise
+            while (left := next_tick - time.monotonic()) > 0 and not self._stop.is_set():
+                inbound += self._voice.read(left)
+            if -left > 0.2:  # fell far behind (paused process): resynchronise, don't burst
                 next_tick = time.monotonic()
-            data = self._voice.read(max(0.0, delay))
-            while data and time.monotonic() < next_tick:
-                pending += data
-                data = self._voice.read(max(0.0, next_tick - time.monotonic()))
-            pending += data
-            if self._stop.wait(max(0.0, next_tick - time.monotonic())):
-                break
             with self._lock:
                 run = self._call
             if run is None or not run.audio or run.voice is None:
-                pending.clear()
+                inbound.clear()
+                outbound.clear()
                 continue
-            whole = len(pending) - len(pending) % FRAME_BYTES
+            whole = len(inbound) - len(inbound) % FRAME_BYTES
             for i in range(0, whole, FRAME_BYTES):
-                frame = bytes(pending[i : i + FRAME_BYTES])
+                frame = bytes(inbound[i : i + FRAME_BYTES])
                 run.record.heard += frame
                 run.voice.hear(frame)
-            del pending[:whole]
-            out = run.voice.speak()
-            if self._voice.write(out) == len(out):
+            del inbound[:whole]
+            if len(outbound) < 8 * FRAME_BYTES:
+                outbound += run.voice.speak()
                 self.frames_sent += 1
-            else:
+            else:  # the driver is not reading: the line drops audio, whole frames only
                 self.frames_dropped += 1
+            written = self._voice.write(bytes(outbound))
+            del outbound[:written]

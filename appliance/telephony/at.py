@@ -148,7 +148,8 @@ class AtChannel:
         with self._lock:
             ser = self._serial
             if ser is None or self.closed.is_set():
-                raise PortError(f"AT port {self.port} is not open" + (f" ({self.error})" if self.error else ""))
+                why = f" ({self.error})" if self.error else ""
+                raise PortError(f"AT port {self.port} is not open{why}")
             pending = _Pending(cmd, expect)
             with self._state:
                 self._pending = pending
@@ -159,7 +160,8 @@ class AtChannel:
                 except (serial.SerialException, OSError) as exc:
                     raise PortError(f"write to {self.port} failed: {exc}") from exc
                 if not pending.done.wait(wait):
-                    raise AtTimeout(f"{cmd!r}: no final result code within {wait:.2f}s (got {pending.lines!r})")
+                    got = pending.lines
+                    raise AtTimeout(f"{cmd!r}: no final result code within {wait:.2f}s (got {got!r})")
             finally:
                 with self._state:
                     self._pending = None

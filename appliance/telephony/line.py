@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from enum import Enum
+from enum import StrEnum
 
 from appliance.errors import AtCommandError, AtTimeout, CallboxError, ModemError, PortError
 from appliance.events import DialOutcome, DialResult
@@ -19,7 +19,7 @@ from appliance.telephony.modem import Modem
 log = logging.getLogger(__name__)
 
 
-class LineState(str, Enum):
+class LineState(StrEnum):
     ABSENT = "absent"
     INITIALISING = "initialising"
     READY = "ready"

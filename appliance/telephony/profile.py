@@ -235,7 +235,7 @@ def parse_profile(data: dict[str, Any], *, source: str = "<profile>") -> ModemPr
             raise ConfigError("cause must be a number", file=source, key=causes_table.key(key))
         causes[int(key)] = _outcome(causes_table.take(key, str), causes_table, key)
     finals_table = outcomes.sub("final_code")
-    finals = {key: _outcome(finals_table.take(key, str), finals_table, key) for key in list(finals_table.data)}
+    finals = {k: _outcome(finals_table.take(k, str), finals_table, k) for k in list(finals_table.data)}
     outcomes.done()
     root.done()
 
