@@ -35,7 +35,9 @@ class ActiveCallLike(Protocol):
 class LineLike(Protocol):
     name: str
 
-    def place_call(self, number: str, *, ring_timeout: float) -> tuple[DialResult, ActiveCallLike | None]: ...
+    def place_call(
+        self, number: str, *, ring_timeout: float, tap: Callable[[bytes, bytes], None] | None = None
+    ) -> tuple[DialResult, ActiveCallLike | None]: ...
 
 
 @dataclass(frozen=True)
@@ -82,14 +84,20 @@ class CallRunner:
         call_id = self.records.start_call(task=task, phone=ticket.customer_phone, line=line.name, flow_version=version)
         log.info("call %s: dialing %s on %s for ticket %s (attempt %d/%d)", call_id, ticket.customer_phone,
                  line.name, ticket.id, task.attempts, task.max_attempts)
+        path = recording_path(self.recordings_dir, ticket.customer_phone, call_id, self.clock().astimezone())
+        recorder = StereoRecorder(path)
         try:
-            result, active = line.place_call(ticket.customer_phone, ring_timeout=self.calling.ring_timeout_s)
+            result, active = line.place_call(ticket.customer_phone, ring_timeout=self.calling.ring_timeout_s,
+                                             tap=recorder.write)
         except Exception as exc:  # the line failed while dialing: never lose the attempt
             log.exception("call %s: line %s failed while dialing", call_id, line.name)
             result, active = DialResult(DialOutcome.INTERRUPTED, None, str(exc)), None
         if result.outcome is not DialOutcome.ANSWERED or active is None:
+            recorder.close()
+            path.unlink(missing_ok=True)
             return self._unanswered(call_id, task, ticket, result)
-        return self._converse(call_id, task, ticket, flow, active)
+        self.records.set_recording(call_id, path)
+        return self._converse(call_id, task, ticket, flow, active, recorder)
 
     def _unanswered(self, call_id: int, task: TaskRow, ticket: TicketRow, result: DialResult) -> CallSummary:
         outcome = result.outcome.value
@@ -109,13 +117,8 @@ class CallRunner:
         return CallSummary(call_id, ticket.id, outcome, None, decision.ticket_status)
 
     def _converse(self, call_id: int, task: TaskRow, ticket: TicketRow, flow: Any,
-                  active: ActiveCallLike) -> CallSummary:
+                  active: ActiveCallLike, recorder: StereoRecorder) -> CallSummary:
         self.records.mark_answered(call_id)
-        started = self.clock()
-        path = recording_path(self.recordings_dir, ticket.customer_phone, call_id, started.astimezone())
-        recorder = StereoRecorder(path)
-        active.audio.tap = recorder.write
-        self.records.set_recording(call_id, path)
         variables = {"name": ticket.customer_name, "order_id": ticket.order_id, "shop": self.shop_name,
                      "subject": ticket.subject}
         run = FlowRun(flow, variables)
@@ -132,7 +135,6 @@ class CallRunner:
                 active.hangup()
             except Exception:
                 log.exception("call %s: hang-up failed", call_id)
-            active.audio.tap = None
             recorder.close()
         turns = [Turn(t.speaker, t.text, t.intent, t.confidence, t.node,
                       convo.turn_times_ms[i] if i < len(convo.turn_times_ms) else 0)

@@ -1,0 +1,265 @@
+"""The composition root: builds stores, speech, lines, scheduler, outbox and the web service."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import secrets
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from appliance import __version__
+from appliance.campaign.calls import CallRunner, CallSummary, LineLike, SpeechKit
+from appliance.campaign.scheduler import Scheduler
+from appliance.campaign.tickets import parse_ticket
+from appliance.campaign.trigger import DEFAULT_RULES, Decision, TriggerRule, decide
+from appliance.config import Config
+from appliance.dialog.flow import builtin_flow_path, load_flow
+from appliance.errors import ConfigError
+from appliance.records.config_store import ConfigStore
+from appliance.records.store import RecordsStore
+from appliance.sync.outbox import OutboxWorker
+
+log = logging.getLogger(__name__)
+
+BUILTIN_FLOWS = ("delivery-confirmation.en",)
+
+
+@dataclass(frozen=True)
+class StatePaths:
+    root: Path
+
+    @property
+    def records(self) -> Path:
+        return self.root / "callbox.db"
+
+    @property
+    def configs(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def recordings(self) -> Path:
+        return self.root / "recordings"
+
+    @property
+    def prompt_cache(self) -> Path:
+        return self.root / "prompt-cache"
+
+    @property
+    def secret(self) -> Path:
+        return self.root / "webhook-secret"
+
+
+def load_or_create_secret(path: Path) -> str:
+    """The webhook secret: kept in the state dir (0600) when the config does not name one."""
+    if path.exists():
+        return path.read_text(encoding="ascii").strip()
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(secret + "\n")
+    return secret
+
+
+def build_speech(config: Config, paths: StatePaths) -> tuple[SpeechKit, Any]:
+    """Load the recogniser and the voice once per process."""
+    from appliance.speech.asr import load_engine
+    from appliance.speech.tts import PiperTts, default_voice
+    from appliance.speech.vad import Endpointer
+
+    sc = config.speech
+    engine = load_engine(vosk_model_dir=Path(sc.vosk_model) if sc.vosk_model else None, language=sc.language)
+    if sc.piper_voice:
+        model = Path(sc.piper_voice)
+        voice: tuple[Path, Path | None] = (model, model.with_suffix(model.suffix + ".json"))
+        if not model.exists():
+            raise ConfigError(f"piper voice {model} does not exist", key="speech.piper_voice")
+    else:
+        voice = default_voice()
+    tts = PiperTts(voice[0], voice[1], length_scale=sc.length_scale, volume=sc.volume, cache_dir=paths.prompt_cache)
+    vui = config.vui
+
+    def endpointer() -> Endpointer:
+        return Endpointer(end_silence_ms=vui.end_silence_ms, silence_timeout_ms=vui.silence_timeout_ms,
+                          max_utterance_ms=vui.max_utterance_ms)
+
+    return SpeechKit(asr=engine, tts=tts, endpointer=endpointer), engine
+
+
+class Callbox:
+    """The running box. Implements the web layer's PanelService."""
+
+    def __init__(self, config: Config, *, lines: list[LineLike] | None = None,
+                 speech: SpeechKit | None = None, shop_name: str = "the shop") -> None:
+        self.config = config
+        self.paths = StatePaths(config.state_dir)
+        self.paths.root.mkdir(parents=True, exist_ok=True)
+        self.records = RecordsStore(self.paths.records)
+        self.configs = ConfigStore(self.paths.configs)
+        self.webhook_secret = config.web.webhook_secret or load_or_create_secret(self.paths.secret)
+        self._install_defaults()
+        self.asr_engine: Any = None
+        if speech is None:
+            speech, self.asr_engine = build_speech(config, self.paths)
+        else:
+            self.asr_engine = speech.asr
+        self.speech = speech
+        self.lines: list[LineLike] = lines if lines is not None else self._build_lines()
+        self.runner = CallRunner(records=self.records, configs=self.configs, speech=speech,
+                                 calling=config.calling, recordings_dir=self.paths.recordings, shop_name=shop_name)
+        self._listeners: list[Any] = []
+        self.scheduler = Scheduler(records=self.records, runner=self.runner, lines=self.lines,
+                                   window=config.calling.window(), on_call=self._call_done)
+        self.outbox: OutboxWorker | None = None
+        if config.web.callback_url:
+            self.outbox = OutboxWorker(self.records, url=config.web.callback_url, secret=self.webhook_secret)
+        self._started = False
+        self._lock = threading.Lock()
+
+    # -- life cycle ----------------------------------------------------------
+    def _install_defaults(self) -> None:
+        for name in BUILTIN_FLOWS:
+            flow = load_flow(builtin_flow_path(name))
+            if self.configs.flow(flow.id) is None:
+                self.configs.publish_flow(flow.document)
+        if not self.configs.rules() and self.configs.setting("rules_initialised") is None:
+            self.configs.set_rules(DEFAULT_RULES)
+            self.configs.set_setting("rules_initialised", True)
+
+    def _build_lines(self) -> list[LineLike]:
+        from appliance.telephony.line import Line
+        from appliance.telephony.modem import Modem, ModemTimeouts
+        from appliance.telephony.profile import load_profile
+
+        built: list[LineLike] = []
+        for lc in self.config.lines:
+            modem = Modem(load_profile(lc.profile), lc.at_port, lc.audio_port, timeouts=ModemTimeouts())
+            built.append(Line(lc.name, modem))
+        return built
+
+    def start(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        for line in self.lines:
+            start = getattr(line, "start", None)
+            if start is not None:
+                state = start()
+                log.info("line %s: %s", line.name, getattr(state, "value", state))
+        self.scheduler.start()
+        if self.outbox is not None:
+            self.outbox.start()
+
+    def stop(self) -> None:
+        self.scheduler.stop()
+        if self.outbox is not None:
+            self.outbox.stop()
+        for line in self.lines:
+            stop = getattr(line, "stop", None)
+            if stop is not None:
+                try:
+                    stop()
+                except Exception:
+                    log.exception("line %s did not stop cleanly", line.name)
+        self.records.close()
+        self.configs.close()
+
+    def on_call(self, listener: Any) -> None:
+        self._listeners.append(listener)
+
+    def _call_done(self, summary: CallSummary) -> None:
+        if self.outbox is not None:
+            self.outbox.wake()
+        for listener in list(self._listeners):
+            listener(summary)
+
+    # -- PanelService ---------------------------------------------------------
+    def rules(self) -> list[TriggerRule]:
+        return [TriggerRule.from_doc(r) for r in self.configs.rules()]
+
+    def submit_ticket(self, payload: dict[str, Any], *, webhook_id: str) -> dict[str, Any]:
+        ticket = parse_ticket(payload)
+        decision = decide(ticket, self.rules())
+        if decision.call and decision.flow is not None and self.configs.flow(decision.flow) is None:
+            decision = Decision(False, f"{decision.reason}, but its flow {decision.flow!r} is not published")
+        sub = self.records.submit_ticket(
+            webhook_id=webhook_id, fields=ticket.fields(), payload=payload,
+            decision="call" if decision.call else "skip", reason=decision.reason,
+            flow_id=decision.flow if decision.call else None, max_attempts=self.config.calling.max_attempts,
+        )
+        if sub.task_id is not None and not sub.duplicate:
+            self.scheduler.wake()
+        log.info("ticket %s: %s (%s)%s", sub.ticket_id, sub.decision, sub.reason,
+                 " [duplicate delivery]" if sub.duplicate else "")
+        return {"ticket": sub.ticket_id, "decision": sub.decision, "reason": sub.reason, "task": sub.task_id,
+                "duplicate": sub.duplicate}
+
+    def list_calls(self, *, limit: int = 100) -> list[dict[str, Any]]:
+        return [self._call_view(c) for c in self.records.calls(limit=limit)]
+
+    def get_call(self, call_id: int) -> dict[str, Any] | None:
+        c = self.records.call(call_id)
+        return self._call_view(c) if c else None
+
+    @staticmethod
+    def _call_view(c: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": c["id"], "ticket_id": c["ticket_id"], "phone": c["phone"], "customer_name": c["customer_name"],
+            "line": c["line"], "started_at": c["started_at"], "outcome": c["outcome"] or c["state"],
+            "cause": c["cause"], "disposition": c["disposition"], "duration_s": c["duration_s"],
+            "remark": c["remark"], "flow": f"{c['flow_id']} v{c['flow_version']}",
+            "turns": [{"speaker": t["speaker"], "text": t["text"], "intent": t["intent"],
+                       "confidence": t["confidence"], "at_ms": t["at_ms"]} for t in c["turns"]],
+            "has_recording": bool(c["recording"]) and Path(c["recording"]).exists(),
+        }
+
+    def recording_path(self, call_id: int) -> Path | None:
+        c = self.records.call(call_id)
+        if not c or not c["recording"]:
+            return None
+        path = Path(c["recording"])
+        return path if path.exists() else None
+
+    def list_tickets(self, *, limit: int = 100) -> list[dict[str, Any]]:
+        out = []
+        for t in self.records.tickets(limit=limit):
+            ops = self.records.operations(t.id)
+            out.append({
+                "id": t.id, "subject": t.subject, "customer_name": t.customer_name, "phone": t.customer_phone,
+                "status": t.status, "decision": t.decision, "reason": t.reason, "next_call_at": t.next_call_at,
+                "remarks": [o["detail"] for o in ops if o["kind"] == "remark"],
+                "operations": ops,
+            })
+        return out
+
+    def verify_login(self, username: str, password: str) -> bool:
+        stored = self.records.password_hash(username)
+        if stored is None:
+            check_password_hash(generate_password_hash("x"), password)  # same time either way
+            return False
+        return check_password_hash(stored, password)
+
+    def set_password(self, username: str, password: str) -> None:
+        self.records.set_user(username, generate_password_hash(password))
+
+    def status(self) -> dict[str, Any]:
+        engine = self.asr_engine
+        return {
+            "lines": [{"name": ln.name, "state": str(getattr(getattr(ln, "state", None), "value", "unknown"))}
+                      for ln in self.lines],
+            "asr": {"engine": getattr(engine, "name", "unknown"),
+                    "fallback_reason": getattr(engine, "fallback_reason", None)},
+            "version": __version__,
+        }
+
+
+def dump_json(obj: Any) -> str:
+    return json.dumps(obj, indent=2, ensure_ascii=False, default=str)
