@@ -1,0 +1,124 @@
+"""Callbox's web layer: the signed ticket webhook, a read API and the admin panel.
+
+``create_app(service)`` builds the Flask app around a :class:`web.service.PanelService`;
+the web layer reaches the core only through that object.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
+from standardwebhooks.webhooks import Webhook
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from web.auth import LoginThrottle
+from web.service import PanelService
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def create_app(
+    service: PanelService,
+    *,
+    secret_key: str | None = None,
+    test_config: dict[str, Any] | None = None,
+) -> Flask:
+    """Build the web app. Without ``secret_key`` a random one is made, so panel
+    sessions end when the process restarts. ``test_config`` overrides config keys
+    (``API_TOKEN``, ``LOGIN_MAX_FAILURES``, ``LOGIN_LOCKOUT_S``, ``MAX_CONTENT_LENGTH``...)."""
+    app = Flask(__name__)
+    app.config.from_mapping(
+        SECRET_KEY=secret_key or secrets.token_hex(32),
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="callbox_session",
+        API_TOKEN=None,
+        LOGIN_MAX_FAILURES=5,
+        LOGIN_WINDOW_S=60.0,
+        LOGIN_LOCKOUT_S=60.0,
+        JSON_SORT_KEYS=False,
+    )
+    if test_config:
+        app.config.from_mapping(test_config)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    app.extensions["callbox_service"] = service
+    app.extensions["callbox_webhook"] = Webhook(service.webhook_secret)
+    app.extensions["callbox_login_throttle"] = LoginThrottle(
+        max_failures=int(app.config["LOGIN_MAX_FAILURES"]),
+        window_s=float(app.config["LOGIN_WINDOW_S"]),
+        lockout_s=float(app.config["LOGIN_LOCKOUT_S"]),
+    )
+
+    from web import api, panel
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(panel.bp)
+    app.add_url_rule("/healthz", "healthz", healthz)
+    app.register_error_handler(Exception, handle_error)
+    app.after_request(add_security_headers)
+    return app
+
+
+def healthz() -> Response:
+    return jsonify(ok=True)
+
+
+def wants_json() -> bool:
+    path = request.path
+    return path.startswith("/api/") or path == "/healthz"
+
+
+def handle_error(exc: Exception) -> ResponseReturnValue:
+    """Every error ends as JSON (API) or a friendly page (panel); never a traceback."""
+    if isinstance(exc, HTTPException):
+        if exc.response is not None:
+            return exc.response
+        http = exc
+    else:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        http = InternalServerError()
+    code = http.code or 500
+    if wants_json():
+        name = "internal" if code == 500 else (http.name or "error").lower().replace(" ", "_")
+        message = "the server failed to handle this request" if code == 500 else (http.description or "")
+        response = jsonify(error=name, message=message)
+        for key, value in http.get_headers():  # e.g. Allow on 405
+            if key.lower() != "content-type":
+                response.headers[key] = value
+        return response, code
+    title = http.name or "Error"
+    message = (
+        "Something went wrong on the box. It has been logged; please try again."
+        if code == 500
+        else (http.description or "")
+    )
+    try:
+        return render_template("error.html", code=code, title=title, message=message), code
+    except Exception:
+        log.exception("error page failed to render")
+        return f"<!doctype html><title>{code}</title><h1>{code} {title}</h1>", code
+
+
+def add_security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    if response.mimetype == "text/html" or request.path.startswith("/api/"):
+        headers.setdefault("Cache-Control", "no-store")
+    return response

@@ -1,0 +1,230 @@
+"""Fixtures for the web layer's tests.
+
+``InMemoryPanelService`` is a small stand-in for ``appliance.service`` used only
+by these tests: it keeps tickets and calls in dicts and writes one real WAV file.
+Integration tests against the real service live elsewhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import struct
+import threading
+import wave
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from standardwebhooks.webhooks import Webhook
+
+from appliance.errors import TicketInvalid
+from web import create_app
+
+SECRET = "whsec_" + base64.b64encode(b"callbox-web-tests-secret-32bytes").decode()
+USERNAME = "admin"
+PASSWORD = "correct horse battery staple"
+RECORDED_CALL = 2
+SILENT_CALL = 1
+
+
+def write_tone_wav(path: Path, *, seconds: float = 1.0, rate: int = 8000) -> None:
+    """A real 8 kHz 16-bit mono WAV: a 440 Hz tone."""
+    samples = (int(8000 * math.sin(2 * math.pi * 440 * n / rate)) for n in range(int(seconds * rate)))
+    frames = b"".join(struct.pack("<h", s) for s in samples)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(frames)
+
+
+class InMemoryPanelService:
+    """Satisfies web.service.PanelService with dicts; for the web tests only."""
+
+    def __init__(self, recordings_dir: Path) -> None:
+        self.webhook_secret = SECRET
+        self.submitted: list[tuple[dict[str, Any], str]] = []
+        self.fail_with: Exception | None = None
+        self.fallback_reason: str | None = None
+        self._lock = threading.Lock()
+        self.tickets: dict[str, dict[str, Any]] = {}
+        self.by_webhook: dict[str, str] = {}
+        self.recordings: dict[int, Path] = {}
+        started = datetime(2024, 5, 1, 14, 3, tzinfo=UTC)
+        self.calls: dict[int, dict[str, Any]] = {
+            SILENT_CALL: {
+                "id": SILENT_CALL, "ticket_id": "T-1", "phone": "+15550100", "customer_name": "Ada Park",
+                "started_at": started.isoformat(), "outcome": "no_answer", "disposition": None,
+                "duration_s": 0, "remark": None, "turns": [], "has_recording": False,
+            },
+            RECORDED_CALL: {
+                "id": RECORDED_CALL, "ticket_id": "T-2", "phone": "+15550111", "customer_name": "Min-jun Kim",
+                "started_at": (started + timedelta(hours=1)).isoformat(), "outcome": "completed",
+                "disposition": "confirmed", "duration_s": 47.4, "remark": "Customer will pick up on Friday",
+                "turns": [
+                    {"speaker": "bot", "text": "Hello, this is the repair shop. Your phone is ready."},
+                    {"speaker": "customer", "text": "Great, I will pick it up on Friday."},
+                    {"speaker": "bot", "text": "Thank you, see you on Friday."},
+                ],
+                "has_recording": True,
+            },
+        }
+        wav = recordings_dir / f"{RECORDED_CALL}.wav"
+        write_tone_wav(wav)
+        self.recordings[RECORDED_CALL] = wav
+
+    def submit_ticket(self, payload: dict[str, Any], *, webhook_id: str) -> dict[str, Any]:
+        if self.fail_with is not None:
+            raise self.fail_with
+        with self._lock:
+            self.submitted.append((payload, webhook_id))
+            ticket_id = payload.get("id")
+            if not isinstance(ticket_id, str) or not ticket_id:
+                raise TicketInvalid("is required", field="id")
+            customer = payload.get("customer")
+            phone = customer.get("phone") if isinstance(customer, dict) else None
+            if not isinstance(phone, str) or not phone:
+                raise TicketInvalid("is required", field="customer.phone")
+            duplicate = webhook_id in self.by_webhook
+            self.by_webhook.setdefault(webhook_id, ticket_id)
+            self.tickets[ticket_id] = {
+                "id": ticket_id, "subject": payload.get("subject", ""),
+                "customer_name": customer.get("name", "") if isinstance(customer, dict) else "",
+                "phone": phone, "status": "scheduled", "decision": "call", "reason": "order ready",
+                "next_call_at": None, "remarks": ["Queued for a call"],
+            }
+            return {"ticket": ticket_id, "decision": "call", "reason": "order ready", "task": 1,
+                    "duplicate": duplicate}
+
+    def list_calls(self, *, limit: int = 100) -> list[dict[str, Any]]:
+        if self.fail_with is not None:
+            raise self.fail_with
+        calls = sorted(self.calls.values(), key=lambda c: c["started_at"], reverse=True)
+        return calls[:limit]
+
+    def get_call(self, call_id: int) -> dict[str, Any] | None:
+        return self.calls.get(call_id)
+
+    def recording_path(self, call_id: int) -> Path | None:
+        return self.recordings.get(call_id)
+
+    def list_tickets(self, *, limit: int = 100) -> list[dict[str, Any]]:
+        return list(self.tickets.values())[:limit]
+
+    def verify_login(self, username: str, password: str) -> bool:
+        return username == USERNAME and password == PASSWORD
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "lines": [{"name": "line1", "state": "ready"}, {"name": "line2", "state": "in_call"}],
+            "asr": {"engine": "pocketsphinx" if self.fallback_reason else "vosk",
+                    "fallback_reason": self.fallback_reason},
+            "version": "0.1.0",
+        }
+
+
+def signed_headers(body: str, *, msg_id: str = "msg_1", when: datetime | None = None,
+                   secret: str = SECRET) -> dict[str, str]:
+    """Headers a Standard Webhooks sender would send, made with the library's own signer."""
+    when = when or datetime.now(tz=UTC)
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(when.timestamp())),
+        "webhook-signature": Webhook(secret).sign(msg_id, when, body),
+        "Content-Type": "application/json",
+    }
+
+
+def good_ticket(ticket_id: str = "T-100") -> dict[str, Any]:
+    return {"id": ticket_id, "subject": "Phone repair ready",
+            "customer": {"name": "Ada Park", "phone": "+15550100"}, "type": "repair", "order_status": "ready"}
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> InMemoryPanelService:
+    return InMemoryPanelService(tmp_path)
+
+
+@pytest.fixture
+def app(service: InMemoryPanelService) -> Flask:
+    return create_app(service, secret_key="test-secret-key",
+                      test_config={"TESTING": True, "API_TOKEN": "api-token-for-tests"})
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def post_ticket(client: FlaskClient) -> Callable[..., Any]:
+    """Post a body (dict -> JSON) signed correctly unless headers are given."""
+
+    def post(body: Any, *, headers: dict[str, str] | None = None, msg_id: str = "msg_1") -> Any:
+        text = body if isinstance(body, str) else json.dumps(body)
+        return client.post("/api/v1/tickets", data=text.encode(),
+                           headers=headers if headers is not None else signed_headers(text, msg_id=msg_id))
+
+    return post
+
+
+def csrf_from(html: str) -> str:
+    marker = 'name="csrf_token" value="'
+    start = html.index(marker) + len(marker)
+    return html[start:html.index('"', start)]
+
+
+def log_in(client: FlaskClient, *, username: str = USERNAME, password: str = PASSWORD) -> Any:
+    page = client.get("/login")
+    token = csrf_from(page.get_data(as_text=True))
+    return client.post("/login", data={"csrf_token": token, "username": username, "password": password})
+
+
+@pytest.fixture
+def logged_in(client: FlaskClient) -> Iterator[FlaskClient]:
+    response = log_in(client)
+    assert response.status_code == 302
+    yield client
+
+
+# Helpers handed out as fixtures, so test modules never import conftest by name.
+
+@pytest.fixture
+def sign() -> Callable[..., dict[str, str]]:
+    return signed_headers
+
+
+@pytest.fixture
+def ticket() -> Callable[..., dict[str, Any]]:
+    return good_ticket
+
+
+@pytest.fixture
+def login() -> Callable[..., Any]:
+    return log_in
+
+
+@pytest.fixture
+def csrf() -> Callable[[str], str]:
+    return csrf_from
+
+
+@pytest.fixture
+def creds() -> tuple[str, str]:
+    return USERNAME, PASSWORD
+
+
+@pytest.fixture
+def recorded_call() -> int:
+    return RECORDED_CALL
+
+
+@pytest.fixture
+def silent_call() -> int:
+    return SILENT_CALL

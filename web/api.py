@@ -1,0 +1,100 @@
+"""The machine-facing HTTP API: the signed ticket webhook and the read API for calls."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from appliance.errors import TicketInvalid
+from web.auth import api_auth_required
+from web.service import PanelService
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+MAX_LIST_LIMIT = 500
+
+
+def service() -> PanelService:
+    svc: PanelService = current_app.extensions["callbox_service"]
+    return svc
+
+
+def error(status: int, code: str, message: str, **extra: Any) -> tuple[Response, int]:
+    return jsonify(error=code, message=message, **extra), status
+
+
+def _verify_signature(text: str) -> str | None:
+    """Check the Standard Webhooks signature over the raw body; None if good, else why not."""
+    webhook: Webhook = current_app.extensions["callbox_webhook"]
+    names = ("webhook-id", "webhook-timestamp", "webhook-signature")
+    headers = {name: request.headers.get(name, "") for name in names}
+    try:
+        webhook.verify(text, headers, json_parse=False)
+    except WebhookVerificationError as exc:
+        return str(exc) or "signature does not match"
+    except (ValueError, OverflowError):  # malformed signature list or base64 inside the library
+        return "malformed webhook-signature header"
+    return None
+
+
+def _invalid_message(exc: TicketInvalid) -> str:
+    text = str(exc)
+    prefix = f"{exc.field}: "
+    return text[len(prefix):] if text.startswith(prefix) else text
+
+
+@bp.post("/tickets")
+def submit_ticket() -> tuple[Response, int]:
+    raw = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        why: str | None = "body is not UTF-8, so its signature cannot be checked"
+    else:
+        why = _verify_signature(text)
+    if why is not None:
+        log.warning("webhook rejected from %s: %s", request.remote_addr, why)
+        return error(401, "bad_signature", why)
+    try:
+        payload = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        return error(400, "malformed_json", f"body is not JSON: {exc}")
+    if not isinstance(payload, dict):
+        return error(400, "malformed_json", f"body must be a JSON object, not {type(payload).__name__}")
+    webhook_id = request.headers["webhook-id"]
+    try:
+        result = service().submit_ticket(payload, webhook_id=webhook_id)
+    except TicketInvalid as exc:
+        log.info("webhook %s: invalid ticket, field %s", webhook_id, exc.field)
+        return error(422, "invalid_ticket", _invalid_message(exc), field=exc.field)
+    log.info("webhook %s: ticket %s -> %s", webhook_id, result.get("ticket"), result.get("decision"))
+    return jsonify(result), 202
+
+
+def _limit() -> int:
+    try:
+        limit = int(request.args.get("limit", "100"))
+    except ValueError:
+        limit = 100
+    return max(1, min(limit, MAX_LIST_LIMIT))
+
+
+@bp.get("/calls")
+@api_auth_required
+def list_calls() -> Response:
+    return jsonify(calls=service().list_calls(limit=_limit()))
+
+
+@bp.get("/calls/<int:call_id>")
+@api_auth_required
+def get_call(call_id: int) -> Response | tuple[Response, int]:
+    call = service().get_call(call_id)
+    if call is None:
+        return error(404, "not_found", f"no call {call_id}")
+    return jsonify(call)

@@ -1,0 +1,192 @@
+"""The admin panel: login, calls with transcripts and recordings, tickets, status strip."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
+from werkzeug.wrappers import Response as BaseResponse
+
+from web.auth import SESSION_USER, csrf_ok, csrf_token, login_required, throttle
+from web.service import PanelService
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("panel", __name__)
+
+PAGE_LIMIT = 100
+OUTCOME_TONES = {
+    "completed": "good",
+    "answered": "good",
+    "closed": "good",
+    "busy": "warn",
+    "no_answer": "warn",
+    "rejected": "warn",
+    "expired": "muted",
+    "blocked": "muted",
+    "skipped": "muted",
+    "failed": "bad",
+    "interrupted": "bad",
+    "faulted": "bad",
+    "absent": "bad",
+    "ready": "good",
+    "in_call": "info",
+    "calling": "info",
+    "dialing": "info",
+    "initialising": "info",
+    "scheduled": "info",
+    "open": "info",
+}
+
+
+def service() -> PanelService:
+    svc: PanelService = current_app.extensions["callbox_service"]
+    return svc
+
+
+def _client() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _status() -> dict[str, Any] | None:
+    """The status strip's data; a failing status call must not take the page down."""
+    try:
+        return service().status()
+    except Exception:
+        log.exception("status() failed; showing the page without the status strip")
+        return None
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site relative paths may be redirected to after login."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+            return target
+    return url_for("panel.calls")
+
+
+def render_page(template: str, **context: Any) -> str:
+    return render_template(template, status=_status(), **context)
+
+
+@bp.app_template_global("csrf_token")
+def _csrf_token_global() -> str:
+    return csrf_token()
+
+
+@bp.app_template_filter("when")
+def format_when(value: Any) -> str:
+    """ISO timestamp -> "2024-05-01 14:03"; anything else shown as is."""
+    if not value:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+@bp.app_template_filter("duration")
+def format_duration(value: Any) -> str:
+    try:
+        seconds = round(float(value))
+    except (TypeError, ValueError):
+        return "—"
+    minutes, seconds = divmod(max(seconds, 0), 60)
+    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+
+
+@bp.app_template_filter("tone")
+def tone(value: Any) -> str:
+    return OUTCOME_TONES.get(str(value or "").lower(), "muted")
+
+
+@bp.app_template_filter("label")
+def label(value: Any) -> str:
+    return str(value).replace("_", " ") if value not in (None, "") else "—"
+
+
+@bp.get("/")
+def index() -> BaseResponse:
+    return redirect(url_for("panel.calls"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> BaseResponse | tuple[str, int] | str:
+    next_url = _safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if session.get(SESSION_USER):
+            return redirect(next_url)
+        return render_template("login.html", next_url=next_url, error=None)
+    if not csrf_ok():
+        log.warning("login from %s without a valid CSRF token", _client())
+        return render_template(
+            "login.html", next_url=next_url, error="Your session expired. Please try again."
+        ), 400
+    wait = throttle().retry_after(_client())
+    if wait > 0:
+        message = f"Too many failed attempts. Try again in {int(wait) + 1} seconds."
+        return render_template("login.html", next_url=next_url, error=message), 429
+    username = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    if not (username and password and service().verify_login(username, password)):
+        throttle().failed(_client())
+        log.warning("failed login for %r from %s", username[:64], _client())
+        return render_template("login.html", next_url=next_url, error="Wrong username or password."), 401
+    throttle().succeeded(_client())
+    session.clear()
+    session[SESSION_USER] = username
+    csrf_token()  # fresh token for the logged-in session
+    log.info("%s logged in from %s", username, _client())
+    return redirect(next_url)
+
+
+@bp.post("/logout")
+def logout() -> BaseResponse | tuple[str, int]:
+    if not csrf_ok():
+        return render_template("error.html", code=400, title="Bad request",
+                               message="The form was stale. Please try again."), 400
+    session.clear()
+    return redirect(url_for("panel.login"))
+
+
+@bp.get("/calls")
+@login_required
+def calls() -> str:
+    return render_page("calls.html", calls=service().list_calls(limit=PAGE_LIMIT), page="calls")
+
+
+@bp.get("/calls/<int:call_id>/recording.wav")
+@login_required
+def recording(call_id: int) -> Response:
+    path = service().recording_path(call_id)
+    if path is None or not path.is_file():
+        abort(404, description="This call has no recording.")
+    return send_file(
+        path,
+        mimetype="audio/wav",
+        conditional=True,
+        download_name=f"call-{call_id}.wav",
+        max_age=0,
+    )
+
+
+@bp.get("/tickets")
+@login_required
+def tickets() -> str:
+    return render_page("tickets.html", tickets=service().list_tickets(limit=PAGE_LIMIT), page="tickets")
