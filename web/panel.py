@@ -98,6 +98,8 @@ def format_when(value: Any) -> str:
         moment = datetime.fromisoformat(str(value))
     except ValueError:
         return str(value)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone()  # the box's local time, as the shop reads it
     return moment.strftime("%Y-%m-%d %H:%M")
 
 
@@ -118,7 +120,11 @@ def tone(value: Any) -> str:
 
 @bp.app_template_filter("label")
 def label(value: Any) -> str:
-    return str(value).replace("_", " ") if value not in (None, "") else "—"
+    """``no_answer`` -> ``No answer``; empty -> a dash."""
+    if value is None or value == "":
+        return "—"
+    text = str(value).replace("_", " ")
+    return text[:1].upper() + text[1:]
 
 
 @bp.get("/")

@@ -123,7 +123,7 @@ def test_calls_page_shows_transcript_and_audio(logged_in, service):
     assert '<audio class="player" controls preload="none" src="/calls/2/recording.wav">' in html
     assert "/calls/1/recording.wav" not in html  # the unanswered call has no recording
     assert "Customer will pick up on Friday" in html  # remark
-    assert "47 s" in html and "completed" in html
+    assert "47 s" in html and ">Completed<" in html
     assert html.index("Min-jun Kim") < html.index("Ada Park")  # newest first
 
 
@@ -173,7 +173,7 @@ def test_tickets_page_shows_status_and_remarks(logged_in, post_ticket, ticket):
     assert post_ticket(ticket("T-555")).status_code == 202
     html = logged_in.get("/tickets").get_data(as_text=True)
     assert "T-555" in html and "Phone repair ready" in html
-    assert "badge badge-info" in html and "scheduled" in html
+    assert ">Scheduled<" in html and "badge badge-info" in html
     assert "Queued for a call" in html
 
 

@@ -1,0 +1,108 @@
+"""The panel in a real browser: Debian's chromium driven by Playwright, app served by waitress."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Browser, sync_playwright
+from waitress.server import create_server
+
+from web import create_app
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def server_url(service) -> Iterator[str]:
+    app: Flask = create_app(service, secret_key="browser-test-key")
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, name="web-test-waitress", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
+    finally:
+        server.close()
+        thread.join(timeout=5)
+        assert not thread.is_alive(), "waitress did not stop"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    playwright = sync_playwright().start()
+    try:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+    finally:
+        playwright.stop()
+
+
+def test_panel_in_a_real_browser(browser: Browser, server_url: str, creds, tmp_path: Path):
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(5000)
+    external: list[str] = []
+    page.on("request", lambda r: external.append(r.url) if not r.url.startswith(server_url) else None)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+
+    page.goto(server_url + "/")
+    assert page.url.startswith(server_url + "/login")
+    user, password = creds
+    page.fill("#username", user)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(server_url + "/calls")
+
+    customer_turn = page.locator(".turn-customer .says").first
+    assert customer_turn.inner_text() == "Great, I will pick it up on Friday."
+    assert customer_turn.is_visible()
+    assert page.locator(".turn-bot").count() == 2
+    bot_bg = page.locator(".turn-bot").first.evaluate("e => getComputedStyle(e).backgroundColor")
+    customer_bg = customer_turn.evaluate("e => getComputedStyle(e.parentElement).backgroundColor")
+    assert bot_bg != customer_bg  # the stylesheet loaded and tells the speakers apart
+
+    audio = page.locator("audio.player")
+    assert audio.count() == 1
+    src = audio.get_attribute("src")
+    assert src == "/calls/2/recording.wav"
+    fetched = page.evaluate(
+        """async (src) => {
+            const r = await fetch(src, {headers: {Range: "bytes=0-11"}});
+            const bytes = new Uint8Array(await r.arrayBuffer());
+            const text = (a, b) => String.fromCharCode(...bytes.slice(a, b));
+            return {status: r.status, type: r.headers.get("content-type"), head: text(0, 4) + text(8, 12)};
+        }""",
+        src,
+    )
+    assert fetched == {"status": 206, "type": "audio/wav", "head": "RIFFWAVE"}
+    whole = page.request.get(server_url + src)  # shares the context's session cookie
+    assert whole.status == 200 and whole.headers["content-type"] == "audio/wav"
+
+    shot = tmp_path / "calls.png"
+    page.screenshot(path=str(shot), full_page=True)
+    data = shot.read_bytes()
+    assert data.startswith(PNG_MAGIC) and len(data) > 10_000
+
+    page.click("nav >> text=Tickets")
+    page.wait_for_url(server_url + "/tickets")
+    assert page.locator("h1").inner_text() == "Tickets"
+    page.click("text=Log out")
+    page.wait_for_url(server_url + "/login*")
+    assert page.goto(server_url + "/calls") is not None
+    assert page.url.startswith(server_url + "/login")
+
+    assert external == []
+    assert errors == []
+    context.close()
