@@ -183,6 +183,7 @@ def recording(call_id: int) -> Response:
     path = service().recording_path(call_id)
     if path is None or not path.is_file():
         abort(404, description="This call has no recording.")
+    path = path.absolute()  # send_file would read a relative path against the package, not the cwd
     return send_file(
         path,
         mimetype="audio/wav",

@@ -62,6 +62,7 @@ class InMemoryPanelService:
                 "id": SILENT_CALL, "ticket_id": "T-1", "phone": "+15550100", "customer_name": "Ada Park",
                 "started_at": started.isoformat(), "outcome": "no_answer", "disposition": None,
                 "duration_s": 0, "remark": None, "turns": [], "has_recording": False,
+                "cause": "no answer after 45 s",
             },
             RECORDED_CALL: {
                 "id": RECORDED_CALL, "ticket_id": "T-2", "phone": "+15550111", "customer_name": "Min-jun Kim",
@@ -69,10 +70,11 @@ class InMemoryPanelService:
                 "disposition": "confirmed", "duration_s": 47.4, "remark": "Customer will pick up on Friday",
                 "turns": [
                     {"speaker": "bot", "text": "Hello, this is the repair shop. Your phone is ready."},
-                    {"speaker": "customer", "text": "Great, I will pick it up on Friday."},
+                    {"speaker": "customer", "text": "Great, I will pick it up on Friday.",
+                     "intent": "confirm"},
                     {"speaker": "bot", "text": "Thank you, see you on Friday."},
                 ],
-                "has_recording": True,
+                "has_recording": True, "line": "line1", "flow": "repair-ready v3",
             },
         }
         wav = recordings_dir / f"{RECORDED_CALL}.wav"

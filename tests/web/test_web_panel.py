@@ -127,6 +127,22 @@ def test_calls_page_shows_transcript_and_audio(logged_in, service):
     assert html.index("Min-jun Kim") < html.index("Ada Park")  # newest first
 
 
+def test_calls_page_shows_line_flow_cause_and_intent(logged_in):
+    html = logged_in.get("/calls").get_data(as_text=True)
+    assert "Line line1 · Flow repair-ready v3" in html
+    assert "no answer after 45 s" in html
+    assert "→ Confirm" in html
+
+
+def test_relative_recording_path_is_read_from_the_working_directory(logged_in, service, monkeypatch):
+    wav = service.recordings[2]
+    monkeypatch.chdir(wav.parent)
+    service.recordings[2] = type(wav)(wav.name)
+    response = logged_in.get("/calls/2/recording.wav")
+    assert response.status_code == 200
+    assert response.data == wav.read_bytes()
+
+
 def test_calls_page_empty_state(logged_in, service):
     service.calls.clear()
     assert "No calls yet" in logged_in.get("/calls").get_data(as_text=True)
