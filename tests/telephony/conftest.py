@@ -24,13 +24,21 @@ class ScriptedPeer:
 
     ``replies`` maps a command line (as received) to raw bytes to send back
     (None: stay silent, a callable: do something else). Unknown commands get
-    ``\\r\\nERROR\\r\\n``.
+    ``default`` (``\\r\\nERROR\\r\\n``).
     """
 
-    def __init__(self, replies: dict[str, Reply], *, echo: bool = False, byte_gap: float = 0.0005) -> None:
+    def __init__(
+        self,
+        replies: dict[str, Reply],
+        *,
+        echo: bool = False,
+        byte_gap: float = 0.0005,
+        default: Reply = b"\r\nERROR\r\n",
+    ) -> None:
         self.pty = PtyPair()
         self.path = self.pty.path
         self.replies = replies
+        self.default = default
         self.echo = echo
         self.byte_gap = byte_gap
         self.received: list[str] = []
@@ -55,7 +63,7 @@ class ScriptedPeer:
                 self.send(data)
             for line in assembler.feed(data):
                 self.received.append(line)
-                reply = self.replies.get(line, b"\r\nERROR\r\n")
+                reply = self.replies.get(line, self.default)
                 if callable(reply):
                     reply(self)
                 elif reply is not None:

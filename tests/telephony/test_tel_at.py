@@ -28,7 +28,9 @@ def open_channel(path: str, **kw: object) -> tuple[AtChannel, list[tuple[str, st
 
 
 def test_tel_at_echo_on_and_crcrlf(scripted_peer):
-    peer = scripted_peer({"AT+CSQ": b"\r\r\n+CSQ: 20,99\r\r\n\r\r\nOK\r\r\n", "ATE0": b"\r\nOK\r\n"}, echo=True)
+    peer = scripted_peer(
+        {"AT+CSQ": b"\r\r\n+CSQ: 20,99\r\r\n\r\r\nOK\r\r\n", "ATE0": b"\r\nOK\r\n"}, echo=True
+    )
     channel, urcs = open_channel(peer.path)
     try:
         assert channel.command("AT+CSQ") == ["+CSQ: 20,99"]

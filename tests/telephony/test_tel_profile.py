@@ -12,7 +12,7 @@ from appliance.events import DialOutcome
 from appliance.telephony import profile as profile_mod
 from appliance.telephony.profile import load_profile, parse_profile
 
-REPO_PROFILE = Path(profile_mod.__file__).resolve().parents[2] / "firmware-config" / "modems" / "huawei-e1550.toml"
+REPO_PROFILE = Path(profile_mod.__file__).resolve().parents[2] / "firmware-config/modems/huawei-e1550.toml"
 
 
 def raw() -> dict:
