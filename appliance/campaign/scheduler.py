@@ -16,7 +16,9 @@ log = logging.getLogger(__name__)
 def in_window(local: datetime, start: time, end: time) -> bool:
     """Is a local wall-clock time inside the calling window? A window may wrap past midnight."""
     t = local.time()
-    if start <= end:
+    if start == end:  # "00:00-00:00": any time of day
+        return True
+    if start < end:
         return start <= t < end
     return t >= start or t < end
 

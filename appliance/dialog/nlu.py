@@ -44,7 +44,7 @@ def match_intent(text: str, intents: Iterable[Intent], *, asr_confidence: float 
         for i, tok in enumerate(tokens):
             if tok not in keywords:
                 continue
-            negated = any(t in NEGATORS for t in tokens[max(0, i - 2):i])
+            negated = any(t in NEGATORS for t in tokens[max(0, i - 3):i])
             if negated and not negative:
                 continue
             score += 1.0

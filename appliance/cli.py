@@ -1,0 +1,187 @@
+"""The `callbox` command. Errors become one readable line and a non-zero exit code."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from appliance.errors import CallboxError
+
+log = logging.getLogger("callbox")
+
+
+def _setup_logging(verbose: int, *, quiet: bool = False) -> None:
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    if verbose < 2:
+        logging.getLogger("waitress").setLevel(logging.WARNING)
+
+
+def cmd_demo(opts: argparse.Namespace) -> int:
+    from appliance.demo import run_demo
+
+    _setup_logging(opts.verbose, quiet=not opts.verbose)
+    return run_demo(calls=opts.calls, lines=opts.lines, port=opts.port, once=opts.once, as_json=opts.json,
+                    timeout=opts.timeout, state_dir=opts.state_dir)
+
+
+def cmd_serve(opts: argparse.Namespace) -> int:
+    import waitress
+
+    from appliance.config import load_config
+    from appliance.service import Callbox
+    from web import create_app
+
+    _setup_logging(opts.verbose)
+    config = load_config(opts.config, state_dir=opts.state_dir)
+    box = Callbox(config)
+    app = create_app(box, test_config={"API_TOKEN": config.web.api_token} if config.web.api_token else None)
+    server = waitress.create_server(app, host=config.web.host, port=config.web.port, threads=8)
+    stop = threading.Event()
+
+    def _terminate(*_: object) -> None:
+        stop.set()
+        server.close()
+
+    signal.signal(signal.SIGTERM, _terminate)
+    box.start()
+    log.info("panel and webhook on http://%s:%s/", config.web.host, server.effective_port)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        box.stop()
+    return 0
+
+
+def cmd_doctor(opts: argparse.Namespace) -> int:
+    from appliance.config import load_config
+    from appliance.speech.asr import load_engine
+
+    _setup_logging(0, quiet=True)
+    config = load_config(opts.config, state_dir=opts.state_dir)
+    problems = 0
+    print(f"config: {opts.config or '/etc/callbox/callbox.toml'} (ok)")
+    state = config.state_dir
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+        probe = state / ".doctor"
+        probe.write_text("ok")
+        probe.unlink()
+        print(f"state dir: {state} (writable)")
+    except OSError as exc:
+        print(f"state dir: {state} NOT WRITABLE: {exc}")
+        problems += 1
+    sc = config.speech
+    engine = load_engine(vosk_model_dir=Path(sc.vosk_model) if sc.vosk_model else None, language=sc.language)
+    reason = getattr(engine, "fallback_reason", None)
+    print(f"speech recognition: {engine.name}" + (f" (fallback: {reason})" if reason else ""))
+    if not config.lines:
+        print("lines: none configured ([[lines]] in the config)")
+    for lc in config.lines:
+        ok = Path(lc.at_port).exists() and Path(lc.audio_port).exists()
+        print(f"line {lc.name}: {lc.profile} at {lc.at_port} / {lc.audio_port} ({'present' if ok else 'ABSENT'})")
+        problems += 0 if ok else 1
+    return 1 if problems else 0
+
+
+def cmd_flow_validate(opts: argparse.Namespace) -> int:
+    from appliance.dialog.flow import load_flow
+
+    flow = load_flow(opts.file)
+    print(f"{opts.file}: ok ({len(flow.nodes)} nodes, {len(flow.intents)} intents)")
+    return 0
+
+
+def cmd_passwd(opts: argparse.Namespace) -> int:
+    from appliance.records.store import RecordsStore
+    from werkzeug.security import generate_password_hash
+
+    from appliance.config import load_config
+
+    config = load_config(opts.config, state_dir=opts.state_dir)
+    password = sys.stdin.readline().strip() if opts.stdin else getpass.getpass(f"New password for {opts.user}: ")
+    if len(password) < 8:
+        raise CallboxError("the password must have at least 8 characters")
+    store = RecordsStore(config.state_dir / "callbox.db")
+    try:
+        store.set_user(opts.user, generate_password_hash(password))
+    finally:
+        store.close()
+    print(f"password set for {opts.user}")
+    return 0
+
+
+def cmd_sim_modem(opts: argparse.Namespace) -> int:
+    from appliance.sim.run import run_sim_modem
+
+    return run_sim_modem(opts.rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="callbox", description="A SIM box that phones a shop's customers.")
+    p.add_argument("--config", type=Path, default=None, help="config file (default /etc/callbox/callbox.toml)")
+    p.add_argument("--state-dir", type=Path, default=None, help="state directory (default /var/lib/callbox)")
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="run the whole box on simulated modems and customers")
+    d.add_argument("--calls", type=int, default=5, help="number of tickets that lead to calls")
+    d.add_argument("--lines", type=int, default=2, help="number of simulated modems")
+    d.add_argument("--port", type=int, default=8080, help="panel port on localhost (0: any free port)")
+    d.add_argument("--once", action="store_true", help="exit when every ticket reached a final state")
+    d.add_argument("--json", action="store_true", help="print a JSON summary instead of a table")
+    d.add_argument("--timeout", type=float, default=110.0, help="seconds to wait for final states")
+    d.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("serve", help="run the box: lines, scheduler, panel and webhook")
+    s.set_defaults(func=cmd_serve)
+
+    doc = sub.add_parser("doctor", help="check the config, state dir, speech models and modems")
+    doc.set_defaults(func=cmd_doctor)
+
+    f = sub.add_parser("flow", help="work with flow documents")
+    fsub = f.add_subparsers(dest="flow_command", required=True)
+    fv = fsub.add_parser("validate", help="check a flow file")
+    fv.add_argument("file", type=Path)
+    fv.set_defaults(func=cmd_flow_validate)
+
+    pw = sub.add_parser("passwd", help="set a panel user's password")
+    pw.add_argument("user", nargs="?", default="admin")
+    pw.add_argument("--stdin", action="store_true", help="read the password from standard input")
+    pw.set_defaults(func=cmd_passwd)
+
+    sim = sub.add_parser("sim", help="simulators")
+    simsub = sim.add_subparsers(dest="sim_command", required=True)
+    sm = simsub.add_parser("modem", help="run one simulated Huawei E1550 on pseudo-terminals")
+    sm.add_argument("rest", nargs=argparse.REMAINDER)
+    sm.set_defaults(func=cmd_sim_modem)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    opts = build_parser().parse_args(argv)
+    try:
+        return int(opts.func(opts))
+    except CallboxError as exc:
+        print(f"callbox: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        print(f"callbox: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+__all__ = ["build_parser", "main"]

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from appliance.errors import StorageError
+from appliance.records.config_store import ConfigStore
+from appliance.records.store import RecordsStore, Turn
+
+FIELDS = {"id": "T1", "type": "delivery", "subject": "s", "description": "d", "customer_name": "Ann",
+          "customer_phone": "+15550001", "order_id": "o1", "order_status": "shipped"}
+
+
+@pytest.fixture
+def store(tmp_path: Path):  # type: ignore[no-untyped-def]
+    s = RecordsStore(tmp_path / "callbox.db")
+    yield s
+    s.close()
+
+
+def submit(store: RecordsStore, msg: str = "m1", **over: str):  # type: ignore[no-untyped-def]
+    return store.submit_ticket(webhook_id=msg, fields={**FIELDS, **over}, payload={"raw": True},
+                               decision="call", reason="rule", flow_id="delivery-confirmation", max_attempts=3)
+
+
+def test_schema_is_migrated_wal_and_indexed(store: RecordsStore, tmp_path: Path) -> None:
+    assert store.db.schema_version == 1
+    conn = sqlite3.connect(tmp_path / "callbox.db")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert {"calls_phone_time", "tickets_phone", "calls_time"} <= indexes
+
+
+def test_ticket_is_committed_before_submit_returns_and_is_idempotent(store: RecordsStore, tmp_path: Path) -> None:
+    sub = submit(store)
+    # a separate connection (another process, after a power cut) sees it at once
+    row = sqlite3.connect(tmp_path / "callbox.db").execute("SELECT status FROM tickets WHERE id='T1'").fetchone()
+    assert row == ("open",) and sub.task_id is not None and not sub.duplicate
+    again = submit(store)
+    assert again.duplicate and again.task_id == sub.task_id
+    tasks = sqlite3.connect(tmp_path / "callbox.db").execute("SELECT COUNT(*) FROM tasks").fetchone()[0]
+    assert tasks == 1
+
+
+def test_a_failed_transaction_changes_nothing(store: RecordsStore) -> None:
+    def boom(c: sqlite3.Connection) -> None:
+        c.execute("INSERT INTO users VALUES ('x','y','z')")
+        raise sqlite3.IntegrityError("forced")
+
+    with pytest.raises(StorageError):
+        store.db.write(boom)
+    assert store.password_hash("x") is None
+
+
+def test_claim_is_exclusive_across_threads(store: RecordsStore) -> None:
+    for i in range(20):
+        submit(store, f"m{i}", id=f"T{i}")
+    got: list[int] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while (task := store.claim_due_task(datetime.now(UTC))) is not None:
+            with lock:
+                got.append(task.id)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert sorted(got) == sorted(set(got)) and len(got) == 20
+
+
+def test_future_task_is_not_due_and_restart_requeues_running(store: RecordsStore) -> None:
+    submit(store)
+    task = store.claim_due_task(datetime.now(UTC))
+    assert task is not None and task.attempts == 1
+    assert store.claim_due_task(datetime.now(UTC)) is None
+    assert store.reset_running_tasks() == 1
+    store.finish_task(task.id, state="pending", outcome="busy",
+                      next_attempt_at=(datetime.now(UTC) + timedelta(hours=1)).isoformat())
+    assert store.claim_due_task(datetime.now(UTC)) is None
+    assert store.claim_due_task(datetime.now(UTC) + timedelta(hours=2)) is not None
+
+
+def test_finished_call_has_turns_operations_and_outbox(store: RecordsStore) -> None:
+    submit(store)
+    task = store.claim_due_task(datetime.now(UTC))
+    assert task is not None
+    call = store.start_call(task=task, phone="+15550001", line="sim0", flow_version=2)
+    store.mark_answered(call)
+    store.finish_call(call, outcome="completed", cause=16, disposition="confirmed", remark="done",
+                      turns=[Turn("bot", "Hello"), Turn("customer", "yes", "confirm", 0.9, "greet", 5100)],
+                      operations=[("remark", "done"), ("close", "closed")],
+                      outbox=[("ticket.operation", {"op": "close"})])
+    c = store.call(call)
+    assert c is not None and c["flow_version"] == 2 and c["disposition"] == "confirmed"
+    assert [t["speaker"] for t in c["turns"]] == ["bot", "customer"] and c["turns"][1]["at_ms"] == 5100
+    assert [o["kind"] for o in store.operations("T1")] == ["remark", "close"]
+    due = store.outbox_due(datetime.now(UTC) + timedelta(seconds=1))
+    assert json.loads(due[0]["payload"]) == {"op": "close"}
+
+
+def test_config_store_versions_are_immutable_and_file_is_always_whole(tmp_path: Path) -> None:
+    cs = ConfigStore(tmp_path / "config.json")
+    assert cs.publish_flow({"id": "f", "nodes": 1}) == 1
+    assert cs.publish_flow({"id": "f", "nodes": 1}) == 1
+    assert cs.publish_flow({"id": "f", "nodes": 2}) == 2
+    assert cs.flow("f", 1) == (1, {"id": "f", "nodes": 1})
+    assert cs.flow("f") == (2, {"id": "f", "nodes": 2})
+    cs.set_rules([{"name": "a", "flow": "f"}, {"name": "b", "flow": "f"}])
+    assert [r["name"] for r in cs.rules()] == ["a", "b"]
+    json.loads((tmp_path / "config.json").read_text())  # valid JSON on disk
+    assert not list(tmp_path.glob(".config.json.*"))  # no temp files left behind
+    cs.close()
+    (tmp_path / "config.json").write_text("{half")
+    with pytest.raises(StorageError):
+        ConfigStore(tmp_path / "config.json").flow("f")

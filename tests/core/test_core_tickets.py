@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from appliance.campaign.tickets import parse_ticket
+from appliance.campaign.trigger import DEFAULT_RULES, TriggerRule, decide
+from appliance.errors import ConfigError, TicketInvalid
+
+GOOD = {
+    "id": "T-1", "type": "Delivery", "subject": "Parcel", "description": "",
+    "customer": {"name": "Ann", "phone": "+49 (30) 1234-567"},
+    "order": {"id": 991, "status": "SHIPPED"},
+}
+
+
+def with_change(path: str, value: object) -> dict:
+    doc = copy.deepcopy(GOOD)
+    *parents, last = path.split(".")
+    target = doc
+    for p in parents:
+        target = target[p]
+    if value is KeyError:
+        del target[last]
+    else:
+        target[last] = value
+    return doc
+
+
+def test_good_ticket_is_normalised() -> None:
+    t = parse_ticket(GOOD)
+    assert t.customer_phone == "+49301234567"
+    assert t.type == "delivery" and t.order_status == "shipped" and t.order_id == "991"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        ("id", KeyError, "id"),
+        ("id", "  ", "id"),
+        ("type", ["x"], "type"),
+        ("customer", KeyError, "customer"),
+        ("customer", "Ann", "customer"),
+        ("customer.phone", KeyError, "customer.phone"),
+        ("customer.phone", "call me maybe", "customer.phone"),
+        ("customer.phone", True, "customer.phone"),
+        ("order.status", None, "order.status"),
+        ("subject", "x" * 5000, "subject"),
+    ],
+)
+def test_bad_ticket_names_the_field(path: str, value: object, field: str) -> None:
+    with pytest.raises(TicketInvalid) as err:
+        parse_ticket(with_change(path, value))
+    assert err.value.field == field
+
+
+def test_default_rule_calls_shipped_deliveries_and_skips_the_rest() -> None:
+    rules = [TriggerRule.from_doc(r) for r in DEFAULT_RULES]
+    yes = decide(parse_ticket(GOOD), rules)
+    assert yes.call and yes.flow == "delivery-confirmation"
+    no = decide(parse_ticket(with_change("order.status", "delivered")), rules)
+    assert not no.call and "order status 'delivered'" in no.reason
+    other = decide(parse_ticket(with_change("type", "return")), rules)
+    assert not other.call and "type 'return'" in other.reason
+    assert "no trigger rules" in decide(parse_ticket(GOOD), []).reason
+
+
+def test_rule_with_unknown_key_is_refused() -> None:
+    with pytest.raises(ConfigError, match="colour"):
+        TriggerRule.from_doc({"name": "x", "flow": "f", "colour": "red"})
