@@ -144,8 +144,10 @@ def signed_headers(body: str, *, msg_id: str = "msg_1", when: datetime | None = 
 
 
 def good_ticket(ticket_id: str = "T-100") -> dict[str, Any]:
-    return {"id": ticket_id, "subject": "Phone repair ready",
-            "customer": {"name": "Ada Park", "phone": "+15550100"}, "type": "repair", "order_status": "ready"}
+    """Shaped like appliance.campaign.tickets.parse_ticket expects."""
+    return {"id": ticket_id, "type": "repair", "subject": "Phone repair ready", "description": "",
+            "customer": {"name": "Ada Park", "phone": "+15550100"},
+            "order": {"id": "O-" + ticket_id, "status": "ready"}}
 
 
 @pytest.fixture

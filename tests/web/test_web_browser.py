@@ -106,3 +106,32 @@ def test_panel_in_a_real_browser(browser: Browser, server_url: str, creds, tmp_p
     assert external == []
     assert errors == []
     context.close()
+
+
+def test_panel_fits_a_phone_screen(browser: Browser, server_url: str, creds, service, ticket):
+    long_words = ticket("T-" + "9" * 40) | {"subject": "Replacement-part-order-" + "x" * 80}
+    service.submit_ticket(long_words, webhook_id="msg_long")
+    context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
+    page = context.new_page()
+    page.set_default_timeout(5000)
+    page.goto(server_url + "/login")
+    user, password = creds
+    page.fill("#username", user)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(server_url + "/calls")
+    for path in ("/calls", "/tickets"):
+        page.goto(server_url + path)
+        assert page.locator("h1").is_visible()
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path} scrolls sideways by {overflow}px on a phone"
+        clipped = page.evaluate(
+            "[...document.querySelectorAll('main *')]"
+            ".filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)"
+            ".map(e => e.tagName + '.' + e.className)"
+        )
+        assert clipped == [], f"{path}: cut off at the right edge: {clipped}"
+    page.goto(server_url + "/calls")
+    font_px = page.locator(".turn .says").first.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    assert font_px >= 14  # readable without zooming
+    context.close()
