@@ -97,8 +97,11 @@ class CustomerVoice:
             self._quiet_ms += FRAME_MS
 
     def speak(self) -> bytes:
-        if not self.speaking and self._ready_to_reply():
-            self._start_reply()
+        if not self.speaking and self._prompt_over():
+            if len(self.said) < len(self.replies):
+                self._start_reply()
+            elif self.script.behaviour == "hangup_mid_sentence":
+                self.wants_hangup = True  # nothing to say: hang up once the bot stops talking
         if not self.speaking:
             return bytes(FRAME_BYTES)
         frame = self._current[self._pos : self._pos + FRAME_BYTES]
@@ -108,11 +111,10 @@ class CustomerVoice:
             self._current, self._pos = b"", 0
         return frame + bytes(FRAME_BYTES - len(frame))
 
-    def _ready_to_reply(self) -> bool:
+    def _prompt_over(self) -> bool:
         return (
             self._heard_voice
             and self._quiet_ms >= self.script.prompt_end_ms + self.script.reply_gap_ms
-            and len(self.said) < len(self.replies)
             and not self.wants_hangup
         )
 
