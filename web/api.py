@@ -11,6 +11,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from appliance.errors import TicketInvalid
 from web.auth import api_auth_required
+from web.openapi import openapi_document
 from web.service import PanelService
 
 log = logging.getLogger(__name__)
@@ -98,3 +99,13 @@ def get_call(call_id: int) -> Response | tuple[Response, int]:
     if call is None:
         return error(404, "not_found", f"no call {call_id}")
     return jsonify(call)
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    try:
+        version = str(service().status().get("version", "0"))
+    except Exception:
+        log.exception("status() failed while serving the OpenAPI document")
+        version = "0"
+    return jsonify(openapi_document(version))

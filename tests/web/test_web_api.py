@@ -63,3 +63,20 @@ def test_read_api_error_is_json_500(client, service):
     response = client.get("/api/v1/calls", headers=TOKEN)
     assert response.status_code == 500
     assert response.get_json() == {"error": "internal", "message": "the server failed to handle this request"}
+
+
+def test_openapi_document_covers_every_api_route(app, client):
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    doc = response.get_json()
+    assert doc["openapi"].startswith("3.1") and doc["info"]["version"] == "0.1.0"
+    routes = {
+        (rule.rule.replace("<int:", "{").replace(">", "}"), method.lower())
+        for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1/")
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    documented = {(path, method) for path, ops in doc["paths"].items() for method in ops}
+    assert routes == documented
+    assert set(doc["paths"]["/api/v1/tickets"]["post"]["responses"]) == {"202", "400", "401", "413", "422"}
+    ticket = doc["components"]["schemas"]["Ticket"]
+    assert ticket["required"] == ["id", "type", "subject", "customer", "order"]

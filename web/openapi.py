@@ -1,0 +1,161 @@
+"""The OpenAPI 3.1 document for /api/v1, served at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+JSON = "application/json"
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _body(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _body(description, _ref("Error"))
+
+
+def _text(description: str = "") -> dict[str, Any]:
+    return {"type": "string", "description": description} if description else {"type": "string"}
+
+
+TICKET = {
+    "type": "object",
+    "required": ["id", "type", "subject", "customer", "order"],
+    "properties": {
+        "id": _text("the ticket's id in the ticketing system"),
+        "type": _text("e.g. delivery, repair; trigger rules match on it"),
+        "subject": _text(),
+        "description": _text(),
+        "customer": {
+            "type": "object",
+            "required": ["name", "phone"],
+            "properties": {"name": _text(), "phone": _text("E.164 or local digits; separators are ignored")},
+        },
+        "order": {
+            "type": "object",
+            "required": ["id", "status"],
+            "properties": {"id": _text(), "status": _text("e.g. shipped, ready")},
+        },
+    },
+}
+
+ACCEPTED = {
+    "type": "object",
+    "required": ["ticket", "decision", "reason", "task", "duplicate"],
+    "properties": {
+        "ticket": _text(),
+        "decision": {"type": "string", "enum": ["call", "skip"]},
+        "reason": _text("why the box will or will not call"),
+        "task": {"type": ["integer", "null"], "description": "the call task made for it, if any"},
+        "duplicate": {"type": "boolean", "description": "this webhook-id was delivered before"},
+    },
+}
+
+CALL = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "ticket_id": _text(),
+        "phone": _text(),
+        "customer_name": _text(),
+        "started_at": {"type": "string", "format": "date-time"},
+        "outcome": _text("completed, busy, no_answer, rejected, failed, interrupted, ..."),
+        "disposition": {"type": ["string", "null"]},
+        "duration_s": {"type": ["number", "null"]},
+        "remark": {"type": ["string", "null"]},
+        "turns": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"speaker": {"type": "string", "enum": ["bot", "customer"]}, "text": _text()},
+            },
+        },
+        "has_recording": {"type": "boolean"},
+    },
+}
+
+ERROR = {
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {
+        "error": _text("a code: bad_signature, malformed_json, invalid_ticket, unauthorized, not_found, ..."),
+        "message": _text(),
+        "field": _text("for invalid_ticket: the offending field, dotted (customer.phone)"),
+    },
+}
+
+LIMIT = {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}
+
+SIGNATURE_HEADERS = [
+    {"name": name, "in": "header", "required": True, "schema": {"type": "string"}, "description": text}
+    for name, text in (
+        ("webhook-id", "unique per message; a redelivery reuses it"),
+        ("webhook-timestamp", "Unix seconds; rejected when more than 5 minutes off"),
+        ("webhook-signature", "v1,<base64 HMAC-SHA256 of id.timestamp.body> (Standard Webhooks)"),
+    )
+]
+
+
+def openapi_document(version: str) -> dict[str, Any]:
+    read_security: list[dict[str, list[str]]] = [{"bearer": []}, {"session": []}]
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Callbox API", "version": version},
+        "paths": {
+            "/api/v1/tickets": {
+                "post": {
+                    "summary": "Receive a ticket from the ticketing system (Standard Webhooks signed)",
+                    "parameters": SIGNATURE_HEADERS,
+                    "requestBody": {"required": True, "content": {JSON: {"schema": _ref("Ticket")}}},
+                    "responses": {
+                        "202": _body("stored and decided", _ref("Accepted")),
+                        "400": _error("body is not a JSON object (malformed_json)"),
+                        "401": _error("missing or wrong signature, or stale timestamp (bad_signature)"),
+                        "413": _error("body over 64 KiB"),
+                        "422": _error("a field is missing or invalid (invalid_ticket, names the field)"),
+                    },
+                }
+            },
+            "/api/v1/calls": {
+                "get": {
+                    "summary": "Calls, newest first",
+                    "security": read_security,
+                    "parameters": [{"name": "limit", "in": "query", "schema": LIMIT}],
+                    "responses": {
+                        "200": _body("calls", {"type": "object", "properties": {
+                            "calls": {"type": "array", "items": _ref("Call")}}}),
+                        "401": _error("no session and no valid bearer token"),
+                    },
+                }
+            },
+            "/api/v1/calls/{call_id}": {
+                "get": {
+                    "summary": "One call with its transcript",
+                    "security": read_security,
+                    "parameters": [{"name": "call_id", "in": "path", "required": True,
+                                    "schema": {"type": "integer"}}],
+                    "responses": {
+                        "200": _body("the call", _ref("Call")),
+                        "401": _error("no session and no valid bearer token"),
+                        "404": _error("no such call"),
+                    },
+                }
+            },
+            "/api/v1/openapi.json": {
+                "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}
+            },
+        },
+        "components": {
+            "schemas": {"Ticket": TICKET, "Accepted": ACCEPTED, "Call": CALL, "Error": ERROR},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "the configured API token"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "callbox_session",
+                            "description": "a logged-in panel session"},
+            },
+        },
+    }
