@@ -49,7 +49,6 @@ def create_app(
         LOGIN_MAX_FAILURES=5,
         LOGIN_WINDOW_S=60.0,
         LOGIN_LOCKOUT_S=60.0,
-        JSON_SORT_KEYS=False,
     )
     if test_config:
         app.config.from_mapping(test_config)
