@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from appliance.errors import ConfigError
@@ -254,8 +255,8 @@ def parse_profile(data: dict[str, Any], *, source: str = "<profile>") -> ModemPr
         release_needs_origination=release_needs_origination,
         progress=tuple(progress),
         audio=audio,
-        cause_outcomes=causes,
-        final_code_outcomes=finals,
+        cause_outcomes=MappingProxyType(causes),
+        final_code_outcomes=MappingProxyType(finals),
         default_outcome=default_outcome,
         source=source,
     )

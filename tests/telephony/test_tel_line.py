@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -130,3 +131,16 @@ def test_tel_line_port_disappears_mid_call_interrupts(make_sim, huawei_profile):
     call.hangup()  # harmless after the fact
     line.stop()
     assert line.state is LineState.ABSENT
+
+
+def test_tel_line_port_disappears_while_ringing(make_sim, huawei_profile):
+    sim = make_sim(lambda n: CustomerScript("no_answer"))
+    line = make_line(sim, huawei_profile)
+    line.start()
+    threading.Timer(0.3, sim.unplug).start()
+    started = time.monotonic()
+    result, call = line.place_call("5552", ring_timeout=5)
+    assert result.outcome is DialOutcome.INTERRUPTED and call is None
+    assert time.monotonic() - started < 1.5
+    assert line.state is LineState.FAULTED and line.fault_reason
+    line.stop()
