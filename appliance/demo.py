@@ -128,7 +128,7 @@ class Demo:
         config = demo_config(self.state_dir, self.sims, self.port)
         self.box = Callbox(config, shop_name="Corner Shop")
         self.box.set_password("admin", self.password)
-        app = create_app(self.box)
+        app = create_app(self.box, secret_key=self.box.session_key)
         self.server = waitress.create_server(app, host="127.0.0.1", port=self.port, threads=4)
         actual_port = self.server.effective_port
         self._server_thread = threading.Thread(target=self.server.run, name="web", daemon=True)

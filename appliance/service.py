@@ -55,12 +55,17 @@ class StatePaths:
     def secret(self) -> Path:
         return self.root / "webhook-secret"
 
+    @property
+    def session_key(self) -> Path:
+        return self.root / "session-key"
 
-def load_or_create_secret(path: Path) -> str:
-    """The webhook secret: kept in the state dir (0600) when the config does not name one."""
+
+def load_or_create_secret(path: Path, *, prefix: str = "whsec_") -> str:
+    """A secret kept in the state dir (0600): the webhook secret when the config names none,
+    and the panel's session key, so that logins survive a restart."""
     if path.exists():
         return path.read_text(encoding="ascii").strip()
-    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    secret = prefix + base64.b64encode(secrets.token_bytes(32)).decode()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as fh:
@@ -104,6 +109,7 @@ class Callbox:
         self.records = RecordsStore(self.paths.records)
         self.configs = ConfigStore(self.paths.configs)
         self.webhook_secret = config.web.webhook_secret or load_or_create_secret(self.paths.secret)
+        self.session_key = load_or_create_secret(self.paths.session_key, prefix="")
         self._install_defaults()
         self.asr_engine: Any = None
         if speech is None:
