@@ -41,7 +41,8 @@ def cmd_serve(opts: argparse.Namespace) -> int:
     _setup_logging(opts.verbose)
     config = load_config(opts.config, state_dir=opts.state_dir)
     box = Callbox(config)
-    app = create_app(box, secret_key=box.session_key, test_config={"API_TOKEN": config.web.api_token} if config.web.api_token else None)
+    extra = {"API_TOKEN": config.web.api_token} if config.web.api_token else None
+    app = create_app(box, secret_key=box.session_key, test_config=extra)
     server = waitress.create_server(app, host=config.web.host, port=config.web.port, threads=8)
     stop = threading.Event()
 

@@ -70,3 +70,4 @@ class TicketInvalid(CallboxError):
     def __init__(self, message: str, *, field: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+        self.message = message

@@ -44,12 +44,6 @@ def _verify_signature(text: str) -> str | None:
     return None
 
 
-def _invalid_message(exc: TicketInvalid) -> str:
-    text = str(exc)
-    prefix = f"{exc.field}: "
-    return text[len(prefix):] if text.startswith(prefix) else text
-
-
 @bp.post("/tickets")
 def submit_ticket() -> tuple[Response, int]:
     raw = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
@@ -73,7 +67,7 @@ def submit_ticket() -> tuple[Response, int]:
         result = service().submit_ticket(payload, webhook_id=webhook_id)
     except TicketInvalid as exc:
         log.info("webhook %s: invalid ticket, field %s", webhook_id, exc.field)
-        return error(422, "invalid_ticket", _invalid_message(exc), field=exc.field)
+        return error(422, "invalid_ticket", exc.message, field=exc.field)
     log.info("webhook %s: ticket %s -> %s", webhook_id, result.get("ticket"), result.get("decision"))
     return jsonify(result), 202
 
