@@ -83,7 +83,9 @@ def cmd_doctor(opts: argparse.Namespace) -> int:
     sc = config.speech
     engine = load_engine(vosk_model_dir=Path(sc.vosk_model) if sc.vosk_model else None, language=sc.language)
     reason = getattr(engine, "fallback_reason", None)
-    print(f"speech recognition: {engine.name}" + (f" (fallback: {reason})" if reason else ""))
+    print(f"speech recognition: {engine.name} ({engine.language})")
+    if reason:
+        print(f"  fallback to PocketSphinx's bundled English model: {reason}")
     if not config.lines:
         print("lines: none configured ([[lines]] in the config)")
     for lc in config.lines:

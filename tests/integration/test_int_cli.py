@@ -1,0 +1,77 @@
+"""The `callbox` command as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CALLBOX = [sys.executable, "-m", "appliance.cli"]
+
+
+def run(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CALLBOX, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+                          env={**os.environ, **env}, stdin=subprocess.DEVNULL)
+
+
+def test_demo_once_json_reaches_final_states(tmp_path: Path) -> None:
+    proc = run("demo", "--once", "--json", "--calls", "3", "--port", "0", "--lines", "2", timeout=150,
+               CALLBOX_STATE_DIR=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads(proc.stdout)
+    assert summary["finished"] is True
+    statuses = {t["id"]: t["status"] for t in summary["tickets"]}
+    assert statuses == {"DEMO-1001": "closed", "DEMO-1002": "scheduled", "DEMO-1003": "unreachable",
+                        "DEMO-1004": "skipped"}
+    first = next(c for c in summary["calls"] if c["ticket"] == "DEMO-1001")
+    assert first["outcome"] == "completed" and first["disposition"] == "confirmed"
+    speakers = [t["speaker"] for t in first["transcript"]]
+    assert speakers[:2] == ["bot", "customer"] and first["transcript"][1]["text"]
+    assert Path(first["recording"]).exists()
+    assert "Traceback" not in proc.stderr
+
+
+def test_flow_validate_good_and_bad(tmp_path: Path) -> None:
+    good = ROOT / "appliance" / "flows" / "delivery-confirmation.en.json"
+    ok = run("flow", "validate", str(good))
+    assert ok.returncode == 0 and "ok" in ok.stdout
+    doc = json.loads(good.read_text())
+    doc["nodes"]["greet"]["intents"]["confirm"] = "nowhere"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    err = run("flow", "validate", str(bad))
+    assert err.returncode == 2
+    assert "greet" in err.stderr and "nowhere" in err.stderr and "Traceback" not in err.stderr
+
+
+def test_bad_config_is_one_readable_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "callbox.toml"
+    cfg.write_text("[web]\nprot = 8080\n")
+    proc = run("--config", str(cfg), "doctor")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"callbox: {cfg}:web.prot: unknown key"
+
+
+def test_doctor_reports_fallback_and_absent_modem(tmp_path: Path) -> None:
+    cfg = tmp_path / "callbox.toml"
+    cfg.write_text('[[lines]]\nname = "gsm0"\nat_port = "/dev/ttyUSB2-absent"\naudio_port = "/dev/ttyUSB1-absent"\n')
+    proc = run("--config", str(cfg), "--state-dir", str(tmp_path / "state"), "doctor")
+    assert proc.returncode == 1
+    assert "PocketSphinx" in proc.stdout and "fallback" in proc.stdout
+    assert "gsm0" in proc.stdout and "ABSENT" in proc.stdout
+
+
+def test_passwd_sets_a_login(tmp_path: Path) -> None:
+    proc = subprocess.run([*CALLBOX, "--state-dir", str(tmp_path), "passwd", "admin", "--stdin"],
+                          input="correct horse battery\n", capture_output=True, text=True, timeout=30, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    from appliance.records.store import RecordsStore
+    from werkzeug.security import check_password_hash
+
+    store = RecordsStore(tmp_path / "callbox.db")
+    stored = store.password_hash("admin")
+    store.close()
+    assert stored is not None and check_password_hash(stored, "correct horse battery")
