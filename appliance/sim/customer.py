@@ -25,6 +25,8 @@ BEHAVIOURS = ("answer", "busy", "no_answer", "reject", "silent", "hangup_mid_sen
 class CustomerScript:
     behaviour: str = "answer"
     replies: list[Path] = field(default_factory=list)
+    greeting: Path | None = None  # said on answering ("Hello?") before any bot prompt
+    greeting_delay_ms: int = 300  # from the audio starting to the greeting
     ring_ms: int | None = None  # None: the modem's default
     max_call_s: float = 120.0  # safety: the customer hangs up after this
     reply_gap_ms: int = 300  # silence after the bot's prompt ends before the customer speaks
@@ -36,6 +38,8 @@ class CustomerScript:
             allowed = ", ".join(BEHAVIOURS)
             raise ValueError(f"unknown customer behaviour {self.behaviour!r} (one of {allowed})")
         self.replies = [Path(p) for p in self.replies]
+        if self.greeting is not None:
+            self.greeting = Path(self.greeting)
 
 
 def load_pcm(path: Path) -> bytes:
@@ -72,9 +76,17 @@ class CustomerVoice:
     the frame to send; :attr:`wants_hangup` turns True when the customer hangs up.
     """
 
-    def __init__(self, script: CustomerScript, replies: list[tuple[str, bytes]]) -> None:
+    def __init__(
+        self,
+        script: CustomerScript,
+        replies: list[tuple[str, bytes]],
+        greeting: tuple[str, bytes] | None = None,
+    ) -> None:
         self.script = script
         self.replies = list(replies)
+        self.greeting = greeting
+        self._ticks = 0
+        self._greeted = False
         self.said: list[str] = []
         self.wants_hangup = False
         self._heard_voice = False
@@ -97,8 +109,16 @@ class CustomerVoice:
             self._quiet_ms += FRAME_MS
 
     def speak(self) -> bytes:
+        self._ticks += 1
+        if self.greeting is not None and self._ticks * FRAME_MS >= self.script.greeting_delay_ms:
+            name, pcm = self.greeting
+            self.greeting = None
+            if self.script.behaviour != "silent":
+                self._greeted = True
+                self.said.append(name)
+                self._current, self._pos = pcm, 0
         if not self.speaking and self._prompt_over():
-            if len(self.said) < len(self.replies):
+            if self._replied < len(self.replies):
                 self._start_reply()
             elif self.script.behaviour == "hangup_mid_sentence":
                 self.wants_hangup = True  # nothing to say: hang up once the bot stops talking
@@ -111,6 +131,10 @@ class CustomerVoice:
             self._current, self._pos = b"", 0
         return frame + bytes(FRAME_BYTES - len(frame))
 
+    @property
+    def _replied(self) -> int:
+        return len(self.said) - (1 if self._greeted else 0)
+
     def _prompt_over(self) -> bool:
         return (
             self._heard_voice
@@ -119,7 +143,7 @@ class CustomerVoice:
         )
 
     def _start_reply(self) -> None:
-        name, pcm = self.replies[len(self.said)]
+        name, pcm = self.replies[self._replied]
         self.said.append(name)
         self._current, self._pos = pcm, 0
         self._heard_voice = False

@@ -204,7 +204,9 @@ class SimulatedHuaweiModem:
                 self._send("ERROR")
                 return
             replies = [(p.stem, self._pcm(p)) for p in run.script.replies]
-            run.voice = CustomerVoice(run.script, replies)
+            greeting = run.script.greeting
+            hello = (greeting.stem, self._pcm(greeting)) if greeting is not None else None
+            run.voice = CustomerVoice(run.script, replies, hello)
             run.audio = True
         self._send("OK")
 

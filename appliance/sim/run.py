@@ -25,10 +25,15 @@ BEHAVIOUR_BY_LAST_DIGIT = {
 
 def default_directory(number: str, *, voices_dir: Path = VOICES_DIR) -> CustomerScript:
     """Every number answers, except by last digit: 1 busy, 2 no answer, 3 reject,
-    4 silent, 5 hangs up mid-sentence. Replies: the WAV files in ``voices_dir``, in name order."""
+    4 silent, 5 hangs up mid-sentence. The customer greets with ``*hello*.wav``
+    and then answers prompts with ``*confirm*.wav`` (``*reschedule*.wav`` for
+    numbers ending in 6), falling back to every other WAV in ``voices_dir``."""
     behaviour = BEHAVIOUR_BY_LAST_DIGIT.get(number[-1:], "answer")
-    replies = sorted(voices_dir.glob("*.wav")) if voices_dir.is_dir() else []
-    return CustomerScript(behaviour=behaviour, replies=replies)
+    wavs = sorted(voices_dir.glob("*.wav")) if voices_dir.is_dir() else []
+    greeting = next((p for p in wavs if "hello" in p.stem), None)
+    topic = "reschedule" if number.endswith("6") else "confirm"
+    replies = [p for p in wavs if topic in p.stem] or [p for p in wavs if p != greeting]
+    return CustomerScript(behaviour=behaviour, replies=replies, greeting=greeting)
 
 
 def run_sim_modem(args: Sequence[str] | None = None, *, stop: threading.Event | None = None) -> int:

@@ -140,3 +140,26 @@ def test_tel_sim_default_directory_and_cli_entry(tmp_path):
         stop.set()
         runner.join(3)
     assert not runner.is_alive()
+
+
+def test_tel_sim_customer_greets_first_then_answers_prompts():
+    hello = np.full(FRAME_BYTES // 2 * 5, 5000, dtype="<i2").tobytes()  # 100 ms
+    reply = np.full(FRAME_BYTES // 2 * 10, 5000, dtype="<i2").tobytes()  # 200 ms
+    script = CustomerScript("answer", greeting_delay_ms=100, prompt_end_ms=200, reply_gap_ms=0)
+    voice = CustomerVoice(script, [("yes", reply)], ("hello", hello))
+    out = run_ticks(voice, bot(400, False))  # the bot waits for the callee's voice
+    voiced = [i for i, f in enumerate(out) if frame_rms(f) > 1000]
+    assert voiced == [4, 5, 6, 7, 8] and voice.said == ["hello"]
+    out = run_ticks(voice, bot(300, True) + bot(600, False))
+    assert sum(frame_rms(f) > 1000 for f in out) == 10 and voice.said == ["hello", "yes"]
+    silent = CustomerVoice(CustomerScript("silent", greeting_delay_ms=0), [], ("hello", hello))
+    assert not any(frame_rms(f) > 0 for f in run_ticks(silent, bot(400, False)))
+
+
+def test_tel_sim_default_directory_uses_the_voices_folder(tmp_path):
+    for name in ("en_hello", "en_confirm", "en_confirm_2", "en_reschedule"):
+        (tmp_path / f"{name}.wav").touch()
+    confirm = default_directory("5550", voices_dir=tmp_path)
+    assert confirm.greeting == tmp_path / "en_hello.wav"
+    assert [p.stem for p in confirm.replies] == ["en_confirm", "en_confirm_2"]
+    assert [p.stem for p in default_directory("5556", voices_dir=tmp_path).replies] == ["en_reschedule"]
