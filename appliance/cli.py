@@ -27,8 +27,15 @@ def cmd_demo(opts: argparse.Namespace) -> int:
     from appliance.demo import run_demo
 
     _setup_logging(opts.verbose, quiet=not opts.verbose)
-    return run_demo(calls=opts.calls, lines=opts.lines, port=opts.port, once=opts.once, as_json=opts.json,
-                    timeout=opts.timeout, state_dir=opts.state_dir)
+    return run_demo(
+        calls=opts.calls,
+        lines=opts.lines,
+        port=opts.port,
+        once=opts.once,
+        as_json=opts.json,
+        timeout=opts.timeout,
+        state_dir=opts.state_dir,
+    )
 
 
 def cmd_serve(opts: argparse.Namespace) -> int:
@@ -104,10 +111,10 @@ def cmd_flow_validate(opts: argparse.Namespace) -> int:
 
 
 def cmd_passwd(opts: argparse.Namespace) -> int:
-    from appliance.records.store import RecordsStore
     from werkzeug.security import generate_password_hash
 
     from appliance.config import load_config
+    from appliance.records.store import RecordsStore
 
     config = load_config(opts.config, state_dir=opts.state_dir)
     password = sys.stdin.readline().strip() if opts.stdin else getpass.getpass(f"New password for {opts.user}: ")

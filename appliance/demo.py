@@ -36,8 +36,7 @@ class DemoCustomer:
     replies: tuple[str, ...] = ()
 
     def script(self) -> CustomerScript:
-        return CustomerScript(behaviour=self.behaviour, replies=[VOICES_DIR / r for r in self.replies],
-                              max_call_s=60)
+        return CustomerScript(behaviour=self.behaviour, replies=[VOICES_DIR / r for r in self.replies], max_call_s=60)
 
 
 CAST = (
@@ -56,8 +55,13 @@ def demo_config(state_dir: Path, lines: list[SimulatedHuaweiModem], port: int) -
     return Config(
         state_dir=state_dir,
         web=WebConfig(host="127.0.0.1", port=port),
-        calling=CallingConfig(hours="00:00-00:00", ring_timeout_s=4, max_attempts=2, max_call_s=60,
-                              retry_s=RetryConfig(busy=2, no_answer=2, rejected=2, failed=2, interrupted=2)),
+        calling=CallingConfig(
+            hours="00:00-00:00",
+            ring_timeout_s=4,
+            max_attempts=2,
+            max_call_s=60,
+            retry_s=RetryConfig(busy=2, no_answer=2, rejected=2, failed=2, interrupted=2),
+        ),
         vui=VuiConfig(end_silence_ms=700, silence_timeout_ms=3500),
         lines=tuple(LineConfig(f"sim{i}", sim.at_port, sim.audio_port) for i, sim in enumerate(lines)),
     )
@@ -68,7 +72,8 @@ def post_ticket(url: str, secret: str, ticket: dict[str, Any]) -> dict[str, Any]
     msg_id = f"msg_{uuid.uuid4().hex}"
     now = datetime.now(UTC)
     headers = {
-        "content-type": "application/json", "webhook-id": msg_id,
+        "content-type": "application/json",
+        "webhook-id": msg_id,
         "webhook-timestamp": str(int(now.timestamp())),
         "webhook-signature": Webhook(secret).sign(msg_id, now, body),
     }
@@ -87,18 +92,26 @@ def demo_tickets(calls: int) -> tuple[list[dict[str, Any]], dict[str, DemoCustom
         who = CAST[i % len(CAST)]
         phone = f"+1555010{i:04d}"
         directory[phone] = who
-        tickets.append({
-            "id": f"DEMO-{1001 + i}", "type": "delivery", "subject": "Parcel out for delivery",
-            "description": f"Order shipped; confirm someone is home ({who.behaviour}).",
-            "customer": {"name": who.name, "phone": phone},
-            "order": {"id": f"{48210 + i}", "status": "shipped"},
-        })
-    tickets.append({
-        "id": f"DEMO-{1001 + calls}", "type": "return", "subject": "Return label requested",
-        "description": "Customer asked for a return label.",
-        "customer": {"name": "Hana Sato", "phone": "+15550109999"},
-        "order": {"id": "48299", "status": "delivered"},
-    })
+        tickets.append(
+            {
+                "id": f"DEMO-{1001 + i}",
+                "type": "delivery",
+                "subject": "Parcel out for delivery",
+                "description": f"Order shipped; confirm someone is home ({who.behaviour}).",
+                "customer": {"name": who.name, "phone": phone},
+                "order": {"id": f"{48210 + i}", "status": "shipped"},
+            }
+        )
+    tickets.append(
+        {
+            "id": f"DEMO-{1001 + calls}",
+            "type": "return",
+            "subject": "Return label requested",
+            "description": "Customer asked for a return label.",
+            "customer": {"name": "Hana Sato", "phone": "+15550109999"},
+            "order": {"id": "48299", "status": "delivered"},
+        }
+    )
     return tickets, directory
 
 
@@ -158,20 +171,37 @@ class Demo:
             row = self.box.records.ticket(t["id"])
             assert row is not None
             who = self.directory.get(row.customer_phone)
-            tickets.append({
-                "id": row.id, "customer": row.customer_name, "phone": row.customer_phone,
-                "behaviour": who.behaviour if who else None, "decision": row.decision, "reason": row.reason,
-                "status": row.status, "next_call_at": row.next_call_at,
-                "operations": [{"kind": o["kind"], "detail": o["detail"]} for o in self.box.records.operations(row.id)],
-            })
+            tickets.append(
+                {
+                    "id": row.id,
+                    "customer": row.customer_name,
+                    "phone": row.customer_phone,
+                    "behaviour": who.behaviour if who else None,
+                    "decision": row.decision,
+                    "reason": row.reason,
+                    "status": row.status,
+                    "next_call_at": row.next_call_at,
+                    "operations": [
+                        {"kind": o["kind"], "detail": o["detail"]} for o in self.box.records.operations(row.id)
+                    ],
+                }
+            )
         calls = []
         for c in reversed(self.box.records.calls(limit=1000)):
-            calls.append({
-                "id": c["id"], "ticket": c["ticket_id"], "phone": c["phone"], "line": c["line"],
-                "outcome": c["outcome"], "cause": c["cause"], "disposition": c["disposition"],
-                "duration_s": c["duration_s"], "recording": c["recording"],
-                "transcript": [{"speaker": t["speaker"], "text": t["text"]} for t in c["turns"]],
-            })
+            calls.append(
+                {
+                    "id": c["id"],
+                    "ticket": c["ticket_id"],
+                    "phone": c["phone"],
+                    "line": c["line"],
+                    "outcome": c["outcome"],
+                    "cause": c["cause"],
+                    "disposition": c["disposition"],
+                    "duration_s": c["duration_s"],
+                    "recording": c["recording"],
+                    "transcript": [{"speaker": t["speaker"], "text": t["text"]} for t in c["turns"]],
+                }
+            )
         return {"state_dir": str(self.state_dir), "tickets": tickets, "calls": calls}
 
     def stop(self) -> None:
@@ -188,8 +218,16 @@ def format_table(summary: dict[str, Any]) -> str:
     names = {t["id"]: t["customer"] for t in summary["tickets"]}
     for c in summary["calls"]:
         said = " / ".join(t["text"] for t in c["transcript"] if t["speaker"] == "customer" and t["text"]) or "-"
-        rows.append((str(c["id"]), c["ticket"], names.get(c["ticket"], ""), c["outcome"] or "",
-                     c["disposition"] or "-", said[:48]))
+        rows.append(
+            (
+                str(c["id"]),
+                c["ticket"],
+                names.get(c["ticket"], ""),
+                c["outcome"] or "",
+                c["disposition"] or "-",
+                said[:48],
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -201,8 +239,9 @@ def format_table(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_demo(*, calls: int, lines: int, port: int, once: bool, as_json: bool, timeout: float,
-             state_dir: Path | None) -> int:
+def run_demo(
+    *, calls: int, lines: int, port: int, once: bool, as_json: bool, timeout: float, state_dir: Path | None
+) -> int:
     demo = Demo(calls=calls, lines=lines, port=port, state_dir=state_dir)
     try:
         url = demo.start()

@@ -92,8 +92,11 @@ def build_speech(config: Config, paths: StatePaths) -> tuple[SpeechKit, Any]:
     vui = config.vui
 
     def endpointer() -> Endpointer:
-        return Endpointer(end_silence_ms=vui.end_silence_ms, silence_timeout_ms=vui.silence_timeout_ms,
-                          max_utterance_ms=vui.max_utterance_ms)
+        return Endpointer(
+            end_silence_ms=vui.end_silence_ms,
+            silence_timeout_ms=vui.silence_timeout_ms,
+            max_utterance_ms=vui.max_utterance_ms,
+        )
 
     return SpeechKit(asr=engine, tts=tts, endpointer=endpointer), engine
 
@@ -101,8 +104,14 @@ def build_speech(config: Config, paths: StatePaths) -> tuple[SpeechKit, Any]:
 class Callbox:
     """The running box. Implements the web layer's PanelService."""
 
-    def __init__(self, config: Config, *, lines: list[LineLike] | None = None,
-                 speech: SpeechKit | None = None, shop_name: str = "the shop") -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        lines: list[LineLike] | None = None,
+        speech: SpeechKit | None = None,
+        shop_name: str = "the shop",
+    ) -> None:
         self.config = config
         self.paths = StatePaths(config.state_dir)
         self.paths.root.mkdir(parents=True, exist_ok=True)
@@ -118,11 +127,22 @@ class Callbox:
             self.asr_engine = speech.asr
         self.speech = speech
         self.lines: list[LineLike] = lines if lines is not None else self._build_lines()
-        self.runner = CallRunner(records=self.records, configs=self.configs, speech=speech,
-                                 calling=config.calling, recordings_dir=self.paths.recordings, shop_name=shop_name)
+        self.runner = CallRunner(
+            records=self.records,
+            configs=self.configs,
+            speech=speech,
+            calling=config.calling,
+            recordings_dir=self.paths.recordings,
+            shop_name=shop_name,
+        )
         self._listeners: list[Any] = []
-        self.scheduler = Scheduler(records=self.records, runner=self.runner, lines=self.lines,
-                                   window=config.calling.window(), on_call=self._call_done)
+        self.scheduler = Scheduler(
+            records=self.records,
+            runner=self.runner,
+            lines=self.lines,
+            window=config.calling.window(),
+            on_call=self._call_done,
+        )
         self.outbox: OutboxWorker | None = None
         if config.web.callback_url:
             self.outbox = OutboxWorker(self.records, url=config.web.callback_url, secret=self.webhook_secret)
@@ -197,16 +217,30 @@ class Callbox:
         if decision.call and decision.flow is not None and self.configs.flow(decision.flow) is None:
             decision = Decision(False, f"{decision.reason}, but its flow {decision.flow!r} is not published")
         sub = self.records.submit_ticket(
-            webhook_id=webhook_id, fields=ticket.fields(), payload=payload,
-            decision="call" if decision.call else "skip", reason=decision.reason,
-            flow_id=decision.flow if decision.call else None, max_attempts=self.config.calling.max_attempts,
+            webhook_id=webhook_id,
+            fields=ticket.fields(),
+            payload=payload,
+            decision="call" if decision.call else "skip",
+            reason=decision.reason,
+            flow_id=decision.flow if decision.call else None,
+            max_attempts=self.config.calling.max_attempts,
         )
         if sub.task_id is not None and not sub.duplicate:
             self.scheduler.wake()
-        log.info("ticket %s: %s (%s)%s", sub.ticket_id, sub.decision, sub.reason,
-                 " [duplicate delivery]" if sub.duplicate else "")
-        return {"ticket": sub.ticket_id, "decision": sub.decision, "reason": sub.reason, "task": sub.task_id,
-                "duplicate": sub.duplicate}
+        log.info(
+            "ticket %s: %s (%s)%s",
+            sub.ticket_id,
+            sub.decision,
+            sub.reason,
+            " [duplicate delivery]" if sub.duplicate else "",
+        )
+        return {
+            "ticket": sub.ticket_id,
+            "decision": sub.decision,
+            "reason": sub.reason,
+            "task": sub.task_id,
+            "duplicate": sub.duplicate,
+        }
 
     def list_calls(self, *, limit: int = 100) -> list[dict[str, Any]]:
         return [self._call_view(c) for c in self.records.calls(limit=limit)]
@@ -218,12 +252,28 @@ class Callbox:
     @staticmethod
     def _call_view(c: dict[str, Any]) -> dict[str, Any]:
         return {
-            "id": c["id"], "ticket_id": c["ticket_id"], "phone": c["phone"], "customer_name": c["customer_name"],
-            "line": c["line"], "started_at": c["started_at"], "outcome": c["outcome"] or c["state"],
-            "cause": c["cause"], "disposition": c["disposition"], "duration_s": c["duration_s"],
-            "remark": c["remark"], "flow": f"{c['flow_id']} v{c['flow_version']}",
-            "turns": [{"speaker": t["speaker"], "text": t["text"], "intent": t["intent"],
-                       "confidence": t["confidence"], "at_ms": t["at_ms"]} for t in c["turns"]],
+            "id": c["id"],
+            "ticket_id": c["ticket_id"],
+            "phone": c["phone"],
+            "customer_name": c["customer_name"],
+            "line": c["line"],
+            "started_at": c["started_at"],
+            "outcome": c["outcome"] or c["state"],
+            "cause": c["cause"],
+            "disposition": c["disposition"],
+            "duration_s": c["duration_s"],
+            "remark": c["remark"],
+            "flow": f"{c['flow_id']} v{c['flow_version']}",
+            "turns": [
+                {
+                    "speaker": t["speaker"],
+                    "text": t["text"],
+                    "intent": t["intent"],
+                    "confidence": t["confidence"],
+                    "at_ms": t["at_ms"],
+                }
+                for t in c["turns"]
+            ],
             "has_recording": bool(c["recording"]) and Path(c["recording"]).exists(),
         }
 
@@ -238,12 +288,20 @@ class Callbox:
         out = []
         for t in self.records.tickets(limit=limit):
             ops = self.records.operations(t.id)
-            out.append({
-                "id": t.id, "subject": t.subject, "customer_name": t.customer_name, "phone": t.customer_phone,
-                "status": t.status, "decision": t.decision, "reason": t.reason, "next_call_at": t.next_call_at,
-                "remarks": [o["detail"] for o in ops if o["kind"] == "remark"],
-                "operations": ops,
-            })
+            out.append(
+                {
+                    "id": t.id,
+                    "subject": t.subject,
+                    "customer_name": t.customer_name,
+                    "phone": t.customer_phone,
+                    "status": t.status,
+                    "decision": t.decision,
+                    "reason": t.reason,
+                    "next_call_at": t.next_call_at,
+                    "remarks": [o["detail"] for o in ops if o["kind"] == "remark"],
+                    "operations": ops,
+                }
+            )
         return out
 
     def verify_login(self, username: str, password: str) -> bool:
@@ -259,10 +317,14 @@ class Callbox:
     def status(self) -> dict[str, Any]:
         engine = self.asr_engine
         return {
-            "lines": [{"name": ln.name, "state": str(getattr(getattr(ln, "state", None), "value", "unknown"))}
-                      for ln in self.lines],
-            "asr": {"engine": getattr(engine, "name", "unknown"),
-                    "fallback_reason": getattr(engine, "fallback_reason", None)},
+            "lines": [
+                {"name": ln.name, "state": str(getattr(getattr(ln, "state", None), "value", "unknown"))}
+                for ln in self.lines
+            ],
+            "asr": {
+                "engine": getattr(engine, "name", "unknown"),
+                "fallback_reason": getattr(engine, "fallback_reason", None),
+            },
             "version": __version__,
         }
 

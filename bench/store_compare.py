@@ -25,10 +25,15 @@ from appliance.records.store import RecordsStore, Turn
 
 def call_record(i: int) -> dict[str, object]:
     return {
-        "ticket": f"T-{i}", "phone": f"+1555{i:07d}", "outcome": "completed", "disposition": "confirmed",
+        "ticket": f"T-{i}",
+        "phone": f"+1555{i:07d}",
+        "outcome": "completed",
+        "disposition": "confirmed",
         "remark": "Customer confirmed someone will be home for the delivery.",
-        "turns": [{"speaker": "bot", "text": "Hello, this is the shop calling about your order."},
-                  {"speaker": "customer", "text": "yes someone will be home"}],
+        "turns": [
+            {"speaker": "bot", "text": "Hello, this is the shop calling about your order."},
+            {"speaker": "customer", "text": "yes someone will be home"},
+        ],
     }
 
 
@@ -52,20 +57,41 @@ def bench_tinydb(root: Path, sizes: list[int], probe: int) -> dict[int, float]:
 
 def bench_sqlite(root: Path, sizes: list[int], probe: int) -> dict[int, float]:
     store = RecordsStore(root / "callbox.db")
-    fields = {"type": "delivery", "subject": "s", "description": "d", "customer_name": "A",
-              "order_id": "1", "order_status": "shipped"}
+    fields = {
+        "type": "delivery",
+        "subject": "s",
+        "description": "d",
+        "customer_name": "A",
+        "order_id": "1",
+        "order_status": "shipped",
+    }
     from datetime import UTC, datetime
+
     count = 0
 
     def insert(i: int) -> None:
-        sub = store.submit_ticket(webhook_id=f"m{i}", fields={**fields, "id": f"T-{i}", "customer_phone": f"+1{i}"},
-                                  payload={}, decision="call", reason="r", flow_id="f", max_attempts=1)
+        sub = store.submit_ticket(
+            webhook_id=f"m{i}",
+            fields={**fields, "id": f"T-{i}", "customer_phone": f"+1{i}"},
+            payload={},
+            decision="call",
+            reason="r",
+            flow_id="f",
+            max_attempts=1,
+        )
         task = store.claim_due_task(datetime.now(UTC))
         assert task is not None and task.ticket_id == sub.ticket_id
         call = store.start_call(task=task, phone=f"+1{i}", line="sim0", flow_version=1)
-        store.finish_call(call, outcome="completed", cause=None, disposition="confirmed", remark="ok",
-                          turns=[Turn("bot", "Hello"), Turn("customer", "yes")], operations=[("close", "x")],
-                          outbox=[])
+        store.finish_call(
+            call,
+            outcome="completed",
+            cause=None,
+            disposition="confirmed",
+            remark="ok",
+            turns=[Turn("bot", "Hello"), Turn("customer", "yes")],
+            operations=[("close", "x")],
+            outbox=[],
+        )
 
     out: dict[int, float] = {}
     for size in sizes:
@@ -90,14 +116,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tiny = bench_tinydb(Path(tmp), opts.sizes, opts.probe)
         lite = bench_sqlite(Path(tmp), opts.sizes, opts.probe)
-    print(json.dumps({
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-        "python": platform.python_version(),
-        "tinydb_ms_per_insert": {str(k): round(v, 3) for k, v in tiny.items() if k >= 0},
-        "tinydb_file_bytes_at_end": int(tiny[-1]),
-        "sqlite_ms_per_call_record": {str(k): round(v, 3) for k, v in lite.items()},
-        "note": "sqlite figure is a whole call: ticket + task claim + call + 2 turns + operation, each committed",
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+                "python": platform.python_version(),
+                "tinydb_ms_per_insert": {str(k): round(v, 3) for k, v in tiny.items() if k >= 0},
+                "tinydb_file_bytes_at_end": int(tiny[-1]),
+                "sqlite_ms_per_call_record": {str(k): round(v, 3) for k, v in lite.items()},
+                "note": "sqlite figure is a whole call: ticket, task claim, call, 2 turns, operation; each committed",
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -12,7 +12,13 @@ from typing import Any, Protocol
 
 from appliance.campaign.outcomes import after_unanswered
 from appliance.config import CallingConfig
-from appliance.dialog.conversation import AsrEngine, Conversation, ConversationLimits, EndpointerLike, Synthesizer
+from appliance.dialog.conversation import (
+    AsrEngine,
+    Conversation,
+    ConversationLimits,
+    EndpointerLike,
+    Synthesizer,
+)
 from appliance.dialog.engine import FlowRun, RenderedOperation
 from appliance.dialog.flow import parse_flow
 from appliance.events import DialOutcome, DialResult
@@ -58,9 +64,17 @@ class CallSummary:
 
 
 class CallRunner:
-    def __init__(self, *, records: RecordsStore, configs: ConfigStore, speech: SpeechKit,
-                 calling: CallingConfig, recordings_dir: Path, shop_name: str = "the shop",
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        *,
+        records: RecordsStore,
+        configs: ConfigStore,
+        speech: SpeechKit,
+        calling: CallingConfig,
+        recordings_dir: Path,
+        shop_name: str = "the shop",
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.records = records
         self.configs = configs
         self.speech = speech
@@ -82,13 +96,21 @@ class CallRunner:
         version, document = found
         flow = parse_flow(document)
         call_id = self.records.start_call(task=task, phone=ticket.customer_phone, line=line.name, flow_version=version)
-        log.info("call %s: dialing %s on %s for ticket %s (attempt %d/%d)", call_id, ticket.customer_phone,
-                 line.name, ticket.id, task.attempts, task.max_attempts)
+        log.info(
+            "call %s: dialing %s on %s for ticket %s (attempt %d/%d)",
+            call_id,
+            ticket.customer_phone,
+            line.name,
+            ticket.id,
+            task.attempts,
+            task.max_attempts,
+        )
         path = recording_path(self.recordings_dir, ticket.customer_phone, call_id, self.clock().astimezone())
         recorder = StereoRecorder(path)
         try:
-            result, active = line.place_call(ticket.customer_phone, ring_timeout=self.calling.ring_timeout_s,
-                                             tap=recorder.write)
+            result, active = line.place_call(
+                ticket.customer_phone, ring_timeout=self.calling.ring_timeout_s, tap=recorder.write
+            )
         except Exception as exc:  # the line failed while dialing: never lose the attempt
             log.exception("call %s: line %s failed while dialing", call_id, line.name)
             result, active = DialResult(DialOutcome.INTERRUPTED, None, str(exc)), None
@@ -101,30 +123,63 @@ class CallRunner:
 
     def _unanswered(self, call_id: int, task: TaskRow, ticket: TicketRow, result: DialResult) -> CallSummary:
         outcome = result.outcome.value
-        decision = after_unanswered(outcome, attempt=task.attempts, max_attempts=task.max_attempts,
-                                    now=self.clock(), retry=self.calling.retry_s, cause=result.cause)
+        decision = after_unanswered(
+            outcome,
+            attempt=task.attempts,
+            max_attempts=task.max_attempts,
+            now=self.clock(),
+            retry=self.calling.retry_s,
+            cause=result.cause,
+        )
         log.info("call %s: %s", call_id, decision.remark)
         event = _operation_event(ticket, call_id, "remark", decision.remark)
-        self.records.finish_call(call_id, outcome=outcome, cause=result.cause, disposition=None,
-                                 remark=decision.remark, turns=[], operations=[("remark", decision.remark)],
-                                 outbox=[("ticket.operation", event)])
+        self.records.finish_call(
+            call_id,
+            outcome=outcome,
+            cause=result.cause,
+            disposition=None,
+            remark=decision.remark,
+            turns=[],
+            operations=[("remark", decision.remark)],
+            outbox=[("ticket.operation", event)],
+        )
         if decision.retry_at is not None:
             self.records.finish_task(task.id, state="pending", outcome=outcome, next_attempt_at=iso(decision.retry_at))
         else:
             self.records.finish_task(task.id, state="done", outcome=outcome)
-        self.records.set_ticket_status(ticket.id, decision.ticket_status,
-                                       next_call_at=iso(decision.retry_at) if decision.retry_at else None)
+        self.records.set_ticket_status(
+            ticket.id, decision.ticket_status, next_call_at=iso(decision.retry_at) if decision.retry_at else None
+        )
         return CallSummary(call_id, ticket.id, outcome, None, decision.ticket_status)
 
-    def _converse(self, call_id: int, task: TaskRow, ticket: TicketRow, flow: Any,
-                  active: ActiveCallLike, recorder: StereoRecorder) -> CallSummary:
+    def _converse(
+        self,
+        call_id: int,
+        task: TaskRow,
+        ticket: TicketRow,
+        flow: Any,
+        active: ActiveCallLike,
+        recorder: StereoRecorder,
+    ) -> CallSummary:
         self.records.mark_answered(call_id)
-        variables = {"name": ticket.customer_name, "order_id": ticket.order_id, "shop": self.shop_name,
-                     "subject": ticket.subject}
+        variables = {
+            "name": ticket.customer_name,
+            "order_id": ticket.order_id,
+            "shop": self.shop_name,
+            "subject": ticket.subject,
+        }
         run = FlowRun(flow, variables)
-        convo = Conversation(run, active.audio, self.speech.asr, self.speech.tts, self.speech.endpointer(),
-                             ended=active.ended, limits=ConversationLimits(max_call_s=self.calling.max_call_s),
-                             use_grammar=self.speech.use_grammar, call_id=call_id)
+        convo = Conversation(
+            run,
+            active.audio,
+            self.speech.asr,
+            self.speech.tts,
+            self.speech.endpointer(),
+            ended=active.ended,
+            limits=ConversationLimits(max_call_s=self.calling.max_call_s),
+            use_grammar=self.speech.use_grammar,
+            call_id=call_id,
+        )
         try:
             completed = convo.execute()
         except Exception:
@@ -136,16 +191,41 @@ class CallRunner:
             except Exception:
                 log.exception("call %s: hang-up failed", call_id)
             recorder.close()
-        turns = [Turn(t.speaker, t.text, t.intent, t.confidence, t.node,
-                      convo.turn_times_ms[i] if i < len(convo.turn_times_ms) else 0)
-                 for i, t in enumerate(run.turns)]
+        turns = [
+            Turn(
+                t.speaker,
+                t.text,
+                t.intent,
+                t.confidence,
+                t.node,
+                convo.turn_times_ms[i] if i < len(convo.turn_times_ms) else 0,
+            )
+            for i, t in enumerate(run.turns)
+        ]
         outcome = "completed" if completed else ("interrupted" if active.interrupted else "hung_up")
         disposition = run.result.disposition if completed else None
-        return self._apply(call_id, task, ticket, outcome, active.end_cause, disposition,
-                           run.result.operations if completed else [], turns)
+        return self._apply(
+            call_id,
+            task,
+            ticket,
+            outcome,
+            active.end_cause,
+            disposition,
+            run.result.operations if completed else [],
+            turns,
+        )
 
-    def _apply(self, call_id: int, task: TaskRow, ticket: TicketRow, outcome: str, cause: int | None,
-               disposition: str | None, operations: list[RenderedOperation], turns: list[Turn]) -> CallSummary:
+    def _apply(
+        self,
+        call_id: int,
+        task: TaskRow,
+        ticket: TicketRow,
+        outcome: str,
+        cause: int | None,
+        disposition: str | None,
+        operations: list[RenderedOperation],
+        turns: list[Turn],
+    ) -> CallSummary:
         now = self.clock()
         said = [t.text for t in turns if t.speaker == "customer" and t.text]
         heard = "; ".join(f"'{s}'" for s in said) if said else "nothing"
@@ -164,14 +244,27 @@ class CallRunner:
                 status = "scheduled"
         if outcome != "completed":
             # The customer hung up or the line failed mid-call: try again per the retry table.
-            decision = after_unanswered("interrupted" if outcome == "interrupted" else "failed",
-                                        attempt=task.attempts, max_attempts=task.max_attempts, now=now,
-                                        retry=self.calling.retry_s, cause=cause)
+            decision = after_unanswered(
+                "interrupted" if outcome == "interrupted" else "failed",
+                attempt=task.attempts,
+                max_attempts=task.max_attempts,
+                now=now,
+                retry=self.calling.retry_s,
+                cause=cause,
+            )
             ops = [("remark", f"{summary} {decision.remark}")]
             status, next_at = decision.ticket_status, decision.retry_at
         events = [_operation_event(ticket, call_id, kind, detail) for kind, detail in ops]
-        self.records.finish_call(call_id, outcome=outcome, cause=cause, disposition=disposition, remark=ops[0][1],
-                                 turns=turns, operations=ops, outbox=[("ticket.operation", e) for e in events])
+        self.records.finish_call(
+            call_id,
+            outcome=outcome,
+            cause=cause,
+            disposition=disposition,
+            remark=ops[0][1],
+            turns=turns,
+            operations=ops,
+            outbox=[("ticket.operation", e) for e in events],
+        )
         if next_at is not None and outcome != "completed":
             self.records.finish_task(task.id, state="pending", outcome=outcome, next_attempt_at=iso(next_at))
         else:

@@ -9,7 +9,7 @@ from appliance.config import RetryConfig
 
 # Terminal outcome of an attempt -> retry? (delay comes from RetryConfig by the same name)
 RETRY_TABLE: dict[str, bool] = {
-    "completed": False,    # the conversation ran; the flow's hang-up node decides
+    "completed": False,  # the conversation ran; the flow's hang-up node decides
     "busy": True,
     "no_answer": True,
     "rejected": True,
@@ -25,8 +25,9 @@ class AttemptDecision:
     remark: str
 
 
-def after_unanswered(outcome: str, *, attempt: int, max_attempts: int, now: datetime,
-                     retry: RetryConfig, cause: int | None = None) -> AttemptDecision:
+def after_unanswered(
+    outcome: str, *, attempt: int, max_attempts: int, now: datetime, retry: RetryConfig, cause: int | None = None
+) -> AttemptDecision:
     """The call never reached a conversation: retry per the table, or give up."""
     if outcome not in RETRY_TABLE or outcome == "completed":
         raise ValueError(f"not an unanswered outcome: {outcome}")

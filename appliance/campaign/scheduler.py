@@ -33,9 +33,17 @@ def next_window_start(local: datetime, start: time, end: time) -> datetime:
 
 
 class Scheduler:
-    def __init__(self, *, records: RecordsStore, runner: CallRunner, lines: Sequence[LineLike],
-                 window: tuple[time, time], on_call: Callable[[CallSummary], None] | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), idle_poll_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        *,
+        records: RecordsStore,
+        runner: CallRunner,
+        lines: Sequence[LineLike],
+        window: tuple[time, time],
+        on_call: Callable[[CallSummary], None] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        idle_poll_s: float = 1.0,
+    ) -> None:
         self.records = records
         self.runner = runner
         self.lines = list(lines)
@@ -93,8 +101,9 @@ class Scheduler:
                 summary = self.runner.run(task, line)
             except Exception:
                 log.exception("task %s on %s failed; queued again in 60 s", task.id, line.name)
-                self.records.finish_task(task.id, state="pending", outcome="error",
-                                         next_attempt_at=iso(self.clock() + timedelta(seconds=60)))
+                self.records.finish_task(
+                    task.id, state="pending", outcome="error", next_attempt_at=iso(self.clock() + timedelta(seconds=60))
+                )
                 continue
             if self.on_call is not None:
                 self.on_call(summary)

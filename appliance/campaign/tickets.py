@@ -26,9 +26,14 @@ class Ticket:
 
     def fields(self) -> dict[str, str]:
         return {
-            "id": self.id, "type": self.type, "subject": self.subject, "description": self.description,
-            "customer_name": self.customer_name, "customer_phone": self.customer_phone,
-            "order_id": self.order_id, "order_status": self.order_status,
+            "id": self.id,
+            "type": self.type,
+            "subject": self.subject,
+            "description": self.description,
+            "customer_name": self.customer_name,
+            "customer_phone": self.customer_phone,
+            "order_id": self.order_id,
+            "order_status": self.order_status,
         }
 
 

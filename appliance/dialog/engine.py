@@ -91,8 +91,7 @@ class FlowRun:
         intents = [self.flow.intents[b.intent] for b in node.branches]
         match = match_intent(text, intents, asr_confidence=confidence) if text else None
         self.turns.append(
-            TurnRecord("customer", text, node.id, match.intent if match else None,
-                       match.confidence if match else None)
+            TurnRecord("customer", text, node.id, match.intent if match else None, match.confidence if match else None)
         )
         if match is not None and match.intent is not None:
             self.result.intents.append(match.intent)

@@ -137,7 +137,10 @@ def parse_flow(doc: Any) -> Flow:
                     raise FlowError(f"unknown intent {intent!r}", node=node_id, field="intents")
                 branches.append(Branch(intent, str(target)))
             nodes[node_id] = Node(
-                node_id, kind, say, tuple(branches),
+                node_id,
+                kind,
+                say,
+                tuple(branches),
                 reprompt=str(spec.get("reprompt", "")),
                 max_retries=int(spec.get("max_retries", 1)),
                 no_input_next=spec.get("no_input"),
@@ -154,8 +157,9 @@ def parse_flow(doc: Any) -> Flow:
                 text = str(op.get("text", ""))
                 bad = _template_fields(text) - set(variables)
                 if bad:
-                    raise FlowError(f"unknown variable(s) {', '.join(sorted(bad))}", node=node_id,
-                                    field=f"operations[{i}].text")
+                    raise FlowError(
+                        f"unknown variable(s) {', '.join(sorted(bad))}", node=node_id, field=f"operations[{i}].text"
+                    )
                 ops.append(Operation(op["op"], text, int(op.get("delay_minutes", 0))))
             nodes[node_id] = Node(node_id, kind, say, disposition=disposition, operations=tuple(ops))
     if start not in nodes:
@@ -167,8 +171,9 @@ def parse_flow(doc: Any) -> Flow:
                 raise FlowError(f"points to missing node {target!r}", node=node.id)
         if node.type == "dialogue" and not (node.no_input_next and node.no_match_next):
             raise FlowError("a dialogue node needs no_input and no_match targets", node=node.id)
-    return Flow(flow_id, str(doc.get("name", flow_id)), str(doc.get("language", "en")), start, variables,
-                intents, nodes, doc)
+    return Flow(
+        flow_id, str(doc.get("name", flow_id)), str(doc.get("language", "en")), start, variables, intents, nodes, doc
+    )
 
 
 def load_flow(path: Path) -> Flow:

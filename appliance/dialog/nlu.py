@@ -27,8 +27,9 @@ class IntentMatch:
     scores: dict[str, float]
 
 
-def match_intent(text: str, intents: Iterable[Intent], *, asr_confidence: float = 1.0,
-                 min_margin: float = 0.2) -> IntentMatch:
+def match_intent(
+    text: str, intents: Iterable[Intent], *, asr_confidence: float = 1.0, min_margin: float = 0.2
+) -> IntentMatch:
     """Score each intent; the best wins only with a clear margin over the runner-up."""
     tokens = normalise(text)
     joined = " " + " ".join(tokens) + " "
@@ -44,7 +45,7 @@ def match_intent(text: str, intents: Iterable[Intent], *, asr_confidence: float 
         for i, tok in enumerate(tokens):
             if tok not in keywords:
                 continue
-            negated = any(t in NEGATORS for t in tokens[max(0, i - 3):i])
+            negated = any(t in NEGATORS for t in tokens[max(0, i - 3) : i])
             if negated and not negative:
                 continue
             score += 1.0

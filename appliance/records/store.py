@@ -103,9 +103,22 @@ class RecordsStore:
                 return self._existing(c, fields["id"])
             status = "open" if decision == "call" else "skipped"
             row = (
-                fields["id"], fields["type"], fields["subject"], fields["description"],
-                fields["customer_name"], fields["customer_phone"], fields["order_id"], fields["order_status"],
-                json.dumps(payload, ensure_ascii=False), status, decision, reason, flow_id, None, ts, ts,
+                fields["id"],
+                fields["type"],
+                fields["subject"],
+                fields["description"],
+                fields["customer_name"],
+                fields["customer_phone"],
+                fields["order_id"],
+                fields["order_status"],
+                json.dumps(payload, ensure_ascii=False),
+                status,
+                decision,
+                reason,
+                flow_id,
+                None,
+                ts,
+                ts,
             )
             c.execute(
                 "INSERT INTO tickets VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
@@ -132,9 +145,7 @@ class RecordsStore:
     @staticmethod
     def _existing(c: sqlite3.Connection, ticket_id: str) -> Submission:
         t = c.execute("SELECT decision, reason FROM tickets WHERE id=?", (ticket_id,)).fetchone()
-        task = c.execute(
-            "SELECT id FROM tasks WHERE ticket_id=? ORDER BY id DESC LIMIT 1", (ticket_id,)
-        ).fetchone()
+        task = c.execute("SELECT id FROM tasks WHERE ticket_id=? ORDER BY id DESC LIMIT 1", (ticket_id,)).fetchone()
         return Submission(ticket_id, task["id"] if task else None, t["decision"], t["reason"], duplicate=True)
 
     def ticket(self, ticket_id: str) -> TicketRow | None:
@@ -161,8 +172,7 @@ class RecordsStore:
 
         def tx(c: sqlite3.Connection) -> TaskRow | None:
             row = c.execute(
-                "SELECT * FROM tasks WHERE state='pending' AND next_attempt_at<=? "
-                "ORDER BY next_attempt_at, id LIMIT 1",
+                "SELECT * FROM tasks WHERE state='pending' AND next_attempt_at<=? ORDER BY next_attempt_at, id LIMIT 1",
                 (iso(now),),
             ).fetchone()
             if row is None:
@@ -172,17 +182,24 @@ class RecordsStore:
                 (now_iso(), row["id"]),
             )
             c.execute("UPDATE tickets SET status='calling', updated_at=? WHERE id=?", (now_iso(), row["ticket_id"]))
-            return TaskRow(row["id"], row["ticket_id"], row["flow_id"], "running", row["attempts"] + 1,
-                           row["max_attempts"], row["next_attempt_at"])
+            return TaskRow(
+                row["id"],
+                row["ticket_id"],
+                row["flow_id"],
+                "running",
+                row["attempts"] + 1,
+                row["max_attempts"],
+                row["next_attempt_at"],
+            )
 
         return self.db.write(tx)
 
     def reset_running_tasks(self) -> int:
         """After a restart nothing is running: put interrupted tasks back in the queue."""
         return self.db.write(
-            lambda c: c.execute(
-                "UPDATE tasks SET state='pending', updated_at=? WHERE state='running'", (now_iso(),)
-            ).rowcount
+            lambda c: (
+                c.execute("UPDATE tasks SET state='pending', updated_at=? WHERE state='running'", (now_iso(),)).rowcount
+            )
         )
 
     def finish_task(self, task_id: int, *, state: str, outcome: str, next_attempt_at: str | None = None) -> None:
@@ -207,8 +224,15 @@ class RecordsStore:
         row = self.db.read(lambda c: c.execute("SELECT * FROM tasks WHERE id=?", (task_id,)).fetchone())
         if row is None:
             return None
-        return TaskRow(row["id"], row["ticket_id"], row["flow_id"], row["state"], row["attempts"],
-                       row["max_attempts"], row["next_attempt_at"])
+        return TaskRow(
+            row["id"],
+            row["ticket_id"],
+            row["flow_id"],
+            row["state"],
+            row["attempts"],
+            row["max_attempts"],
+            row["next_attempt_at"],
+        )
 
     # -- calls -------------------------------------------------------------
     def start_call(self, *, task: TaskRow, phone: str, line: str, flow_version: int) -> int:
@@ -225,9 +249,7 @@ class RecordsStore:
 
     def mark_answered(self, call_id: int) -> None:
         self.db.write(
-            lambda c: c.execute(
-                "UPDATE calls SET state='answered', answered_at=? WHERE id=?", (now_iso(), call_id)
-            )
+            lambda c: c.execute("UPDATE calls SET state='answered', answered_at=? WHERE id=?", (now_iso(), call_id))
         )
 
     def set_recording(self, call_id: int, path: Path) -> None:
@@ -251,8 +273,7 @@ class RecordsStore:
             ts = now_iso()
             row = c.execute("SELECT ticket_id FROM calls WHERE id=?", (call_id,)).fetchone()
             c.execute(
-                "UPDATE calls SET state='ended', ended_at=?, outcome=?, cause=?, disposition=?, remark=?"
-                " WHERE id=?",
+                "UPDATE calls SET state='ended', ended_at=?, outcome=?, cause=?, disposition=?, remark=? WHERE id=?",
                 (ts, outcome, cause, disposition, remark, call_id),
             )
             c.executemany(
@@ -273,9 +294,7 @@ class RecordsStore:
 
     def calls(self, *, limit: int = 100, ticket_id: str | None = None) -> list[dict[str, Any]]:
         def q(c: sqlite3.Connection) -> list[dict[str, Any]]:
-            sql = (
-                "SELECT calls.*, tickets.customer_name FROM calls JOIN tickets ON tickets.id = calls.ticket_id"
-            )
+            sql = "SELECT calls.*, tickets.customer_name FROM calls JOIN tickets ON tickets.id = calls.ticket_id"
             args: tuple[Any, ...] = ()
             if ticket_id is not None:
                 sql += " WHERE calls.ticket_id=?"
@@ -360,7 +379,8 @@ class RecordsStore:
     def set_user(self, username: str, password_hash: str) -> None:
         self.db.write(
             lambda c: c.execute(
-                "INSERT INTO users VALUES (?,?,?) ON CONFLICT(username) DO UPDATE SET password_hash=excluded.password_hash",
+                "INSERT INTO users VALUES (?,?,?) ON CONFLICT(username) DO UPDATE"
+                " SET password_hash=excluded.password_hash",
                 (username, password_hash, now_iso()),
             )
         )
@@ -374,9 +394,20 @@ class RecordsStore:
 
 def _ticket(r: sqlite3.Row) -> TicketRow:
     return TicketRow(
-        r["id"], r["type"], r["subject"], r["description"], r["customer_name"], r["customer_phone"],
-        r["order_id"], r["order_status"], json.loads(r["payload"]), r["status"], r["decision"], r["reason"],
-        r["flow_id"], r["next_call_at"],
+        r["id"],
+        r["type"],
+        r["subject"],
+        r["description"],
+        r["customer_name"],
+        r["customer_phone"],
+        r["order_id"],
+        r["order_status"],
+        json.loads(r["payload"]),
+        r["status"],
+        r["decision"],
+        r["reason"],
+        r["flow_id"],
+        r["next_call_at"],
     )
 
 

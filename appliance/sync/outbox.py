@@ -21,8 +21,16 @@ BACKOFF_S = (5, 30, 120, 600, 1800, 3600)
 
 
 class OutboxWorker:
-    def __init__(self, records: RecordsStore, *, url: str, secret: str, poll_s: float = 2.0,
-                 timeout_s: float = 10.0, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        records: RecordsStore,
+        *,
+        url: str,
+        secret: str,
+        poll_s: float = 2.0,
+        timeout_s: float = 10.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.records = records
         self.url = url
         self.webhook = Webhook(secret)
@@ -75,9 +83,15 @@ class OutboxWorker:
         ts = self.clock()
         signature = self.webhook.sign(msg_id, ts, body)
         request = urllib.request.Request(
-            self.url, data=body.encode(), method="POST",
-            headers={"content-type": "application/json", "webhook-id": msg_id,
-                     "webhook-timestamp": str(int(ts.timestamp())), "webhook-signature": signature},
+            self.url,
+            data=body.encode(),
+            method="POST",
+            headers={
+                "content-type": "application/json",
+                "webhook-id": msg_id,
+                "webhook-timestamp": str(int(ts.timestamp())),
+                "webhook-signature": signature,
+            },
         )
         with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
             if not 200 <= response.status < 300:

@@ -81,3 +81,9 @@ def test_retry_table() -> None:
     assert last.ticket_status == "unreachable" and last.retry_at is None
     with pytest.raises(ValueError):
         after_unanswered("completed", attempt=1, max_attempts=3, now=now, retry=retry)
+
+
+def test_shipped_example_config_is_valid() -> None:
+    example = Path(__file__).resolve().parents[2] / "firmware-config" / "callbox.toml.example"
+    cfg = load_config(example)
+    assert cfg.lines[0].at_port == "/dev/ttyUSB2" and cfg.calling.hours == "09:00-20:00"

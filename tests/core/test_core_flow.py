@@ -85,5 +85,5 @@ def test_invalid_flows_name_node_and_field(mutate, where: str) -> None:  # type:
 def test_load_flow_reports_bad_json(tmp_path) -> None:  # type: ignore[no-untyped-def]
     bad = tmp_path / "f.json"
     bad.write_text("{not json")
-    with pytest.raises(FlowError, match="f.json"):
+    with pytest.raises(FlowError, match=r"f\.json"):
         load_flow(bad)

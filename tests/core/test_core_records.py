@@ -12,8 +12,16 @@ from appliance.errors import StorageError
 from appliance.records.config_store import ConfigStore
 from appliance.records.store import RecordsStore, Turn
 
-FIELDS = {"id": "T1", "type": "delivery", "subject": "s", "description": "d", "customer_name": "Ann",
-          "customer_phone": "+15550001", "order_id": "o1", "order_status": "shipped"}
+FIELDS = {
+    "id": "T1",
+    "type": "delivery",
+    "subject": "s",
+    "description": "d",
+    "customer_name": "Ann",
+    "customer_phone": "+15550001",
+    "order_id": "o1",
+    "order_status": "shipped",
+}
 
 
 @pytest.fixture
@@ -24,8 +32,15 @@ def store(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def submit(store: RecordsStore, msg: str = "m1", **over: str):  # type: ignore[no-untyped-def]
-    return store.submit_ticket(webhook_id=msg, fields={**FIELDS, **over}, payload={"raw": True},
-                               decision="call", reason="rule", flow_id="delivery-confirmation", max_attempts=3)
+    return store.submit_ticket(
+        webhook_id=msg,
+        fields={**FIELDS, **over},
+        payload={"raw": True},
+        decision="call",
+        reason="rule",
+        flow_id="delivery-confirmation",
+        max_attempts=3,
+    )
 
 
 def test_schema_is_migrated_wal_and_indexed(store: RecordsStore, tmp_path: Path) -> None:
@@ -82,8 +97,9 @@ def test_future_task_is_not_due_and_restart_requeues_running(store: RecordsStore
     assert task is not None and task.attempts == 1
     assert store.claim_due_task(datetime.now(UTC)) is None
     assert store.reset_running_tasks() == 1
-    store.finish_task(task.id, state="pending", outcome="busy",
-                      next_attempt_at=(datetime.now(UTC) + timedelta(hours=1)).isoformat())
+    store.finish_task(
+        task.id, state="pending", outcome="busy", next_attempt_at=(datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    )
     assert store.claim_due_task(datetime.now(UTC)) is None
     assert store.claim_due_task(datetime.now(UTC) + timedelta(hours=2)) is not None
 
@@ -94,10 +110,16 @@ def test_finished_call_has_turns_operations_and_outbox(store: RecordsStore) -> N
     assert task is not None
     call = store.start_call(task=task, phone="+15550001", line="sim0", flow_version=2)
     store.mark_answered(call)
-    store.finish_call(call, outcome="completed", cause=16, disposition="confirmed", remark="done",
-                      turns=[Turn("bot", "Hello"), Turn("customer", "yes", "confirm", 0.9, "greet", 5100)],
-                      operations=[("remark", "done"), ("close", "closed")],
-                      outbox=[("ticket.operation", {"op": "close"})])
+    store.finish_call(
+        call,
+        outcome="completed",
+        cause=16,
+        disposition="confirmed",
+        remark="done",
+        turns=[Turn("bot", "Hello"), Turn("customer", "yes", "confirm", 0.9, "greet", 5100)],
+        operations=[("remark", "done"), ("close", "closed")],
+        outbox=[("ticket.operation", {"op": "close"})],
+    )
     c = store.call(call)
     assert c is not None and c["flow_version"] == 2 and c["disposition"] == "confirmed"
     assert [t["speaker"] for t in c["turns"]] == ["bot", "customer"] and c["turns"][1]["at_ms"] == 5100

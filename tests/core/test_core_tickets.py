@@ -9,7 +9,10 @@ from appliance.campaign.trigger import DEFAULT_RULES, TriggerRule, decide
 from appliance.errors import ConfigError, TicketInvalid
 
 GOOD = {
-    "id": "T-1", "type": "Delivery", "subject": "Parcel", "description": "",
+    "id": "T-1",
+    "type": "Delivery",
+    "subject": "Parcel",
+    "description": "",
     "customer": {"name": "Ann", "phone": "+49 (30) 1234-567"},
     "order": {"id": 991, "status": "SHIPPED"},
 }

@@ -13,19 +13,41 @@ CALLBOX = [sys.executable, "-m", "appliance.cli"]
 
 
 def run(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CALLBOX, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-                          env={**os.environ, **env}, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [*CALLBOX, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_demo_once_json_reaches_final_states(tmp_path: Path) -> None:
-    proc = run("demo", "--once", "--json", "--calls", "3", "--port", "0", "--lines", "2", timeout=150,
-               CALLBOX_STATE_DIR=str(tmp_path))
+    proc = run(
+        "demo",
+        "--once",
+        "--json",
+        "--calls",
+        "3",
+        "--port",
+        "0",
+        "--lines",
+        "2",
+        timeout=150,
+        CALLBOX_STATE_DIR=str(tmp_path),
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads(proc.stdout)
     assert summary["finished"] is True
     statuses = {t["id"]: t["status"] for t in summary["tickets"]}
-    assert statuses == {"DEMO-1001": "closed", "DEMO-1002": "scheduled", "DEMO-1003": "unreachable",
-                        "DEMO-1004": "skipped"}
+    assert statuses == {
+        "DEMO-1001": "closed",
+        "DEMO-1002": "scheduled",
+        "DEMO-1003": "unreachable",
+        "DEMO-1004": "skipped",
+    }
     first = next(c for c in summary["calls"] if c["ticket"] == "DEMO-1001")
     assert first["outcome"] == "completed" and first["disposition"] == "confirmed"
     speakers = [t["speaker"] for t in first["transcript"]]
@@ -65,11 +87,18 @@ def test_doctor_reports_fallback_and_absent_modem(tmp_path: Path) -> None:
 
 
 def test_passwd_sets_a_login(tmp_path: Path) -> None:
-    proc = subprocess.run([*CALLBOX, "--state-dir", str(tmp_path), "passwd", "admin", "--stdin"],
-                          input="correct horse battery\n", capture_output=True, text=True, timeout=30, cwd=ROOT)
+    proc = subprocess.run(
+        [*CALLBOX, "--state-dir", str(tmp_path), "passwd", "admin", "--stdin"],
+        input="correct horse battery\n",
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr
-    from appliance.records.store import RecordsStore
     from werkzeug.security import check_password_hash
+
+    from appliance.records.store import RecordsStore
 
     store = RecordsStore(tmp_path / "callbox.db")
     stored = store.password_hash("admin")

@@ -38,8 +38,14 @@ CUSTOMERS = {
 
 
 def ticket(tid: str, phone: str, *, kind: str = "delivery", status: str = "shipped") -> dict[str, Any]:
-    return {"id": tid, "type": kind, "subject": "Parcel on its way", "description": "Order shipped today.",
-            "customer": {"name": "Ann Example", "phone": phone}, "order": {"id": "A-7731", "status": status}}
+    return {
+        "id": tid,
+        "type": kind,
+        "subject": "Parcel on its way",
+        "description": "Order shipped today.",
+        "customer": {"name": "Ann Example", "phone": phone},
+        "order": {"id": "A-7731", "status": status},
+    }
 
 
 class Box:
@@ -48,14 +54,18 @@ class Box:
         self.url = url
         self.sims = sims
 
-    def post(self, body: str | bytes, *, sign_with: str | None = None,
-             headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    def post(
+        self, body: str | bytes, *, sign_with: str | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, Any]]:
         data = body.encode() if isinstance(body, str) else body
         msg_id = f"msg_{uuid.uuid4().hex}"
         now = datetime.now(UTC)
-        h = {"content-type": "application/json", "webhook-id": msg_id,
-             "webhook-timestamp": str(int(now.timestamp())),
-             "webhook-signature": Webhook(sign_with or self.box.webhook_secret).sign(msg_id, now, data.decode())}
+        h = {
+            "content-type": "application/json",
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": Webhook(sign_with or self.box.webhook_secret).sign(msg_id, now, data.decode()),
+        }
         h.update(headers or {})
         req = urllib.request.Request(f"{self.url}/api/v1/tickets", data=data, headers=h, method="POST")
         try:
@@ -77,22 +87,34 @@ class Box:
 
 @pytest.fixture(scope="module")
 def box(tmp_path_factory: pytest.TempPathFactory, piper_tts: Any, pocketsphinx_engine: Any) -> Iterator[Box]:
-    sims = [SimulatedHuaweiModem(lambda n: CUSTOMERS.get(n, CustomerScript(behaviour="no_answer")), ring_ms=300)
-            for _ in range(2)]
+    sims = [
+        SimulatedHuaweiModem(lambda n: CUSTOMERS.get(n, CustomerScript(behaviour="no_answer")), ring_ms=300)
+        for _ in range(2)
+    ]
     for sim in sims:
         sim.start()
     state = tmp_path_factory.mktemp("state")
     config = Config(
         state_dir=state,
-        calling=CallingConfig(hours="00:00-00:00", ring_timeout_s=5, max_attempts=2, max_call_s=60,
-                              retry_s=RetryConfig(busy=1, no_answer=1, rejected=1, failed=1, interrupted=1)),
+        calling=CallingConfig(
+            hours="00:00-00:00",
+            ring_timeout_s=5,
+            max_attempts=2,
+            max_call_s=60,
+            retry_s=RetryConfig(busy=1, no_answer=1, rejected=1, failed=1, interrupted=1),
+        ),
         vui=VuiConfig(silence_timeout_ms=3000),
         lines=tuple(LineConfig(f"sim{i}", s.at_port, s.audio_port) for i, s in enumerate(sims)),
     )
-    speech = SpeechKit(asr=pocketsphinx_engine, tts=piper_tts,
-                       endpointer=lambda: Endpointer(end_silence_ms=700, silence_timeout_ms=3000))
+    speech = SpeechKit(
+        asr=pocketsphinx_engine,
+        tts=piper_tts,
+        endpointer=lambda: Endpointer(end_silence_ms=700, silence_timeout_ms=3000),
+    )
     callbox = Callbox(config, speech=speech, shop_name="Corner Shop")
-    server = waitress.create_server(create_app(callbox, secret_key=callbox.session_key), host="127.0.0.1", port=0, threads=4)
+    server = waitress.create_server(
+        create_app(callbox, secret_key=callbox.session_key), host="127.0.0.1", port=0, threads=4
+    )
     thread = threading.Thread(target=server.run, name="test-web", daemon=True)
     thread.start()
     callbox.start()
@@ -143,7 +165,7 @@ def test_signed_ticket_becomes_a_real_call_that_closes_the_ticket(box: Box, pock
     heard = next(c for s in box.sims for c in s.calls if c.number == "+15550100001").heard
     session = pocketsphinx_engine.open_session(None)
     for i in range(0, min(len(heard), 8000 * 2 * 12), 320):
-        session.accept(heard[i:i + 320])
+        session.accept(heard[i : i + 320])
     words = set(session.finish().text.split())
     assert words & {"order", "delivered", "tomorrow", "home", "shop", "calling"}, words
 
@@ -159,8 +181,11 @@ def test_reschedule_schedules_the_next_call(box: Box) -> None:
     assert row is not None and row.next_call_at is not None
     delay = datetime.fromisoformat(row.next_call_at) - datetime.now(UTC)
     assert timedelta(hours=23) < delay < timedelta(hours=25)
-    pending = sqlite3.connect(box.box.paths.records).execute(
-        "SELECT COUNT(*) FROM tasks WHERE ticket_id='E2E-2' AND state='pending'").fetchone()[0]
+    pending = (
+        sqlite3.connect(box.box.paths.records)
+        .execute("SELECT COUNT(*) FROM tasks WHERE ticket_id='E2E-2' AND state='pending'")
+        .fetchone()[0]
+    )
     assert pending == 1
 
 

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from standardwebhooks.webhooks import Webhook
@@ -20,10 +20,10 @@ SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 class Receiver(http.server.BaseHTTPRequestHandler):
-    received: list[dict[str, Any]] = []
+    received: ClassVar[list[dict[str, Any]]] = []
     fail_next = 0
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["content-length"]))
         if Receiver.fail_next:
             Receiver.fail_next -= 1
@@ -52,10 +52,24 @@ def receiver() -> Iterator[str]:
 
 def test_operations_are_delivered_signed_and_retried(tmp_path: Path, receiver: str) -> None:
     store = RecordsStore(tmp_path / "callbox.db")
-    store.submit_ticket(webhook_id="m", fields={"id": "T1", "type": "delivery", "subject": "s", "description": "",
-                                                "customer_name": "A", "customer_phone": "+1555", "order_id": "1",
-                                                "order_status": "shipped"},
-                        payload={}, decision="call", reason="r", flow_id="f", max_attempts=1)
+    store.submit_ticket(
+        webhook_id="m",
+        fields={
+            "id": "T1",
+            "type": "delivery",
+            "subject": "s",
+            "description": "",
+            "customer_name": "A",
+            "customer_phone": "+1555",
+            "order_id": "1",
+            "order_status": "shipped",
+        },
+        payload={},
+        decision="call",
+        reason="r",
+        flow_id="f",
+        max_attempts=1,
+    )
     store.add_operation("T1", "close", "closed after call 1", outbox={"ticket": "T1", "operation": "close"})
     now = [datetime.now(UTC)]
     worker = OutboxWorker(store, url=receiver, secret=SECRET, clock=lambda: now[0])
@@ -71,10 +85,24 @@ def test_operations_are_delivered_signed_and_retried(tmp_path: Path, receiver: s
 
 def test_unreachable_ticketing_system_keeps_the_item(tmp_path: Path) -> None:
     store = RecordsStore(tmp_path / "callbox.db")
-    store.submit_ticket(webhook_id="m", fields={"id": "T1", "type": "delivery", "subject": "s", "description": "",
-                                                "customer_name": "A", "customer_phone": "+1555", "order_id": "1",
-                                                "order_status": "shipped"},
-                        payload={}, decision="call", reason="r", flow_id="f", max_attempts=1)
+    store.submit_ticket(
+        webhook_id="m",
+        fields={
+            "id": "T1",
+            "type": "delivery",
+            "subject": "s",
+            "description": "",
+            "customer_name": "A",
+            "customer_phone": "+1555",
+            "order_id": "1",
+            "order_status": "shipped",
+        },
+        payload={},
+        decision="call",
+        reason="r",
+        flow_id="f",
+        max_attempts=1,
+    )
     store.add_operation("T1", "remark", "x", outbox={"ticket": "T1"})
     worker = OutboxWorker(store, url="http://127.0.0.1:9/nothing-listens", secret=SECRET, timeout_s=2)
     assert worker.deliver_due() == 0
