@@ -51,6 +51,12 @@ class EndpointerLike(Protocol):
 class ConversationLimits:
     max_call_s: float = 300.0
     frame_timeout_s: float = 1.0
+    # On answering, wait this long for the callee's "Hello?" before greeting; a human usually speaks
+    # within a second or two, and some networks report "answered" while it still rings.
+    greeting_wait_ms: int = 2000
+    # ... and once they speak, greet after this much silence (or when the greeting runs too long).
+    greeting_end_ms: int = 400
+    greeting_max_ms: int = 4000
 
 
 class Conversation:
@@ -91,6 +97,8 @@ class Conversation:
 
     def execute(self) -> bool:
         """Run the flow to its end. Returns False if the customer hung up (or time ran out) first."""
+        if not self._await_callee():
+            return False
         step = self.run.start()
         while True:
             self._mark_turns()
@@ -105,6 +113,47 @@ class Conversation:
             log.info("call %s: customer said %r (confidence %.2f)", self.call_id, utterance.text, utterance.confidence)
             step = self.run.hear(utterance.text, confidence=utterance.confidence)
             self._mark_turns()
+
+    def _await_callee(self) -> bool:
+        """Listen for the callee's greeting, so the bot neither talks over it nor greets a ringing line."""
+        lim = self.limits
+        frames_ms = 20
+        waited = heard = quiet = 0
+        session: AsrSession | None = None
+        preroll: collections.deque[bytes] = collections.deque(maxlen=PREROLL_FRAMES)
+        while not self.ended.is_set():
+            frame = self.port.read_frame(timeout=lim.frame_timeout_s)
+            if frame is None:
+                continue
+            waited += frames_ms
+            voiced = self._voiced(frame)
+            if session is None:
+                preroll.append(frame)
+                if voiced:
+                    session = self.asr.open_session(None)
+                    for f in preroll:
+                        session.accept(f)
+                elif waited >= lim.greeting_wait_ms:
+                    return True
+                continue
+            session.accept(frame)
+            heard += frames_ms
+            quiet = 0 if voiced else quiet + frames_ms
+            if quiet >= lim.greeting_end_ms or heard >= lim.greeting_max_ms:
+                text = session.finish().text
+                if text:
+                    log.info("call %s: callee answered with %r", self.call_id, text)
+                    self.run.note_greeting(text)
+                return True
+        return False
+
+    @staticmethod
+    def _voiced(frame: bytes) -> bool:
+        samples = memoryview(frame).cast("h")
+        if not samples:
+            return False
+        energy = sum(x * x for x in samples[::4]) / (len(samples) / 4)
+        return energy > 300.0**2
 
     def _say(self, step: Step) -> bool:
         audio = self.tts.render(step.say)

@@ -82,6 +82,10 @@ class FlowRun:
     def start(self) -> Step:
         return self._enter(self.flow.start)
 
+    def note_greeting(self, text: str) -> None:
+        """The callee spoke first on answering ("Hello?"): part of the transcript, not of the flow."""
+        self.turns.append(TurnRecord("customer", text.strip(), "answer"))
+
     def hear(self, text: str, *, confidence: float = 1.0) -> Step:
         """The customer said ``text`` (empty: silence until the no-input timeout)."""
         if self.finished:

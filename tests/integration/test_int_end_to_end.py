@@ -31,7 +31,9 @@ from web import create_app
 
 VOICES = Path(__file__).resolve().parents[2] / "appliance" / "sim" / "voices"
 CUSTOMERS = {
-    "+15550100001": CustomerScript(behaviour="answer", replies=[VOICES / "en_confirm.wav"], max_call_s=60),
+    "+15550100001": CustomerScript(
+        behaviour="answer", replies=[VOICES / "en_confirm.wav"], greeting=VOICES / "en_hello.wav", max_call_s=60
+    ),
     "+15550100002": CustomerScript(behaviour="answer", replies=[VOICES / "en_reschedule.wav"], max_call_s=60),
     "+15550100003": CustomerScript(behaviour="busy"),
 }
@@ -148,11 +150,13 @@ def test_signed_ticket_becomes_a_real_call_that_closes_the_ticket(box: Box, pock
     assert len(calls) == 1
     call = calls[0]
     assert call["outcome"] == "completed" and call["disposition"] == "confirmed"
-    said = [t for t in call["turns"] if t["speaker"] == "customer"]
+    # the callee's "Hello?" came first: the bot waited for it before greeting
+    assert call["turns"][0]["speaker"] == "customer" and call["turns"][0]["node"] == "answer"
+    said = [t for t in call["turns"] if t["speaker"] == "customer" and t["node"] != "answer"]
     assert said and said[0]["intent"] == "confirm"
     # the customer's spoken words ("Yes, someone will be home.") came through the recogniser
     assert {"yes", "yeah", "home", "someone"} & set(said[0]["text"].split())
-    assert "A-7731" in call["turns"][0]["text"]
+    assert "A-7731" in call["turns"][1]["text"]
     ops = [o["kind"] for o in box.box.records.operations("E2E-1")]
     assert ops == ["remark", "close"]
 
