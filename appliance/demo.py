@@ -234,8 +234,9 @@ def format_table(summary: dict[str, Any]) -> str:
     lines.append("")
     lines.append("tickets:")
     for t in summary["tickets"]:
-        extra = f" (next call {t['next_call_at'][:16]})" if t["status"] == "scheduled" and t["next_call_at"] else ""
-        lines.append(f"  {t['id']}  {t['customer']:<14} {t['status']}{extra}: {t['reason']}")
+        remarks = [o["detail"] for o in t["operations"] if o["kind"] == "remark"]
+        why = t["reason"] if t["status"] == "skipped" or not remarks else remarks[-1]
+        lines.append(f"  {t['id']}  {t['customer']:<14} {t['status']:<11} {why}")
     return "\n".join(lines)
 
 

@@ -229,7 +229,7 @@ class CallRunner:
         now = self.clock()
         said = [t.text for t in turns if t.speaker == "customer" and t.text]
         heard = "; ".join(f"'{s}'" for s in said) if said else "nothing"
-        summary = f"Call {call_id} on {iso(now)[:16]}: {disposition or outcome}. Customer said {heard}."
+        summary = f"Call {call_id} on {now.astimezone():%Y-%m-%d %H:%M}: {disposition or outcome}. Customer said {heard}."
         remarks = [op.text for op in operations if op.op == "remark" and op.text]
         remark = " ".join([summary, *remarks])
         ops: list[tuple[str, str]] = [("remark", remark)]
