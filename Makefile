@@ -16,7 +16,7 @@ sysdeps:
 	  else $(call SUDO_HINT,$(APT_RUNTIME)); exit 1; fi; fi
 
 sysdeps-test: sysdeps
-	@if ! command -v chromium >/dev/null 2>&1; then \
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v espeak-ng >/dev/null 2>&1 || ! command -v sox >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_TEST); \
 	  else $(call SUDO_HINT,$(APT_TEST)); exit 1; fi; fi
 
