@@ -227,9 +227,10 @@ class CallRunner:
         turns: list[Turn],
     ) -> CallSummary:
         now = self.clock()
-        said = [t.text for t in turns if t.speaker == "customer" and t.text]
+        said = [t.text for t in turns if t.speaker == "customer" and t.text and t.node != "answer"]
         heard = "; ".join(f"'{s}'" for s in said) if said else "nothing"
-        summary = f"Call {call_id} on {now.astimezone():%Y-%m-%d %H:%M}: {disposition or outcome}. Customer said {heard}."
+        when = f"{now.astimezone():%Y-%m-%d %H:%M}"
+        summary = f"Call {call_id} on {when}: {disposition or outcome}. Customer said {heard}."
         remarks = [op.text for op in operations if op.op == "remark" and op.text]
         remark = " ".join([summary, *remarks])
         ops: list[tuple[str, str]] = [("remark", remark)]

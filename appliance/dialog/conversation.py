@@ -10,12 +10,12 @@ import collections
 import logging
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from appliance.dialog.engine import FlowRun, Step
 from appliance.events import Utterance
+from appliance.speech.asr import AsrEngine, AsrSession
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +27,6 @@ class AudioPort(Protocol):
     def play(self, pcm: bytes) -> None: ...
     def flush_playback(self) -> None: ...
     def playing(self) -> bool: ...
-
-
-class AsrSession(Protocol):
-    def accept(self, frame: bytes) -> None: ...
-    def finish(self) -> Utterance: ...
-
-
-class AsrEngine(Protocol):
-    def open_session(self, grammar: Sequence[str] | None = None) -> AsrSession: ...
 
 
 class Synthesizer(Protocol):
@@ -145,6 +136,8 @@ class Conversation:
                     log.info("call %s: callee answered with %r", self.call_id, text)
                     self.run.note_greeting(text)
                 return True
+        if session is not None:
+            session.cancel()
         return False
 
     @staticmethod
@@ -190,5 +183,7 @@ class Conversation:
             elif name in ("SPEECH_END", "MAX_LENGTH"):
                 return session.finish()
             elif name == "NO_INPUT":
+                session.cancel()
                 return Utterance(text="", confidence=0.0)
+        session.cancel()
         return None

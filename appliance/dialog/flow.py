@@ -66,11 +66,12 @@ class Flow:
 
     def expected_phrases(self, node: Node) -> list[str]:
         """The closed set of answers a node listens for (used as an ASR grammar)."""
+        # Example phrases only: a recogniser held to a grammar forces what it hears onto the grammar's words,
+        # and single keywords in it let a mixed answer through ("yes no i will be home").
         phrases: list[str] = []
         for b in node.branches:
             intent = self.intents[b.intent]
-            phrases.extend(intent.examples)
-            phrases.extend(intent.keywords)
+            phrases.extend(intent.examples or intent.keywords)
         return sorted({p.lower() for p in phrases})
 
 

@@ -50,6 +50,10 @@ class AsrSession(Protocol):
         """End the turn and return what was heard; the session cannot be fed after this."""
         ...
 
+    def cancel(self) -> None:
+        """End the turn without a result (no input, hang-up), releasing what the session holds."""
+        ...
+
 
 @runtime_checkable
 class AsrEngine(Protocol):

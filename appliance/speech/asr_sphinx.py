@@ -175,6 +175,9 @@ class PocketSphinxEngine:
             # Fresh feature state (cepstral mean, noise estimate) for every turn:
             # results must not depend on what the decoder heard before.
             decoder.reinit_feat()
+            if self._initial_cmn:
+                # reinit_feat keeps the cepstral mean the last turn converged to; start from the line's.
+                decoder.set_cmn(self._initial_cmn)
             decoder.start_utt()
         except SpeechError:
             self._give_back(pooled)
