@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from appliance.errors import TicketInvalid
+from appliance.errors import StorageError, TicketInvalid
 from web.auth import api_auth_required
 from web.openapi import openapi_document
 from web.service import PanelService
@@ -68,6 +68,12 @@ def submit_ticket() -> tuple[Response, int]:
     except TicketInvalid as exc:
         log.info("webhook %s: invalid ticket, field %s", webhook_id, exc.field)
         return error(422, "invalid_ticket", exc.message, field=exc.field)
+    except StorageError as exc:
+        # Not acknowledged, so the ticketing system keeps the ticket and delivers it again.
+        log.error("webhook %s: ticket not stored: %s", webhook_id, exc)
+        response, status = error(503, "storage_unavailable", "the ticket could not be stored; retry later")
+        response.headers["Retry-After"] = "30"
+        return response, status
     log.info("webhook %s: ticket %s -> %s", webhook_id, result.get("ticket"), result.get("decision"))
     return jsonify(result), 202
 

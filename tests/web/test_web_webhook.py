@@ -140,3 +140,14 @@ def test_unexpected_service_error_is_json_500_without_traceback(post_ticket, ser
     assert "Traceback" not in body and "exploded" not in body and "secret.db" not in body
     # ... but the traceback is in the log for the admin
     assert any(r.exc_info and "exploded" in str(r.exc_info[1]) for r in caplog.records)
+
+
+def test_storage_failure_is_503_so_the_sender_retries(post_ticket, service, ticket):
+    from appliance.errors import StorageError
+
+    service.fail_with = StorageError("disk I/O error")
+    response = post_ticket(ticket())
+    assert response.status_code == 503
+    assert response.get_json()["error"] == "storage_unavailable"
+    assert response.headers["Retry-After"] == "30"
+    assert "disk" not in response.get_data(as_text=True)
