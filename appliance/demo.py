@@ -19,6 +19,7 @@ from typing import Any
 from standardwebhooks.webhooks import Webhook
 
 from appliance.config import CallingConfig, Config, LineConfig, RetryConfig, VuiConfig, WebConfig
+from appliance.errors import CallboxError
 from appliance.service import Callbox
 from appliance.sim.customer import CustomerScript
 from appliance.sim.huawei import SimulatedHuaweiModem
@@ -142,7 +143,10 @@ class Demo:
         self.box = Callbox(config, shop_name="Corner Shop")
         self.box.set_password("admin", self.password)
         app = create_app(self.box, secret_key=self.box.session_key)
-        self.server = waitress.create_server(app, host="127.0.0.1", port=self.port, threads=4)
+        try:
+            self.server = waitress.create_server(app, host="127.0.0.1", port=self.port, threads=4)
+        except OSError as exc:
+            raise CallboxError(f"cannot serve the panel on port {self.port} ({exc.strerror}); try --port 0") from exc
         actual_port = self.server.effective_port
         self._server_thread = threading.Thread(target=self.server.run, name="web", daemon=True)
         self._server_thread.start()
