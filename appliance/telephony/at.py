@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -62,6 +63,13 @@ class LineAssembler:
     def partial(self) -> bytes:
         return bytes(self._buf)
 
+    def take_prompt(self) -> bool:
+        """Is the half line a bare ``>`` input prompt (which never gets a newline)? If so, consume it."""
+        if self._buf.strip() == b">":
+            self._buf.clear()
+            return True
+        return False
+
 
 @dataclass
 class _Pending:
@@ -71,6 +79,8 @@ class _Pending:
     result: str | None = None
     error: Exception | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    prompt: threading.Event | None = None  # set when the modem shows "> " (command_with_prompt)
+    payload: str | None = None  # what follows the prompt; its echo is dropped
 
 
 class AtChannel:
@@ -171,6 +181,66 @@ class AtChannel:
             raise AtCommandError(cmd, pending.result or "")
         return pending.lines
 
+    def command_with_prompt(
+        self,
+        cmd: str,
+        payload: str,
+        *,
+        prompt_timeout: float | None = None,
+        timeout: float | None = None,
+        expect: str | None = None,
+    ) -> list[str]:
+        """Send ``cmd``, wait for the ``> `` prompt, send ``payload`` + Ctrl-Z; return the information lines.
+
+        For ``AT+CMGS=<len>`` in PDU mode: the modem answers ``\r\n> `` with no
+        newline after it, takes the hex PDU up to Ctrl-Z, then ``+CMGS: <mr>``
+        and ``OK``. A modem that refuses the command answers a final code
+        instead of the prompt (raised as :class:`AtCommandError`). If no prompt
+        comes within ``prompt_timeout`` an ESC cancels the input and
+        :class:`AtTimeout` is raised.
+        """
+        prompt_wait = self.default_timeout if prompt_timeout is None else prompt_timeout
+        wait = self.default_timeout if timeout is None else timeout
+        with self._lock:
+            ser = self._serial
+            if ser is None or self.closed.is_set():
+                why = f" ({self.error})" if self.error else ""
+                raise PortError(f"AT port {self.port} is not open{why}")
+            pending = _Pending(cmd, expect, prompt=threading.Event(), payload=payload)
+            with self._state:
+                self._pending = pending
+            try:
+                log.debug("%s <- %s", self.name, cmd)
+                self._write(ser, cmd.encode("ascii") + b"\r")
+                prompt = pending.prompt
+                assert prompt is not None
+                deadline = time.monotonic() + prompt_wait
+                while not prompt.is_set() and not pending.done.is_set():
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        self._write(ser, b"\x1b")  # ESC: leave text input without sending
+                        raise AtTimeout(f"{cmd!r}: no '> ' prompt within {prompt_wait:.2f}s (got {pending.lines!r})")
+                    prompt.wait(min(left, 0.05))
+                if prompt.is_set() and not pending.done.is_set():
+                    log.debug("%s <- <%d characters> ^Z", self.name, len(payload))
+                    self._write(ser, payload.encode("ascii") + b"\x1a")
+                    if not pending.done.wait(wait):
+                        raise AtTimeout(f"{cmd!r}: no final result code within {wait:.2f}s after the payload")
+            finally:
+                with self._state:
+                    self._pending = None
+        if pending.error is not None:
+            raise pending.error
+        if pending.result != FINAL_OK:
+            raise AtCommandError(cmd, pending.result or "")
+        return pending.lines
+
+    def _write(self, ser: serial.Serial, data: bytes) -> None:
+        try:
+            ser.write(data)
+        except (serial.SerialException, OSError) as exc:
+            raise PortError(f"write to {self.port} failed: {exc}") from exc
+
     # -- reader thread -------------------------------------------------------
 
     def _read_loop(self) -> None:
@@ -183,6 +253,7 @@ class AtChannel:
                 if data:
                     for line in self._assembler.feed(data):
                         self._dispatch(line)
+                    self._check_prompt()
         except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
             # TypeError/AttributeError: pyserial's fd vanished under a concurrent close()
             if not self._stop.is_set():
@@ -207,6 +278,8 @@ class AtChannel:
         if pending is not None and not pending.done.is_set():
             if line == pending.command and not pending.lines:
                 return  # echo
+            if pending.prompt is not None and self._prompt_line(pending, line):
+                return
             if pending.expect is not None and line.startswith(pending.expect):
                 pending.lines.append(line)
                 return
@@ -218,6 +291,26 @@ class AtChannel:
                 pending.lines.append(line)
                 return
         self._deliver_urc(line)
+
+    def _check_prompt(self) -> None:
+        """A pending command_with_prompt sees its ``> `` as a half line (no newline follows it)."""
+        with self._state:
+            pending = self._pending
+        if pending is None or pending.prompt is None or pending.prompt.is_set() or pending.done.is_set():
+            return
+        if self._assembler.take_prompt():
+            pending.prompt.set()
+
+    @staticmethod
+    def _prompt_line(pending: _Pending, line: str) -> bool:
+        """A prompt that did get a newline, or the modem echoing the payload: not part of the response."""
+        assert pending.prompt is not None
+        if line == ">" and not pending.prompt.is_set():
+            pending.prompt.set()
+            return True
+        payload = pending.payload or ""
+        text = line.lstrip("> ").rstrip("\x1a")
+        return bool(payload) and pending.prompt.is_set() and text == payload
 
     def _deliver_urc(self, line: str) -> None:
         if self.on_urc is None:
