@@ -19,6 +19,7 @@ from pathlib import Path
 from appliance.events import FRAME_BYTES, FRAME_MS
 from appliance.sim.customer import CustomerScript, CustomerVoice, load_pcm
 from appliance.sim.pty import PtyPair
+from appliance.sim.sms import SimSmsCenter
 from appliance.telephony.at import LineAssembler
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class SimulatedHuaweiModem:
         self._voice = PtyPair()
         self.at_port = self._at.path
         self.audio_port = self._voice.path
+        self.sms = SimSmsCenter(self._send, self._at.write, name=name)  # AT+CMGF / AT+CMGS
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._call: _CallRun | None = None
@@ -148,6 +150,7 @@ class SimulatedHuaweiModem:
                 continue
             if self.echo:
                 self._at.write(data)
+            data = self.sms.feed(data)  # a PDU being typed after the "> " prompt
             for line in assembler.feed(data):
                 try:
                     self._handle(line)
@@ -158,6 +161,8 @@ class SimulatedHuaweiModem:
     def _handle(self, line: str) -> None:
         cmd = line.strip()
         upper = cmd.upper()
+        if self.sms.handle(cmd):
+            return
         if upper in ("ATE0", "ATE1"):
             self.echo = upper == "ATE1"
             self._send("OK")

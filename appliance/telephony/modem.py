@@ -100,6 +100,22 @@ class Modem:
             raise PortError(f"modem {self.name} is not open")
         return self._channel.command(cmd, timeout=timeout, expect=expect)
 
+    def command_with_prompt(
+        self,
+        cmd: str,
+        payload: str,
+        *,
+        prompt_timeout: float | None = None,
+        timeout: float | None = None,
+        expect: str | None = None,
+    ) -> list[str]:
+        """A command that takes ``payload`` after a ``> `` prompt (AT+CMGS); see AtChannel."""
+        if self._channel is None:
+            raise PortError(f"modem {self.name} is not open")
+        return self._channel.command_with_prompt(
+            cmd, payload, prompt_timeout=prompt_timeout, timeout=timeout, expect=expect
+        )
+
     # -- calls ---------------------------------------------------------------
 
     def dial(self, number: str, *, ring_timeout: float) -> DialResult:
