@@ -1,4 +1,9 @@
-"""Audio pump for a serial PCM voice port (8 kHz S16LE mono, 20 ms frames).
+"""Audio pump for a modem's voice path (S16LE mono, 20 ms frames).
+
+The path is a transport: a serial voice tty (``serial:/dev/ttyUSB4`` or a bare
+path), an ALSA card (``alsa:Android``) or the simulator's file-backed card
+(``fifo:/tmp/...``); see :func:`open_audio_transport`. The device may run at
+16 kHz; the call side always sees 8 kHz frames of :data:`FRAME_BYTES`.
 
 The modem is the clock: the pump thread blocks until one inbound frame has
 arrived, then writes exactly one outbound frame (queued bot audio or silence).
@@ -11,34 +16,135 @@ from __future__ import annotations
 import collections
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
+import numpy as np
 import serial
 
 from appliance.errors import PortError
-from appliance.events import FRAME_BYTES
+from appliance.events import FRAME_BYTES, LINE_RATE
 
 log = logging.getLogger(__name__)
 
 Tap = Callable[[bytes, bytes], None]
+Observer = Callable[[bytes], None]
+
+
+class AudioTransport(Protocol):
+    name: str
+
+    def open(self) -> None: ...
+
+    def read(self, size: int) -> bytes: ...  # up to size bytes; b"" after a short wait with nothing
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class SerialTransport:
+    """A modem's voice tty (Huawei ttyUSB1, SIMCom interface 4, Quectel NMEA port in QPCMV=1,0 mode)."""
+
+    def __init__(self, path: str, *, baudrate: int = 115200) -> None:
+        self.path = path
+        self.baudrate = baudrate
+        self.name = path.rsplit("/", 1)[-1]
+        self._serial: serial.Serial | None = None
+
+    def open(self) -> None:
+        try:
+            self._serial = serial.Serial(self.path, self.baudrate, timeout=0.1, exclusive=True)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise PortError(f"cannot open voice port {self.path}: {exc}") from exc
+
+    def read(self, size: int) -> bytes:
+        ser = self._serial
+        if ser is None:
+            raise PortError(f"voice port {self.path} is closed")
+        return bytes(ser.read(size))
+
+    def write(self, data: bytes) -> None:
+        ser = self._serial
+        if ser is None:
+            raise PortError(f"voice port {self.path} is closed")
+        ser.write(data)
+
+    def close(self) -> None:
+        if self._serial is not None:
+            try:
+                self._serial.close()
+            except (serial.SerialException, OSError):
+                pass
+            self._serial = None
+
+
+def open_audio_transport(spec: str, *, rate: int = LINE_RATE, period_ms: int = 20,
+                         baudrate: int = 115200) -> AudioTransport:
+    """``serial:PATH`` (or a bare path), ``alsa:DEVICE`` or ``fifo:FOLDER`` -> an unopened transport."""
+    kind, sep, rest = spec.partition(":")
+    if sep and kind == "alsa":
+        from appliance.telephony.alsa import AlsaTransport
+
+        return AlsaTransport(rest, rate=rate, period_ms=period_ms)
+    if sep and kind == "fifo":
+        from appliance.telephony.alsa import FifoTransport
+
+        return FifoTransport(rest)
+    if sep and kind == "serial":
+        return SerialTransport(rest, baudrate=baudrate)
+    return SerialTransport(spec, baudrate=baudrate)
+
+
+def downsample(frame: bytes, factor: int) -> bytes:
+    """Device-rate frame -> line-rate frame (mean of each group of ``factor`` samples)."""
+    samples = np.frombuffer(frame, dtype="<i2").astype(np.int32)
+    return (samples.reshape(-1, factor).mean(axis=1)).astype("<i2").tobytes()
+
+
+def upsample(frame: bytes, factor: int, previous: int = 0) -> tuple[bytes, int]:
+    """Line-rate frame -> device-rate frame by linear interpolation; returns it and its last sample."""
+    samples = np.frombuffer(frame, dtype="<i2").astype(np.float64)
+    if not samples.size:
+        return b"", previous
+    points = np.concatenate([[previous], samples])
+    x = np.arange(samples.size * factor) / factor
+    out = np.interp(x + 1.0 / factor, np.arange(points.size), points)
+    return out.astype("<i2").tobytes(), int(samples[-1])
 
 
 class AudioPump:
     def __init__(
         self,
-        port_path: str,
+        port_path: str | AudioTransport,
         *,
         frame_bytes: int = FRAME_BYTES,
         tap: Tap | None = None,
         inbound_capacity: int = 250,
         baudrate: int = 115200,
         name: str | None = None,
+        device_rate: int = LINE_RATE,
+        observers: Sequence[Observer] | None = None,
     ) -> None:
-        self.port_path = port_path
-        self.frame_bytes = frame_bytes
+        if device_rate % LINE_RATE:
+            raise ValueError(f"device rate {device_rate} is not a multiple of {LINE_RATE}")
+        self.factor = device_rate // LINE_RATE
+        if isinstance(port_path, str):
+            self.transport: AudioTransport = open_audio_transport(
+                port_path, rate=device_rate, baudrate=baudrate)
+            self.port_path = port_path
+        else:
+            self.transport = port_path
+            self.port_path = port_path.name
+        self.frame_bytes = frame_bytes  # line-rate frame (what read_frame returns and play() is cut into)
+        self.device_frame_bytes = frame_bytes * self.factor
+        self.device_rate = device_rate
         self.tap = tap
+        self.observers: list[Observer] = list(observers or [])  # see every inbound frame (DTMF, answer check)
         self.baudrate = baudrate
-        self.name = name or port_path.rsplit("/", 1)[-1]
+        self.name = name or self.port_path.rsplit("/", 1)[-1]
+        self.max_gap = 0.0  # longest interval between two written frames, seconds
         self.frames_in = 0
         self.frames_out = 0
         self.underruns = 0
@@ -46,7 +152,7 @@ class AudioPump:
         self.closed = threading.Event()
         self.error: Exception | None = None
         self._silence = bytes(frame_bytes)
-        self._serial: serial.Serial | None = None
+        self._last_out = 0
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._cond = threading.Condition()
@@ -59,10 +165,7 @@ class AudioPump:
     # -- lifecycle -----------------------------------------------------------
 
     def start(self) -> None:
-        try:
-            self._serial = serial.Serial(self.port_path, self.baudrate, timeout=0.1, exclusive=True)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise PortError(f"cannot open voice port {self.port_path}: {exc}") from exc
+        self.transport.open()
         self._thread = threading.Thread(target=self._run, name=f"audio-pump-{self.name}", daemon=True)
         self._thread.start()
 
@@ -73,12 +176,7 @@ class AudioPump:
             thread.join(timeout)
             if thread.is_alive():
                 log.warning("audio pump %s did not stop within %.1fs", self.name, timeout)
-        if self._serial is not None:
-            try:
-                self._serial.close()
-            except (serial.SerialException, OSError):
-                pass
-            self._serial = None
+        self.transport.close()
         self._finish()
 
     def _finish(self) -> None:
@@ -142,19 +240,19 @@ class AudioPump:
     # -- pump thread ---------------------------------------------------------
 
     def _run(self) -> None:
-        ser = self._serial
-        assert ser is not None
-        n = self.frame_bytes
+        transport = self.transport
+        n = self.device_frame_bytes
         buf = bytearray()
+        last_write: float | None = None
         try:
             while not self._stop.is_set():
-                chunk = ser.read(n - len(buf))
+                chunk = transport.read(n - len(buf))
                 if not chunk:
                     continue
                 buf += chunk
                 if len(buf) < n:
                     continue
-                inbound = bytes(buf)
+                inbound = bytes(buf) if self.factor == 1 else downsample(bytes(buf), self.factor)
                 buf.clear()
                 with self._cond:
                     if self._outbound:
@@ -163,7 +261,20 @@ class AudioPump:
                         outbound = self._silence
                         if self._streaming:
                             self.underruns += 1
-                ser.write(outbound)
+                if self.factor == 1:
+                    transport.write(outbound)
+                else:
+                    wide, self._last_out = upsample(outbound, self.factor, self._last_out)
+                    transport.write(wide)
+                now = time.monotonic()
+                if last_write is not None:
+                    self.max_gap = max(self.max_gap, now - last_write)
+                last_write = now
+                for observer in self.observers:
+                    try:
+                        observer(inbound)
+                    except Exception:
+                        log.exception("audio observer failed on %s", self.name)
                 with self._cond:
                     self.frames_in += 1
                     self.frames_out += 1
@@ -177,7 +288,7 @@ class AudioPump:
                         self.tap(inbound, outbound)
                     except Exception:
                         log.exception("audio tap failed on %s", self.name)
-        except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
+        except (PortError, serial.SerialException, OSError, TypeError, AttributeError) as exc:
             if not self._stop.is_set():
                 self.error = PortError(f"voice port {self.port_path} failed: {exc}")
                 log.error("%s", self.error)

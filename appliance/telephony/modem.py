@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from appliance.events import CallProgress, DialOutcome, DialResult
 from appliance.telephony.at import AtChannel
 from appliance.telephony.audio import AudioPump, Tap
 from appliance.telephony.profile import ModemProfile
+from appliance.telephony.tones import DtmfDetector, SpeechDetector
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,7 @@ class ModemTimeouts:
     dial_ack: float = 10.0  # the dial command's own final result code
     hangup: float = 5.0  # wait for the release URC after hanging up
     audio_start: float = 5.0
+    release_settle: float = 0.3  # after a release without a cause, wait this long for BUSY / NO CARRIER
 
 
 class Modem:
@@ -57,6 +60,11 @@ class Modem:
         self._active = False
         self._released = threading.Event()
         self._channel: AtChannel | None = None
+        self._call_idx = 1
+        self._pump: AudioPump | None = None  # started early when the answer must be confirmed by speech
+        self.dtmf_digits: queue.Queue[str] = queue.Queue()
+        detect = profile.dtmf.detect
+        self._dtmf_re = re.compile(detect) if detect and detect != "inband" else None
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -145,25 +153,156 @@ class Modem:
             except queue.Empty:
                 continue
             if event.state == "active":
+                if self.profile.confirm_answer_by_speech:
+                    return self._confirm_answer(number, event.raw, deadline)
                 return DialResult(DialOutcome.ANSWERED, detail=event.raw)
             if event.state == "released":
-                cause = self.end_cause
-                return DialResult(self.profile.outcome_for_cause(cause), cause=cause, detail=event.raw)
+                return self._release_outcome(event.raw)
             if event.state == _FINAL:
                 return DialResult(self.profile.outcome_for_final_code(event.raw), detail=event.raw)
 
+    def _release_outcome(self, raw: str) -> DialResult:
+        """The outcome of a call released before it was answered: the URC's cause, else the final
+        code that follows the release (BUSY, NO ANSWER), else what ``cause_query`` (AT+CEER) says."""
+        cause = self.end_cause
+        if cause is not None:
+            return DialResult(self.profile.outcome_for_cause(cause), cause=cause, detail=raw)
+        final: str | None = None
+        try:
+            while final is None:
+                event = self._progress.get(timeout=self.timeouts.release_settle)
+                if event.state == _FINAL:
+                    final = event.raw
+        except queue.Empty:
+            pass
+        if final is not None and final != "NO CARRIER":
+            return DialResult(self.profile.outcome_for_final_code(final), detail=f"{raw}; {final}")
+        if self.profile.cause_query and self.profile.cause_pattern is not None:
+            try:
+                lines = self.command(self.profile.cause_query)
+            except (AtCommandError, AtTimeout) as exc:
+                lines = []
+                log.warning("modem %s: %s failed: %s", self.name, self.profile.cause_query, exc)
+            for line in lines:
+                match = self.profile.cause_pattern.match(line)
+                if match is None:
+                    continue
+                groups = match.groupdict()
+                if groups.get("cause"):
+                    number = int(groups["cause"])
+                    if number in self.profile.cause_outcomes:
+                        return DialResult(self.profile.cause_outcomes[number], cause=number, detail=line)
+                by_text = self.profile.outcome_for_cause_text(groups.get("text") or line)
+                if by_text is not None:
+                    return DialResult(by_text, detail=line)
+        if final is not None:
+            return DialResult(self.profile.outcome_for_final_code(final), detail=f"{raw}; {final}")
+        return DialResult(self.profile.default_outcome, detail=raw)
+
+    def _confirm_answer(self, number: str, raw: str, deadline: float) -> DialResult:
+        """The network said "active", but some say so at ringback: start audio and wait for a voice."""
+        detector = SpeechDetector()
+        heard = threading.Event()
+
+        def listen(frame: bytes) -> None:
+            if not heard.is_set() and detector.feed(frame):
+                heard.set()
+
+        try:
+            pump = self._start_pump(None)
+        except (AtCommandError, ModemError) as exc:
+            self._hangup_quietly()
+            return DialResult(DialOutcome.FAILED, detail=f"audio did not start: {exc}")
+        pump.observers.append(listen)
+        limit = min(deadline, time.monotonic() + self.profile.answer_confirm_s)
+        while time.monotonic() < limit:
+            if heard.wait(0.05):
+                pump.observers.remove(listen)
+                log.info("modem %s: answer by %s confirmed by speech", self.name, number)
+                return DialResult(DialOutcome.ANSWERED, detail=f"{raw}; speech heard")
+            if self.port_failed.is_set():
+                self._drop_pump()
+                return DialResult(DialOutcome.INTERRUPTED, detail=self.fault or "AT port failed")
+            if self._released.is_set():
+                self._drop_pump()
+                return self._release_outcome(raw)
+        log.info("modem %s: %s reported active but no voice within %.1fs", self.name, number,
+                 self.profile.answer_confirm_s)
+        self._drop_pump()
+        self._hangup_quietly()
+        return DialResult(DialOutcome.NO_ANSWER, detail="reported active, no voice heard")
+
+    def _drop_pump(self) -> None:
+        pump, self._pump = self._pump, None
+        if pump is not None:
+            pump.stop()
+
     def start_audio(self, tap: Tap | None = None) -> AudioPump:
+        """Switch the modem's audio on (retrying while it answers ERROR, as the SIM7600's
+        AT+CPCMREG=1 does for a while) and start the pump; DTMF detection goes on too."""
+        pump, self._pump = self._pump, None
+        if pump is not None:  # already running since the answer was confirmed
+            pump.tap = tap
+            return pump
+        return self._start_pump(tap)
+
+    def _start_pump(self, tap: Tap | None) -> AudioPump:
         for cmd in self.profile.audio_start:
-            self.command(cmd, timeout=self.timeouts.audio_start)
+            self._command_retrying(cmd)
+        for cmd in self.profile.dtmf.detect_start:
+            try:
+                self.command(cmd)
+            except AtCommandError as exc:
+                log.warning("modem %s: %s failed (%s): no DTMF detection", self.name, cmd, exc)
+        observers = []
+        if self.profile.dtmf.detect == "inband":
+            detector = DtmfDetector()
+
+            def detect(frame: bytes) -> None:
+                for digit in detector.feed(frame):
+                    self.dtmf_digits.put(digit)
+
+            observers.append(detect)
+        audio = self.profile.audio
         pump = AudioPump(
             self.audio_port,
-            frame_bytes=self.profile.audio.frame_bytes,
             tap=tap,
             baudrate=self.profile.baudrate,
             name=self.name,
+            device_rate=audio.rate,
+            observers=observers,
         )
         pump.start()
+        self._pump = pump if self.profile.confirm_answer_by_speech else None
         return pump
+
+    def _command_retrying(self, cmd: str) -> None:
+        give_up = time.monotonic() + self.profile.audio_start_retry_s
+        while True:
+            try:
+                self.command(cmd, timeout=self.timeouts.audio_start)
+                return
+            except AtCommandError as exc:
+                if time.monotonic() >= give_up or self._released.is_set():
+                    raise
+                log.info("modem %s: %s answered %s, retrying", self.name, cmd, exc.result)
+                time.sleep(0.2)
+
+    # -- DTMF ------------------------------------------------------------------
+
+    def send_dtmf(self, digits: str) -> None:
+        """Send DTMF digits on the active call, one command per digit."""
+        if not self.profile.dtmf.send:
+            raise ModemError(f"profile {self.profile.name} cannot send DTMF")
+        for digit in digits:
+            self.command(self.profile.dtmf_command(digit, self._call_idx))
+
+    def read_dtmf(self, timeout: float) -> str | None:
+        """The next digit the far end pressed, or None after ``timeout``."""
+        try:
+            return self.dtmf_digits.get(timeout=timeout)
+        except queue.Empty:
+            return None
 
     def stop_audio(self) -> None:
         for cmd in self.profile.audio_stop:
@@ -203,6 +342,12 @@ class Modem:
             self._released.clear()
             self.remote_ended.clear()
             self.end_cause = None
+        self._drop_pump()
+        while True:
+            try:
+                self.dtmf_digits.get_nowait()
+            except queue.Empty:
+                break
         while True:
             try:
                 self._progress.get_nowait()
@@ -210,6 +355,13 @@ class Modem:
                 break
 
     def _on_urc(self, line: str) -> None:
+        if self._dtmf_re is not None:
+            dtmf = self._dtmf_re.match(line)
+            if dtmf is not None:
+                groups = dtmf.groupdict()
+                digit = groups.get("digit") or chr(int(groups["ascii"]))
+                self.dtmf_digits.put(digit)
+                return
         found = self.profile.classify(line)
         if found is None:
             if line in self.profile.final_code_outcomes:
@@ -227,6 +379,8 @@ class Modem:
         groups = match.groupdict()
         idx = int(groups["idx"]) if groups.get("idx") else None
         with self._call_lock:
+            if idx is not None:
+                self._call_idx = idx
             if state == "dialing":
                 self._originated = True
             elif state == "active":

@@ -11,7 +11,7 @@ import re
 import sys
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -43,6 +43,24 @@ class AudioFormat:
     format: str = "S16LE"
     channels: int = 1
     frame_bytes: int = 320
+    device: str = ""  # default audio device: ALSA card name ("Android") or empty for the serial voice port
+    period_ms: int = 20
+
+
+@dataclass(frozen=True)
+class StatPattern:
+    """A URC carrying the call state as a number (``+CLCC`` stat, ``+QIND: "ccinfo"`` state)."""
+
+    pattern: re.Pattern[str]  # named groups: stat (required), idx, dir
+    states: Mapping[str, str]  # stat value -> one of PROGRESS_STATES
+    direction: str | None = None  # only lines whose ``dir`` group equals this (0: mobile originated)
+
+
+@dataclass(frozen=True)
+class DtmfProfile:
+    send: str = ""  # template with {digit} (and {idx}); empty: no DTMF sending
+    detect: str = ""  # URC regex with a ``digit`` or ``ascii`` group, or "inband" (tone detection on the audio)
+    detect_start: tuple[str, ...] = ()  # commands that switch detection on (run when audio starts; errors ignored)
 
 
 @dataclass(frozen=True)
@@ -65,17 +83,45 @@ class ModemProfile:
     final_code_outcomes: Mapping[str, DialOutcome]
     default_outcome: DialOutcome
     source: str = ""
+    progress_extra: tuple[tuple[str, re.Pattern[str]], ...] = ()  # more patterns per state
+    stat_patterns: tuple[StatPattern, ...] = ()
+    audio_start_retry_s: float = 0.0  # keep retrying an audio-start command that answers ERROR this long
+    confirm_answer_by_speech: bool = False  # "active" may come at ringback: wait to hear the callee
+    answer_confirm_s: float = 5.0
+    cause_query: str = ""  # e.g. AT+CEER, asked when a call is released without a cause
+    cause_pattern: re.Pattern[str] | None = None  # groups: cause (number) and/or text
+    # lower-case substring of the cause query's answer -> outcome
+    cause_text_outcomes: Mapping[str, DialOutcome] = field(default_factory=lambda: MappingProxyType({}))
+    dtmf: DtmfProfile = field(default_factory=DtmfProfile)
 
     def dial_command(self, number: str) -> str:
         return self.dial.format(number=number)
 
     def classify(self, line: str) -> tuple[str, re.Match[str]] | None:
         """Which call-progress state a URC line reports, or None."""
-        for state, pattern in self.progress:
+        for state, pattern in (*self.progress, *self.progress_extra):
             match = pattern.match(line)
             if match:
                 return state, match
+        for stat in self.stat_patterns:
+            match = stat.pattern.match(line)
+            if match is None:
+                continue
+            if stat.direction is not None and match.groupdict().get("dir") not in (None, stat.direction):
+                return None
+            found = stat.states.get(match["stat"])
+            return (found, match) if found is not None else None
         return None
+
+    def outcome_for_cause_text(self, text: str) -> DialOutcome | None:
+        lowered = text.lower()
+        for needle, outcome in self.cause_text_outcomes.items():
+            if needle in lowered:
+                return outcome
+        return None
+
+    def dtmf_command(self, digit: str, idx: int = 1) -> str:
+        return self.dtmf.send.format(digit=digit, idx=idx)
 
     def outcome_for_cause(self, cause: int | None) -> DialOutcome:
         if cause is None:
@@ -207,14 +253,52 @@ def parse_profile(data: dict[str, Any], *, source: str = "<profile>") -> ModemPr
     audio_start = _strings(call.take("audio_start", list, []), call, "audio_start")
     audio_stop = _strings(call.take("audio_stop", list, []), call, "audio_stop")
     release_needs_origination = call.take("release_needs_origination", bool, False)
+    audio_start_retry_s = float(call.take("audio_start_retry_s", (int, float), 0.0))
+    confirm_answer_by_speech = call.take("confirm_answer_by_speech", bool, False)
+    answer_confirm_s = float(call.take("answer_confirm_s", (int, float), 5.0))
+    cause_query = call.take("cause_query", str, "")
+    cause_text = call.take("cause_pattern", str, None)
+    cause_pattern = _regex(cause_text, call, "cause_pattern") if cause_text is not None else None
     call.done()
 
+    dtmf_table = root.sub("dtmf")
+    dtmf = DtmfProfile(
+        send=dtmf_table.take("send", str, ""),
+        detect=dtmf_table.take("detect", str, ""),
+        detect_start=_strings(dtmf_table.take("detect_start", list, []), dtmf_table, "detect_start"),
+    )
+    if dtmf.detect and dtmf.detect != "inband":
+        detect_re = _regex(dtmf.detect, dtmf_table, "detect")
+        if not {"digit", "ascii"} & set(detect_re.groupindex):
+            raise ConfigError("detect needs a digit or ascii group", file=source, key="dtmf.detect")
+    dtmf_table.done()
+
     progress_table = root.sub("progress")
-    progress = []
+    progress: list[tuple[str, re.Pattern[str]]] = []
+    extra: list[tuple[str, re.Pattern[str]]] = []
     for state in PROGRESS_STATES:
-        text = progress_table.take(state, str, None)
-        if text is not None:
-            progress.append((state, _regex(text, progress_table, state)))
+        value = progress_table.take(state, (str, list), None)
+        if value is None:
+            continue
+        texts = (value,) if isinstance(value, str) else _strings(value, progress_table, state)
+        for i, text in enumerate(texts):
+            (progress if i == 0 else extra).append((state, _regex(text, progress_table, state)))
+    stat_patterns = []
+    for i, raw_stat in enumerate(progress_table.take("stat", list, [])):
+        st = _Table(raw_stat, f"progress.stat[{i}]", source)
+        pattern = _regex(st.take("pattern", str), st, "pattern")
+        if "stat" not in pattern.groupindex:
+            raise ConfigError("pattern needs a (?P<stat>...) group", file=source, key=st.key("pattern"))
+        direction = st.take("direction", str, None)
+        states_table = st.sub("states")
+        states = {}
+        for key in list(states_table.data):
+            value = states_table.take(key, str)
+            if value not in PROGRESS_STATES:
+                raise ConfigError(f"{value!r} is not a call state", file=source, key=states_table.key(key))
+            states[key] = value
+        st.done()
+        stat_patterns.append(StatPattern(pattern, MappingProxyType(states), direction))
     progress_table.done()
 
     audio_table = root.sub("audio")
@@ -224,7 +308,13 @@ def parse_profile(data: dict[str, Any], *, source: str = "<profile>") -> ModemPr
         format=audio_table.take("format", str, "S16LE"),
         channels=audio_table.take("channels", int, 1),
         frame_bytes=audio_table.take("frame_bytes", int, 320),
+        device=audio_table.take("device", str, ""),
+        period_ms=audio_table.take("period_ms", int, 20),
     )
+    if audio.transport not in ("serial", "alsa"):
+        raise ConfigError("transport must be serial or alsa", file=source, key="audio.transport")
+    if audio.frame_bytes != audio.rate * audio.period_ms // 1000 * 2 * audio.channels:
+        raise ConfigError("frame_bytes does not match rate and period_ms", file=source, key="audio.frame_bytes")
     audio_table.done()
 
     outcomes = root.sub("outcomes")
@@ -237,6 +327,8 @@ def parse_profile(data: dict[str, Any], *, source: str = "<profile>") -> ModemPr
         causes[int(key)] = _outcome(causes_table.take(key, str), causes_table, key)
     finals_table = outcomes.sub("final_code")
     finals = {k: _outcome(finals_table.take(k, str), finals_table, k) for k in list(finals_table.data)}
+    text_table = outcomes.sub("cause_text")
+    cause_texts = {k.lower(): _outcome(text_table.take(k, str), text_table, k) for k in list(text_table.data)}
     outcomes.done()
     root.done()
 
@@ -259,4 +351,13 @@ def parse_profile(data: dict[str, Any], *, source: str = "<profile>") -> ModemPr
         final_code_outcomes=MappingProxyType(finals),
         default_outcome=default_outcome,
         source=source,
+        progress_extra=tuple(extra),
+        stat_patterns=tuple(stat_patterns),
+        audio_start_retry_s=audio_start_retry_s,
+        confirm_answer_by_speech=confirm_answer_by_speech,
+        answer_confirm_s=answer_confirm_s,
+        cause_query=cause_query,
+        cause_pattern=cause_pattern,
+        cause_text_outcomes=MappingProxyType(cause_texts),
+        dtmf=dtmf,
     )
