@@ -73,6 +73,14 @@ class VuiConfig:
 
 
 @dataclass(frozen=True)
+class SmsConfig:
+    """``[sms]``: the text sent to a customer after the last failed attempt ("" = none)."""
+
+    unreachable_text: str = ""  # template: {name} {order_id} {shop} {subject}
+    submit_timeout_s: float = 60  # from the PDU to the network's +CMGS
+
+
+@dataclass(frozen=True)
 class LineConfig:
     name: str
     at_port: str
@@ -88,6 +96,7 @@ class Config:
     calling: CallingConfig = field(default_factory=CallingConfig)
     vui: VuiConfig = field(default_factory=VuiConfig)
     lines: tuple[LineConfig, ...] = ()
+    sms: SmsConfig = field(default_factory=SmsConfig)
 
 
 def _build(cls: type, data: Any, where: str, file: str) -> Any:

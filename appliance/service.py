@@ -17,6 +17,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from appliance import __version__
 from appliance.campaign.calls import CallRunner, CallSummary, LineLike, SpeechKit
 from appliance.campaign.scheduler import Scheduler
+from appliance.campaign.texts import UnreachableTexts
 from appliance.campaign.tickets import parse_ticket
 from appliance.campaign.trigger import DEFAULT_RULES, Decision, TriggerRule, decide
 from appliance.config import Config
@@ -134,6 +135,7 @@ class Callbox:
             calling=config.calling,
             recordings_dir=self.paths.recordings,
             shop_name=shop_name,
+            texts=UnreachableTexts(config.sms, lines=self.lines, shop_name=shop_name),
         )
         self._listeners: list[Any] = []
         self.scheduler = Scheduler(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from appliance.campaign.outcomes import after_unanswered
+from appliance.campaign.texts import UnreachableTexts
 from appliance.config import CallingConfig
 from appliance.dialog.conversation import (
     AsrEngine,
@@ -74,7 +75,9 @@ class CallRunner:
         recordings_dir: Path,
         shop_name: str = "the shop",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        texts: UnreachableTexts | None = None,
     ) -> None:
+        self.texts = texts  # a text to the customer after the last failed attempt
         self.records = records
         self.configs = configs
         self.speech = speech
@@ -117,9 +120,23 @@ class CallRunner:
         if result.outcome is not DialOutcome.ANSWERED or active is None:
             recorder.close()
             path.unlink(missing_ok=True)
-            return self._unanswered(call_id, task, ticket, result)
+            return self._text_if_unreachable(self._unanswered(call_id, task, ticket, result), ticket, line, document)
         self.records.set_recording(call_id, path)
-        return self._converse(call_id, task, ticket, flow, active, recorder)
+        summary = self._converse(call_id, task, ticket, flow, active, recorder)
+        return self._text_if_unreachable(summary, ticket, line, document)
+
+    def _text_if_unreachable(
+        self, summary: CallSummary, ticket: TicketRow, line: LineLike, document: dict[str, Any]
+    ) -> CallSummary:
+        """The campaign gave up on this customer: send the configured text (recorded as an `sms` operation)."""
+        if summary.ticket_status == "unreachable" and self.texts is not None:
+            try:
+                self.texts.after_unreachable(
+                    self.records, ticket=ticket, call_id=summary.call_id, line=line, flow_document=document
+                )
+            except Exception:
+                log.exception("call %s: text to an unreachable customer failed", summary.call_id)
+        return summary
 
     def _unanswered(self, call_id: int, task: TaskRow, ticket: TicketRow, result: DialResult) -> CallSummary:
         outcome = result.outcome.value

@@ -101,12 +101,17 @@ def parse_flow(doc: Any) -> Flow:
     """Validate a flow document; every problem names the node and field."""
     if not isinstance(doc, dict):
         raise FlowError("a flow must be a JSON object")
-    unknown = set(doc) - {"id", "name", "language", "start", "variables", "intents", "nodes", "description"}
+    known = {"id", "name", "language", "start", "variables", "intents", "nodes", "description", "unreachable_text"}
+    unknown = set(doc) - known
     if unknown:
         raise FlowError(f"unknown key(s): {', '.join(sorted(unknown))}")
     flow_id = _req(doc, "id", str)
     start = _req(doc, "start", str)
     variables = tuple(_req(doc, "variables", list))
+    if "unreachable_text" in doc:  # the text sent after the last failed attempt ("" = none for this flow)
+        bad = _template_fields(_req(doc, "unreachable_text", str)) - set(variables)
+        if bad:
+            raise FlowError(f"unknown variable(s) {', '.join(sorted(bad))}", field="unreachable_text")
     intents: dict[str, Intent] = {}
     for name, spec in _req(doc, "intents", dict).items():
         if not isinstance(spec, dict):

@@ -1,0 +1,144 @@
+"""A text message to a customer the box could not reach, after the task's last failed attempt.
+
+The template comes from the flow (``"unreachable_text"`` in its document; an
+empty string turns texts off for that flow) or else from ``[sms]
+unreachable_text`` in the config (empty: off). It is sent through the line
+that just made the attempt, or, if that line is not ready (it faulted),
+through another line that is ready. Sent or not, the ticket gets an
+operation, and the ticketing system hears of it through the outbox: ``sms``
+with the text when the network took it, ``remark`` saying why not otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+import string
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from appliance.config import SmsConfig
+from appliance.errors import CallboxError, ConfigError
+from appliance.records.store import RecordsStore, TicketRow
+from appliance.telephony.sms import PromptCommands, SmsTimeouts, send_sms
+
+log = logging.getLogger(__name__)
+
+VARIABLES = ("name", "order_id", "shop", "subject")
+
+# (modem or AT channel, number, text) -> message references; send_sms with the configured timeouts
+SendText = Callable[[PromptCommands, str, str], list[int]]
+
+
+@dataclass(frozen=True)
+class TextResult:
+    sent: bool
+    text: str
+    line: str | None
+    references: tuple[int, ...] = ()
+    error: str | None = None
+
+
+def template_fields(template: str) -> set[str]:
+    return {f for _, f, _, _ in string.Formatter().parse(template) if f}
+
+
+def render_text(template: str, variables: Mapping[str, str]) -> str:
+    """Fill ``{name}``-style fields; a field with no value becomes empty rather than failing."""
+    values = {k: v for k, v in variables.items() if v is not None}
+    return " ".join(template.format_map(_Blank(values)).split())
+
+
+class _Blank(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _ready(line: Any) -> bool:
+    state = getattr(line, "state", None)
+    return getattr(state, "value", state) == "ready" and getattr(line, "modem", None) is not None
+
+
+class UnreachableTexts:
+    """Sends and records the text to a customer the campaign gave up on."""
+
+    def __init__(
+        self,
+        config: SmsConfig,
+        *,
+        lines: Sequence[Any] = (),
+        shop_name: str = "the shop",
+        send: SendText | None = None,
+    ) -> None:
+        bad = template_fields(config.unreachable_text) - set(VARIABLES)
+        if bad:
+            raise ConfigError(
+                f"unknown field(s) {', '.join(sorted(bad))}; use {', '.join(VARIABLES)}", key="sms.unreachable_text"
+            )
+        self.config = config
+        self.lines = list(lines)
+        self.shop_name = shop_name
+        timeouts = SmsTimeouts(submit=config.submit_timeout_s)
+        self.send: SendText = send or (lambda target, number, text: send_sms(target, number, text, timeouts=timeouts))
+
+    def template_for(self, flow_document: Mapping[str, Any] | None) -> str:
+        if flow_document is not None and "unreachable_text" in flow_document:
+            return str(flow_document["unreachable_text"])
+        return self.config.unreachable_text
+
+    def text_for(self, ticket: TicketRow, flow_document: Mapping[str, Any] | None) -> str:
+        template = self.template_for(flow_document)
+        if not template.strip():
+            return ""
+        variables = {
+            "name": ticket.customer_name,
+            "order_id": ticket.order_id,
+            "shop": self.shop_name,
+            "subject": ticket.subject,
+        }
+        return render_text(template, variables)
+
+    def deliver(self, line: Any, number: str, text: str) -> TextResult:
+        """Send through ``line`` if it is ready, else through the first other ready line."""
+        candidates = [line, *(other for other in self.lines if other is not line)]
+        errors = []
+        for candidate in candidates:
+            if not _ready(candidate):
+                continue
+            try:
+                refs = self.send(candidate.modem, number, text)
+            except (CallboxError, ValueError) as exc:
+                log.warning("text to %s on line %s failed: %s", number, candidate.name, exc)
+                errors.append(f"{candidate.name}: {exc}")
+                if isinstance(exc, ValueError):
+                    break  # the number or the text is wrong: no other line will do better
+                continue
+            return TextResult(True, text, candidate.name, tuple(refs))
+        return TextResult(False, text, None, error="; ".join(errors) or "no line was ready")
+
+    def after_unreachable(
+        self,
+        records: RecordsStore,
+        *,
+        ticket: TicketRow,
+        call_id: int,
+        line: Any,
+        flow_document: Mapping[str, Any] | None,
+    ) -> TextResult | None:
+        """Text the customer (if a template is set) and record it; None when texts are off."""
+        text = self.text_for(ticket, flow_document)
+        if not text:
+            return None
+        result = self.deliver(line, ticket.customer_phone, text)
+        event: dict[str, Any] = {"ticket": ticket.id, "call": call_id, "to": ticket.customer_phone}
+        if result.sent:
+            log.info("call %s: texted %s on %s (references %s)", call_id, ticket.customer_phone, result.line,
+                     list(result.references))
+            event |= {"operation": "sms", "detail": text, "line": result.line, "references": list(result.references)}
+            records.add_operation(ticket.id, "sms", text, outbox=event)
+        else:
+            remark = f"Text message to {ticket.customer_phone} not sent: {result.error}."
+            log.warning("call %s: %s", call_id, remark)
+            event |= {"operation": "remark", "detail": remark}
+            records.add_operation(ticket.id, "remark", remark, outbox=event)
+        return result
