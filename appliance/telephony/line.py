@@ -3,18 +3,27 @@
 ``absent -> initialising -> ready <-> in_call``, ``-> faulted -> initialising``.
 The table below is the whole truth; an event not in it for the current state
 raises :class:`IllegalTransition`.
+
+A started line is watched by a :class:`~appliance.telephony.supervisor.Supervisor`
+thread: SIM/registration/signal checks, the idle ping, and reopening (and
+power-cycling) a modem that was unplugged or stopped answering. A call in
+flight when its line fails ends ``interrupted`` with the cause in
+:attr:`ActiveCall.fault`.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
+import time
 from enum import StrEnum
 
 from appliance.errors import AtCommandError, AtTimeout, CallboxError, ModemError, PortError
 from appliance.events import DialOutcome, DialResult
 from appliance.telephony.audio import AudioPump, Tap
 from appliance.telephony.modem import Modem
+from appliance.telephony.supervisor import LineHealth, Supervision, Supervisor, check_health
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +79,7 @@ class ActiveCall:
         self.end_cause: int | None = None
         self.interrupted = False
         self.ended_by: str | None = None  # "bot", "remote" or "port"
+        self.fault: str | None = None  # why an interrupted call was interrupted
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name=f"call-watch-{line.name}", daemon=True)
@@ -83,11 +93,30 @@ class ActiveCall:
         self.audio.stop()
         try:
             self.line.modem.hangup()
-        except (AtCommandError, AtTimeout, PortError) as exc:
+        except (AtTimeout, PortError) as exc:
+            log.warning("line %s: hang-up of %s failed: %s", self.line.name, self.number, exc)
+            self._join_watcher()
+            self.ended.set()
+            self.line._fault(f"hang-up failed: {exc}")
+            return
+        except AtCommandError as exc:
             log.warning("line %s: hang-up of %s failed: %s", self.line.name, self.number, exc)
         self._join_watcher()
         self.ended.set()
         self.line._call_over(self)
+
+    def interrupt(self, reason: str) -> bool:
+        """The line failed under the call: end it as interrupted (idempotent). True if this ended it."""
+        if not self._finish("port"):
+            return False
+        self.interrupted = True
+        self.fault = reason
+        log.error("line %s: call to %s interrupted: %s", self.line.name, self.number, reason)
+        self._stop.set()
+        self.audio.stop()
+        self._join_watcher()
+        self.ended.set()
+        return True
 
     def _finish(self, by: str) -> bool:
         with self._lock:
@@ -115,6 +144,7 @@ class ActiveCall:
                 if self._finish("port"):
                     reason = modem.fault or str(self.audio.error)
                     self.interrupted = True
+                    self.fault = reason
                     log.error("line %s: call to %s interrupted: %s", self.line.name, self.number, reason)
                     self.audio.stop()
                     self.ended.set()
@@ -124,13 +154,20 @@ class ActiveCall:
 
 
 class Line:
-    def __init__(self, name: str, modem: Modem) -> None:
+    def __init__(self, name: str, modem: Modem, *, supervision: Supervision | None = None) -> None:
         self.name = name
         self.modem = modem
+        self.supervision = supervision or Supervision()
         self.state = LineState.ABSENT
         self.fault_reason: str | None = None
+        self.faults = 0  # how many times this line went faulted
+        self.fault_log: collections.deque[str] = collections.deque(maxlen=20)  # recent reasons, oldest first
+        self.health: LineHealth | None = None
         self.call: ActiveCall | None = None
+        self.last_ok = time.monotonic()  # last successful exchange with the modem
+        self.supervisor: Supervisor | None = None
         self._lock = threading.RLock()
+        self._open_lock = threading.Lock()  # one open attempt at a time (start() vs the supervisor)
 
     def _event(self, event: str) -> LineState:
         with self._lock:
@@ -141,19 +178,59 @@ class Line:
             return new
 
     def start(self) -> LineState:
-        self._event("start")
-        self.fault_reason = None
+        """Open the modem once (bounded by its command timeouts) and start supervising.
+
+        Returns the state reached; a line that could not open is ``faulted`` and its
+        supervisor keeps reopening it, so a modem absent at boot joins later."""
+        if self.state in (LineState.ABSENT, LineState.FAULTED):
+            self._reopen()
+        if self.supervision.enabled and (self.supervisor is None or not self.supervisor.alive):
+            self.supervisor = Supervisor(self, self.supervision)
+            self.supervisor.start()
+        return self.state
+
+    def _reopen(self) -> tuple[bool, bool]:
+        """One open attempt: (ready?, was the modem missing or mute?)."""
+        with self._open_lock:
+            if self.state not in (LineState.ABSENT, LineState.FAULTED):
+                return self.state is LineState.READY, False
+            if self.supervisor is not None and self.supervisor.stop_event.is_set():
+                return False, False
+            self._event("start")
+            try:
+                self.modem.open()
+                if self.faults:  # a modem that went mute or vanished may still hold the call we lost
+                    self._clear_leftover_call()
+                health = None
+                if self.supervision.enabled:
+                    sv = self.supervision
+                    health = check_health(
+                        self.modem, timeout=sv.ping_timeout_s, check_registration=sv.check_registration
+                    )
+            except (PortError, AtTimeout) as exc:
+                self._fault(str(exc))
+                return False, True
+            except ModemError as exc:
+                self._fault(str(exc))
+                return False, False
+            with self._lock:
+                self.health = health
+                self.fault_reason = None
+                self.last_ok = time.monotonic()
+                self._event("opened")
+            return True, False
+
+    def _clear_leftover_call(self) -> None:
         try:
-            self.modem.open()
-        except (ModemError, PortError) as exc:
-            self._fault(str(exc))
-            return self.state
-        return self._event("opened")
+            self.modem.command(self.modem.profile.hangup, timeout=self.supervision.ping_timeout_s)
+        except AtCommandError as exc:
+            log.debug("line %s: clearing a leftover call: %s", self.name, exc)
 
     def place_call(
         self, number: str, *, ring_timeout: float, tap: Tap | None = None
     ) -> tuple[DialResult, ActiveCall | None]:
         self._event("dial")
+        self.last_ok = time.monotonic()
         try:
             result = self.modem.dial(number, ring_timeout=ring_timeout)
             if result.outcome is DialOutcome.INTERRUPTED:
@@ -184,15 +261,44 @@ class Line:
 
     def _fault(self, reason: str) -> None:
         with self._lock:
+            call, self.call = self.call, None
             self.fault_reason = reason
-            self.call = None
             if (self.state, "fault") in TRANSITIONS:
                 self._event("fault")
+                self.faults += 1
+                self.fault_log.append(reason)
+                log.warning("line %s faulted: %s", self.name, reason)
+        if call is not None:
+            call.interrupt(reason)
+        # A dial in progress watches port_failed: a mute modem must end it too.
+        if not self.modem.port_failed.is_set():
+            self.modem.fault = reason
+            self.modem.port_failed.set()
         self.modem.close()
 
     def stop(self) -> None:
+        supervisor = self.supervisor
+        if supervisor is not None:
+            supervisor.stop()
         call = self.call
         if call is not None:
             call.hangup()
-        self.modem.close()
-        self._event("stop")
+        self.modem.close()  # also ends a command the supervisor is waiting on
+        if supervisor is not None:
+            supervisor.join()
+            self.modem.close()
+        with self._open_lock:
+            self._event("stop")
+
+    def describe(self) -> dict[str, object]:
+        """State, fault and health, for the panel, `callbox call --json` and tests."""
+        sup = self.supervisor
+        return {
+            "name": self.name,
+            "state": self.state.value,
+            "fault": self.fault_reason,
+            "faults": self.faults,
+            "fault_log": list(self.fault_log),
+            "health": self.health.as_dict() if self.health else None,
+            "power_cycles": [{"ok": ok, "result": what} for ok, what in sup.power_cycles] if sup else [],
+        }
