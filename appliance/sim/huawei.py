@@ -18,6 +18,7 @@ from pathlib import Path
 
 from appliance.events import FRAME_BYTES, FRAME_MS
 from appliance.sim.customer import CustomerScript, CustomerVoice, load_pcm
+from appliance.sim.faults import SimFaults
 from appliance.sim.pty import PtyPair
 from appliance.sim.sms import SimSmsCenter
 from appliance.telephony.at import LineAssembler
@@ -68,6 +69,7 @@ class _CallRun:
         self.audio = False
         self.hangup = threading.Event()
         self.voice: CustomerVoice | None = None
+        self.silent_until = 0.0  # early answer: the line is open but nobody picked up yet
 
 
 class SimulatedHuaweiModem:
@@ -80,7 +82,9 @@ class SimulatedHuaweiModem:
         voice_enabled: bool = True,
         echo: bool = True,
         name: str = "sim",
+        faults: SimFaults | None = None,
     ) -> None:
+        self.faults = faults or SimFaults()  # appliance/sim/faults.py: hooks marked "fault hook"
         self.directory = directory
         self.ring_ms = ring_ms
         self.orig_delay_ms = orig_delay_ms
@@ -129,6 +133,25 @@ class SimulatedHuaweiModem:
         """Yank the stick: both ports disappear under the driver."""
         self._at.close()
         self._voice.close()
+        with self._lock:
+            run = self._call
+        if run is not None:
+            run.record.ended_by = run.record.ended_by or "unplugged"
+            run.hangup.set()
+
+    def replug(self) -> None:
+        """Plug the stick back in: new ports (new paths), the AT and voice loops run again."""
+        for thread in self._threads:
+            thread.join(2.0)
+        self._threads.clear()
+        self.echo = True
+        self.at_port = self._at.reopen()
+        self.audio_port = self._voice.reopen()
+        self.start()
+
+    def inject(self, data: bytes) -> None:
+        """Write raw bytes on the AT port (fault injection: garbage, URCs)."""
+        self._at.write(data)
 
     def __enter__(self) -> SimulatedHuaweiModem:
         self.start()
@@ -148,6 +171,8 @@ class SimulatedHuaweiModem:
             data = self._at.read(0.05)
             if not data:
                 continue
+            if self.faults.mute.is_set():  # fault hook: the modem stopped answering
+                continue
             if self.echo:
                 self._at.write(data)
             data = self.sms.feed(data)  # a PDU being typed after the "> " prompt
@@ -162,6 +187,10 @@ class SimulatedHuaweiModem:
         cmd = line.strip()
         upper = cmd.upper()
         if self.sms.handle(cmd):
+            return
+        override = self.faults.intercept(cmd)  # fault hook: +CME bursts, refusals, registration
+        if override is not None:
+            self._send(*override)
             return
         if upper in ("ATE0", "ATE1"):
             self.echo = upper == "ATE1"
@@ -264,10 +293,18 @@ class SimulatedHuaweiModem:
             if behaviour == "reject":
                 self._release(run, "rejected", 21)
                 return
+            if self.faults.early_answer_ms > 0:  # fault hook: ^CONN at ringback, pick-up later
+                run.active = True
+                self._send("^CONN:1,0")
+                run.silent_until = time.monotonic() + self.faults.early_answer_ms / 1000
+                if run.hangup.wait(self.faults.early_answer_ms / 1000):
+                    self._release(run, "no_answer", 16)
+                    return
             run.active = True
             rec.result = "answered"
             rec.connected_at = time.monotonic()
-            self._send("^CONN:1,0")
+            if self.faults.early_answer_ms <= 0:
+                self._send("^CONN:1,0")
             deadline = time.monotonic() + run.script.max_call_s
             while not run.hangup.wait(0.02):
                 if run.voice is not None and run.voice.wants_hangup:
@@ -318,10 +355,18 @@ class SimulatedHuaweiModem:
             whole = len(inbound) - len(inbound) % FRAME_BYTES
             for i in range(0, whole, FRAME_BYTES):
                 frame = bytes(inbound[i : i + FRAME_BYTES])
+                if self.faults.downlink_muted:  # fault hook: the customer hears nothing
+                    frame = bytes(FRAME_BYTES)
                 run.record.heard += frame
                 run.voice.hear(frame)
             del inbound[:whole]
-            if len(outbound) < 8 * FRAME_BYTES:
+            if self.faults.uplink_muted:  # fault hook: nothing reaches the box
+                run.voice.speak()
+                continue
+            if time.monotonic() < run.silent_until:  # fault hook: early answer, still ringing
+                outbound += bytes(FRAME_BYTES)
+                self.frames_sent += 1
+            elif len(outbound) < 8 * FRAME_BYTES:
                 outbound += run.voice.speak()
                 self.frames_sent += 1
             else:  # the driver is not reading: the line drops audio, whole frames only

@@ -15,6 +15,10 @@ import tty
 
 class PtyPair:
     def __init__(self) -> None:
+        self._open()
+        self._write_lock = threading.Lock()
+
+    def _open(self) -> None:
         self.master, self.slave = os.openpty()
         # Raw on both ends before anyone opens the slave: no echo, no CR/LF
         # translation, bytes pass untouched (pyserial makes the slave raw again).
@@ -22,8 +26,15 @@ class PtyPair:
         tty.setraw(self.master)
         os.set_blocking(self.master, False)
         self.path = os.ttyname(self.slave)
-        self._write_lock = threading.Lock()
         self.closed = False
+
+    def reopen(self) -> str:
+        """Plug back in after :meth:`close`: a new pty pair (a new path), same object."""
+        with self._write_lock:
+            if not self.closed:
+                return self.path
+            self._open()
+        return self.path
 
     def read(self, timeout: float, size: int = 4096) -> bytes:
         """Whatever bytes the driver wrote, waiting up to ``timeout``; b"" if none."""

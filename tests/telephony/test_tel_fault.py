@@ -1,0 +1,388 @@
+"""Line supervision and injected faults, against the simulated E1550 on real ptys.
+
+Every fault test checks three things: what was recorded (call outcome, line
+fault reason), the line back to ``ready`` within 15 s of the modem returning,
+and no thread left behind once the line and the sim are stopped.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from appliance.events import DialOutcome
+from appliance.sim.customer import CustomerScript, frame_rms
+from appliance.sim.faults import FAULTS, PluggableModem, SimFaults, apply_fault, garbage
+from appliance.sim.huawei import SimulatedHuaweiModem
+from appliance.telephony.line import Line, LineState
+from appliance.telephony.modem import Modem, ModemTimeouts
+from appliance.telephony.supervisor import Supervision, parse_cops, parse_csq, parse_registration
+
+FAST_MODEM = ModemTimeouts(command=0.6, dial_ack=1.0, hangup=0.5, audio_start=0.6)
+FAST = Supervision(
+    idle_ping_s=0.3,
+    ping_timeout_s=0.4,
+    ping_failures_to_fault=2,
+    ping_retry_s=0.1,
+    reopen_s=0.3,
+    power_cycle_after=3,
+    power_cycle_timeout_s=1.0,
+    power_cycle_settle_s=0.2,
+)
+RECOVERY_S = 15.0
+
+
+@contextmanager
+def no_thread_left(grace: float = 3.0) -> Iterator[None]:
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + grace
+    while True:
+        extra = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not extra or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    assert not extra, f"threads left running: {[t.name for t in extra]}"
+
+
+def wait_state(line: Line, state: LineState, timeout: float) -> float:
+    """Seconds it took the line to reach ``state``; fails after ``timeout``."""
+    start = time.monotonic()
+    while line.state is not state:
+        assert time.monotonic() - start < timeout, f"line {line.state.value} ({line.fault_reason}), not {state.value}"
+        time.sleep(0.01)
+    return time.monotonic() - start
+
+
+def wait_fault(line: Line, words: str, timeout: float) -> str:
+    """The first recorded fault reason containing ``words``; fails after ``timeout``."""
+    start = time.monotonic()
+    while True:
+        found = [reason for reason in list(line.fault_log) if words in reason]
+        if found:
+            return found[0]
+        assert time.monotonic() - start < timeout, f"no fault with {words!r}: {list(line.fault_log)}"
+        time.sleep(0.01)
+
+
+class Rig:
+    """A sim with stable (symlinked) ports and a supervised line on it."""
+
+    def __init__(self, directory: Callable[[str], CustomerScript], supervision: Supervision, **sim_kw: object) -> None:
+        self.faults = SimFaults()
+        sim_kw.setdefault("ring_ms", 200)
+        self.sim = SimulatedHuaweiModem(directory, faults=self.faults, **sim_kw)  # type: ignore[arg-type]
+        self.sim.start()
+        self.plug = PluggableModem(self.sim)
+        modem = Modem(load_huawei(), self.plug.at_port, self.plug.audio_port, timeouts=FAST_MODEM, name="f1")
+        self.line = Line("f1", modem, supervision=supervision)
+
+    def close(self) -> None:
+        self.line.stop()
+        self.sim.stop()
+        self.plug.close()
+
+
+def load_huawei():  # type: ignore[no-untyped-def]
+    from appliance.telephony.profile import load_profile
+
+    return load_profile("huawei-e1550")
+
+
+@pytest.fixture
+def rig() -> Iterator[Callable[..., Rig]]:
+    made: list[Rig] = []
+
+    def make(directory: Callable[[str], CustomerScript] | None = None, supervision: Supervision = FAST, **kw: object):
+        r = Rig(directory or (lambda n: CustomerScript("silent", max_call_s=20)), supervision, **kw)
+        made.append(r)
+        return r
+
+    with no_thread_left():
+        yield make
+        for r in made:
+            r.close()
+
+
+# -- readings --------------------------------------------------------------------
+
+
+def test_tel_fault_readings_parse_real_answers():
+    assert parse_registration(["+CREG: 0,1"]) == 1
+    assert parse_registration(['+CEREG: 2,5,"1A2B","01C3D4E5",7']) == 5
+    assert parse_registration(['+CREG: 1,"1A2B","00C3"']) == 1  # URC form: stat first
+    assert parse_registration(["+CREG: 2"]) == 2
+    assert parse_csq(["+CSQ: 20,99"]) == (20, -73)
+    assert parse_csq(["+CSQ: 99,99"]) == (None, None)
+    assert parse_cops(['+COPS: 0,0,"Sim Mobile",7']) == "Sim Mobile"
+    assert parse_cops(["+COPS: 0"]) is None
+    assert Supervision.command("uhubctl -l 1-1 -p '2' -a cycle") == ("uhubctl", "-l", "1-1", "-p", "2", "-a", "cycle")
+
+
+def test_tel_fault_start_checks_sim_registration_signal_operator(rig):
+    r = rig()
+    assert r.line.start() is LineState.READY
+    health = r.line.describe()["health"]
+    assert health == {
+        "sim": "READY",
+        "registration": "registered (home)",
+        "lte_registration": None,
+        "registered": True,
+        "signal_rssi": 20,
+        "signal_dbm": -73,
+        "operator": "Sim Mobile",
+    }
+    pings = r.line.supervisor.pings
+    time.sleep(1.0)  # idle_ping_s=0.3: a few pings, all fine
+    assert r.line.supervisor.pings >= pings + 2
+    assert r.line.state is LineState.READY and r.line.faults == 0
+
+
+# -- unplug ----------------------------------------------------------------------
+
+
+def test_tel_fault_unplug_idle_then_back(rig):
+    r = rig()
+    r.line.start()
+    r.plug.unplug()
+    wait_state(r.line, LineState.FAULTED, 2.0)
+    assert "failed" in (r.line.fault_reason or "") or "not open" in (r.line.fault_reason or "")
+    time.sleep(0.8)  # a few reopen attempts against a missing device
+    assert r.line.state is LineState.FAULTED and r.line.supervisor.reopen_failures >= 1
+    r.plug.replug()
+    took = wait_state(r.line, LineState.READY, RECOVERY_S)
+    assert took < 2.0
+    result, call = r.line.place_call("5550", ring_timeout=2)
+    assert result.outcome is DialOutcome.ANSWERED and call is not None
+    call.hangup()
+    assert r.line.state is LineState.READY
+
+
+def test_tel_fault_unplug_during_call_interrupts_and_recovers(rig):
+    r = rig()
+    r.line.start()
+    result, call = r.line.place_call("5550", ring_timeout=2)
+    assert result.outcome is DialOutcome.ANSWERED and call is not None
+    assert call.audio.read_frame(1.0) is not None
+    r.plug.unplug()
+    assert call.ended.wait(2.0)
+    assert call.interrupted and call.ended_by == "port" and call.fault
+    assert r.line.state is LineState.FAULTED
+    r.plug.replug()
+    assert wait_state(r.line, LineState.READY, RECOVERY_S) < 2.0
+    result, call2 = r.line.place_call("5550", ring_timeout=2)
+    assert result.outcome is DialOutcome.ANSWERED and call2 is not None
+    call2.hangup()
+    assert not call2.interrupted and r.line.state is LineState.READY
+
+
+def test_tel_fault_absent_at_boot_joins_later(rig):
+    r = rig()
+    r.plug.unplug()
+    started = time.monotonic()
+    assert r.line.start() is LineState.FAULTED  # does not block waiting for the modem
+    assert time.monotonic() - started < 1.0
+    time.sleep(0.5)
+    r.plug.replug()
+    assert wait_state(r.line, LineState.READY, RECOVERY_S) < 2.0
+
+
+# -- a modem that stops answering ----------------------------------------------------
+
+
+def test_tel_fault_stop_answering_idle(rig):
+    r = rig()
+    r.line.start()
+    r.faults.stop_answering()
+    wait_fault(r.line, "stopped answering", 3.0)
+    time.sleep(1.0)  # reopen attempts time out: the port opens but nothing answers
+    assert r.line.state in (LineState.FAULTED, LineState.INITIALISING)
+    assert r.line.faults >= 2
+    r.faults.answer_again()
+    assert wait_state(r.line, LineState.READY, RECOVERY_S) < 3.0
+
+
+def test_tel_fault_stop_answering_while_ringing_interrupts_the_dial(rig):
+    r = rig(lambda n: CustomerScript("no_answer", max_call_s=5))
+    r.line.start()
+    threading.Timer(0.3, r.faults.stop_answering).start()
+    started = time.monotonic()
+    result, call = r.line.place_call("5552", ring_timeout=10)
+    assert result.outcome is DialOutcome.INTERRUPTED and call is None
+    assert "stopped answering" in result.detail
+    assert time.monotonic() - started < 3.0
+    assert r.line.faults >= 1 and r.line.state is not LineState.READY
+    r.faults.answer_again()
+    assert wait_state(r.line, LineState.READY, RECOVERY_S) < 3.0
+    # the reopened line cleared the call the mute modem still held
+    assert r.sim.calls[-1].ended.wait(2.0)
+    result, call = r.line.place_call("5550", ring_timeout=2)
+    assert result.outcome is DialOutcome.NO_ANSWER  # the directory says no_answer; the line works
+
+
+def test_tel_fault_cme_errors_during_call_interrupt_it(rig):
+    r = rig()
+    r.line.start()
+    _, call = r.line.place_call("5550", ring_timeout=2)
+    assert call is not None
+    r.faults.cme_burst(3)  # the in-call pings ("AT") answer errors: the modem is sick
+    assert call.ended.wait(3.0)
+    assert call.interrupted and "keeps answering errors" in (call.fault or "")
+    assert wait_state(r.line, LineState.READY, RECOVERY_S) < 3.0
+
+
+def test_tel_fault_stop_answering_during_call_interrupts(rig):
+    r = rig()
+    r.line.start()
+    _, call = r.line.place_call("5550", ring_timeout=2)
+    assert call is not None
+    r.faults.stop_answering()
+    assert call.ended.wait(3.0)
+    assert call.interrupted and "stopped answering" in (call.fault or "")
+    r.faults.answer_again()
+    assert wait_state(r.line, LineState.READY, RECOVERY_S) < 3.0
+
+
+# -- garbage, errors, registration ----------------------------------------------------
+
+
+def test_tel_fault_garbage_bytes_do_not_break_the_line(rig):
+    r = rig(lambda n: CustomerScript("silent", max_call_s=20))
+    r.line.start()
+    for seed in range(5):
+        r.sim.inject(garbage(seed))
+        time.sleep(0.1)
+    pings = r.line.supervisor.pings
+    time.sleep(0.8)
+    assert r.line.state is LineState.READY and r.line.faults == 0
+    assert r.line.supervisor.pings > pings
+    result, call = r.line.place_call("5550", ring_timeout=2)
+    assert result.outcome is DialOutcome.ANSWERED and call is not None
+    r.sim.inject(garbage(99))  # in the middle of a call too
+    assert call.audio.read_frame(1.0) is not None
+    call.hangup()
+    assert not call.interrupted and r.line.state is LineState.READY
+
+
+def test_tel_fault_cme_error_burst(rig):
+    r = rig(supervision=Supervision(**{**FAST.__dict__, "idle_ping_s": 30.0}))
+    r.line.start()
+    r.faults.cme_burst(1)
+    result, call = r.line.place_call("5550", ring_timeout=2)
+    assert result.outcome is DialOutcome.FAILED and call is None and "+CME ERROR: 100" in result.detail
+    assert r.line.state is LineState.READY
+    # a long burst: the pings fail, the line faults, then comes back when the errors stop
+    r.line.last_ok = 0.0  # ping now
+    r.faults.cme_burst(6)
+    assert "SIM not ready" in wait_fault(r.line, "+CME ERROR: 100", 3.0)  # +CPIN? answered an error
+    assert wait_state(r.line, LineState.READY, RECOVERY_S) < 5.0
+    assert r.faults.cme_left == 0
+
+
+def test_tel_fault_registration_lost_then_back(rig):
+    r = rig()
+    r.line.start()
+    apply_fault(r.sim, "registration_lost")
+    assert "searching" in wait_fault(r.line, "not registered", 3.0)
+    time.sleep(1.0)
+    assert r.line.state is not LineState.READY
+    assert r.line.supervisor.reopen_failures == 0  # the modem is there: no power cycle for this
+    r.faults.regain_registration()
+    assert wait_state(r.line, LineState.READY, RECOVERY_S) < 2.0
+    assert r.line.health is not None and r.line.health.registered
+
+
+# -- power cycle -----------------------------------------------------------------------
+
+
+def test_tel_fault_power_cycle_after_repeated_reopen_failures(rig, tmp_path):
+    marker = tmp_path / "cycled"
+    script = f"import pathlib,sys; pathlib.Path({str(marker)!r}).write_text(sys.argv[1]); print('port cycled')"
+    sv = Supervision(**{**FAST.__dict__, "power_cycle": (sys.executable, "-c", script, "{line}")})
+    r = rig(supervision=sv)
+    r.line.start()
+    r.plug.unplug()
+    deadline = time.monotonic() + 5
+    while not r.line.supervisor.power_cycles and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert marker.read_text() == "f1"
+    assert r.line.supervisor.power_cycles[0] == (True, "exit 0: port cycled")
+    r.plug.replug()  # the modem comes back after its power cycle
+    assert wait_state(r.line, LineState.READY, RECOVERY_S) < 2.0
+    assert r.line.describe()["power_cycles"] == [{"ok": True, "result": "exit 0: port cycled"}]
+
+
+def test_tel_fault_power_cycle_command_that_hangs_is_killed(rig):
+    sv = Supervision(**{**FAST.__dict__, "power_cycle": ("sleep", "30"), "power_cycle_timeout_s": 0.5})
+    r = rig(supervision=sv)
+    r.line.start()
+    r.plug.unplug()
+    deadline = time.monotonic() + 6
+    while not r.line.supervisor.power_cycles and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert r.line.supervisor.power_cycles[0] == (False, "killed after 0.5 s")
+    r.plug.replug()
+    assert wait_state(r.line, LineState.READY, RECOVERY_S) < 2.0
+
+
+# -- audio faults and early answer -----------------------------------------------------
+
+
+def test_tel_fault_audio_start_refused(rig):
+    r = rig()
+    r.line.start()
+    r.faults.refuse("AT^DDSETEX=2", 5.0)
+    result, call = r.line.place_call("5550", ring_timeout=2)
+    assert result.outcome is DialOutcome.FAILED and call is None and "ERROR" in result.detail
+    assert r.line.state is LineState.READY
+    assert r.sim.calls[-1].ended.wait(2.0)  # the line hung up the call it could not hear
+
+
+def test_tel_fault_early_answer_reports_active_before_pickup(rig, reply_wavs):
+    script = CustomerScript("answer", greeting=reply_wavs[0], greeting_delay_ms=100, max_call_s=20)
+    r = rig(lambda n: script)
+    r.faults.early_answer_ms = 800
+    r.line.start()
+    started = time.monotonic()
+    result, call = r.line.place_call("5550", ring_timeout=3)
+    assert result.outcome is DialOutcome.ANSWERED and call is not None
+    first_voice = None
+    while time.monotonic() - started < 3.0:
+        frame = call.audio.read_frame(0.5)
+        if frame is not None and frame_rms(frame) > 1000:
+            first_voice = time.monotonic() - started
+            break
+    call.hangup()
+    # "answered" came at ringback (the sim's 200 ms ring), the voice only after the 800 ms pick-up
+    assert first_voice is not None and first_voice > 0.8
+    assert r.sim.calls[-1].result == "answered"
+
+
+def test_tel_fault_one_way_audio_box_hears_nothing(rig):
+    r = rig(lambda n: CustomerScript("silent", max_call_s=20))
+    r.line.start()
+    apply_fault(r.sim, "one_way_audio")
+    _, call = r.line.place_call("5550", ring_timeout=2)
+    assert call is not None
+    assert call.audio.read_frame(0.6) is None  # no customer audio arrives
+    call.hangup()
+    assert not call.interrupted and r.line.state is LineState.READY
+
+
+def test_tel_fault_every_named_fault_applies():
+    sim = SimulatedHuaweiModem(lambda n: CustomerScript("answer"))
+    sim.start()
+    try:
+        for name in FAULTS:
+            if name == "unplug":
+                continue  # needs stable paths: PluggableModem, tested above
+            assert apply_fault(sim, name, seconds=1.0)
+        with pytest.raises(ValueError, match="unknown fault"):
+            apply_fault(sim, "flood")
+    finally:
+        sim.stop()
