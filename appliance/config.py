@@ -86,6 +86,10 @@ class LineConfig:
     at_port: str
     audio_port: str
     profile: str = "huawei-e1550"
+    # run after repeated failed reopens, e.g. "uhubctl -l 1-1 -p 2 -a cycle"; {at_port} {line} filled in
+    power_cycle: str = ""
+    reopen_s: float = 3.0  # a faulted line is reopened this often
+    idle_ping_s: float = 10.0
 
 
 @dataclass(frozen=True)

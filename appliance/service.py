@@ -165,11 +165,15 @@ class Callbox:
         from appliance.telephony.line import Line
         from appliance.telephony.modem import Modem, ModemTimeouts
         from appliance.telephony.profile import load_profile
+        from appliance.telephony.supervisor import Supervision
 
         built: list[LineLike] = []
         for lc in self.config.lines:
             modem = Modem(load_profile(lc.profile), lc.at_port, lc.audio_port, timeouts=ModemTimeouts())
-            built.append(Line(lc.name, modem))
+            supervision = Supervision(
+                power_cycle=Supervision.command(lc.power_cycle), reopen_s=lc.reopen_s, idle_ping_s=lc.idle_ping_s
+            )
+            built.append(Line(lc.name, modem, supervision=supervision))
         return built
 
     def start(self) -> None:

@@ -1,0 +1,149 @@
+"""A faulted line gets no work, and gets work again once it recovers; the service starts
+lines whose modem is absent at boot (a power cut, a modem slow to enumerate)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import time as dtime
+
+from test_tel_fault import FAST, FAST_MODEM, no_thread_left, wait_state
+
+from appliance.campaign.calls import CallSummary, SpeechKit
+from appliance.campaign.scheduler import Scheduler
+from appliance.campaign.tickets import parse_ticket
+from appliance.config import CallingConfig, Config, LineConfig
+from appliance.records.store import RecordsStore, TaskRow
+from appliance.service import Callbox
+from appliance.sim.customer import CustomerScript
+from appliance.sim.faults import PluggableModem, SimFaults
+from appliance.sim.huawei import SimulatedHuaweiModem
+from appliance.telephony.line import Line, LineState
+from appliance.telephony.modem import Modem
+from appliance.telephony.profile import load_profile
+from appliance.telephony.supervisor import Supervision
+
+
+class DialOnlyRunner:
+    """Places the call and finishes the task; no conversation (that is the campaign's test)."""
+
+    def __init__(self, records: RecordsStore) -> None:
+        self.records = records
+        self.calls: list[tuple[str, str, str]] = []
+        self.done = threading.Event()
+
+    def run(self, task: TaskRow, line: Line) -> CallSummary:
+        ticket = self.records.ticket(task.ticket_id)
+        assert ticket is not None
+        result, call = line.place_call(ticket.customer_phone, ring_timeout=2)
+        if call is not None:
+            call.hangup()
+        self.calls.append((line.name, line.state.value, result.outcome.value))
+        self.records.finish_task(task.id, state="done", outcome=result.outcome.value)
+        self.done.set()
+        return CallSummary(0, ticket.id, result.outcome.value, None, "open")
+
+
+def submit(records: RecordsStore, ticket_id: str, phone: str) -> None:
+    ticket = parse_ticket(
+        {
+            "id": ticket_id,
+            "type": "delivery",
+            "subject": "Parcel",
+            "description": "out for delivery",
+            "customer": {"name": "Ann", "phone": phone},
+            "order": {"id": "1", "status": "shipped"},
+        }
+    )
+    records.submit_ticket(
+        webhook_id=f"msg-{ticket_id}",
+        fields=ticket.fields(),
+        payload={},
+        decision="call",
+        reason="test",
+        flow_id="delivery-confirmation.en",
+        max_attempts=1,
+    )
+
+
+def test_tel_fault_scheduler_skips_a_faulted_line_and_uses_it_again(tmp_path):
+    with no_thread_left():
+        sim = SimulatedHuaweiModem(lambda n: CustomerScript("busy"), ring_ms=100, faults=SimFaults())
+        sim.start()
+        plug = PluggableModem(sim)
+        modem = Modem(load_profile("huawei-e1550"), plug.at_port, plug.audio_port, timeouts=FAST_MODEM)
+        line = Line("s1", modem, supervision=FAST)
+        records = RecordsStore(tmp_path / "r.db")
+        runner = DialOnlyRunner(records)
+        scheduler = Scheduler(
+            records=records,
+            runner=runner,  # type: ignore[arg-type]
+            lines=[line],
+            window=(dtime(0, 0), dtime(0, 0)),
+            idle_poll_s=0.05,
+        )
+        try:
+            plug.unplug()
+            assert line.start() is LineState.FAULTED
+            scheduler.start()
+            submit(records, "T-1", "+15550001")
+            scheduler.wake()
+            time.sleep(0.8)
+            assert not runner.calls  # the task waits: the only line is faulted
+            assert records.next_due_at() is not None
+            plug.replug()
+            assert wait_state(line, LineState.READY, 15.0) < 2.0
+            assert runner.done.wait(5.0)
+            assert runner.calls == [("s1", "ready", "busy")]
+        finally:
+            scheduler.stop(timeout=3)
+            line.stop()
+            records.close()
+            sim.stop()
+            plug.close()
+
+
+def test_tel_fault_service_starts_lines_whose_modem_is_absent_at_boot(tmp_path):
+    with no_thread_left():
+        sim = SimulatedHuaweiModem(lambda n: CustomerScript("busy"), faults=SimFaults())
+        sim.start()
+        plug = PluggableModem(sim)
+        plug.unplug()  # the box boots before the modem enumerates
+        config = Config(
+            state_dir=tmp_path / "state",
+            calling=CallingConfig(hours="00:00-00:00"),
+            lines=(LineConfig("boot0", plug.at_port, plug.audio_port, reopen_s=0.3, idle_ping_s=1.0),),
+        )
+        kit = SpeechKit(asr=None, tts=None, endpointer=lambda: None)  # type: ignore[arg-type]
+        box = Callbox(config, speech=kit)
+        try:
+            started = time.monotonic()
+            box.start()
+            assert time.monotonic() - started < 2.0  # boot is not held up by the absent modem
+            line = box.lines[0]
+            assert isinstance(line, Line) and line.state is LineState.FAULTED
+            assert line.supervision.reopen_s == 0.3 and line.supervision.power_cycle == ()
+            time.sleep(0.5)
+            plug.replug()
+            assert wait_state(line, LineState.READY, 15.0) < 2.0
+            assert box.status()["lines"] == [{"name": "boot0", "state": "ready"}]
+        finally:
+            box.stop()
+            sim.stop()
+            plug.close()
+
+
+def test_tel_fault_power_cycle_from_config_is_split_like_a_shell(tmp_path):
+    config = Config(
+        state_dir=tmp_path / "state",
+        lines=(LineConfig("p0", "/dev/null-at", "/dev/null-audio", power_cycle="uhubctl -l 1-1 -p 2 -a cycle"),),
+    )
+    kit = SpeechKit(asr=None, tts=None, endpointer=lambda: None)  # type: ignore[arg-type]
+    box = Callbox(config, speech=kit)
+    try:
+        line = box.lines[0]
+        assert isinstance(line, Line)
+        assert line.supervision.power_cycle == ("uhubctl", "-l", "1-1", "-p", "2", "-a", "cycle")
+        assert isinstance(line.supervision, Supervision)
+    finally:
+        box.stop()
