@@ -129,7 +129,11 @@ class UnreachableTexts:
         text = self.text_for(ticket, flow_document)
         if not text:
             return None
-        result = self.deliver(line, ticket.customer_phone, text)
+        try:
+            result = self.deliver(line, ticket.customer_phone, text)
+        except Exception as exc:  # an encoder or driver bug must still leave a trace on the ticket
+            log.exception("call %s: text to %s failed", call_id, ticket.customer_phone)
+            result = TextResult(False, text, None, error=f"{type(exc).__name__}: {exc}")
         event: dict[str, Any] = {"ticket": ticket.id, "call": call_id, "to": ticket.customer_phone}
         if result.sent:
             log.info("call %s: texted %s on %s (references %s)", call_id, ticket.customer_phone, result.line,

@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Protocol
 
-from gsmmodem.pdu import encodeSmsSubmitPdu
+from gsmmodem.pdu import decodeSmsPdu, encodeSmsSubmitPdu
 
 from appliance.errors import ModemError
 
@@ -92,10 +92,32 @@ def encode_sms(number: str, text: str, *, reference: int = 0) -> list[SmsPart]:
     """The SMS-SUBMIT PDUs for ``text`` to ``number`` (GSM-7 when it can, else UCS2; several if long)."""
     if not text:
         raise ValueError("an empty text message")
-    pdus = encodeSmsSubmitPdu(
-        normalise_number(number), utf16_units(text), reference=reference & 0xFF, requestStatusReport=False
-    )
-    return [SmsPart(bytes(p.data).hex().upper(), p.tpduLength) for p in pdus]
+    units = utf16_units(text)
+    # gsmmodem 0.13's GSM-7 table lists "ÿ" as an escape with an int value, so any text with a "ÿ" raises
+    # TypeError. "ÿ" is not GSM-7: encode with a stand-in that is UCS2 too, then put "ÿ" back.
+    stand_in = units.replace(_Y_DIAERESIS, "\u0100")
+    pdus = encodeSmsSubmitPdu(normalise_number(number), stand_in, reference=reference & 0xFF, requestStatusReport=False)
+    parts = [SmsPart(bytes(p.data).hex().upper(), p.tpduLength) for p in pdus]
+    if stand_in != units:
+        parts = _restore_units(parts, units)
+    return parts
+
+
+_Y_DIAERESIS = "\u00ff"
+
+
+def _restore_units(parts: list[SmsPart], units: str) -> list[SmsPart]:
+    """Rewrite the UCS2 text at the end of each part's PDU with the real units (same length, same split)."""
+    restored, at = [], 0
+    for part in parts:
+        raw = bytearray.fromhex(part.pdu_hex)
+        count = len(decodeSmsPdu(part.pdu_hex)["text"])
+        raw[len(raw) - 2 * count :] = units[at : at + count].encode("utf-16-be", "surrogatepass")
+        at += count
+        restored.append(SmsPart(raw.hex().upper(), part.tpdu_length))
+    if at != len(units):
+        raise ValueError(f"text of {len(units)} UCS2 units came out as {at}")
+    return restored
 
 
 def send_sms(
