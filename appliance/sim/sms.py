@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gsmmodem.pdu import decodeSmsPdu
+from gsmmodem.pdu import GSM7_BASIC, GSM7_EXTENDED
 
 log = logging.getLogger(__name__)
 
@@ -131,35 +131,91 @@ class SimSmsCenter:
 
     def _submit(self, pdu_hex: str, announced: int) -> None:
         try:
-            raw = bytes.fromhex(pdu_hex)
-            decoded = decodeSmsPdu(pdu_hex)
-        except Exception as exc:
+            pdu = read_submit_pdu(pdu_hex)
+        except (ValueError, IndexError, KeyError) as exc:
             log.warning("sim %s: undecodable PDU %r: %s", self.name, pdu_hex[:40], exc)
             self._send("+CMS ERROR: 304")
             return
-        tpdu_length = len(raw) - 1 - raw[0]  # less the SMSC length octet and the SMSC address
-        if tpdu_length != announced or decoded.get("type") != "SMS-SUBMIT":
-            log.warning("sim %s: AT+CMGS=%d but the TPDU is %d octets", self.name, announced, tpdu_length)
+        if pdu.tpdu_length != announced:
+            log.warning("sim %s: AT+CMGS=%d but the TPDU is %d octets", self.name, announced, pdu.tpdu_length)
             self._send("+CMS ERROR: 304")
             return
-        concat = next((h for h in decoded.get("udh", []) if hasattr(h, "parts")), None)
         mr = self._next_mr
         self._next_mr = self._next_mr % 255 + 1
         msg = ReceivedSms(
             pdu_hex=pdu_hex,
-            tpdu_length=tpdu_length,
-            number=str(decoded.get("number", "")),
-            text=str(decoded.get("text", "")),
+            tpdu_length=pdu.tpdu_length,
+            number=pdu.number,
+            text=pdu.text,
             message_reference=mr,
-            concat_reference=concat.reference if concat is not None else None,
-            part=concat.number if concat is not None else 1,
-            parts=concat.parts if concat is not None else 1,
+            concat_reference=pdu.concat[0] if pdu.concat else None,
+            part=pdu.concat[1] if pdu.concat else 1,
+            parts=pdu.concat[2] if pdu.concat else 1,
         )
         with self.received:
             self.messages.append(msg)
             self.received.notify_all()
         log.info("sim %s: text part %d/%d to %s accepted (mr %d)", self.name, msg.part, msg.parts, msg.number, mr)
         self._send(f"+CMGS: {mr}", "OK")
+
+
+@dataclass(frozen=True)
+class SubmitPdu:
+    number: str
+    text: str  # UCS2 text as UTF-16 units (a surrogate pair split over two parts stays split)
+    tpdu_length: int
+    concat: tuple[int, int, int] | None  # (reference, part, parts)
+
+
+_GSM7_EXTENDED_BY_CODE = {v: k for k, v in GSM7_EXTENDED.items() if isinstance(v, str)}
+
+
+def read_submit_pdu(pdu_hex: str) -> SubmitPdu:
+    """Read an SMS-SUBMIT PDU by 3GPP TS 23.040 / 23.038, independently of the encoder that made it.
+
+    (gsmmodem 0.13's own decoder drops a trailing '@' from a full concatenated GSM-7 part.)
+    """
+    raw = bytes.fromhex(pdu_hex)
+    i = 1 + raw[0]  # SMSC length octet and address
+    tpdu_length = len(raw) - i
+    first = raw[i]
+    if first & 0x03 != 0x01:
+        raise ValueError("not an SMS-SUBMIT")
+    i += 2  # first octet, TP-MR
+    digits, toa = raw[i], raw[i + 1]
+    bcd = raw[i + 2 : i + 2 + (digits + 1) // 2].hex()
+    number = ("+" if toa & 0x70 == 0x10 else "") + "".join(bcd[k + 1] + bcd[k] for k in range(0, len(bcd), 2))[:digits]
+    i += 2 + (digits + 1) // 2 + 1  # TP-DA, TP-PID
+    dcs = raw[i]
+    i += 1 + {0: 0, 2: 1, 1: 7, 3: 7}[(first >> 3) & 0x03]  # TP-DCS, TP-VP
+    udl, ud = raw[i], raw[i + 1 :]
+    if len(ud) > 140:
+        raise ValueError("user data longer than one message")
+    header, concat = 0, None
+    if first & 0x40:  # TP-UDHI
+        header = ud[0] + 1
+        if ud[1] == 0x00 and ud[2] == 3:  # concatenated short message, 8-bit reference
+            concat = (ud[3], ud[5], ud[4])
+    if dcs & 0x0C == 0x08:  # UCS2
+        units = ud[header:udl]
+        text = "".join(chr(int.from_bytes(units[k : k + 2], "big")) for k in range(0, len(units) - 1, 2))
+    elif dcs & 0x0C == 0x00:  # GSM-7 default alphabet
+        bits = int.from_bytes(ud, "little")
+        septets = [(bits >> (7 * k)) & 0x7F for k in range((header * 8 + 6) // 7, udl)]
+        out: list[str] = []
+        escape = False
+        for septet in septets:
+            if escape:
+                out.append(_GSM7_EXTENDED_BY_CODE.get(chr(septet), " "))
+                escape = False
+            elif septet == 0x1B:
+                escape = True
+            else:
+                out.append(GSM7_BASIC[septet])
+        text = "".join(out)
+    else:
+        raise ValueError(f"data coding scheme {dcs:#04x} is not text")
+    return SubmitPdu(number, text, tpdu_length, concat)
 
 
 def _from_units(text: str) -> str:

@@ -171,3 +171,11 @@ def test_tel_sms_a_modem_that_never_prompts_times_out(scripted_peer):
             send_sms(channel, "+15550100", "hi", timeouts=SmsTimeouts(mode=1.0, prompt=0.2, submit=0.5))
     finally:
         channel.close()
+
+
+def test_tel_sms_sim_reads_pdus_by_the_spec_where_gsmmodem_does_not(modem):
+    m, sim = modem
+    text = "x" * 152 + "@" + "y" * 20  # a full first part ending in '@', which gsmmodem's decoder drops
+    assert send_sms(m, "+44 20 7946 0958", text, timeouts=QUICK) == [1, 2]
+    assert sim.sms.texts() == [("+442079460958", text)]
+    assert [s.tpdu_length for s in sim.sms.messages] == [len(bytes.fromhex(s.pdu_hex)) - 1 for s in sim.sms.messages]
