@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Protocol
 
-from gsmmodem.pdu import decodeSmsPdu, encodeSmsSubmitPdu
+from gsmmodem.pdu import decodeSmsPdu, encodeGsm7, encodeSmsSubmitPdu
 
 from appliance.errors import ModemError
 
@@ -86,6 +86,17 @@ def utf16_units(text: str) -> str:
 def from_utf16_units(text: str) -> str:
     """Undo :func:`utf16_units` (joins surrogate pairs back into characters)."""
     return text.encode("utf-16-be", "surrogatepass").decode("utf-16-be")
+
+
+def sms_alphabet(text: str) -> str:
+    """``gsm7`` when the GSM default alphabet (with its extension table) spells the text, else ``ucs2``."""
+    if _Y_DIAERESIS in text:
+        return "ucs2"
+    try:
+        encodeGsm7(text)
+    except (ValueError, TypeError):
+        return "ucs2"
+    return "gsm7"
 
 
 def encode_sms(number: str, text: str, *, reference: int = 0) -> list[SmsPart]:
