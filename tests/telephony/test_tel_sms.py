@@ -179,3 +179,12 @@ def test_tel_sms_sim_reads_pdus_by_the_spec_where_gsmmodem_does_not(modem):
     assert send_sms(m, "+44 20 7946 0958", text, timeouts=QUICK) == [1, 2]
     assert sim.sms.texts() == [("+442079460958", text)]
     assert [s.tpdu_length for s in sim.sms.messages] == [len(bytes.fromhex(s.pdu_hex)) - 1 for s in sim.sms.messages]
+
+
+def test_tel_sms_alphabet_is_what_the_encoder_chose():
+    from appliance.telephony.sms import sms_alphabet
+
+    for text, alphabet, dcs in (("ok {€}", "gsm7", 0x00), ("Haÿ", "ucs2", 0x08), ("Доставка", "ucs2", 0x08)):
+        assert sms_alphabet(text) == alphabet
+        [part] = encode_sms("+15550100", text)
+        assert data_coding_scheme(bytes.fromhex(part.pdu_hex)) == dcs
