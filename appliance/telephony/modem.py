@@ -159,7 +159,7 @@ class Modem:
             if event.state == "released":
                 return self._release_outcome(event.raw)
             if event.state == _FINAL:
-                return DialResult(self.profile.outcome_for_final_code(event.raw), detail=event.raw)
+                return self._final_outcome(event.raw)
 
     def _release_outcome(self, raw: str) -> DialResult:
         """The outcome of a call released before it was answered: the URC's cause, else the final
@@ -177,27 +177,44 @@ class Modem:
             pass
         if final is not None and final != "NO CARRIER":
             return DialResult(self.profile.outcome_for_final_code(final), detail=f"{raw}; {final}")
-        if self.profile.cause_query and self.profile.cause_pattern is not None:
-            try:
-                lines = self.command(self.profile.cause_query)
-            except (AtCommandError, AtTimeout) as exc:
-                lines = []
-                log.warning("modem %s: %s failed: %s", self.name, self.profile.cause_query, exc)
-            for line in lines:
-                match = self.profile.cause_pattern.match(line)
-                if match is None:
-                    continue
-                groups = match.groupdict()
-                if groups.get("cause"):
-                    number = int(groups["cause"])
-                    if number in self.profile.cause_outcomes:
-                        return DialResult(self.profile.cause_outcomes[number], cause=number, detail=line)
-                by_text = self.profile.outcome_for_cause_text(groups.get("text") or line)
-                if by_text is not None:
-                    return DialResult(by_text, detail=line)
+        asked = self._ask_cause()
+        if asked is not None:
+            return asked
         if final is not None:
             return DialResult(self.profile.outcome_for_final_code(final), detail=f"{raw}; {final}")
         return DialResult(self.profile.default_outcome, detail=raw)
+
+    def _final_outcome(self, code: str) -> DialResult:
+        """A bare final code ended the attempt; NO CARRIER says little, so ask for the cause."""
+        if code == "NO CARRIER":
+            asked = self._ask_cause()
+            if asked is not None:
+                return asked
+        return DialResult(self.profile.outcome_for_final_code(code), detail=code)
+
+    def _ask_cause(self) -> DialResult | None:
+        """What ``cause_query`` (AT+CEER) says about the last call, if the profile can tell."""
+        pattern = self.profile.cause_pattern
+        if not self.profile.cause_query or pattern is None:
+            return None
+        try:
+            lines = self.command(self.profile.cause_query)
+        except (AtCommandError, AtTimeout) as exc:
+            log.warning("modem %s: %s failed: %s", self.name, self.profile.cause_query, exc)
+            return None
+        for line in lines:
+            match = pattern.match(line)
+            if match is None:
+                continue
+            groups = match.groupdict()
+            if groups.get("cause"):
+                number = int(groups["cause"])
+                if number in self.profile.cause_outcomes:
+                    return DialResult(self.profile.cause_outcomes[number], cause=number, detail=line)
+            by_text = self.profile.outcome_for_cause_text(groups.get("text") or line)
+            if by_text is not None:
+                return DialResult(by_text, detail=line)
+        return None
 
     def _confirm_answer(self, number: str, raw: str, deadline: float) -> DialResult:
         """The network said "active", but some say so at ringback: start audio and wait for a voice."""
@@ -314,7 +331,7 @@ class Modem:
             originated, released = self._originated, self._released.is_set()
             self._active = False  # a release from now on is ours, not the far end's
         self.command(self.profile.hangup)
-        if released:
+        if released or not self.profile.release_after_hangup:
             return
         if originated or not self.profile.release_needs_origination:
             if not self._released.wait(self.timeouts.hangup):
