@@ -3,15 +3,15 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-# System packages: python3-venv for the venv; chromium for the panel's browser test.
-APT_RUNTIME := python3-venv python3-dev
+# System packages: python3-venv for the venv; libasound2-dev to build pyalsaaudio; chromium for the panel's browser test.
+APT_RUNTIME := python3-venv python3-dev libasound2-dev
 APT_TEST := chromium espeak-ng sox
 SUDO_HINT = printf 'Missing system packages. Run as root:\n  apt-get install -y %s\n' "$(1)"
 
 .PHONY: venv demo test lint clean sysdeps sysdeps-test
 
 sysdeps:
-	@if ! $(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1; then \
+	@if ! $(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1 || ! test -e /usr/include/alsa/asoundlib.h; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_RUNTIME); \
 	  else $(call SUDO_HINT,$(APT_RUNTIME)); exit 1; fi; fi
 

