@@ -135,6 +135,27 @@ def cmd_sim_modem(opts: argparse.Namespace) -> int:
     return run_sim_modem(opts.rest)
 
 
+def cmd_modem_probe(opts: argparse.Namespace) -> int:
+    import json
+
+    from appliance.telephony.probe import probe_modem
+
+    _setup_logging(opts.verbose, quiet=not opts.verbose)
+    result = probe_modem(opts.at_port, baudrate=opts.baudrate, timeout=opts.timeout)
+    if opts.json:
+        print(json.dumps(result.as_dict(), indent=2))
+    else:
+        print("\n".join(result.lines()))
+    return 0 if result.responding else 1
+
+
+def cmd_call(opts: argparse.Namespace) -> int:
+    from appliance.callcmd import run_call_command
+
+    _setup_logging(opts.verbose, quiet=not opts.verbose)
+    return run_call_command(opts)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="callbox", description="A SIM box that phones a shop's customers.")
     p.add_argument("--config", type=Path, default=None, help="config file (default /etc/callbox/callbox.toml)")
@@ -167,6 +188,28 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument("user", nargs="?", default="admin")
     pw.add_argument("--stdin", action="store_true", help="read the password from standard input")
     pw.set_defaults(func=cmd_passwd)
+
+    modem = sub.add_parser("modem", help="work with modems")
+    msub = modem.add_subparsers(dest="modem_command", required=True)
+    mp = msub.add_parser("probe", help="identify the modem on an AT port and the profile to use")
+    mp.add_argument("at_port", metavar="AT_PORT")
+    mp.add_argument("--json", action="store_true", help="print JSON")
+    mp.add_argument("--baudrate", type=int, default=115200)
+    mp.add_argument("--timeout", type=float, default=2.0, help="seconds per AT command")
+    mp.set_defaults(func=cmd_modem_probe)
+
+    call = sub.add_parser("call", help="place one call on one line and print the call record")
+    call.add_argument("number", metavar="NUMBER")
+    call.add_argument("--profile", required=True, help="modem profile name or .toml file")
+    call.add_argument("--at-port", required=True)
+    call.add_argument("--audio", required=True, help="serial:PATH or alsa:DEVICE")
+    call.add_argument("--flow", type=Path, default=None, help="flow JSON (default: the English delivery example)")
+    call.add_argument("--var", action="append", default=[], metavar="K=V", help="flow variable (repeatable)")
+    call.add_argument("--ring-timeout", type=float, default=45.0)
+    call.add_argument("--max-call", type=float, default=300.0, help="seconds before the bot hangs up")
+    call.add_argument("--recording", type=Path, default=None, help="write a stereo WAV of the call here")
+    call.add_argument("--json", action="store_true", help="print the call record as JSON")
+    call.set_defaults(func=cmd_call)
 
     sim = sub.add_parser("sim", help="simulators")
     simsub = sim.add_subparsers(dest="sim_command", required=True)

@@ -78,7 +78,7 @@ class ActiveCall:
         self.ended = threading.Event()
         self.end_cause: int | None = None
         self.interrupted = False
-        self.ended_by: str | None = None  # "bot", "remote" or "port"
+        self.ended_by: str | None = None  # "bot", "remote", "port" or "stall" (no audio from the modem)
         self.fault: str | None = None  # why an interrupted call was interrupted
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -89,6 +89,9 @@ class ActiveCall:
         """End the call from our side (idempotent). The line returns to ready."""
         if not self._finish("bot"):
             return
+        self._release()
+
+    def _release(self) -> None:
         self._stop.set()
         self.audio.stop()
         try:
@@ -129,9 +132,32 @@ class ActiveCall:
         if self._watcher is not threading.current_thread():
             self._watcher.join(2.0)
 
+    def _audio_stalled(self, frames: int, since: float) -> tuple[int, float, bool]:
+        """(frames seen, when they last moved, stalled?): the modem is the audio clock; no frames, no call."""
+        now = time.monotonic()
+        seen = getattr(self.audio, "frames_in", frames)
+        if seen != frames:
+            return seen, now, False
+        return frames, since, now - since >= self.line.supervision.audio_stall_s
+
+    def _stall(self) -> None:
+        limit = self.line.supervision.audio_stall_s
+        reason = f"no audio from the modem for {limit:g} s"
+        if not self._finish("stall"):
+            return
+        log.error("line %s: call to %s: %s; hanging up", self.line.name, self.number, reason)
+        self.interrupted = True
+        self.fault = reason
+        self._release()
+
     def _watch(self) -> None:
         modem = self.line.modem
+        frames, moved = -1, time.monotonic()
         while not self._stop.wait(0.05):
+            frames, moved, stalled = self._audio_stalled(frames, moved)
+            if stalled and self.ended_by is None:
+                self._stall()
+                return
             if modem.remote_ended.is_set():
                 if self._finish("remote"):
                     self.end_cause = modem.end_cause

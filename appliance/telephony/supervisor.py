@@ -61,6 +61,7 @@ class Supervision:
     power_cycle_timeout_s: float = 30.0
     power_cycle_settle_s: float = 5.0  # wait after the command before the next reopen
     join_s: float = 3.0  # bounded join of the supervisor thread on stop
+    audio_stall_s: float = 5.0  # an answered call with no audio from the modem this long is ended (interrupted)
 
     @staticmethod
     def command(text: str) -> tuple[str, ...]:

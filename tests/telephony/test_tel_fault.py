@@ -374,6 +374,20 @@ def test_tel_fault_one_way_audio_box_hears_nothing(rig):
     assert not call.interrupted and r.line.state is LineState.READY
 
 
+def test_tel_fault_one_way_audio_stall_ends_the_call(rig):
+    r = rig(lambda n: CustomerScript("silent", max_call_s=20), Supervision(**{**FAST.__dict__, "audio_stall_s": 0.8}))
+    r.line.start()
+    r.faults.uplink_muted = True
+    started = time.monotonic()
+    _, call = r.line.place_call("5550", ring_timeout=2)
+    assert call is not None
+    assert call.ended.wait(3.0)
+    assert call.interrupted and call.ended_by == "stall" and call.fault == "no audio from the modem for 0.8 s"
+    assert 0.8 < time.monotonic() - started < 2.5
+    assert r.line.state is LineState.READY  # the modem answers AT fine: only this call is lost
+    assert r.sim.calls[-1].ended.wait(2.0) and r.sim.calls[-1].ended_by == "bot"
+
+
 def test_tel_fault_every_named_fault_applies():
     sim = SimulatedHuaweiModem(lambda n: CustomerScript("answer"))
     sim.start()
