@@ -16,9 +16,11 @@ import time
 from collections.abc import Callable
 from typing import ClassVar
 
+from appliance.events import FRAME_BYTES
 from appliance.sim.card import FifoCard, WideVoice
 from appliance.sim.customer import CustomerScript, CustomerVoice
 from appliance.sim.huawei import SimulatedHuaweiModem, _CallRun
+from appliance.telephony.tones import dtmf_pcm
 
 log = logging.getLogger(__name__)
 
@@ -396,8 +398,56 @@ class SimulatedSim800(_DialectModem):
         return [f"+DTMF: {digit}"]
 
 
+class _Keypad:
+    """Stands in for the customer's voice while DTMF tones play, then hands back to it."""
+
+    def __init__(self, voice: CustomerVoice, tones: bytes) -> None:
+        self.voice = voice
+        self.tones = tones
+
+    def speak(self) -> bytes:
+        if not self.tones:
+            return self.voice.speak()
+        frame, self.tones = self.tones[:FRAME_BYTES], self.tones[FRAME_BYTES:]
+        return frame + bytes(FRAME_BYTES - len(frame))
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.voice, name)
+
+
+class SimulatedE1550(_DialectModem):
+    """The Huawei stick plus DTMF: AT^DTMF=<idx>,<digit> to send; keys the customer presses
+    arrive as tones in the audio (the stick does not report them), detected in-band by the box."""
+
+    family = "huawei-e1550"
+
+    def _dialect(self, upper: str, cmd: str) -> Callable[[], None] | None:
+        if upper.startswith("AT^DTMF="):
+            return lambda: self._vts(cmd.split(",", 1)[-1] if "," in cmd else "")
+        if upper == "AT+CEER":
+            return self._ceer
+        return None
+
+    def _translate(self, line: str) -> list[str]:
+        match = _CEND.match(line)
+        if match:
+            self.last_cause = int(match["cause"])
+        return [line]
+
+    def _call_flow(self, run: _CallRun) -> None:
+        SimulatedHuaweiModem._call_flow(self, run)  # keeps the quirk: no ^CEND after an early AT+CHUP
+
+    def press(self, digits: str) -> None:
+        with self._lock:
+            run = self._call
+            if run is None or run.voice is None:
+                raise RuntimeError("no call with audio to press keys on")
+            voice = run.voice.voice if isinstance(run.voice, _Keypad) else run.voice
+            run.voice = _Keypad(voice, dtmf_pcm(digits))  # type: ignore[assignment]
+
+
 FAMILIES: dict[str, type[SimulatedHuaweiModem]] = {
-    "huawei-e1550": SimulatedHuaweiModem,
+    "huawei-e1550": SimulatedE1550,
     "simcom-sim7600": SimulatedSim7600,
     "quectel-ec25": SimulatedEc25,
     "sim800": SimulatedSim800,
