@@ -156,6 +156,21 @@ def cmd_call(opts: argparse.Namespace) -> int:
     return run_call_command(opts)
 
 
+def cmd_sms(opts: argparse.Namespace) -> int:
+    from appliance.smscmd import run_sms_command
+
+    _setup_logging(opts.verbose, quiet=not opts.verbose)
+    return run_sms_command(
+        opts.number,
+        opts.text,
+        at_port=opts.at_port,
+        profile=opts.profile,
+        baudrate=opts.baudrate,
+        submit_timeout=opts.timeout,
+        as_json=opts.json,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="callbox", description="A SIM box that phones a shop's customers.")
     p.add_argument("--config", type=Path, default=None, help="config file (default /etc/callbox/callbox.toml)")
@@ -210,6 +225,16 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--recording", type=Path, default=None, help="write a stereo WAV of the call here")
     call.add_argument("--json", action="store_true", help="print the call record as JSON")
     call.set_defaults(func=cmd_call)
+
+    sms = sub.add_parser("sms", help="send one text message through one modem (PDU mode, Unicode fine)")
+    sms.add_argument("number", metavar="NUMBER")
+    sms.add_argument("text", metavar="TEXT")
+    sms.add_argument("--at-port", required=True)
+    sms.add_argument("--profile", default=None, help="modem profile name or .toml file (baud rate, URC prefixes)")
+    sms.add_argument("--baudrate", type=int, default=None)
+    sms.add_argument("--timeout", type=float, default=60.0, help="seconds for the network to take each part")
+    sms.add_argument("--json", action="store_true", help="print what was sent as JSON")
+    sms.set_defaults(func=cmd_sms)
 
     sim = sub.add_parser("sim", help="simulators")
     simsub = sim.add_subparsers(dest="sim_command", required=True)

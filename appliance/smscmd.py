@@ -31,7 +31,7 @@ def run_sms_command(
     submit_timeout: float = 60.0,
     command_timeout: float = 5.0,
     as_json: bool = False,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> int:
     """Send the text; print what was sent and the network's references. Errors raise CallboxError."""
     try:
@@ -55,6 +55,7 @@ def run_sms_command(
         )
     finally:
         channel.close()
+    out = out or sys.stdout
     record = {"to": to, "text": text, "alphabet": sms_alphabet(text), "parts": parts, "references": references}
     if as_json:
         print(json.dumps(record, indent=2, ensure_ascii=False), file=out)

@@ -54,3 +54,16 @@ def test_int_sms_cli_refusal_and_bad_input_are_callbox_errors(sim: SimulatedHuaw
     with pytest.raises(CallboxError, match="empty"):
         run_sms_command("+15550100", "", at_port=sim.at_port, out=io.StringIO())
     assert sim.sms.messages == []
+
+
+def test_int_sms_cli_through_callbox_main(sim: SimulatedHuaweiModem, capsys: pytest.CaptureFixture[str]) -> None:
+    from appliance.cli import main
+
+    assert main(["sms", "+15550100", "Parcel 48210: we missed you", "--at-port", sim.at_port, "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["references"] == [1] and record["alphabet"] == "gsm7"
+    assert sim.sms.texts() == [("+15550100", "Parcel 48210: we missed you")]
+    sim.sms.refuse = "+CMS ERROR: 500"
+    assert main(["sms", "+15550100", "again", "--at-port", sim.at_port, "--profile", "huawei-e1550"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("callbox: ") and "+CMS ERROR: 500" in err and err.count("\n") == 1
