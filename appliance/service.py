@@ -304,7 +304,11 @@ class Callbox:
                     "decision": t.decision,
                     "reason": t.reason,
                     "next_call_at": t.next_call_at,
-                    "remarks": [o["detail"] for o in ops if o["kind"] == "remark"],
+                    "remarks": [
+                        o["detail"] if o["kind"] == "remark" else f"Text message sent: {o['detail']}"
+                        for o in ops
+                        if o["kind"] in ("remark", "sms")
+                    ],
                     "operations": ops,
                 }
             )

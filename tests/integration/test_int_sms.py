@@ -127,6 +127,9 @@ def test_int_sms_gsm7_text_after_the_last_failed_attempt_only(rig: Callable[...,
     assert event["ticket"] == "SMS-1" and event["to"] == BUSY and event["detail"] == expected
     assert event["references"] == [got.message_reference] and event["line"] == "sim0"
     assert event["call"] == r.box.records.calls(ticket_id="SMS-1")[0]["id"]  # newest call first
+    # the panel's ticket list shows the text among the remarks
+    [listed] = [t for t in r.box.list_tickets() if t["id"] == "SMS-1"]
+    assert listed["remarks"][-1] == f"Text message sent: {expected}"
 
 
 def test_int_sms_unicode_text_from_the_flow_round_trips(rig: Callable[..., Rig]) -> None:
