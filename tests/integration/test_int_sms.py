@@ -192,3 +192,15 @@ def test_int_sms_templates_are_checked_where_they_are_written() -> None:
     assert parse_flow({**flow, "unreachable_text": "Order {order_id}"}).document["unreachable_text"]
     with pytest.raises(FlowError, match="unreachable_text"):
         parse_flow({**flow, "unreachable_text": "Order {tracking}"})
+
+
+def test_int_sms_which_template_wins_and_how_it_renders() -> None:
+    from appliance.records.store import TicketRow
+
+    row = TicketRow("T-1", "delivery", "Parcel", "", "Ada", "+15550100", "", "shipped", {}, "open", "call", "", None,
+                    None)
+    texts = UnreachableTexts(SmsConfig(unreachable_text="Hi {name}, order {order_id} from {shop}."), shop_name="Shop")
+    assert texts.text_for(row, None) == "Hi Ada, order from Shop."  # an empty field leaves no double space
+    assert texts.text_for(row, {"unreachable_text": "Flow says hi {name}"}) == "Flow says hi Ada"
+    assert texts.text_for(row, {"unreachable_text": ""}) == ""  # the flow turns texts off
+    assert UnreachableTexts(SmsConfig()).text_for(row, {"id": "x"}) == ""  # off by default
