@@ -130,9 +130,9 @@ def cmd_passwd(opts: argparse.Namespace) -> int:
 
 
 def cmd_sim_modem(opts: argparse.Namespace) -> int:
-    from appliance.sim.run import run_sim_modem
+    from appliance.sim.run import run_sim_modem_opts
 
-    return run_sim_modem(opts.rest)
+    return run_sim_modem_opts(opts, opts.sim_parser)
 
 
 def cmd_modem_probe(opts: argparse.Namespace) -> int:
@@ -238,9 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("sim", help="simulators")
     simsub = sim.add_subparsers(dest="sim_command", required=True)
-    sm = simsub.add_parser("modem", help="run one simulated Huawei E1550 on pseudo-terminals")
-    sm.add_argument("rest", nargs=argparse.REMAINDER)
-    sm.set_defaults(func=cmd_sim_modem)
+    sm = simsub.add_parser("modem", help="run one simulated modem (--profile P --customer SCRIPT --fault F; -h)")
+    from appliance.sim.run import add_arguments as add_sim_modem_arguments
+
+    add_sim_modem_arguments(sm)
+    sm.set_defaults(func=cmd_sim_modem, sim_parser=sm)
     return p
 
 

@@ -129,12 +129,16 @@ class PluggableModem:
         self.link_dir = link_dir or Path(self._tmp.name)  # type: ignore[union-attr]
         self.link_dir.mkdir(parents=True, exist_ok=True)
         self.at_port = str(self.link_dir / "at")
-        self.audio_port = str(self.link_dir / "audio")
+        self._audio_link = str(self.link_dir / "audio")
+        # a file-backed sound card is a folder named "fifo:<folder>": link the folder, keep the scheme
+        self._scheme = "fifo:" if sim.audio_port.startswith("fifo:") else ""
+        self.audio_port = self._scheme + self._audio_link
         self.plugged = threading.Event()
         self._link()
 
     def _link(self) -> None:
-        for link, target in ((self.at_port, self.sim.at_port), (self.audio_port, self.sim.audio_port)):
+        audio_target = self.sim.audio_port.removeprefix(self._scheme)
+        for link, target in ((self.at_port, self.sim.at_port), (self._audio_link, audio_target)):
             tmp = f"{link}.new"
             if os.path.lexists(tmp):
                 os.unlink(tmp)
@@ -144,7 +148,7 @@ class PluggableModem:
 
     def unplug(self) -> None:
         self.plugged.clear()
-        for link in (self.at_port, self.audio_port):
+        for link in (self.at_port, self._audio_link):
             if os.path.lexists(link):
                 os.unlink(link)
         self.sim.unplug()
@@ -169,7 +173,7 @@ class PluggableModem:
         return thread
 
     def close(self) -> None:
-        for link in (self.at_port, self.audio_port):
+        for link in (self.at_port, self._audio_link):
             if os.path.lexists(link):
                 os.unlink(link)
         if self._tmp is not None:
