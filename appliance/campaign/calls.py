@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable
@@ -148,6 +149,8 @@ class CallRunner:
             retry=self.calling.retry_s,
             cause=result.cause,
         )
+        if result.outcome is DialOutcome.INTERRUPTED and result.detail:  # say why the line failed
+            decision = dataclasses.replace(decision, remark=f"{decision.remark} Line fault: {result.detail}.")
         log.info("call %s: %s", call_id, decision.remark)
         event = _operation_event(ticket, call_id, "remark", decision.remark)
         self.records.finish_call(
@@ -230,6 +233,7 @@ class CallRunner:
             disposition,
             run.result.operations if completed else [],
             turns,
+            fault=getattr(active, "fault", None) if active.interrupted else None,
         )
 
     def _apply(
@@ -242,12 +246,15 @@ class CallRunner:
         disposition: str | None,
         operations: list[RenderedOperation],
         turns: list[Turn],
+        fault: str | None = None,
     ) -> CallSummary:
         now = self.clock()
         said = [t.text for t in turns if t.speaker == "customer" and t.text and t.node != "answer"]
         heard = "; ".join(f"'{s}'" for s in said) if said else "nothing"
         when = f"{now.astimezone():%Y-%m-%d %H:%M}"
         summary = f"Call {call_id} on {when}: {disposition or outcome}. Customer said {heard}."
+        if fault:
+            summary += f" Line fault: {fault}."
         remarks = [op.text for op in operations if op.op == "remark" and op.text]
         remark = " ".join([summary, *remarks])
         ops: list[tuple[str, str]] = [("remark", remark)]

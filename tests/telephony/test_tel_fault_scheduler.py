@@ -3,6 +3,7 @@ lines whose modem is absent at boot (a power cut, a modem slow to enumerate)."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from datetime import time as dtime
@@ -147,3 +148,57 @@ def test_tel_fault_power_cycle_from_config_is_split_like_a_shell(tmp_path):
         assert isinstance(line.supervision, Supervision)
     finally:
         box.stop()
+
+
+def test_tel_fault_call_interrupted_by_unplug_is_recorded_and_retried_on_the_recovered_line(
+    tmp_path, piper_tts, pocketsphinx_engine
+):
+    from appliance.config import RetryConfig, VuiConfig
+    from appliance.speech.vad import Endpointer
+
+    scripts = iter([CustomerScript("silent", max_call_s=30), CustomerScript("busy")])
+    with no_thread_left(grace=5.0):
+        sim = SimulatedHuaweiModem(lambda n: next(scripts), ring_ms=150, faults=SimFaults())
+        sim.start()
+        plug = PluggableModem(sim)
+        line = Line("u1", Modem(load_profile("huawei-e1550"), plug.at_port, plug.audio_port, timeouts=FAST_MODEM),
+                    supervision=FAST)
+        config = Config(
+            state_dir=tmp_path / "state",
+            calling=CallingConfig(hours="00:00-00:00", ring_timeout_s=3, max_attempts=2,
+                                  retry_s=RetryConfig(interrupted=1)),
+            vui=VuiConfig(silence_timeout_ms=8000),
+        )  # fmt: skip
+        kit = SpeechKit(asr=pocketsphinx_engine, tts=piper_tts, endpointer=lambda: Endpointer(silence_timeout_ms=8000))
+        box = Callbox(config, lines=[line], speech=kit)
+        box.scheduler.idle_poll_s = 0.05
+        try:
+            box.start()
+            assert line.state is LineState.READY
+            box.submit_ticket(
+                {"id": "U-1", "type": "delivery", "subject": "Parcel", "description": "out for delivery",
+                 "customer": {"name": "Ann", "phone": "+15550300001"}, "order": {"id": "7", "status": "shipped"}},
+                webhook_id="msg-U-1",
+            )  # fmt: skip
+            deadline = time.monotonic() + 10
+            while not (sim.calls and sim.calls[0].connected_at) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(0.5)
+            plug.unplug()  # mid-conversation
+            time.sleep(0.5)
+            plug.replug()
+            deadline = time.monotonic() + 20
+            while True:
+                rows = box.records.calls(ticket_id="U-1")
+                if len(rows) == 2 and all(r["outcome"] for r in rows):
+                    break
+                assert time.monotonic() < deadline, rows
+                time.sleep(0.05)
+            calls = sorted(box.records.calls(ticket_id="U-1"), key=lambda c: c["id"])
+            assert calls[0]["outcome"] == "interrupted"
+            assert re.search(r"Line fault: (AT|voice) port \S+ failed", calls[0]["remark"]), calls[0]["remark"]
+            assert calls[1]["outcome"] == "busy" and calls[1]["line"] == "u1"  # the recovered line got the retry
+        finally:
+            box.stop()
+            sim.stop()
+            plug.close()
