@@ -10,173 +10,18 @@ answered before the shared ones. Dialect facts are in
 
 from __future__ import annotations
 
-import logging
-import re
 import time
 from collections.abc import Callable
 from typing import ClassVar
 
-from appliance.events import FRAME_BYTES
 from appliance.sim.card import FifoCard, WideVoice
-from appliance.sim.customer import CustomerScript, CustomerVoice
+from appliance.sim.customer import CustomerScript
+from appliance.sim.dialect import _CEND, DialectModem, Keypad
 from appliance.sim.huawei import SimulatedHuaweiModem, _CallRun
 from appliance.telephony.tones import dtmf_pcm
 
-log = logging.getLogger(__name__)
 
-_CEND = re.compile(r"^\^CEND:(?P<idx>\d+),(?P<dur>\d+),\d+,(?P<cause>\d+)$")
-CAUSE_TEXT = {
-    16: "Normal call clearing",
-    17: "User busy",
-    18: "No user responding",
-    19: "User alerting, no answer",
-    21: "Call rejected",
-}
-DTMF_KEYS = "0123456789*#ABCD"
-
-
-class _DialectModem(SimulatedHuaweiModem):
-    """Shared machinery: command dispatch before the Huawei table, URC translation, DTMF."""
-
-    identity: ClassVar[dict[str, list[str]]] = {}
-    family = "generic"
-
-    def __init__(self, directory: Callable[[str], CustomerScript], **kw: object) -> None:
-        super().__init__(directory, **kw)  # type: ignore[arg-type]
-        self.dtmf_sent: list[str] = []  # digits the box sent with AT+VTS
-        self.last_cause: int | None = None
-        self.commands: list[str] = []  # dialect commands received, in order
-
-    # -- commands --------------------------------------------------------------
-
-    def _dialect(self, upper: str, cmd: str) -> Callable[[], None] | None:
-        """The handler for a family command, or None to use the shared (Huawei) table."""
-        if upper in self.identity:
-            return lambda: self._send(*self.identity[upper], "OK")
-        if upper == "AT^CVOICE?":
-            return lambda: self._send("ERROR")
-        if upper == "AT+CEREG?":
-            return lambda: self._send("+CEREG: 0,1", "OK")
-        if upper == "AT+CEER":
-            return self._ceer
-        if upper.startswith("AT+VTS="):
-            return lambda: self._vts(cmd[len("AT+VTS=") :])
-        return None
-
-    def _handle(self, line: str) -> None:
-        cmd = line.strip()
-        handler = self._dialect(cmd.upper(), cmd)
-        if handler is None:
-            super()._handle(line)
-            return
-        self.commands.append(cmd)
-        faults = getattr(self, "faults", None)
-        override = faults.intercept(cmd) if faults is not None else None  # fault hook, as in the base
-        if override is not None:
-            self._send(*override)
-            return
-        handler()
-
-    def _ok(self) -> None:
-        self._send("OK")
-
-    def _ceer(self) -> None:
-        cause = self.last_cause
-        text = CAUSE_TEXT.get(cause, "No cause information") if cause is not None else "No cause information"
-        self._send(f"+CEER: {text}", "OK")
-
-    def _vts(self, arg: str) -> None:
-        digits = arg.strip().strip('"').replace(",", "")
-        if not digits or any(d not in DTMF_KEYS for d in digits.upper()):
-            self._send("+CME ERROR: 50")
-            return
-        with self._lock:
-            run = self._call
-        if run is None or not run.active:
-            self._send("+CME ERROR: 3")
-            return
-        self.dtmf_sent.extend(digits.upper())
-        self._send("OK")
-
-    # -- what the customer does ------------------------------------------------
-
-    def press(self, digits: str) -> None:
-        """The customer presses keys: the modem reports each digit (the family's URC)."""
-        for digit in digits:
-            SimulatedHuaweiModem._send(self, *self._dtmf_urc(digit))
-
-    def _dtmf_urc(self, digit: str) -> list[str]:
-        raise NotImplementedError
-
-    # -- URC translation -------------------------------------------------------
-
-    def _send(self, *lines: str) -> None:
-        out: list[str] = []
-        for line in lines:
-            out.extend(self._translate(line))
-        if out:
-            super()._send(*out)
-
-    def _translate(self, line: str) -> list[str]:
-        run = self._call
-        number = run.record.number if run is not None else ""
-        if line.startswith("^ORIG:"):
-            return self._dialing(number)
-        if line.startswith("^CONF:"):
-            return self._alerting(number)
-        if line.startswith("^CONN:"):
-            if run is not None:
-                self._connected(run)
-            return self._active(number)
-        match = _CEND.match(line)
-        if match:
-            cause = int(match["cause"])
-            self.last_cause = cause
-            by_bot = run is not None and run.record.ended_by == "bot"
-            final = [] if by_bot else [self._final_code(run, cause)]
-            return [*self._released(number, int(match["dur"])), *final]
-        return [line]
-
-    def _final_code(self, run: _CallRun | None, cause: int) -> str:
-        if run is not None and run.record.result == "busy":
-            return "BUSY"
-        if cause == 19:
-            return "NO ANSWER"
-        return "NO CARRIER"
-
-    def _connected(self, run: _CallRun) -> None:
-        """The call became active: families whose audio needs no start command open it now."""
-
-    def _call_flow(self, run: _CallRun) -> None:
-        super()._call_flow(run)
-        if run.record.result == "cancelled_before_orig":  # only the Huawei stick keeps quiet then
-            self.last_cause = 16
-            SimulatedHuaweiModem._send(self, *self._released(run.record.number, 0))
-
-    def _voice_on(self, run: _CallRun) -> None:
-        """Open the customer's side of the audio without answering a command (auto-start families)."""
-        replies = [(p.stem, self._pcm(p)) for p in run.script.replies]
-        greeting = run.script.greeting
-        hello = (greeting.stem, self._pcm(greeting)) if greeting is not None else None
-        with self._lock:
-            run.voice = CustomerVoice(run.script, replies, hello)
-            run.audio = True
-
-    # per family
-    def _dialing(self, number: str) -> list[str]:
-        return []
-
-    def _alerting(self, number: str) -> list[str]:
-        return []
-
-    def _active(self, number: str) -> list[str]:
-        return []
-
-    def _released(self, number: str, duration: int) -> list[str]:
-        return []
-
-
-class SimulatedSim7600(_DialectModem):
+class SimulatedSim7600(DialectModem):
     """SIMCom SIM7600: +CLCC state URCs, VOICE CALL: BEGIN/END, PCM on a tty after AT+CPCMREG=1.
 
     ``pcm_refuse_ms``: AT+CPCMREG=1 answers ERROR for this long after the call
@@ -257,7 +102,7 @@ class SimulatedSim7600(_DialectModem):
         return [f"+RXDTMF: {digit}"]
 
 
-class SimulatedEc25(_DialectModem):
+class SimulatedEc25(DialectModem):
     """Quectel EC25: +QIND "ccinfo" state URCs; audio starts by itself once AT+QPCMV=1,<port> is set.
 
     ``uac=True``: the USB-audio-class card (QPCMV=1,2), simulated by a
@@ -351,7 +196,7 @@ class SimulatedEc25(_DialectModem):
         return [f"+QTONEDET: {ord(digit)}"]
 
 
-class SimulatedSim800(_DialectModem):
+class SimulatedSim800(DialectModem):
     """SIMCom SIM800 (2G): MO RING / MO CONNECTED, final codes, analog audio on a USB sound card."""
 
     family = "sim800"
@@ -398,24 +243,7 @@ class SimulatedSim800(_DialectModem):
         return [f"+DTMF: {digit}"]
 
 
-class _Keypad:
-    """Stands in for the customer's voice while DTMF tones play, then hands back to it."""
-
-    def __init__(self, voice: CustomerVoice, tones: bytes) -> None:
-        self.voice = voice
-        self.tones = tones
-
-    def speak(self) -> bytes:
-        if not self.tones:
-            return self.voice.speak()
-        frame, self.tones = self.tones[:FRAME_BYTES], self.tones[FRAME_BYTES:]
-        return frame + bytes(FRAME_BYTES - len(frame))
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.voice, name)
-
-
-class SimulatedE1550(_DialectModem):
+class SimulatedE1550(DialectModem):
     """The Huawei stick plus DTMF: AT^DTMF=<idx>,<digit> to send; keys the customer presses
     arrive as tones in the audio (the stick does not report them), detected in-band by the box."""
 
@@ -442,8 +270,8 @@ class SimulatedE1550(_DialectModem):
             run = self._call
             if run is None or run.voice is None:
                 raise RuntimeError("no call with audio to press keys on")
-            voice = run.voice.voice if isinstance(run.voice, _Keypad) else run.voice
-            run.voice = _Keypad(voice, dtmf_pcm(digits))  # type: ignore[assignment]
+            voice = run.voice.voice if isinstance(run.voice, Keypad) else run.voice
+            run.voice = Keypad(voice, dtmf_pcm(digits))  # type: ignore[assignment]
 
 
 FAMILIES: dict[str, type[SimulatedHuaweiModem]] = {

@@ -194,27 +194,14 @@ class Modem:
 
     def _ask_cause(self) -> DialResult | None:
         """What ``cause_query`` (AT+CEER) says about the last call, if the profile can tell."""
-        pattern = self.profile.cause_pattern
-        if not self.profile.cause_query or pattern is None:
+        if not self.profile.cause_query or self.profile.cause_pattern is None:
             return None
         try:
             lines = self.command(self.profile.cause_query)
         except (AtCommandError, AtTimeout) as exc:
             log.warning("modem %s: %s failed: %s", self.name, self.profile.cause_query, exc)
             return None
-        for line in lines:
-            match = pattern.match(line)
-            if match is None:
-                continue
-            groups = match.groupdict()
-            if groups.get("cause"):
-                number = int(groups["cause"])
-                if number in self.profile.cause_outcomes:
-                    return DialResult(self.profile.cause_outcomes[number], cause=number, detail=line)
-            by_text = self.profile.outcome_for_cause_text(groups.get("text") or line)
-            if by_text is not None:
-                return DialResult(by_text, detail=line)
-        return None
+        return self.profile.outcome_from_cause_report(lines)
 
     def _confirm_answer(self, number: str, raw: str, deadline: float) -> DialResult:
         """The network said "active", but some say so at ringback: start audio and wait for a voice."""

@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from appliance.errors import ConfigError
-from appliance.events import DialOutcome
+from appliance.events import DialOutcome, DialResult
 
 SYSTEM_DIR = Path("/etc/callbox/modems")
 REPO_DIR = Path(__file__).resolve().parents[2] / "firmware-config" / "modems"
@@ -119,6 +119,24 @@ class ModemProfile:
         for needle, outcome in self.cause_text_outcomes.items():
             if needle in lowered:
                 return outcome
+        return None
+
+    def outcome_from_cause_report(self, lines: list[str]) -> DialResult | None:
+        """The outcome the answer to ``cause_query`` (AT+CEER) tells, if any: by number, else by text."""
+        if self.cause_pattern is None:
+            return None
+        for line in lines:
+            match = self.cause_pattern.match(line)
+            if match is None:
+                continue
+            groups = match.groupdict()
+            if groups.get("cause"):
+                number = int(groups["cause"])
+                if number in self.cause_outcomes:
+                    return DialResult(self.cause_outcomes[number], cause=number, detail=line)
+            by_text = self.outcome_for_cause_text(groups.get("text") or line)
+            if by_text is not None:
+                return DialResult(by_text, detail=line)
         return None
 
     def dtmf_command(self, digit: str, idx: int = 1) -> str:
