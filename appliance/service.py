@@ -328,7 +328,12 @@ class Callbox:
         engine = self.asr_engine
         return {
             "lines": [
-                {"name": ln.name, "state": str(getattr(getattr(ln, "state", None), "value", "unknown"))}
+                {
+                    "name": ln.name,
+                    "state": str(getattr(getattr(ln, "state", None), "value", "unknown")),
+                    # why a line is not ready (its supervisor keeps reopening it)
+                    **({"fault": getattr(ln, "fault_reason", None)} if getattr(ln, "fault_reason", None) else {}),
+                }
                 for ln in self.lines
             ],
             "asr": {

@@ -47,5 +47,5 @@ class PanelService(Protocol):
         ...
 
     def status(self) -> dict[str, Any]:
-        """``{"lines": [{"name", "state"}], "asr": {"engine", "fallback_reason"}, "version"}``."""
+        """``{"lines": [{"name", "state", "fault"?}], "asr": {"engine", "fallback_reason"}, "version"}``."""
         ...

@@ -123,6 +123,8 @@ def test_tel_fault_service_starts_lines_whose_modem_is_absent_at_boot(tmp_path):
             assert time.monotonic() - started < 2.0  # boot is not held up by the absent modem
             line = box.lines[0]
             assert isinstance(line, Line) and line.state is LineState.FAULTED
+            (shown,) = box.status()["lines"]  # the panel's status strip says why (a tooltip on the chip)
+            assert shown["state"] == "faulted" and "cannot open AT port" in shown["fault"]
             assert line.supervision.reopen_s == 0.3 and line.supervision.power_cycle == ()
             time.sleep(0.5)
             plug.replug()
