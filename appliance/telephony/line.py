@@ -313,7 +313,8 @@ class Line:
         if supervisor is not None:
             supervisor.join()
             self.modem.close()
-        with self._open_lock:
+        with self._open_lock:  # an open attempt still running has finished; close what it opened
+            self.modem.close()
             self._event("stop")
 
     def describe(self) -> dict[str, object]:

@@ -400,3 +400,18 @@ def test_tel_fault_every_named_fault_applies():
             apply_fault(sim, "flood")
     finally:
         sim.stop()
+
+
+def test_tel_fault_stop_during_a_hung_reopen_is_prompt(rig):
+    slow = ModemTimeouts(command=5.0, dial_ack=5.0, hangup=1.0)
+    r = rig(supervision=Supervision(**{**FAST.__dict__, "ping_failures_to_fault": 1}))
+    r.line.modem.timeouts = slow
+    r.line.start()
+    r.line.last_ok = 0.0
+    r.faults.stop_answering()
+    wait_fault(r.line, "stopped answering", 8.0)
+    wait_state(r.line, LineState.INITIALISING, 3.0)  # a reopen waiting on a 5 s command timeout
+    started = time.monotonic()
+    r.line.stop()
+    assert time.monotonic() - started < 1.5
+    assert r.line.state is LineState.ABSENT and not r.line.supervisor.alive
