@@ -99,7 +99,30 @@ def cmd_doctor(opts: argparse.Namespace) -> int:
         ok = Path(lc.at_port).exists() and Path(lc.audio_port).exists()
         print(f"line {lc.name}: {lc.profile} at {lc.at_port} / {lc.audio_port} ({'present' if ok else 'ABSENT'})")
         problems += 0 if ok else 1
+        if ok:
+            problems += _doctor_probe(lc.at_port, lc.profile)
     return 1 if problems else 0
+
+
+def _doctor_probe(at_port: str, profile: str) -> int:
+    """Ask a present modem what it is (`callbox modem probe`); 1 if it cannot carry calls for this profile."""
+    from appliance.errors import PortError
+    from appliance.telephony.probe import probe_modem
+
+    try:
+        found = probe_modem(at_port, timeout=1.0)
+    except PortError as exc:
+        print(f"  probe: {exc} (is callbox serve running? it holds the port)")
+        return 0
+    voice = {True: "voice", False: "NO VOICE", None: "voice unknown"}[found.voice]
+    reg = "registered" if found.registered else "NOT REGISTERED"
+    print(f"  probe: {found.manufacturer} {found.model}, SIM {found.sim}, {reg}, "
+          f"signal {found.signal_dbm} dBm, {voice}, profile {found.profile or 'none matched'}")
+    bad = not found.responding or found.voice is False or not found.registered
+    if found.profile is not None and found.profile != profile and not profile.startswith(found.profile):
+        print(f"  the config says profile {profile}, the modem looks like {found.profile}")
+        bad = True
+    return 1 if bad else 0
 
 
 def cmd_flow_validate(opts: argparse.Namespace) -> int:

@@ -83,3 +83,18 @@ def test_tel_probe_cli_json_and_text(make_sim, capsys):
     assert "profile:       huawei-e1550" in text and "signal:        -73 dBm (rssi 20)" in text
     assert main(["modem", "probe", "/nonexistent/ttyUSB7"]) == 2
     assert "cannot open AT port" in capsys.readouterr().err
+
+
+def test_tel_probe_doctor_probes_present_modems(make_sim, capsys, tmp_path):
+    good, mute = make_sim(), make_sim(voice_enabled=False)
+    cfg = tmp_path / "callbox.toml"
+    cfg.write_text(
+        f'[[lines]]\nname = "a"\nat_port = "{good.at_port}"\naudio_port = "{good.audio_port}"\n'
+        f'[[lines]]\nname = "b"\nat_port = "{mute.at_port}"\naudio_port = "{mute.audio_port}"\n'
+        f'profile = "sim800"\n'
+    )
+    code = main(["--config", str(cfg), "--state-dir", str(tmp_path / "state"), "doctor"])
+    out = capsys.readouterr().out
+    assert "probe: huawei E1550, SIM READY, registered, signal -73 dBm, voice, profile huawei-e1550" in out
+    assert "NO VOICE" in out and "the config says profile sim800, the modem looks like huawei-e1550" in out
+    assert code == 1
