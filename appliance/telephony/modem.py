@@ -61,6 +61,7 @@ class Modem:
         self._released = threading.Event()
         self._channel: AtChannel | None = None
         self._call_idx = 1
+        self._audio_on = False  # audio_start commands were sent and audio_stop not yet
         self._pump: AudioPump | None = None  # started early when the answer must be confirmed by speech
         self.dtmf_digits: queue.Queue[str] = queue.Queue()
         detect = profile.dtmf.detect
@@ -128,6 +129,7 @@ class Modem:
 
     def dial(self, number: str, *, ring_timeout: float) -> DialResult:
         """Dial and block until answered or a terminal outcome; never longer than ring_timeout (+ hang-up)."""
+        self._stop_audio_quietly()  # the last call ended at the far end with audio still on
         self._reset_call()
         cmd = self.profile.dial_command(number)
         try:
@@ -253,6 +255,7 @@ class Modem:
     def _start_pump(self, tap: Tap | None) -> AudioPump:
         for cmd in self.profile.audio_start:
             self._command_retrying(cmd)
+            self._audio_on = bool(self.profile.audio_stop)
         for cmd in self.profile.dtmf.detect_start:
             try:
                 self.command(cmd)
@@ -309,14 +312,25 @@ class Modem:
             return None
 
     def stop_audio(self) -> None:
+        self._audio_on = False
         for cmd in self.profile.audio_stop:
             self.command(cmd)
+
+    def _stop_audio_quietly(self) -> None:
+        """Audio off (AT+CPCMREG=0) after a call that had it on, however that call ended."""
+        if not self._audio_on:
+            return
+        try:
+            self.stop_audio()
+        except (AtCommandError, AtTimeout, PortError) as exc:
+            log.debug("modem %s: audio stop failed: %s", self.name, exc)
 
     def hangup(self) -> None:
         """Hang up; wait (bounded) for the release only if the modem will send one."""
         with self._call_lock:
             originated, released = self._originated, self._released.is_set()
             self._active = False  # a release from now on is ours, not the far end's
+        self._stop_audio_quietly()
         self.command(self.profile.hangup)
         if released or not self.profile.release_after_hangup:
             return
