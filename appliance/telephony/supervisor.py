@@ -176,8 +176,8 @@ def check_health(modem: Commander, *, timeout: float, check_registration: bool =
         pass
     try:
         health.operator = parse_cops(modem.command("AT+COPS?", timeout=timeout, expect="+COPS:"))
-    except AtCommandError:
-        pass
+    except (AtCommandError, AtTimeout):
+        pass  # some modems are slow to name the operator while searching; the commands above proved it answers
     if check_registration and not health.registered:
         stat = health.registration if health.registration is not None else health.lte_registration
         raise ModemError(f"not registered on the network ({REGISTRATION.get(stat or 0, stat)})")
