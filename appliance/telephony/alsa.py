@@ -30,7 +30,8 @@ PLAYBACK = "playback"
 
 
 class AlsaTransport:
-    def __init__(self, device: str, *, rate: int = 8000, period_ms: int = 20) -> None:
+    def __init__(self, device: str, *, rate: int = 8000, period_ms: int = 20, prefill_periods: int = 2) -> None:
+        self.prefill_periods = prefill_periods
         self.device = device if ":" in device or device == "default" else f"plughw:CARD={device},DEV=0"
         self.rate = rate
         self.period = rate * period_ms // 1000
@@ -54,6 +55,9 @@ class AlsaTransport:
         try:
             self._capture = alsaaudio.PCM(alsaaudio.PCM_CAPTURE, alsaaudio.PCM_NORMAL, **common)
             self._playback = alsaaudio.PCM(alsaaudio.PCM_PLAYBACK, alsaaudio.PCM_NORMAL, **common)
+            # Two periods of silence ahead: the pump writes one period per period captured, so the
+            # playback buffer stays this full and a late wake-up of the pump does not underrun it.
+            self._playback.write(bytes(self.period * 2 * self.prefill_periods))
         except alsaaudio.ALSAAudioError as exc:
             self.close()
             raise PortError(f"cannot open ALSA device {self.device}: {exc}") from exc
