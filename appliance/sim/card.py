@@ -20,6 +20,7 @@ import select
 import shutil
 import tempfile
 import threading
+import weakref
 from pathlib import Path
 from typing import Protocol
 
@@ -51,6 +52,7 @@ class FifoCard:
 
     def _open(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix=self._prefix))
+        weakref.finalize(self, shutil.rmtree, self.folder, True)  # gone at exit even if never closed
         os.mkfifo(self.folder / CAPTURE)
         os.mkfifo(self.folder / PLAYBACK)
         # read-write opens never block and never fail for want of a peer
