@@ -55,6 +55,9 @@ class Modem:
         self.end_cause: int | None = None
         self.fault: str | None = None
         self._progress: queue.Queue[CallProgress] = queue.Queue()
+        # open()/close() may race (a dial thread failing while the supervisor reopens): one lock, and
+        # close() takes the channel out before closing it, so a newly opened channel is never dropped open.
+        self._port_lock = threading.Lock()
         self._call_lock = threading.Lock()  # guards the call flags below
         self._originated = False
         self._active = False
@@ -80,8 +83,13 @@ class Modem:
             urc_prefixes=self.profile.urc_prefixes,
             name=self.name,
         )
+        with self._port_lock:
+            stale, self._channel = self._channel, None
+        if stale is not None:
+            stale.close()
         channel.open()
-        self._channel = channel
+        with self._port_lock:
+            self._channel = channel
         self.port_failed.clear()
         try:
             for step in self.profile.init:
@@ -94,20 +102,24 @@ class Modem:
                 if step.expect is not None and not any(step.expect.match(line) for line in lines):
                     raise ModemError(step.error or f"{step.command} answered {lines!r}")
         except ModemError:
+            with self._port_lock:
+                if self._channel is channel:
+                    self._channel = None
             channel.close()
-            self._channel = None
             raise
         log.info("modem %s ready (%s)", self.name, self.profile.name)
 
     def close(self) -> None:
-        if self._channel is not None:
-            self._channel.close()
-            self._channel = None
+        with self._port_lock:
+            channel, self._channel = self._channel, None
+        if channel is not None:
+            channel.close()
 
     def command(self, cmd: str, *, timeout: float | None = None, expect: str | None = None) -> list[str]:
-        if self._channel is None:
+        channel = self._channel
+        if channel is None:
             raise PortError(f"modem {self.name} is not open")
-        return self._channel.command(cmd, timeout=timeout, expect=expect)
+        return channel.command(cmd, timeout=timeout, expect=expect)
 
     def command_with_prompt(
         self,
@@ -119,9 +131,10 @@ class Modem:
         expect: str | None = None,
     ) -> list[str]:
         """A command that takes ``payload`` after a ``> `` prompt (AT+CMGS); see AtChannel."""
-        if self._channel is None:
+        channel = self._channel
+        if channel is None:
             raise PortError(f"modem {self.name} is not open")
-        return self._channel.command_with_prompt(
+        return channel.command_with_prompt(
             cmd, payload, prompt_timeout=prompt_timeout, timeout=timeout, expect=expect
         )
 
