@@ -19,7 +19,23 @@ from appliance.speech.asr import AsrEngine, AsrSession
 
 log = logging.getLogger(__name__)
 
-PREROLL_FRAMES = 15  # 300 ms of audio before the detected speech start goes to the recogniser
+PREROLL_FRAMES = 15
+# What a callee says on picking up, as a grammar: cheaper and steadier than free-form recognition, which in
+# PocketSphinx holds the GIL long enough at the end of an utterance to stall the audio pump.
+GREETING_PHRASES = {
+    "en": (
+        "hello",
+        "hi",
+        "yes",
+        "yeah",
+        "speaking",
+        "hello who is this",
+        "who is this",
+        "good morning",
+        "good afternoon",
+        "good evening",
+    ),
+}  # 300 ms of audio before the detected speech start goes to the recogniser
 
 
 class AudioPort(Protocol):
@@ -121,7 +137,8 @@ class Conversation:
             if session is None:
                 preroll.append(frame)
                 if voiced:
-                    session = self.asr.open_session(None)
+                    phrases = GREETING_PHRASES.get(str(getattr(self.asr, "language", "")).split("-")[0])
+                    session = self.asr.open_session(list(phrases) if phrases else None)
                     for f in preroll:
                         session.accept(f)
                 elif waited >= lim.greeting_wait_ms:
