@@ -50,26 +50,26 @@ def receiver() -> Iterator[str]:
     t.join(5)
 
 
-def test_operations_are_delivered_signed_and_retried(tmp_path: Path, receiver: str) -> None:
+def store_with_ticket(tmp_path: Path) -> RecordsStore:
     store = RecordsStore(tmp_path / "callbox.db")
+    fields = {
+        "id": "T1",
+        "type": "delivery",
+        "subject": "s",
+        "description": "",
+        "customer_name": "A",
+        "customer_phone": "+1555",
+        "order_id": "1",
+        "order_status": "shipped",
+    }
     store.submit_ticket(
-        webhook_id="m",
-        fields={
-            "id": "T1",
-            "type": "delivery",
-            "subject": "s",
-            "description": "",
-            "customer_name": "A",
-            "customer_phone": "+1555",
-            "order_id": "1",
-            "order_status": "shipped",
-        },
-        payload={},
-        decision="call",
-        reason="r",
-        flow_id="f",
-        max_attempts=1,
+        webhook_id="m", fields=fields, payload={}, decision="call", reason="r", flow_id="f", max_attempts=1
     )
+    return store
+
+
+def test_operations_are_delivered_signed_and_retried(tmp_path: Path, receiver: str) -> None:
+    store = store_with_ticket(tmp_path)
     store.add_operation("T1", "close", "closed after call 1", outbox={"ticket": "T1", "operation": "close"})
     now = [datetime.now(UTC)]
     worker = OutboxWorker(store, url=receiver, secret=SECRET, clock=lambda: now[0])
@@ -84,25 +84,7 @@ def test_operations_are_delivered_signed_and_retried(tmp_path: Path, receiver: s
 
 
 def test_unreachable_ticketing_system_keeps_the_item(tmp_path: Path) -> None:
-    store = RecordsStore(tmp_path / "callbox.db")
-    store.submit_ticket(
-        webhook_id="m",
-        fields={
-            "id": "T1",
-            "type": "delivery",
-            "subject": "s",
-            "description": "",
-            "customer_name": "A",
-            "customer_phone": "+1555",
-            "order_id": "1",
-            "order_status": "shipped",
-        },
-        payload={},
-        decision="call",
-        reason="r",
-        flow_id="f",
-        max_attempts=1,
-    )
+    store = store_with_ticket(tmp_path)
     store.add_operation("T1", "remark", "x", outbox={"ticket": "T1"})
     worker = OutboxWorker(store, url="http://127.0.0.1:9/nothing-listens", secret=SECRET, timeout_s=2)
     assert worker.deliver_due() == 0
