@@ -156,30 +156,20 @@ class AtChannel:
         """
         wait = self.default_timeout if timeout is None else timeout
         with self._lock:
-            ser = self._serial
-            if ser is None or self.closed.is_set():
-                why = f" ({self.error})" if self.error else ""
-                raise PortError(f"AT port {self.port} is not open{why}")
+            ser = self._open_serial()
             pending = _Pending(cmd, expect)
             with self._state:
                 self._pending = pending
             try:
                 log.debug("%s <- %s", self.name, cmd)
-                try:
-                    ser.write(cmd.encode("ascii") + b"\r")
-                except (serial.SerialException, OSError) as exc:
-                    raise PortError(f"write to {self.port} failed: {exc}") from exc
+                self._write(ser, cmd.encode("ascii") + b"\r")
                 if not pending.done.wait(wait):
                     got = pending.lines
                     raise AtTimeout(f"{cmd!r}: no final result code within {wait:.2f}s (got {got!r})")
             finally:
                 with self._state:
                     self._pending = None
-        if pending.error is not None:
-            raise pending.error
-        if pending.result != FINAL_OK:
-            raise AtCommandError(cmd, pending.result or "")
-        return pending.lines
+        return self._outcome(pending)
 
     def command_with_prompt(
         self,
@@ -202,10 +192,7 @@ class AtChannel:
         prompt_wait = self.default_timeout if prompt_timeout is None else prompt_timeout
         wait = self.default_timeout if timeout is None else timeout
         with self._lock:
-            ser = self._serial
-            if ser is None or self.closed.is_set():
-                why = f" ({self.error})" if self.error else ""
-                raise PortError(f"AT port {self.port} is not open{why}")
+            ser = self._open_serial()
             pending = _Pending(cmd, expect, prompt=threading.Event(), payload=payload)
             with self._state:
                 self._pending = pending
@@ -229,10 +216,22 @@ class AtChannel:
             finally:
                 with self._state:
                     self._pending = None
+        return self._outcome(pending)
+
+    def _open_serial(self) -> serial.Serial:
+        ser = self._serial
+        if ser is None or self.closed.is_set():
+            why = f" ({self.error})" if self.error else ""
+            raise PortError(f"AT port {self.port} is not open{why}")
+        return ser
+
+    @staticmethod
+    def _outcome(pending: _Pending) -> list[str]:
+        """A finished command's information lines, or the error it ended in."""
         if pending.error is not None:
             raise pending.error
         if pending.result != FINAL_OK:
-            raise AtCommandError(cmd, pending.result or "")
+            raise AtCommandError(pending.command, pending.result or "")
         return pending.lines
 
     def _write(self, ser: serial.Serial, data: bytes) -> None:
