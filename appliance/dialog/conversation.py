@@ -16,10 +16,12 @@ from typing import Protocol
 from appliance.dialog.engine import FlowRun, Step
 from appliance.events import Utterance
 from appliance.speech.asr import AsrEngine, AsrSession
+from appliance.speech.audio import rms_dbfs
 
 log = logging.getLogger(__name__)
 
 PREROLL_FRAMES = 15
+VOICED_DBFS = -40.8  # RMS 300 of 32768: above line noise, below any voice
 # What a callee says on picking up, as a grammar: cheaper and steadier than free-form recognition, which in
 # PocketSphinx holds the GIL long enough at the end of an utterance to stall the audio pump.
 GREETING_PHRASES = {
@@ -159,11 +161,7 @@ class Conversation:
 
     @staticmethod
     def _voiced(frame: bytes) -> bool:
-        samples = memoryview(frame).cast("h")
-        if not samples:
-            return False
-        energy = sum(x * x for x in samples[::4]) / (len(samples) / 4)
-        return energy > 300.0**2
+        return rms_dbfs(frame) > VOICED_DBFS
 
     def _say(self, step: Step) -> bool:
         audio = self.tts.render(step.say)
