@@ -181,13 +181,14 @@ def run_call_command(opts: argparse.Namespace, *, speech: SpeechKit | None = Non
     audio: str = opts.audio
     if not audio.startswith(("serial:", "alsa:", "fifo:")):
         raise ConfigError(f"--audio {audio!r}: expected serial:PATH or alsa:DEVICE")
+    built_engine: object = None
     with tempfile.TemporaryDirectory(prefix="callbox-call-") as tmp:
         if speech is None:
             from appliance.config import Config
             from appliance.service import StatePaths, build_speech
 
             state = Path(opts.state_dir) if getattr(opts, "state_dir", None) else Path(tmp)
-            speech, _engine = build_speech(Config(state_dir=state), StatePaths(state))
+            speech, built_engine = build_speech(Config(state_dir=state), StatePaths(state))
         line = open_line(opts.profile, opts.at_port, audio)
         try:
             record = call_once(
@@ -202,6 +203,9 @@ def run_call_command(opts: argparse.Namespace, *, speech: SpeechKit | None = Non
             )
         finally:
             line.stop()
+            close_engine = getattr(built_engine, "close", None)
+            if close_engine is not None:
+                close_engine()  # recognition worker processes
     if opts.json:
         print(json.dumps(record.as_dict(), indent=2, ensure_ascii=False))
     else:

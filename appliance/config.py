@@ -37,6 +37,9 @@ class SpeechConfig:
     piper_voice: str = ""
     length_scale: float = 1.0
     volume: float = 1.0
+    # PocketSphinx decodes in this many worker processes (it holds the GIL while decoding, which would
+    # stall the audio of every call); 0 = in this process. vosk always runs in-process.
+    asr_workers: int = 2
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,13 @@ class VuiConfig:
     silence_timeout_ms: int = 7000
     max_utterance_ms: int = 15000
     answer_wait_ms: int = 400
+    # turn taking (appliance/speech/vad.py): a long answer (flow node "listen": {"long_answer": true}) or an
+    # unfinished-sounding one ("... on", "... and") waits this long; a closed answer already heard ("yes")
+    # ends after the short silence; talking over a prompt this long stops it (barge-in).
+    long_utterance_wait_ms: int = 1500
+    complete_answer_silence_ms: int = 300
+    barge_in_min_ms: int = 300
+    echo_margin_db: float = 6.0  # the bot's echo must come back at least this much quieter than it was played
 
 
 @dataclass(frozen=True)

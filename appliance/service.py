@@ -81,7 +81,8 @@ def build_speech(config: Config, paths: StatePaths) -> tuple[SpeechKit, Any]:
     from appliance.speech.vad import Endpointer
 
     sc = config.speech
-    engine = load_engine(vosk_model_dir=Path(sc.vosk_model) if sc.vosk_model else None, language=sc.language)
+    engine = load_engine(vosk_model_dir=Path(sc.vosk_model) if sc.vosk_model else None, language=sc.language,
+                         workers=sc.asr_workers)
     if sc.piper_voice:
         model = Path(sc.piper_voice)
         voice: tuple[Path, Path | None] = (model, model.with_suffix(model.suffix + ".json"))
@@ -97,6 +98,10 @@ def build_speech(config: Config, paths: StatePaths) -> tuple[SpeechKit, Any]:
             end_silence_ms=vui.end_silence_ms,
             silence_timeout_ms=vui.silence_timeout_ms,
             max_utterance_ms=vui.max_utterance_ms,
+            long_utterance_wait_ms=vui.long_utterance_wait_ms,
+            complete_answer_silence_ms=vui.complete_answer_silence_ms,
+            barge_in_min_ms=vui.barge_in_min_ms,
+            echo_margin_db=vui.echo_margin_db,
         )
 
     return SpeechKit(asr=engine, tts=tts, endpointer=endpointer), engine
@@ -203,6 +208,9 @@ class Callbox:
                     log.exception("line %s did not stop cleanly", line.name)
         self.records.close()
         self.configs.close()
+        close_engine = getattr(self.asr_engine, "close", None)
+        if close_engine is not None:
+            close_engine()  # recognition worker processes
 
     def on_call(self, listener: Any) -> None:
         self._listeners.append(listener)

@@ -1,10 +1,12 @@
 """Audio cadence on a simulated modem of any family while speech recognition runs on the call.
 
     .venv/bin/python bench/tel_cadence_families.py [--profile simcom-sim7600] [--seconds 60] [--asr sphinx|none]
+        [--asr-workers 2]
 
 A customer who keeps answering, a bot that answers each of their turns with a
 piper prompt, recognition (PocketSphinx, free-form: the heavier mode) on every
-customer turn in its own thread: the audio pump must still write one frame to
+customer turn in its own thread (PocketSphinx decodes in worker processes as the
+box does, ``--asr-workers 0`` decodes in this process to show the stall): the audio pump must still write one frame to
 the modem every 20 ms. Prints one JSON object: frames written per whole second
 (min / max / each), the intervals between writes (mean, p99, max, how many
 over 40 ms), underruns, and what was recognised. Not part of the test run.
@@ -94,6 +96,8 @@ def main() -> int:
     parser.add_argument("--asr", choices=("vosk", "sphinx", "sphinx-grammar", "none"), default="vosk",
                         help="vosk: Korean model with a phrase list, Korean customers; sphinx: PocketSphinx "
                              "free-form (holds the GIL ~150 ms per utterance end); sphinx-grammar: with a phrase list")
+    parser.add_argument("--asr-workers", type=int, default=2,
+                        help="PocketSphinx worker processes, as [speech] asr_workers (0: decode in this process)")
     opts = parser.parse_args()
     seconds: float = opts.seconds
 
@@ -102,8 +106,10 @@ def main() -> int:
     wavs = sorted(VOICES.glob("en_*.wav"))
     if opts.asr.startswith("sphinx"):
         from appliance.speech.asr_sphinx import PocketSphinxEngine
+        from appliance.speech.asr_worker import EngineSpec, WorkerEngine
 
-        engine = PocketSphinxEngine(language="en")
+        engine = (WorkerEngine(EngineSpec("pocketsphinx", "en"), workers=opts.asr_workers) if opts.asr_workers > 0
+                  else PocketSphinxEngine(language="en"))
         if opts.asr == "sphinx-grammar":
             grammar = ["yes", "yes someone will be home", "that's fine", "no", "call me tomorrow",
                        "call me another day", "not tomorrow", "hello"]
@@ -154,6 +160,7 @@ def main() -> int:
             "profile": opts.profile,
             "device_rate": pump.device_rate,
             "asr": opts.asr,
+            "asr_workers": opts.asr_workers if opts.asr.startswith("sphinx") else 0,
             **cadence(stamps, start=started, seconds=seconds),
             "underruns": pump.underruns,
             "customer_turns": len(talk.heard),
@@ -168,6 +175,9 @@ def main() -> int:
     finally:
         line.stop()
         sim.stop()
+        close_engine = getattr(engine, "close", None)
+        if close_engine is not None:
+            close_engine()
 
 
 if __name__ == "__main__":

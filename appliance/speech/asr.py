@@ -91,11 +91,14 @@ def make_utterance(words: Sequence[WordInfo], duration_ms: int) -> Utterance:
     return Utterance(text=text, confidence=round(confidence, 4), words=kept, duration_ms=duration_ms)
 
 
-def load_engine(*, vosk_model_dir: Path | None, language: str) -> AsrEngine:
+def load_engine(*, vosk_model_dir: Path | None, language: str, workers: int = 0) -> AsrEngine:
     """vosk on ``vosk_model_dir`` when it loads; otherwise PocketSphinx (English), saying why.
 
     The reason is logged as a WARNING and kept in ``engine.fallback_reason`` so
-    ``callbox doctor`` and the panel can show it.
+    ``callbox doctor`` and the panel can show it. With ``workers`` > 0 PocketSphinx
+    decodes in that many worker processes (:mod:`appliance.speech.asr_worker`): its
+    binding holds the GIL while it decodes, which would stall the audio pump. vosk
+    releases the GIL and always runs in this process (its model is shared by every line).
     """
     from appliance.speech.asr_sphinx import PocketSphinxEngine
 
@@ -114,4 +117,8 @@ def load_engine(*, vosk_model_dir: Path | None, language: str) -> AsrEngine:
     if language.split("-")[0].lower() != "en":
         reason += f"; PocketSphinx only knows English, so {language!r} speech will not be understood"
     log.warning("speech recognition falls back to PocketSphinx (bundled en-us model): %s", reason)
+    if workers > 0:
+        from appliance.speech.asr_worker import EngineSpec, WorkerEngine
+
+        return WorkerEngine(EngineSpec("pocketsphinx", "en", fallback_reason=reason), workers=workers)
     return PocketSphinxEngine(language="en", fallback_reason=reason)
