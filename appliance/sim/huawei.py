@@ -195,7 +195,7 @@ class SimulatedHuaweiModem:
         if upper in ("ATE0", "ATE1"):
             self.echo = upper == "ATE1"
             self._send("OK")
-        elif upper.startswith("AT+CMEE="):
+        elif upper.startswith(("AT+CMEE=", "AT+CREG=")):
             self._send("OK")
         elif upper == "AT^CVOICE?":
             if self.voice_enabled:

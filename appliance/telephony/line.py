@@ -85,6 +85,16 @@ class ActiveCall:
         self._watcher = threading.Thread(target=self._watch, name=f"call-watch-{line.name}", daemon=True)
         self._watcher.start()
 
+    def send_dtmf(self, digits: str) -> None:
+        """Send DTMF digits to the far end (ModemError if the profile cannot)."""
+        self.line.modem.send_dtmf(digits)
+
+    def read_dtmf(self, timeout: float) -> str | None:
+        """The next key the customer pressed, or None after ``timeout`` (or once the call has ended)."""
+        if self.ended.is_set():
+            return None
+        return self.line.modem.read_dtmf(timeout)
+
     def hangup(self) -> None:
         """End the call from our side (idempotent). The line returns to ready."""
         if not self._finish("bot"):

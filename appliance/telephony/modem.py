@@ -23,6 +23,10 @@ from appliance.telephony.tones import DtmfDetector, SpeechDetector
 
 log = logging.getLogger(__name__)
 
+# The unsolicited form is "+CREG: <stat>[,<lac>,<ci>...]" (the answer to AT+CREG? is "+CREG: <n>,<stat>",
+# but answers never reach the URC handler).
+_REGISTRATION_URC = re.compile(r"^\+CE?REG:\s*(\d+)\s*(?:,|$)")
+
 _FINAL = "final"  # CallProgress.state for a bare final code (BUSY, NO CARRIER) seen as a URC
 
 
@@ -52,6 +56,8 @@ class Modem:
         self.name = name or at_port.rsplit("/", 1)[-1]
         self.remote_ended = threading.Event()
         self.port_failed = threading.Event()
+        # set by a +CREG/+CEREG URC saying the modem left the network; the line supervisor checks at once
+        self.registration_lost = threading.Event()
         self.end_cause: int | None = None
         self.fault: str | None = None
         self._progress: queue.Queue[CallProgress] = queue.Queue()
@@ -91,6 +97,7 @@ class Modem:
         with self._port_lock:
             self._channel = channel
         self.port_failed.clear()
+        self.registration_lost.clear()
         try:
             for step in self.profile.init:
                 try:
@@ -393,6 +400,12 @@ class Modem:
                 digit = groups.get("digit") or chr(int(groups["ascii"]))
                 self.dtmf_digits.put(digit)
                 return
+        registration = _REGISTRATION_URC.match(line)
+        if registration is not None:
+            if int(registration.group(1)) not in (1, 5):  # 1 home, 5 roaming
+                log.warning("modem %s: left the network (%s)", self.name, line)
+                self.registration_lost.set()
+            return
         found = self.profile.classify(line)
         if found is None:
             if line in self.profile.final_code_outcomes:

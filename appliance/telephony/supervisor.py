@@ -266,6 +266,9 @@ class Supervisor:
             self.stop_event.wait(0.05)
             return
         due = line.last_ok + (self.cfg.ping_retry_s if self._ping_failures else self.cfg.idle_ping_s)
+        if modem.registration_lost.is_set() and line.call is None:
+            modem.registration_lost.clear()
+            due = 0.0  # the modem said it left the network: check now (a call in flight ends by itself)
         if self.clock() < due:
             self.stop_event.wait(min(0.1, max(0.0, due - self.clock())))
             return

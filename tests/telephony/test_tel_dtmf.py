@@ -81,6 +81,28 @@ def test_tel_dtmf_send_and_receive_on_every_family(profile: str):
         sim.stop()
 
 
+def test_tel_dtmf_on_an_answered_call_of_a_line():
+    """What the dialogue layer uses: keys through the line's ActiveCall; none after the call ended."""
+    from appliance.telephony.line import Line
+
+    sim = simulated_modem("quectel-ec25", lambda n: CustomerScript("silent", max_call_s=10), ring_ms=100)
+    sim.start()
+    line = Line("dtmf", Modem(load_profile("quectel-ec25"), sim.at_port, sim.audio_port, timeouts=FAST))
+    try:
+        line.start()
+        result, call = line.place_call("5550", ring_timeout=3)
+        assert result.outcome is DialOutcome.ANSWERED and call is not None
+        call.send_dtmf("7")
+        assert sim.dtmf_sent == ["7"]  # type: ignore[attr-defined]
+        sim.press("3")  # type: ignore[attr-defined]
+        assert call.read_dtmf(2.0) == "3"
+        call.hangup()
+        assert call.read_dtmf(0.1) is None
+    finally:
+        line.stop()
+        sim.stop()
+
+
 def test_tel_dtmf_profile_without_sending_says_so(huawei_profile):
     import dataclasses
 

@@ -297,6 +297,20 @@ def test_tel_fault_registration_lost_then_back(rig):
     assert r.line.health is not None and r.line.health.registered
 
 
+def test_tel_fault_registration_urc_is_acted_on_before_the_next_ping(rig):
+    """+CREG: 2 arrives unsolicited (AT+CREG=1 in the init): the line checks at once, not 30 s later."""
+    import dataclasses
+
+    r = rig(supervision=dataclasses.replace(FAST, idle_ping_s=30.0))
+    r.line.start()
+    pings = r.line.supervisor.pings
+    started = time.monotonic()
+    apply_fault(r.sim, "registration_lost")
+    assert "searching" in wait_fault(r.line, "not registered", 3.0)
+    assert time.monotonic() - started < 2.0
+    assert r.line.supervisor.pings == pings + 1  # one check, caused by the URC
+
+
 # -- power cycle -----------------------------------------------------------------------
 
 
