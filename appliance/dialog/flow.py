@@ -54,6 +54,42 @@ class Node:
 
 
 @dataclass(frozen=True)
+class FlowVoice:
+    """A flow's ``"voice"``: which piper voice speaks it and how (``None``: the box's default)."""
+
+    name: str | None = None
+    speaker: int | str | None = None
+    length_scale: float | None = None
+    volume: float | None = None
+
+
+BROADCAST_MODES = ("tts", "recorded", "mixed")
+
+
+def _parse_voice(spec: Any) -> FlowVoice:
+    if not isinstance(spec, dict):
+        raise FlowError("must be an object", field="voice")
+    extra = set(spec) - {"name", "speaker", "length_scale", "volume"}
+    if extra:
+        raise FlowError(f"unknown key(s) {', '.join(sorted(extra))}", field="voice")
+    name = spec.get("name")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise FlowError("must be a voice name", field="voice.name")
+    speaker = spec.get("speaker")
+    if speaker is not None and (isinstance(speaker, bool) or not isinstance(speaker, int | str)
+                                or (isinstance(speaker, int) and speaker < 0)):
+        raise FlowError("must be a speaker number (0 or more) or name", field="voice.speaker")
+    numbers: dict[str, float | None] = {}
+    for key, low, high in (("length_scale", 0.25, 4.0), ("volume", 0.0, 2.0)):
+        value = spec.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                                  or not low < value <= high):
+            raise FlowError(f"must be a number above {low} and at most {high}", field=f"voice.{key}")
+        numbers[key] = float(value) if value is not None else None
+    return FlowVoice(name, speaker, numbers["length_scale"], numbers["volume"])
+
+
+@dataclass(frozen=True)
 class Flow:
     id: str
     name: str
@@ -63,6 +99,17 @@ class Flow:
     intents: dict[str, Intent]
     nodes: dict[str, Node]
     document: dict[str, Any]
+    voice: FlowVoice | None = None  # None: the box's configured voice and settings
+    broadcast: str = "tts"  # tts | recorded | mixed (recorded prompts where a node has one)
+
+    def prompt_templates(self) -> dict[tuple[str, str], str]:
+        """Every prompt the flow can say, by (node id, "say" | "reprompt"), as templates."""
+        out: dict[tuple[str, str], str] = {}
+        for node in self.nodes.values():
+            out[(node.id, "say")] = node.say
+            if node.reprompt:
+                out[(node.id, "reprompt")] = node.reprompt
+        return out
 
     def expected_phrases(self, node: Node) -> list[str]:
         """The closed set of answers a node listens for (used as an ASR grammar)."""
@@ -101,7 +148,8 @@ def parse_flow(doc: Any) -> Flow:
     """Validate a flow document; every problem names the node and field."""
     if not isinstance(doc, dict):
         raise FlowError("a flow must be a JSON object")
-    known = {"id", "name", "language", "start", "variables", "intents", "nodes", "description", "unreachable_text"}
+    known = {"id", "name", "language", "start", "variables", "intents", "nodes", "description", "unreachable_text",
+             "voice", "broadcast"}
     unknown = set(doc) - known
     if unknown:
         raise FlowError(f"unknown key(s): {', '.join(sorted(unknown))}")
@@ -177,8 +225,13 @@ def parse_flow(doc: Any) -> Flow:
                 raise FlowError(f"points to missing node {target!r}", node=node.id)
         if node.type == "dialogue" and not (node.no_input_next and node.no_match_next):
             raise FlowError("a dialogue node needs no_input and no_match targets", node=node.id)
+    voice = _parse_voice(doc["voice"]) if "voice" in doc else None
+    broadcast = doc.get("broadcast", "tts")
+    if broadcast not in BROADCAST_MODES:
+        raise FlowError(f"must be one of {', '.join(BROADCAST_MODES)}", field="broadcast")
     return Flow(
-        flow_id, str(doc.get("name", flow_id)), str(doc.get("language", "en")), start, variables, intents, nodes, doc
+        flow_id, str(doc.get("name", flow_id)), str(doc.get("language", "en")), start, variables, intents, nodes, doc,
+        voice=voice, broadcast=broadcast,
     )
 
 

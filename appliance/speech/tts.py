@@ -1,8 +1,31 @@
 """Text to speech with piper, resampled to the line rate and cached on disk.
 
-Static prompts are rendered once and kept under ``cache_dir`` keyed by a hash
-of (voice file, settings, text); a cache hit costs one file read. Templated
-prompts can be streamed sentence by sentence with :meth:`PiperTts.stream`.
+The dialogue layer sees two calls (its ``Synthesizer`` protocol)::
+
+    render(text) -> bytes              # the whole prompt as line PCM; cached on disk
+    stream(text) -> Iterator[bytes]    # one line-PCM chunk per sentence, lazily
+
+Both give S16LE mono PCM at :attr:`PiperTts.line_rate` (8000 on the call side
+today, 16000 for wideband lines). ``stream`` synthesises a sentence only when the
+consumer asks for it, so a caller that queues each chunk on the audio port
+(``port.play(chunk)`` returns at once) hears the first sentence while the next
+one renders. Each sentence that is already in the cache (a static sentence of a
+templated prompt, rendered ahead by :func:`appliance.speech.prompts.prerender`)
+is read from disk instead of synthesised; ``stream`` never writes the cache, so
+prompts carrying an order number do not pile up on disk. ``render`` writes the
+whole text's entry. Node-aware playback (recordings, broadcast modes) is
+:class:`appliance.speech.prompts.PromptSource`, which has the same two calls with
+a node id in front.
+
+Cache key: sha256 over the voice's identity (a content hash of the ``.onnx`` and
+its ``.onnx.json``, computed once when the voice loads), the effective settings
+(speaker, length scale, volume, noise scales), the output rate, a render version
+and the text. A one-sentence text has the same key whether it is a whole prompt
+or a sentence inside a longer one.
+
+One :class:`LoadedVoice` (the onnx model, ~60 MB) is shared by every
+:class:`PiperTts` built over it with :meth:`PiperTts.with_settings`, so flows
+with their own speaker, speed or volume cost no second model load.
 """
 
 from __future__ import annotations
@@ -11,10 +34,12 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +49,27 @@ from appliance.errors import SpeechError
 from appliance.events import LINE_RATE
 from appliance.speech.audio import to_line_rate
 
-__all__ = ["PiperTts", "default_voice", "trim_silence"]
+__all__ = [
+    "LoadedVoice",
+    "PiperTts",
+    "VoiceSettings",
+    "default_voice",
+    "split_sentences",
+    "trim_silence",
+]
 
 log = logging.getLogger(__name__)
 
 # Bumped whenever rendering changes in a way that makes old cache files wrong.
-_RENDER_VERSION = 1
+_RENDER_VERSION = 2
 _TRIM_THRESHOLD = 0.02  # of the chunk's peak: below this a sample counts as silence
 _LEAD_KEEP_S = 0.04
 _TRAIL_KEEP_S = 0.08
+SENTENCE_GAP_S = 0.2  # silence put between sentences (before every sentence but the first)
+CLAUSE_GAP_S = 0.1  # ... and between the clauses of a first sentence streamed in two parts
+QUICK_START_WORDS = 6  # stream: a longer uncached first sentence is cut at its first comma
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+_CLAUSE_END = re.compile(r"(?<=,)\s+")
 
 
 def default_voice() -> tuple[Path, Path]:
@@ -58,6 +95,82 @@ def trim_silence(audio: np.ndarray, rate: int, *, lead_keep_s: float = _LEAD_KEE
     return audio[start:end]
 
 
+def split_sentences(text: str) -> list[str]:
+    """``text`` cut after ``.``, ``!``, ``?`` followed by white space; empty pieces dropped."""
+    return [s for s in (p.strip() for p in _SENTENCE_END.split(text.strip())) if s]
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    """How a voice speaks. ``None`` means the voice's own default (from its ``.onnx.json``)."""
+
+    speaker: int | None = None
+    length_scale: float | None = None  # > 1 slower, < 1 faster
+    volume: float = 1.0  # after piper's peak normalisation; 1.0 = full scale
+    noise_scale: float | None = None
+    noise_w_scale: float | None = None
+
+    def check(self) -> None:
+        if self.volume < 0:
+            raise SpeechError(f"volume must not be negative, got {self.volume}")
+        for name in ("length_scale", "noise_scale", "noise_w_scale"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise SpeechError(f"{name} must be positive, got {value}")
+
+
+class LoadedVoice:
+    """One piper model in memory, with the content hash that identifies it in cache keys."""
+
+    def __init__(self, model_path: Path, config_path: Path | None = None) -> None:
+        self.model_path = Path(model_path)
+        self.config_path = Path(config_path) if config_path else Path(f"{model_path}.json")
+        self.name = self.model_path.name.removesuffix(".onnx")
+        self.digest = self._digest()
+        self.lock = threading.Lock()  # one synthesis at a time on this model
+        started = time.perf_counter()
+        from piper import PiperVoice
+
+        try:
+            self.voice: Any = PiperVoice.load(str(self.model_path), config_path=str(self.config_path))
+        except Exception as exc:  # piper/onnxruntime raise many kinds
+            raise SpeechError(f"cannot load piper voice {self.model_path}: {exc}") from exc
+        log.info("piper voice %s loaded in %.2f s", self.name, time.perf_counter() - started)
+
+    def _digest(self) -> str:
+        digest = hashlib.sha256()
+        for path in (self.model_path, self.config_path):
+            try:
+                with path.open("rb") as fh:
+                    digest.update(hashlib.file_digest(fh, "sha256").digest())
+            except OSError as exc:
+                raise SpeechError(f"piper voice file {path} is unreadable: {exc}") from exc
+        return digest.hexdigest()
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.voice.config.sample_rate)
+
+    @property
+    def num_speakers(self) -> int:
+        return max(1, int(getattr(self.voice.config, "num_speakers", 1)))
+
+    def speaker_id(self, speaker: int | str | None) -> int | None:
+        """A speaker number from a number or a name in the voice's speaker map."""
+        if speaker is None:
+            return None
+        if isinstance(speaker, str):
+            names = dict(getattr(self.voice.config, "speaker_id_map", {}) or {})
+            if speaker in names:
+                return int(names[speaker])
+            if not speaker.isdigit():
+                raise SpeechError(f"voice {self.name} has no speaker named {speaker!r}")
+            speaker = int(speaker)
+        if not 0 <= speaker < self.num_speakers:
+            raise SpeechError(f"voice {self.name} has {self.num_speakers} speaker(s), not #{speaker}")
+        return speaker
+
+
 class PiperTts:
     """One piper voice with fixed settings, rendering text to line-rate PCM."""
 
@@ -69,71 +182,97 @@ class PiperTts:
         line_rate: int = LINE_RATE,
         length_scale: float | None = None,
         volume: float = 1.0,
-        speaker: int | None = None,
+        speaker: int | str | None = None,
+        noise_scale: float | None = None,
+        noise_w_scale: float | None = None,
         cache_dir: Path | None = None,
+        loaded: LoadedVoice | None = None,
     ) -> None:
-        if volume < 0:
-            raise SpeechError(f"volume must not be negative, got {volume}")
-        if length_scale is not None and length_scale <= 0:
-            raise SpeechError(f"length_scale must be positive, got {length_scale}")
-        self.model_path = Path(model_path)
-        self.config_path = Path(config_path) if config_path else Path(f"{model_path}.json")
+        if line_rate <= 0:
+            raise SpeechError(f"line rate must be positive, got {line_rate}")
+        VoiceSettings(None, length_scale, volume, noise_scale, noise_w_scale).check()  # before a model load
+        self.loaded = loaded if loaded is not None else LoadedVoice(model_path, config_path)
+        settings = VoiceSettings(self.loaded.speaker_id(speaker), length_scale, volume, noise_scale, noise_w_scale)
+        self.settings = settings
+        self.model_path = self.loaded.model_path
+        self.config_path = self.loaded.config_path
         self.line_rate = line_rate
         self.length_scale = length_scale
         self.volume = volume
-        self.speaker = speaker
+        self.speaker = settings.speaker
         self.cache_dir = Path(cache_dir) if cache_dir else None
-        self._lock = threading.Lock()
-        self._voice = self._load()
+        self.synth_calls = 0  # piper runs (one per sentence synthesised): a cache hit adds none
+        self._count_lock = threading.Lock()
         self._syn_config = self._make_syn_config()
-        try:
-            size = self.model_path.stat().st_size
-        except OSError as exc:
-            raise SpeechError(f"piper voice {self.model_path} is unreadable: {exc}") from exc
-        self._identity: dict[str, Any] = {
-            "voice": self.model_path.name,
-            "size": size,
-            "line_rate": line_rate,
-            "length_scale": length_scale,
-            "volume": volume,
-            "speaker": speaker,
-            "render": _RENDER_VERSION,
-        }
-        self.voice_id = self.model_path.name.removesuffix(".onnx") + (
-            f"#{speaker}" if speaker is not None else ""
+        self._identity = self._key_identity()
+        self.voice_id = self.loaded.name + (f"#{self.speaker}" if self.speaker is not None else "")
+
+    def with_settings(
+        self,
+        *,
+        line_rate: int | None = None,
+        speaker: int | str | None = None,
+        length_scale: float | None = None,
+        volume: float | None = None,
+        noise_scale: float | None = None,
+        noise_w_scale: float | None = None,
+        cache_dir: Path | None = None,
+    ) -> PiperTts:
+        """The same loaded model with other settings (``None``: keep this one's)."""
+        s = self.settings
+        return PiperTts(
+            self.model_path,
+            self.config_path,
+            line_rate=line_rate if line_rate is not None else self.line_rate,
+            speaker=speaker if speaker is not None else s.speaker,
+            length_scale=length_scale if length_scale is not None else s.length_scale,
+            volume=volume if volume is not None else s.volume,
+            noise_scale=noise_scale if noise_scale is not None else s.noise_scale,
+            noise_w_scale=noise_w_scale if noise_w_scale is not None else s.noise_w_scale,
+            cache_dir=cache_dir if cache_dir is not None else self.cache_dir,
+            loaded=self.loaded,
         )
-
-    def _load(self) -> Any:
-        from piper import PiperVoice
-
-        started = time.perf_counter()
-        try:
-            voice = PiperVoice.load(str(self.model_path), config_path=str(self.config_path))
-        except Exception as exc:  # piper/onnxruntime raise many kinds
-            raise SpeechError(f"cannot load piper voice {self.model_path}: {exc}") from exc
-        log.info("piper voice %s loaded in %.2f s", self.model_path.name, time.perf_counter() - started)
-        return voice
 
     def _make_syn_config(self) -> Any:
         from piper.config import SynthesisConfig
 
-        num_speakers = int(getattr(self._voice.config, "num_speakers", 1))
-        if self.speaker is not None and not 0 <= self.speaker < max(1, num_speakers):
-            raise SpeechError(f"voice {self.model_path.name} has {num_speakers} speaker(s), not #{self.speaker}")
+        s = self.settings
         return SynthesisConfig(
-            speaker_id=self.speaker,
-            length_scale=self.length_scale,
-            volume=self.volume,
+            speaker_id=s.speaker,
+            length_scale=s.length_scale,
+            noise_scale=s.noise_scale,
+            noise_w_scale=s.noise_w_scale,
+            volume=s.volume,
             normalize_audio=True,
         )
 
+    def _key_identity(self) -> dict[str, Any]:
+        """What makes two renders of one text differ: the voice's content and the effective settings."""
+        cfg = self.loaded.voice.config
+        s = self.settings
+        effective = VoiceSettings(
+            # piper ignores the speaker of a one-speaker voice and takes the voice's default when given none
+            speaker=(s.speaker if s.speaker is not None else int(getattr(cfg, "default_speaker_id", 0)))
+            if self.loaded.num_speakers > 1 else None,
+            length_scale=float(s.length_scale if s.length_scale is not None else cfg.length_scale),
+            volume=float(s.volume),
+            noise_scale=float(s.noise_scale if s.noise_scale is not None else cfg.noise_scale),
+            noise_w_scale=float(s.noise_w_scale if s.noise_w_scale is not None else cfg.noise_w_scale),
+        )
+        return {"voice": self.loaded.digest, **asdict(effective), "line_rate": self.line_rate,
+                "render": _RENDER_VERSION}
+
     @property
     def source_rate(self) -> int:
-        return int(self._voice.config.sample_rate)
+        return self.loaded.sample_rate
+
+    def key_parts(self, text: str) -> dict[str, Any]:
+        """Everything the cache key of ``text`` is a hash of."""
+        return {**self._identity, "text": text}
 
     def cache_key(self, text: str) -> str:
-        """Hex sha256 of (voice file name and size, settings, text)."""
-        blob = json.dumps({**self._identity, "text": text}, sort_keys=True, ensure_ascii=False)
+        """Hex sha256 of (voice content, effective settings, line rate, text)."""
+        blob = json.dumps(self.key_parts(text), sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
     def _cache_path(self, text: str) -> Path | None:
@@ -141,45 +280,82 @@ class PiperTts:
             return None
         return self.cache_dir / f"{self.cache_key(text)}.pcm"
 
+    def cached(self, text: str) -> bytes | None:
+        """The cached PCM of ``text``, or None when it has not been rendered (or there is no cache)."""
+        path = self._cache_path(text)
+        if path is None:
+            return None
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            log.warning("prompt cache file %s unreadable, re-rendering: %s", path, exc)
+            return None
+
     def render(self, text: str) -> bytes:
         """``text`` as S16LE mono PCM at the line rate; served from the cache when present."""
+        hit = self.cached(text)
+        if hit is not None:
+            return hit
+        pcm = b"".join(self._sentences(text))
         path = self._cache_path(text)
-        if path is not None:
-            try:
-                return path.read_bytes()
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                log.warning("prompt cache file %s unreadable, re-rendering: %s", path, exc)
-        pcm = self._synthesize(text)
-        if path is not None:
+        if path is not None and pcm:
             self._store(path, pcm)
         return pcm
 
     def stream(self, text: str) -> Iterator[bytes]:
-        """Render ``text`` sentence by sentence (uncached), for prompts built at call time."""
-        chunks = self._chunks(text)
-        for index, (audio, rate) in enumerate(chunks):
-            trimmed = trim_silence(audio, rate, lead_keep_s=_LEAD_KEEP_S if index == 0 else 0.15)
-            if trimmed.size:
-                yield to_line_rate(trimmed, rate, self.line_rate)
+        """``text`` sentence by sentence: each chunk is synthesised only when asked for.
 
-    def _chunks(self, text: str) -> list[tuple[np.ndarray, int]]:
+        A whole-text cache entry is served as one chunk; cached sentences come
+        from disk. Nothing is written to the cache.
+        """
+        hit = self.cached(text)
+        if hit is not None:
+            yield hit
+            return
+        yield from self._sentences(text, quick_start=True)
+
+    def _sentences(self, text: str, *, quick_start: bool = False) -> Iterator[bytes]:
+        """Line PCM per sentence, each from the cache or synthesised when asked for.
+
+        With ``quick_start`` an uncached first sentence of more than
+        :data:`QUICK_START_WORDS` words is synthesised in two parts, cut after its
+        first comma, so that its first words are ready sooner.
+        """
+        silence = b"\x00\x00"
+        first = True
+        for index, sentence in enumerate(split_sentences(text)):
+            pcm = self.cached(sentence)
+            if pcm is not None:
+                parts: list[bytes] | Iterator[bytes] = [pcm]
+            elif quick_start and index == 0 and len(sentence.split()) > QUICK_START_WORDS:
+                parts = (self._synthesize(clause) for clause in _CLAUSE_END.split(sentence, maxsplit=1))
+            else:
+                parts = (self._synthesize(sentence) for _ in (0,))
+            for part_index, part in enumerate(parts):
+                if not part:
+                    continue
+                if not first:
+                    gap_s = SENTENCE_GAP_S if part_index == 0 else CLAUSE_GAP_S
+                    part = silence * int(gap_s * self.line_rate) + part
+                yield part
+                first = False
+
+    def _synthesize(self, text: str) -> bytes:
+        """One piper run over ``text``: trimmed, resampled to the line rate."""
         started = time.perf_counter()
-        with self._lock:
+        with self.loaded.lock:
             try:
                 chunks = [
                     (np.asarray(chunk.audio_float_array, dtype=np.float32), int(chunk.sample_rate))
-                    for chunk in self._voice.synthesize(text, syn_config=self._syn_config)
+                    for chunk in self.loaded.voice.synthesize(text, syn_config=self._syn_config)
                 ]
             except Exception as exc:
                 raise SpeechError(f"piper failed on {text!r}: {exc}") from exc
-        log.debug("piper rendered %d chunk(s) of %r in %.3f s", len(chunks), text,
-                  time.perf_counter() - started)
-        return chunks
-
-    def _synthesize(self, text: str) -> bytes:
-        chunks = self._chunks(text)
+        with self._count_lock:
+            self.synth_calls += 1
+        log.debug("piper rendered %d chunk(s) of %r in %.3f s", len(chunks), text, time.perf_counter() - started)
         if not chunks:
             return b""
         rate = chunks[0][1]

@@ -56,9 +56,8 @@ def test_cache_hit_returns_identical_bytes_fast_and_survives_a_new_instance(
 def test_different_settings_give_a_different_key_and_different_audio(
     piper_tts: PiperTts, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    model, config = default_voice()
-    slow_quiet = PiperTts(model, config, length_scale=1.5, volume=0.3,
-                          cache_dir=tmp_path_factory.mktemp("slow-cache"))
+    slow_quiet = piper_tts.with_settings(length_scale=1.5, volume=0.3, cache_dir=tmp_path_factory.mktemp("slow-cache"))
+    assert slow_quiet.loaded is piper_tts.loaded  # the model is loaded once
     text = "Will someone be at home tomorrow?"
     assert slow_quiet.cache_key(text) != piper_tts.cache_key(text)
     assert piper_tts.cache_key(text) != piper_tts.cache_key(text + " ")
