@@ -71,7 +71,9 @@ def cmd_serve(opts: argparse.Namespace) -> int:
 
 def cmd_doctor(opts: argparse.Namespace) -> int:
     from appliance.config import load_config
+    from appliance.modelscmd import doctor_model_lines
     from appliance.speech.asr import load_engine
+    from appliance.speech.models import resolve_model
 
     _setup_logging(0, quiet=True)
     config = load_config(opts.config, state_dir=opts.state_dir)
@@ -88,11 +90,13 @@ def cmd_doctor(opts: argparse.Namespace) -> int:
         print(f"state dir: {state} NOT WRITABLE: {exc}")
         problems += 1
     sc = config.speech
-    engine = load_engine(vosk_model_dir=Path(sc.vosk_model) if sc.vosk_model else None, language=sc.language)
+    vosk_dir = resolve_model(config.state_dir, sc.vosk_model, "vosk", language=sc.language)
+    engine = load_engine(vosk_model_dir=vosk_dir, language=sc.language)
     reason = getattr(engine, "fallback_reason", None)
     print(f"speech recognition: {engine.name} ({engine.language})")
     if reason:
         print(f"  fallback to PocketSphinx's bundled English model: {reason}")
+    print("\n".join(doctor_model_lines(config)))
     if not config.lines:
         print("lines: none configured ([[lines]] in the config)")
     for lc in config.lines:
@@ -150,6 +154,13 @@ def cmd_passwd(opts: argparse.Namespace) -> int:
         store.close()
     print(f"password set for {opts.user}")
     return 0
+
+
+def cmd_models(opts: argparse.Namespace) -> int:
+    from appliance.modelscmd import run_models_command
+
+    _setup_logging(opts.verbose, quiet=not opts.verbose)
+    return run_models_command(opts)
 
 
 def cmd_sim_modem(opts: argparse.Namespace) -> int:
@@ -258,6 +269,12 @@ def build_parser() -> argparse.ArgumentParser:
     sms.add_argument("--timeout", type=float, default=60.0, help="seconds for the network to take each part")
     sms.add_argument("--json", action="store_true", help="print what was sent as JSON")
     sms.set_defaults(func=cmd_sms)
+
+    models = sub.add_parser("models", help="list, install and remove speech models (vosk, piper voices)")
+    from appliance.modelscmd import add_arguments as add_models_arguments
+
+    add_models_arguments(models)
+    models.set_defaults(func=cmd_models)
 
     sim = sub.add_parser("sim", help="simulators")
     simsub = sim.add_subparsers(dest="sim_command", required=True)

@@ -60,6 +60,10 @@ class StatePaths:
     def session_key(self) -> Path:
         return self.root / "session-key"
 
+    @property
+    def models(self) -> Path:
+        return self.root / "models"  # installed speech models: appliance.speech.models
+
 
 def load_or_create_secret(path: Path, *, prefix: str = "whsec_") -> str:
     """A secret kept in the state dir (0600): the webhook secret when the config names none,
@@ -77,16 +81,18 @@ def load_or_create_secret(path: Path, *, prefix: str = "whsec_") -> str:
 def build_speech(config: Config, paths: StatePaths) -> tuple[SpeechKit, Any]:
     """Load the recogniser and the voice once per process."""
     from appliance.speech.asr import load_engine
+    from appliance.speech.models import resolve_model
     from appliance.speech.tts import PiperTts, default_voice
     from appliance.speech.vad import Endpointer
 
     sc = config.speech
-    engine = load_engine(vosk_model_dir=Path(sc.vosk_model) if sc.vosk_model else None, language=sc.language,
-                         workers=sc.asr_workers)
-    if sc.piper_voice:
-        model = Path(sc.piper_voice)
+    vosk_dir = resolve_model(paths.root, sc.vosk_model, "vosk", language=sc.language)
+    engine = load_engine(vosk_model_dir=vosk_dir, language=sc.language, workers=sc.asr_workers)
+    piper_model = resolve_model(paths.root, sc.piper_voice, "piper", language=sc.language)
+    if piper_model is not None:
+        model = piper_model
         voice: tuple[Path, Path | None] = (model, model.with_suffix(model.suffix + ".json"))
-        if not model.exists():
+        if not model.is_file():
             raise ConfigError(f"piper voice {model} does not exist", key="speech.piper_voice")
     else:
         voice = default_voice()
