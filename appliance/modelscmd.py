@@ -40,20 +40,29 @@ class ProgressBar:
         self._phase: str | None = None
         self._done = self._total = 0
         self._started = self._drawn_at = 0.0
+        self._drawn_done = -1
 
     def __call__(self, phase: str, done: int, total: int) -> None:
         if phase != self._phase:
             self.close()
-            self._phase, self._started, self._drawn_at = phase, time.monotonic(), 0.0
+            self._phase, self._started, self._drawn_at, self._drawn_done = phase, time.monotonic(), 0.0, -1
         self._done, self._total = done, total
         now = time.monotonic()
-        if self.tty and (now - self._drawn_at >= self.min_interval_s or done >= total):
+        due = now - self._drawn_at >= self.min_interval_s or done >= total
+        if self.tty and due and done != self._drawn_done:
+            self._drawn_done = done
             self._drawn_at = now
             frac = done / total if total else 1.0
             filled = int(frac * _BAR_WIDTH)
             bar = "#" * filled + "-" * (_BAR_WIDTH - filled)
             self.stream.write(f"\r{phase} [{bar}] {done / 1e6:7.1f}/{total / 1e6:.1f} MB {frac:4.0%}")
             self.stream.flush()
+
+    def say(self, text: str) -> None:
+        """A step without a byte count, on a line of its own."""
+        self.close()
+        self.stream.write(f"{text}...\n")
+        self.stream.flush()
 
     def close(self) -> None:
         """End the current phase: a newline on a terminal, the plain summary line elsewhere."""
@@ -125,6 +134,7 @@ def _cmd_add(opts: argparse.Namespace, config: Config) -> int:
             replace=opts.replace,
             load_check=not opts.no_load_check,
             progress=bar,
+            notify=bar.say,
         )
     finally:
         bar.close()

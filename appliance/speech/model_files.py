@@ -182,6 +182,7 @@ def _write_member(source: IO[bytes], target: Path, tick: Callable[[int], None]) 
 
 def _unpack_tar(archive: Path, dest: Path, progress: Progress | None) -> int:
     total = archive.stat().st_size
+    _check_space(dest, total)  # a lower bound: the unpacked size is known only at the end of the stream
     written = 0
 
     def on_read(count: int) -> None:

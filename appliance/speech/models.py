@@ -24,6 +24,7 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -151,8 +152,13 @@ def install_model(
     replace: bool = False,
     load_check: bool = True,
     progress: Progress | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> InstalledModel:
-    """Copy or unpack ``source`` into ``<state>/models/<name>/`` after checking it; all or nothing."""
+    """Copy or unpack ``source`` into ``<state>/models/<name>/`` after checking it; all or nothing.
+
+    ``progress(phase, done, total)`` follows the bytes copied or unpacked;
+    ``notify(text)`` hears about the slow steps without a byte count (loading the model).
+    """
     source = Path(source).expanduser()
     if not source.exists():
         raise SpeechError(f"{source} does not exist")
@@ -192,6 +198,8 @@ def install_model(
         if target.exists() and not replace:
             raise SpeechError(f"a model named {final_name!r} is installed already (--replace to overwrite it)")
         if load_check:
+            if notify:
+                notify(f"checking that {layout.kind} loads {final_name}")
             check_loads(layout, label=final_name)
         (layout.root / MANIFEST).write_text(
             json.dumps(_manifest(layout, final_name, lang, source), indent=2) + "\n", encoding="utf-8"

@@ -225,10 +225,13 @@ def test_an_exception_mid_copy_leaves_nothing(tmp_path: Path, small_voice: Path)
 
 def test_names_languages_replace_and_remove(tmp_path: Path, small_voice: Path, trimmed_vosk: Path) -> None:
     state = tmp_path / "state"
+    stale = models_dir(state) / ".incoming-999999999-killed"  # left by an install whose process died
+    stale.mkdir(parents=True)
     first = install_model(state, small_voice / f"{VOICE}.onnx", load_check=False)
     assert sorted(p.name for p in first.path.iterdir()) == sorted([MANIFEST, f"{VOICE}.onnx", f"{VOICE}.onnx.json"])
     with pytest.raises(SpeechError, match="installed already"):
         install_model(state, small_voice, load_check=False)
+    assert not stale.exists()
     again = install_model(state, small_voice, load_check=False, replace=True)
     assert json.loads((again.path / MANIFEST).read_text())["source"] == str(small_voice)
     with pytest.raises(SpeechError, match="not a usable model name"):
@@ -281,6 +284,7 @@ def test_progress_bar_redraws_on_a_terminal_and_prints_one_line_elsewhere() -> N
     bar = ProgressBar(tty, min_interval_s=0.0)
     for done in range(0, 11):
         bar("copying", done * 1_000_000, 10_000_000)
+    bar("copying", 10_000_000, 10_000_000)  # the end, reported twice, is drawn once
     bar.close()
     out = tty.getvalue()
     assert out.count("\r") == 11 and out.endswith("100%\n")
