@@ -84,7 +84,7 @@ def models_in_use(config: Config) -> dict[Path, str]:
     root = models_dir(config.state_dir).resolve()
     for kind, key, value in (("vosk", "vosk_model", sc.vosk_model), ("piper", "piper_voice", sc.piper_voice)):
         path = resolve_model(config.state_dir, value, kind, language=sc.language)
-        if path is None:
+        if path is None or not path.exists():
             continue
         path = path.resolve()
         if path.is_relative_to(root) and path != root:
@@ -164,12 +164,16 @@ def doctor_model_lines(config: Config) -> list[str]:
     used = models_in_use(config)
     installed = list_models(config.state_dir)
     where = models_dir(config.state_dir)
-    if not installed:
-        return [f"models: none installed in {where} (callbox models add PATH)"]
-    lines = [f"models: {len(installed)} installed in {where}"]
+    none = f"models: none installed in {where} (callbox models add PATH)"
+    lines = [f"models: {len(installed)} installed in {where}" if installed else none]
     for m in installed:
         how = used.get(m.path.resolve())
         lines.append(f"  {m.name}: {m.kind}, {m.language}, {_size(m.size_bytes)}{f', used ({how})' if how else ''}")
+    sc = config.speech
+    for kind, key, value in (("vosk", "vosk_model", sc.vosk_model), ("piper", "piper_voice", sc.piper_voice)):
+        path = resolve_model(config.state_dir, value, kind, language=sc.language)
+        if value and path is not None and not path.exists():
+            lines.append(f'  speech.{key} = "{value}" is not installed ({path} does not exist)')
     return lines
 
 

@@ -106,7 +106,7 @@ def _vosk_layout(root: Path) -> ModelLayout | None:
 
 
 def _piper_layout(root: Path) -> ModelLayout | None:
-    voices = sorted(p for p in root.glob("*.onnx") if p.is_file())
+    voices = sorted(p for p in root.glob("*.onnx") if p.is_file() and not p.name.startswith("."))
     if not voices:
         return None
     paired = [v for v in voices if (root / (v.name + ".json")).is_file()]
@@ -149,6 +149,11 @@ def _piper_voice(onnx: Path) -> ModelLayout:
     return ModelLayout("piper", onnx.parent, language=language, sample_rate=rate, voice_file=onnx)
 
 
+def _skipped(name: str) -> bool:
+    """Hidden directories, and the AppleDouble copies a Mac puts in every zip it makes."""
+    return name.startswith(".") or name == "__MACOSX"
+
+
 def identify_model(root: Path) -> ModelLayout | None:
     """The model in directory ``root`` (not below it), or None when it holds neither kind."""
     if not root.is_dir():
@@ -173,7 +178,7 @@ def find_model(path: Path, *, max_depth: int = 2) -> ModelLayout:
         return found
     level = [path]
     for _ in range(max_depth):
-        level = sorted(d for p in level for d in p.iterdir() if d.is_dir() and not d.name.startswith("."))
+        level = sorted(d for p in level for d in p.iterdir() if d.is_dir() and not _skipped(d.name))
         hits = [m for m in (identify_model(d) for d in level) if m is not None]
         if len(hits) > 1:
             roots = ", ".join(str(h.root.relative_to(path)) for h in hits)

@@ -188,6 +188,7 @@ def install_model(
         else:
             unpack_archive(source, scratch / "unpacked", progress=progress)
             layout = find_model(scratch / "unpacked")
+            shutil.rmtree(layout.root / "__MACOSX", ignore_errors=True)  # a Mac's AppleDouble shadows
             default = _default_name(source, layout, scratch / "unpacked")
         final_name = _check_name(name or default)
         named = [default, final_name, archive_stem(source) if archive_kind(source) else ""]
@@ -275,7 +276,7 @@ def remove_model(state_dir: Path, name: str) -> InstalledModel:
 
 def _piper_file(path: Path) -> Path:
     if path.is_dir():
-        voices = sorted(p for p in path.glob("*.onnx") if p.is_file())
+        voices = sorted(p for p in path.glob("*.onnx") if p.is_file() and not p.name.startswith("."))
         if len(voices) == 1:
             return voices[0]
     return path

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from appliance.config import parse_config
 from appliance.errors import SpeechError
-from appliance.modelscmd import ProgressBar
+from appliance.modelscmd import ProgressBar, doctor_model_lines, models_in_use
 from appliance.speech.model_files import safe_member_path
 from appliance.speech.model_layout import find_model, identify_model, language_from_name
 from appliance.speech.models import (
@@ -264,6 +265,37 @@ def test_resolve_model_names_paths_and_language(tmp_path: Path, small_voice: Pat
     assert resolve_model(state, str(trimmed_vosk), "vosk") == trimmed_vosk  # a path stays a path
     assert resolve_model(state, "not-installed", "vosk") == models / "not-installed"
     assert resolve_model(state, "", "vosk") is None
+
+
+def test_a_mac_zip_and_a_hand_copied_model(tmp_path: Path, small_voice: Path) -> None:
+    archive = tmp_path / "voice.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name, data in _voice_files(small_voice).items():
+            zf.writestr(name, data)  # at the archive's root
+            zf.writestr(f"__MACOSX/._{name}", b"\x00\x05\x16\x07")  # AppleDouble shadows
+    state = tmp_path / "state"
+    got = install_model(state, archive, load_check=False)
+    assert got.name == VOICE and sorted(p.name for p in got.path.iterdir()) == sorted(
+        [MANIFEST, f"{VOICE}.onnx", f"{VOICE}.onnx.json"]
+    )
+    shutil.copytree(small_voice, models_dir(state) / "by-hand")  # no manifest: looked at when listed
+    by_hand = next(m for m in list_models(state) if m.name == "by-hand")
+    assert (by_hand.kind, by_hand.language, by_hand.sample_rate) == ("piper", "en-us", 22050)
+
+
+def test_doctor_lines_say_what_the_config_uses_and_what_is_missing(tmp_path: Path, small_voice: Path) -> None:
+    state = tmp_path / "state"
+    config = parse_config({"state_dir": str(state), "speech": {"language": "en", "vosk_model": "vosk-model-en"}})
+    assert doctor_model_lines(config) == [
+        f"models: none installed in {models_dir(state)} (callbox models add PATH)",
+        f'  speech.vosk_model = "vosk-model-en" is not installed ({models_dir(state)}/vosk-model-en does not exist)',
+    ]
+    install_model(state, small_voice, load_check=False)
+    assert models_in_use(config) == {models_dir(state) / VOICE: "picked for speech.language = 'en'"}
+    assert doctor_model_lines(config)[:2] == [
+        f"models: 1 installed in {models_dir(state)}",
+        f"  {VOICE}: piper, en-us, 0.1 MB, used (picked for speech.language = 'en')",
+    ]
 
 
 class _Tty(io.StringIO):
