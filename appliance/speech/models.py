@@ -113,6 +113,15 @@ def _default_name(source: Path, layout: ModelLayout, scratch: Path | None) -> st
     return archive_stem(source).replace("_", "-")
 
 
+def _piper_files(layout: ModelLayout) -> list[Path]:
+    """A piper voice's files: X.onnx, X.onnx.json and the MODEL_CARD beside them when there is one."""
+    assert layout.voice_file is not None
+    voice = layout.voice_file
+    files = [voice, voice.with_name(voice.name + ".json")]
+    card = voice.with_name("MODEL_CARD")
+    return [*files, card] if card.is_file() else files
+
+
 def _check_name(name: str) -> str:
     if not _NAME.fullmatch(name) or name in (".", ".."):
         raise SpeechError(f"{name!r} is not a usable model name (letters, digits, . _ + -; no slashes)")
@@ -175,21 +184,25 @@ def install_model(
     try:
         if source.is_dir() or source.suffix == ".onnx":
             found = find_model(source)
-            if found.kind == "piper" and source.is_file():
-                assert found.voice_file is not None
-                voice = found.voice_file
-                config = voice.with_name(voice.name + ".json")
-                files = [(voice, PurePosixPath(voice.name)), (config, PurePosixPath(config.name))]
-                copy_files(files, scratch / "model", progress=progress)
+            if found.kind == "piper":  # only the voice: it may sit in a directory full of other things
+                copy_files([(f, PurePosixPath(f.name)) for f in _piper_files(found)], scratch / "model",
+                           progress=progress)
             else:
                 copy_files(found.root, scratch / "model", progress=progress)
             layout = find_model(scratch / "model", max_depth=0)
             default = _default_name(source, found, None)
         else:
             unpack_archive(source, scratch / "unpacked", progress=progress)
-            layout = find_model(scratch / "unpacked")
-            shutil.rmtree(layout.root / "__MACOSX", ignore_errors=True)  # a Mac's AppleDouble shadows
-            default = _default_name(source, layout, scratch / "unpacked")
+            found = find_model(scratch / "unpacked")
+            default = _default_name(source, found, scratch / "unpacked")
+            if found.kind == "piper":
+                (scratch / "model").mkdir()
+                for f in _piper_files(found):
+                    os.rename(f, scratch / "model" / f.name)
+            else:
+                os.rename(found.root, scratch / "model")
+                shutil.rmtree(scratch / "model" / "__MACOSX", ignore_errors=True)  # a Mac's AppleDouble shadows
+            layout = find_model(scratch / "model", max_depth=0)
         final_name = _check_name(name or default)
         named = [default, final_name, archive_stem(source) if archive_kind(source) else ""]
         lang = language or layout.language or next(filter(None, map(language_from_name, named)), None)

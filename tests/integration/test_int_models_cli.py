@@ -88,6 +88,7 @@ def test_the_command_installs_a_zipped_piper_voice_and_refuses_with_one_line(tmp
     voice = tmp_path / "state" / "models" / "en_US-joe-medium"
     assert (voice / model.name).read_bytes() == model.read_bytes()
     assert json.loads((voice / config.name).read_text())["audio"]["sample_rate"] == 22050
+    assert (voice / "MODEL_CARD").is_file()
 
     listed = _callbox(*base, "models", "list")
     assert listed.returncode == 0

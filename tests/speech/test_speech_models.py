@@ -233,8 +233,14 @@ def test_names_languages_replace_and_remove(tmp_path: Path, small_voice: Path, t
     with pytest.raises(SpeechError, match="installed already"):
         install_model(state, small_voice, load_check=False)
     assert not stale.exists()
-    again = install_model(state, small_voice, load_check=False, replace=True)
-    assert json.loads((again.path / MANIFEST).read_text())["source"] == str(small_voice)
+    downloads = shutil.copytree(small_voice, tmp_path / "Downloads")  # a voice among other things
+    (downloads / "holiday.jpg").write_bytes(b"\xff\xd8" * 1000)
+    (downloads / "MODEL_CARD").write_text("joe, trained on ...\n")
+    again = install_model(state, downloads, load_check=False, replace=True)
+    assert json.loads((again.path / MANIFEST).read_text())["source"] == str(downloads)
+    assert sorted(p.name for p in again.path.iterdir()) == sorted(
+        [MANIFEST, "MODEL_CARD", f"{VOICE}.onnx", f"{VOICE}.onnx.json"]
+    )
     with pytest.raises(SpeechError, match="not a usable model name"):
         install_model(state, small_voice, name="../x", load_check=False)
 
