@@ -106,7 +106,14 @@ def copy_files(files: list[tuple[Path, PurePosixPath]] | Path, dest: Path, *, pr
                 done += len(chunk)
                 if progress:
                     progress("copying", done, total)
+            _flush(fout)
     return done
+
+
+def _flush(fout: IO[bytes]) -> None:
+    """On the disk before the model is renamed into place: a power cut must not leave a torn model."""
+    fout.flush()
+    os.fsync(fout.fileno())
 
 
 def _check_space(dest: Path, needed: int) -> None:
@@ -177,6 +184,7 @@ def _write_member(source: IO[bytes], target: Path, tick: Callable[[int], None]) 
             fout.write(chunk)
             written += len(chunk)
             tick(len(chunk))
+        _flush(fout)
     return written
 
 

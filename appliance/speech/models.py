@@ -228,6 +228,7 @@ def install_model(
                 raise
         else:
             os.rename(layout.root, target)
+        _fsync_dir(models)
     except OSError as exc:
         raise SpeechError(f"installing {source.name} failed: {exc}") from exc
     finally:
@@ -235,6 +236,14 @@ def install_model(
     installed = _read_installed(target)
     log.info("installed %s model %s (%s) from %s", installed.kind, installed.name, installed.language, source)
     return installed
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _read_installed(path: Path) -> InstalledModel:
