@@ -8,8 +8,9 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from appliance.errors import CallboxError
 
@@ -137,6 +138,63 @@ def cmd_flow_validate(opts: argparse.Namespace) -> int:
     return 0
 
 
+def _prompt_progress(stream: TextIO, label: str) -> Callable[[int, int, str], None]:
+    """A prompt-count bar redrawn on one terminal line; one plain line per prompt elsewhere."""
+    tty = bool(getattr(stream, "isatty", lambda: False)())
+
+    def show(done: int, total: int, text: str) -> None:
+        if tty:
+            filled = int(30 * done / total) if total else 30
+            stream.write(f"\r{label} [{'#' * filled}{'-' * (30 - filled)}] {done}/{total}")
+            if done >= total:
+                stream.write("\n")
+        else:
+            stream.write(f"{label} {done}/{total}: {text}\n")
+        stream.flush()
+
+    return show
+
+
+def cmd_flow_prerender(opts: argparse.Namespace) -> int:
+    """Render a flow's static prompts into the box's prompt cache with its voice settings."""
+    from appliance.config import load_config
+    from appliance.dialog.flow import load_flow
+    from appliance.service import StatePaths, build_tts, build_voices, flow_prompts
+
+    _setup_logging(opts.verbose, quiet=not opts.verbose)
+    config = load_config(opts.config, state_dir=opts.state_dir)
+    flow = load_flow(opts.file)
+    paths = StatePaths(config.state_dir)
+    tts = build_tts(config, paths, line_rate=opts.rate)
+    source = flow_prompts(flow, build_voices(tts, paths), paths)
+    report = source.prerender(progress=_prompt_progress(sys.stderr, f"prerender {flow.id}"))
+    print(f"{flow.id}: {report.total} prompt(s) in the cache for {source.tts.voice_id} at {opts.rate} Hz "
+          f"({report.rendered} rendered now, {report.cached} already there, {report.seconds:.1f} s)")
+    missing = source.missing_recordings() if flow.broadcast != "tts" else []
+    fate = "it will be synthesised" if flow.broadcast == "mixed" else "MISSING"
+    for node, kind in missing:
+        print(f"  no recording for {node} ({kind}): {fate}")
+    return 1 if flow.broadcast == "recorded" and missing else 0
+
+
+def cmd_flow_record(opts: argparse.Namespace) -> int:
+    """Store a WAV file as the recorded prompt of one node of a flow (broadcast modes recorded / mixed)."""
+    from appliance.config import load_config
+    from appliance.dialog.flow import load_flow
+    from appliance.service import StatePaths
+    from appliance.speech.prompts import RecordedPrompts
+
+    config = load_config(opts.config, state_dir=opts.state_dir)
+    flow = load_flow(opts.file)
+    if (opts.node, opts.kind) not in flow.prompt_templates():
+        raise CallboxError(f"flow {flow.id} has no {opts.kind} prompt on a node {opts.node!r}")
+    stored = RecordedPrompts(StatePaths(config.state_dir).prompt_recordings).save(
+        flow.id, opts.node, opts.wav.read_bytes(), opts.kind
+    )
+    print(f"{flow.id}/{opts.node} ({opts.kind}): {stored}")
+    return 0
+
+
 def cmd_passwd(opts: argparse.Namespace) -> int:
     from werkzeug.security import generate_password_hash
 
@@ -232,6 +290,16 @@ def build_parser() -> argparse.ArgumentParser:
     fv = fsub.add_parser("validate", help="check a flow file")
     fv.add_argument("file", type=Path)
     fv.set_defaults(func=cmd_flow_validate)
+    fp = fsub.add_parser("prerender", help="render a flow's static prompts into the prompt cache (progress bar)")
+    fp.add_argument("file", type=Path)
+    fp.add_argument("--rate", type=int, default=8000, help="line sample rate in Hz (8000 or 16000)")
+    fp.set_defaults(func=cmd_flow_prerender)
+    fr = fsub.add_parser("record", help="store a WAV as a node's recorded prompt (broadcast recorded / mixed)")
+    fr.add_argument("file", type=Path, help="the flow JSON")
+    fr.add_argument("node")
+    fr.add_argument("wav", type=Path)
+    fr.add_argument("--kind", choices=("say", "reprompt"), default="say")
+    fr.set_defaults(func=cmd_flow_record)
 
     pw = sub.add_parser("passwd", help="set a panel user's password")
     pw.add_argument("user", nargs="?", default="admin")

@@ -40,6 +40,8 @@ class SpeechConfig:
     piper_voice: str = ""
     length_scale: float = 1.0
     volume: float = 1.0
+    speaker: str = ""  # of a many-speaker piper voice: a number or a name from its .onnx.json; "" = its default
+    prerender_on_publish: bool = True  # publishing a flow renders its static prompts into the cache
     # PocketSphinx decodes in this many worker processes (it holds the GIL while decoding, which would
     # stall the audio of every call); 0 = in this process. vosk always runs in-process.
     asr_workers: int = 2

@@ -10,7 +10,7 @@ import secrets
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -21,11 +21,16 @@ from appliance.campaign.texts import UnreachableTexts
 from appliance.campaign.tickets import parse_ticket
 from appliance.campaign.trigger import DEFAULT_RULES, Decision, TriggerRule, decide
 from appliance.config import Config
-from appliance.dialog.flow import builtin_flow_path, load_flow
+from appliance.dialog.flow import Flow, FlowVoice, builtin_flow_path, load_flow, parse_flow
 from appliance.errors import ConfigError
+from appliance.events import LINE_RATE
 from appliance.records.config_store import ConfigStore
 from appliance.records.store import RecordsStore
 from appliance.sync.outbox import OutboxWorker
+
+if TYPE_CHECKING:
+    from appliance.speech.prompts import PrerenderReport, PromptSource, VoiceLibrary
+    from appliance.speech.tts import PiperTts
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +69,10 @@ class StatePaths:
     def models(self) -> Path:
         return self.root / "models"  # installed speech models: appliance.speech.models
 
+    @property
+    def prompt_recordings(self) -> Path:
+        return self.root / "recordings-prompts"  # uploaded prompt WAVs: <flow>/<node>[.<kind>].wav
+
 
 def load_or_create_secret(path: Path, *, prefix: str = "whsec_") -> str:
     """A secret kept in the state dir (0600): the webhook secret when the config names none,
@@ -78,16 +87,12 @@ def load_or_create_secret(path: Path, *, prefix: str = "whsec_") -> str:
     return secret
 
 
-def build_speech(config: Config, paths: StatePaths) -> tuple[SpeechKit, Any]:
-    """Load the recogniser and the voice once per process."""
-    from appliance.speech.asr import load_engine
+def build_tts(config: Config, paths: StatePaths, *, line_rate: int = LINE_RATE) -> PiperTts:
+    """The configured piper voice (``[speech] piper_voice``, else the joe voice), caching in the state dir."""
     from appliance.speech.models import resolve_model
     from appliance.speech.tts import PiperTts, default_voice
-    from appliance.speech.vad import Endpointer
 
     sc = config.speech
-    vosk_dir = resolve_model(paths.root, sc.vosk_model, "vosk", language=sc.language)
-    engine = load_engine(vosk_model_dir=vosk_dir, language=sc.language, workers=sc.asr_workers)
     piper_model = resolve_model(paths.root, sc.piper_voice, "piper", language=sc.language)
     if piper_model is not None:
         model = piper_model
@@ -96,7 +101,38 @@ def build_speech(config: Config, paths: StatePaths) -> tuple[SpeechKit, Any]:
             raise ConfigError(f"piper voice {model} does not exist", key="speech.piper_voice")
     else:
         voice = default_voice()
-    tts = PiperTts(voice[0], voice[1], length_scale=sc.length_scale, volume=sc.volume, cache_dir=paths.prompt_cache)
+    return PiperTts(voice[0], voice[1], line_rate=line_rate, length_scale=sc.length_scale, volume=sc.volume,
+                    speaker=sc.speaker or None, cache_dir=paths.prompt_cache)
+
+
+def build_voices(tts: PiperTts, paths: StatePaths) -> VoiceLibrary:
+    """Flows' voices by name: installed piper voices (``callbox models add``) or paths."""
+    from appliance.speech.models import resolve_model
+    from appliance.speech.prompts import VoiceLibrary
+
+    return VoiceLibrary(tts, resolve=lambda name: resolve_model(paths.root, name, "piper"))
+
+
+def flow_prompts(flow: Flow, voices: VoiceLibrary, paths: StatePaths, *, line_rate: int | None = None) -> PromptSource:
+    """A flow's prompts: its voice and settings over the box's defaults, its broadcast mode, its recordings."""
+    from appliance.speech.prompts import PromptSource, RecordedPrompts
+
+    v = flow.voice or FlowVoice()
+    tts = voices.tts(name=v.name, speaker=v.speaker, length_scale=v.length_scale, volume=v.volume, line_rate=line_rate)
+    return PromptSource(tts, templates=flow.prompt_templates(), mode=flow.broadcast,
+                        recordings=RecordedPrompts(paths.prompt_recordings), flow_id=flow.id)
+
+
+def build_speech(config: Config, paths: StatePaths) -> tuple[SpeechKit, Any]:
+    """Load the recogniser and the voice once per process."""
+    from appliance.speech.asr import load_engine
+    from appliance.speech.models import resolve_model
+    from appliance.speech.vad import Endpointer
+
+    sc = config.speech
+    vosk_dir = resolve_model(paths.root, sc.vosk_model, "vosk", language=sc.language)
+    engine = load_engine(vosk_model_dir=vosk_dir, language=sc.language, workers=sc.asr_workers)
+    tts = build_tts(config, paths)
     vui = config.vui
 
     def endpointer() -> Endpointer:
@@ -138,6 +174,7 @@ class Callbox:
         else:
             self.asr_engine = speech.asr
         self.speech = speech
+        self.voices = self._build_voices(speech)
         self.lines: list[LineLike] = lines if lines is not None else self._build_lines()
         self.runner = CallRunner(
             records=self.records,
@@ -171,6 +208,33 @@ class Callbox:
         if not self.configs.rules() and self.configs.setting("rules_initialised") is None:
             self.configs.set_rules(DEFAULT_RULES)
             self.configs.set_setting("rules_initialised", True)
+
+    def _build_voices(self, speech: SpeechKit) -> VoiceLibrary | None:
+        from appliance.speech.tts import PiperTts
+
+        return build_voices(speech.tts, self.paths) if isinstance(speech.tts, PiperTts) else None
+
+    # -- flows and their prompts -------------------------------------------------
+    def prompts_for(self, flow: Flow, *, line_rate: int | None = None) -> PromptSource:
+        """The prompt source a call on ``flow`` plays from (see appliance.speech.prompts)."""
+        if self.voices is None:
+            raise ConfigError("this box's synthesiser is not a piper voice; flows cannot choose voices")
+        return flow_prompts(flow, self.voices, self.paths, line_rate=line_rate)
+
+    def prerender_flow(self, flow: Flow, *, progress: Any = None) -> PrerenderReport | None:
+        """Render a flow's static prompts into the cache (None when the box has no piper voice)."""
+        if self.voices is None:
+            return None
+        return self.prompts_for(flow).prerender(progress=progress)
+
+    def publish_flow(self, document: dict[str, Any], *, progress: Any = None) -> int:
+        """Validate and publish a flow document as a new version; then render its static prompts
+        ahead (``[speech] prerender_on_publish``), reporting ``progress(done, total, text)``."""
+        flow = parse_flow(document)
+        version = self.configs.publish_flow(document)
+        if self.config.speech.prerender_on_publish:
+            self.prerender_flow(flow, progress=progress)
+        return version
 
     def _build_lines(self) -> list[LineLike]:
         from appliance.telephony.line import Line

@@ -130,24 +130,42 @@ def prerender(
 
 # -- voices by name -----------------------------------------------------------
 class VoiceLibrary:
-    """Voices by name for per-flow settings; each voice file is loaded once per process."""
+    """Voices by name for per-flow settings; each voice file is loaded once per process.
 
-    def __init__(self, default: PiperTts, *, search_dirs: Iterable[Path] = ()) -> None:
+    ``resolve(name)`` turns a flow's voice name into the ``.onnx`` file (the
+    composition root passes :func:`appliance.speech.models.resolve_model`);
+    without it, or when it finds nothing, ``<name>.onnx`` is looked for under
+    ``search_dirs``. A path to an ``.onnx`` file works as a name too.
+    """
+
+    def __init__(
+        self,
+        default: PiperTts,
+        *,
+        resolve: Callable[[str], Path | None] | None = None,
+        search_dirs: Iterable[Path] = (),
+    ) -> None:
         self.default = default
+        self.resolve = resolve
         self.search_dirs = tuple(Path(d) for d in search_dirs)
         self._loaded: dict[Path, LoadedVoice] = {default.model_path.resolve(): default.loaded}
+        self._views: dict[tuple[object, ...], PiperTts] = {}
         self._lock = threading.Lock()
 
     def _model(self, name: str) -> Path:
         given = Path(name)
         if given.suffix == ".onnx" and given.is_file():
             return given
+        if self.resolve is not None:
+            found = self.resolve(name)
+            if found is not None and found.is_file():
+                return found
         for root in self.search_dirs:
             if root.is_dir():
-                found = sorted(root.rglob(f"{name}.onnx"))
-                if found:
-                    return found[0]
-        looked = ", ".join(str(d) for d in self.search_dirs) or "no model directories"
+                matches = sorted(root.rglob(f"{name}.onnx"))
+                if matches:
+                    return matches[0]
+        looked = ", ".join(str(d) for d in self.search_dirs) or "the installed models"
         raise SpeechError(f"no piper voice named {name!r} (the default is {self.default.loaded.name}; "
                           f"looked in {looked})")
 
@@ -169,11 +187,17 @@ class VoiceLibrary:
         volume: float | None = None,
         line_rate: int | None = None,
     ) -> PiperTts:
-        """A synthesiser with these settings; ``None`` keeps the default voice's setting."""
+        """A synthesiser with these settings (the same object for the same settings);
+        ``None`` keeps the default voice's setting."""
         base = self.default
         loaded = self.load(name)
         same_voice = loaded is base.loaded
-        return PiperTts(
+        key = (loaded.model_path, speaker, length_scale, volume, line_rate)
+        with self._lock:
+            view = self._views.get(key)
+        if view is not None:
+            return view
+        view = PiperTts(
             loaded.model_path,
             loaded.config_path,
             line_rate=line_rate or base.line_rate,
@@ -185,6 +209,8 @@ class VoiceLibrary:
             cache_dir=base.cache_dir,
             loaded=loaded,
         )
+        with self._lock:
+            return self._views.setdefault(key, view)
 
 
 # -- one flow's prompts -------------------------------------------------------------

@@ -128,6 +128,7 @@ class LoadedVoice:
         self.name = self.model_path.name.removesuffix(".onnx")
         self.digest = self._digest()
         self.lock = threading.Lock()  # one synthesis at a time on this model
+        self.synth_calls = 0  # piper runs on this model by every PiperTts over it (under ``lock``)
         started = time.perf_counter()
         from piper import PiperVoice
 
@@ -353,6 +354,7 @@ class PiperTts:
                 ]
             except Exception as exc:
                 raise SpeechError(f"piper failed on {text!r}: {exc}") from exc
+            self.loaded.synth_calls += 1
         with self._count_lock:
             self.synth_calls += 1
         log.debug("piper rendered %d chunk(s) of %r in %.3f s", len(chunks), text, time.perf_counter() - started)

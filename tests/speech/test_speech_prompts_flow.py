@@ -1,0 +1,145 @@
+"""Flows choose their voice and broadcast mode; publishing renders their static prompts ahead."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from appliance.campaign.calls import SpeechKit
+from appliance.cli import main
+from appliance.config import Config, parse_config
+from appliance.dialog.flow import FlowVoice, builtin_flow_path, load_flow, parse_flow
+from appliance.errors import FlowError, SpeechError
+from appliance.service import Callbox
+from appliance.speech import prompts
+from appliance.speech.tts import PiperTts
+
+BUILTIN = json.loads(builtin_flow_path("delivery-confirmation.en").read_text(encoding="utf-8"))
+
+
+def flow_doc(**top: Any) -> dict[str, Any]:
+    doc = copy.deepcopy(BUILTIN)
+    doc.update(top)
+    return doc
+
+
+def small_flow(**top: Any) -> dict[str, Any]:
+    """Two short prompts: cheap to synthesise."""
+    doc = {
+        "id": "tiny",
+        "start": "ask",
+        "variables": ["order_id"],
+        "intents": {"yes": {"examples": ["yes"]}},
+        "nodes": {
+            "ask": {"type": "dialogue", "say": "Order {order_id}. Is that right?", "intents": {"yes": "bye"},
+                    "no_input": "bye", "no_match": "bye"},
+            "bye": {"type": "hangup", "say": "Goodbye.", "disposition": "confirmed"},
+        },
+    }
+    doc.update(top)
+    return doc
+
+
+def test_flow_voice_and_broadcast_parse() -> None:
+    flow = parse_flow(flow_doc(voice={"name": "en_US-joe-medium", "speaker": 0, "length_scale": 1.2, "volume": 0.8},
+                               broadcast="mixed"))
+    assert flow.voice == FlowVoice("en_US-joe-medium", 0, 1.2, 0.8)
+    assert flow.broadcast == "mixed"
+    plain = parse_flow(flow_doc())
+    assert plain.voice is None and plain.broadcast == "tts"
+    assert set(prompts.BROADCAST_MODES) == {"tts", "recorded", "mixed"}
+    templates = plain.prompt_templates()
+    assert templates[("greet", "reprompt")].startswith("Sorry")
+    assert ("confirmed", "reprompt") not in templates and ("confirmed", "say") in templates
+
+
+@pytest.mark.parametrize(
+    ("top", "field"),
+    [
+        ({"broadcast": "radio"}, "broadcast"),
+        ({"voice": "joe"}, "voice"),
+        ({"voice": {"pitch": 2}}, "voice"),
+        ({"voice": {"name": ""}}, "voice.name"),
+        ({"voice": {"speaker": -1}}, "voice.speaker"),
+        ({"voice": {"speaker": True}}, "voice.speaker"),
+        ({"voice": {"length_scale": 0}}, "voice.length_scale"),
+        ({"voice": {"length_scale": "slow"}}, "voice.length_scale"),
+        ({"voice": {"volume": 3}}, "voice.volume"),
+    ],
+)
+def test_bad_voice_settings_name_the_field(top: dict[str, Any], field: str) -> None:
+    with pytest.raises(FlowError) as caught:
+        parse_flow(flow_doc(**top))
+    assert caught.value.field == field
+
+
+def test_speech_config_takes_speaker_and_prerender_switch() -> None:
+    cfg = parse_config({"speech": {"speaker": "ann", "prerender_on_publish": False}})
+    assert cfg.speech.speaker == "ann" and cfg.speech.prerender_on_publish is False
+    assert Config().speech.prerender_on_publish is True
+
+
+@pytest.fixture
+def box(tmp_path: Path, piper_tts: PiperTts) -> Any:
+    tts = piper_tts.with_settings(cache_dir=tmp_path / "state" / "prompt-cache")
+    kit = SpeechKit(asr=None, tts=tts, endpointer=lambda: None)  # type: ignore[arg-type]
+    callbox = Callbox(Config(state_dir=tmp_path / "state"), speech=kit)
+    yield callbox
+    callbox.configs.close()
+    callbox.records.close()
+
+
+def test_publishing_a_flow_renders_its_static_prompts_with_progress(box: Any) -> None:
+    source = box.prompts_for(parse_flow(small_flow()))
+    assert box.prompts_for(parse_flow(small_flow())).tts is source.tts  # one synthesiser per voice setting
+    model_runs = source.tts.loaded.synth_calls  # the session model: count from here
+    seen: list[tuple[int, int]] = []
+    version = box.publish_flow(small_flow(), progress=lambda done, total, _text: seen.append((done, total)))
+    assert version == 1
+    assert seen == [(1, 2), (2, 2)]  # "Is that right?" and "Goodbye."
+    assert source.tts.synth_calls == 2 and source.tts.loaded.synth_calls == model_runs + 2
+    assert source.tts.cached("Goodbye.") is not None and source.tts.cached("Is that right?") is not None
+    assert box.publish_flow(small_flow()) == 1  # same document: same version, nothing new to render
+    assert source.tts.synth_calls == 2
+    pcm = b"".join(source.stream("ask", "Order 12. Is that right?"))
+    assert source.tts.synth_calls == 3  # only "Order 12." was synthesised
+    assert len(pcm) > 8000
+    with pytest.raises(FlowError):
+        box.publish_flow(small_flow(start="nowhere"))
+
+
+def test_a_flow_voice_changes_the_synthesiser_not_the_model(box: Any) -> None:
+    slow = box.prompts_for(parse_flow(small_flow(voice={"length_scale": 1.4, "volume": 0.5})))
+    assert slow.tts.loaded is box.speech.tts.loaded
+    assert (slow.tts.settings.length_scale, slow.tts.settings.volume) == (1.4, 0.5)
+    assert slow.tts.cache_key("Goodbye.") != box.speech.tts.cache_key("Goodbye.")
+    with pytest.raises(SpeechError, match="no piper voice named 'amy-low'"):
+        box.prompts_for(parse_flow(small_flow(voice={"name": "amy-low"})))
+
+
+def test_cli_records_a_prompt_and_prerenders_a_recorded_flow(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "state"
+    flow_file = tmp_path / "tiny.json"
+    flow_file.write_text(json.dumps(small_flow(broadcast="recorded")), encoding="utf-8")
+    wav = tmp_path / "bye.wav"
+    subprocess.run(["sox", "-n", "-r", "44100", "-c", "2", "-b", "16", str(wav), "synth", "0.3", "sine", "440"],
+                   check=True, capture_output=True)
+    base = ["--config", str(tmp_path / "none.toml"), "--state-dir", str(state), "flow"]
+    assert main([*base, "record", str(flow_file), "bye", str(wav)]) == 0
+    assert (state / "recordings-prompts" / "tiny" / "bye.wav").read_bytes() == wav.read_bytes()
+    assert main([*base, "record", str(flow_file), "nowhere", str(wav)]) == 2
+    (tmp_path / "junk.wav").write_bytes(b"not audio")
+    assert main([*base, "record", str(flow_file), "ask", str(tmp_path / "junk.wav")]) == 2
+    assert "not a WAV file" in capsys.readouterr().err
+    # recorded mode: nothing to synthesise, and the node still without a recording is named
+    assert main([*base, "prerender", str(flow_file)]) == 1
+    out = capsys.readouterr().out
+    assert "0 prompt(s)" in out and "no recording for ask (say): MISSING" in out
+    assert load_flow(flow_file).broadcast == "recorded"
