@@ -159,6 +159,7 @@ def main() -> int:
         report = {
             "profile": opts.profile,
             "device_rate": pump.device_rate,
+            "pump_priority": pump.priority,
             "asr": opts.asr,
             "asr_workers": opts.asr_workers if opts.asr.startswith("sphinx") else 0,
             **cadence(stamps, start=started, seconds=seconds),

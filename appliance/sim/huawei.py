@@ -22,6 +22,7 @@ from appliance.sim.faults import SimFaults
 from appliance.sim.pty import PtyPair
 from appliance.sim.sms import SimSmsCenter
 from appliance.telephony.at import LineAssembler
+from appliance.telephony.rtprio import raise_thread_priority
 
 log = logging.getLogger(__name__)
 
@@ -336,6 +337,8 @@ class SimulatedHuaweiModem:
     # -- voice side ----------------------------------------------------------
 
     def _voice_loop(self) -> None:
+        # This thread is the modem's hardware clock: real time, like the pumps that follow it.
+        raise_thread_priority(f"simulated modem {self.name} clock")
         period = FRAME_MS / 1000
         next_tick = time.monotonic()
         inbound = bytearray()  # bot audio written by the driver
