@@ -1,18 +1,20 @@
 """Prompt audio for a flow: synthesised, recorded, or a mix, always as line PCM.
 
-Interface for the dialogue layer (``Conversation``)::
+Interface for the dialogue layer (``Conversation``): a :class:`PromptSource` is
+a ``Synthesizer`` like :class:`~appliance.speech.tts.PiperTts` (``render(text)``,
+``stream(text)``), so it can be handed to a conversation in its place::
 
     source = PromptSource(tts, templates=flow.prompt_templates(), mode=flow.broadcast,
                           recordings=RecordedPrompts(state / "recordings-prompts"), flow_id=flow.id)
-    for chunk in source.stream(step.node, step.say):   # S16LE mono at tts.line_rate
-        port.play(chunk)                                # queue it; the next sentence renders meanwhile
-    pcm = source.render(step.node, step.say)            # the same, as one buffer
+    for chunk in source.stream(step.say, node=step.node):  # S16LE mono at tts.line_rate
+        port.play(chunk)                                    # queue it; the next sentence renders meanwhile
+    pcm = source.render(step.say)                           # the same, as one buffer
 
 ``templates`` maps ``(node_id, kind)`` (kind ``"say"`` or ``"reprompt"``) to the
 prompt's template. A static prompt (no ``{variable}``) is rendered whole and
 cached on disk; a templated one is streamed sentence by sentence, its static
-sentences coming from the cache. The kind of a prompt is worked out from the
-text (which template it fits), or given with ``kind=``.
+sentences coming from the cache. Which node's prompt a text is, is given with
+``node=`` (and ``kind=``), or worked out from the text (the template it fits).
 
 Broadcast modes: ``tts`` synthesises every prompt; ``recorded`` plays the
 uploaded WAV of each prompt (a missing one is a :class:`SpeechError`);
@@ -38,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from appliance.errors import SpeechError
-from appliance.speech.recorded import KINDS, RecordedPrompts, decode_wav
+from appliance.speech.recorded import RecordedPrompts, decode_wav
 from appliance.speech.tts import LoadedVoice, PiperTts, split_sentences
 
 __all__ = [
@@ -248,18 +250,19 @@ class PromptSource:
     def line_rate(self) -> int:
         return self.tts.line_rate
 
-    def kind_of(self, node_id: str, text: str) -> str:
-        """Which of the node's prompts ``text`` is (its say or its reprompt); "say" when unsure."""
-        for kind in KINDS:
-            template = self.templates.get((node_id, kind))
-            if template is None:
-                continue
+    def locate(self, text: str, node: str | None = None) -> tuple[str, str] | None:
+        """The (node, kind) whose template ``text`` is, looking only at ``node``'s prompts when given.
+        An exact static prompt wins over a template match; the flow's order breaks ties."""
+        keys = [key for key in self.templates if node is None or key[0] == node]
+        for key in keys:
+            template = self.templates[key]
             if is_static(template) and spoken_static(template) == text:
-                return kind
-            pattern = self._patterns.get((node_id, kind))
+                return key
+        for key in keys:
+            pattern = self._patterns.get(key)
             if pattern is not None and pattern.fullmatch(text):
-                return kind
-        return "say"
+                return key
+        return None
 
     def missing_recordings(self) -> list[tuple[str, str]]:
         """(node, kind) of every prompt with no recording (all of them in mode ``tts``)."""
@@ -267,20 +270,31 @@ class PromptSource:
             return sorted(self.templates)
         return sorted(key for key in self.templates if not self.recordings.has(self.flow_id, *key))
 
-    def _recording(self, node_id: str, text: str, kind: str | None) -> bytes | None:
+    def _recording(self, text: str, node: str | None, kind: str | None) -> bytes | None:
         if self.mode == "tts" or self.recordings is None:
             return None
-        kind = kind or self.kind_of(node_id, text)
-        pcm = self.recordings.load(self.flow_id, node_id, kind, line_rate=self.line_rate)
+        key = (node, kind) if node is not None and kind is not None else self.locate(text, node)
+        if key is None and node is not None:
+            key = (node, "say")
+        if key is None or key[0] is None:
+            if self.mode == "recorded":
+                raise SpeechError(f"flow {self.flow_id}: {text!r} is none of its prompts, so it has no recording")
+            return None
+        node_id, prompt_kind = key[0], key[1] or "say"
+        pcm = self.recordings.load(self.flow_id, node_id, prompt_kind, line_rate=self.line_rate)
         if pcm is None and self.mode == "recorded":
-            path = self.recordings.path(self.flow_id, node_id, kind)
-            raise SpeechError(f"flow {self.flow_id}: node {node_id} has no recorded {kind} prompt ({path})")
+            path = self.recordings.path(self.flow_id, node_id, prompt_kind)
+            raise SpeechError(f"flow {self.flow_id}: node {node_id} has no recorded {prompt_kind} prompt ({path})")
         return pcm
 
-    def stream(self, node_id: str, text: str, *, kind: str | None = None) -> Iterator[bytes]:
-        """The prompt as line PCM chunks: a recording or a cached static prompt in one chunk,
-        a templated prompt one sentence at a time (synthesised as the caller asks for it)."""
-        recorded = self._recording(node_id, text, kind)
+    def stream(self, text: str, *, node: str | None = None, kind: str | None = None) -> Iterator[bytes]:
+        """The prompt as line PCM chunks: a recording or a static prompt (cached) in one chunk,
+        a templated prompt one sentence at a time, synthesised as the caller asks for it.
+
+        ``node`` (and ``kind``) say which prompt ``text`` is; without them it is
+        found by its text (see :meth:`locate`).
+        """
+        recorded = self._recording(text, node, kind)
         if recorded is not None:
             yield recorded
             return
@@ -289,8 +303,8 @@ class PromptSource:
             return
         yield from self.tts.stream(text)
 
-    def render(self, node_id: str, text: str, *, kind: str | None = None) -> bytes:
-        return b"".join(self.stream(node_id, text, kind=kind))
+    def render(self, text: str, *, node: str | None = None, kind: str | None = None) -> bytes:
+        return b"".join(self.stream(text, node=node, kind=kind))
 
     def prerender(self, *, progress: Callable[[int, int, str], None] | None = None) -> PrerenderReport:
         """Render ahead what this flow will synthesise (nothing for prompts played from recordings)."""

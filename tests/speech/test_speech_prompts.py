@@ -117,14 +117,14 @@ def test_tts_mode_synthesises_static_prompts_once_and_streams_templated_ones(
 ) -> None:
     recordings.save("delivery", "bye", sox_tone(tmp_path / "bye.wav").read_bytes())
     source = PromptSource(tts, templates=TEMPLATES, mode="tts", recordings=recordings, flow_id="delivery")
-    bye = source.render("bye", "Thank you. Goodbye.")
+    bye = source.render("Thank you. Goodbye.", node="bye")
     assert dominant_hz(bye, LINE_RATE) != pytest.approx(440, abs=5)  # not the recording
     assert tts.cached("Thank you. Goodbye.") == bye  # a static prompt is cached whole
     calls = tts.synth_calls
-    assert source.render("bye", "Thank you. Goodbye.") == bye
+    assert source.render("Thank you. Goodbye.", node="bye") == bye
     assert tts.synth_calls == calls
     text = "Hello Ann, this is the shop. Your parcel is ready. It is order 77."
-    chunks = source.stream("greet", text)
+    chunks = source.stream(text)
     next(chunks)
     assert tts.synth_calls == calls + 1
     assert len(list(chunks)) == 2
@@ -139,15 +139,17 @@ def test_recorded_mode_plays_recordings_and_names_a_missing_one(
     recordings.save("delivery", "greet", sox_tone(tmp_path / "b.wav", freq=1000, seconds=0.5).read_bytes(),
                     kind="reprompt")
     source = PromptSource(tts, templates=TEMPLATES, mode="recorded", recordings=recordings, flow_id="delivery")
-    say = source.render("greet", "Hello Bo, this is the shop. Your parcel is ready. It is order 9.")
-    again = source.render("greet", "Sorry, please say yes or no.")  # the reprompt, recognised by its text
+    say = source.render("Hello Bo, this is the shop. Your parcel is ready. It is order 9.")
+    again = source.render("Sorry, please say yes or no.")  # the reprompt, recognised by its text
     assert abs(dominant_hz(say, LINE_RATE) - 440) < 5
     assert abs(dominant_hz(again, LINE_RATE) - 1000) < 5
-    assert list(source.stream("greet", "Sorry, please say yes or no.")) == [again]
+    assert list(source.stream("Sorry, please say yes or no.", node="greet", kind="reprompt")) == [again]
     assert tts.synth_calls == 0
     assert source.missing_recordings() == [("bye", "say")]
     with pytest.raises(SpeechError, match="node bye has no recorded say prompt"):
-        source.render("bye", "Thank you. Goodbye.")
+        source.render("Thank you. Goodbye.", node="bye")
+    with pytest.raises(SpeechError, match="none of its prompts"):
+        source.render("Something else entirely.")
     report = source.prerender()
     assert report.total == 0 and tts.synth_calls == 0  # nothing to synthesise ahead
 
@@ -160,10 +162,10 @@ def test_mixed_mode_uses_recordings_where_present(tts: PiperTts, recordings: Rec
     assert (report.total, report.rendered) == (2, 2)
     assert tts.cached("Your parcel is ready.") is not None
     assert tts.cached("Sorry, please say yes or no.") is not None
-    bye = source.render("bye", "Thank you. Goodbye.")
+    bye = source.render("Thank you. Goodbye.")  # found by its text
     assert abs(dominant_hz(bye, LINE_RATE) - 440) < 5
     calls = tts.synth_calls
-    reprompt = source.render("greet", "Sorry, please say yes or no.")
+    reprompt = source.render("Sorry, please say yes or no.", node="greet")
     assert rms_dbfs(reprompt) > -30 and tts.synth_calls == calls  # synthesised ahead, served from the cache
     write_wav(tmp_path / "listen.wav", bye)  # the converted recording is a valid line WAV
     assert read_wav(tmp_path / "listen.wav")[1] == LINE_RATE
@@ -175,8 +177,12 @@ def test_modes_are_checked(tts: PiperTts, recordings: RecordedPrompts) -> None:
     with pytest.raises(SpeechError, match="recordings"):
         PromptSource(tts, mode="mixed")
     source = PromptSource(tts, templates=TEMPLATES, mode="mixed", recordings=recordings, flow_id="delivery")
-    assert source.kind_of("greet", "Hello X, this is the shop. Your parcel is ready. It is order 1.") == "say"
-    assert source.kind_of("greet", "Sorry, please say yes or no.") == "reprompt"
+    assert source.locate("Hello X, this is the shop. Your parcel is ready. It is order 1.") == ("greet", "say")
+    assert source.locate("Sorry, please say yes or no.") == ("greet", "reprompt")
+    assert source.locate("Sorry, please say yes or no.", "bye") is None
+    assert source.locate("Thank you. Goodbye.") == ("bye", "say")
+    assert source.locate("Something else entirely.") is None
+    assert source.render("Something else entirely.")  # not a prompt of the flow: synthesised in mode mixed
 
 
 def test_voice_library_shares_the_loaded_model(piper_tts: PiperTts, tmp_path: Path) -> None:

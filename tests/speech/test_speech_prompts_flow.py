@@ -106,7 +106,7 @@ def test_publishing_a_flow_renders_its_static_prompts_with_progress(box: Any) ->
     assert source.tts.cached("Goodbye.") is not None and source.tts.cached("Is that right?") is not None
     assert box.publish_flow(small_flow()) == 1  # same document: same version, nothing new to render
     assert source.tts.synth_calls == 2
-    pcm = b"".join(source.stream("ask", "Order 12. Is that right?"))
+    pcm = b"".join(source.stream("Order 12. Is that right?", node="ask"))
     assert source.tts.synth_calls == 3  # only "Order 12." was synthesised
     assert len(pcm) > 8000
     with pytest.raises(FlowError):
