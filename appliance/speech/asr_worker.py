@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 60.0
 REPLY_TIMEOUT_S = 15.0
+WORKER_NICE = 5
 
 
 @dataclass(frozen=True)
@@ -377,6 +378,12 @@ def worker_main(argv: Sequence[str] | None = None) -> int:
     opts = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="asr-worker %(levelname)s %(name)s: %(message)s")
     conn = Connection(opts.fd)
+    try:
+        # Recognition may lag a little; the audio pumps and the call logic in the parent may not: when the
+        # cores are busy, the kernel gives the parent the larger share.
+        os.nice(WORKER_NICE)
+    except OSError:
+        pass
     try:
         spec = EngineSpec(**json.loads(opts.spec))
         engine = spec.build()
