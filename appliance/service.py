@@ -29,7 +29,7 @@ from appliance.records.store import RecordsStore
 from appliance.sync.outbox import OutboxWorker
 
 if TYPE_CHECKING:
-    from appliance.speech.prompts import PrerenderReport, PromptSource, VoiceLibrary
+    from appliance.speech.prompts import PrerenderReport, PromptSource, RecordedPrompts, VoiceLibrary
     from appliance.speech.tts import PiperTts
 
 log = logging.getLogger(__name__)
@@ -113,14 +113,21 @@ def build_voices(tts: PiperTts, paths: StatePaths) -> VoiceLibrary:
     return VoiceLibrary(tts, resolve=lambda name: resolve_model(paths.root, name, "piper"))
 
 
-def flow_prompts(flow: Flow, voices: VoiceLibrary, paths: StatePaths, *, line_rate: int | None = None) -> PromptSource:
+def flow_prompts(
+    flow: Flow,
+    voices: VoiceLibrary,
+    paths: StatePaths,
+    *,
+    line_rate: int | None = None,
+    recordings: RecordedPrompts | None = None,
+) -> PromptSource:
     """A flow's prompts: its voice and settings over the box's defaults, its broadcast mode, its recordings."""
     from appliance.speech.prompts import PromptSource, RecordedPrompts
 
     v = flow.voice or FlowVoice()
     tts = voices.tts(name=v.name, speaker=v.speaker, length_scale=v.length_scale, volume=v.volume, line_rate=line_rate)
     return PromptSource(tts, templates=flow.prompt_templates(), mode=flow.broadcast,
-                        recordings=RecordedPrompts(paths.prompt_recordings), flow_id=flow.id)
+                        recordings=recordings or RecordedPrompts(paths.prompt_recordings), flow_id=flow.id)
 
 
 def build_speech(config: Config, paths: StatePaths) -> tuple[SpeechKit, Any]:
@@ -175,6 +182,7 @@ class Callbox:
             self.asr_engine = speech.asr
         self.speech = speech
         self.voices = self._build_voices(speech)
+        self.recorded_prompts: RecordedPrompts | None = None  # made on first use (it keeps converted audio)
         self.lines: list[LineLike] = lines if lines is not None else self._build_lines()
         self.runner = CallRunner(
             records=self.records,
@@ -219,7 +227,11 @@ class Callbox:
         """The prompt source a call on ``flow`` plays from (see appliance.speech.prompts)."""
         if self.voices is None:
             raise ConfigError("this box's synthesiser is not a piper voice; flows cannot choose voices")
-        return flow_prompts(flow, self.voices, self.paths, line_rate=line_rate)
+        if self.recorded_prompts is None:
+            from appliance.speech.prompts import RecordedPrompts
+
+            self.recorded_prompts = RecordedPrompts(self.paths.prompt_recordings)
+        return flow_prompts(flow, self.voices, self.paths, line_rate=line_rate, recordings=self.recorded_prompts)
 
     def prerender_flow(self, flow: Flow, *, progress: Any = None) -> PrerenderReport | None:
         """Render a flow's static prompts into the cache (None when the box has no piper voice)."""

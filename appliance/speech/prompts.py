@@ -11,9 +11,10 @@ a ``Synthesizer`` like :class:`~appliance.speech.tts.PiperTts` (``render(text)``
     pcm = source.render(step.say)                           # the same, as one buffer
 
 ``templates`` maps ``(node_id, kind)`` (kind ``"say"`` or ``"reprompt"``) to the
-prompt's template. A static prompt (no ``{variable}``) is rendered whole and
-cached on disk; a templated one is streamed sentence by sentence, its static
-sentences coming from the cache. Which node's prompt a text is, is given with
+prompt's template. A static prompt (no ``{variable}``) comes from the cache in
+one chunk (the first time: sentence by sentence, then cached whole); a templated
+one is streamed sentence by sentence, its static sentences coming from the cache
+and nothing of it written there. Which node's prompt a text is, is given with
 ``node=`` (and ``kind=``), or worked out from the text (the template it fits).
 
 Broadcast modes: ``tts`` synthesises every prompt; ``recorded`` plays the
@@ -298,10 +299,8 @@ class PromptSource:
         if recorded is not None:
             yield recorded
             return
-        if text in self._static:
-            yield self.tts.render(text)
-            return
-        yield from self.tts.stream(text)
+        # a static prompt not yet in the cache plays as it renders, and is cached whole once it has played
+        yield from self.tts.stream(text, store=text in self._static)
 
     def render(self, text: str, *, node: str | None = None, kind: str | None = None) -> bytes:
         return b"".join(self.stream(text, node=node, kind=kind))

@@ -116,7 +116,7 @@ class RecordedPrompts:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        self._memo: dict[tuple[Path, int, int, int], bytes] = {}
+        self._memo: dict[tuple[Path, int], tuple[tuple[int, int], bytes]] = {}  # (path, rate) -> (version, pcm)
         self._lock = threading.Lock()
 
     def path(self, flow_id: str, node_id: str, kind: str = "say") -> Path:
@@ -162,11 +162,11 @@ class RecordedPrompts:
             st = path.stat()
         except FileNotFoundError:
             return None
-        memo_key = (path, st.st_mtime_ns, st.st_size, line_rate)
+        memo_key, version = (path, line_rate), (st.st_mtime_ns, st.st_size)
         with self._lock:
             hit = self._memo.get(memo_key)
-        if hit is not None:
-            return hit
+        if hit is not None and hit[0] == version:
+            return hit[1]
         try:
             data = path.read_bytes()
         except OSError as exc:
@@ -174,5 +174,5 @@ class RecordedPrompts:
         samples, rate = decode_wav(data, name=str(path))
         pcm = to_line_rate(samples, rate, line_rate)
         with self._lock:
-            self._memo[memo_key] = pcm
+            self._memo[memo_key] = (version, pcm)  # a replaced recording replaces its entry
         return pcm

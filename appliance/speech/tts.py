@@ -4,6 +4,7 @@ The dialogue layer sees two calls (its ``Synthesizer`` protocol)::
 
     render(text) -> bytes              # the whole prompt as line PCM; cached on disk
     stream(text) -> Iterator[bytes]    # one line-PCM chunk per sentence, lazily
+                                       # (stream(text, store=True): and cache the whole once done)
 
 Both give S16LE mono PCM at :attr:`PiperTts.line_rate` (8000 on the call side
 today, 16000 for wideband lines). ``stream`` synthesises a sentence only when the
@@ -305,17 +306,28 @@ class PiperTts:
             self._store(path, pcm)
         return pcm
 
-    def stream(self, text: str) -> Iterator[bytes]:
+    def stream(self, text: str, *, store: bool = False) -> Iterator[bytes]:
         """``text`` sentence by sentence: each chunk is synthesised only when asked for.
 
         A whole-text cache entry is served as one chunk; cached sentences come
-        from disk. Nothing is written to the cache.
+        from disk. With ``store`` (a static prompt heard for the first time) the
+        whole text is written to the cache once every sentence has been taken;
+        otherwise nothing is written.
         """
         hit = self.cached(text)
         if hit is not None:
             yield hit
             return
-        yield from self._sentences(text, quick_start=True)
+        if not store:
+            yield from self._sentences(text, quick_start=True)
+            return
+        parts: list[bytes] = []
+        for part in self._sentences(text):
+            parts.append(part)
+            yield part
+        path = self._cache_path(text)
+        if path is not None and parts:
+            self._store(path, b"".join(parts))
 
     def _sentences(self, text: str, *, quick_start: bool = False) -> Iterator[bytes]:
         """Line PCM per sentence, each from the cache or synthesised when asked for.

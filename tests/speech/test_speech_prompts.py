@@ -62,6 +62,11 @@ def test_a_44k_stereo_recording_plays_as_8k_mono(tmp_path: Path, recordings: Rec
     assert -12.0 < rms_dbfs(pcm) < -6.0  # a sine at half scale: -9 dBFS
     wide = recordings.load("delivery", "greet", line_rate=16000)
     assert wide is not None and abs(len(wide) // 2 - 16000) <= 16
+    # a new upload replaces what is played
+    recordings.save("delivery", "greet", sox_tone(tmp_path / "new.wav", seconds=0.5, freq=1000).read_bytes())
+    newer = recordings.load("delivery", "greet", line_rate=LINE_RATE)
+    assert newer is not None and abs(dominant_hz(newer, LINE_RATE) - 1000) < 5
+    assert recordings.remove("delivery", "greet") and recordings.load("delivery", "greet", line_rate=8000) is None
 
 
 @pytest.mark.parametrize(

@@ -159,3 +159,18 @@ def test_split_sentences() -> None:
     assert split_sentences("  One. Two!  Three? Four ") == ["One.", "Two!", "Three?", "Four"]
     assert split_sentences("Order 4.5 kg. Next") == ["Order 4.5 kg.", "Next"]
     assert split_sentences("") == []
+
+
+def test_stream_with_store_caches_the_whole_prompt_only_once_it_has_all_played(tts: PiperTts) -> None:
+    text = "Thank you for waiting. Goodbye."
+    chunks = tts.stream(text, store=True)
+    first = next(chunks)
+    assert tts.synth_calls == 1
+    chunks.close()  # the customer talked over it: nothing half-made goes into the cache
+    assert tts.cached(text) is None
+    parts = list(tts.stream(text, store=True))
+    assert len(parts) == 2 and rms_dbfs(first) > -30.0
+    assert tts.cached(text) == b"".join(parts)
+    calls = tts.synth_calls
+    assert list(tts.stream(text, store=True)) == [b"".join(parts)]
+    assert tts.synth_calls == calls
