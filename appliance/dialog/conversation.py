@@ -10,10 +10,12 @@ import collections
 import logging
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
 from appliance.dialog.engine import FlowRun, Step
+from appliance.dialog.flow import Listen
 from appliance.events import Utterance
 from appliance.speech.asr import AsrEngine, AsrSession
 from appliance.speech.audio import rms_dbfs
@@ -21,6 +23,7 @@ from appliance.speech.audio import rms_dbfs
 log = logging.getLogger(__name__)
 
 PREROLL_FRAMES = 15
+PARTIAL_EVERY_MS = 100  # while the customer pauses, look at the partial transcript this often
 VOICED_DBFS = -40.8  # RMS 300 of 32768: above line noise, below any voice
 # What a callee says on picking up, as a grammar: cheaper and steadier than free-form recognition, which in
 # PocketSphinx holds the GIL long enough at the end of an utterance to stall the audio pump.
@@ -42,8 +45,8 @@ GREETING_PHRASES = {
 
 class AudioPort(Protocol):
     def read_frame(self, timeout: float) -> bytes | None: ...
-    def play(self, pcm: bytes) -> None: ...
-    def flush_playback(self) -> None: ...
+    def play(self, pcm: bytes, *, more: bool = False) -> None: ...
+    def flush_playback(self) -> int: ...
     def playing(self) -> bool: ...
 
 
@@ -52,8 +55,22 @@ class Synthesizer(Protocol):
 
 
 class EndpointerLike(Protocol):
-    def feed(self, frame: bytes) -> object | None: ...
-    def reset(self) -> None: ...
+    """What the conversation needs of :class:`appliance.speech.vad.Endpointer`."""
+
+    barge_in_min_ms: int
+
+    @property
+    def silence_ms(self) -> int: ...
+    @property
+    def barge_in_ms(self) -> int: ...
+
+    def feed(self, frame: bytes, played: bytes | None = None) -> object | None: ...
+    def reset(self, *, end_silence_ms: int | None = None, long_answer: bool = False) -> None: ...
+    def set_end_silence(self, end_silence_ms: int) -> object | None: ...
+    def end_silence_for(self, partial: str, phrases: Iterable[str] = ()) -> int: ...
+    def begin_prompt(self) -> None: ...
+    def barge_in(self, frame: bytes, played: bytes | None = None) -> bool: ...
+    def start_barged_in(self, speech_ms: int) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -66,6 +83,7 @@ class ConversationLimits:
     # ... and once they speak, greet after this much silence (or when the greeting runs too long).
     greeting_end_ms: int = 400
     greeting_max_ms: int = 4000
+    barge_in: bool = True  # the customer may talk over a prompt that expects an answer
 
 
 class Conversation:
@@ -93,9 +111,23 @@ class Conversation:
         self.call_id = call_id
         self._t0 = time.monotonic()
         self.turn_times_ms: list[int] = []
+        # (what, time.monotonic(), node): prompt_start, prompt_end, barge_in, endpoint, no_input; for figures
+        self.marks: list[tuple[str, float, str]] = []
+        self._read_pair = getattr(port, "read_frame_with_played", None)
 
     def _now_ms(self) -> int:
         return int((time.monotonic() - self._t0) * 1000)
+
+    def _mark(self, what: str, node: str) -> None:
+        self.marks.append((what, time.monotonic(), node))
+
+    def _read(self, timeout: float) -> tuple[bytes, bytes | None] | None:
+        """The next customer frame and what the bot wrote in the same tick (None when the port cannot say)."""
+        if self._read_pair is not None:
+            pair: tuple[bytes, bytes] | None = self._read_pair(timeout)
+            return pair
+        frame = self.port.read_frame(timeout=timeout)
+        return None if frame is None else (frame, None)
 
     def _over_time(self) -> bool:
         return time.monotonic() - self._t0 > self.limits.max_call_s
@@ -112,11 +144,12 @@ class Conversation:
         while True:
             self._mark_turns()
             log.info("call %s: bot says (%s): %s", self.call_id, step.node, step.say)
-            if not self._say(step):
+            barged = self._say(step)
+            if barged is None:
                 return False
             if not step.listen:
                 return True
-            utterance = self._listen(step)
+            utterance = self._listen(step, barged)
             if utterance is None:
                 return False
             log.info("call %s: customer said %r (confidence %.2f)", self.call_id, utterance.text, utterance.confidence)
@@ -163,28 +196,91 @@ class Conversation:
     def _voiced(frame: bytes) -> bool:
         return rms_dbfs(frame) > VOICED_DBFS
 
-    def _say(self, step: Step) -> bool:
-        audio = self.tts.render(step.say)
-        self.port.play(audio)
-        # Drain what the customer sends while the bot talks (no barge-in in this version).
+    def _listen_settings(self, step: Step) -> Listen:
+        node = self.run.flow.nodes.get(step.node)
+        return (node.listen if node is not None else None) or Listen()
+
+    def _templated(self, step: Step) -> bool:
+        """The prompt was filled in at call time ({order_id}): streamed, not taken from the prompt cache."""
+        node = self.run.flow.nodes.get(step.node)
+        if node is None:
+            return False
+        for template in (node.say, node.reprompt):
+            if "{" in template and template.format_map(self.run.vars) == step.say:
+                return True
+        return False
+
+    def _prompt_parts(self, step: Step) -> Iterator[bytes]:
+        stream = getattr(self.tts, "stream", None)
+        if stream is not None and self._templated(step):
+            yield from stream(step.say)  # the first sentence plays while the next renders
+        else:
+            yield self.tts.render(step.say)
+
+    def _say(self, step: Step) -> list[bytes] | None:
+        """Play the prompt. Returns the frames of a barge-in (the start of the customer's answer), [] when
+        the prompt played to its end, None when the call ended."""
+        barge = self.limits.barge_in and step.listen
+        ep = self.endpointer
+        ep.begin_prompt()
+        keep = PREROLL_FRAMES + max(1, ep.barge_in_min_ms // 20)
+        heard: collections.deque[bytes] = collections.deque(maxlen=keep)
+        self._mark("prompt_start", step.node)
+        parts = self._prompt_parts(step)
+        try:
+            for part in parts:
+                self.port.play(part, more=True)
+                while (pair := self._read(0.0)) is not None:  # keep up while the next sentence renders
+                    if self._prompt_frame(pair, barge, heard):
+                        return self._barged_in(step, heard)
+        finally:
+            close = getattr(parts, "close", None)
+            if close is not None:
+                close()
+        self.port.play(b"")  # end of the prompt: pad and release the last partial frame
         while self.port.playing():
             if self.ended.is_set() or self._over_time():
                 self.port.flush_playback()
-                return False
-            self.port.read_frame(timeout=0.1)
-        return not self.ended.is_set()
+                return None
+            pair = self._read(0.1)
+            if pair is not None and self._prompt_frame(pair, barge, heard):
+                return self._barged_in(step, heard)
+        self._mark("prompt_end", step.node)
+        return None if self.ended.is_set() else []
 
-    def _listen(self, step: Step) -> Utterance | None:
-        grammar = list(step.grammar) if self.use_grammar and step.grammar else None
+    def _prompt_frame(self, pair: tuple[bytes, bytes | None], barge: bool, heard: collections.deque[bytes]) -> bool:
+        frame, played = pair
+        heard.append(frame)
+        detected = self.endpointer.barge_in(frame, played)  # also keeps the echo guard's memory of the prompt
+        return barge and detected
+
+    def _barged_in(self, step: Step, heard: collections.deque[bytes]) -> list[bytes]:
+        dropped = self.port.flush_playback()  # the prompt stops within one frame
+        self._mark("barge_in", step.node)
+        log.info("call %s: customer talked over the prompt (%s); %s frame(s) of it dropped",
+                 self.call_id, step.node, dropped)
+        return list(heard)
+
+    def _listen(self, step: Step, barged: list[bytes] | None = None) -> Utterance | None:
+        settings = self._listen_settings(step)
+        grammar = list(step.grammar) if self.use_grammar and step.grammar and not settings.free_form else None
+        complete = grammar if grammar and not settings.long_answer else []  # answers that may end early
         session = self.asr.open_session(grammar)
-        self.endpointer.reset()
+        ep = self.endpointer
+        ep.reset(long_answer=settings.long_answer)
         preroll: collections.deque[bytes] = collections.deque(maxlen=PREROLL_FRAMES)
         in_speech = False
+        if barged:
+            for f in barged:
+                session.accept(f)
+            ep.start_barged_in(max(ep.barge_in_ms, 20))
+            in_speech = True
         while not self.ended.is_set() and not self._over_time():
-            frame = self.port.read_frame(timeout=self.limits.frame_timeout_s)
-            if frame is None:
+            pair = self._read(self.limits.frame_timeout_s)
+            if pair is None:
                 continue
-            event = self.endpointer.feed(frame)
+            frame, played = pair
+            event = ep.feed(frame, played)
             name = getattr(event, "name", None)
             if in_speech:
                 session.accept(frame)
@@ -195,9 +291,16 @@ class Conversation:
                 for f in preroll:
                     session.accept(f)
                 preroll.clear()
-            elif name in ("SPEECH_END", "MAX_LENGTH"):
+            elif name is None and in_speech and ep.silence_ms and ep.silence_ms % PARTIAL_EVERY_MS == 0:
+                # a pause: does what was said so far end the answer sooner (a closed answer) or later
+                # (it sounds unfinished)? Asked every few frames, only while the silence grows.
+                event = ep.set_end_silence(ep.end_silence_for(session.partial(), complete))
+                name = getattr(event, "name", None)
+            if name in ("SPEECH_END", "MAX_LENGTH"):
+                self._mark("endpoint", step.node)
                 return session.finish()
-            elif name == "NO_INPUT":
+            if name == "NO_INPUT":
+                self._mark("no_input", step.node)
                 session.cancel()
                 return Utterance(text="", confidence=0.0)
         session.cancel()

@@ -40,6 +40,30 @@ class Operation:
 
 
 @dataclass(frozen=True)
+class Listen:
+    """A dialogue node's ``"listen"`` settings: ``long_answer`` waits longer for the end of the answer
+    (an address, a time); ``free_form`` recognises without the node's phrase list as a grammar."""
+
+    long_answer: bool = False
+    free_form: bool = False
+
+
+_LISTEN_KEYS = {"long_answer", "free_form"}
+
+
+def _parse_listen(spec: Any, node_id: str) -> Listen:
+    if not isinstance(spec, dict):
+        raise FlowError("must be an object", node=node_id, field="listen")
+    extra = set(spec) - _LISTEN_KEYS
+    if extra:
+        raise FlowError(f"unknown key(s) {', '.join(sorted(extra))}", node=node_id, field="listen")
+    for key, value in spec.items():
+        if not isinstance(value, bool):
+            raise FlowError("must be true or false", node=node_id, field=f"listen.{key}")
+    return Listen(**spec)
+
+
+@dataclass(frozen=True)
 class Node:
     id: str
     type: str
@@ -51,6 +75,7 @@ class Node:
     no_match_next: str | None = None
     disposition: str | None = None
     operations: tuple[Operation, ...] = ()
+    listen: Listen | None = None  # dialogue nodes: how to listen (None: the defaults)
 
 
 @dataclass(frozen=True)
@@ -123,7 +148,7 @@ class Flow:
 
 
 _NODE_KEYS = {
-    "dialogue": {"type", "say", "intents", "reprompt", "max_retries", "no_input", "no_match"},
+    "dialogue": {"type", "say", "intents", "reprompt", "max_retries", "no_input", "no_match", "listen"},
     "hangup": {"type", "say", "disposition", "operations"},
 }
 
@@ -199,6 +224,7 @@ def parse_flow(doc: Any) -> Flow:
                 max_retries=int(spec.get("max_retries", 1)),
                 no_input_next=spec.get("no_input"),
                 no_match_next=spec.get("no_match"),
+                listen=_parse_listen(spec["listen"], node_id) if "listen" in spec else None,
             )
         else:
             disposition = _req(spec, "disposition", str, node=node_id)

@@ -32,6 +32,12 @@ class CustomerScript:
     reply_gap_ms: int = 300  # silence after the bot's prompt ends before the customer speaks
     prompt_end_ms: int = 600  # quiet after voiced bot audio that counts as "the prompt ended"
     voice_rms: float = 300.0  # bot frame RMS above this is voiced
+    # The line echoes the bot back to the box: its audio, attenuated by echo_db (e.g. -12.0) and delayed
+    # by echo_delay_ms, is mixed into what the customer sends. None: no echo.
+    echo_db: float | None = None
+    echo_delay_ms: int = 60
+    # Barge-in: start each reply this long into the bot's (voiced) prompt instead of waiting for its end.
+    barge_in_ms: int | None = None
 
     def __post_init__(self) -> None:
         if self.behaviour not in BEHAVIOURS:
@@ -94,17 +100,26 @@ class CustomerVoice:
         self._current: bytes = b""
         self._pos = 0
         self._stop_at: int | None = None  # byte offset where a mid-sentence hang-up happens
+        self._voice_ms = 0  # voiced bot audio heard since the customer last spoke (for barge-in)
+        self.barged_in = 0  # replies started over the bot's prompt
+        self._echo = bytearray()  # the bot's audio on its way back (echo_delay_ms of it, then what was heard)
+        if script.echo_db is not None:
+            self._echo += bytes(script.echo_delay_ms * LINE_RATE // 1000 * 2)
+            self._echo_gain = 10 ** (script.echo_db / 20)
 
     @property
     def speaking(self) -> bool:
         return self._pos < len(self._current)
 
     def hear(self, frame: bytes) -> None:
+        if self.script.echo_db is not None and len(self._echo) < 2 * LINE_RATE * 2:  # at most 2 s behind
+            self._echo += frame
         if self.speaking or self.script.behaviour == "silent":
             return
         if frame_rms(frame) >= self.script.voice_rms:
             self._heard_voice = True
             self._quiet_ms = 0
+            self._voice_ms += FRAME_MS
         elif self._heard_voice:
             self._quiet_ms += FRAME_MS
 
@@ -117,19 +132,33 @@ class CustomerVoice:
                 self._greeted = True
                 self.said.append(name)
                 self._current, self._pos = pcm, 0
-        if not self.speaking and self._prompt_over():
+        if not self.speaking and (self._prompt_over() or self._barge_in_now()):
             if self._replied < len(self.replies):
                 self._start_reply()
             elif self.script.behaviour == "hangup_mid_sentence":
                 self.wants_hangup = True  # nothing to say: hang up once the bot stops talking
         if not self.speaking:
-            return bytes(FRAME_BYTES)
+            return self._with_echo(bytes(FRAME_BYTES))
         frame = self._current[self._pos : self._pos + FRAME_BYTES]
         self._pos += FRAME_BYTES
         if self._stop_at is not None and self._pos >= self._stop_at:
             self.wants_hangup = True
             self._current, self._pos = b"", 0
-        return frame + bytes(FRAME_BYTES - len(frame))
+        return self._with_echo(frame + bytes(FRAME_BYTES - len(frame)))
+
+    def _with_echo(self, frame: bytes) -> bytes:
+        if self.script.echo_db is None:
+            return frame
+        back = bytes(self._echo[:FRAME_BYTES])
+        del self._echo[:FRAME_BYTES]
+        back += bytes(FRAME_BYTES - len(back))
+        mixed = np.frombuffer(frame, dtype="<i2").astype(np.float64)
+        mixed += np.frombuffer(back, dtype="<i2").astype(np.float64) * self._echo_gain
+        return np.clip(mixed, -32768, 32767).astype("<i2").tobytes()
+
+    def _barge_in_now(self) -> bool:
+        start = self.script.barge_in_ms
+        return start is not None and self._voice_ms >= start and not self.wants_hangup
 
     @property
     def _replied(self) -> int:
@@ -144,10 +173,13 @@ class CustomerVoice:
 
     def _start_reply(self) -> None:
         name, pcm = self.replies[self._replied]
+        if self._barge_in_now() and not self._prompt_over():
+            self.barged_in += 1
         self.said.append(name)
         self._current, self._pos = pcm, 0
         self._heard_voice = False
         self._quiet_ms = 0
+        self._voice_ms = 0
         if self.script.behaviour == "hangup_mid_sentence":
             half = len(pcm) // 2
             self._stop_at = max(FRAME_BYTES, half - half % FRAME_BYTES)

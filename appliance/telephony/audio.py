@@ -157,6 +157,8 @@ class AudioPump:
         self._stop = threading.Event()
         self._cond = threading.Condition()
         self._inbound: collections.deque[bytes] = collections.deque()
+        # what was written in the tick each inbound frame arrived (the echo guard's far end), kept in step
+        self._played_in: collections.deque[bytes] = collections.deque()
         self._capacity = inbound_capacity
         self._outbound: collections.deque[bytes] = collections.deque()
         self._tail = b""  # part of a frame held back while a stream is open
@@ -191,7 +193,19 @@ class AudioPump:
         with self._cond:
             if not self._cond.wait_for(lambda: self._inbound or self.closed.is_set(), timeout):
                 return None
+            if self._played_in:
+                self._played_in.popleft()
             return self._inbound.popleft() if self._inbound else None
+
+    def read_frame_with_played(self, timeout: float) -> tuple[bytes, bytes] | None:
+        """Like :meth:`read_frame`, with the bot frame written in the same tick (for an echo guard)."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._inbound or self.closed.is_set(), timeout):
+                return None
+            if not self._inbound:
+                return None
+            played = self._played_in.popleft() if self._played_in else self._silence
+            return self._inbound.popleft(), played
 
     # -- bot audio -----------------------------------------------------------
 
@@ -280,8 +294,11 @@ class AudioPump:
                     self.frames_out += 1
                     if len(self._inbound) >= self._capacity:
                         self._inbound.popleft()
+                        if self._played_in:
+                            self._played_in.popleft()
                         self.dropped_in += 1
                     self._inbound.append(inbound)
+                    self._played_in.append(outbound)
                     self._cond.notify_all()
                 if self.tap is not None:
                     try:
