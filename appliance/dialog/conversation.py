@@ -7,10 +7,11 @@ this layer never touches a modem or loads a model itself.
 from __future__ import annotations
 
 import collections
+import inspect
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,6 +22,13 @@ from appliance.speech.asr import AsrEngine, AsrSession
 from appliance.speech.audio import rms_dbfs
 
 log = logging.getLogger(__name__)
+
+
+def _keywords(func: Callable[..., object]) -> frozenset[str]:
+    try:
+        return frozenset(inspect.signature(func).parameters)
+    except (TypeError, ValueError):
+        return frozenset()
 
 PREROLL_FRAMES = 15
 PARTIAL_EVERY_MS = 100  # while the customer pauses, look at the partial transcript this often
@@ -111,7 +119,7 @@ class Conversation:
         self.call_id = call_id
         self._t0 = time.monotonic()
         self.turn_times_ms: list[int] = []
-        # (what, time.monotonic(), node): prompt_start, prompt_end, barge_in, endpoint, no_input; for figures
+        # (what, time.monotonic(), node): prompt_start, prompt_end, barge_in, endpoint, recognised, no_input
         self.marks: list[tuple[str, float, str]] = []
         self._read_pair = getattr(port, "read_frame_with_played", None)
 
@@ -200,22 +208,33 @@ class Conversation:
         node = self.run.flow.nodes.get(step.node)
         return (node.listen if node is not None else None) or Listen()
 
-    def _templated(self, step: Step) -> bool:
-        """The prompt was filled in at call time ({order_id}): streamed, not taken from the prompt cache."""
+    def _prompt_kind(self, step: Step) -> tuple[str | None, bool]:
+        """Which of its node's prompts ``step.say`` is ("say" / "reprompt", None if neither) and whether
+        it was filled in at call time ({order_id}: streamed sentence by sentence, not cached whole)."""
         node = self.run.flow.nodes.get(step.node)
         if node is None:
-            return False
-        for template in (node.say, node.reprompt):
-            if "{" in template and template.format_map(self.run.vars) == step.say:
-                return True
-        return False
+            return None, False
+        for kind, template in (("say", node.say), ("reprompt", node.reprompt)):
+            if template and template.format_map(self.run.vars) == step.say:
+                return kind, "{" in template
+        return None, False
 
     def _prompt_parts(self, step: Step) -> Iterator[bytes]:
+        """The prompt as line audio, in chunks: the first plays while the next renders."""
         stream = getattr(self.tts, "stream", None)
-        if stream is not None and self._templated(step):
-            yield from stream(step.say)  # the first sentence plays while the next renders
-        else:
+        if stream is None:
             yield self.tts.render(step.say)
+            return
+        kind, templated = self._prompt_kind(step)
+        params = _keywords(stream)
+        kwargs: dict[str, object] = {}
+        if "node" in params:  # a PromptSource: recorded or synthesised, it knows which
+            kwargs["node"] = step.node
+            if kind is not None:
+                kwargs["kind"] = kind
+        elif "store" in params:  # a voice: a static prompt is cached whole once it has played
+            kwargs["store"] = not templated
+        yield from stream(step.say, **kwargs)
 
     def _say(self, step: Step) -> list[bytes] | None:
         """Play the prompt. Returns the frames of a barge-in (the start of the customer's answer), [] when
@@ -298,7 +317,9 @@ class Conversation:
                 name = getattr(event, "name", None)
             if name in ("SPEECH_END", "MAX_LENGTH"):
                 self._mark("endpoint", step.node)
-                return session.finish()
+                heard = session.finish()
+                self._mark("recognised", step.node)
+                return heard
             if name == "NO_INPUT":
                 self._mark("no_input", step.node)
                 session.cancel()
