@@ -78,20 +78,47 @@ class ProgressBar:
 
 
 def models_in_use(config: Config) -> dict[Path, str]:
-    """Installed model directory -> the config key that uses it (``speech.vosk_model = ...``)."""
+    """Installed model directory -> what uses it: a ``[speech]`` key, or a published flow's voice."""
     sc: SpeechConfig = config.speech
-    used: dict[Path, str] = {}
     root = models_dir(config.state_dir).resolve()
-    for kind, key, value in (("vosk", "vosk_model", sc.vosk_model), ("piper", "piper_voice", sc.piper_voice)):
-        path = resolve_model(config.state_dir, value, kind, language=sc.language)
+    wanted: list[tuple[str, str, str | None, str]] = [
+        ("vosk", sc.vosk_model, sc.language, f'speech.vosk_model = "{sc.vosk_model}"'),
+        ("piper", sc.piper_voice, sc.language, f'speech.piper_voice = "{sc.piper_voice}"'),
+    ]
+    wanted += [("piper", name, None, f'flow {flow_id} v{version}: voice "{name}"')
+               for flow_id, version, name in _flow_voices(config.state_dir)]
+    used: dict[Path, str] = {}
+    for kind, value, language, how in wanted:
+        path = resolve_model(config.state_dir, value, kind, language=language)
         if path is None or not path.exists():
             continue
         path = path.resolve()
         if path.is_relative_to(root) and path != root:
             model = root / path.relative_to(root).parts[0]
-            how = f'speech.{key} = "{value}"' if value else f"picked for speech.language = {sc.language!r}"
-            used[model] = how
+            used.setdefault(model, how if value else f"picked for speech.language = {sc.language!r}")
     return used
+
+
+def _flow_voices(state_dir: Path) -> list[tuple[str, int, str]]:
+    """(flow id, version, voice name) of the latest published version of each flow that names a voice."""
+    from appliance.records.config_store import ConfigStore
+    from appliance.service import StatePaths
+
+    path = StatePaths(state_dir).configs
+    if not path.exists():
+        return []
+    store = ConfigStore(path)
+    try:
+        found = []
+        for flow_id in store.flow_ids():
+            latest = store.flow(flow_id)
+            voice = latest[1].get("voice") if latest else None
+            name = voice.get("name") if isinstance(voice, dict) else None
+            if latest and isinstance(name, str) and name.strip():
+                found.append((flow_id, latest[0], name.strip()))
+        return found
+    finally:
+        store.close()
 
 
 def _size(n: int) -> str:

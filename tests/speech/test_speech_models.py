@@ -14,6 +14,8 @@ import pytest
 from appliance.config import parse_config
 from appliance.errors import SpeechError
 from appliance.modelscmd import ProgressBar, doctor_model_lines, models_in_use
+from appliance.records.config_store import ConfigStore
+from appliance.service import StatePaths
 from appliance.speech.model_files import safe_member_path
 from appliance.speech.model_layout import find_model, identify_model, language_from_name
 from appliance.speech.models import (
@@ -298,6 +300,13 @@ def test_doctor_lines_say_what_the_config_uses_and_what_is_missing(tmp_path: Pat
     ]
     install_model(state, small_voice, load_check=False)
     assert models_in_use(config) == {models_dir(state) / VOICE: "picked for speech.language = 'en'"}
+    store = ConfigStore(StatePaths(state).configs)  # a published flow speaks with the installed voice
+    store.publish_flow({"id": "greeting", "voice": {"name": VOICE}})
+    store.publish_flow({"id": "other"})
+    store.close()
+    config = parse_config({"state_dir": str(state), "speech": {"language": "ko"}})
+    assert models_in_use(config) == {models_dir(state) / VOICE: f'flow greeting v1: voice "{VOICE}"'}
+    config = parse_config({"state_dir": str(state), "speech": {"language": "en"}})
     assert doctor_model_lines(config)[:2] == [
         f"models: 1 installed in {models_dir(state)}",
         f"  {VOICE}: piper, en-us, 0.1 MB, used (picked for speech.language = 'en')",
