@@ -215,9 +215,10 @@ def install_model(
             if notify:
                 notify(f"checking that {layout.kind} loads {final_name}")
             check_loads(layout, label=final_name)
-        (layout.root / MANIFEST).write_text(
-            json.dumps(_manifest(layout, final_name, lang, source), indent=2) + "\n", encoding="utf-8"
-        )
+        with (layout.root / MANIFEST).open("w", encoding="utf-8") as fh:
+            fh.write(json.dumps(_manifest(layout, final_name, lang, source), indent=2) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
         if target.exists():
             old = scratch / "replaced"
             os.rename(target, old)
