@@ -25,6 +25,7 @@ import serial
 
 from appliance.errors import PortError
 from appliance.events import FRAME_BYTES, LINE_RATE
+from appliance.telephony.rtprio import raise_thread_priority
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +149,7 @@ class AudioPump:
         self.frames_in = 0
         self.frames_out = 0
         self.underruns = 0
+        self.priority = "normal"  # what the pump thread got from raise_thread_priority: rr, nice or normal
         self.dropped_in = 0
         self.closed = threading.Event()
         self.error: Exception | None = None
@@ -254,6 +256,7 @@ class AudioPump:
     # -- pump thread ---------------------------------------------------------
 
     def _run(self) -> None:
+        self.priority = raise_thread_priority(f"audio pump {self.name}")
         transport = self.transport
         n = self.device_frame_bytes
         buf = bytearray()
