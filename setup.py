@@ -10,7 +10,7 @@ setup(
     packages=find_packages(include=["appliance", "appliance.*", "web", "web.*"]),
     include_package_data=True,
     package_data={
-        "appliance": ["flows/*.json", "py.typed"],
+        "appliance": ["flows/*.json", "dialog/flow.schema.json", "py.typed"],
         "web": ["templates/*.html", "static/*"],
     },
     data_files=[("share/callbox/modems", sorted(str(p) for p in Path("firmware-config/modems").glob("*.toml")))],

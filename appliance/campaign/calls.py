@@ -7,7 +7,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,7 +21,7 @@ from appliance.dialog.conversation import (
     EndpointerLike,
     Synthesizer,
 )
-from appliance.dialog.engine import FlowRun, RenderedOperation
+from appliance.dialog.engine import FlowRun, RenderedOperation, schedule_time
 from appliance.dialog.flow import parse_flow
 from appliance.events import DialOutcome, DialResult
 from appliance.records.config_store import ConfigStore
@@ -264,7 +264,7 @@ class CallRunner:
                 ops.append(("close", f"closed after call {call_id} ({disposition})"))
                 status = "closed"
             elif op.op == "schedule":
-                next_at = now + timedelta(minutes=op.delay_minutes)
+                next_at = schedule_time(op, now)  # a slot's time ("call me Friday at 3") or after the delay
                 ops.append(("schedule", iso(next_at)))
                 status = "scheduled"
         if outcome != "completed":

@@ -1,16 +1,30 @@
 """The flow engine: a pure state machine from customer turns to bot prompts.
 
-It knows nothing of audio. The conversation (``conversation.py``) feeds it
-what the recogniser heard and plays what it says.
+It knows nothing of audio. The conversation (``conversation.py``) feeds it what the recogniser heard (``hear``),
+silence (``no_input``), key presses (``dtmf``) and interruptions (``interrupted``), and plays what it says. API
+nodes run inside it through an injected HTTP client; time comes from an injected clock, so a run is repeatable.
 """
 
 from __future__ import annotations
 
+import importlib
+import json
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
+from urllib.parse import quote
 
-from appliance.dialog.flow import Flow, Node
+from appliance.dialog.api_client import ApiFailure, HttpClient, HttpRequest, lookup, status_matches, urllib_client
+from appliance.dialog.flow import Flow, Intent, Node, Slot
 from appliance.dialog.nlu import match_intent
+from appliance.dialog.slot_fill import fill_slot, filled_json
+from appliance.errors import FlowError
+
+log = logging.getLogger(__name__)
+
+MAX_HOPS = 32  # nodes passed without listening (API nodes, filled slots) before the flow is called a loop
 
 
 @dataclass(frozen=True)
@@ -19,6 +33,12 @@ class Step:
     say: str
     listen: bool
     grammar: tuple[str, ...] = ()
+    dtmf: tuple[str, ...] = ()  # keys the node takes
+    barge_in: bool = True
+    no_input_ms: int = 7000
+    long_wait_ms: int = 0  # wait this long for the end of a long answer (0: the usual wait)
+    long_wait_when: tuple[str, ...] = ()  # always | slot | unfinished
+    event: str = "prompt"  # prompt | no_input | no_match | kb | repeat | barge_in | hangup | ...
 
 
 @dataclass(frozen=True)
@@ -26,15 +46,30 @@ class RenderedOperation:
     op: str
     text: str = ""
     delay_minutes: int = 0
+    at: datetime | None = None  # schedule: at this time (a slot's) rather than after delay_minutes
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"op": self.op}
+        if self.text:
+            out["text"] = self.text
+        if self.op == "schedule":
+            out["delay_minutes"] = self.delay_minutes
+            out["at"] = self.at.isoformat(timespec="minutes") if self.at else None
+        return out
 
 
 @dataclass
 class TurnRecord:
-    speaker: str
+    speaker: str  # bot | customer | system (an API call)
     text: str
     node: str
     intent: str | None = None
     confidence: float | None = None
+    event: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"speaker": self.speaker, "text": self.text, "intent": self.intent, "confidence": self.confidence,
+                "node": self.node, "event": self.event}
 
 
 @dataclass
@@ -42,6 +77,24 @@ class FlowResult:
     disposition: str | None = None
     operations: list[RenderedOperation] = field(default_factory=list)
     intents: list[str] = field(default_factory=list)
+    confidences: list[float] = field(default_factory=list)
+    slots: dict[str, Any] = field(default_factory=dict)  # name -> value (datetime for a time)
+    intent_strength: Any = None  # strength.Strength(score, grade, reasons) once the flow has ended
+    flow_id: str = ""
+    flow_version: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        strength = self.intent_strength
+        return {
+            "flow": self.flow_id,
+            "flow_version": self.flow_version,
+            "disposition": self.disposition,
+            "slots": {k: filled_json(v) for k, v in self.slots.items()},
+            "intent_strength": None if strength is None else {
+                "score": strength.score, "grade": strength.grade, "reasons": list(strength.reasons)},
+            "operations": [op.to_json() for op in self.operations],
+            "intents": list(self.intents),
+        }
 
 
 class _Vars(dict[str, Any]):
@@ -49,63 +102,327 @@ class _Vars(dict[str, Any]):
         return ""
 
 
+def _escalate(prompts: tuple[str, ...], count: int) -> str | None:
+    return prompts[min(count, len(prompts)) - 1] if prompts else None
+
+
 class FlowRun:
     """One pass through a flow for one call."""
 
-    def __init__(self, flow: Flow, variables: dict[str, Any]) -> None:
+    def __init__(self, flow: Flow, variables: dict[str, Any], *, version: int | None = None,
+                 http: HttpClient | None = None, clock: Callable[[], datetime] | None = None,
+                 tz: tzinfo | None = None) -> None:
         self.flow = flow
         self.vars = _Vars(variables)
         self.turns: list[TurnRecord] = []
-        self.result = FlowResult()
+        self.result = FlowResult(flow_id=flow.id, flow_version=version)
+        self.http = http or urllib_client
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.tz = tz or datetime.now().astimezone().tzinfo or UTC
         self._node: Node = flow.nodes[flow.start]
-        self._retries = 0
+        self._no_input = 0
+        self._no_match = 0
+        self._question = ""  # what the node asked last: said again on "repeat", after a KB answer
+        self._asking: Slot | None = None
+        self._last: Step | None = None
+        self._visited: dict[str, None] = {}  # dialogue nodes entered, in order
+        self._fell_back = False
         self.finished = False
 
+    @property
+    def node(self) -> Node:
+        return self._node
+
+    # -- rendering and steps ---------------------------------------------------
     def _render(self, template: str) -> str:
-        return template.format_map(self.vars)
+        self.vars["question"] = self._question
+        return template.format_map(self.vars).strip()
 
-    def _enter(self, node_id: str, *, say: str | None = None) -> Step:
-        node = self.flow.nodes[node_id]
-        self._node = node
-        self._retries = 0
-        text = self._render(say if say is not None else node.say)
-        self.turns.append(TurnRecord("bot", text, node.id))
-        if node.type == "hangup":
-            self.finished = True
-            self.result.disposition = node.disposition
-            self.result.operations = [
-                RenderedOperation(op.op, self._render(op.text), op.delay_minutes) for op in node.operations
-            ]
-            return Step(node.id, text, listen=False)
-        return Step(node.id, text, listen=True, grammar=tuple(self.flow.expected_phrases(node)))
+    def _bot(self, text: str, event: str) -> None:
+        if text:
+            self.turns.append(TurnRecord("bot", text, self._node.id, event=event))
 
+    def _listen_step(self, say: str, event: str) -> Step:
+        node, vui = self._node, self._node.vui
+        lu = vui.long_utterance
+        long_ms = 0
+        if lu.enabled and ("always" in lu.when or "unfinished" in lu.when
+                           or ("slot" in lu.when and self._asking is not None)):
+            long_ms = lu.wait_ms
+        free = self.flow.listens_free_form(node) or (node.listen is not None and node.listen.free_form)
+        self._bot(say, event)
+        step = Step(node.id, say, True, () if free else tuple(self.flow.expected_phrases(node)),
+                    dtmf=tuple(d.digit for d in node.dtmf) if node.dtmf else self._digit_slot_keys(node),
+                    barge_in=vui.barge_in, no_input_ms=vui.no_input_ms, long_wait_ms=long_ms,
+                    long_wait_when=lu.when if long_ms else (), event=event)
+        self._last = step
+        return step
+
+    @staticmethod
+    def _digit_slot_keys(node: Node) -> tuple[str, ...]:
+        return tuple("0123456789*#") if any(s.type in ("number", "phone", "enum") for s in node.slots) else ()
+
+    def _join(self, *parts: str) -> str:
+        return " ".join(p for p in parts if p)
+
+    # -- moving between nodes --------------------------------------------------
+    def _enter(self, node_id: str, *, prefix: str = "", event: str = "prompt") -> Step:
+        said = [prefix] if prefix else []
+        for _ in range(MAX_HOPS):
+            node = self.flow.nodes[node_id]
+            self._node, self._no_input, self._no_match, self._asking = node, 0, 0, None
+            if node.type == "api":
+                if node.say:
+                    said.append(self._render(node.say))
+                node_id = self._call_api(node)
+                continue
+            if node.type == "hangup":
+                return self._hang_up(node, self._join(*said, self._render(node.say)))
+            missing = self._missing(node)
+            if node.slots and not missing and node.next:
+                self.turns.append(TurnRecord("system", "slots already filled", node.id, event="slots_filled"))
+                node_id = node.next
+                continue
+            self._visited[node.id] = None
+            self._asking = missing[0] if missing else None
+            question = self._render(node.say) if node.say else ""
+            if not question and self._asking is not None:
+                question = self._render(self._asking.ask)
+            self._question = question
+            return self._listen_step(self._join(*said, question), event)
+        raise FlowError(f"more than {MAX_HOPS} nodes passed without listening (a loop?)", node=node_id)
+
+    def _hang_up(self, node: Node, text: str) -> Step:
+        self.finished = True
+        self._bot(text, "hangup")
+        result = self.result
+        result.disposition = node.disposition
+        ops = []
+        for op in node.operations:
+            at = None
+            if op.op == "schedule" and op.at_slot is not None:
+                value = result.slots.get(op.at_slot)
+                at = value if isinstance(value, datetime) else None
+            ops.append(RenderedOperation(op.op, self._render(op.text), op.delay_minutes, at))
+        if node.disposition == "do_not_call" and not any(o.op == "do_not_call" for o in ops):
+            ops.append(RenderedOperation("do_not_call", "the customer asked not to be called again"))
+        result.operations = ops
+        result.intent_strength = self.strength()
+        return Step(node.id, text, listen=False, event="hangup")
+
+    def strength(self, *, ended_by: str | None = None) -> Any:
+        """The call's intent strength (score, grade, reasons); ``ended_by`` "customer" when they hung up first."""
+        try:
+            module = importlib.import_module("appliance.dialog.strength")
+        except ImportError:  # the NLU's strength module is not there yet
+            return None
+        asked = [s for nid in self._visited for s in self.flow.nodes[nid].slots if s.required]
+        return module.intent_strength(
+            self.turns,
+            disposition=self.result.disposition if self.finished else None,
+            slots_filled=sum(1 for s in asked if s.name in self.result.slots),
+            slots_required=len(asked),
+            ended_by=ended_by or ("fallback" if self._fell_back else "flow"),
+        )
+
+    def _missing(self, node: Node) -> list[Slot]:
+        return [s for s in node.slots if s.required and s.name not in self.result.slots]
+
+    # -- the customer's turns ---------------------------------------------------
     def start(self) -> Step:
         return self._enter(self.flow.start)
 
     def note_greeting(self, text: str) -> None:
         """The callee spoke first on answering ("Hello?"): part of the transcript, not of the flow."""
-        self.turns.append(TurnRecord("customer", text.strip(), "answer"))
+        self.turns.append(TurnRecord("customer", text.strip(), "answer", event="greeting"))
+
+    def _check_live(self) -> None:
+        if self.finished:
+            raise RuntimeError("the flow has already ended")
 
     def hear(self, text: str, *, confidence: float = 1.0) -> Step:
         """The customer said ``text`` (empty: silence until the no-input timeout)."""
-        if self.finished:
-            raise RuntimeError("the flow has already ended")
-        node = self._node
+        self._check_live()
         text = text.strip()
-        intents = [self.flow.intents[b.intent] for b in node.branches]
-        match = match_intent(text, intents, asr_confidence=confidence) if text else None
-        self.turns.append(
-            TurnRecord("customer", text, node.id, match.intent if match else None, match.confidence if match else None)
-        )
-        if match is not None and match.intent is not None:
-            self.result.intents.append(match.intent)
-            target = next(b.next for b in node.branches if b.intent == match.intent)
-            return self._enter(target)
-        if self._retries < node.max_retries and node.reprompt:
-            self._retries += 1
-            say = self._render(node.reprompt)
-            self.turns.append(TurnRecord("bot", say, node.id))
-            return Step(node.id, say, listen=True, grammar=tuple(self.flow.expected_phrases(node)))
-        fallback = node.no_match_next if text else node.no_input_next
-        assert fallback is not None
-        return self._enter(fallback)
+        if not text:
+            return self.no_input()
+        node = self._node
+        filled = self._fill(node.slots, text)
+        candidates = self._candidates(node)
+        match = match_intent(text, candidates, asr_confidence=confidence) if candidates else None
+        intent = match.intent if match is not None else None
+        self.turns.append(TurnRecord("customer", text, node.id, intent, match.confidence if match else None,
+                                     event="speech"))
+        if match is not None and intent is not None:
+            self.result.confidences.append(match.confidence)
+        text_slot_only = bool(filled) and all(s.type == "text" for s in node.slots if s.name in filled)
+        if filled and not (intent is not None and text_slot_only):
+            return self._after_slots(node)
+        if intent is not None:
+            return self._take_intent(node, intent, text)
+        if node.kb and self.flow.knowledge_base:
+            entries = [Intent(e.id, e.questions, e.keywords) for e in self.flow.knowledge_base]
+            kb = match_intent(text, entries, asr_confidence=confidence)
+            if kb.intent is not None:
+                entry = next(e for e in self.flow.knowledge_base if e.id == kb.intent)
+                self.turns[-1].intent, self.turns[-1].confidence = f"kb:{entry.id}", kb.confidence
+                return self._listen_step(self._join(self._render(entry.answer), self._question), "kb")
+        self.turns[-1].event = "no_match"
+        return self._no_match_step()
+
+    def dtmf(self, digits: str) -> Step:
+        """The customer pressed keys."""
+        self._check_live()
+        node = self._node
+        option = next((d for d in node.dtmf if d.digit == digits), None)
+        intent = option.intent if option is not None else None
+        self.turns.append(TurnRecord("customer", digits, node.id, intent, 1.0 if option else None, event="dtmf"))
+        if option is not None:
+            if option.next is not None:
+                return self._enter(option.next, prefix=self._render(option.reply))
+            assert option.intent is not None
+            self.result.confidences.append(1.0)
+            return self._take_intent(node, option.intent, "", reply=option.reply)
+        keyed = [s for s in node.slots if s.type in ("number", "phone", "enum", "regex", "text")]
+        if keyed and self._fill(keyed, digits):
+            return self._after_slots(node)
+        self.turns[-1].event = "no_match"
+        return self._no_match_step()
+
+    def no_input(self) -> Step:
+        """The customer said nothing before the node's no-input time."""
+        self._check_live()
+        node, vui = self._node, self._node.vui
+        self.turns.append(TurnRecord("customer", "", node.id, event="no_input"))
+        self._no_input += 1
+        if self._no_input > vui.max_no_input:
+            return self._fallback(node.no_input_next)
+        prompt = _escalate(vui.no_input_prompts, self._no_input)
+        return self._listen_step(self._render(prompt) if prompt else self._question, "no_input")
+
+    def interrupted(self) -> Step:
+        """The customer talked over the prompt (barge-in): say the node's barge-in prompt and listen."""
+        self._check_live()
+        node = self._node
+        self.turns.append(TurnRecord("bot", "(interrupted)", node.id, event="barge_in"))
+        return self._listen_step(self._render(node.vui.barge_in_prompt), "after_barge_in")
+
+    # -- helpers for the turns -------------------------------------------------
+    def _candidates(self, node: Node) -> list[Intent]:
+        names = [b.intent for b in node.branches] + [g.intent for g in self.flow.global_intents]
+        return [self.flow.intents[n] for n in dict.fromkeys(names)]
+
+    def _fill(self, slots: tuple[Slot, ...] | list[Slot], text: str) -> dict[str, Any]:
+        got: dict[str, Any] = {}
+        for slot in slots:
+            if slot.name in self.result.slots and slot is not self._asking:
+                continue
+            if slot.type == "text" and slot is not self._asking:
+                continue  # free text only when it is what the node asked for
+            found = fill_slot(slot, text, language=self.flow.language, now=self.clock(), tz=self.tz)
+            if found is not None:
+                got[slot.name] = found.value
+                self.result.slots[slot.name] = found.value
+                self.vars[slot.name] = found.text
+        return got
+
+    def _after_slots(self, node: Node) -> Step:
+        missing = self._missing(node)
+        if not missing:
+            assert node.next is not None
+            return self._enter(node.next)
+        self._asking = missing[0]
+        self._no_match = 0
+        self._question = self._render(missing[0].ask)
+        return self._listen_step(self._question, "ask_slot")
+
+    def _take_intent(self, node: Node, intent: str, text: str, *, reply: str = "") -> Step:
+        self.result.intents.append(intent)
+        branch = next((b for b in node.branches if b.intent == intent), None)
+        if branch is not None:
+            target = self.flow.nodes[branch.next]
+            if text and target.type == "dialogue":
+                self._fill(target.slots, text)  # "not tomorrow, call me Friday at 3": the next node's slot
+            return self._enter(branch.next, prefix=self._render(reply or branch.reply))
+        glob = next(g for g in self.flow.global_intents if g.intent == intent)
+        if glob.action == "repeat":
+            last = self._question or (self._last.say if self._last else "")
+            return self._listen_step(self._join(self._render(glob.reply), last), "repeat")
+        assert glob.next is not None
+        target = self.flow.nodes[glob.next]
+        if text and target.type == "dialogue":
+            self._fill(target.slots, text)
+        return self._enter(glob.next, prefix=self._render(reply or glob.reply), event="global")
+
+    def _no_match_step(self) -> Step:
+        node, vui = self._node, self._node.vui
+        self._no_match += 1
+        if self._no_match > vui.max_no_match:
+            return self._fallback(node.no_match_next)
+        prompts = self._asking.reask if self._asking is not None and self._asking.reask else vui.no_match_prompts
+        prompt = _escalate(prompts, self._no_match)
+        return self._listen_step(self._render(prompt) if prompt else self._question, "no_match")
+
+    def _fallback(self, target: str | None) -> Step:
+        node = self._node
+        target = target or node.vui.fallback_node
+        if target is None:
+            raise FlowError("no fallback node", node=node.id, field="vui.fallback_node")
+        self._fell_back = True
+        return self._enter(target, prefix=self._render(node.vui.fallback_prompt), event="fallback")
+
+    # -- API nodes -------------------------------------------------------------
+    def _call_api(self, node: Node) -> str:
+        call = node.api
+        assert call is not None
+        url = call.url.format_map(_Vars({k: quote(str(v), safe="") for k, v in self.vars.items()}))
+        headers = {k: self._render(v) for k, v in call.headers}
+        body = None
+        if call.body is not None:
+            body = json.dumps(self._render_json(call.body)).encode("utf-8")
+            headers.setdefault("Content-Type", "application/json")
+        request = HttpRequest(call.method, url, headers, body, call.timeout_ms / 1000)
+        failure = ""
+        for attempt in range(call.retries + 1):
+            try:
+                response = self.http(request)
+            except ApiFailure as exc:
+                failure = str(exc) or "no answer"
+                log.info("flow %s node %s: %s %s failed (attempt %d): %s", self.flow.id, node.id, call.method, url,
+                         attempt + 1, failure)
+                continue
+            if response.status >= 500 and attempt < call.retries:
+                continue
+            break
+        else:
+            self.turns.append(TurnRecord("system", f"{call.method} {url}: {failure}", node.id, event="api_failure"))
+            return call.failure
+        data = response.json()
+        for var, path in call.save:
+            value = lookup(data, path)
+            self.vars[var] = "" if value is None else value
+        self.turns.append(TurnRecord("system", f"{call.method} {url}: {response.status}", node.id, event="api"))
+        for b in call.branches:
+            if b.status is not None and status_matches(b.status, response.status):
+                return b.next
+            if b.var is not None and self.vars.get(b.var) == b.equals:
+                return b.next
+        if 200 <= response.status < 300 and node.next:
+            return node.next
+        return call.failure
+
+    def _render_json(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self._render(value)
+        if isinstance(value, dict):
+            return {k: self._render_json(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._render_json(v) for v in value]
+        return value
+
+
+def schedule_time(op: RenderedOperation, now: datetime) -> datetime:
+    """When a schedule operation wants the next call: its slot's time if later than now, else now + delay."""
+    if op.at is not None and op.at > now:
+        return op.at
+    return now + timedelta(minutes=op.delay_minutes)

@@ -1,22 +1,27 @@
 """Flow documents: load and validate a JSON flow into frozen dataclasses.
 
-A flow is a graph of nodes. This first version knows two node types:
-``dialogue`` (say a prompt, listen, branch on the customer's intent) and
-``hangup`` (say a closing prompt, end with a disposition and ticket operations).
+A flow is a graph of nodes of three types: ``dialogue`` (say a prompt, listen, branch on the customer's intent,
+fill slots, take DTMF), ``api`` (call the shop's system over HTTP, map the answer to variables, branch on it) and
+``hangup`` (say a closing prompt, end with a disposition and ticket operations). Global intents, a knowledge base
+and VUI rules (silence, no-match, barge-in, long answers) apply to every dialogue node. The published JSON Schema
+is ``flow.schema.json`` beside this module; ``parse_flow`` is the authority and names the node and field of every
+problem (``flow_parse.check_flow`` lists all of them).
 """
 
 from __future__ import annotations
 
 import json
-import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from appliance.errors import FlowError
 
 DISPOSITIONS = ("confirmed", "rescheduled", "callback", "wrong_number", "handoff", "do_not_call", "no_response")
-OPERATIONS = ("close", "schedule", "remark")
+OPERATIONS = ("close", "schedule", "remark", "do_not_call")
+SLOT_TYPES = ("enum", "number", "datetime", "phone", "text", "regex")
+NODE_TYPES = ("dialogue", "api", "hangup")
+SCHEMA_PATH = Path(__file__).resolve().parent / "flow.schema.json"
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,7 @@ class Intent:
 class Branch:
     intent: str
     next: str
+    reply: str = ""  # said before the next node's prompt
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,102 @@ class Operation:
     op: str
     text: str = ""
     delay_minutes: int = 0
+    at_slot: str | None = None  # schedule: at this (datetime) slot's time; delay_minutes when it is not filled
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A value a dialogue node collects: ``ask`` when missing, ``reask`` (escalating) when not understood."""
+
+    name: str
+    type: str
+    ask: str = ""
+    reask: tuple[str, ...] = ()
+    required: bool = True
+    values: tuple[tuple[str, tuple[str, ...]], ...] = ()  # enum: canonical value -> synonyms
+    pattern: str = ""  # regex
+    minimum: float | None = None  # number
+    maximum: float | None = None
+
+
+@dataclass(frozen=True)
+class DtmfOption:
+    """A key press: the branch of an intent of the node (or a global one), or straight to a node."""
+
+    digit: str
+    intent: str | None = None
+    next: str | None = None
+    reply: str = ""
+
+
+@dataclass(frozen=True)
+class LongUtterance:
+    """Wait ``wait_ms`` instead of the usual end-of-utterance silence, ``when``: always, on a slot question,
+    or when the words so far look unfinished."""
+
+    enabled: bool = False
+    wait_ms: int = 2000
+    when: tuple[str, ...] = ("always",)
+
+
+LONG_WHEN = ("always", "slot", "unfinished")
+
+
+@dataclass(frozen=True)
+class Vui:
+    """Voice-interface rules: flow defaults, overridden per dialogue node."""
+
+    no_input_ms: int = 7000
+    no_input_prompts: tuple[str, ...] = ()  # escalating; empty: repeat the question
+    max_no_input: int = 2  # silences re-prompted before the fallback
+    no_match_prompts: tuple[str, ...] = ()
+    max_no_match: int = 2
+    fallback_prompt: str = ""
+    fallback_node: str | None = None  # a hangup node
+    barge_in: bool = True
+    barge_in_prompt: str = ""
+    long_utterance: LongUtterance = field(default_factory=LongUtterance)
+
+
+@dataclass(frozen=True)
+class ApiBranch:
+    """Where an API node goes on an HTTP status (``"404"``, ``"4xx"``) or a variable's value."""
+
+    next: str
+    status: str | None = None
+    var: str | None = None
+    equals: Any = None
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    body: Any = None  # JSON value; strings in it are templates
+    timeout_ms: int = 5000
+    retries: int = 0
+    save: tuple[tuple[str, str], ...] = ()  # variable <- response path like data.slot.time
+    branches: tuple[ApiBranch, ...] = ()
+    failure: str = ""  # node on timeout, connection error, or a status no branch takes
+
+
+@dataclass(frozen=True)
+class GlobalIntent:
+    """An intent heard at any dialogue node: go to ``next`` (after ``reply``) or ``repeat`` the last prompt."""
+
+    intent: str
+    next: str | None = None
+    action: str = "goto"  # goto | repeat
+    reply: str = ""
+
+
+@dataclass(frozen=True)
+class KbEntry:
+    id: str
+    questions: tuple[str, ...]
+    answer: str
+    keywords: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,6 +178,14 @@ class Node:
     disposition: str | None = None
     operations: tuple[Operation, ...] = ()
     listen: Listen | None = None  # dialogue nodes: how to listen (None: the defaults)
+    name: str = ""
+    description: str = ""
+    slots: tuple[Slot, ...] = ()
+    next: str | None = None  # dialogue: once its required slots are filled; api: on success
+    dtmf: tuple[DtmfOption, ...] = ()
+    vui: Vui = field(default_factory=Vui)  # the flow's rules with this node's overrides
+    kb: bool = True  # dialogue: answer knowledge-base questions here
+    api: ApiCall | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +236,10 @@ class Flow:
     document: dict[str, Any]
     voice: FlowVoice | None = None  # None: the box's configured voice and settings
     broadcast: str = "tts"  # tts | recorded | mixed (recorded prompts where a node has one)
+    description: str = ""
+    global_intents: tuple[GlobalIntent, ...] = ()
+    knowledge_base: tuple[KbEntry, ...] = ()
+    vui: Vui = field(default_factory=Vui)
 
     def prompt_templates(self) -> dict[tuple[str, str], str]:
         """Every prompt the flow can say, by (node id, "say" | "reprompt"), as templates."""
@@ -136,138 +250,58 @@ class Flow:
                 out[(node.id, "reprompt")] = node.reprompt
         return out
 
+    def slot(self, name: str) -> Slot | None:
+        return next((s for n in self.nodes.values() for s in n.slots if s.name == name), None)
+
+    def listens_free_form(self, node: Node) -> bool:
+        """True where the answer is open (a time, a number, a phone number, free text): no phrase list."""
+        return any(s.type not in ("enum",) for s in node.slots)
+
     def expected_phrases(self, node: Node) -> list[str]:
         """The closed set of answers a node listens for (used as an ASR grammar)."""
         # Example phrases only: a recogniser held to a grammar forces what it hears onto the grammar's words,
         # and single keywords in it let a mixed answer through ("yes no i will be home").
         phrases: list[str] = []
-        for b in node.branches:
-            intent = self.intents[b.intent]
+        names = [b.intent for b in node.branches] + [g.intent for g in self.global_intents]
+        for name in dict.fromkeys(names):
+            intent = self.intents[name]
             phrases.extend(intent.examples or intent.keywords)
+        for slot in node.slots:
+            for canonical, synonyms in slot.values:
+                phrases.extend((canonical, *synonyms))
+        if node.kb:
+            for entry in self.knowledge_base:
+                phrases.extend(entry.questions)
         return sorted({p.lower() for p in phrases})
 
 
-_NODE_KEYS = {
-    "dialogue": {"type", "say", "intents", "reprompt", "max_retries", "no_input", "no_match", "listen"},
-    "hangup": {"type", "say", "disposition", "operations"},
-}
-
-
-def _req(doc: dict[str, Any], key: str, kind: type, *, node: str | None = None) -> Any:
-    if key not in doc:
-        raise FlowError("is required", node=node, field=key)
-    value = doc[key]
-    if not isinstance(value, kind):
-        raise FlowError(f"must be a {kind.__name__}", node=node, field=key)
-    return value
-
-
-def _template_fields(text: str) -> set[str]:
-    try:
-        return {f for _, f, _, _ in string.Formatter().parse(text) if f}
-    except ValueError as exc:
-        raise FlowError(f"bad template: {exc}") from exc
-
-
 def parse_flow(doc: Any) -> Flow:
-    """Validate a flow document; every problem names the node and field."""
-    if not isinstance(doc, dict):
-        raise FlowError("a flow must be a JSON object")
-    known = {"id", "name", "language", "start", "variables", "intents", "nodes", "description", "unreachable_text",
-             "voice", "broadcast"}
-    unknown = set(doc) - known
-    if unknown:
-        raise FlowError(f"unknown key(s): {', '.join(sorted(unknown))}")
-    flow_id = _req(doc, "id", str)
-    start = _req(doc, "start", str)
-    variables = tuple(_req(doc, "variables", list))
-    if "unreachable_text" in doc:  # the text sent after the last failed attempt ("" = none for this flow)
-        bad = _template_fields(_req(doc, "unreachable_text", str)) - set(variables)
-        if bad:
-            raise FlowError(f"unknown variable(s) {', '.join(sorted(bad))}", field="unreachable_text")
-    intents: dict[str, Intent] = {}
-    for name, spec in _req(doc, "intents", dict).items():
-        if not isinstance(spec, dict):
-            raise FlowError("must be an object", field=f"intents.{name}")
-        examples = tuple(str(x) for x in spec.get("examples", []))
-        keywords = tuple(str(x) for x in spec.get("keywords", []))
-        if not examples and not keywords:
-            raise FlowError("needs examples or keywords", field=f"intents.{name}")
-        intents[name] = Intent(name, examples, keywords)
-    raw_nodes = _req(doc, "nodes", dict)
-    nodes: dict[str, Node] = {}
-    for node_id, spec in raw_nodes.items():
-        if not isinstance(spec, dict):
-            raise FlowError("must be an object", node=node_id)
-        kind = _req(spec, "type", str, node=node_id)
-        if kind not in _NODE_KEYS:
-            raise FlowError(f"unknown node type {kind!r}", node=node_id, field="type")
-        extra = set(spec) - _NODE_KEYS[kind]
-        if extra:
-            raise FlowError(f"unknown key(s) {', '.join(sorted(extra))}", node=node_id)
-        say = _req(spec, "say", str, node=node_id)
-        unknown_vars = _template_fields(say) - set(variables)
-        if unknown_vars:
-            raise FlowError(f"unknown variable(s) {', '.join(sorted(unknown_vars))}", node=node_id, field="say")
-        if kind == "dialogue":
-            branches = []
-            for intent, target in _req(spec, "intents", dict, node=node_id).items():
-                if intent not in intents:
-                    raise FlowError(f"unknown intent {intent!r}", node=node_id, field="intents")
-                branches.append(Branch(intent, str(target)))
-            nodes[node_id] = Node(
-                node_id,
-                kind,
-                say,
-                tuple(branches),
-                reprompt=str(spec.get("reprompt", "")),
-                max_retries=int(spec.get("max_retries", 1)),
-                no_input_next=spec.get("no_input"),
-                no_match_next=spec.get("no_match"),
-                listen=_parse_listen(spec["listen"], node_id) if "listen" in spec else None,
-            )
-        else:
-            disposition = _req(spec, "disposition", str, node=node_id)
-            if disposition not in DISPOSITIONS:
-                raise FlowError(f"unknown disposition {disposition!r}", node=node_id, field="disposition")
-            ops = []
-            for i, op in enumerate(spec.get("operations", [])):
-                if not isinstance(op, dict) or op.get("op") not in OPERATIONS:
-                    raise FlowError(f"must be one of {', '.join(OPERATIONS)}", node=node_id, field=f"operations[{i}]")
-                text = str(op.get("text", ""))
-                bad = _template_fields(text) - set(variables)
-                if bad:
-                    raise FlowError(
-                        f"unknown variable(s) {', '.join(sorted(bad))}", node=node_id, field=f"operations[{i}].text"
-                    )
-                ops.append(Operation(op["op"], text, int(op.get("delay_minutes", 0))))
-            nodes[node_id] = Node(node_id, kind, say, disposition=disposition, operations=tuple(ops))
-    if start not in nodes:
-        raise FlowError(f"start node {start!r} does not exist", field="start")
-    for node in nodes.values():
-        targets = [b.next for b in node.branches] + [t for t in (node.no_input_next, node.no_match_next) if t]
-        for target in targets:
-            if target not in nodes:
-                raise FlowError(f"points to missing node {target!r}", node=node.id)
-        if node.type == "dialogue" and not (node.no_input_next and node.no_match_next):
-            raise FlowError("a dialogue node needs no_input and no_match targets", node=node.id)
-    voice = _parse_voice(doc["voice"]) if "voice" in doc else None
-    broadcast = doc.get("broadcast", "tts")
-    if broadcast not in BROADCAST_MODES:
-        raise FlowError(f"must be one of {', '.join(BROADCAST_MODES)}", field="broadcast")
-    return Flow(
-        flow_id, str(doc.get("name", flow_id)), str(doc.get("language", "en")), start, variables, intents, nodes, doc,
-        voice=voice, broadcast=broadcast,
-    )
+    """Validate a flow document into a Flow; raises the first problem (FlowError naming node and field)."""
+    from appliance.dialog.flow_parse import check_flow
+
+    flow, problems = check_flow(doc)
+    if problems:
+        raise problems[0]
+    assert flow is not None
+    return flow
+
+
+def load_document(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FlowError(f"{path}: {exc}") from exc
 
 
 def load_flow(path: Path) -> Flow:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise FlowError(f"{path}: {exc}") from exc
-    return parse_flow(doc)
+    return parse_flow(load_document(path))
 
 
 def builtin_flow_path(name: str) -> Path:
     return Path(__file__).resolve().parent.parent / "flows" / f"{name}.json"
+
+
+def flow_schema() -> dict[str, Any]:
+    """The published JSON Schema of a flow document."""
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return schema
