@@ -66,6 +66,8 @@ class EndpointerLike(Protocol):
     """What the conversation needs of :class:`appliance.speech.vad.Endpointer`."""
 
     barge_in_min_ms: int
+    complete_answer_silence_ms: int
+    end_silence_ms: int
 
     @property
     def silence_ms(self) -> int: ...
@@ -280,6 +282,19 @@ class Conversation:
                  self.call_id, step.node, dropped)
         return list(heard)
 
+    def _ask_partial(self, silence_ms: int, closed: bool) -> bool:
+        """Whether to look at the partial transcript after ``silence_ms`` of a pause. Only while the silence
+        grows, and only when the answer could change what it means: from ``complete_answer_silence_ms``
+        every 100 ms on a closed node (the partial may lag the audio), and once, 100 ms before the
+        end-of-utterance silence, for the unfinished-phrase check. Each look is a round trip to the
+        recogniser (a worker process for PocketSphinx), so not every frame."""
+        ep = self.endpointer
+        if silence_ms <= 0 or silence_ms % PARTIAL_EVERY_MS:
+            return False
+        if closed and silence_ms >= ep.complete_answer_silence_ms:
+            return True
+        return silence_ms == max(PARTIAL_EVERY_MS, ep.end_silence_ms - PARTIAL_EVERY_MS)
+
     def _listen(self, step: Step, barged: list[bytes] | None = None) -> Utterance | None:
         settings = self._listen_settings(step)
         grammar = list(step.grammar) if self.use_grammar and step.grammar and not settings.free_form else None
@@ -310,9 +325,9 @@ class Conversation:
                 for f in preroll:
                     session.accept(f)
                 preroll.clear()
-            elif name is None and in_speech and ep.silence_ms and ep.silence_ms % PARTIAL_EVERY_MS == 0:
+            elif name is None and in_speech and self._ask_partial(ep.silence_ms, bool(complete)):
                 # a pause: does what was said so far end the answer sooner (a closed answer) or later
-                # (it sounds unfinished)? Asked every few frames, only while the silence grows.
+                # (it sounds unfinished)?
                 event = ep.set_end_silence(ep.end_silence_for(session.partial(), complete))
                 name = getattr(event, "name", None)
             if name in ("SPEECH_END", "MAX_LENGTH"):
