@@ -131,11 +131,9 @@ def _doctor_probe(at_port: str, profile: str) -> int:
 
 
 def cmd_flow_validate(opts: argparse.Namespace) -> int:
-    from appliance.dialog.flow import load_flow
+    from appliance.flowcmd import run_flow_command
 
-    flow = load_flow(opts.file)
-    print(f"{opts.file}: ok ({len(flow.nodes)} nodes, {len(flow.intents)} intents)")
-    return 0
+    return run_flow_command(opts)
 
 
 def _prompt_progress(stream: TextIO, label: str) -> Callable[[int, int, str], None]:
@@ -290,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     fv = fsub.add_parser("validate", help="check a flow file")
     fv.add_argument("file", type=Path)
     fv.set_defaults(func=cmd_flow_validate)
+    from appliance.flowcmd import add_flow_commands
+
+    add_flow_commands(fsub, cmd_flow_validate)  # flow try, flow graph
     fp = fsub.add_parser("prerender", help="render a flow's static prompts into the prompt cache (progress bar)")
     fp.add_argument("file", type=Path)
     fp.add_argument("--rate", type=int, default=8000, help="line sample rate in Hz (8000 or 16000)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -179,12 +180,13 @@ class FlowRun:
             if node.type == "hangup":
                 return self._hang_up(node, self._join(*said, self._render(node.say)))
             missing = self._missing(node)
-            if node.slots and not missing and node.next:
+            if any(s.required for s in node.slots) and not missing and node.next:
                 self.turns.append(TurnRecord("system", "slots already filled", node.id, event="slots_filled"))
                 node_id = node.next
                 continue
             self._visited[node.id] = None
-            self._asking = missing[0] if missing else None
+            unfilled = [s for s in node.slots if s.name not in self.result.slots]
+            self._asking = missing[0] if missing else (unfilled[0] if unfilled else None)
             question = self._render(node.say) if node.say else ""
             if not question and self._asking is not None:
                 question = self._render(self._asking.ask)
@@ -295,6 +297,8 @@ class FlowRun:
         node, vui = self._node, self._node.vui
         self.turns.append(TurnRecord("customer", "", node.id, event="no_input"))
         self._no_input += 1
+        if self._asking is not None and not self._asking.required and node.next:
+            return self._enter(node.next)  # an optional answer (a comment) left out
         if self._no_input > vui.max_no_input:
             return self._fallback(node.no_input_next)
         prompt = _escalate(vui.no_input_prompts, self._no_input)
@@ -375,7 +379,7 @@ class FlowRun:
     def _call_api(self, node: Node) -> str:
         call = node.api
         assert call is not None
-        url = call.url.format_map(_Vars({k: quote(str(v), safe="") for k, v in self.vars.items()}))
+        url = self._render_url(call.url)
         headers = {k: self._render(v) for k, v in call.headers}
         body = None
         if call.body is not None:
@@ -410,6 +414,17 @@ class FlowRun:
         if 200 <= response.status < 300 and node.next:
             return node.next
         return call.failure
+
+    def _render_url(self, template: str) -> str:
+        """Values are URL-quoted, except one the URL starts with (a base URL such as {api_base})."""
+        out = []
+        for i, (literal, name, _, _) in enumerate(string.Formatter().parse(template)):
+            out.append(literal)
+            if name is None:
+                continue
+            value = str(self.vars[name])
+            out.append(value if i == 0 and not literal else quote(value, safe=""))
+        return "".join(out)
 
     def _render_json(self, value: Any) -> Any:
         if isinstance(value, str):

@@ -19,7 +19,7 @@ from appliance.errors import FlowError
 
 DISPOSITIONS = ("confirmed", "rescheduled", "callback", "wrong_number", "handoff", "do_not_call", "no_response")
 OPERATIONS = ("close", "schedule", "remark", "do_not_call")
-SLOT_TYPES = ("enum", "number", "datetime", "phone", "text", "regex")
+SLOT_TYPES = ("enum", "number", "datetime", "date", "time", "phone", "text", "regex")
 NODE_TYPES = ("dialogue", "api", "hangup")
 SCHEMA_PATH = Path(__file__).resolve().parent / "flow.schema.json"
 

@@ -102,8 +102,8 @@ def graph_problems(flow: Flow, templates: list[tuple[str | None, str, str]]) -> 
         for i, op in enumerate(node.operations):
             if op.at_slot is not None:
                 slot = flow.slot(op.at_slot)
-                if slot is None or slot.type != "datetime":
-                    out.append(FlowError(f"{op.at_slot!r} is not a datetime slot", node=node.id,
+                if slot is None or slot.type not in ("datetime", "date", "time"):
+                    out.append(FlowError(f"{op.at_slot!r} is not a date or time slot", node=node.id,
                                          field=f"operations[{i}].at_slot"))
     known = known_variables(flow)
     for node in nodes.values():

@@ -2,14 +2,15 @@
 
 The extraction itself (dates and times, numbers, phone numbers, enums with synonyms, regexes) lives in
 ``slots.py``; this module adapts a flow slot to it and gives the engine a value and the words to say it with.
-Until ``slots.py`` is present a small built-in extractor stands in (English weekdays and hours, digits).
+Where ``slots.py`` cannot be imported a small built-in extractor stands in (English weekdays and hours, digits).
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from appliance.dialog.flow import Slot
@@ -24,25 +25,39 @@ class Filled:
 def filled_json(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat(timespec="minutes")
+    if isinstance(value, date):
+        return value.isoformat()
     return value
 
 
-def say_value(value: Any) -> str:
+def say_value(value: Any, language: str = "en") -> str:
     if isinstance(value, datetime):
+        if language.startswith("zh"):
+            return f"{value.month}月{value.day}日{value.hour}点" + (f"{value.minute}分" if value.minute else "")
         return f"{value:%A %d %B} at {value:%H:%M}"
+    if isinstance(value, date):
+        return f"{value.month}月{value.day}日" if language.startswith("zh") else f"{value:%A %d %B}"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
 
 
 def fill_slot(slot: Slot, text: str, *, language: str, now: datetime, tz: tzinfo) -> Filled | None:
-    value = _basic(slot, text, now=now.astimezone(tz))
+    try:
+        slots = importlib.import_module("appliance.dialog.slots")
+    except ImportError:
+        value = _basic(slot, text, now=now.astimezone(tz))
+    else:
+        spec = slots.SlotSpec(slot.name, slot.type, slot.required,
+                              values={k: list(v) for k, v in slot.values} or None, pattern=slot.pattern or None)
+        found = slots.extract_slot(spec, text, language=language, now=now, tz=tz)
+        value = None if found is None else found.value
     if value is None:
         return None
     if slot.type == "number" and isinstance(value, int | float):
         if (slot.minimum is not None and value < slot.minimum) or (slot.maximum is not None and value > slot.maximum):
             return None
-    return Filled(value, say_value(value))
+    return Filled(value, say_value(value, language))
 
 
 _NUMBER_WORDS = {w: i for i, w in enumerate(
