@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,13 @@ from appliance.events import FRAME_BYTES, FRAME_MS, LINE_RATE
 log = logging.getLogger(__name__)
 
 BEHAVIOURS = ("answer", "busy", "no_answer", "reject", "silent", "hangup_mid_sentence")
+KEYS_PREFIX = "dtmf:"  # a reply "dtmf:12#" presses those keys instead of speaking
+
+
+def reply_keys(reply: Path | str) -> str | None:
+    """The keys a reply presses (``dtmf:1`` -> ``"1"``), or None for a spoken reply (a WAV)."""
+    text = str(reply)
+    return text[len(KEYS_PREFIX):] if text.startswith(KEYS_PREFIX) else None
 
 
 @dataclass
@@ -44,6 +52,10 @@ class CustomerScript:
             allowed = ", ".join(BEHAVIOURS)
             raise ValueError(f"unknown customer behaviour {self.behaviour!r} (one of {allowed})")
         self.replies = [Path(p) for p in self.replies]
+        for reply in self.replies:
+            keys = reply_keys(reply)
+            if keys is not None and (not keys or set(keys.upper()) - set("0123456789*#ABCD")):
+                raise ValueError(f"customer reply {str(reply)!r}: keys must be 0-9, *, #, A-D")
         if self.greeting is not None:
             self.greeting = Path(self.greeting)
 
@@ -87,8 +99,12 @@ class CustomerVoice:
         script: CustomerScript,
         replies: list[tuple[str, bytes]],
         greeting: tuple[str, bytes] | None = None,
+        press: Callable[[str], None] | None = None,
     ) -> None:
+        """``replies`` are (name, audio); a name ``dtmf:<keys>`` with no audio presses the keys through
+        ``press`` (the simulated modem's, which reports them as its family does)."""
         self.script = script
+        self.press = press
         self.replies = list(replies)
         self.greeting = greeting
         self._ticks = 0
@@ -176,6 +192,15 @@ class CustomerVoice:
         if self._barge_in_now() and not self._prompt_over():
             self.barged_in += 1
         self.said.append(name)
+        keys = reply_keys(name)
+        if keys is not None:
+            log.debug("customer presses %s", keys)
+            self._heard_voice = False
+            self._quiet_ms = 0
+            self._voice_ms = 0
+            if self.press is not None:
+                self.press(keys)
+            return
         self._current, self._pos = pcm, 0
         self._heard_voice = False
         self._quiet_ms = 0

@@ -150,11 +150,9 @@ class DialectModem(SimulatedHuaweiModem):
 
     def _voice_on(self, run: _CallRun) -> None:
         """Open the customer's side of the audio without answering a command (auto-start families)."""
-        replies = [(p.stem, self._pcm(p)) for p in run.script.replies]
-        greeting = run.script.greeting
-        hello = (greeting.stem, self._pcm(greeting)) if greeting is not None else None
+        voice = self._customer_voice(run.script)
         with self._lock:
-            run.voice = CustomerVoice(run.script, replies, hello)
+            run.voice = voice
             run.audio = True
 
     # per family

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from appliance.events import FRAME_BYTES, FRAME_MS
-from appliance.sim.customer import CustomerScript, CustomerVoice, load_pcm
+from appliance.sim.customer import CustomerScript, CustomerVoice, load_pcm, reply_keys
 from appliance.sim.faults import SimFaults
 from appliance.sim.pty import PtyPair
 from appliance.sim.sms import SimSmsCenter
@@ -238,12 +238,24 @@ class SimulatedHuaweiModem:
             if run is None or not run.active:
                 self._send("ERROR")
                 return
-            replies = [(p.stem, self._pcm(p)) for p in run.script.replies]
-            greeting = run.script.greeting
-            hello = (greeting.stem, self._pcm(greeting)) if greeting is not None else None
-            run.voice = CustomerVoice(run.script, replies, hello)
+            run.voice = self._customer_voice(run.script)
             run.audio = True
         self._send("OK")
+
+    def _customer_voice(self, script: CustomerScript) -> CustomerVoice:
+        """The customer's side of the call: their greeting, spoken replies and key presses."""
+        replies = [(str(p), b"") if reply_keys(p) is not None else (p.stem, self._pcm(p)) for p in script.replies]
+        greeting = script.greeting
+        hello = (greeting.stem, self._pcm(greeting)) if greeting is not None else None
+        return CustomerVoice(script, replies, hello, press=self._press_later)
+
+    def _press_later(self, keys: str) -> None:
+        """A scripted customer presses keys (called from the voice loop, no lock held)."""
+        press = getattr(self, "press", None)
+        if press is None:
+            log.warning("sim %s: this modem cannot report key presses; %s ignored", self.name, keys)
+            return
+        press(keys)
 
     def _pcm(self, path: Path) -> bytes:
         if path not in self._pcm_cache:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from appliance.sim.customer import BEHAVIOURS, CustomerScript
+from appliance.sim.customer import BEHAVIOURS, CustomerScript, reply_keys
 from appliance.sim.faults import FAULTS, PluggableModem, apply_fault
 
 VOICES_DIR = Path(__file__).resolve().parent / "voices"
@@ -31,7 +31,9 @@ BEHAVIOUR_BY_LAST_DIGIT = {
 }
 _SCRIPT_KEYS = {
     "behaviour", "replies", "greeting", "greeting_delay_ms", "ring_ms", "max_call_s", "reply_gap_ms", "prompt_end_ms",
+    "voice_rms", "echo_db", "echo_delay_ms", "barge_in_ms",
 }  # fmt: skip
+# A reply is a WAV path (relative to the script file) or "dtmf:<keys>" to press keys instead of speaking.
 
 
 def default_directory(number: str, *, voices_dir: Path = VOICES_DIR) -> CustomerScript:
@@ -64,7 +66,7 @@ def customer_from_spec(spec: str, *, voices_dir: Path = VOICES_DIR) -> CustomerS
         raise ValueError(f"--customer {spec}: unknown keys {unknown}")
     folder = path.parent
     if "replies" in data:
-        data["replies"] = [folder / p for p in data["replies"]]
+        data["replies"] = [p if reply_keys(p) is not None else folder / p for p in data["replies"]]
     if data.get("greeting"):
         data["greeting"] = folder / data["greeting"]
     return CustomerScript(**data)

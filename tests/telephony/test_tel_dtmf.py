@@ -103,6 +103,37 @@ def test_tel_dtmf_on_an_answered_call_of_a_line():
         sim.stop()
 
 
+@pytest.mark.parametrize("profile", ["simcom-sim7600", "quectel-ec25", "sim800", "huawei-e1550"])
+def test_tel_dtmf_scripted_customer_presses_a_key_after_the_prompt(profile: str):
+    """A customer script with a "dtmf:1" reply answers the bot's prompt with a key, which the box reads."""
+    from appliance.telephony.line import Line
+
+    script = CustomerScript("answer", replies=[Path("dtmf:1")], prompt_end_ms=200, reply_gap_ms=100)
+    sim = simulated_modem(profile, lambda n: script, ring_ms=100)
+    sim.start()
+    line = Line("keys", Modem(load_profile(profile), sim.at_port, sim.audio_port, timeouts=FAST))
+    try:
+        line.start()
+        result, call = line.place_call("5550", ring_timeout=3)
+        assert result.outcome is DialOutcome.ANSWERED and call is not None
+        assert call.read_dtmf(0.3) is None  # nothing before the prompt
+        t = np.arange(8000 * 6 // 10) / 8000
+        call.audio.play((np.sin(2 * np.pi * 300 * t) * 6000).astype("<i2").tobytes())  # the bot's 0.6 s prompt
+        assert call.read_dtmf(4.0) == "1"
+        assert call.read_dtmf(0.3) is None
+        call.hangup()
+        record = sim.calls[-1]  # type: ignore[attr-defined]
+        assert record.ended.wait(3.0) and record.said == ["dtmf:1"]
+    finally:
+        line.stop()
+        sim.stop()
+
+
+def test_tel_dtmf_customer_keys_must_be_keys():
+    with pytest.raises(ValueError, match="keys must be"):
+        CustomerScript("answer", replies=[Path("dtmf:1x")])
+
+
 def test_tel_dtmf_profile_without_sending_says_so(huawei_profile):
     import dataclasses
 
