@@ -55,6 +55,7 @@ __all__ = [
     "PiperTts",
     "VoiceSettings",
     "default_voice",
+    "quick_start_split",
     "split_sentences",
     "trim_silence",
 ]
@@ -68,7 +69,9 @@ _LEAD_KEEP_S = 0.04
 _TRAIL_KEEP_S = 0.08
 SENTENCE_GAP_S = 0.2  # silence put between sentences (before every sentence but the first)
 CLAUSE_GAP_S = 0.1  # ... and between the clauses of a first sentence streamed in two parts
-QUICK_START_WORDS = 6  # stream: a longer uncached first sentence is cut at its first comma
+QUICK_START_WORDS = 6  # stream: a longer uncached first sentence is cut at a comma (see quick_start_split)
+SECONDS_PER_CHAR = 0.055  # how long piper's voices take to say one character, roughly (length scale 1)
+MAX_CLAUSE_PAUSE_S = 0.3  # quick start: longest wait at the cut for the rest of the sentence
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 _CLAUSE_END = re.compile(r"(?<=,)\s+")
 
@@ -94,6 +97,37 @@ def trim_silence(audio: np.ndarray, rate: int, *, lead_keep_s: float = _LEAD_KEE
     start = max(0, int(loud[0]) - int(lead_keep_s * rate))
     end = min(audio.size, int(loud[-1]) + 1 + int(trail_keep_s * rate))
     return audio[start:end]
+
+
+def _spoken_seconds(text: str, seconds_per_char: float) -> float:
+    """A rough length of ``text`` spoken: numbers are read out ("4471": "four thousand four hundred
+    seventy-one"), so a digit counts as eight characters."""
+    return seconds_per_char * (len(text) + 7 * sum(ch.isdigit() for ch in text))
+
+
+def quick_start_split(sentence: str, rtf: float, *, seconds_per_char: float = SECONDS_PER_CHAR,
+                      max_gap_s: float = MAX_CLAUSE_PAUSE_S) -> tuple[str, str] | None:
+    """Where to cut a long first sentence so that its head plays while its tail renders.
+
+    At the first comma where the tail, rendered at real-time factor ``rtf``, is
+    ready no more than ``max_gap_s`` after the head has played (a slightly long
+    pause at a comma is heard as a pause; a late start is heard as a bot that
+    hesitates); failing that, at the comma with the shortest wait. None for a
+    sentence of :data:`QUICK_START_WORDS` words or fewer, or without a comma.
+    """
+    if len(sentence.split()) <= QUICK_START_WORDS:
+        return None
+    best: tuple[float, str, str] | None = None
+    for match in _CLAUSE_END.finditer(sentence):
+        head, tail = sentence[: match.start()], sentence[match.end() :]
+        if not tail.strip():
+            continue
+        gap = rtf * _spoken_seconds(tail, seconds_per_char) - _spoken_seconds(head, seconds_per_char)
+        if gap <= max_gap_s:
+            return head, tail
+        if best is None or gap < best[0]:
+            best = (gap, head, tail)
+    return (best[1], best[2]) if best is not None else None
 
 
 def split_sentences(text: str) -> list[str]:
@@ -130,6 +164,7 @@ class LoadedVoice:
         self.digest = self._digest()
         self.lock = threading.Lock()  # guards synth_calls only: calls synthesise in parallel
         self.synth_calls = 0  # piper runs on this model by every PiperTts over it
+        self.rtf = 0.2  # real-time factor of recent runs (render seconds per audio second), moving average
         started = time.perf_counter()
         try:
             self.voice: Any = self._load()
@@ -354,8 +389,8 @@ class PiperTts:
         """Line PCM per sentence, each from the cache or synthesised when asked for.
 
         With ``quick_start`` an uncached first sentence of more than
-        :data:`QUICK_START_WORDS` words is synthesised in two parts, cut after its
-        first comma, so that its first words are ready sooner.
+        :data:`QUICK_START_WORDS` words is synthesised in two parts, cut after a
+        comma (:func:`quick_start_split`), so that its first words are ready sooner.
         """
         silence = b"\x00\x00"
         first = True
@@ -363,8 +398,9 @@ class PiperTts:
             pcm = self.cached(sentence)
             if pcm is not None:
                 parts: list[bytes] | Iterator[bytes] = [pcm]
-            elif quick_start and index == 0 and len(sentence.split()) > QUICK_START_WORDS:
-                parts = (self._synthesize(clause) for clause in _CLAUSE_END.split(sentence, maxsplit=1))
+            elif quick_start and index == 0 and (cut := quick_start_split(
+                sentence, self.loaded.rtf, seconds_per_char=SECONDS_PER_CHAR * (self.settings.length_scale or 1.0))):
+                parts = (self._synthesize(clause) for clause in cut)
             else:
                 parts = (self._synthesize(sentence) for _ in (0,))
             for part_index, part in enumerate(parts):
@@ -386,11 +422,15 @@ class PiperTts:
             ]
         except Exception as exc:
             raise SpeechError(f"piper failed on {text!r}: {exc}") from exc
+        took = time.perf_counter() - started
+        audio_s = sum(a.size / r for a, r in chunks)
         with self.loaded.lock:
             self.loaded.synth_calls += 1
+            if audio_s > 0.3:
+                self.loaded.rtf = 0.8 * self.loaded.rtf + 0.2 * (took / audio_s)
         with self._count_lock:
             self.synth_calls += 1
-        log.debug("piper rendered %d chunk(s) of %r in %.3f s", len(chunks), text, time.perf_counter() - started)
+        log.debug("piper rendered %d chunk(s) of %r in %.3f s", len(chunks), text, took)
         if not chunks:
             return b""
         rate = chunks[0][1]

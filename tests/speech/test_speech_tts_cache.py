@@ -16,7 +16,14 @@ from appliance.errors import SpeechError
 from appliance.events import LINE_RATE
 from appliance.speech.audio import rms_dbfs
 from appliance.speech.prompts import prerender, prerender_texts
-from appliance.speech.tts import SENTENCE_GAP_S, LoadedVoice, PiperTts, default_voice, split_sentences
+from appliance.speech.tts import (
+    SENTENCE_GAP_S,
+    LoadedVoice,
+    PiperTts,
+    default_voice,
+    quick_start_split,
+    split_sentences,
+)
 
 
 @pytest.fixture
@@ -174,3 +181,18 @@ def test_stream_with_store_caches_the_whole_prompt_only_once_it_has_all_played(t
     calls = tts.synth_calls
     assert list(tts.stream(text, store=True)) == [b"".join(parts)]
     assert tts.synth_calls == calls
+
+
+def test_quick_start_cuts_where_the_rest_is_ready_in_time() -> None:
+    sentence = "Hello Maria, this is the bike shop, calling about your order 4471 and the invoice."
+    # a fast voice: the first comma; the rest is ready before "Hello Maria," has played
+    assert quick_start_split(sentence, 0.1) == ("Hello Maria,", "this is the bike shop, calling about your order "
+                                                "4471 and the invoice.")
+    # a slow machine: a later comma, so the pause at the cut stays short
+    cut = quick_start_split(sentence, 0.35)
+    assert cut is not None and cut[0] == "Hello Maria, this is the bike shop,"
+    # hopeless: still cut where the wait is shortest (a long pause at a comma beats a late start)
+    assert quick_start_split(sentence, 5.0) == ("Hello Maria, this is the bike shop,",
+                                                "calling about your order 4471 and the invoice.")
+    assert quick_start_split("Hello, this is it.", 0.1) is None  # short sentences are not cut
+    assert quick_start_split("This sentence has no comma anywhere in it at all.", 0.1) is None
