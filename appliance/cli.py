@@ -59,6 +59,9 @@ def cmd_serve(opts: argparse.Namespace) -> int:
         server.close()
 
     signal.signal(signal.SIGTERM, _terminate)
+    rendered = box.prerender_published()  # only what is not cached yet: quick after the first boot
+    if rendered:
+        log.info("rendered %d prompt(s) of published flows into the prompt cache", rendered)
     box.start()
     log.info("panel and webhook on http://%s:%s/", config.web.host, server.effective_port)
     try:

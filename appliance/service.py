@@ -22,7 +22,7 @@ from appliance.campaign.tickets import parse_ticket
 from appliance.campaign.trigger import DEFAULT_RULES, Decision, TriggerRule, decide
 from appliance.config import Config
 from appliance.dialog.flow import Flow, FlowVoice, builtin_flow_path, load_flow, parse_flow
-from appliance.errors import ConfigError
+from appliance.errors import CallboxError, ConfigError
 from appliance.events import LINE_RATE
 from appliance.records.config_store import ConfigStore
 from appliance.records.store import RecordsStore
@@ -247,6 +247,25 @@ class Callbox:
         if self.config.speech.prerender_on_publish:
             self.prerender_flow(flow, progress=progress)
         return version
+
+    def prerender_published(self) -> int:
+        """Render the static prompts of every published flow's latest version that are not cached yet
+        (flows installed before this voice, these settings or this version of the renderer).
+        Returns how many prompts were synthesised."""
+        if self.voices is None or not self.config.speech.prerender_on_publish:
+            return 0
+        rendered = 0
+        for flow_id in self.configs.flow_ids():
+            found = self.configs.flow(flow_id)
+            if found is None:
+                continue
+            try:
+                report = self.prerender_flow(parse_flow(found[1]))
+            except CallboxError as exc:  # a bad stored flow or voice: its calls will say so too
+                log.warning("flow %s: prompts not prerendered: %s", flow_id, exc)
+                continue
+            rendered += report.rendered if report is not None else 0
+        return rendered
 
     def _build_lines(self) -> list[LineLike]:
         from appliance.telephony.line import Line

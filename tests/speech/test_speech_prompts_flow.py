@@ -143,3 +143,21 @@ def test_cli_records_a_prompt_and_prerenders_a_recorded_flow(
     out = capsys.readouterr().out
     assert "0 prompt(s)" in out and "no recording for ask (say): MISSING" in out
     assert load_flow(flow_file).broadcast == "recorded"
+
+
+def test_serve_renders_what_published_flows_lack(tmp_path: Path, piper_tts: PiperTts) -> None:
+    """The built-in flow is installed without prerendering; `callbox serve` fills the gaps before it starts."""
+    kit = SpeechKit(asr=None, tts=piper_tts, endpointer=lambda: None)  # type: ignore[arg-type]
+    box = Callbox(Config(state_dir=tmp_path / "state"), speech=kit)  # the session's cache: shared, maybe warm
+    try:
+        box.configs.publish_flow(small_flow(voice={"length_scale": 1.1}))  # stored as is, nothing rendered
+        tiny = box.prompts_for(parse_flow(small_flow(voice={"length_scale": 1.1})))
+        assert tiny.tts.cached("Goodbye.") is None
+        assert box.prerender_published() >= 2
+        assert tiny.tts.cached("Goodbye.") is not None
+        builtin = box.prompts_for(parse_flow(BUILTIN))
+        assert all(builtin.tts.cached(t) for t in prompts.prerender_texts(builtin.templates.values()))
+        assert box.prerender_published() == 0
+    finally:
+        box.configs.close()
+        box.records.close()
