@@ -62,12 +62,13 @@ def parse_english_number(words: list[str]) -> int | None:
     """ "twenty five" -> 25, "one hundred and five" -> 105, "a dozen" -> 12; None if not a number."""
     total = current = 0
     seen = False
-    for w in words:
+    for i, w in enumerate(words):
         if w in ("and",):
             continue
-        if w in ("a", "an"):
-            current = max(current, 1)
-            continue
+        if w in ("a", "an"):  # only "a hundred", "a dozen"
+            if i + 1 < len(words) and (words[i + 1] in SCALES or words[i + 1] == "dozen"):
+                continue
+            return None
         if w == "dozen":
             current = (current or 1) * 12
             seen = True
@@ -118,7 +119,7 @@ def _english_runs(text: str) -> list[NumberMention]:
     for m in _EN_RUN.finditer(text):
         words = re.split(r"[\s-]+", m.group(0))
         # trim leading/trailing glue words ("a", "and") that are not numbers on their own
-        while words and words[0] in ("and",):
+        while words and (words[0] == "and" or (words[0] in ("a", "an") and not _scale_next(words))):
             words = words[1:]
         while words and words[-1] in ("a", "an", "and"):
             words = words[:-1]
@@ -131,6 +132,10 @@ def _english_runs(text: str) -> list[NumberMention]:
         end = m.start() + _end_of(m.group(0), words)
         out.append(NumberMention(value, start, end, text[start:end], words[-1] in ORDINALS))
     return out
+
+
+def _scale_next(words: list[str]) -> bool:
+    return len(words) > 1 and (words[1] in SCALES or words[1] == "dozen")
 
 
 def _end_of(run: str, words: list[str]) -> int:

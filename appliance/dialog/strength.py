@@ -20,14 +20,15 @@ The formula (points add up to 100):
   A call the customer hung up on, or that ended in the fallback or an error, gets 0.
 * Clarity, 25: 25 x the mean confidence of the customer's understood answers (0 if none).
 * Slots, 15: 15 x slots filled / slots required (15 when none are required).
-* Fluency, 20: 20 minus 7 per hesitation (a silence, an answer not understood, a request to repeat),
-  not below 0.
+* Fluency, 20: 20 minus 10 per hesitation (a silence, an answer not understood, a request to repeat),
+  down to -15: beyond two hesitations they cost more than the fluency share.
 * Caps: a call the customer hung up on, or that ended in wrong_number / do_not_call / no_response, the
   fallback or an error, is at most 45 (grade D).
 
 Grades: A >= 85, B >= 70, C >= 50, D below. So a confirmation at the first answer with confidence 0.9 is
-A (40 + 22.5 + 15 + 20 = 97.5); the same after two answers not understood is B (40 + 22.5 + 15 + 6 = 83.5),
-after three it is C; a customer who hangs up is D.
+A (40 + 22.5 + 15 + 20 = 97.5); after one answer not understood still A (87.5), after two B
+(40 + 22.5 + 15 + 0 = 77.5), after three C (67.5); a confirmation heard with confidence 0.3 is B (82.5);
+a customer who hangs up is D.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ DISPOSITION_POINTS: dict[str, float] = {
 OTHER_DISPOSITION_POINTS = 20.0
 NEGATIVE_DISPOSITIONS = frozenset({"wrong_number", "do_not_call", "no_response"})
 REPEAT_INTENTS = frozenset({"repeat"})
-HESITATION_POINTS = 7.0
+HESITATION_POINTS = 10.0
+FLUENCY_FLOOR = -15.0
 CAP_WHEN_LOST = 45.0
 GRADES = ((85.0, "A"), (70.0, "B"), (50.0, "C"), (0.0, "D"))
 ENDINGS = frozenset({"flow", "customer", "fallback", "error"})
@@ -169,7 +171,7 @@ def intent_strength(
         reasons.append("no slot was required (15 of 15 points)")
 
     hesitations = silences + not_understood + repeats
-    fluency = max(0.0, 20.0 - HESITATION_POINTS * hesitations)
+    fluency = max(FLUENCY_FLOOR, 20.0 - HESITATION_POINTS * hesitations)
     if hesitations:
         parts = []
         if silences:
