@@ -144,8 +144,11 @@ def proc_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def one_line(index: int, calls: int, kit: dict[str, Any], results: list[Any], errors: list[str]) -> None:
-    script = CustomerScript("answer", replies=REPLIES, prompt_end_ms=300, reply_gap_ms=150, max_call_s=90)
+def one_line(index: int, calls: int, kit: dict[str, Any], results: list[Any], errors: list[str],
+             delay_s: float = 0.0) -> None:
+    time.sleep(delay_s)  # the lines' calls overlap but their turns do not march in step
+    # the customer answers 800 ms after the bot's voice stops (piper's pauses between sentences are shorter)
+    script = CustomerScript("answer", replies=REPLIES, prompt_end_ms=800, reply_gap_ms=0, max_call_s=90)
     sim = SimulatedHuaweiModem(lambda n: script, ring_ms=100, name=f"bench{index}")
     sim.start()
     timeouts = ModemTimeouts(command=5.0, dial_ack=5.0, hangup=3.0)
@@ -188,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=1)
     parser.add_argument("--calls-per-line", type=int, default=2)
     parser.add_argument("--asr-workers", type=int, default=2, help="PocketSphinx worker processes (0: in-process)")
+    parser.add_argument("--stagger-ms", type=int, default=600,
+                        help="line i dials i x this after line 0 (0: every customer talks at the same instant)")
     parser.add_argument("--json", action="store_true", help="print only the JSON object")
     opts = parser.parse_args(argv)
 
@@ -208,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         pids = [os.getpid(), *workers]
         time.sleep(0.5)
         idle_rss = sum(proc_rss_mb(p) for p in pids)
+        idle_main = proc_rss_mb(os.getpid())
+        peak_main = [idle_main]
         cpu0 = sum(proc_cpu_s(p) for p in pids)
         peak = [idle_rss]
         stop = threading.Event()
@@ -215,14 +222,16 @@ def main(argv: list[str] | None = None) -> int:
         def sample_rss() -> None:
             while not stop.wait(0.25):
                 peak.append(sum(proc_rss_mb(p) for p in pids))
+                peak_main.append(proc_rss_mb(os.getpid()))
 
         sampler = threading.Thread(target=sample_rss, name="bench-rss", daemon=True)
         sampler.start()
         results: list[Any] = []
         errors: list[str] = []
         kit = {"asr": asr, "tts": tts}
-        threads = [threading.Thread(target=one_line, args=(i, opts.calls_per_line, kit, results, errors),
-                                    name=f"bench-line-{i}") for i in range(opts.lines)]
+        threads = [threading.Thread(target=one_line, args=(i, opts.calls_per_line, kit, results, errors,
+                                                           i * opts.stagger_ms / 1000), name=f"bench-line-{i}")
+                   for i in range(opts.lines)]
         wall0 = time.monotonic()
         for t in threads:
             t.start()
@@ -255,12 +264,15 @@ def main(argv: list[str] | None = None) -> int:
         "p50_voice_to_voice_open_ms": pct(open_, 50), "p95_voice_to_voice_open_ms": pct(open_, 95),
         "p50_recognise_cached_ms": pct([s.recognise_ms for s in by(reply="cached")], 50),
         "p50_recognise_templated_ms": pct([s.recognise_ms for s in by(reply="templated")], 50),
+        "p50_recognise_open_ms": pct([s.recognise_ms for s in by(answer="open")], 50),
         "p50_render_cached_ms": pct([s.render_ms for s in by(reply="cached")], 50),
         "p50_render_templated_ms": pct([s.render_ms for s in by(reply="templated")], 50),
         "p95_render_templated_ms": pct([s.render_ms for s in by(reply="templated")], 95),
         "underruns": sum(r[1] for r in results),
         "rtf_per_line": round(cpu / call_seconds, 3) if call_seconds else None,
         "rss_per_line_mb": round((max(peak) - idle_rss) / opts.lines, 1),
+        "rss_per_line_main_process_mb": round((max(peak_main) - idle_main) / opts.lines, 1),
+        "stagger_ms": opts.stagger_ms,
         "idle_rss_mb": round(idle_rss, 1),
         "wall_s": round(wall, 1),
         "cpus": os.cpu_count(),

@@ -328,7 +328,11 @@ class Conversation:
             elif name is None and in_speech and self._ask_partial(ep.silence_ms, bool(complete)):
                 # a pause: does what was said so far end the answer sooner (a closed answer) or later
                 # (it sounds unfinished)?
-                event = ep.set_end_silence(ep.end_silence_for(session.partial(), complete))
+                partial = session.partial()
+                wait_ms = ep.end_silence_for(partial, complete)
+                log.debug("call %s: %d ms into a pause after %r: the turn ends after %d ms of silence",
+                          self.call_id, ep.silence_ms, partial, wait_ms)
+                event = ep.set_end_silence(wait_ms)
                 name = getattr(event, "name", None)
             if name in ("SPEECH_END", "MAX_LENGTH"):
                 self._mark("endpoint", step.node)
