@@ -73,8 +73,10 @@ def converse(flow: Flow, variables: dict[str, Any], says: Iterable[str], *, http
     step = run.start()
     if on_step:
         on_step(step)
-    for said in says:
-        if run.finished:
+    turns = iter(says)
+    while not run.finished:
+        said = next(turns, None)
+        if said is None:
             break
         step = feed(run, said)
         if on_step:
@@ -106,13 +108,16 @@ def try_command(path: Path, *, variables: dict[str, str], says: list[str] | None
     for name in missing:
         variables[name] = f"<{name}>"
 
-    def show(step: Step) -> None:
-        if not as_json and step.say:
-            print(f"bot ({step.node}): {step.say}", file=out)
-        if not as_json and not step.listen:
-            print("(the bot hangs up)", file=out)
+    # The conversation goes to out, or to stderr when out carries the JSON and the customer types at a prompt.
+    talk: TextIO | None = out if not as_json else (sys.stderr if says is None else None)
 
-    turns: Iterable[str] = says if says is not None else _prompt_lines(inp, out)
+    def show(step: Step) -> None:
+        if talk is not None and step.say:
+            print(f"bot ({step.node}): {step.say}", file=talk)
+        if talk is not None and not step.listen:
+            print("(the bot hangs up)", file=talk)
+
+    turns: Iterable[str] = says if says is not None else _prompt_lines(inp, talk or sys.stderr)
     clock = (lambda: now) if now is not None else None
     run = converse(flow, variables, turns, clock=clock, tz=tz, on_step=show)
     if as_json:

@@ -164,7 +164,8 @@ class FlowRun:
         return tuple("0123456789*#") if any(s.type in ("number", "phone", "enum") for s in node.slots) else ()
 
     def _join(self, *parts: str) -> str:
-        return " ".join(p for p in parts if p)
+        sep = "" if self.flow.language.split("-")[0] in ("zh", "ja") else " "  # no spaces between sentences
+        return sep.join(p for p in parts if p)
 
     # -- moving between nodes --------------------------------------------------
     def _enter(self, node_id: str, *, prefix: str = "", event: str = "prompt") -> Step:
@@ -259,16 +260,21 @@ class FlowRun:
             self.result.confidences.append(match.confidence)
         text_slot_only = bool(filled) and all(s.type == "text" for s in node.slots if s.name in filled)
         if filled and not (intent is not None and text_slot_only):
+            self._note_slots(filled)
             return self._after_slots(node)
-        if intent is not None:
-            return self._take_intent(node, intent, text)
         if node.kb and self.flow.knowledge_base:
+            # A question the knowledge base knows better than any intent: answer it, then ask again.
             entries = [Intent(e.id, e.questions, e.keywords) for e in self.flow.knowledge_base]
             kb = match_intent(text, entries, asr_confidence=confidence)
-            if kb.intent is not None:
+            if kb.intent is not None and (match is None or intent is None or kb.confidence > match.confidence):
+                if intent is not None:
+                    self.result.confidences.pop()
                 entry = next(e for e in self.flow.knowledge_base if e.id == kb.intent)
                 self.turns[-1].intent, self.turns[-1].confidence = f"kb:{entry.id}", kb.confidence
+                self.turns[-1].event = "kb"
                 return self._listen_step(self._join(self._render(entry.answer), self._question), "kb")
+        if intent is not None:
+            return self._take_intent(node, intent, text)
         self.turns[-1].event = "no_match"
         return self._no_match_step()
 
@@ -286,7 +292,9 @@ class FlowRun:
             self.result.confidences.append(1.0)
             return self._take_intent(node, option.intent, "", reply=option.reply)
         keyed = [s for s in node.slots if s.type in ("number", "phone", "enum", "regex", "text")]
-        if keyed and self._fill(keyed, digits):
+        filled = self._fill(keyed, digits) if keyed else {}
+        if filled:
+            self._note_slots(filled)
             return self._after_slots(node)
         self.turns[-1].event = "no_match"
         return self._no_match_step()
@@ -316,8 +324,9 @@ class FlowRun:
         names = [b.intent for b in node.branches] + [g.intent for g in self.flow.global_intents]
         return [self.flow.intents[n] for n in dict.fromkeys(names)]
 
-    def _fill(self, slots: tuple[Slot, ...] | list[Slot], text: str) -> dict[str, Any]:
-        got: dict[str, Any] = {}
+    def _fill(self, slots: tuple[Slot, ...] | list[Slot], text: str) -> dict[str, float]:
+        """Fill what the text gives of these slots; the filled names with their confidence."""
+        got: dict[str, float] = {}
         for slot in slots:
             if slot.name in self.result.slots and slot is not self._asking:
                 continue
@@ -325,10 +334,17 @@ class FlowRun:
                 continue  # free text only when it is what the node asked for
             found = fill_slot(slot, text, language=self.flow.language, now=self.clock(), tz=self.tz)
             if found is not None:
-                got[slot.name] = found.value
+                got[slot.name] = found.confidence
                 self.result.slots[slot.name] = found.value
                 self.vars[slot.name] = found.text
         return got
+
+    def _note_slots(self, filled: dict[str, float]) -> None:
+        """The customer's turn gave slots: that is what it meant (the intent strength reads it so)."""
+        turn = self.turns[-1]
+        turn.intent = "slot:" + ",".join(filled)
+        turn.confidence = round(min(filled.values()), 3)
+        self.result.confidences.append(turn.confidence)
 
     def _after_slots(self, node: Node) -> Step:
         missing = self._missing(node)

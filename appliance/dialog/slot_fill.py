@@ -20,6 +20,7 @@ from appliance.dialog.flow import Slot
 class Filled:
     value: Any  # str, float/int, datetime
     text: str  # how a prompt says it
+    confidence: float = 1.0
 
 
 def filled_json(value: Any) -> Any:
@@ -47,17 +48,19 @@ def fill_slot(slot: Slot, text: str, *, language: str, now: datetime, tz: tzinfo
         slots = importlib.import_module("appliance.dialog.slots")
     except ImportError:
         value = _basic(slot, text, now=now.astimezone(tz))
+        confidence = 1.0
     else:
         spec = slots.SlotSpec(slot.name, slot.type, slot.required,
                               values={k: list(v) for k, v in slot.values} or None, pattern=slot.pattern or None)
         found = slots.extract_slot(spec, text, language=language, now=now, tz=tz)
         value = None if found is None else found.value
+        confidence = 1.0 if found is None else float(found.confidence)
     if value is None:
         return None
     if slot.type == "number" and isinstance(value, int | float):
         if (slot.minimum is not None and value < slot.minimum) or (slot.maximum is not None and value > slot.maximum):
             return None
-    return Filled(value, say_value(value, language))
+    return Filled(value, say_value(value, language), confidence)
 
 
 _NUMBER_WORDS = {w: i for i, w in enumerate(
