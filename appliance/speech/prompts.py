@@ -42,7 +42,8 @@ from pathlib import Path
 
 from appliance.errors import SpeechError
 from appliance.speech.recorded import RecordedPrompts, decode_wav
-from appliance.speech.tts import LoadedVoice, PiperTts, split_sentences
+from appliance.speech.sentences import split_sentences
+from appliance.speech.tts import LoadedVoice, PiperTts
 
 __all__ = [
     "BROADCAST_MODES",

@@ -12,11 +12,12 @@ consumer asks for it, so a caller that queues each chunk on the audio port
 (``port.play(chunk)`` returns at once) hears the first sentence while the next
 one renders. Each sentence that is already in the cache (a static sentence of a
 templated prompt, rendered ahead by :func:`appliance.speech.prompts.prerender`)
-is read from disk instead of synthesised; ``stream`` never writes the cache, so
+is read from disk instead of synthesised; plain ``stream`` writes nothing, so
 prompts carrying an order number do not pile up on disk. ``render`` writes the
-whole text's entry. Node-aware playback (recordings, broadcast modes) is
-:class:`appliance.speech.prompts.PromptSource`, which has the same two calls with
-a node id in front.
+whole text's entry, as does ``stream(text, store=True)`` once every sentence has
+been taken (a static prompt heard before it was prerendered). Node-aware playback
+(recordings, broadcast modes) is :class:`appliance.speech.prompts.PromptSource`,
+which has the same two calls (and takes ``node=`` to say which prompt it is).
 
 Cache key: sha256 over the voice's identity (a content hash of the ``.onnx`` and
 its ``.onnx.json``, computed once when the voice loads), the effective settings
@@ -35,7 +36,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import tempfile
 import threading
 import time
@@ -49,6 +49,7 @@ import numpy as np
 from appliance.errors import SpeechError
 from appliance.events import LINE_RATE
 from appliance.speech.audio import to_line_rate
+from appliance.speech.sentences import SECONDS_PER_CHAR, quick_start_split, split_sentences
 
 __all__ = [
     "LoadedVoice",
@@ -69,11 +70,6 @@ _LEAD_KEEP_S = 0.04
 _TRAIL_KEEP_S = 0.08
 SENTENCE_GAP_S = 0.2  # silence put between sentences (before every sentence but the first)
 CLAUSE_GAP_S = 0.1  # ... and between the clauses of a first sentence streamed in two parts
-QUICK_START_WORDS = 6  # stream: a longer uncached first sentence is cut at a comma (see quick_start_split)
-SECONDS_PER_CHAR = 0.055  # how long piper's voices take to say one character, roughly (length scale 1)
-MAX_CLAUSE_PAUSE_S = 0.3  # quick start: longest wait at the cut for the rest of the sentence
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
-_CLAUSE_END = re.compile(r"(?<=,)\s+")
 
 
 def default_voice() -> tuple[Path, Path]:
@@ -97,42 +93,6 @@ def trim_silence(audio: np.ndarray, rate: int, *, lead_keep_s: float = _LEAD_KEE
     start = max(0, int(loud[0]) - int(lead_keep_s * rate))
     end = min(audio.size, int(loud[-1]) + 1 + int(trail_keep_s * rate))
     return audio[start:end]
-
-
-def _spoken_seconds(text: str, seconds_per_char: float) -> float:
-    """A rough length of ``text`` spoken: numbers are read out ("4471": "four thousand four hundred
-    seventy-one"), so a digit counts as eight characters."""
-    return seconds_per_char * (len(text) + 7 * sum(ch.isdigit() for ch in text))
-
-
-def quick_start_split(sentence: str, rtf: float, *, seconds_per_char: float = SECONDS_PER_CHAR,
-                      max_gap_s: float = MAX_CLAUSE_PAUSE_S) -> tuple[str, str] | None:
-    """Where to cut a long first sentence so that its head plays while its tail renders.
-
-    At the first comma where the tail, rendered at real-time factor ``rtf``, is
-    ready no more than ``max_gap_s`` after the head has played (a slightly long
-    pause at a comma is heard as a pause; a late start is heard as a bot that
-    hesitates); failing that, at the comma with the shortest wait. None for a
-    sentence of :data:`QUICK_START_WORDS` words or fewer, or without a comma.
-    """
-    if len(sentence.split()) <= QUICK_START_WORDS:
-        return None
-    best: tuple[float, str, str] | None = None
-    for match in _CLAUSE_END.finditer(sentence):
-        head, tail = sentence[: match.start()], sentence[match.end() :]
-        if not tail.strip():
-            continue
-        gap = rtf * _spoken_seconds(tail, seconds_per_char) - _spoken_seconds(head, seconds_per_char)
-        if gap <= max_gap_s:
-            return head, tail
-        if best is None or gap < best[0]:
-            best = (gap, head, tail)
-    return (best[1], best[2]) if best is not None else None
-
-
-def split_sentences(text: str) -> list[str]:
-    """``text`` cut after ``.``, ``!``, ``?`` followed by white space; empty pieces dropped."""
-    return [s for s in (p.strip() for p in _SENTENCE_END.split(text.strip())) if s]
 
 
 @dataclass(frozen=True)
