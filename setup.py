@@ -40,6 +40,7 @@ setup(
             "ruff>=0.5",
             "mypy>=1.10",
             "requests>=2.31",
+            "jsonschema>=4.18",  # the flow schema checked against the shipped flows
         ],
     },
     entry_points={"console_scripts": ["callbox=appliance.cli:main"]},

@@ -109,3 +109,13 @@ def openapi() -> Response:
         log.exception("status() failed while serving the OpenAPI document")
         version = "0"
     return jsonify(openapi_document(version))
+
+
+@bp.get("/flow-schema")
+def flow_schema_document() -> Response:
+    """The published JSON Schema of a flow document (public, like the OpenAPI document)."""
+    from appliance.dialog.flow import flow_schema
+
+    response = jsonify(flow_schema())
+    response.mimetype = "application/schema+json"
+    return response

@@ -149,6 +149,10 @@ def openapi_document(version: str) -> dict[str, Any]:
             "/api/v1/openapi.json": {
                 "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}
             },
+            "/api/v1/flow-schema": {
+                "get": {"summary": "The JSON Schema of a flow document",
+                        "responses": {"200": {"description": "JSON Schema (draft 2020-12)"}}}
+            },
         },
         "components": {
             "schemas": {"Ticket": TICKET, "Accepted": ACCEPTED, "Call": CALL, "Error": ERROR},

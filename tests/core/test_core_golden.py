@@ -145,7 +145,7 @@ def test_slot_given_in_the_first_answer(ex: Example) -> None:
 def test_dtmf(ex: Example) -> None:
     out = talk(ex.file, *ex.dtmf)
     assert out["disposition"] == ex.dtmf_end
-    assert [t["event"] for t in out["turns"] if t["speaker"] == "customer"][0] == "dtmf"
+    assert next(t["event"] for t in out["turns"] if t["speaker"] == "customer") == "dtmf"
 
 
 @pytest.mark.parametrize("intent", ["human", "wrong_number", "stop_calling"])
