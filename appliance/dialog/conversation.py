@@ -31,6 +31,7 @@ def _keywords(func: Callable[..., object]) -> frozenset[str]:
         return frozenset()
 
 PREROLL_FRAMES = 15
+DEFAULT_NO_INPUT_MS = 7000  # a flow's default no_input_ms: the box's own setting applies then
 PARTIAL_EVERY_MS = 100  # while the customer pauses, look at the partial transcript this often
 VOICED_DBFS = -40.8  # RMS 300 of 32768: above line noise, below any voice
 # What a callee says on picking up, as a grammar: cheaper and steadier than free-form recognition, which in
@@ -75,7 +76,8 @@ class EndpointerLike(Protocol):
     def barge_in_ms(self) -> int: ...
 
     def feed(self, frame: bytes, played: bytes | None = None) -> object | None: ...
-    def reset(self, *, end_silence_ms: int | None = None, long_answer: bool = False) -> None: ...
+    def reset(self, *, end_silence_ms: int | None = None, long_answer: bool = False,
+              long_wait_ms: int | None = None, silence_timeout_ms: int | None = None) -> None: ...
     def set_end_silence(self, end_silence_ms: int) -> object | None: ...
     def end_silence_for(self, partial: str, phrases: Iterable[str] = ()) -> int: ...
     def begin_prompt(self) -> None: ...
@@ -163,7 +165,13 @@ class Conversation:
             if utterance is None:
                 return False
             log.info("call %s: customer said %r (confidence %.2f)", self.call_id, utterance.text, utterance.confidence)
-            step = self.run.hear(utterance.text, confidence=utterance.confidence)
+            interrupted = getattr(self.run, "interrupted", None)
+            if barged and not utterance.text and interrupted is not None:
+                # talked over the prompt but said nothing we heard (a cough, a "hm"): the node's
+                # barge-in prompt ("Sorry, go ahead.") and listen again
+                step = interrupted()
+            else:
+                step = self.run.hear(utterance.text, confidence=utterance.confidence)
             self._mark_turns()
 
     def _await_callee(self) -> bool:
@@ -241,13 +249,13 @@ class Conversation:
     def _say(self, step: Step) -> list[bytes] | None:
         """Play the prompt. Returns the frames of a barge-in (the start of the customer's answer), [] when
         the prompt played to its end, None when the call ended."""
-        barge = self.limits.barge_in and step.listen
+        barge = self.limits.barge_in and step.listen and bool(getattr(step, "barge_in", True))
         ep = self.endpointer
         ep.begin_prompt()
         keep = PREROLL_FRAMES + max(1, ep.barge_in_min_ms // 20)
         heard: collections.deque[bytes] = collections.deque(maxlen=keep)
         self._mark("prompt_start", step.node)
-        parts = self._prompt_parts(step)
+        parts = self._prompt_parts(step) if step.say else iter(())
         try:
             for part in parts:
                 self.port.play(part, more=True)
@@ -298,10 +306,18 @@ class Conversation:
     def _listen(self, step: Step, barged: list[bytes] | None = None) -> Utterance | None:
         settings = self._listen_settings(step)
         grammar = list(step.grammar) if self.use_grammar and step.grammar and not settings.free_form else None
-        complete = grammar if grammar and not settings.long_answer else []  # answers that may end early
+        # The flow's VUI rules, carried by the step: a long answer (always, or to a slot question; "unfinished"
+        # alone only lengthens pauses after an unfinished phrase) and the node's own no-input time when it
+        # differs from the flow default (else the box's [vui] silence_timeout_ms stands).
+        long_ms = int(getattr(step, "long_wait_ms", 0) or 0)
+        when = tuple(getattr(step, "long_wait_when", ()) or ())
+        long_answer = settings.long_answer or (long_ms > 0 and ("always" in when or "slot" in when))
+        no_input_ms = int(getattr(step, "no_input_ms", DEFAULT_NO_INPUT_MS) or DEFAULT_NO_INPUT_MS)
+        complete = grammar if grammar and not long_answer else []  # answers that may end early
         session = self.asr.open_session(grammar)
         ep = self.endpointer
-        ep.reset(long_answer=settings.long_answer)
+        ep.reset(long_answer=long_answer, long_wait_ms=long_ms or None,
+                 silence_timeout_ms=no_input_ms if no_input_ms != DEFAULT_NO_INPUT_MS else None)
         preroll: collections.deque[bytes] = collections.deque(maxlen=PREROLL_FRAMES)
         in_speech = False
         if barged:

@@ -245,16 +245,24 @@ class Endpointer:
         self._barge_gap_ms = 0
         self.reset()
 
-    def reset(self, *, end_silence_ms: int | None = None, long_answer: bool = False) -> None:
-        """Start a new turn; optionally with a different end-of-utterance silence, or the long-answer wait.
+    def reset(self, *, end_silence_ms: int | None = None, long_answer: bool = False,
+              long_wait_ms: int | None = None, silence_timeout_ms: int | None = None) -> None:
+        """Start a new turn; optionally with a different end-of-utterance silence (kept for later turns).
+        For this turn only: ``long_answer`` waits the long wait from the start, ``long_wait_ms`` replaces
+        ``long_utterance_wait_ms`` and ``silence_timeout_ms`` the no-input time (a flow node's own rules).
 
         The echo guard keeps its memory of what was played: the tail of a prompt's echo arrives after it."""
         if end_silence_ms is not None:
             if end_silence_ms <= 0:
                 raise AudioError(f"end_silence_ms must be positive, got {end_silence_ms}")
             self.default_end_silence_ms = end_silence_ms
+        for name, value in (("long_wait_ms", long_wait_ms), ("silence_timeout_ms", silence_timeout_ms)):
+            if value is not None and value <= 0:
+                raise AudioError(f"{name} must be positive, got {value}")
         self.long_answer = long_answer
-        self._base_end_ms = self.long_utterance_wait_ms if long_answer else self.default_end_silence_ms
+        self._long_ms = long_wait_ms or self.long_utterance_wait_ms
+        self._timeout_ms = silence_timeout_ms or self.silence_timeout_ms
+        self._base_end_ms = self._long_ms if long_answer else self.default_end_silence_ms
         self.end_silence_ms = self._base_end_ms
         self.state = EndpointState.WAITING
         self.elapsed_ms = 0
@@ -285,7 +293,7 @@ class Endpointer:
         if is_complete_answer(partial, phrases):
             return self.complete_answer_silence_ms
         if self.long_answer or looks_unfinished(partial):
-            return max(self.long_utterance_wait_ms, self._base_end_ms)
+            return max(self._long_ms, self._base_end_ms)
         return self._base_end_ms
 
     def is_speech(self, frame: bytes) -> bool:
@@ -359,7 +367,7 @@ class Endpointer:
             if self._run_ms >= self.min_speech_ms:
                 self.speech_start_ms = self.elapsed_ms - self._run_ms
                 return EndpointEvent.SPEECH_START
-            if self.elapsed_ms >= self.silence_timeout_ms:
+            if self.elapsed_ms >= self._timeout_ms:
                 return EndpointEvent.NO_INPUT
             return None
         # SPEAKING

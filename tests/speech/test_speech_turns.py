@@ -106,6 +106,16 @@ def test_speech_turns_extension_lasts_only_for_that_pause():
     assert [ep.feed(SILENCE) for _ in range(35)][-1] is EndpointEvent.SPEECH_END
 
 
+def test_speech_turns_per_turn_overrides_do_not_stick():
+    ep = Endpointer(end_silence_ms=700, long_utterance_wait_ms=1500, silence_timeout_ms=7000)
+    ep.reset(long_answer=True, long_wait_ms=2500, silence_timeout_ms=400)
+    assert ep.end_silence_ms == 2500 and ep.end_silence_for("and") == 2500
+    assert [ep.feed(SILENCE) for _ in range(20)][-1] is EndpointEvent.NO_INPUT  # 400 ms
+    ep.reset()
+    assert ep.end_silence_ms == 700 and ep.end_silence_for("and") == 1500
+    assert not any(ep.feed(SILENCE) for _ in range(349)) and ep.feed(SILENCE) is EndpointEvent.NO_INPUT
+
+
 def test_speech_turns_a_one_second_pause_splits_an_address_without_the_long_wait(fixtures_dir):
     from appliance.speech.audio import read_wav_line
 
@@ -172,13 +182,15 @@ PROMPT = "Hello, this is the shop calling about your order. Will someone be home
 
 
 def flow_doc(*, say: str = "Will someone be home tomorrow?", listen: dict[str, Any] | None = None,
-             phrases: tuple[str, ...] = ("yes", "no")) -> dict[str, Any]:
+             phrases: tuple[str, ...] = ("yes", "no"), vui: dict[str, Any] | None = None) -> dict[str, Any]:
     ask: dict[str, Any] = {
         "type": "dialogue", "say": say, "intents": {"answer": "bye"}, "no_input": "bye", "no_match": "bye",
         "max_retries": 0,
     }  # fmt: skip
     if listen is not None:
         ask["listen"] = listen
+    if vui is not None:
+        ask["vui"] = vui
     return {
         "id": "turns", "language": "en", "start": "ask", "variables": [],
         "intents": {"answer": {"examples": list(phrases)}},
@@ -282,14 +294,25 @@ def test_speech_turns_echo_is_not_barge_in_and_no_input_counts_from_the_prompts_
     assert any(bare.barge_in(inbound, outbound) for _, inbound, outbound in ticks)
 
 
-@pytest.mark.parametrize("listen", [{"long_answer": True}, None], ids=["long_answer_node", "unfinished_partial"])
-def test_speech_turns_address_with_a_pause_stays_one_turn(sim_call, fixtures_dir, listen):
+LONG_VUI = {"long_utterance": {"enabled": True, "wait_ms": 1500, "when": ["always"]}}
+
+
+@pytest.mark.parametrize(("listen", "vui"), [({"long_answer": True}, None), (None, None), (None, LONG_VUI)],
+                         ids=["long_answer_node", "unfinished_partial", "flow_vui_long_utterance"])
+def test_speech_turns_address_with_a_pause_stays_one_turn(sim_call, fixtures_dir, listen, vui):
     address = fixtures_dir / "audio" / "turn_address_pause.wav"
     script = CustomerScript("answer", replies=[address], prompt_end_ms=300, reply_gap_ms=100)
-    doc = flow_doc(say="Where do you live?", listen=listen, phrases=("i live on the high street", "yes", "no"))
+    doc = flow_doc(say="Where do you live?", listen=listen, phrases=("i live on the high street", "yes", "no"),
+                   vui=vui)
     out = sim_call(script, doc, Endpointer(end_silence_ms=700, long_utterance_wait_ms=1500))
     assert out.customer_turns() == ["i live on the high street"]
     assert [w for w, _, _ in out.convo.marks].count("endpoint") == 1
+    endpoint = out.mark("endpoint")
+    waited = endpoint - max(t for t in out.log.voiced(1) if t < endpoint)
+    if listen is None and vui is None:  # only the pause after "on" was lengthened; the whole address is
+        assert 0.28 <= waited <= 0.45, waited  # one of the node's phrases, so its end comes early
+    else:  # the node expects a long answer: the whole turn waits the long wait
+        assert 1.4 <= waited <= 1.8, waited
 
 
 def test_speech_turns_early_endpoint_on_a_closed_answer(sim_call, fixtures_dir):
