@@ -33,6 +33,12 @@ from appliance.dialog.flow import (
     _parse_listen,
     _parse_voice,
 )
+from appliance.dialog.flow_fields import Problems, template_value
+from appliance.dialog.flow_fields import get as _get
+from appliance.dialog.flow_fields import get_int as _int
+from appliance.dialog.flow_fields import get_object as _object
+from appliance.dialog.flow_fields import get_strings as _strings
+from appliance.dialog.flow_fields import keys as _keys
 from appliance.dialog.flow_graph import graph_problems
 from appliance.errors import FlowError
 
@@ -52,72 +58,6 @@ DTMF_KEYS = re.compile(r"^[0-9*#]$")
 STATUS = re.compile(r"^[1-5]([0-9]{2}|xx)$")
 PATH = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class Problems:
-    def __init__(self) -> None:
-        self.items: list[FlowError] = []
-        self.templates: list[tuple[str | None, str, str]] = []  # (node, field, template) checked at the end
-
-    def add(self, message: str, *, node: str | None = None, field: str | None = None) -> None:
-        self.items.append(FlowError(message, node=node, field=field))
-
-    def template(self, text: str, node: str | None, field: str) -> str:
-        self.templates.append((node, field, text))
-        return text
-
-
-def _keys(spec: dict[str, Any], allowed: set[str], p: Problems, node: str | None, field: str | None) -> None:
-    extra = set(spec) - allowed
-    if extra:
-        p.add(f"unknown key(s) {', '.join(sorted(extra))}", node=node, field=field)
-
-
-def _get(spec: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any, p: Problems,
-         node: str | None, field: str | None = None, *, required: bool = False) -> Any:
-    where = f"{field}.{key}" if field else key
-    if key not in spec:
-        if required:
-            p.add("is required", node=node, field=where)
-        return default
-    value = spec[key]
-    if isinstance(value, bool) and kind is not bool and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-        p.add("must not be true/false", node=node, field=where)
-        return default
-    if not isinstance(value, kind):
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        p.add(f"must be a {names}", node=node, field=where)
-        return default
-    return value
-
-
-def _int(spec: dict[str, Any], key: str, default: int, p: Problems, node: str | None, field: str | None = None,
-         *, low: int = 0, high: int = 10**7) -> int:
-    value = _get(spec, key, int, default, p, node, field)
-    if not low <= value <= high:
-        p.add(f"must be from {low} to {high}", node=node, field=f"{field}.{key}" if field else key)
-        return default
-    return int(value)
-
-
-def _strings(spec: dict[str, Any], key: str, p: Problems, node: str | None, field: str | None = None,
-             *, templates: bool = False) -> tuple[str, ...]:
-    where = f"{field}.{key}" if field else key
-    value = _get(spec, key, list, [], p, node, field)
-    out = []
-    for i, item in enumerate(value):
-        if not isinstance(item, str):
-            p.add("must be a string", node=node, field=f"{where}[{i}]")
-            continue
-        out.append(p.template(item, node, f"{where}[{i}]") if templates else item)
-    return tuple(out)
-
-
-def _object(value: Any, p: Problems, node: str | None, field: str | None) -> dict[str, Any] | None:
-    if not isinstance(value, dict):
-        p.add("must be an object", node=node, field=field)
-        return None
-    return value
 
 
 def parse_vui(spec: Any, base: Vui, p: Problems, node: str | None, field: str = "vui") -> Vui:
@@ -321,16 +261,6 @@ def _listen(spec: dict[str, Any], nid: str, p: Problems) -> Any:
         return None
 
 
-def _template_value(value: Any, p: Problems, nid: str, where: str) -> Any:
-    if isinstance(value, str):
-        return p.template(value, nid, where)
-    if isinstance(value, dict):
-        return {k: _template_value(v, p, nid, f"{where}.{k}") for k, v in value.items()}
-    if isinstance(value, list):
-        return [_template_value(v, p, nid, f"{where}[{i}]") for i, v in enumerate(value)]
-    return value
-
-
 def _parse_api(spec: dict[str, Any], nid: str, say: str, p: Problems) -> Node:
     req = _object(spec.get("request"), p, nid, "request") or {}
     _keys(req, {"method", "url", "headers", "body"}, p, nid, "request")
@@ -346,7 +276,7 @@ def _parse_api(spec: dict[str, Any], nid: str, say: str, p: Problems) -> Node:
             p.add("must be a string", node=nid, field=f"request.headers.{key}")
             continue
         headers.append((key, p.template(value, nid, f"request.headers.{key}")))
-    body = _template_value(req["body"], p, nid, "request.body") if "body" in req else None
+    body = template_value(req["body"], p, nid, "request.body") if "body" in req else None
     save = []
     for var, path in _get(spec, "save", dict, {}, p, nid).items():
         if not NAME.match(var):
