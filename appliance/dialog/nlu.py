@@ -11,36 +11,39 @@ Public API (stable; the flow engine and ``callbox flow try`` call it):
     ``candidates`` are ``Candidate(intent, score)`` best first.
 ``IntentMatcher(intents)``
     The same, compiled once for a fixed set of intents (``match_intent`` keeps a small cache of these).
-``normalise_text(text) -> str``
-    NFKC (full-width forms become ASCII), case-folded, typographic apostrophes straightened, English
-    contractions expanded (``won't`` -> ``will not``, ``i'll`` -> ``i will``, ``dont`` -> ``do not``).
-``units(text) -> list[Unit]``
-    What is matched: English words (negators made canonical: ``no``/``nope``/``nah`` -> ``no``;
-    ``not``/``never``/``nobody``/``no one``/``nothing`` -> ``not``) and, for Chinese, Japanese and Korean,
-    character bigrams and single characters, each flagged ``neg`` when it lies in a negation's scope.
+``normalise_text``, ``units``, ``analyse``, ``clauses``, ``Unit``: re-exported from ``textnorm.py`` (NFKC,
+    case folding, contractions, everyday equivalents, negation scope, CJK n-grams: see there).
 ``normalise(text) -> list[str]``
     The old word list (NFKC, lower case, apostrophes dropped), kept for the ASR bench's word counts.
 
 How a match is scored
-    Negation scope: ``not``/``never``/``nobody``… negate the next three words of the same clause
-    (clauses end at punctuation and at "but", "although", "however", "though", "except"); ``no``/``nope``
-    are answers in themselves and negate nothing. In Chinese 不/没/沒/别/別/未 negate the next three
-    characters of the run (没 etc. are read as 不); Japanese ない/ません negate the three characters before.
-    Example quality: each example unit found in the utterance with the same polarity counts (a word
-    that differs by a slip, rapidfuzz ratio >= 75 for words of 4+ letters, counts as its ratio); found with
-    the opposite polarity it is a conflict. ``recall * (0.7 + 0.3 * precision) - 0.5 * conflicts / units``
-    where recall is the share of the example found and precision the share of the utterance it explains.
+    Units (words; CJK characters and bigrams) carry a polarity: inside a negation's scope or not.
+    Each unit weighs ``idf * (0.4 if a stopword else 1)`` where ``idf = log(1 + N / df) / log(1 + N)``
+    over the N intents being compared (a word every intent uses tells little).
+    Example quality: a unit found in the utterance with the same polarity counts its weight (a word that
+    differs by a slip, rapidfuzz ratio >= 75 for words of 4+ letters, counts in proportion); found with the
+    opposite polarity it is a conflict. ``recall * (0.7 + 0.3 * precision) - 0.5 * conflicts`` where
+    recall is the weighted share of the example found, precision the weighted share of the utterance it
+    explains and conflicts the weighted share of the example said the other way round.
     A whole-utterance rapidfuzz ratio >= 80 against an example of the same polarity also counts (x 0.95),
-    so merged or split words ("some one will be home") still match.
-    Keywords: a keyword found (same polarity) is a hit; ``0.45 + 0.15 * hits`` (at most 0.8) when the
-    examples did no better. An intent's quality is ``max(best example, keywords) + 0.05 * hits``
-    (at most 1) ``- 0.25 * keyword conflicts``.
-    Decision: best quality below ``min_quality`` -> no match; relative margin below ``min_margin``
-    (ties included) -> no match. ``confidence = quality * min(1, 0.5 + margin) * asr_confidence``.
+    so merged or split words ("some one will be home") still match. Keyword phrases of two or more
+    content words count as examples too.
+    Keywords: a keyword all of whose units are found (same polarity) is a hit; ``0.45 + 0.15 * hits``
+    (at most 0.8) when the examples did no better. An intent's quality is ``max(best example, keywords)
+    + 0.05 * hits`` (at most 1) ``- 0.25 * keywords said the other way round``. For an intent whose
+    examples are mostly negated ("stop calling me", 别再打了) a keyword with no negation of its own counts
+    whichever way it is said (骚扰 in 别骚扰我).
+    The point of the answer: when the utterance has a contrast ("yes but not tomorrow") or opens with a
+    bare yes/no ("no, call me later"), the part after it is scored alone too and each intent keeps
+    ``max(0.8 * whole, part)``.
+    Decision: best quality below ``min_quality`` -> no match; relative margin ``(best - runner_up) / best``
+    below ``min_margin`` (ties included) -> no match. ``confidence = quality * min(1, 0.5 + margin) *
+    asr_confidence``.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -48,6 +51,33 @@ from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 from rapidfuzz import fuzz, process
+
+from appliance.dialog.textnorm import (
+    STOPWORDS,
+    Unit,
+    analyse,
+    clauses,
+    is_cjk,
+    last_point,
+    normalise_text,
+    units,
+)
+
+__all__ = [
+    "Candidate",
+    "IntentLike",
+    "IntentMatch",
+    "IntentMatcher",
+    "Unit",
+    "analyse",
+    "clauses",
+    "is_cjk",
+    "match_intent",
+    "matcher_for",
+    "normalise",
+    "normalise_text",
+    "units",
+]
 
 _WORD = re.compile(r"[\w']+")
 
@@ -80,162 +110,21 @@ class IntentMatch:
     candidates: tuple[Candidate, ...] = ()
 
 
-class Unit(NamedTuple):
-    form: str
-    neg: bool
-
-
-# --- normalisation -----------------------------------------------------------------------------------
-
-_CONTRACTIONS = [
-    (re.compile(r"\bwon't\b"), "will not"),
-    (re.compile(r"\bcan't\b"), "can not"),
-    (re.compile(r"\bshan't\b"), "shall not"),
-    (re.compile(r"\bain't\b"), "is not"),
-    (re.compile(r"n't\b"), " not"),
-    (re.compile(r"'ll\b"), " will"),
-    (re.compile(r"'m\b"), " am"),
-    (re.compile(r"'re\b"), " are"),
-    (re.compile(r"'ve\b"), " have"),
-    (re.compile(r"'d\b"), " would"),
-    (re.compile(r"\b(it|that|there|what|who|he|she|here)'s\b"), r"\1 is"),
-    (re.compile(r"'s\b"), ""),
-    (re.compile(r"\bno one\b"), "noone"),
-    (re.compile(r"\bno body\b"), "nobody"),
-    (re.compile(r"\bcannot\b"), "can not"),
-]
-# What ASR writes without the apostrophe.
-_BARE = {
-    "wont": "will not", "cant": "can not", "dont": "do not", "doesnt": "does not", "didnt": "did not",
-    "isnt": "is not", "arent": "are not", "wasnt": "was not", "werent": "were not", "couldnt": "could not",
-    "wouldnt": "would not", "shouldnt": "should not", "havent": "have not", "hasnt": "has not",
-    "aint": "is not", "im": "i am", "ill": "i will", "ive": "i have", "youre": "you are", "thats": "that is",
-}  # fmt: skip
-_BARE_RE = re.compile(r"\b(" + "|".join(_BARE) + r")\b")
-
-
-def normalise_text(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
-    for pattern, repl in _CONTRACTIONS:
-        text = pattern.sub(repl, text)
-    return _BARE_RE.sub(lambda m: _BARE[m.group(1)], text)
-
-
-# --- units and negation scope ------------------------------------------------------------------------
-
-SCOPED_NEGATORS = frozenset({"not", "never", "nobody", "noone", "nothing", "nowhere", "neither", "nor", "none"})
-ANSWER_NEGATORS = frozenset({"no", "nope", "nah", "naw"})
-CLAUSE_WORDS = frozenset({"but", "although", "though", "however", "except", "yet"})
-FILLERS = frozenset({"uh", "um", "umm", "uhm", "erm", "er", "hmm", "hm", "mm", "ah", "eh", "oh", "呃", "额"})
-NEGATION_SCOPE = 3
-CJK_NEGATORS = {"不": "不", "没": "不", "沒": "不", "别": "不", "別": "不", "未": "不"}
-CJK_CLAUSE = ("但是", "可是", "不过", "但", "然后")
-JA_SUFFIX_NEGATORS = ("ません", "ない", "なく")
-
-_CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\u1100-\u11ff\u3130-\u318f"
-_TOKEN = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+")
-_CLAUSE_SPLIT = re.compile(r"[.,;:!?\u3001\u3002\uff0c\uff1b\uff1a\uff01\uff1f\u2026()\[\]\"]+|\s-\s")
-_CJK_RUN = re.compile(rf"[{_CJK}]")
-
-
-def is_cjk(token: str) -> bool:
-    return bool(_CJK_RUN.match(token))
-
-
-def clauses(text: str) -> list[list[str]]:
-    """Tokens of a normalised text, split into clauses (punctuation and "but"-like words end a clause)."""
-    for word in CJK_CLAUSE:
-        text = text.replace(word, ",")
-    out: list[list[str]] = []
-    for part in _CLAUSE_SPLIT.split(text):
-        current: list[str] = []
-        for tok in _TOKEN.findall(part):
-            if tok in CLAUSE_WORDS:
-                out.append(current)
-                current = []
-            elif tok not in FILLERS:
-                current.append(tok)
-        out.append(current)
-    return [c for c in out if c]
-
-
-def _cjk_units(run: str, negated_from_before: int) -> tuple[list[Unit], int]:
-    chars = [CJK_NEGATORS.get(c, c) for c in run]
-    neg = [False] * len(chars)
-    left = negated_from_before
-    for i, c in enumerate(chars):
-        if left > 0 and c != "不":
-            neg[i] = True
-            left -= 1
-        if c == "不":
-            left = NEGATION_SCOPE
-    joined = "".join(chars)
-    for suffix in JA_SUFFIX_NEGATORS:
-        at = joined.find(suffix)
-        while at >= 0:
-            for j in range(max(0, at - NEGATION_SCOPE), at):
-                neg[j] = True
-            at = joined.find(suffix, at + 1)
-    out = [Unit(c, neg[i]) for i, c in enumerate(chars)]
-    out += [Unit(chars[i] + chars[i + 1], neg[i + 1]) for i in range(len(chars) - 1)]
-    return out, left
-
-
-def _tokens_units(tokens: list[str]) -> tuple[list[Unit], int]:
-    """Units of one clause and its size (words plus CJK characters)."""
-    out: list[Unit] = []
-    size = 0
-    left = 0
-    for tok in tokens:
-        if is_cjk(tok):
-            units, left = _cjk_units(tok, left)
-            out += units
-            size += len(tok)
-            continue
-        size += 1
-        if tok in SCOPED_NEGATORS:
-            out.append(Unit("not", False))
-            left = NEGATION_SCOPE
-        elif tok in ANSWER_NEGATORS:
-            out.append(Unit("no", False))
-        else:
-            out.append(Unit(tok, left > 0))
-            left = max(0, left - 1)
-    return out, size
-
-
-def units(text: str) -> list[Unit]:
-    return analyse(text)[0]
-
-
-def analyse(text: str) -> tuple[list[Unit], int]:
-    """Units of a text and its size (words plus CJK characters), negation scoped per clause."""
-    out: list[Unit] = []
-    size = 0
-    for clause in clauses(normalise_text(text)):
-        u, n = _tokens_units(clause)
-        out += u
-        size += n
-    return out, size
-
-
-def _example_units(text: str) -> tuple[tuple[Unit, ...], int]:
-    """An example's units: a CJK run of two or more characters is matched by its bigrams only."""
-    all_units, size = analyse(text)
+def _example_units(text: str) -> tuple[tuple[Unit, ...], list[Unit]]:
+    """An example's units (a CJK run of two or more characters is matched by its bigrams only) and all units."""
+    all_units, _ = analyse(text)
     multi = {u.form for u in all_units if len(u.form) == 2 and is_cjk(u.form)}
     covered = {c for form in multi for c in form}
     kept = [u for u in all_units if not (len(u.form) == 1 and is_cjk(u.form) and u.form in covered)]
-    return tuple(dict.fromkeys(kept)), size
-
-
-# --- matching -------------------------------------------------------------------------------------------
+    return tuple(dict.fromkeys(kept)), all_units
 
 
 @dataclass(frozen=True)
 class _Example:
     units: tuple[Unit, ...]
-    size: int
+    weights: tuple[float, ...]
+    total: float  # sum of weights
+    size: float  # weighted size, for precision
     text: str
     negative: bool
 
@@ -246,10 +135,18 @@ class _CompiledIntent:
     examples: tuple[_Example, ...]
     keywords: tuple[_Example, ...]
 
+    @property
+    def negative(self) -> bool:
+        """Most examples say something negated ("stop calling me", 别再打了): keywords match either way."""
+        return sum(e.negative for e in self.examples) * 2 > len(self.examples)
 
-def _compile(text: str) -> _Example:
-    u, size = _example_units(text)
-    return _Example(u, size, " ".join(t for c in clauses(normalise_text(text)) for t in c), _has_negation(u))
+
+def _unique(examples: Iterable[_Example]) -> tuple[_Example, ...]:
+    """Examples or keywords that read the same once normalised ("no", "nope") count once."""
+    seen: dict[tuple[Unit, ...], _Example] = {}
+    for e in examples:
+        seen.setdefault(e.units, e)
+    return tuple(seen.values())
 
 
 def _has_negation(us: Iterable[Unit]) -> bool:
@@ -259,19 +156,32 @@ def _has_negation(us: Iterable[Unit]) -> bool:
 FUZZY_WORD_MIN = 75.0
 FUZZY_WORD_LEN = 4
 FUZZY_PHRASE_MIN = 80.0
+STOPWORD_WEIGHT = 0.4
+PRECISION_SHARE = 0.3
+WHOLE_SHARE = 0.8
 
 
 class IntentMatcher:
     """Intents compiled once; ``match`` scores one utterance against all of them."""
 
     def __init__(self, intents: Iterable[IntentLike]) -> None:
+        raw = [
+            (i.name, [(x, *_example_units(x)) for x in i.examples], [(x, *_example_units(x)) for x in i.keywords])
+            for i in intents
+        ]
+        df: dict[str, int] = {}
+        for _, exs, kws in raw:
+            for form in {u.form for _, us, _ in exs + kws for u in us}:
+                df[form] = df.get(form, 0) + 1
+        n = len(raw)
+        self._idf = {f: math.log(1 + n / d) / math.log(1 + n) for f, d in df.items()} if n > 1 else {}
         self.intents = tuple(
             _CompiledIntent(
-                i.name,
-                tuple(e for e in (_compile(x) for x in i.examples) if e.units),
-                tuple(k for k in (_compile(x) for x in i.keywords) if k.units),
+                name,
+                _unique(self._compile(x, us, all_us) for x, us, all_us in exs if us),
+                _unique(self._compile(x, us, all_us) for x, us, all_us in kws if us),
             )
-            for i in intents
+            for name, exs, kws in raw
         )
         vocab = {
             u.form
@@ -284,12 +194,27 @@ class IntentMatcher:
         self._phrases = [(i.name, e) for i in self.intents for e in i.examples]
         self._phrase_texts = [e.text for _, e in self._phrases]
 
+    def weight(self, form: str) -> float:
+        base = STOPWORD_WEIGHT if form in STOPWORDS else 1.0
+        return base * self._idf.get(form, 1.0)
+
+    def _size(self, all_units: Iterable[Unit]) -> float:
+        """Weighted size: each word by its weight, each CJK character as 1 (bigrams are not counted)."""
+        return sum(
+            (1.0 if len(u.form) == 1 else 0.0) if is_cjk(u.form) else self.weight(u.form) for u in all_units
+        )
+
+    def _compile(self, text: str, us: tuple[Unit, ...], all_units: list[Unit]) -> _Example:
+        weights = tuple(self.weight(u.form) for u in us)
+        joined = " ".join(t for c in clauses(normalise_text(text)) for t in c)
+        return _Example(us, weights, sum(weights), self._size(all_units), joined, _has_negation(us))
+
     def _present(self, utt: list[Unit]) -> dict[str, dict[bool, float]]:
         present: dict[str, dict[bool, float]] = {}
         for u in utt:
             present.setdefault(u.form, {})[u.neg] = 1.0
         for u in utt:
-            if len(u.form) < FUZZY_WORD_LEN or is_cjk(u.form) or u.form in self._vocab:
+            if len(u.form) < FUZZY_WORD_LEN or is_cjk(u.form) or u.form in self._idf:
                 continue
             for word, sim, _ in process.extract(
                 u.form, self._vocab, scorer=fuzz.ratio, score_cutoff=FUZZY_WORD_MIN, limit=None
@@ -299,28 +224,39 @@ class IntentMatcher:
         return present
 
     @staticmethod
-    def _score(ex: _Example, present: dict[str, dict[bool, float]], size: int) -> tuple[float, int]:
-        got = 0.0
-        conflicts = 0
-        for form, neg in ex.units:
+    def _score(ex: _Example, present: dict[str, dict[bool, float]], size: float) -> tuple[float, float, bool]:
+        """Quality, weighted share of conflicts, and whether every unit was found."""
+        got = conflict = 0.0
+        missing = False
+        for (form, neg), w in zip(ex.units, ex.weights, strict=True):
             seen = present.get(form)
-            if not seen:
-                continue
-            s = seen.get(neg, 0.0)
+            s = seen.get(neg, 0.0) if seen else 0.0
             if s:
-                got += s
-            elif seen.get(not neg):
-                conflicts += 1
-        n = len(ex.units)
-        recall = got / n
-        precision = min(1.0, ex.size * recall / max(1, size))
-        return recall * (0.7 + 0.3 * precision) - 0.5 * conflicts / n, conflicts
+                got += w * s
+            else:
+                missing = True
+                if seen and seen.get(not neg):
+                    conflict += w
+        recall = got / ex.total
+        precision = min(1.0, ex.size * recall / max(size, 1e-9))
+        conflicts = conflict / ex.total
+        return recall * (1 - PRECISION_SHARE + PRECISION_SHARE * precision) - 0.5 * conflicts, conflicts, not missing
 
     def qualities(self, text: str) -> dict[str, float]:
-        utt, size = analyse(text)
+        """Each intent's match quality; what follows "but" or an opening yes/no counts most."""
+        scores = self._qualities(text)
+        point = last_point(text)
+        if point is None:
+            return scores
+        focused = self._qualities(point)
+        return {k: round(max(WHOLE_SHARE * v, focused[k]), 4) for k, v in scores.items()}
+
+    def _qualities(self, text: str) -> dict[str, float]:
+        utt, _ = analyse(text)
         scores = {i.name: 0.0 for i in self.intents}
         if not utt:
             return scores
+        size = self._size(utt)
         present = self._present(utt)
         phrase_best: dict[str, float] = {}
         utt_negative = _has_negation(utt)
@@ -335,12 +271,20 @@ class IntentMatcher:
             best = phrase_best.get(intent.name, 0.0)
             for ex in intent.examples:
                 best = max(best, self._score(ex, present, size)[0])
-            hits = conflicts = 0
+            for kw in intent.keywords:  # a keyword phrase of two or more words counts as an example too
+                if sum(1 for u in kw.units if u.form not in STOPWORDS) >= 2:
+                    best = max(best, self._score(kw, present, size)[0])
+            hits = 0
+            conflicts = 0.0
+            negative = intent.negative
             for kw in intent.keywords:
-                q, c = self._score(kw, present, kw.size)
-                if c:
+                if negative and not kw.negative:  # 骚扰 in 别骚扰我
+                    hits += all(u.form in present for u in kw.units)
+                    continue
+                _, c, complete = self._score(kw, present, kw.size)
+                if c >= 0.5:
                     conflicts += 1
-                elif q >= 0.75 * 0.7:
+                elif complete:
                     hits += 1
             kw_q = min(0.8, 0.45 + 0.15 * hits) if hits else 0.0
             quality = min(1.0, max(best, kw_q) + 0.05 * hits) - 0.25 * conflicts

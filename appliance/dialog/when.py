@@ -108,7 +108,7 @@ _POST_NEG = re.compile(
     r"^(?: ?,)? ?(?:(?:is|does|will|would|can|that|i am|i will|i can|we are|we will|i|we) )*(?:not (?:work|good|suit|"
     r"possible|ok|okay|fine|available|home|around|free|be (?:home|there|in|around|available|good|possible|ok|okay|"
     r"fine))|no good|bad|busy|out)\b"
-    r"|^[我都也就的]{0,2}(?:不行|不可以|不方便|没空|沒空|没时间|不在|不能|不好|不太)"
+    r"|^[我都也就的]{0,2}(?:不行|不可以|不方便|没空|沒空|没时间|不空|不时间|不在|不能|不好|不太)"
 )
 
 
