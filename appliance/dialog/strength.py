@@ -5,9 +5,11 @@ Public API:
 ``StrengthTurn(speaker, text, intent=None, confidence=None, node=None, event=None)``
     One turn of the call as this module reads it. ``speaker`` is ``"customer"`` or ``"bot"`` (bot turns
     are ignored); ``event`` is ``"no_input"`` (silence), ``"no_match"`` (speech not understood),
-    ``"barge_in"``, ``"kb"`` (a knowledge-base answer), ``"answer"`` (the greeting on pick-up, ignored)
-    or ``None``. A customer turn with empty text counts as no input and one with text but no intent as
-    no match, whatever its event says. Anything with these attributes will do (``TurnLike``).
+    ``"barge_in"``, ``"kb"`` (a knowledge-base answer), ``"answer"``/``"greeting"`` (what the callee said on
+    pick-up, ignored), ``"speech"``, ``"dtmf"`` or ``None``. Intents such as ``"kb:fee"`` or ``"slot:when"``
+    (the engine's names for a question answered and a slot given) count as understood answers. A
+    customer turn with empty text counts as no input and one with text but no intent as no match,
+    whatever its event says. Anything with these attributes will do (``TurnLike``).
 ``intent_strength(turns, *, disposition, slots_filled=0, slots_required=0, ended_by="flow") -> Strength``
     ``ended_by``: ``"flow"`` (a hang-up node was reached), ``"customer"`` (the customer hung up before
     the end), ``"fallback"`` (the bot gave up after silences or no-matches), ``"error"``.
@@ -49,6 +51,7 @@ DISPOSITION_POINTS: dict[str, float] = {
 OTHER_DISPOSITION_POINTS = 20.0
 NEGATIVE_DISPOSITIONS = frozenset({"wrong_number", "do_not_call", "no_response"})
 REPEAT_INTENTS = frozenset({"repeat"})
+GREETING_EVENTS = frozenset({"answer", "greeting"})
 HESITATION_POINTS = 10.0
 FLUENCY_FLOOR = -15.0
 CAP_WHEN_LOST = 45.0
@@ -115,7 +118,7 @@ def intent_strength(
     first_decision: int | None = None
     confidences: list[float] = []
     for turn in turns:
-        if turn.speaker != "customer" or getattr(turn, "event", None) == "answer":
+        if turn.speaker != "customer" or getattr(turn, "event", None) in GREETING_EVENTS:
             continue
         answers += 1
         text = (turn.text or "").strip()

@@ -93,8 +93,11 @@ def test_turn_events_and_plain_text_are_read_alike() -> None:
     by_event = intent_strength([said("huh", event="no_match"), said("", event="no_input")], disposition="confirmed")
     by_text = intent_strength([said("huh"), said("")], disposition="confirmed")
     assert by_event == by_text
-    greeting = intent_strength([said("hello?", event="answer"), said("yes", "confirm", 1.0)], disposition="confirmed")
-    assert greeting.score == 100
+    for event in ("answer", "greeting"):
+        greeting = intent_strength([said("hello?", event=event), said("yes", "confirm", 1.0)], disposition="confirmed")
+        assert greeting.score == 100
+    slot_and_kb = [said("is it free?", "kb:fee", 0.9), said("friday at 3", "slot:when", 0.9)]
+    assert intent_strength(slot_and_kb, disposition="rescheduled", slots_filled=1, slots_required=1).grade == "A"
 
 
 def test_any_turn_shaped_object_will_do() -> None:
