@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from appliance.dialog.nlu import normalise_text
@@ -184,7 +184,7 @@ def _hour(h: int, minute: int, ampm: str | None, part: str | None) -> tuple[int,
         return h + 12, minute, False
     if ampm in ("am", "a.m.") and h == 12:
         return 0, minute, False
-    if ampm in ("am", "a.m.") or h >= 13 or h == 0:
+    if ampm in ("am", "a.m.", "24h") or h >= 13 or h == 0:
         return h, minute, False
     if part is not None:
         if part in PM_PARTS and h < 12 and not (part in ("night", "tonight", "晚上", "夜里") and h < 5):
@@ -197,8 +197,8 @@ def _hour(h: int, minute: int, ampm: str | None, part: str | None) -> tuple[int,
 
 def _time_of(m: _Mention, part: str | None) -> tuple[int, int, bool] | None:
     g = m.match.groups()
-    if m.sub == "hm":
-        return _hour(int(g[0]), int(g[1]), g[2], part)
+    if m.sub == "hm":  # "04:30" is a 24-hour clock; "4:30" may be either
+        return _hour(int(g[0]), int(g[1]), "24h" if g[0].startswith("0") else g[2], part)
     if m.sub == "half_past":
         return _hour(int(g[0]), 30, None, part)
     if m.sub == "quarter":
@@ -319,7 +319,8 @@ def resolve_when(text: str, *, now: datetime, tz: tzinfo | str) -> When | None:
     confidence = 0.95
     if not days and not times and offsets:
         m = offsets[-1]
-        value = (now + _offset(m)).replace(second=0, microsecond=0)
+        # elapsed time, not wall-clock time: "in two hours" across a DST change is still two hours
+        value = (now.astimezone(UTC) + _offset(m)).astimezone(zone).replace(second=0, microsecond=0)
         return When(value, folded[m.start : m.end], confidence, False, True)
     anchor = days[-1] if days else None
     if anchor is not None and len({d.match.group(0) for d in days}) > 1:

@@ -46,6 +46,8 @@ def at(day: int, hour: int, minute: int = 0, month: int = 11, year: int = 2026) 
         ("3 am", at(25, 3)),
         ("3pm", at(24, 15)),
         ("15:30", at(24, 15, 30)),
+        ("at 4:30", at(24, 16, 30)),
+        ("at 04:30", at(25, 4, 30)),  # a leading zero is a 24-hour clock
         ("7.45 pm", at(24, 19, 45)),
         ("quarter to five", at(24, 16, 45)),
         ("a quarter past two tomorrow", at(25, 14, 15)),
