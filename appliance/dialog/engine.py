@@ -8,94 +8,24 @@ nodes run inside it through an injected HTTP client; time comes from an injected
 from __future__ import annotations
 
 import importlib
-import json
 import logging
-import string
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
-from urllib.parse import quote
 
-from appliance.dialog.api_client import ApiFailure, HttpClient, HttpRequest, lookup, status_matches, urllib_client
+from appliance.dialog.api_client import HttpClient, urllib_client
+from appliance.dialog.api_node import run_api_node
 from appliance.dialog.flow import Flow, Intent, Node, Slot
 from appliance.dialog.nlu import match_intent
-from appliance.dialog.slot_fill import fill_slot, filled_json
+from appliance.dialog.slot_fill import fill_slot
+from appliance.dialog.steps import FlowResult, RenderedOperation, Step, TurnRecord, schedule_time
 from appliance.errors import FlowError
+
+__all__ = ["FlowResult", "FlowRun", "RenderedOperation", "Step", "TurnRecord", "schedule_time"]
 
 log = logging.getLogger(__name__)
 
 MAX_HOPS = 32  # nodes passed without listening (API nodes, filled slots) before the flow is called a loop
-
-
-@dataclass(frozen=True)
-class Step:
-    node: str
-    say: str
-    listen: bool
-    grammar: tuple[str, ...] = ()
-    dtmf: tuple[str, ...] = ()  # keys the node takes
-    barge_in: bool = True
-    no_input_ms: int = 7000
-    long_wait_ms: int = 0  # wait this long for the end of a long answer (0: the usual wait)
-    long_wait_when: tuple[str, ...] = ()  # always | slot | unfinished
-    event: str = "prompt"  # prompt | no_input | no_match | kb | repeat | barge_in | hangup | ...
-
-
-@dataclass(frozen=True)
-class RenderedOperation:
-    op: str
-    text: str = ""
-    delay_minutes: int = 0
-    at: datetime | None = None  # schedule: at this time (a slot's) rather than after delay_minutes
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"op": self.op}
-        if self.text:
-            out["text"] = self.text
-        if self.op == "schedule":
-            out["delay_minutes"] = self.delay_minutes
-            out["at"] = self.at.isoformat(timespec="minutes") if self.at else None
-        return out
-
-
-@dataclass
-class TurnRecord:
-    speaker: str  # bot | customer | system (an API call)
-    text: str
-    node: str
-    intent: str | None = None
-    confidence: float | None = None
-    event: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {"speaker": self.speaker, "text": self.text, "intent": self.intent, "confidence": self.confidence,
-                "node": self.node, "event": self.event}
-
-
-@dataclass
-class FlowResult:
-    disposition: str | None = None
-    operations: list[RenderedOperation] = field(default_factory=list)
-    intents: list[str] = field(default_factory=list)
-    confidences: list[float] = field(default_factory=list)
-    slots: dict[str, Any] = field(default_factory=dict)  # name -> value (datetime for a time)
-    intent_strength: Any = None  # strength.Strength(score, grade, reasons) once the flow has ended
-    flow_id: str = ""
-    flow_version: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        strength = self.intent_strength
-        return {
-            "flow": self.flow_id,
-            "flow_version": self.flow_version,
-            "disposition": self.disposition,
-            "slots": {k: filled_json(v) for k, v in self.slots.items()},
-            "intent_strength": None if strength is None else {
-                "score": strength.score, "grade": strength.grade, "reasons": list(strength.reasons)},
-            "operations": [op.to_json() for op in self.operations],
-            "intents": list(self.intents),
-        }
 
 
 class _Vars(dict[str, Any]):
@@ -176,7 +106,8 @@ class FlowRun:
             if node.type == "api":
                 if node.say:
                     said.append(self._render(node.say))
-                node_id = self._call_api(node)
+                node_id, what, api_event = run_api_node(node, self.vars, self._render, self.http)
+                self.turns.append(TurnRecord("system", what, node.id, event=api_event))
                 continue
             if node.type == "hangup":
                 return self._hang_up(node, self._join(*said, self._render(node.say)))
@@ -392,68 +323,3 @@ class FlowRun:
         return self._enter(target, prefix=self._render(node.vui.fallback_prompt), event="fallback")
 
     # -- API nodes -------------------------------------------------------------
-    def _call_api(self, node: Node) -> str:
-        call = node.api
-        assert call is not None
-        url = self._render_url(call.url)
-        headers = {k: self._render(v) for k, v in call.headers}
-        body = None
-        if call.body is not None:
-            body = json.dumps(self._render_json(call.body)).encode("utf-8")
-            headers.setdefault("Content-Type", "application/json")
-        request = HttpRequest(call.method, url, headers, body, call.timeout_ms / 1000)
-        failure = ""
-        for attempt in range(call.retries + 1):
-            try:
-                response = self.http(request)
-            except ApiFailure as exc:
-                failure = str(exc) or "no answer"
-                log.info("flow %s node %s: %s %s failed (attempt %d): %s", self.flow.id, node.id, call.method, url,
-                         attempt + 1, failure)
-                continue
-            if response.status >= 500 and attempt < call.retries:
-                continue
-            break
-        else:
-            self.turns.append(TurnRecord("system", f"{call.method} {url}: {failure}", node.id, event="api_failure"))
-            return call.failure
-        data = response.json()
-        for var, path in call.save:
-            value = lookup(data, path)
-            self.vars[var] = "" if value is None else value
-        self.turns.append(TurnRecord("system", f"{call.method} {url}: {response.status}", node.id, event="api"))
-        for b in call.branches:
-            if b.status is not None and status_matches(b.status, response.status):
-                return b.next
-            if b.var is not None and self.vars.get(b.var) == b.equals:
-                return b.next
-        if 200 <= response.status < 300 and node.next:
-            return node.next
-        return call.failure
-
-    def _render_url(self, template: str) -> str:
-        """Values are URL-quoted, except one the URL starts with (a base URL such as {api_base})."""
-        out = []
-        for i, (literal, name, _, _) in enumerate(string.Formatter().parse(template)):
-            out.append(literal)
-            if name is None:
-                continue
-            value = str(self.vars[name])
-            out.append(value if i == 0 and not literal else quote(value, safe=""))
-        return "".join(out)
-
-    def _render_json(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self._render(value)
-        if isinstance(value, dict):
-            return {k: self._render_json(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._render_json(v) for v in value]
-        return value
-
-
-def schedule_time(op: RenderedOperation, now: datetime) -> datetime:
-    """When a schedule operation wants the next call: its slot's time if later than now, else now + delay."""
-    if op.at is not None and op.at > now:
-        return op.at
-    return now + timedelta(minutes=op.delay_minutes)
