@@ -329,3 +329,15 @@ def test_speech_turns_fixture_script_is_committed(fixtures_dir):
     script = Path(fixtures_dir / "make_turn_fixtures.sh").read_text(encoding="utf-8")
     for name in ("turn_address_pause.wav", "turn_yes.wav"):
         assert name in script and (fixtures_dir / "audio" / name).exists()
+
+
+def test_speech_turns_settings_come_from_the_vui_config():
+    from appliance.config import parse_config
+    from appliance.errors import ConfigError
+
+    vui = parse_config({"vui": {"long_utterance_wait_ms": 2000, "complete_answer_silence_ms": 250,
+                                "barge_in_min_ms": 400, "echo_margin_db": 9}}).vui
+    assert (vui.end_silence_ms, vui.long_utterance_wait_ms, vui.complete_answer_silence_ms) == (700, 2000, 250)
+    assert vui.barge_in_min_ms == 400 and vui.echo_margin_db == 9.0 and vui.silence_timeout_ms == 7000
+    with pytest.raises(ConfigError, match="barge_in_ms"):
+        parse_config({"vui": {"barge_in_ms": 300}})
