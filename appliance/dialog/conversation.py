@@ -2,6 +2,22 @@
 
 The audio port, the recogniser and the synthesiser come in as interfaces, so
 this layer never touches a modem or loads a model itself.
+
+Turn taking (the decisions themselves are in :mod:`appliance.speech.vad`):
+
+* A prompt is played in chunks (a templated one sentence by sentence) while
+  every frame heard meanwhile goes to the endpointer's barge-in count, paired
+  with the frame the pump wrote in the same tick (``read_frame_with_played``)
+  so the echo guard can tell the bot's own echo from the customer. A barge-in
+  flushes the prompt at once; the frames heard become the start of the answer.
+* No-input is counted from the end of the prompt.
+* While the customer pauses, the recogniser's partial text decides how long
+  the pause may last: a closed answer already heard ends the turn after
+  ``complete_answer_silence_ms``, an unfinished phrase or a long-answer node
+  waits ``long_utterance_wait_ms``.
+* :attr:`Conversation.marks` keeps when each prompt started and ended, each
+  barge-in, endpoint, recognition result and no-input, for the figures in
+  ``bench/turn_latency.py``.
 """
 
 from __future__ import annotations
