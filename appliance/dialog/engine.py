@@ -193,6 +193,9 @@ class FlowRun:
         if filled and not (intent is not None and text_slot_only):
             self._note_slots(filled)
             return self._after_slots(node)
+        for name in filled:  # free text that was an intent ("stop calling me") is not the slot's value
+            self.result.slots.pop(name, None)
+            self.vars.pop(name, None)
         if node.kb and self.flow.knowledge_base:
             # A question the knowledge base knows better than any intent: answer it, then ask again.
             entries = [Intent(e.id, e.questions, e.keywords) for e in self.flow.knowledge_base]
