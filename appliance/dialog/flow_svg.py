@@ -4,6 +4,7 @@ Global intents come from a dashed "any question" box; edges that go back up are 
 
 from __future__ import annotations
 
+import unicodedata
 from collections import deque
 from html import escape
 
@@ -57,6 +58,11 @@ def _layers(flow: Flow) -> list[list[str]]:
     return rows
 
 
+def _columns(text: str) -> int:
+    """Text width in half-width columns: a Chinese character takes two."""
+    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+
 def _label(node: Node) -> tuple[str, str]:
     detail = {"dialogue": "dialogue", "api": f"API {node.api.method if node.api else ''}".strip(),
               "hangup": f"hang up: {node.disposition}"}[node.type]
@@ -76,7 +82,7 @@ def flow_svg(flow: Flow) -> str:
             texts = ("any question (global intents)", "")
         else:
             texts = _label(flow.nodes[nid])
-        width_of[nid] = max(90.0, CHAR_W * max(len(t) for t in texts) + 20)
+        width_of[nid] = max(90.0, CHAR_W * max(_columns(t) for t in texts) + 20)
     row_w = [sum(width_of[n] for n in row) + COL_GAP * (len(row) - 1) for row in rows]
     total_w = max(row_w) + 2 * MARGIN + 90  # room on the right for edges that go back up
     box: dict[str, tuple[float, float, float]] = {}  # id -> x, y, width
