@@ -30,9 +30,9 @@ How a match is scored
     content words count as examples too.
     Keywords: a keyword all of whose units are found (same polarity) is a hit; ``0.45 + 0.15 * hits``
     (at most 0.8) when the examples did no better. An intent's quality is ``max(best example, keywords)
-    + 0.05 * hits`` (at most 1) ``- 0.25 * keywords said the other way round``. For an intent whose
-    examples are mostly negated ("stop calling me", 别再打了) a keyword with no negation of its own counts
-    whichever way it is said (骚扰 in 别骚扰我).
+    + 0.05 * hits`` (at most 1) ``- 0.25 * keywords said the other way round``. A keyword with no
+    negation of its own takes its polarity from the intent's examples that use the word ("home" in "I
+    will be home"; 骚扰 in 不要骚扰我, so 别骚扰我 hits); a word no example uses counts either way.
     The point of the answer: when the utterance has a contrast ("yes but not tomorrow") or opens with a
     bare yes/no ("no, call me later"), the part after it is scored alone too and each intent keeps
     ``max(0.8 * whole, part)``.
@@ -130,16 +130,36 @@ class _Example:
 
 
 @dataclass(frozen=True)
+class _Keyword:
+    units: tuple[tuple[str, frozenset[bool]], ...]  # form and the polarities that count
+    weights: tuple[float, ...]
+
+
+@dataclass(frozen=True)
 class _CompiledIntent:
     name: str
     examples: tuple[_Example, ...]
     keywords: tuple[_Example, ...]
+    rules: tuple[_Keyword, ...]
 
-    @property
-    def negative(self) -> bool:
-        """Most examples say something negated ("stop calling me", 别再打了): keywords match either way."""
-        return sum(e.negative for e in self.examples) * 2 > len(self.examples)
 
+def _keyword_rules(examples: tuple[_Example, ...], keywords: tuple[_Example, ...]) -> tuple[_Keyword, ...]:
+    """A keyword with no negation of its own takes its polarity from the examples that use the word
+    ("home" in "I will be home": not negated; 骚扰 in 不要骚扰我: negated); a word no example uses counts
+    either way ("afford" for "I can't afford it")."""
+    seen: dict[str, set[bool]] = {}
+    for e in examples:
+        for u in e.units:
+            seen.setdefault(u.form, set()).add(u.neg)
+    both = frozenset({False, True})
+    out = []
+    for kw in keywords:
+        if kw.negative:
+            rule = tuple((u.form, frozenset({u.neg})) for u in kw.units)
+        else:
+            rule = tuple((u.form, frozenset(seen[u.form]) if u.form in seen else both) for u in kw.units)
+        out.append(_Keyword(rule, kw.weights))
+    return tuple(out)
 
 def _unique(examples: Iterable[_Example]) -> tuple[_Example, ...]:
     """Examples or keywords that read the same once normalised ("no", "nope") count once."""
@@ -175,14 +195,12 @@ class IntentMatcher:
                 df[form] = df.get(form, 0) + 1
         n = len(raw)
         self._idf = {f: math.log(1 + n / d) / math.log(1 + n) for f, d in df.items()} if n > 1 else {}
-        self.intents = tuple(
-            _CompiledIntent(
-                name,
-                _unique(self._compile(x, us, all_us) for x, us, all_us in exs if us),
-                _unique(self._compile(x, us, all_us) for x, us, all_us in kws if us),
-            )
-            for name, exs, kws in raw
-        )
+        compiled = []
+        for name, exs, kws in raw:
+            examples = _unique(self._compile(x, us, all_us) for x, us, all_us in exs if us)
+            keywords = _unique(self._compile(x, us, all_us) for x, us, all_us in kws if us)
+            compiled.append(_CompiledIntent(name, examples, keywords, _keyword_rules(examples, keywords)))
+        self.intents = tuple(compiled)
         vocab = {
             u.form
             for i in self.intents
@@ -276,15 +294,18 @@ class IntentMatcher:
                     best = max(best, self._score(kw, present, size)[0])
             hits = 0
             conflicts = 0.0
-            negative = intent.negative
-            for kw in intent.keywords:
-                if negative and not kw.negative:  # 骚扰 in 别骚扰我
-                    hits += all(u.form in present for u in kw.units)
-                    continue
-                _, c, complete = self._score(kw, present, kw.size)
-                if c >= 0.5:
+            for rule in intent.rules:
+                found = conflict = 0.0
+                for (form, allowed), w in zip(rule.units, rule.weights, strict=True):
+                    said = present.get(form)
+                    if said and any(said.get(p) for p in allowed):
+                        found += w
+                    elif said:
+                        conflict += w
+                total = sum(rule.weights)
+                if conflict >= 0.5 * total:
                     conflicts += 1
-                elif complete:
+                elif found >= total - 1e-9:
                     hits += 1
             kw_q = min(0.8, 0.45 + 0.15 * hits) if hits else 0.0
             quality = min(1.0, max(best, kw_q) + 0.05 * hits) - 0.25 * conflicts

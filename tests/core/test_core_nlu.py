@@ -321,3 +321,15 @@ def test_keywords_that_read_the_same_count_once() -> None:
     once = IntentMatcher([_i("no", ["nah"], ["no"]), _i("other", ["maybe"])]).qualities("no, call me")
     twice = IntentMatcher([_i("no", ["nah"], ["no", "nope", "nah"]), _i("other", ["maybe"])]).qualities("no, call me")
     assert once == twice
+
+
+def test_keyword_polarity_comes_from_the_examples() -> None:
+    intents = [
+        _i("will_pay", ["yes I will pay", "I can pay"], ["pay", "yes"]),
+        _i("cannot_pay", ["I can't pay", "I need more time"], ["afford", "instalments"]),
+    ]
+    # "afford" is in no example: said negated ("can't afford") it still counts
+    assert match_intent("I can't afford it", intents).intent == "cannot_pay"
+    # "pay" is plain in will_pay's examples: negated it speaks against will_pay
+    m = match_intent("I will not pay", intents)
+    assert m.scores["will_pay"] < 0.4 and m.intent == "cannot_pay"
