@@ -24,7 +24,8 @@ Negation scope: ``not``/``never``/``nobody``... negate the next three content wo
 "although", "however", "though", "except"); ``no``/``nope`` are answers in themselves and negate nothing.
 In Chinese 不/没/沒/别/別/未/不要/没有 negate the next three characters of the run (and are all read as
 不; a few spoken variants are folded too: 晚一点 -> 晚点, 等一下 -> 等会);
-Japanese ない/ません/なく negate the three characters before them.
+Japanese ない/ません/なく negate the three characters before them. Korean 안/못 as words negate the next
+word; a word starting 않 (받지 않아요) negates the word before it.
 """
 
 from __future__ import annotations
@@ -112,6 +113,8 @@ CJK_FOLDS = {
 }  # fmt: skip
 CJK_CLAUSE = ("但是", "可是", "不过", "但", "然后")
 JA_SUFFIX_NEGATORS = ("ません", "ない", "なく")
+KO_NEGATORS = frozenset({"안", "못"})
+KO_SUFFIX_NEGATORS = ("않", "못해")
 
 _CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\u1100-\u11ff\u3130-\u318f"
 _TOKEN = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+")
@@ -166,7 +169,19 @@ def _clause_units(tokens: list[str]) -> tuple[list[Unit], int]:
     out: list[Unit] = []
     size = 0
     left = 0
+    prev_start = 0
     for tok in tokens:
+        if tok in KO_NEGATORS:  # 안 돼요, 못 받아요
+            out.append(Unit("不", False))
+            left = NEGATION_SCOPE
+            size += 1
+            continue
+        if tok.startswith(KO_SUFFIX_NEGATORS) and out:  # 받지 않아요: the word before is negated
+            out[prev_start:] = [Unit(u.form, True) for u in out[prev_start:]]
+            out.append(Unit("不", False))
+            size += 1
+            continue
+        prev_start = len(out)
         if is_cjk(tok):
             units_, left = _cjk_units(tok, left)
             out += units_

@@ -162,6 +162,9 @@ def test_old_word_list_is_kept_for_the_asr_bench() -> None:
         ("我不在家", {"在", "家", "在家"}, {"我"}),
         ("我明天不在家，但是后天可以", {"在家"}, {"后天", "可以"}),
         ("家にいない", {"家", "に"}, set()),
+        ("못 받아요", {"받아"}, set()),
+        ("집에서 받지 않아요", {"받지"}, {"집에"}),
+        ("안녕하세요", set(), {"안녕"}),
     ],
 )
 def test_negation_scope(text: str, negated: set[str], plain: set[str]) -> None:
