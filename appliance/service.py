@@ -243,9 +243,10 @@ class Callbox:
         """Validate and publish a flow document as a new version; then render its static prompts
         ahead (``[speech] prerender_on_publish``), reporting ``progress(done, total, text)``."""
         flow = parse_flow(document)
+        source = self.prompts_for(flow) if self.voices is not None else None  # an unknown voice fails here
         version = self.configs.publish_flow(document)
-        if self.config.speech.prerender_on_publish:
-            self.prerender_flow(flow, progress=progress)
+        if source is not None and self.config.speech.prerender_on_publish:
+            source.prerender(progress=progress)
         return version
 
     def prerender_published(self) -> int:

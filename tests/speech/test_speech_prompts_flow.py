@@ -120,6 +120,9 @@ def test_a_flow_voice_changes_the_synthesiser_not_the_model(box: Any) -> None:
     assert slow.tts.cache_key("Goodbye.") != box.speech.tts.cache_key("Goodbye.")
     with pytest.raises(SpeechError, match="no piper voice named 'amy-low'"):
         box.prompts_for(parse_flow(small_flow(voice={"name": "amy-low"})))
+    with pytest.raises(SpeechError, match="speaker"):
+        box.publish_flow(small_flow(voice={"speaker": 3}))  # joe has one speaker
+    assert box.configs.flow("tiny") is None  # refused before it was stored
 
 
 def test_cli_records_a_prompt_and_prerenders_a_recorded_flow(
