@@ -114,35 +114,48 @@ def parse_chinese_number(s: str) -> int | None:
     return total + section + digit
 
 
+def _starts_new(prev: str, cur: str) -> bool:
+    """ "five thirty", "three four", "twenty thirty" are two numbers; "twenty five" is one."""
+    if cur not in UNITS and cur not in TENS and cur not in ORDINALS:
+        return False
+    if prev in UNITS or prev in ORDINALS:
+        return True
+    return prev in TENS and (cur in TENS or UNITS.get(cur, 0) >= 10 or ORDINALS.get(cur, 0) >= 10)
+
+
+def _groups(words: list[tuple[str, int, int]]) -> list[list[tuple[str, int, int]]]:
+    groups: list[list[tuple[str, int, int]]] = []
+    for w in words:
+        if groups and groups[-1] and not _starts_new(groups[-1][-1][0], w[0]):
+            groups[-1].append(w)
+        else:
+            groups.append([w])
+    return groups
+
+
 def _english_runs(text: str) -> list[NumberMention]:
     out = []
     for m in _EN_RUN.finditer(text):
-        words = re.split(r"[\s-]+", m.group(0))
-        # trim leading/trailing glue words ("a", "and") that are not numbers on their own
-        while words and (words[0] == "and" or (words[0] in ("a", "an") and not _scale_next(words))):
-            words = words[1:]
-        while words and words[-1] in ("a", "an", "and"):
-            words = words[:-1]
-        if not words or all(w in ("a", "an", "and") for w in words):
-            continue
-        value = parse_english_number(words)
-        if value is None:
-            continue
-        start = m.start() + m.group(0).find(words[0])
-        end = m.start() + _end_of(m.group(0), words)
-        out.append(NumberMention(value, start, end, text[start:end], words[-1] in ORDINALS))
+        words = [(w.group(0), m.start() + w.start(), m.start() + w.end()) for w in re.finditer(r"[a-z]+", m.group(0))]
+        for group in _groups(words):
+            names = [w for w, _, _ in group]
+            # trim glue words ("a", "and") that are not numbers on their own
+            while names and (names[0] == "and" or (names[0] in ("a", "an") and not _scale_next(names))):
+                names, group = names[1:], group[1:]
+            while names and names[-1] in ("a", "an", "and"):
+                names, group = names[:-1], group[:-1]
+            if not names:
+                continue
+            value = parse_english_number(names)
+            if value is None:
+                continue
+            start, end = group[0][1], group[-1][2]
+            out.append(NumberMention(value, start, end, text[start:end], names[-1] in ORDINALS))
     return out
 
 
 def _scale_next(words: list[str]) -> bool:
     return len(words) > 1 and (words[1] in SCALES or words[1] == "dozen")
-
-
-def _end_of(run: str, words: list[str]) -> int:
-    pos = 0
-    for w in words:
-        pos = run.index(w, pos) + len(w)
-    return pos
 
 
 def find_numbers(text: str) -> list[NumberMention]:

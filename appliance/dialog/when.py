@@ -90,7 +90,7 @@ _TIME_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("h_ampm", re.compile(r"\b(\d{1,2})\s*(am|pm|a\.m\.|p\.m\.|o'clock|oclock)")),
     ("noon", re.compile(r"\b(noon|midday|midnight)\b")),
     ("cn_h", re.compile(r"(\d{1,2})\s*[点點时時](?:钟)?(半|(\d{1,2})\s*分?)?")),
-    ("at_h", re.compile(r"\b(?:at|by|around|about) (\d{1,2})(?: (\d{2}))?\b")),
+    ("at_h", re.compile(r"\b(?:at|by|around|about|after|from|before|until|till) (\d{1,2})(?: (\d{2}))?\b")),
 ]
 _PART = re.compile(
     r"\b(morning|afternoon|evening|night|tonight|noon|midday|lunchtime)\b|(早上|早晨|上午|中午|下午|傍晚|晚上|夜里|凌晨)"

@@ -102,6 +102,9 @@ def test_digits_to_arabic_keeps_the_rest() -> None:
     assert digits_to_arabic("三点半") == "3点半"
     assert digits_to_arabic("晚一点") == "晚些"
     assert [n.value for n in find_numbers("someone phoned at 3 or four")] == [3, 4]
+    assert digits_to_arabic("at five thirty") == "at 5 30"  # a time, not 35
+    assert [n.value for n in find_numbers("three four five, twenty five")] == [3, 4, 5, 25]
+    assert [n.value for n in find_numbers("a hundred and twenty three")] == [123]
 
 
 @pytest.mark.parametrize(

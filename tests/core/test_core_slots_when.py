@@ -48,6 +48,9 @@ def at(day: int, hour: int, minute: int = 0, month: int = 11, year: int = 2026) 
         ("15:30", at(24, 15, 30)),
         ("at 4:30", at(24, 16, 30)),
         ("at 04:30", at(25, 4, 30)),  # a leading zero is a 24-hour clock
+        ("any time after 5", at(24, 17)),
+        ("tomorrow from 2", at(25, 14)),
+        ("tomorrow at five thirty", at(25, 17, 30)),
         ("7.45 pm", at(24, 19, 45)),
         ("quarter to five", at(24, 16, 45)),
         ("a quarter past two tomorrow", at(25, 14, 15)),
