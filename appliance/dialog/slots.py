@@ -13,8 +13,10 @@ Public API (the flow engine calls it; pure functions, no I/O):
     ``SlotValue(name, value, text, confidence)``; ``text`` is the part of the utterance it came from
     (normalised: NFKC, lower case, number words as digits). Value types: ``enum`` -> canonical ``str``;
     ``number`` -> ``int`` or ``float``; ``datetime``/``time`` -> aware ``datetime`` in ``tz`` (see
-    ``when.py`` for the grammar and the documented defaults, e.g. "afternoon" = 15:00); ``date`` ->
-    ``datetime.date``; ``phone`` -> E.164 ``str``; ``text`` -> the utterance stripped; ``regex`` -> ``str``.
+    ``when.py`` for the grammar and the documented defaults, e.g. "afternoon" = 15:00; a ``time`` slot
+    needs a time of day or a part of day to have been said, a ``datetime`` slot takes a day alone at
+    10:00); ``date`` -> ``datetime.date`` (needs a day); ``phone`` -> E.164 ``str``; ``text`` -> the
+    utterance stripped; ``regex`` -> ``str``.
     ``now`` is the box's clock (naive = in ``tz``; default: the current time); ``tz`` a ZoneInfo or name.
 ``extract_slots(specs, text, *, language="en", now=None, tz="UTC") -> dict[str, SlotValue]``
     Every slot found in one utterance (a customer may give several at once).
