@@ -302,7 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     fr.add_argument("file", type=Path, help="the flow JSON")
     fr.add_argument("node")
     fr.add_argument("wav", type=Path)
-    fr.add_argument("--kind", choices=("say", "reprompt"), default="say")
+    fr.add_argument("--kind", default="say", help="say (default), reprompt, ask.<slot>, no_input.1, ... "
+                    "(the flow's prompts: Flow.prompt_templates)")
     fr.set_defaults(func=cmd_flow_record)
 
     pw = sub.add_parser("passwd", help="set a panel user's password")

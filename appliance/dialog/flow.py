@@ -242,12 +242,39 @@ class Flow:
     vui: Vui = field(default_factory=Vui)
 
     def prompt_templates(self) -> dict[tuple[str, str], str]:
-        """Every prompt the flow can say, by (node id, "say" | "reprompt"), as templates."""
+        """Every text the flow can say, as templates, by (node id, kind): kinds ``say``, ``reprompt``,
+        ``ask.<slot>``, ``reask.<slot>.<n>``, ``reply.<intent>``, ``dtmf.<digit>``, ``no_input.<n>``,
+        ``no_match.<n>``, ``fallback``, ``barge_in``; global intents' replies under node ``_global``
+        (kind ``reply.<intent>``) and knowledge-base answers under ``_kb`` (kind ``answer.<entry>``).
+        The speech layer prerenders these and finds recorded prompts by these keys."""
         out: dict[tuple[str, str], str] = {}
+
+        def add(node_id: str, kind: str, text: str) -> None:
+            if text.strip():
+                out[(node_id, kind)] = text
+
         for node in self.nodes.values():
-            out[(node.id, "say")] = node.say
-            if node.reprompt:
-                out[(node.id, "reprompt")] = node.reprompt
+            add(node.id, "say", node.say)
+            add(node.id, "reprompt", node.reprompt)
+            for slot in node.slots:
+                add(node.id, f"ask.{slot.name}", slot.ask)
+                for i, text in enumerate(slot.reask, start=1):
+                    add(node.id, f"reask.{slot.name}.{i}", text)
+            for branch in node.branches:
+                add(node.id, f"reply.{branch.intent}", branch.reply)
+            for option in node.dtmf:
+                add(node.id, f"dtmf.{option.digit}", option.reply)
+            if node.type == "dialogue":
+                for i, text in enumerate(node.vui.no_input_prompts, start=1):
+                    add(node.id, f"no_input.{i}", text)
+                for i, text in enumerate(node.vui.no_match_prompts, start=1):
+                    add(node.id, f"no_match.{i}", text)
+                add(node.id, "fallback", node.vui.fallback_prompt)
+                add(node.id, "barge_in", node.vui.barge_in_prompt)
+        for glob in self.global_intents:
+            add("_global", f"reply.{glob.intent}", glob.reply)
+        for entry in self.knowledge_base:
+            add("_kb", f"answer.{entry.id}", entry.answer)
         return out
 
     def slot(self, name: str) -> Slot | None:

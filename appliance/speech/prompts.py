@@ -82,27 +82,34 @@ def spoken_static(template: str) -> str:
 
 
 def prerender_texts(templates: Iterable[str]) -> list[str]:
-    """What to render ahead for these templates: each static one whole, and the static
-    sentences of each templated one; in order, without repeats or empty texts."""
+    """What to render ahead for these templates: every static sentence of each, then each static
+    template of several sentences whole; in order, without repeats or empty texts.
+
+    The engine joins prompts (a reply before the next question, an answer
+    before the question again), so the cache works by sentence: a joined text
+    streams from the cache when each of its sentences is there. The whole
+    entries are put together from the cached sentences without synthesis.
+    """
     out: dict[str, None] = {}
     for template in templates:
         if not template.strip():
             continue
-        if is_static(template):
-            out[spoken_static(template)] = None
-            continue
-        for sentence in split_sentences(template):
+        sentences = split_sentences(template)
+        for sentence in sentences:
             if is_static(sentence):
                 out[spoken_static(sentence)] = None
+        if len(sentences) > 1 and is_static(template):
+            out[spoken_static(template)] = None
     return list(out)
 
 
 @dataclass(frozen=True)
 class PrerenderReport:
     total: int
-    rendered: int  # synthesised now
+    rendered: int  # put in the cache now
     cached: int  # already in the cache
     seconds: float
+    synthesised: int = 0  # piper runs it took (a whole prompt of cached sentences takes none)
 
 
 def prerender(
@@ -117,6 +124,7 @@ def prerender(
         raise SpeechError("prerendering needs a voice with a prompt cache directory")
     todo = prerender_texts(texts)
     started = time.perf_counter()
+    runs_before = tts.synth_calls
     rendered = cached = 0
     for done, text in enumerate(todo, start=1):
         if tts.cached(text) is not None:
@@ -126,9 +134,10 @@ def prerender(
             rendered += 1
         if progress is not None:
             progress(done, len(todo), text)
-    report = PrerenderReport(len(todo), rendered, cached, time.perf_counter() - started)
-    log.info("prerendered %d prompt(s) for %s: %d new, %d cached, %.1f s",
-             report.total, tts.voice_id, rendered, cached, report.seconds)
+    report = PrerenderReport(len(todo), rendered, cached, time.perf_counter() - started,
+                             synthesised=tts.synth_calls - runs_before)
+    log.info("prerendered %d prompt(s) for %s: %d new (%d piper runs), %d cached, %.1f s",
+             report.total, tts.voice_id, rendered, report.synthesised, cached, report.seconds)
     return report
 
 

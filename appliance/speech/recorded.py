@@ -23,11 +23,11 @@ import numpy as np
 from appliance.errors import AudioError, SpeechError
 from appliance.speech.audio import to_line_rate
 
-__all__ = ["KINDS", "MAX_RECORDING_BYTES", "RecordedPrompts", "decode_wav"]
+__all__ = ["MAX_RECORDING_BYTES", "RecordedPrompts", "decode_wav"]
 
 MAX_RECORDING_BYTES = 50 * 1024 * 1024
-KINDS = ("say", "reprompt")
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")  # node ids, and _global / _kb
+_SAFE_KIND = re.compile(r"^[a-z_]+(\.[A-Za-z0-9_*#-]{1,64}){0,2}$")  # say, reask.<slot>.<n>, dtmf.#, ...
 
 
 _FMT_PCM, _FMT_FLOAT, _FMT_ALAW, _FMT_ULAW, _FMT_EXTENSIBLE = 1, 3, 6, 7, 0xFFFE
@@ -112,7 +112,8 @@ def decode_wav(data: bytes, *, name: str = "recording") -> tuple[np.ndarray, int
 
 
 class RecordedPrompts:
-    """Uploaded prompt recordings under ``root/<flow>/<node>[.<kind>].wav``."""
+    """Uploaded prompt recordings under ``root/<flow>/<node>[.<kind>].wav`` (kinds as in
+    :meth:`appliance.dialog.flow.Flow.prompt_templates`; ``say`` has no suffix)."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -123,8 +124,9 @@ class RecordedPrompts:
         for part, what in ((flow_id, "flow id"), (node_id, "node id")):
             if not _SAFE_NAME.match(part):
                 raise SpeechError(f"{what} {part!r} cannot name a recording file")
-        if kind not in KINDS:
-            raise SpeechError(f"prompt kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        if not _SAFE_KIND.match(kind):
+            raise SpeechError(f"prompt kind {kind!r} cannot name a recording file (say, reprompt, ask.<slot>, ...)")
+        kind = kind.replace("*", "star").replace("#", "hash")
         return self.root / flow_id / (f"{node_id}.wav" if kind == "say" else f"{node_id}.{kind}.wav")
 
     def save(self, flow_id: str, node_id: str, data: bytes, kind: str = "say") -> Path:

@@ -13,7 +13,7 @@ __all__ = ["MAX_CLAUSE_PAUSE_S", "QUICK_START_WORDS", "SECONDS_PER_CHAR", "quick
 QUICK_START_WORDS = 6  # stream: a longer uncached first sentence is cut at a comma (see quick_start_split)
 SECONDS_PER_CHAR = 0.055  # how long piper's voices take to say one character, roughly (length scale 1)
 MAX_CLAUSE_PAUSE_S = 0.3  # quick start: longest wait at the cut for the rest of the sentence
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|(?<=[。！？])\s*")  # Chinese and Japanese: no space needed
 _CLAUSE_END = re.compile(r"(?<=,)\s+")
 
 
@@ -49,5 +49,6 @@ def quick_start_split(sentence: str, rtf: float, *, seconds_per_char: float = SE
 
 
 def split_sentences(text: str) -> list[str]:
-    """``text`` cut after ``.``, ``!``, ``?`` followed by white space; empty pieces dropped."""
+    """``text`` cut after ``.``, ``!``, ``?`` followed by white space, and after ``。！？``;
+    empty pieces dropped."""
     return [s for s in (p.strip() for p in _SENTENCE_END.split(text.strip())) if s]

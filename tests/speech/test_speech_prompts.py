@@ -113,8 +113,11 @@ def test_bad_recordings_are_rejected_and_not_stored(tmp_path: Path, recordings: 
         recordings.save("delivery", "greet", adpcm.read_bytes())
     with pytest.raises(SpeechError, match="node id"):
         recordings.path("delivery", "../../etc/passwd")
-    with pytest.raises(SpeechError, match="kind"):
-        recordings.path("delivery", "greet", "outro")
+    for kind in ("../x", "Say", "reply./x"):
+        with pytest.raises(SpeechError, match="kind"):
+            recordings.path("delivery", "greet", kind)
+    assert recordings.path("delivery", "greet", "dtmf.#").name == "greet.dtmf.hash.wav"
+    assert recordings.path("delivery", "_kb", "answer.fee").name == "_kb.answer.fee.wav"
 
 
 def test_tts_mode_synthesises_static_prompts_once_and_streams_templated_ones(

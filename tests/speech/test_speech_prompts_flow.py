@@ -164,3 +164,51 @@ def test_serve_renders_what_published_flows_lack(tmp_path: Path, piper_tts: Pipe
     finally:
         box.configs.close()
         box.records.close()
+
+
+RICH = {
+    "id": "rich", "language": "en", "variables": ["name"], "start": "greet",
+    "intents": {
+        "confirm": {"examples": ["yes"]},
+        "later": {"examples": ["call me later"]},
+        "stop": {"examples": ["stop calling me"]},
+    },
+    "global_intents": {"stop": {"next": "bye", "reply": "Understood."}},
+    "knowledge_base": [{"id": "fee", "questions": ["is delivery free"], "answer": "Delivery is free."}],
+    "vui": {"no_input_prompts": ["Are you still there?"], "barge_in_prompt": "Go ahead.", "fallback_node": "bye"},
+    "nodes": {
+        "greet": {"type": "dialogue", "say": "Hello {name}. Is someone home?",
+                  "intents": {"confirm": {"next": "bye", "reply": "Great."}, "later": "when"},
+                  "dtmf": {"1": "confirm"}},
+        "when": {"type": "dialogue", "say": "When should we call?",
+                 "slots": [{"name": "time", "type": "time", "ask": "What time?", "reask": ["Say a time."]}],
+                 "next": "bye"},
+        "bye": {"type": "hangup", "say": "Thank you. Goodbye.", "disposition": "confirmed"},
+    },
+}
+
+
+def test_every_text_a_flow_can_say_is_a_prompt_and_joined_prompts_play_from_the_cache(
+    box: Any,
+) -> None:
+    flow = parse_flow(RICH)
+    templates = flow.prompt_templates()
+    assert templates[("greet", "reply.confirm")] == "Great."
+    assert templates[("when", "ask.time")] == "What time?" and templates[("when", "reask.time.1")] == "Say a time."
+    assert templates[("greet", "no_input.1")] == "Are you still there?"
+    assert templates[("when", "barge_in")] == "Go ahead."
+    assert templates[("_global", "reply.stop")] == "Understood."
+    assert templates[("_kb", "answer.fee")] == "Delivery is free."
+    assert ("bye", "barge_in") not in templates  # a hangup node does not listen
+    source = box.prompts_for(flow)
+    report = source.prerender()
+    texts = prompts.prerender_texts(templates.values())
+    assert "Is someone home?" in texts and "Thank you. Goodbye." in texts  # a sentence, and a whole prompt
+    assert report.total == len(texts)
+    assert report.synthesised == report.total - 1  # the whole "Thank you. Goodbye." came from its sentences
+    runs = source.tts.synth_calls
+    # what the engine says after "yes": the branch reply joined to the next node's prompt
+    chunks = list(source.stream("Great. Thank you. Goodbye."))
+    assert len(chunks) == 3 and source.tts.synth_calls == runs
+    assert source.locate("Delivery is free.") == ("_kb", "answer.fee")
+    assert source.locate("Hello Ann. Is someone home?") == ("greet", "say")
