@@ -45,6 +45,7 @@ from appliance.dialog.nlu import normalise_text
 from appliance.dialog.numbers import digits_to_arabic
 
 DAY_DEFAULT = time(10, 0)
+MAX_AHEAD = timedelta(days=400)  # "in 99999 days" is not a time to call back
 PARTS = {
     "morning": 10, "noon": 12, "midday": 12, "lunchtime": 12, "afternoon": 15, "evening": 18, "night": 20,
     "tonight": 20, "早上": 9, "早晨": 9, "上午": 10, "中午": 12, "下午": 15, "傍晚": 18, "晚上": 20, "夜里": 21,
@@ -196,6 +197,13 @@ def _hour(h: int, minute: int, ampm: str | None, part: str | None) -> tuple[int,
 
 
 def _time_of(m: _Mention, part: str | None) -> tuple[int, int, bool] | None:
+    found = _clock_of(m, part)
+    if found is None or not (0 <= found[0] <= 24 and 0 <= found[1] <= 59):
+        return None  # "24:61", "13:99": not a time
+    return found[0] % 24, found[1], found[2]
+
+
+def _clock_of(m: _Mention, part: str | None) -> tuple[int, int, bool] | None:
     g = m.match.groups()
     if m.sub == "hm":  # "04:30" is a 24-hour clock; "4:30" may be either
         return _hour(int(g[0]), int(g[1]), "24h" if g[0].startswith("0") else g[2], part)
@@ -285,7 +293,8 @@ def _day_of(m: _Mention, today: date) -> tuple[date | None, bool]:
         n = g[0] or g[2]
         count = 1 if n in ("a", "an") else int(n)
         week = (g[1] or "") == "week" or (g[3] or "") in ("个星期", "周")
-        return today + timedelta(days=count * (7 if week else 1)), False
+        days = count * (7 if week else 1)
+        return (today + timedelta(days=days) if days <= MAX_AHEAD.days else None), False
     return None, False
 
 
@@ -301,7 +310,7 @@ def _offset(m: _Mention) -> timedelta:
     if "个半" in m.match.group(0) or raw == "a half":
         amount += 0.5
     minutes = amount if unit.startswith("min") or unit == "分钟" else amount * 60
-    return timedelta(minutes=minutes)
+    return timedelta(minutes=min(minutes, 1e7))  # absurd offsets stay representable (and are dropped)
 
 
 def resolve_when(text: str, *, now: datetime, tz: tzinfo | str) -> When | None:
@@ -317,11 +326,14 @@ def resolve_when(text: str, *, now: datetime, tz: tzinfo | str) -> When | None:
     times = [m for m in live if m.kind == "time"]
     parts = [m for m in live if m.kind == "part"]
     confidence = 0.95
+    offsets = [m for m in offsets if _offset(m) <= MAX_AHEAD]
     if not days and not times and offsets:
         m = offsets[-1]
         # elapsed time, not wall-clock time: "in two hours" across a DST change is still two hours
         value = (now.astimezone(UTC) + _offset(m)).astimezone(zone).replace(second=0, microsecond=0)
         return When(value, folded[m.start : m.end], confidence, False, True)
+    if not days and not times and not parts:
+        return None
     anchor = days[-1] if days else None
     if anchor is not None and len({d.match.group(0) for d in days}) > 1:
         confidence -= 0.15
