@@ -43,7 +43,7 @@ from pathlib import Path
 from appliance.errors import SpeechError
 from appliance.speech.recorded import RecordedPrompts, decode_wav
 from appliance.speech.sentences import split_sentences
-from appliance.speech.tts import LoadedVoice, PiperTts
+from appliance.speech.tts import SENTENCE_GAP_S, LoadedVoice, PiperTts
 
 __all__ = [
     "BROADCAST_MODES",
@@ -281,21 +281,49 @@ class PromptSource:
             return sorted(self.templates)
         return sorted(key for key in self.templates if not self.recordings.has(self.flow_id, *key))
 
-    def _recording(self, text: str, node: str | None, kind: str | None) -> bytes | None:
-        if self.mode == "tts" or self.recordings is None:
+    def segments(self, text: str, node: str | None = None) -> list[tuple[str, tuple[str, str] | None]]:
+        """``text`` as the prompts it is made of, each with its (node, kind) or None.
+
+        The engine joins prompts (a branch's reply and the next node's question, a
+        knowledge-base answer and the question again); the longest run of
+        sentences that is one prompt is taken first, from the left.
+        """
+        key = self.locate(text, node)
+        if key is not None:
+            return [(text, key)]
+        sentences = split_sentences(text)
+        out: list[tuple[str, tuple[str, str] | None]] = []
+        i = 0
+        while i < len(sentences):
+            found: tuple[int, str, tuple[str, str]] | None = None
+            for j in range(len(sentences), i, -1):
+                for sep in (" ", ""):  # no space between sentences in Chinese and Japanese
+                    part = sep.join(sentences[i:j])
+                    part_key = self.locate(part)
+                    if part_key is not None:
+                        found = (j, part, part_key)
+                        break
+                if found is not None:
+                    break
+            if found is None:
+                out.append((sentences[i], None))
+                i += 1
+            else:
+                out.append((found[1], found[2]))
+                i = found[0]
+        return out
+
+    def _recording(self, part: str, key: tuple[str, str] | None) -> bytes | None:
+        if self.recordings is None:
             return None
-        key = (node, kind) if node is not None and kind is not None else self.locate(text, node)
-        if key is None and node is not None:
-            key = (node, "say")
-        if key is None or key[0] is None:
+        if key is None:
             if self.mode == "recorded":
-                raise SpeechError(f"flow {self.flow_id}: {text!r} is none of its prompts, so it has no recording")
+                raise SpeechError(f"flow {self.flow_id}: {part!r} is none of its prompts, so it has no recording")
             return None
-        node_id, prompt_kind = key[0], key[1] or "say"
-        pcm = self.recordings.load(self.flow_id, node_id, prompt_kind, line_rate=self.line_rate)
+        pcm = self.recordings.load(self.flow_id, key[0], key[1], line_rate=self.line_rate)
         if pcm is None and self.mode == "recorded":
-            path = self.recordings.path(self.flow_id, node_id, prompt_kind)
-            raise SpeechError(f"flow {self.flow_id}: node {node_id} has no recorded {prompt_kind} prompt ({path})")
+            path = self.recordings.path(self.flow_id, key[0], key[1])
+            raise SpeechError(f"flow {self.flow_id}: node {key[0]} has no recorded {key[1]} prompt ({path})")
         return pcm
 
     def stream(self, text: str, *, node: str | None = None, kind: str | None = None) -> Iterator[bytes]:
@@ -303,14 +331,26 @@ class PromptSource:
         a templated prompt one sentence at a time, synthesised as the caller asks for it.
 
         ``node`` (and ``kind``) say which prompt ``text`` is; without them it is
-        found by its text (see :meth:`locate`).
+        found by its text (see :meth:`segments`). In mode ``recorded`` a text
+        with a part that has no recording fails before anything plays.
         """
-        recorded = self._recording(text, node, kind)
-        if recorded is not None:
-            yield recorded
+        if self.mode == "tts":
+            # a static prompt not yet in the cache plays as it renders, and is cached whole once it has played
+            yield from self.tts.stream(text, store=text in self._static)
             return
-        # a static prompt not yet in the cache plays as it renders, and is cached whole once it has played
-        yield from self.tts.stream(text, store=text in self._static)
+        if node is not None and kind is not None:
+            parts: list[tuple[str, tuple[str, str] | None]] = [(text, (node, kind))]
+        else:
+            parts = self.segments(text, node)
+        played = [(part, self._recording(part, key)) for part, key in parts]  # all looked up before playing
+        gap = b"\x00\x00" * int(SENTENCE_GAP_S * self.line_rate)
+        for index, (part, pcm) in enumerate(played):
+            lead = gap if index else b""
+            if pcm is not None:
+                yield lead + pcm
+                continue
+            for chunk_index, chunk in enumerate(self.tts.stream(part, store=part in self._static)):
+                yield (lead + chunk) if chunk_index == 0 else chunk
 
     def render(self, text: str, *, node: str | None = None, kind: str | None = None) -> bytes:
         return b"".join(self.stream(text, node=node, kind=kind))

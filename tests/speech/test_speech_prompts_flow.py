@@ -212,3 +212,30 @@ def test_every_text_a_flow_can_say_is_a_prompt_and_joined_prompts_play_from_the_
     assert len(chunks) == 3 and source.tts.synth_calls == runs
     assert source.locate("Delivery is free.") == ("_kb", "answer.fee")
     assert source.locate("Hello Ann. Is someone home?") == ("greet", "say")
+
+
+def _tone(path: Path, freq: int) -> bytes:
+    subprocess.run(["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(path), "synth", "0.4", "sine", str(freq)],
+                   check=True, capture_output=True)
+    return path.read_bytes()
+
+
+def test_joined_prompts_play_from_their_own_recordings(box: Any, tmp_path: Path) -> None:
+    recordings = prompts.RecordedPrompts(box.paths.prompt_recordings)
+    recordings.save("rich", "greet", _tone(tmp_path / "great.wav", 500), kind="reply.confirm")
+    recordings.save("rich", "bye", _tone(tmp_path / "bye.wav", 1500))
+    recorded = box.prompts_for(parse_flow({**RICH, "broadcast": "recorded"}))
+    # what the engine says after "yes": the branch's reply, then the hang-up node's prompt
+    assert recorded.segments("Great. Thank you. Goodbye.") == [
+        ("Great.", ("greet", "reply.confirm")), ("Thank you. Goodbye.", ("bye", "say"))]
+    chunks = list(recorded.stream("Great. Thank you. Goodbye."))
+    assert len(chunks) == 2 and recorded.tts.synth_calls == 0
+    gap = int(0.2 * 8000) * 2
+    assert chunks[1][:gap] == b"\x00" * gap and len(chunks[1]) == gap + 2 * 3200
+    # a part without a recording fails before anything plays
+    with pytest.raises(SpeechError, match=r"_global has no recorded reply\.stop prompt"):
+        next(recorded.stream("Understood. Thank you. Goodbye."))
+    mixed = box.prompts_for(parse_flow({**RICH, "broadcast": "mixed"}))
+    parts = list(mixed.stream("Understood. Thank you. Goodbye."))
+    assert mixed.tts.synth_calls == 1  # "Understood." synthesised, the rest recorded
+    assert parts[-1].endswith(chunks[1][gap:])
