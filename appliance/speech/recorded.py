@@ -6,7 +6,8 @@ float, G.711 A-law and u-law, any rate and number of channels; the channels are
 averaged to mono. Anything else is an :class:`AudioError` that says why.
 :class:`RecordedPrompts` keeps the files as uploaded under
 ``root/<flow>/<node>[.<kind>].wav`` and converts them to mono S16LE at the line
-rate with soxr when they are played (the result is kept in memory).
+rate with soxr when they are played, the silence they start and end with cut
+(the result is kept in memory).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 
 from appliance.errors import AudioError, SpeechError
 from appliance.speech.audio import to_line_rate
+from appliance.speech.tts import trim_silence
 
 __all__ = ["MAX_RECORDING_BYTES", "RecordedPrompts", "decode_wav"]
 
@@ -115,8 +117,11 @@ class RecordedPrompts:
     """Uploaded prompt recordings under ``root/<flow>/<node>[.<kind>].wav`` (kinds as in
     :meth:`appliance.dialog.flow.Flow.prompt_templates`; ``say`` has no suffix)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, trim_edges: bool = True) -> None:
         self.root = Path(root)
+        # cut the silence a recording starts and ends with (keeping 40 / 80 ms): it would only delay the
+        # bot's turn and the customer's answer
+        self.trim_edges = trim_edges
         self._memo: dict[tuple[Path, int], tuple[tuple[int, int], bytes]] = {}  # (path, rate) -> (version, pcm)
         self._lock = threading.Lock()
 
@@ -174,6 +179,8 @@ class RecordedPrompts:
         except OSError as exc:
             raise AudioError(f"cannot read recording {path}: {exc}") from exc
         samples, rate = decode_wav(data, name=str(path))
+        if self.trim_edges:
+            samples = trim_silence(samples, rate)
         pcm = to_line_rate(samples, rate, line_rate)
         with self._lock:
             self._memo[memo_key] = (version, pcm)  # a replaced recording replaces its entry

@@ -69,6 +69,18 @@ def test_a_44k_stereo_recording_plays_as_8k_mono(tmp_path: Path, recordings: Rec
     assert recordings.remove("delivery", "greet") and recordings.load("delivery", "greet", line_rate=8000) is None
 
 
+def test_silence_around_a_recording_is_cut(tmp_path: Path, recordings: RecordedPrompts) -> None:
+    padded = tmp_path / "padded.wav"
+    subprocess.run(["sox", "-n", "-r", "44100", "-c", "2", "-b", "16", str(padded), "synth", "0.5", "sine", "440",
+                    "pad", "1.0", "1.5"], check=True, capture_output=True)
+    recordings.save("delivery", "bye", padded.read_bytes())
+    pcm = recordings.load("delivery", "bye", line_rate=LINE_RATE)
+    assert pcm is not None
+    assert 0.5 <= len(pcm) / 2 / LINE_RATE <= 0.5 + 0.04 + 0.08 + 0.01  # the tone and the kept margins
+    whole = RecordedPrompts(recordings.root, trim_edges=False).load("delivery", "bye", line_rate=LINE_RATE)
+    assert whole is not None and abs(len(whole) / 2 / LINE_RATE - 3.0) < 0.01
+
+
 @pytest.mark.parametrize(
     ("encoding", "bits", "channels", "rate"),
     [
