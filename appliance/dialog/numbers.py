@@ -5,7 +5,8 @@ Public API:
 ``find_numbers(text) -> list[NumberMention]``
     Every number in a text, in order: digits ("3", "3.5", "1,200", full-width "３"), English words
     ("three", "twenty five", "twenty-five", "one hundred and five", "a dozen"), Chinese numerals
-    ("三", "十五", "二十五", "一百零五", "两千", "三万五千"). ``NumberMention(value, start, end, text)``
+    ("三", "十五", "二十五", "一百零五", "两千", "三万五千"), decimals ("two point five", "three and a
+    half"). ``NumberMention(value, start, end, text)``
     with ``start``/``end`` in the NFKC-normalised, case-folded text (``fold(text)``).
 ``parse_chinese_number(s) -> int | None``, ``parse_english_number(words) -> int | None``.
 ``digits_to_arabic(text) -> str``
@@ -171,7 +172,34 @@ def find_numbers(text: str) -> list[NumberMention]:
         cn = parse_chinese_number(m.group(0))
         if cn is not None:
             found.append(NumberMention(cn, m.start(), m.end(), m.group(0)))
-    return sorted(found, key=lambda n: n.start)
+    return _decimals(sorted(found, key=lambda n: n.start), text)
+
+
+_HALF = re.compile(r" and a half\b")
+
+
+def _decimals(found: list[NumberMention], text: str) -> list[NumberMention]:
+    """ "two point five" -> 2.5, "three and a half" -> 3.5."""
+    out: list[NumberMention] = []
+    i = 0
+    while i < len(found):
+        n = found[i]
+        half = _HALF.match(text, n.end)
+        nxt = found[i + 1] if i + 1 < len(found) else None
+        if half and not n.ordinal:
+            n = NumberMention(n.value + 0.5, n.start, half.end(), text[n.start : half.end()])
+        elif (
+            nxt is not None
+            and text[n.end : nxt.start] == " point "
+            and isinstance(n.value, int)
+            and isinstance(nxt.value, int)
+            and not (n.ordinal or nxt.ordinal)
+        ):
+            n = NumberMention(float(f"{n.value}.{nxt.value}"), n.start, nxt.end, text[n.start : nxt.end])
+            i += 1
+        out.append(n)
+        i += 1
+    return out
 
 
 def digits_to_arabic(text: str) -> str:

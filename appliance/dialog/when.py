@@ -97,7 +97,8 @@ _PART = re.compile(
     r"\b(morning|afternoon|evening|night|tonight|noon|midday|lunchtime)\b|(早上|早晨|上午|中午|下午|傍晚|晚上|夜里|凌晨)"
 )
 _OFFSET = re.compile(
-    r"\bin (\d+|an|a|half an|a half) ?(hours?|minutes?|mins?)\b|\b(\d+) (hours?|minutes?) from now\b"
+    r"\bin (\d+(?:\.\d+)?|an|a|half an|a half) ?(hours?|minutes?|mins?)\b(?: and a half\b)?"
+    r"|\b(\d+(?:\.\d+)?) (hours?|minutes?) from now\b"
     r"|(\d+|半)(?:个)?(?:半)?(小时|钟头|分钟)(?:以?后|之后)"
 )
 _PRE_NEG = re.compile(
@@ -307,7 +308,7 @@ def _offset(m: _Mention) -> timedelta:
         amount = 1.0
     else:
         amount = float(raw)
-    if "个半" in m.match.group(0) or raw == "a half":
+    if "个半" in m.match.group(0) or raw == "a half" or m.match.group(0).endswith("and a half"):
         amount += 0.5
     minutes = amount if unit.startswith("min") or unit == "分钟" else amount * 60
     return timedelta(minutes=min(minutes, 1e7))  # absurd offsets stay representable (and are dropped)

@@ -75,6 +75,9 @@ def test_enum_slots(spec: SlotSpec, text: str, value: str | None) -> None:
         ("none", None),
         ("i'd give it a five", 5),
         ("我给五分", 5),
+        ("two point five", 2.5),
+        ("three and a half", 3.5),
+        ("4 point 5 stars", 4.5),
     ],
 )
 def test_number_slots(text: str, value: float | None) -> None:
