@@ -170,7 +170,8 @@ def cmd_flow_prerender(opts: argparse.Namespace) -> int:
     source = flow_prompts(flow, build_voices(tts, paths), paths)
     report = source.prerender(progress=_prompt_progress(sys.stderr, f"prerender {flow.id}"))
     print(f"{flow.id}: {report.total} prompt(s) in the cache for {source.tts.voice_id} at {opts.rate} Hz "
-          f"({report.rendered} rendered now, {report.cached} already there, {report.seconds:.1f} s)")
+          f"({report.rendered} rendered now in {report.synthesised} piper run(s), {report.cached} already there, "
+          f"{report.seconds:.1f} s)")
     missing = source.missing_recordings() if flow.broadcast != "tts" else []
     fate = "it will be synthesised" if flow.broadcast == "mixed" else "MISSING"
     for node, kind in missing:
