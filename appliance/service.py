@@ -29,6 +29,7 @@ from appliance.records.store import RecordsStore
 from appliance.sync.outbox import OutboxWorker
 
 if TYPE_CHECKING:
+    from appliance.flowadmin import FlowAdmin
     from appliance.speech.prompts import PrerenderReport, PromptSource, RecordedPrompts, VoiceLibrary
     from appliance.speech.tts import PiperTts
 
@@ -248,6 +249,49 @@ class Callbox:
         if source is not None and self.config.speech.prerender_on_publish:
             source.prerender(progress=progress)
         return version
+
+    # -- flows, as the panel handles them (appliance.flowadmin) --------------------
+    @property
+    def flow_admin(self) -> FlowAdmin:
+        from appliance.flowadmin import FlowAdmin
+
+        return FlowAdmin(self.configs, self._publish_from_panel)
+
+    def _publish_from_panel(self, document: dict[str, Any]) -> int:
+        """Publish now; render the prompts in the background so the page answers at once."""
+        flow = parse_flow(document)
+        source = self.prompts_for(flow) if self.voices is not None else None  # an unknown voice fails here
+        version = self.configs.publish_flow(document)
+        if source is not None and self.config.speech.prerender_on_publish:
+            threading.Thread(target=self._prerender_quietly, args=(source, flow.id), daemon=True,
+                             name=f"prerender-{flow.id}").start()
+        return version
+
+    @staticmethod
+    def _prerender_quietly(source: PromptSource, flow_id: str) -> None:
+        try:
+            source.prerender()
+        except CallboxError as exc:
+            log.warning("flow %s: prompts not prerendered: %s", flow_id, exc)
+
+    def list_flows(self) -> list[dict[str, Any]]:
+        return self.flow_admin.list_flows()
+
+    def flow_document(self, flow_id: str, version: int | None = None) -> tuple[int, dict[str, Any]] | None:
+        return self.flow_admin.flow_document(flow_id, version)
+
+    def check_flow_document(self, document: Any) -> list[dict[str, Any]]:
+        return self.flow_admin.check_document(document)
+
+    def publish_flow_document(self, document: Any) -> int:
+        return self.flow_admin.publish_document(document)
+
+    def flow_graph_svg(self, flow_id: str, version: int | None = None) -> str | None:
+        return self.flow_admin.graph_svg(flow_id, version)
+
+    def try_flow(self, flow_id: str, *, variables: dict[str, str], says: list[str],
+                 version: int | None = None) -> dict[str, Any] | None:
+        return self.flow_admin.try_flow(flow_id, variables=variables, says=says, version=version)
 
     def prerender_published(self) -> int:
         """Render the static prompts of every published flow's latest version that are not cached yet

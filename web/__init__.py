@@ -62,10 +62,11 @@ def create_app(
         lockout_s=float(app.config["LOGIN_LOCKOUT_S"]),
     )
 
-    from web import api, panel
+    from web import api, flows, panel
 
     app.register_blueprint(api.bp)
     app.register_blueprint(panel.bp)
+    app.register_blueprint(flows.bp)
     app.add_url_rule("/healthz", "healthz", healthz)
     app.register_error_handler(Exception, handle_error)
     app.after_request(add_security_headers)

@@ -49,3 +49,31 @@ class PanelService(Protocol):
     def status(self) -> dict[str, Any]:
         """``{"lines": [{"name", "state", "fault"?}], "asr": {"engine", "fallback_reason"}, "version"}``."""
         ...
+
+    # -- flows (appliance.flowadmin.FlowAdmin does the work) -------------------
+
+    def list_flows(self) -> list[dict[str, Any]]:
+        """Each published flow's latest version: id, name, language, description, version, versions, nodes."""
+        ...
+
+    def flow_document(self, flow_id: str, version: int | None = None) -> tuple[int, dict[str, Any]] | None:
+        """(version, document) of a published flow (the latest without ``version``), or None."""
+        ...
+
+    def check_flow_document(self, document: Any) -> list[dict[str, Any]]:
+        """Every problem of a flow document: [{"node", "field", "message", "text"}]; empty = publishable."""
+        ...
+
+    def publish_flow_document(self, document: Any) -> int:
+        """Publish a checked document as a new version; raises ``appliance.flowadmin.FlowRejected`` (with
+        ``.problems``) and stores nothing when it has problems."""
+        ...
+
+    def flow_graph_svg(self, flow_id: str, version: int | None = None) -> str | None:
+        """The flow drawn as SVG, or None when there is no such flow."""
+        ...
+
+    def try_flow(self, flow_id: str, *, variables: dict[str, str], says: list[str],
+                 version: int | None = None) -> dict[str, Any] | None:
+        """A text conversation with a published flow, shaped like ``callbox flow try --json``."""
+        ...

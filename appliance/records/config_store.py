@@ -96,6 +96,13 @@ class ConfigStore:
         doc = max(found, key=lambda d: d["version"])
         return int(doc["version"]), doc["document"]
 
+    def flow_versions(self, flow_id: str) -> list[int]:
+        """The published version numbers of a flow, oldest first."""
+        q = Query()
+        with self._lock:
+            found = self._db.table("flow_versions").search(q.flow_id == flow_id)
+        return sorted(int(d["version"]) for d in found)
+
     def flow_ids(self) -> list[str]:
         with self._lock:
             return sorted({d["flow_id"] for d in self._db.table("flow_versions").all()})

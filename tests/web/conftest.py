@@ -24,6 +24,8 @@ from flask.testing import FlaskClient
 from standardwebhooks.webhooks import Webhook
 
 from appliance.errors import TicketInvalid
+from appliance.flowadmin import FlowAdmin
+from appliance.records.config_store import ConfigStore
 from web import create_app
 
 SECRET = "whsec_" + base64.b64encode(b"callbox-web-tests-secret-32bytes").decode()
@@ -49,6 +51,9 @@ class InMemoryPanelService:
 
     def __init__(self, recordings_dir: Path) -> None:
         self.webhook_secret = SECRET
+        # Flows are the real thing: a real TinyDB config store behind the box's own FlowAdmin.
+        self.configs = ConfigStore(recordings_dir / "flows-config.json")
+        self.flow_admin = FlowAdmin(self.configs, self.configs.publish_flow)
         self.submitted: list[tuple[dict[str, Any], str]] = []
         self.fail_with: Exception | None = None
         self.fallback_reason: str | None = None
@@ -121,6 +126,25 @@ class InMemoryPanelService:
 
     def verify_login(self, username: str, password: str) -> bool:
         return username == USERNAME and password == PASSWORD
+
+    def list_flows(self) -> list[dict[str, Any]]:
+        return self.flow_admin.list_flows()
+
+    def flow_document(self, flow_id: str, version: int | None = None) -> tuple[int, dict[str, Any]] | None:
+        return self.flow_admin.flow_document(flow_id, version)
+
+    def check_flow_document(self, document: Any) -> list[dict[str, Any]]:
+        return self.flow_admin.check_document(document)
+
+    def publish_flow_document(self, document: Any) -> int:
+        return self.flow_admin.publish_document(document)
+
+    def flow_graph_svg(self, flow_id: str, version: int | None = None) -> str | None:
+        return self.flow_admin.graph_svg(flow_id, version)
+
+    def try_flow(self, flow_id: str, *, variables: dict[str, str], says: list[str],
+                 version: int | None = None) -> dict[str, Any] | None:
+        return self.flow_admin.try_flow(flow_id, variables=variables, says=says, version=version)
 
     def status(self) -> dict[str, Any]:
         return {

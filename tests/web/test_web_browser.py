@@ -135,3 +135,37 @@ def test_panel_fits_a_phone_screen(browser: Browser, server_url: str, creds, ser
     font_px = page.locator(".turn .says").first.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
     assert font_px >= 14  # readable without zooming
     context.close()
+
+
+def test_flows_in_a_real_browser(browser: Browser, server_url: str, creds, tmp_path: Path):
+    """Import a flow file through the form, see its drawing, and talk to it in text."""
+    example = Path(__file__).resolve().parents[2] / "flows" / "examples" / "delivery-confirmation.en.json"
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(5000)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(server_url + "/flows")
+    user, password = creds
+    page.fill("#username", user)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(server_url + "/flows")
+    page.set_input_files("#flow-file", str(example))
+    page.click("text=Check and publish")
+    page.wait_for_url("**/flows/delivery-confirmation-example?published=1")
+    assert "Published as version 1." in page.inner_text(".banner-good")
+    graph = page.locator("img.flow-graph")
+    graph.scroll_into_view_if_needed()
+    page.wait_for_function("() => document.querySelector('img.flow-graph').complete")
+    assert graph.evaluate("img => img.naturalWidth") > 100  # the SVG loaded (CSP lets it draw)
+    page.fill("#variables", "name=Ada\norder_id=A-77")
+    page.fill("#says", "where is my parcel\nyes")
+    page.click("text=Run the conversation")
+    page.wait_for_selector("#try-result")
+    assert page.locator("#try-result .turn-customer").count() == 2
+    assert "Confirmed" in page.inner_text("#try-result .facts")
+    page.screenshot(path=str(tmp_path / "flow.png"), full_page=True)
+    assert (tmp_path / "flow.png").read_bytes().startswith(PNG_MAGIC)
+    assert errors == []
+    context.close()

@@ -1,0 +1,112 @@
+"""What the panel does with flows: list, check, publish, export, draw, and try them in text.
+
+The shop owner has no terminal, so everything ``callbox flow validate|try|graph``
+does is here too, over the published versions in the config store. Checking
+lists every problem at once (node, field, message); publishing refuses a
+document with any problem and changes nothing; trying a flow runs it in text
+exactly as ``callbox flow try`` does (same engine, same conventions for a
+customer turn: an empty line is silence, ``#1`` presses a key, ``!`` talks over
+the bot).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from appliance.dialog.api_client import HttpClient
+from appliance.dialog.flow import parse_flow
+from appliance.dialog.flow_parse import check_flow
+from appliance.errors import FlowError
+from appliance.flowcmd import converse, result_json
+from appliance.records.config_store import ConfigStore
+
+__all__ = ["FlowAdmin", "FlowRejected"]
+
+log = logging.getLogger(__name__)
+
+MAX_TRY_TURNS = 40
+
+
+class FlowRejected(FlowError):
+    """A document with problems was not published; ``problems`` lists every one."""
+
+    def __init__(self, problems: Sequence[FlowError]) -> None:
+        super().__init__(f"{len(problems)} problem{'s' if len(problems) != 1 else ''}; nothing was published")
+        self.problems = list(problems)
+
+
+def problem_dict(problem: FlowError) -> dict[str, Any]:
+    message = str(problem)
+    where = ".".join(p for p in (problem.node, problem.field) if p)
+    if where and message.startswith(where + ": "):
+        message = message[len(where) + 2 :]
+    return {"node": problem.node, "field": problem.field, "message": message, "text": str(problem)}
+
+
+class FlowAdmin:
+    """Flows as the panel sees them. ``publish`` stores a checked document (the box's own publish,
+    which also renders its prompts); ``http`` is the API nodes' client when a flow is tried."""
+
+    def __init__(self, configs: ConfigStore, publish: Callable[[dict[str, Any]], int], *,
+                 http: HttpClient | None = None) -> None:
+        self.configs = configs
+        self._publish = publish
+        self._http = http
+
+    def list_flows(self) -> list[dict[str, Any]]:
+        """Each published flow's latest version: id, name, language, description, version, versions, nodes."""
+        out: list[dict[str, Any]] = []
+        for flow_id in self.configs.flow_ids():
+            found = self.configs.flow(flow_id)
+            if found is None:
+                continue
+            version, doc = found
+            out.append({
+                "id": flow_id,
+                "name": doc.get("name") or flow_id,
+                "language": doc.get("language", ""),
+                "description": doc.get("description", ""),
+                "version": version,
+                "versions": self.configs.flow_versions(flow_id),
+                "nodes": len(doc.get("nodes") or {}),
+            })
+        return out
+
+    def flow_document(self, flow_id: str, version: int | None = None) -> tuple[int, dict[str, Any]] | None:
+        return self.configs.flow(flow_id, version)
+
+    def check_document(self, document: Any) -> list[dict[str, Any]]:
+        """Every problem of a flow document (empty when it can be published)."""
+        _, problems = check_flow(document)
+        return [problem_dict(p) for p in problems]
+
+    def publish_document(self, document: Any) -> int:
+        """Publish a new version; raises :class:`FlowRejected` (nothing stored) when it has problems."""
+        _, problems = check_flow(document)
+        if problems:
+            raise FlowRejected(problems)
+        version = self._publish(document)
+        log.info("flow %s published as version %d from the panel", document.get("id"), version)
+        return version
+
+    def graph_svg(self, flow_id: str, version: int | None = None) -> str | None:
+        from appliance.dialog.flow_svg import flow_svg
+
+        found = self.configs.flow(flow_id, version)
+        return flow_svg(parse_flow(found[1])) if found is not None else None
+
+    def try_flow(self, flow_id: str, *, variables: dict[str, str], says: Sequence[str],
+                 version: int | None = None) -> dict[str, Any] | None:
+        """Run a published flow over scripted customer turns; the ``callbox flow try --json`` result."""
+        found = self.configs.flow(flow_id, version)
+        if found is None:
+            return None
+        flow = parse_flow(found[1])
+        filled = {name: f"<{name}>" for name in flow.variables} | variables
+        run = converse(flow, filled, list(says)[:MAX_TRY_TURNS], http=self._http)
+        result = result_json(run)
+        result["version"] = found[0]
+        result["variables"] = filled
+        return result
