@@ -63,6 +63,8 @@ class CallRecord:
     recording: str | None = None
     turns: list[CallTurn] = field(default_factory=list)
     line_state: dict[str, object] = field(default_factory=dict)
+    slots: dict[str, Any] = field(default_factory=dict)  # what the flow collected ("call me Friday at 3")
+    intent_strength: dict[str, Any] | None = None  # score, grade A-D, reasons
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -152,6 +154,9 @@ def call_once(
     record.fault = active.fault
     record.ended_by = active.ended_by
     record.disposition = run.result.disposition if completed else None
+    record.slots = run.result.to_json()["slots"]
+    strength = run.result.intent_strength if completed else run.strength(ended_by="customer")
+    record.intent_strength = strength.to_dict() if strength is not None else None
     record.recording = str(recording) if recording is not None else None
     times = convo.turn_times_ms
     record.turns = [
