@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -330,6 +331,7 @@ class IntentMatcher:
 
 _CACHE: dict[tuple[object, ...], IntentMatcher] = {}
 _CACHE_SIZE = 64
+_CACHE_LOCK = threading.Lock()
 
 
 def matcher_for(intents: Iterable[IntentLike]) -> IntentMatcher:
@@ -338,11 +340,14 @@ def matcher_for(intents: Iterable[IntentLike]) -> IntentMatcher:
         key = tuple((i.name, tuple(i.examples), tuple(i.keywords)) for i in items)
     except TypeError:
         return IntentMatcher(items)
-    found = _CACHE.get(key)
+    with _CACHE_LOCK:  # conversations on several lines match at once
+        found = _CACHE.get(key)
     if found is None:
-        if len(_CACHE) >= _CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE)))
-        found = _CACHE[key] = IntentMatcher(items)
+        found = IntentMatcher(items)
+        with _CACHE_LOCK:
+            while len(_CACHE) >= _CACHE_SIZE:
+                _CACHE.pop(next(iter(_CACHE)))
+            _CACHE[key] = found
     return found
 
 

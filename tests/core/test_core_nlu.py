@@ -336,3 +336,26 @@ def test_keyword_polarity_comes_from_the_examples() -> None:
     # "pay" is plain in will_pay's examples: negated it speaks against will_pay
     m = match_intent("I will not pay", intents)
     assert m.scores["will_pay"] < 0.4 and m.intent == "cannot_pay"
+
+
+def test_matching_from_many_threads_at_once() -> None:
+    import threading
+
+    errors: list[BaseException] = []
+    results: list[str | None] = []
+
+    def worker(n: int) -> None:
+        try:
+            for k in range(40):  # more distinct intent sets than the cache holds
+                intents = [_i(f"yes{n}_{k}", ["yes", "sure"]), _i(f"no{n}_{k}", ["no", "not home"])]
+                results.append(match_intent("yes please", intents).intent)
+        except BaseException as exc:  # any error fails the test below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,), name=f"nlu-{n}") for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors and len(results) == 160
+    assert all(r is not None and r.startswith("yes") for r in results)
