@@ -101,7 +101,7 @@ class VoiceSettings:
 
     speaker: int | None = None
     length_scale: float | None = None  # > 1 slower, < 1 faster
-    volume: float = 1.0  # after piper's peak normalisation; 1.0 = full scale
+    volume: float = 1.0  # after piper's peak normalisation: 1.0 = peaks at full scale; above 1 clips
     noise_scale: float | None = None
     noise_w_scale: float | None = None
 
