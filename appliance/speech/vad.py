@@ -30,6 +30,7 @@ Turn taking on top of that (the conversation drives it, see
 from __future__ import annotations
 
 import collections
+import itertools
 import re
 from collections.abc import Iterable
 from enum import Enum
@@ -147,16 +148,15 @@ class EchoGuard:
     @property
     def far_dbfs(self) -> float:
         """Loudest bot audio in the window (-120 when the bot was silent)."""
-        recent = list(self._far)[-self._lags :]
-        return max(recent, default=-120.0)
+        return max(itertools.islice(reversed(self._far), self._lags), default=-120.0)
 
     def predicted_echo_dbfs(self) -> float:
         """The level the bot's echo should have in the frame heard now."""
-        far = list(self._far)
+        far = self._far
         if not far:
             return -120.0
         if self.delay_frames is None or self.loss_db is None:
-            return max(far[-self._lags :]) - self.initial_loss_db
+            return self.far_dbfs - self.initial_loss_db
         d = self.delay_frames
         near_lags = [far[-1 - k] for k in (d - 1, d, d + 1) if 0 <= k < len(far)]
         return max(near_lags, default=-120.0) - self.loss_db
