@@ -307,6 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "(the flow's prompts: Flow.prompt_templates)")
     fr.set_defaults(func=cmd_flow_record)
 
+    from appliance.dnccmd import add_dnc_parser
+
+    add_dnc_parser(sub)
+
     pw = sub.add_parser("passwd", help="set a panel user's password")
     pw.add_argument("user", nargs="?", default="admin")
     pw.add_argument("--stdin", action="store_true", help="read the password from standard input")

@@ -25,6 +25,7 @@ from appliance.dialog.flow import Flow, FlowVoice, builtin_flow_path, load_flow,
 from appliance.errors import CallboxError, ConfigError
 from appliance.events import LINE_RATE
 from appliance.records.config_store import ConfigStore
+from appliance.records.dnc import DoNotCall
 from appliance.records.store import RecordsStore
 from appliance.sync.outbox import OutboxWorker
 
@@ -172,6 +173,7 @@ class Callbox:
         self.paths = StatePaths(config.state_dir)
         self.paths.root.mkdir(parents=True, exist_ok=True)
         self.records = RecordsStore(self.paths.records)
+        self.do_not_call = DoNotCall(self.records.db)
         self.configs = ConfigStore(self.paths.configs)
         self.webhook_secret = config.web.webhook_secret or load_or_create_secret(self.paths.secret)
         self.session_key = load_or_create_secret(self.paths.session_key, prefix="")
@@ -273,6 +275,15 @@ class Callbox:
             source.prerender()
         except CallboxError as exc:
             log.warning("flow %s: prompts not prerendered: %s", flow_id, exc)
+
+    def do_not_call_list(self) -> list[dict[str, Any]]:
+        return [e.as_dict() for e in self.do_not_call.entries()]
+
+    def remove_do_not_call(self, phone: str) -> bool:
+        removed = self.do_not_call.remove(phone)
+        if removed:
+            log.info("%s taken off the do-not-call list from the panel", phone)
+        return removed
 
     def list_flows(self) -> list[dict[str, Any]]:
         return self.flow_admin.list_flows()
@@ -376,6 +387,10 @@ class Callbox:
         decision = decide(ticket, self.rules())
         if decision.call and decision.flow is not None and self.configs.flow(decision.flow) is None:
             decision = Decision(False, f"{decision.reason}, but its flow {decision.flow!r} is not published")
+        blocked = self.do_not_call.entry(ticket.customer_phone) if decision.call else None
+        if blocked is not None:
+            decision = Decision(False, f"{decision.reason}, but {ticket.customer_phone} is on the do-not-call list "
+                                       f"(since {blocked.added_at[:10]}: {blocked.reason})")
         sub = self.records.submit_ticket(
             webhook_id=webhook_id,
             fields=ticket.fields(),

@@ -196,4 +196,20 @@ def recording(call_id: int) -> Response:
 @bp.get("/tickets")
 @login_required
 def tickets() -> str:
-    return render_page("tickets.html", tickets=service().list_tickets(limit=PAGE_LIMIT), page="tickets")
+    return render_page("tickets.html", tickets=service().list_tickets(limit=PAGE_LIMIT), page="tickets",
+                       do_not_call=service().do_not_call_list(), removed=request.args.get("removed"))
+
+
+@bp.post("/do-not-call/remove")
+@login_required
+def remove_do_not_call() -> BaseResponse | tuple[str, int]:
+    """An admin takes a number off the do-not-call list (it may be called again)."""
+    if not csrf_ok():
+        return render_template("error.html", code=400, title="Bad request",
+                               message="The form was stale. Please try again."), 400
+    phone = request.form.get("phone", "")
+    if not service().remove_do_not_call(phone):
+        return render_template("error.html", code=404, title="Not on the list",
+                               message=f"{phone} is not on the do-not-call list."), 404
+    log.info("%s taken off the do-not-call list by %s", phone, session.get(SESSION_USER))
+    return redirect(url_for("panel.tickets", removed=phone))

@@ -77,3 +77,13 @@ class PanelService(Protocol):
                  version: int | None = None) -> dict[str, Any] | None:
         """A text conversation with a published flow, shaped like ``callbox flow try --json``."""
         ...
+
+    # -- the do-not-call list ----------------------------------------------------
+
+    def do_not_call_list(self) -> list[dict[str, Any]]:
+        """Numbers that asked not to be called again, newest first: phone, added_at, reason, ticket_id, call_id."""
+        ...
+
+    def remove_do_not_call(self, phone: str) -> bool:
+        """Take a number off the list (an admin's decision); False if it was not on it."""
+        ...

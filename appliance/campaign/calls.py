@@ -25,6 +25,7 @@ from appliance.dialog.engine import FlowRun, RenderedOperation, schedule_time
 from appliance.dialog.flow import parse_flow
 from appliance.events import DialOutcome, DialResult
 from appliance.records.config_store import ConfigStore
+from appliance.records.dnc import DoNotCall
 from appliance.records.recordings import StereoRecorder, recording_path
 from appliance.records.store import RecordsStore, TaskRow, TicketRow, Turn, iso
 
@@ -86,6 +87,7 @@ class CallRunner:
         self.recordings_dir = recordings_dir
         self.shop_name = shop_name
         self.clock = clock
+        self.do_not_call = DoNotCall(records.db)
 
     def run(self, task: TaskRow, line: LineLike) -> CallSummary:
         ticket = self.records.ticket(task.ticket_id)
@@ -98,6 +100,16 @@ class CallRunner:
             self.records.add_operation(ticket.id, "remark", f"Flow {task.flow_id!r} is not published; no call made.")
             return CallSummary(0, ticket.id, "failed", None, "open")
         version, document = found
+        blocked = self.do_not_call.entry(ticket.customer_phone)
+        if blocked is not None:  # planned before the customer asked not to be called again
+            self.records.finish_task(task.id, state="done", outcome="do_not_call")
+            self.records.set_ticket_status(ticket.id, "skipped")
+            remark = (f"Not called: {ticket.customer_phone} is on the do-not-call list since "
+                      f"{blocked.added_at[:10]} ({blocked.reason}).")
+            self.records.add_operation(ticket.id, "remark", remark,
+                                       outbox=_operation_event(ticket, 0, "remark", remark))
+            log.info("task %s: %s is on the do-not-call list; not dialing", task.id, ticket.customer_phone)
+            return CallSummary(0, ticket.id, "do_not_call", None, "skipped")
         flow = parse_flow(document)
         call_id = self.records.start_call(task=task, phone=ticket.customer_phone, line=line.name, flow_version=version)
         log.info(
@@ -259,14 +271,17 @@ class CallRunner:
         remark = " ".join([summary, *remarks])
         ops: list[tuple[str, str]] = [("remark", remark)]
         status, next_at = "open", None
+        stop_calling = outcome == "completed" and any(op.op == "do_not_call" for op in operations)
         for op in operations:
             if op.op == "close":
                 ops.append(("close", f"closed after call {call_id} ({disposition})"))
                 status = "closed"
-            elif op.op == "schedule":
+            elif op.op == "schedule" and not stop_calling:  # never for a number that asked not to be called
                 next_at = schedule_time(op, now)  # a slot's time ("call me Friday at 3") or after the delay
                 ops.append(("schedule", iso(next_at)))
                 status = "scheduled"
+            elif op.op == "do_not_call":
+                ops.append(("do_not_call", f"{ticket.customer_phone} added to the do-not-call list: {op.text}"))
         if outcome != "completed":
             # The customer hung up or the line failed mid-call: try again per the retry table.
             decision = after_unanswered(
@@ -290,6 +305,9 @@ class CallRunner:
             operations=ops,
             outbox=[("ticket.operation", e) for e in events],
         )
+        if stop_calling:
+            self.do_not_call.add(ticket.customer_phone, f"asked during call {call_id}", ticket_id=ticket.id,
+                                 call_id=call_id)
         if next_at is not None and outcome != "completed":
             self.records.finish_task(task.id, state="pending", outcome=outcome, next_attempt_at=iso(next_at))
         else:

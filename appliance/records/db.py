@@ -116,6 +116,16 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL
     );
     """,
+    # 2: numbers that asked not to be called again ("stop calling me"), kept until an admin removes one
+    """
+    CREATE TABLE do_not_call (
+        phone TEXT PRIMARY KEY,
+        added_at TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        ticket_id TEXT,
+        call_id INTEGER
+    );
+    """,
 ]
 
 

@@ -26,6 +26,8 @@ from standardwebhooks.webhooks import Webhook
 from appliance.errors import TicketInvalid
 from appliance.flowadmin import FlowAdmin
 from appliance.records.config_store import ConfigStore
+from appliance.records.dnc import DoNotCall
+from appliance.records.store import RecordsStore
 from web import create_app
 
 SECRET = "whsec_" + base64.b64encode(b"callbox-web-tests-secret-32bytes").decode()
@@ -54,6 +56,8 @@ class InMemoryPanelService:
         # Flows are the real thing: a real TinyDB config store behind the box's own FlowAdmin.
         self.configs = ConfigStore(recordings_dir / "flows-config.json")
         self.flow_admin = FlowAdmin(self.configs, self.configs.publish_flow)
+        self.records = RecordsStore(recordings_dir / "records.db")  # a real SQLite file for the do-not-call list
+        self.dnc = DoNotCall(self.records.db)
         self.submitted: list[tuple[dict[str, Any], str]] = []
         self.fail_with: Exception | None = None
         self.fallback_reason: str | None = None
@@ -127,6 +131,12 @@ class InMemoryPanelService:
     def verify_login(self, username: str, password: str) -> bool:
         return username == USERNAME and password == PASSWORD
 
+    def do_not_call_list(self) -> list[dict[str, Any]]:
+        return [e.as_dict() for e in self.dnc.entries()]
+
+    def remove_do_not_call(self, phone: str) -> bool:
+        return self.dnc.remove(phone)
+
     def list_flows(self) -> list[dict[str, Any]]:
         return self.flow_admin.list_flows()
 
@@ -175,8 +185,11 @@ def good_ticket(ticket_id: str = "T-100") -> dict[str, Any]:
 
 
 @pytest.fixture
-def service(tmp_path: Path) -> InMemoryPanelService:
-    return InMemoryPanelService(tmp_path)
+def service(tmp_path: Path) -> Iterator[InMemoryPanelService]:
+    svc = InMemoryPanelService(tmp_path)
+    yield svc
+    svc.records.close()
+    svc.configs.close()
 
 
 @pytest.fixture

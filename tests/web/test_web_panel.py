@@ -248,3 +248,19 @@ def test_pages_reference_no_external_assets(logged_in):
         text = logged_in.get(path).get_data(as_text=True)
         assert "http://" not in text and "https://" not in text, path
         assert 'src="//' not in text and 'href="//' not in text and "url(" not in text, path
+
+
+def test_do_not_call_list_on_the_tickets_page_and_taking_a_number_off(logged_in, service, csrf):
+    page = logged_in.get("/tickets").get_data(as_text=True)
+    assert "Nobody has asked not to be called" in page
+    service.dnc.add("+15550199", "asked during call 7", ticket_id="T-9", call_id=7)
+    page = logged_in.get("/tickets").get_data(as_text=True)
+    assert "+15550199" in page and "asked during call 7" in page and "ticket T-9" in page
+    stale = logged_in.post("/do-not-call/remove", data={"phone": "+15550199"})
+    assert stale.status_code == 400 and service.dnc.entry("+15550199") is not None
+    missing = logged_in.post("/do-not-call/remove", data={"csrf_token": csrf(page), "phone": "+15550000"})
+    assert missing.status_code == 404 and "not on the do-not-call list" in missing.get_data(as_text=True)
+    done = logged_in.post("/do-not-call/remove", data={"csrf_token": csrf(page), "phone": "+15550199"})
+    assert done.status_code == 302 and service.dnc.entry("+15550199") is None
+    page = logged_in.get(done.headers["Location"]).get_data(as_text=True)
+    assert "+15550199 was taken off the list" in page

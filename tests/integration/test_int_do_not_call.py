@@ -1,0 +1,64 @@
+""""Stop calling me": the number goes on the do-not-call list and no rule phones it again."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+from appliance.campaign.calls import LineLike, SpeechKit
+from appliance.config import Config
+from appliance.dialog.engine import RenderedOperation
+from appliance.service import Callbox
+from appliance.speech.vad import Endpointer
+
+PHONE = "+15550199"
+
+
+def ticket(tid: str, phone: str = PHONE) -> dict[str, Any]:
+    return {"id": tid, "type": "delivery", "subject": "Parcel on its way", "description": "Order shipped today.",
+            "customer": {"name": "Ada Lovelace", "phone": phone}, "order": {"id": "A-7731", "status": "shipped"}}
+
+
+def test_do_not_call_stops_every_later_call(tmp_path: Path, piper_tts: Any, pocketsphinx_engine: Any) -> None:
+    kit = SpeechKit(asr=pocketsphinx_engine, tts=piper_tts, endpointer=lambda: Endpointer())
+    box = Callbox(Config(state_dir=tmp_path), lines=[], speech=kit)
+    records, runner = box.records, box.runner
+    try:
+        assert box.submit_ticket(ticket("DNC-1"), webhook_id="m1")["decision"] == "call"
+        assert box.submit_ticket(ticket("DNC-2"), webhook_id="m2")["decision"] == "call"  # planned already
+        task = records.claim_due_task(datetime.now(UTC))
+        assert task is not None and task.ticket_id == "DNC-1"
+        row = records.ticket("DNC-1")
+        assert row is not None
+        call_id = records.start_call(task=task, phone=PHONE, line="line1", flow_version=1)
+        ops = [RenderedOperation("remark", "Customer asked not to be called again."),
+               RenderedOperation("schedule", delay_minutes=60),  # a flow's mistake: must not win
+               RenderedOperation("do_not_call", "the customer asked not to be called again")]
+        summary = runner._apply(call_id, task, row, "completed", None, "do_not_call", ops, [])
+        entry = box.do_not_call.entry(PHONE)
+        assert entry is not None and entry.call_id == call_id and entry.ticket_id == "DNC-1"
+        assert summary.ticket_status != "scheduled"
+        kinds = [op["kind"] for op in records.operations("DNC-1")]
+        assert "do_not_call" in kinds and "schedule" not in kinds
+
+        # The task planned before the request is not dialled: it ends before any line is touched.
+        planned = records.claim_due_task(datetime.now(UTC))
+        assert planned is not None and planned.ticket_id == "DNC-2"
+        skipped = runner.run(planned, cast(LineLike, None))
+        assert skipped.outcome == "do_not_call" and skipped.call_id == 0
+        later = records.ticket("DNC-2")
+        assert later is not None and later.status == "skipped"
+        assert any("do-not-call list" in op["detail"] for op in records.operations("DNC-2"))
+        assert records.claim_due_task(datetime.now(UTC)) is None  # nothing else to dial
+
+        # A new ticket for the number is stored, but not called, and says why.
+        new = box.submit_ticket(ticket("DNC-3"), webhook_id="m3")
+        assert new["decision"] == "skip" and "do-not-call list" in new["reason"]
+        assert box.submit_ticket(ticket("DNC-4", "+15550100"), webhook_id="m4")["decision"] == "call"  # others are
+
+        # Only an admin takes it off; then the number is called again.
+        assert box.do_not_call.remove(PHONE) and not box.do_not_call.remove(PHONE)
+        assert box.submit_ticket(ticket("DNC-5"), webhook_id="m5")["decision"] == "call"
+    finally:
+        box.stop()
