@@ -287,6 +287,8 @@ def test_speech_turns_echo_is_not_barge_in_and_no_input_counts_from_the_prompts_
     assert not [m for m in out.convo.marks if m[0] == "barge_in"]
     waited = out.mark("no_input") - out.mark("prompt_end")
     assert 0.95 <= waited <= 1.15, waited
+    last_bot = max(t for t, _, outbound in ticks if any(outbound) and t < out.mark("no_input"))
+    assert -0.03 <= out.mark("prompt_end") - last_bot <= 0.08  # the prompt's end is its last frame on the line
     assert out.customer_turns() == [""]
     # without the guard the same line audio barges in
     bare = Endpointer(barge_in_min_ms=300, echo_margin_db=-200.0)
