@@ -10,6 +10,8 @@ import pytest
 
 from appliance.errors import StorageError
 from appliance.records.config_store import ConfigStore
+from appliance.records.db import MIGRATIONS
+from appliance.records.dnc import DoNotCall
 from appliance.records.store import RecordsStore, Turn
 
 FIELDS = {
@@ -44,11 +46,29 @@ def submit(store: RecordsStore, msg: str = "m1", **over: str):  # type: ignore[n
 
 
 def test_schema_is_migrated_wal_and_indexed(store: RecordsStore, tmp_path: Path) -> None:
-    assert store.db.schema_version == 1
+    assert store.db.schema_version == len(MIGRATIONS) == 2
     conn = sqlite3.connect(tmp_path / "callbox.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert {"calls_phone_time", "tickets_phone", "calls_time"} <= indexes
+
+
+def test_a_box_on_schema_1_upgrades_in_place_and_keeps_its_records(tmp_path: Path) -> None:
+    """A box updated in the field: its first-version database gains the do-not-call table, nothing is lost."""
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(f"BEGIN;\n{MIGRATIONS[0]}\nPRAGMA user_version=1;\nCOMMIT;")
+    conn.execute("INSERT INTO users VALUES ('admin', 'hash', '2026-01-01T00:00:00+00:00')")
+    conn.commit()
+    conn.close()
+    upgraded = RecordsStore(path)
+    try:
+        assert upgraded.db.schema_version == 2
+        assert upgraded.password_hash("admin") == "hash"
+        DoNotCall(upgraded.db).add("+15550199", "test")
+        assert DoNotCall(upgraded.db).entry("+15550199") is not None
+    finally:
+        upgraded.close()
 
 
 def test_ticket_is_committed_before_submit_returns_and_is_idempotent(store: RecordsStore, tmp_path: Path) -> None:
