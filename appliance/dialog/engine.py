@@ -7,7 +7,6 @@ nodes run inside it through an injected HTTP client; time comes from an injected
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
@@ -19,6 +18,7 @@ from appliance.dialog.flow import Flow, Intent, Node, Slot
 from appliance.dialog.nlu import match_intent
 from appliance.dialog.slot_fill import fill_slot
 from appliance.dialog.steps import FlowResult, RenderedOperation, Step, TurnRecord, schedule_time
+from appliance.dialog.strength import Strength, intent_strength
 from appliance.errors import FlowError
 
 __all__ = ["FlowResult", "FlowRun", "RenderedOperation", "Step", "TurnRecord", "schedule_time"]
@@ -144,14 +144,10 @@ class FlowRun:
         result.intent_strength = self.strength()
         return Step(node.id, text, listen=False, event="hangup")
 
-    def strength(self, *, ended_by: str | None = None) -> Any:
+    def strength(self, *, ended_by: str | None = None) -> Strength:
         """The call's intent strength (score, grade, reasons); ``ended_by`` "customer" when they hung up first."""
-        try:
-            module = importlib.import_module("appliance.dialog.strength")
-        except ImportError:  # the NLU's strength module is not there yet
-            return None
         asked = [s for nid in self._visited for s in self.flow.nodes[nid].slots if s.required]
-        return module.intent_strength(
+        return intent_strength(
             self.turns,
             disposition=self.result.disposition if self.finished else None,
             slots_filled=sum(1 for s in asked if s.name in self.result.slots),

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from appliance.dialog.slot_fill import filled_json
+from appliance.dialog.strength import Strength
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class FlowResult:
     intents: list[str] = field(default_factory=list)
     confidences: list[float] = field(default_factory=list)
     slots: dict[str, Any] = field(default_factory=dict)  # name -> value (datetime for a time)
-    intent_strength: Any = None  # strength.Strength(score, grade, reasons) once the flow has ended
+    intent_strength: Strength | None = None  # score, grade, reasons: set when the flow ends
     flow_id: str = ""
     flow_version: int | None = None
 
@@ -72,8 +73,7 @@ class FlowResult:
             "flow_version": self.flow_version,
             "disposition": self.disposition,
             "slots": {k: filled_json(v) for k, v in self.slots.items()},
-            "intent_strength": None if strength is None else {
-                "score": strength.score, "grade": strength.grade, "reasons": list(strength.reasons)},
+            "intent_strength": None if strength is None else strength.to_dict(),
             "operations": [op.to_json() for op in self.operations],
             "intents": list(self.intents),
         }
