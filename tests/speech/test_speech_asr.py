@@ -44,13 +44,13 @@ def test_engines_satisfy_the_protocols(pocketsphinx_engine: PocketSphinxEngine,
 def test_piper_to_pocketsphinx_round_trip_hears_yes(piper_tts: PiperTts,
                                                     pocketsphinx_engine: PocketSphinxEngine) -> None:
     # piper adds random noise to every rendering, so the audio differs run to run;
-    # measured over 20 renderings each, these assertions held every time.
+    # measured over 20 renderings each, these assertions held every time (one later run heard "i'll").
     yes = transcribe(pocketsphinx_engine, piper_tts.render("Yes."), ["yes", "no"])
     assert yes.words[0].word == "yes"
     pcm = piper_tts.render("Yes, I will be home.")
     free = transcribe(pocketsphinx_engine, pcm)
     assert free.text.split()[0] in {"yes", "yeah"}
-    assert free.text.endswith("i will be home")
+    assert free.text.endswith(("i will be home", "i'll be home"))  # both seen: the rendering varies
     assert 0.0 < free.confidence <= 1.0
     assert [w.word for w in free.words] == free.text.split()
     assert free.duration_ms == pytest.approx(len(pcm) / 16, abs=20)
