@@ -187,9 +187,12 @@ class VoiceLibrary:
             return self.default.loaded
         model = self._model(name).resolve()
         with self._lock:
-            if model not in self._loaded:
-                self._loaded[model] = LoadedVoice(model)
-            return self._loaded[model]
+            known = self._loaded.get(model)
+        if known is not None:
+            return known
+        loaded = LoadedVoice(model)  # a second or so: not under the lock, calls on other voices go on
+        with self._lock:
+            return self._loaded.setdefault(model, loaded)
 
     def tts(
         self,

@@ -215,3 +215,20 @@ def test_voice_library_shares_the_loaded_model(piper_tts: PiperTts, tmp_path: Pa
     assert len({piper_tts.cache_key("Hi."), slow.cache_key("Hi."), named.cache_key("Hi.")}) == 3
     with pytest.raises(SpeechError, match="no piper voice named 'amy'"):
         library.tts(name="amy")
+
+
+def test_voice_library_finds_voices_by_name_or_path_and_loads_each_file_once(
+    piper_tts: PiperTts, tmp_path: Path
+) -> None:
+    models = tmp_path / "models" / "amy"
+    models.mkdir(parents=True)
+    (models / "amy-low.onnx").symlink_to(piper_tts.model_path)  # joe's file under another name
+    library = VoiceLibrary(piper_tts, resolve=lambda name: None, search_dirs=[tmp_path / "models"])
+    by_name = library.tts(name="amy-low", volume=0.7)
+    by_path = library.tts(name=str(models / "amy-low.onnx"), volume=0.7)
+    assert by_name is by_path  # one synthesiser per voice and settings
+    assert by_name.loaded is piper_tts.loaded  # the same file: not loaded again
+    assert by_name.settings.volume == 0.7
+    found: list[str] = []
+    resolving = VoiceLibrary(piper_tts, resolve=lambda name: found.append(name) or models / "amy-low.onnx")
+    assert resolving.tts(name="amy").loaded is piper_tts.loaded and found == ["amy"]
