@@ -136,6 +136,7 @@ def call_once(
         limits=limits,
         use_grammar=speech.use_grammar,
         call_id=number,
+        keys=getattr(active, "read_dtmf", None),  # the keypad
     )
     try:
         completed = convo.execute()

@@ -211,6 +211,7 @@ class CallRunner:
             limits=ConversationLimits(max_call_s=self.calling.max_call_s),
             use_grammar=self.speech.use_grammar,
             call_id=call_id,
+            keys=getattr(active, "read_dtmf", None),  # the keypad
         )
         try:
             completed = convo.execute()

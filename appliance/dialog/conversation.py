@@ -48,6 +48,7 @@ def _keywords(func: Callable[..., object]) -> frozenset[str]:
 
 PREROLL_FRAMES = 15
 DEFAULT_NO_INPUT_MS = 7000  # a flow's default no_input_ms: the box's own setting applies then
+KEY_GAP_MS = 3000  # a keyed number (a slot) ends this long after its last key, or at "#"
 PARTIAL_EVERY_MS = 100  # while the customer pauses, look at the partial transcript this often
 VOICED_DBFS = -40.8  # RMS 300 of 32768: above line noise, below any voice
 # What a callee says on picking up, as a grammar: cheaper and steadier than free-form recognition, which in
@@ -84,6 +85,7 @@ class EndpointerLike(Protocol):
 
     barge_in_min_ms: int
     complete_answer_silence_ms: int
+    frame_ms: int
     end_silence_ms: int
 
     @property
@@ -99,6 +101,13 @@ class EndpointerLike(Protocol):
     def begin_prompt(self) -> None: ...
     def barge_in(self, frame: bytes, played: bytes | None = None) -> bool: ...
     def start_barged_in(self, speech_ms: int) -> object: ...
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    """Keys the customer pressed instead of speaking ("#" that ended a number left out)."""
+
+    digits: str
 
 
 @dataclass(frozen=True)
@@ -127,8 +136,11 @@ class Conversation:
         limits: ConversationLimits | None = None,
         use_grammar: bool = True,
         call_id: int | str = "-",
+        keys: Callable[[float], str | None] | None = None,
     ) -> None:
         self.run = run
+        self.keys = keys  # the next key the customer pressed (ActiveCall.read_dtmf), None: no keypad
+        self._pressed = ""  # keys pressed during a prompt, for the turn that follows
         self.port = port
         self.asr = asr
         self.tts = tts
@@ -180,6 +192,12 @@ class Conversation:
             utterance = self._listen(step, barged)
             if utterance is None:
                 return False
+            if isinstance(utterance, KeyEntry):
+                log.info("call %s: customer pressed %r", self.call_id, utterance.digits)
+                dtmf = getattr(self.run, "dtmf", None)
+                step = dtmf(utterance.digits) if dtmf is not None else self.run.hear(utterance.digits)
+                self._mark_turns()
+                continue
             log.info("call %s: customer said %r (confidence %.2f)", self.call_id, utterance.text, utterance.confidence)
             interrupted = getattr(self.run, "interrupted", None)
             if barged and not utterance.text and interrupted is not None:
@@ -290,6 +308,10 @@ class Conversation:
             pair = self._read(0.1)
             if pair is not None and self._prompt_frame(pair, barge, heard):
                 return self._barged_in(step, heard)
+            if self._take_keys(step):  # a key stops the prompt too
+                self.port.flush_playback()
+                self._mark("keys", step.node)
+                return []
         self._mark("prompt_end", step.node)
         return None if self.ended.is_set() else []
 
@@ -306,6 +328,25 @@ class Conversation:
                  self.call_id, step.node, dropped)
         return list(heard)
 
+    def _take_keys(self, step: Step) -> bool:
+        """Collect keys pressed so far if the step takes any; True when some are waiting."""
+        if self.keys is None:
+            return False
+        wanted = step.listen and bool(getattr(step, "dtmf", ()))
+        while (key := self.keys(0.0)) is not None:
+            if wanted:
+                self._pressed += key
+            else:
+                log.debug("call %s: key %r ignored, %s takes no keys", self.call_id, key, step.node)
+        return bool(self._pressed)
+
+    @staticmethod
+    def _keys_done(step: Step, pressed: str, gap_ms: int) -> bool:
+        """A menu choice ends with its key; a number with "#" or a pause of KEY_GAP_MS."""
+        keys = set(getattr(step, "dtmf", ()))
+        menu = not set("0123456789") <= keys
+        return menu or "#" in pressed or gap_ms >= KEY_GAP_MS
+
     def _ask_partial(self, silence_ms: int, closed: bool) -> bool:
         """Whether to look at the partial transcript after ``silence_ms`` of a pause. Only while the silence
         grows, and only when the answer could change what it means: from ``complete_answer_silence_ms``
@@ -319,7 +360,7 @@ class Conversation:
             return True
         return silence_ms == max(PARTIAL_EVERY_MS, ep.end_silence_ms - PARTIAL_EVERY_MS)
 
-    def _listen(self, step: Step, barged: list[bytes] | None = None) -> Utterance | None:
+    def _listen(self, step: Step, barged: list[bytes] | None = None) -> Utterance | KeyEntry | None:
         settings = self._listen_settings(step)
         grammar = list(step.grammar) if self.use_grammar and step.grammar and not settings.free_form else None
         # The flow's VUI rules, carried by the step: a long answer (always, or to a slot question; "unfinished"
@@ -341,12 +382,24 @@ class Conversation:
                 session.accept(f)
             ep.start_barged_in(max(ep.barge_in_ms, 20))
             in_speech = True
+        key_gap_ms, keyed = 0, len(self._pressed)
         while not self.ended.is_set() and not self._over_time():
+            if self._take_keys(step):
+                if len(self._pressed) > keyed:
+                    key_gap_ms, keyed = 0, len(self._pressed)
+                if self._keys_done(step, self._pressed, key_gap_ms):
+                    digits, self._pressed = self._pressed.split("#", 1)[0], ""
+                    self._mark("keys", step.node)
+                    session.cancel()
+                    return KeyEntry(digits)
             pair = self._read(self.limits.frame_timeout_s)
             if pair is None:
                 continue
             frame, played = pair
             event = ep.feed(frame, played)
+            if self._pressed:  # keying a number: the keys, not the voice, end this turn
+                key_gap_ms += ep.frame_ms
+                continue
             name = getattr(event, "name", None)
             if in_speech:
                 session.accept(frame)

@@ -23,6 +23,7 @@ from appliance.dialog.flow import parse_flow
 from appliance.errors import FlowError
 from appliance.events import FRAME_BYTES, LINE_RATE, DialOutcome
 from appliance.sim.customer import CustomerScript, frame_rms
+from appliance.sim.families import simulated_modem
 from appliance.sim.huawei import SimulatedHuaweiModem
 from appliance.speech.audio import frames
 from appliance.speech.vad import (
@@ -182,7 +183,8 @@ PROMPT = "Hello, this is the shop calling about your order. Will someone be home
 
 
 def flow_doc(*, say: str = "Will someone be home tomorrow?", listen: dict[str, Any] | None = None,
-             phrases: tuple[str, ...] = ("yes", "no"), vui: dict[str, Any] | None = None) -> dict[str, Any]:
+             phrases: tuple[str, ...] = ("yes", "no"), vui: dict[str, Any] | None = None,
+             dtmf: dict[str, str] | None = None) -> dict[str, Any]:
     ask: dict[str, Any] = {
         "type": "dialogue", "say": say, "intents": {"answer": "bye"}, "no_input": "bye", "no_match": "bye",
         "max_retries": 0,
@@ -191,6 +193,8 @@ def flow_doc(*, say: str = "Will someone be home tomorrow?", listen: dict[str, A
         ask["listen"] = listen
     if vui is not None:
         ask["vui"] = vui
+    if dtmf is not None:
+        ask["dtmf"] = dtmf
     return {
         "id": "turns", "language": "en", "start": "ask", "variables": [],
         "intents": {"answer": {"examples": list(phrases)}},
@@ -235,12 +239,13 @@ def sim_call(pocketsphinx_engine, piper_tts) -> Iterator[Any]:
     sims: list[SimulatedHuaweiModem] = []
     lines: list[Line] = []
 
-    def call(script: CustomerScript, doc: dict[str, Any], endpointer: Endpointer) -> Outcome:
-        sim = SimulatedHuaweiModem(lambda n: script, ring_ms=100)
+    def call(script: CustomerScript, doc: dict[str, Any], endpointer: Endpointer,
+             profile: str = "huawei-e1550") -> Outcome:
+        sim = simulated_modem(profile, lambda n: script, ring_ms=100)
         sim.start()
         sims.append(sim)
         timeouts = ModemTimeouts(command=2.0, dial_ack=2.0, hangup=1.0)
-        line = Line("turns", Modem(load_profile("huawei-e1550"), sim.at_port, sim.audio_port, timeouts=timeouts))
+        line = Line("turns", Modem(load_profile(profile), sim.at_port, sim.audio_port, timeouts=timeouts))
         lines.append(line)
         line.start()
         log = CallLog()
@@ -249,7 +254,7 @@ def sim_call(pocketsphinx_engine, piper_tts) -> Iterator[Any]:
         run = FlowRun(parse_flow(doc), {})
         limits = ConversationLimits(max_call_s=25, greeting_wait_ms=200)
         convo = Conversation(run, active.audio, pocketsphinx_engine, piper_tts, endpointer, ended=active.ended,
-                             limits=limits, call_id="turns")
+                             limits=limits, call_id="turns", keys=active.read_dtmf)
         try:
             completed = convo.execute()
         finally:
@@ -343,3 +348,13 @@ def test_speech_turns_settings_come_from_the_vui_config():
     assert vui.barge_in_min_ms == 400 and vui.echo_margin_db == 9.0 and vui.silence_timeout_ms == 7000
     with pytest.raises(ConfigError, match="barge_in_ms"):
         parse_config({"vui": {"barge_in_ms": 300}})
+
+
+def test_speech_turns_a_key_pressed_over_the_prompt_stops_it_and_answers(sim_call):
+    script = CustomerScript("answer", replies=[Path("dtmf:1")], barge_in_ms=800)
+    out = sim_call(script, flow_doc(say=PROMPT, dtmf={"1": "answer"}), Endpointer(), profile="quectel-ec25")
+    pressed = out.mark("keys")
+    assert pressed - min(out.log.voiced(2)) < 2.5  # well before the 5 s prompt's end
+    assert not [m for m in out.convo.marks if m[0] == "prompt_end" and m[2] == "ask"]
+    turn = next(t for t in out.run.turns if t.speaker == "customer")
+    assert (turn.text, turn.intent) == ("1", "answer") and out.completed
