@@ -197,10 +197,11 @@ def summarise(engine: str, mode: str, condition: str, heard: list[Heard]) -> dic
         row["cer"] = error_rate([(list("".join(r)), list("".join(h))) for r, h in words])
     row["rtf"] = round(sum(h.wall_seconds for h in heard) / audio, 4) if audio else 0.0
     row["cpu_rtf"] = round(sum(h.cpu_seconds for h in heard) / audio, 4) if audio else 0.0
-    speakers: dict[str, list[bool]] = {}
-    for h in heard:
-        speakers.setdefault(h.answer.speaker, []).append(h.intent == h.answer.intent)
-    row["by_speaker"] = {name: f"{sum(hits)}/{len(hits)}" for name, hits in sorted(speakers.items())}
+    for key, group_of in (("by_intent", lambda a: a.intent), ("by_speaker", lambda a: a.speaker)):
+        groups: dict[str, list[bool]] = {}
+        for h in heard:
+            groups.setdefault(group_of(h.answer), []).append(h.intent == h.answer.intent)
+        row[key] = {name: f"{sum(hits)}/{len(hits)}" for name, hits in sorted(groups.items())}
     return row
 
 
@@ -237,7 +238,8 @@ def machine() -> dict[str, Any]:
         except Exception:
             versions[package] = "?"
     return {"cpu_count": os.cpu_count(), "cpu_model": model, "platform": platform.platform(),
-            "python": platform.python_version(), **versions}
+            "python": platform.python_version(), **versions,
+            "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None}
 
 
 def run(engines: dict[str, AsrEngine], modes: Sequence[str], conditions: Sequence[str], *,
@@ -245,6 +247,8 @@ def run(engines: dict[str, AsrEngine], modes: Sequence[str], conditions: Sequenc
     """Every answer of ``engines``' languages through each mode and condition; the report as a dict."""
     answers = load_answers(manifest)
     listeners = load_listeners(manifest)
+    started = time.perf_counter()
+    load_before = machine()["load_average_1min"]
     results: list[dict[str, Any]] = []
     misses: list[dict[str, Any]] = []
     for name, engine in engines.items():
@@ -266,10 +270,13 @@ def run(engines: dict[str, AsrEngine], modes: Sequence[str], conditions: Sequenc
                     for h in heard if h.intent != h.answer.intent
                 )
     report: dict[str, Any] = {
-        "machine": machine(),
+        # The load average says how busy the machine was: the wall-clock rtf is only fair on an idle one.
+        "machine": {**machine(), "load_average_1min_at_start": load_before},
+        "seconds": round(time.perf_counter() - started, 1),
         "set": {"manifest": str(manifest.relative_to(REPO)) if manifest.is_relative_to(REPO) else str(manifest),
                 "answers": {lang: sum(a.language == lang for a in answers) for lang in sorted(listeners)},
-                "audio_seconds": round(sum(a.seconds for a in answers), 1)},
+                "audio_seconds": round(sum(a.seconds for a in answers), 1),
+                "grammar_phrases": {lang: len(listener.grammar) for lang, listener in sorted(listeners.items())}},
         "noise": "pink (1/f), 300-3400 Hz, seeded by crc32(id:snr), SNR against the active speech level",
         "results": results,
     }
@@ -280,7 +287,8 @@ def run(engines: dict[str, AsrEngine], modes: Sequence[str], conditions: Sequenc
 
 def table(report: dict[str, Any]) -> str:
     m = report["machine"]
-    lines = [f"{m['cpu_model']} ({m['cpu_count']} cpus), vosk {m['vosk']}, pocketsphinx {m['pocketsphinx']}",
+    lines = [f"{m['cpu_model']} ({m['cpu_count']} cpus, load {m['load_average_1min_at_start']}"
+             f"-{m['load_average_1min']}), vosk {m['vosk']}, pocketsphinx {m['pocketsphinx']}",
              f"{'engine':13}{'lang':5}{'mode':8}{'cond':7}{'n':>4}{'intent':>8}{'short':>7}{'undec':>6}"
              f"{'wer':>7}{'cer':>7}{'rtf':>8}{'cpu_rtf':>8}"]
     for r in report["results"]:
