@@ -439,6 +439,8 @@ class Callbox:
             "duration_s": c["duration_s"],
             "remark": c["remark"],
             "flow": f"{c['flow_id']} v{c['flow_version']}",
+            "slots": c.get("slots") or {},
+            "intent_strength": c.get("intent_strength"),
             "turns": [
                 {
                     "speaker": t["speaker"],

@@ -135,7 +135,7 @@ class CallRunner:
             path.unlink(missing_ok=True)
             return self._text_if_unreachable(self._unanswered(call_id, task, ticket, result), ticket, line, document)
         self.records.set_recording(call_id, path)
-        summary = self._converse(call_id, task, ticket, flow, active, recorder)
+        summary = self._converse(call_id, task, ticket, flow, active, recorder, version=version)
         return self._text_if_unreachable(summary, ticket, line, document)
 
     def _text_if_unreachable(
@@ -192,6 +192,8 @@ class CallRunner:
         flow: Any,
         active: ActiveCallLike,
         recorder: StereoRecorder,
+        *,
+        version: int | None = None,
     ) -> CallSummary:
         self.records.mark_answered(call_id)
         variables = {
@@ -200,7 +202,7 @@ class CallRunner:
             "shop": self.shop_name,
             "subject": ticket.subject,
         }
-        run = FlowRun(flow, variables)
+        run = FlowRun(flow, variables, version=version)
         convo = Conversation(
             run,
             active.audio,
@@ -237,6 +239,7 @@ class CallRunner:
         ]
         outcome = "completed" if completed else ("interrupted" if active.interrupted else "hung_up")
         disposition = run.result.disposition if completed else None
+        strength = run.result.intent_strength if completed else run.strength(ended_by="customer")
         return self._apply(
             call_id,
             task,
@@ -247,6 +250,8 @@ class CallRunner:
             run.result.operations if completed else [],
             turns,
             fault=getattr(active, "fault", None) if active.interrupted else None,
+            slots=run.result.to_json()["slots"],
+            strength=strength.to_dict() if strength is not None else None,
         )
 
     def _apply(
@@ -260,6 +265,8 @@ class CallRunner:
         operations: list[RenderedOperation],
         turns: list[Turn],
         fault: str | None = None,
+        slots: dict[str, Any] | None = None,
+        strength: dict[str, Any] | None = None,
     ) -> CallSummary:
         now = self.clock()
         said = [t.text for t in turns if t.speaker == "customer" and t.text and t.node != "answer"]
@@ -268,6 +275,8 @@ class CallRunner:
         summary = f"Call {call_id} on {when}: {disposition or outcome}. Customer said {heard}."
         if fault:
             summary += f" Line fault: {fault}."
+        if strength is not None:
+            summary += f" Intent strength {strength['score']} ({strength['grade']})."
         remarks = [op.text for op in operations if op.op == "remark" and op.text]
         remark = " ".join([summary, *remarks])
         ops: list[tuple[str, str]] = [("remark", remark)]
@@ -296,6 +305,9 @@ class CallRunner:
             ops = [("remark", f"{summary} {decision.remark}")]
             status, next_at = decision.ticket_status, decision.retry_at
         events = [_operation_event(ticket, call_id, kind, detail) for kind, detail in ops]
+        if strength is not None or slots:
+            # the ticketing system gets what the call found out with the remark, not only in its words
+            events[0] |= {"disposition": disposition, "slots": slots or {}, "intent_strength": strength}
         self.records.finish_call(
             call_id,
             outcome=outcome,
@@ -305,6 +317,8 @@ class CallRunner:
             turns=turns,
             operations=ops,
             outbox=[("ticket.operation", e) for e in events],
+            slots=slots,
+            strength=strength,
         )
         if stop_calling:
             self.do_not_call.add(ticket.customer_phone, f"asked during call {call_id}", ticket_id=ticket.id,

@@ -126,6 +126,13 @@ MIGRATIONS: list[str] = [
         call_id INTEGER
     );
     """,
+    # 3: what the flow made of a call: the slots it filled and the intent strength (score, grade A-D, why)
+    """
+    ALTER TABLE calls ADD COLUMN slots TEXT;
+    ALTER TABLE calls ADD COLUMN strength_score INTEGER;
+    ALTER TABLE calls ADD COLUMN strength_grade TEXT;
+    ALTER TABLE calls ADD COLUMN strength_reasons TEXT;
+    """,
 ]
 
 

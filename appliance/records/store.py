@@ -266,15 +266,22 @@ class RecordsStore:
         turns: Sequence[Turn],
         operations: Sequence[tuple[str, str]],
         outbox: Sequence[tuple[str, dict[str, Any]]],
+        slots: dict[str, Any] | None = None,
+        strength: dict[str, Any] | None = None,
     ) -> None:
-        """Close a call: outcome, turns, ticket operations and outbox rows, all in one transaction."""
+        """Close a call: outcome, turns, ticket operations and outbox rows, all in one transaction.
+        ``slots`` (JSON-ready) and ``strength`` (``{"score", "grade", "reasons"}``) are what the flow made of it."""
 
         def tx(c: sqlite3.Connection) -> None:
             ts = now_iso()
             row = c.execute("SELECT ticket_id FROM calls WHERE id=?", (call_id,)).fetchone()
             c.execute(
-                "UPDATE calls SET state='ended', ended_at=?, outcome=?, cause=?, disposition=?, remark=? WHERE id=?",
-                (ts, outcome, cause, disposition, remark, call_id),
+                "UPDATE calls SET state='ended', ended_at=?, outcome=?, cause=?, disposition=?, remark=?, slots=?,"
+                " strength_score=?, strength_grade=?, strength_reasons=? WHERE id=?",
+                (ts, outcome, cause, disposition, remark,
+                 json.dumps(slots, ensure_ascii=False) if slots else None,
+                 strength["score"] if strength else None, strength["grade"] if strength else None,
+                 json.dumps(strength["reasons"], ensure_ascii=False) if strength else None, call_id),
             )
             c.executemany(
                 "INSERT INTO turns (call_id, seq, speaker, text, intent, confidence, node, at_ms)"
@@ -322,6 +329,12 @@ class RecordsStore:
             (r["id"],),
         ).fetchall()
         d = dict(r)
+        d["slots"] = json.loads(r["slots"]) if r["slots"] else {}
+        d["intent_strength"] = None if r["strength_grade"] is None else {
+            "score": r["strength_score"], "grade": r["strength_grade"],
+            "reasons": json.loads(r["strength_reasons"] or "[]")}
+        for key in ("strength_score", "strength_grade", "strength_reasons"):
+            d.pop(key, None)
         d["turns"] = [dict(t) for t in turns]
         d["duration_s"] = _duration(r["answered_at"], r["ended_at"])
         return d

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -159,6 +160,13 @@ def test_signed_ticket_becomes_a_real_call_that_closes_the_ticket(box: Box, pock
     assert "A-7731" in call["turns"][1]["text"]
     ops = [o["kind"] for o in box.box.records.operations("E2E-1")]
     assert ops == ["remark", "close"]
+    # what the flow made of it is kept with the call and told to the ticketing system with the remark
+    strength = call["intent_strength"]
+    assert strength is not None and strength["grade"] in "ABCD" and 0 <= strength["score"] <= 100
+    assert strength["reasons"] and "confirmed" in strength["reasons"][0]
+    remark_event = json.loads(db.execute("SELECT payload FROM outbox ORDER BY id LIMIT 1").fetchone()[0])
+    assert remark_event["operation"] == "remark" and remark_event["intent_strength"] == strength
+    assert remark_event["disposition"] == "confirmed"
 
     rec = Path(call["recording"])
     assert rec.exists() and str(rec).startswith(str(box.box.paths.recordings))
@@ -167,11 +175,16 @@ def test_signed_ticket_becomes_a_real_call_that_closes_the_ticket(box: Box, pock
 
     # what the simulated customer heard over the pty was the bot's real synthesised greeting
     heard = next(c for s in box.sims for c in s.calls if c.number == "+15550100001").heard
-    session = pocketsphinx_engine.open_session(None)
+    # (free-form PocketSphinx turned piper's greeting into noise words now and then, so it listens for the
+    # words the bot said among as many unrelated ones: the bot's must win clearly)
+    greeting = {w for t in call["turns"] if t["speaker"] == "bot" for w in re.findall(r"[a-z]+", t["text"].lower())
+                if len(w) > 2 and w not in {"ada", "lovelace"}}  # what the bot said, names aside
+    unrelated = {"banana", "purple", "elephant", "guitar", "seven", "river", "window", "engine", "yellow", "monkey"}
+    session = pocketsphinx_engine.open_session(sorted(greeting | unrelated))
     for i in range(0, min(len(heard), 8000 * 2 * 12), 320):
         session.accept(heard[i : i + 320])
     words = set(session.finish().text.split())
-    assert words & {"order", "delivered", "tomorrow", "home", "shop", "calling"}, words
+    assert len(words & greeting) >= 5 and len(words & greeting) >= 2 * len(words & unrelated), words
 
 
 def test_reschedule_schedules_the_next_call(box: Box) -> None:
