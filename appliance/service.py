@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import logging
 import os
@@ -183,8 +184,10 @@ class Callbox:
             speech, self.asr_engine = build_speech(config, self.paths)
         else:
             self.asr_engine = speech.asr
-        self.speech = speech
         self.voices = self._build_voices(speech)
+        if self.voices is not None and speech.prompts is None:
+            speech = dataclasses.replace(speech, prompts=self.prompts_for)  # each flow speaks with its own prompts
+        self.speech = speech
         self.recorded_prompts: RecordedPrompts | None = None  # made on first use (it keeps converted audio)
         self.lines: list[LineLike] = lines if lines is not None else self._build_lines()
         self.runner = CallRunner(

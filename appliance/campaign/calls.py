@@ -23,6 +23,7 @@ from appliance.dialog.conversation import (
 )
 from appliance.dialog.engine import FlowRun, RenderedOperation, schedule_time
 from appliance.dialog.flow import parse_flow
+from appliance.errors import CallboxError
 from appliance.events import DialOutcome, DialResult
 from appliance.records.config_store import ConfigStore
 from appliance.records.dnc import DoNotCall
@@ -55,6 +56,9 @@ class SpeechKit:
     tts: Synthesizer
     endpointer: Callable[[], EndpointerLike]
     use_grammar: bool = True
+    # A flow's own prompts: its voice and settings, its broadcast mode (recorded / mixed) and its recordings
+    # (appliance.speech.prompts.PromptSource). None: every flow speaks with ``tts``.
+    prompts: Callable[[Any], Synthesizer] | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,16 @@ class CallRunner:
         )
         return CallSummary(call_id, ticket.id, outcome, None, decision.ticket_status)
 
+    def _voice_for(self, flow: Any) -> Synthesizer:
+        """The flow's prompt source (its voice, mode and recordings), or the box's voice if it has none."""
+        if self.speech.prompts is None:
+            return self.speech.tts
+        try:
+            return self.speech.prompts(flow)
+        except CallboxError as exc:  # a voice that went missing since publishing: speak, with the box's voice
+            log.warning("flow %s: its own voice is not available (%s); using the box's voice", flow.id, exc)
+            return self.speech.tts
+
     def _converse(
         self,
         call_id: int,
@@ -207,7 +221,7 @@ class CallRunner:
             run,
             active.audio,
             self.speech.asr,
-            self.speech.tts,
+            self._voice_for(flow),
             self.speech.endpointer(),
             ended=active.ended,
             limits=ConversationLimits(max_call_s=self.calling.max_call_s),
