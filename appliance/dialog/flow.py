@@ -215,7 +215,8 @@ def _parse_voice(spec: Any) -> FlowVoice:
                                 or (isinstance(speaker, int) and speaker < 0)):
         raise FlowError("must be a speaker number (0 or more) or name", field="voice.speaker")
     numbers: dict[str, float | None] = {}
-    for key, low, high in (("length_scale", 0.25, 4.0), ("volume", 0.0, 2.0)):
+    # volume above 1.0 only clips: piper scales to full range first
+    for key, low, high in (("length_scale", 0.25, 4.0), ("volume", 0.0, 1.0)):
         value = spec.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
                                   or not low < value <= high):
