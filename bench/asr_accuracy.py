@@ -24,7 +24,9 @@ undecided counts as wrong), accuracy on one-word answers, word error rate
 against the text (and character error rate for Korean, whose words the model
 splits differently), and the real-time factor (wall clock; ``cpu_rtf`` is the
 thread's CPU time, steadier on a busy machine) of feeding 20 ms frames and
-finishing the session, one utterance at a time on one thread.
+finishing the session, one utterance at a time on one thread. ``undecided``
+counts answers the NLU could not decide, ``empty`` those where nothing at all was
+heard. ``--details`` lists every answer decided wrongly with what was heard.
 """
 
 from __future__ import annotations
@@ -191,6 +193,7 @@ def summarise(engine: str, mode: str, condition: str, heard: list[Heard]) -> dic
         "short_n": len(short),
         "short_accuracy": round(sum(h.intent == h.answer.intent for h in short) / len(short), 3) if short else None,
         "undecided": sum(h.intent is None for h in heard),
+        "empty": sum(not h.text.strip() for h in heard),  # nothing heard at all (a grammar search that found no path)
         "wer": error_rate(words),
     }
     if row["language"] == "ko":
@@ -289,13 +292,13 @@ def table(report: dict[str, Any]) -> str:
     m = report["machine"]
     lines = [f"{m['cpu_model']} ({m['cpu_count']} cpus, load {m['load_average_1min_at_start']}"
              f"-{m['load_average_1min']}), vosk {m['vosk']}, pocketsphinx {m['pocketsphinx']}",
-             f"{'engine':13}{'lang':5}{'mode':8}{'cond':7}{'n':>4}{'intent':>8}{'short':>7}{'undec':>6}"
+             f"{'engine':13}{'lang':5}{'mode':8}{'cond':7}{'n':>4}{'intent':>8}{'short':>7}{'undec':>6}{'empty':>6}"
              f"{'wer':>7}{'cer':>7}{'rtf':>8}{'cpu_rtf':>8}"]
     for r in report["results"]:
         short = f"{r['short_accuracy']:.2f}" if r["short_accuracy"] is not None else "-"
         cer = f"{r['cer']:.3f}" if "cer" in r else "-"
         lines.append(f"{r['engine']:13}{r['language']:5}{r['mode']:8}{r['condition']:7}{r['n']:>4}"
-                     f"{r['intent_accuracy']:>8.2f}{short:>7}{r['undecided']:>6}{r['wer']:>7.3f}{cer:>7}"
+                     f"{r['intent_accuracy']:>8.2f}{short:>7}{r['undecided']:>6}{r['empty']:>6}{r['wer']:>7.3f}{cer:>7}"
                      f"{r['rtf']:>8.4f}{r['cpu_rtf']:>8.4f}")
     for miss in report.get("misses", []):
         lines.append(f"  miss {miss['engine']}/{miss['mode']}/{miss['condition']} {miss['id']}: "
