@@ -114,6 +114,7 @@ class FlowRun:
             missing = self._missing(node)
             if any(s.required for s in node.slots) and not missing and node.next:
                 self.turns.append(TurnRecord("system", "slots already filled", node.id, event="slots_filled"))
+                self._visited[node.id] = None  # its slots count for the call's strength, filled early
                 node_id = node.next
                 continue
             self._visited[node.id] = None

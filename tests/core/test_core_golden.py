@@ -139,6 +139,7 @@ def test_slot_given_in_the_first_answer(ex: Example) -> None:
     schedule = next(o for o in out["operations"] if o["op"] == "schedule")
     assert schedule["at"] == value
     assert [t["event"] for t in out["turns"] if t["speaker"] == "system"] == ["slots_filled"]
+    assert any("required slot filled" in r for r in out["intent_strength"]["reasons"])  # counted, though early
 
 
 @pytest.mark.parametrize("ex", EXAMPLES_TABLE, ids=IDS)
