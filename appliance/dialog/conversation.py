@@ -25,6 +25,7 @@ from __future__ import annotations
 import collections
 import inspect
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -121,6 +122,43 @@ class ConversationLimits:
     greeting_end_ms: int = 400
     greeting_max_ms: int = 4000
     barge_in: bool = True  # the customer may talk over a prompt that expects an answer
+
+
+class _Prefetch:
+    """Renders a prompt's parts on a thread of its own, so the conversation keeps listening (barge-in,
+    keys, hang-up) while piper synthesises the next sentence (100-500 ms on a busy Pi-class box)."""
+
+    def __init__(self, parts: Iterator[bytes], name: str) -> None:
+        self._parts = parts
+        self._queue: queue.Queue[tuple[str, object]] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for part in self._parts:
+                self._queue.put(("part", part))
+                if self._stop.is_set():
+                    break
+            else:
+                self._queue.put(("end", None))
+        except Exception as exc:  # handed to the conversation's thread, which raises it
+            self._queue.put(("error", exc))
+        finally:
+            close = getattr(self._parts, "close", None)
+            if close is not None:
+                close()  # a prompt cut short is not cached (the generator's own rule)
+
+    def get(self, timeout: float) -> tuple[str, object] | None:
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def cancel(self) -> None:
+        """Stop after the part being rendered; never waits for it."""
+        self._stop.set()
 
 
 class Conversation:
@@ -289,17 +327,33 @@ class Conversation:
         keep = PREROLL_FRAMES + max(1, ep.barge_in_min_ms // 20)
         heard: collections.deque[bytes] = collections.deque(maxlen=keep)
         self._mark("prompt_start", step.node)
-        parts = self._prompt_parts(step) if step.say else iter(())
+        fetch = _Prefetch(self._prompt_parts(step) if step.say else iter(()), f"prompt-{self.call_id}")
         try:
-            for part in parts:
-                self.port.play(part, more=True)
-                while (pair := self._read(0.0)) is not None:  # keep up while the next sentence renders
+            while True:
+                item = fetch.get(timeout=0.0 if self.port.playing() else 0.005)
+                if item is None:  # the next part is still rendering: keep listening meanwhile
+                    pair = self._read(0.02)
+                    if pair is not None and self._prompt_frame(pair, barge, heard):
+                        return self._barged_in(step, heard)
+                    if self.ended.is_set() or self._over_time():
+                        self.port.flush_playback()
+                        return None
+                    if self._take_keys(step):
+                        self.port.flush_playback()
+                        self._mark("keys", step.node)
+                        return []
+                    continue
+                what, value = item
+                if what == "error":
+                    raise value  # type: ignore[misc]
+                if what == "end":
+                    break
+                self.port.play(value, more=True)  # type: ignore[arg-type]
+                while (pair := self._read(0.0)) is not None:  # frames that came while it rendered
                     if self._prompt_frame(pair, barge, heard):
                         return self._barged_in(step, heard)
         finally:
-            close = getattr(parts, "close", None)
-            if close is not None:
-                close()
+            fetch.cancel()
         self.port.play(b"")  # end of the prompt: pad and release the last partial frame
         while self.port.playing():
             if self.ended.is_set() or self._over_time():

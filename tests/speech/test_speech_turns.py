@@ -240,7 +240,7 @@ def sim_call(pocketsphinx_engine, piper_tts) -> Iterator[Any]:
     lines: list[Line] = []
 
     def call(script: CustomerScript, doc: dict[str, Any], endpointer: Endpointer,
-             profile: str = "huawei-e1550") -> Outcome:
+             profile: str = "huawei-e1550", tts: Any = None) -> Outcome:
         sim = simulated_modem(profile, lambda n: script, ring_ms=100)
         sim.start()
         sims.append(sim)
@@ -253,7 +253,7 @@ def sim_call(pocketsphinx_engine, piper_tts) -> Iterator[Any]:
         assert result.outcome is DialOutcome.ANSWERED and active is not None
         run = FlowRun(parse_flow(doc), {})
         limits = ConversationLimits(max_call_s=25, greeting_wait_ms=200)
-        convo = Conversation(run, active.audio, pocketsphinx_engine, piper_tts, endpointer, ended=active.ended,
+        convo = Conversation(run, active.audio, pocketsphinx_engine, tts or piper_tts, endpointer, ended=active.ended,
                              limits=limits, call_id="turns", keys=active.read_dtmf)
         try:
             completed = convo.execute()
@@ -281,6 +281,39 @@ def test_speech_turns_barge_in_stops_the_prompt_within_a_frame_and_hears_the_ans
     assert len(bot_after) <= 1
     # the answer was heard whole, its start from the frames heard during the barge-in
     assert out.customer_turns() == ["yes"] and out.run.result.intents == ["answer"] and out.completed
+
+
+class SlowSecondSentence:
+    """piper, but a prompt's second sentence takes 2 s to render (a busy box): the bot must keep
+    listening meanwhile, or a customer who talks over the first sentence is not heard until it renders."""
+
+    def __init__(self, tts: Any) -> None:
+        self.tts = tts
+        self.second_ready: list[float] = []  # when each two-sentence prompt's second sentence was ready
+
+    def render(self, text: str) -> bytes:
+        return bytes(self.tts.render(text))
+
+    def stream(self, text: str) -> Iterator[bytes]:
+        first, _, rest = text.partition(". ")
+        if not rest:
+            yield self.tts.render(text)
+            return
+        yield self.tts.render(first + ".")
+        time.sleep(2.0)
+        self.second_ready.append(time.monotonic())
+        yield self.tts.render(rest)
+
+
+def test_speech_turns_barge_in_is_heard_while_the_next_sentence_renders(sim_call, fixtures_dir, piper_tts):
+    yes = fixtures_dir / "audio" / "turn_yes.wav"
+    slow = SlowSecondSentence(piper_tts)
+    script = CustomerScript("answer", replies=[yes], barge_in_ms=600)
+    out = sim_call(script, flow_doc(say=PROMPT), Endpointer(barge_in_min_ms=300), tts=slow)
+    detected = out.mark("barge_in")
+    assert detected - out.mark("prompt_start") < 1.9  # heard while the second sentence was still rendering
+    assert not slow.second_ready or detected < slow.second_ready[0]
+    assert out.customer_turns() == ["yes"] and out.completed
 
 
 def test_speech_turns_echo_is_not_barge_in_and_no_input_counts_from_the_prompts_end(sim_call):
