@@ -250,6 +250,9 @@ class Line:
                 self._fault(str(exc))
                 return False, False
             with self._lock:
+                if self.state is not LineState.INITIALISING:  # faulted (or stopped) while it opened
+                    log.info("line %s: reopened, but it is %s now; trying again later", self.name, self.state.value)
+                    return False, False
                 self.health = health
                 self.fault_reason = None
                 self.last_ok = time.monotonic()
@@ -270,14 +273,14 @@ class Line:
         try:
             result = self.modem.dial(number, ring_timeout=ring_timeout)
             if result.outcome is DialOutcome.INTERRUPTED:
-                self._fault(result.detail)
+                self._fault_dial(result.detail)
                 return result, None
             if result.outcome is not DialOutcome.ANSWERED:
                 self._event("call_ended")
                 return result, None
             pump = self.modem.start_audio(tap)
         except (PortError, AtTimeout) as exc:
-            self._fault(str(exc))
+            self._fault_dial(str(exc))
             return DialResult(DialOutcome.INTERRUPTED, detail=str(exc)), None
         except (AtCommandError, ModemError) as exc:
             self.modem._hangup_quietly()
@@ -294,6 +297,15 @@ class Line:
                 self.call = None
             if self.state is LineState.IN_CALL:
                 self._event("call_ended")
+
+    def _fault_dial(self, reason: str) -> None:
+        """A dial ended by the line failing: fault the line, unless the supervisor already did (it may be
+        reopening the modem by now, and a late fault from this thread would close what it opened)."""
+        with self._lock:
+            if self.state is not LineState.IN_CALL:
+                log.info("line %s: dial ended by a fault already handled (%s)", self.name, reason)
+                return
+            self._fault(reason)
 
     def _fault(self, reason: str) -> None:
         with self._lock:

@@ -249,12 +249,16 @@ class Supervisor:
         self._next_reopen = self.clock() + self.cfg.reopen_s
         while not self.stop_event.is_set():
             state = self.line.state
-            if state in (LineState.READY, LineState.IN_CALL):
-                self._watch_open()
-            elif state is LineState.FAULTED:
-                self._maybe_reopen()
-            else:
-                self.stop_event.wait(0.05)
+            try:
+                if state in (LineState.READY, LineState.IN_CALL):
+                    self._watch_open()
+                elif state is LineState.FAULTED:
+                    self._maybe_reopen()
+                else:
+                    self.stop_event.wait(0.05)
+            except Exception:  # this thread is what brings a line back: it must outlive any bug
+                log.exception("line %s: supervisor step failed; going on", self.line.name)
+                self.stop_event.wait(self.cfg.reopen_s)
 
     # -- an open line ----------------------------------------------------------
 

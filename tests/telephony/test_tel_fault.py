@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -429,3 +430,58 @@ def test_tel_fault_stop_during_a_hung_reopen_is_prompt(rig):
     r.line.stop()
     assert time.monotonic() - started < 1.5
     assert r.line.state is LineState.ABSENT and not r.line.supervisor.alive
+
+
+# -- races between a failing dial and the supervisor ----------------------------------------
+
+
+def test_tel_fault_late_dial_fault_does_not_undo_a_reopen(rig):
+    """The dial thread learns of the failure after the supervisor has started reopening: its fault is stale."""
+    r = rig()
+    r.line.start()
+    r.line._fault("modem stopped answering")  # what the supervisor's ping did
+    r.line._event("start")  # ...and it is reopening now
+    faults = r.line.faults
+    r.line._fault_dial("dial interrupted: modem stopped answering")  # the dial thread, late
+    assert r.line.state is LineState.INITIALISING and r.line.faults == faults
+
+
+def test_tel_fault_fault_during_a_reopen_is_not_a_crash_and_the_line_recovers(rig, monkeypatch):
+    """A fault that lands after the reopened modem passed its checks must not kill the supervisor (it used
+    to raise IllegalTransition 'opened' in 'faulted' on the supervisor thread, and the line never came back)."""
+    import appliance.telephony.line as line_module
+
+    r = rig()
+    r.line.start()
+    real_check = line_module.check_health
+    raced: list[bool] = []
+
+    def checked_then_a_fault_lands(*args: Any, **kwargs: Any) -> Any:
+        health = real_check(*args, **kwargs)
+        if not raced and r.line.state is LineState.INITIALISING:
+            raced.append(True)
+            r.line._fault("a late fault from another thread")
+        return health
+
+    monkeypatch.setattr(line_module, "check_health", checked_then_a_fault_lands)
+    r.line._fault("modem stopped answering")
+    assert wait_state(r.line, LineState.READY, RECOVERY_S) < RECOVERY_S
+    assert raced and r.line.supervisor is not None and r.line.supervisor.alive
+
+
+def test_tel_fault_supervisor_outlives_an_unexpected_error(rig):
+    r = rig()
+    r.line.start()
+    real_reopen = r.line._reopen
+    calls: list[int] = []
+
+    def broken_once() -> tuple[bool, bool]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug")
+        return real_reopen()
+
+    r.line._reopen = broken_once  # type: ignore[method-assign]
+    r.line._fault("modem stopped answering")
+    assert wait_state(r.line, LineState.READY, RECOVERY_S) < RECOVERY_S
+    assert len(calls) >= 2 and r.line.supervisor is not None and r.line.supervisor.alive
