@@ -276,20 +276,30 @@ class Line:
                 self._fault_dial(result.detail)
                 return result, None
             if result.outcome is not DialOutcome.ANSWERED:
-                self._event("call_ended")
-                return result, None
+                return self._dial_over(result), None
             pump = self.modem.start_audio(tap)
         except (PortError, AtTimeout) as exc:
             self._fault_dial(str(exc))
             return DialResult(DialOutcome.INTERRUPTED, detail=str(exc)), None
         except (AtCommandError, ModemError) as exc:
             self.modem._hangup_quietly()
-            self._event("call_ended")
-            return DialResult(DialOutcome.FAILED, detail=str(exc)), None
-        call = ActiveCall(self, number, pump)
+            return self._dial_over(DialResult(DialOutcome.FAILED, detail=str(exc))), None
         with self._lock:
+            if self.state is not LineState.IN_CALL:  # the supervisor faulted the line while it connected
+                pump.stop()
+                return DialResult(DialOutcome.INTERRUPTED, detail=self.fault_reason or "line faulted"), None
+            call = ActiveCall(self, number, pump)
             self.call = call
         return result, call
+
+    def _dial_over(self, result: DialResult) -> DialResult:
+        """A dial that ended without a call: the line is ready again, unless the supervisor faulted it
+        meanwhile (then the attempt was interrupted by the line, whatever the modem said last)."""
+        with self._lock:
+            if self.state is not LineState.IN_CALL:
+                return DialResult(DialOutcome.INTERRUPTED, detail=self.fault_reason or result.detail)
+            self._event("call_ended")
+        return result
 
     def _call_over(self, call: ActiveCall) -> None:
         with self._lock:

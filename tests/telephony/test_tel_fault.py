@@ -485,3 +485,24 @@ def test_tel_fault_supervisor_outlives_an_unexpected_error(rig):
     r.line._fault("modem stopped answering")
     assert wait_state(r.line, LineState.READY, RECOVERY_S) < RECOVERY_S
     assert len(calls) >= 2 and r.line.supervisor is not None and r.line.supervisor.alive
+
+
+@pytest.mark.parametrize("modem_says", [DialOutcome.NO_ANSWER, DialOutcome.BUSY])
+def test_tel_fault_dial_that_ends_after_the_supervisor_faulted_the_line_is_interrupted(rig, modem_says):
+    """The modem's last word on a dial comes after the supervisor faulted the line and began reopening:
+    the attempt was interrupted by the line (and nothing raises on the calling thread)."""
+    from appliance.events import DialResult
+
+    r = rig()
+    r.line.start()
+
+    def dial_while_the_line_fails(number: str, *, ring_timeout: float) -> DialResult:
+        r.line._fault("modem stopped answering")  # the supervisor's ping, meanwhile
+        r.line._event("start")  # ...and its reopen
+        return DialResult(modem_says, detail="late")
+
+    r.line.modem.dial = dial_while_the_line_fails  # type: ignore[method-assign]
+    result, call = r.line.place_call("5552", ring_timeout=1)
+    assert call is None and result.outcome is DialOutcome.INTERRUPTED
+    assert "stopped answering" in result.detail
+    assert r.line.state is LineState.INITIALISING
