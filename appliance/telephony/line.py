@@ -202,6 +202,7 @@ class Line:
         self.call: ActiveCall | None = None
         self.last_ok = time.monotonic()  # last successful exchange with the modem
         self.supervisor: Supervisor | None = None
+        self._in_call_fault: str | None = None
         self._lock = threading.RLock()
         self._open_lock = threading.Lock()  # one open attempt at a time (start() vs the supervisor)
 
@@ -269,6 +270,7 @@ class Line:
         self, number: str, *, ring_timeout: float, tap: Tap | None = None
     ) -> tuple[DialResult, ActiveCall | None]:
         self._event("dial")
+        self._in_call_fault = None  # why the line failed under this attempt, if it did
         self.last_ok = time.monotonic()
         try:
             result = self.modem.dial(number, ring_timeout=ring_timeout)
@@ -287,7 +289,8 @@ class Line:
         with self._lock:
             if self.state is not LineState.IN_CALL:  # the supervisor faulted the line while it connected
                 pump.stop()
-                return DialResult(DialOutcome.INTERRUPTED, detail=self.fault_reason or "line faulted"), None
+                reason = self._in_call_fault or self.fault_reason or "line faulted"
+                return DialResult(DialOutcome.INTERRUPTED, detail=reason), None
             call = ActiveCall(self, number, pump)
             self.call = call
         return result, call
@@ -297,7 +300,8 @@ class Line:
         meanwhile (then the attempt was interrupted by the line, whatever the modem said last)."""
         with self._lock:
             if self.state is not LineState.IN_CALL:
-                return DialResult(DialOutcome.INTERRUPTED, detail=self.fault_reason or result.detail)
+                reason = self._in_call_fault or self.fault_reason or result.detail
+                return DialResult(DialOutcome.INTERRUPTED, detail=reason)
             self._event("call_ended")
         return result
 
@@ -319,6 +323,8 @@ class Line:
 
     def _fault(self, reason: str) -> None:
         with self._lock:
+            if self.state is LineState.IN_CALL:
+                self._in_call_fault = reason
             call, self.call = self.call, None
             self.fault_reason = reason
             if (self.state, "fault") in TRANSITIONS:

@@ -69,6 +69,7 @@ class Modem:
         self._active = False
         self._released = threading.Event()
         self._channel: AtChannel | None = None
+        self._generation = 0  # bumped by every open and close: a dial in flight ends when it changes
         self._call_idx = 1
         self._audio_on = False  # audio_start commands were sent and audio_stop not yet
         self._pump: AudioPump | None = None  # started early when the answer must be confirmed by speech
@@ -96,6 +97,7 @@ class Modem:
         channel.open()
         with self._port_lock:
             self._channel = channel
+            self._generation += 1
         self.port_failed.clear()
         self.registration_lost.clear()
         try:
@@ -119,6 +121,7 @@ class Modem:
     def close(self) -> None:
         with self._port_lock:
             channel, self._channel = self._channel, None
+            self._generation += 1
         if channel is not None:
             channel.close()
 
@@ -152,6 +155,7 @@ class Modem:
         self._stop_audio_quietly()  # the last call ended at the far end with audio still on
         self._reset_call()
         cmd = self.profile.dial_command(number)
+        generation = self._generation
         try:
             self.command(cmd, timeout=self.timeouts.dial_ack)
         except AtCommandError as exc:
@@ -168,7 +172,7 @@ class Modem:
                 log.info("modem %s: no answer from %s within %.1fs", self.name, number, ring_timeout)
                 self._hangup_quietly()
                 return DialResult(DialOutcome.NO_ANSWER, detail="ring timeout")
-            if self.port_failed.is_set():
+            if self.port_failed.is_set() or self._generation != generation:  # failed, or closed and reopened
                 return DialResult(DialOutcome.INTERRUPTED, detail=self.fault or "AT port failed")
             try:
                 event = self._progress.get(timeout=min(left, 0.1))
