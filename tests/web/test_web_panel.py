@@ -264,3 +264,9 @@ def test_do_not_call_list_on_the_tickets_page_and_taking_a_number_off(logged_in,
     assert done.status_code == 302 and service.dnc.entry("+15550199") is None
     page = logged_in.get(done.headers["Location"]).get_data(as_text=True)
     assert "+15550199 was taken off the list" in page
+
+
+def test_tickets_page_title_is_just_its_name(logged_in):
+    page = logged_in.get("/tickets").get_data(as_text=True)
+    assert "<title>Tickets · Callbox</title>" in page
+    assert page.count('id="do-not-call"') == 1
