@@ -25,13 +25,13 @@ from appliance.config import Config
 from appliance.dialog.flow import Flow, FlowVoice, builtin_flow_path, load_flow, parse_flow
 from appliance.errors import CallboxError, ConfigError
 from appliance.events import LINE_RATE
+from appliance.flowadmin import FlowAdmin, FlowPanel
 from appliance.records.config_store import ConfigStore
 from appliance.records.dnc import DoNotCall
 from appliance.records.store import RecordsStore
 from appliance.sync.outbox import OutboxWorker
 
 if TYPE_CHECKING:
-    from appliance.flowadmin import FlowAdmin
     from appliance.speech.prompts import PrerenderReport, PromptSource, RecordedPrompts, VoiceLibrary
     from appliance.speech.tts import PiperTts
 
@@ -159,7 +159,7 @@ def build_speech(config: Config, paths: StatePaths) -> tuple[SpeechKit, Any]:
     return SpeechKit(asr=engine, tts=tts, endpointer=endpointer), engine
 
 
-class Callbox:
+class Callbox(FlowPanel):
     """The running box. Implements the web layer's PanelService."""
 
     def __init__(
@@ -257,9 +257,7 @@ class Callbox:
 
     # -- flows, as the panel handles them (appliance.flowadmin) --------------------
     @property
-    def flow_admin(self) -> FlowAdmin:
-        from appliance.flowadmin import FlowAdmin
-
+    def flow_admin(self) -> FlowAdmin:  # type: ignore[override]  # FlowPanel only needs it readable
         return FlowAdmin(self.configs, self._publish_from_panel)
 
     def _publish_from_panel(self, document: dict[str, Any]) -> int:
@@ -287,25 +285,6 @@ class Callbox:
         if removed:
             log.info("%s taken off the do-not-call list from the panel", phone)
         return removed
-
-    def list_flows(self) -> list[dict[str, Any]]:
-        return self.flow_admin.list_flows()
-
-    def flow_document(self, flow_id: str, version: int | None = None) -> tuple[int, dict[str, Any]] | None:
-        return self.flow_admin.flow_document(flow_id, version)
-
-    def check_flow_document(self, document: Any) -> list[dict[str, Any]]:
-        return self.flow_admin.check_document(document)
-
-    def publish_flow_document(self, document: Any) -> int:
-        return self.flow_admin.publish_document(document)
-
-    def flow_graph_svg(self, flow_id: str, version: int | None = None) -> str | None:
-        return self.flow_admin.graph_svg(flow_id, version)
-
-    def try_flow(self, flow_id: str, *, variables: dict[str, str], says: list[str],
-                 version: int | None = None) -> dict[str, Any] | None:
-        return self.flow_admin.try_flow(flow_id, variables=variables, says=says, version=version)
 
     def prerender_published(self) -> int:
         """Render the static prompts of every published flow's latest version that are not cached yet

@@ -24,7 +24,7 @@ from flask.testing import FlaskClient
 from standardwebhooks.webhooks import Webhook
 
 from appliance.errors import TicketInvalid
-from appliance.flowadmin import FlowAdmin
+from appliance.flowadmin import FlowAdmin, FlowPanel
 from appliance.records.config_store import ConfigStore
 from appliance.records.dnc import DoNotCall
 from appliance.records.store import RecordsStore
@@ -48,7 +48,7 @@ def write_tone_wav(path: Path, *, seconds: float = 1.0, rate: int = 8000) -> Non
         out.writeframes(frames)
 
 
-class InMemoryPanelService:
+class InMemoryPanelService(FlowPanel):
     """Satisfies web.service.PanelService with dicts; for the web tests only."""
 
     def __init__(self, recordings_dir: Path) -> None:
@@ -136,25 +136,6 @@ class InMemoryPanelService:
 
     def remove_do_not_call(self, phone: str) -> bool:
         return self.dnc.remove(phone)
-
-    def list_flows(self) -> list[dict[str, Any]]:
-        return self.flow_admin.list_flows()
-
-    def flow_document(self, flow_id: str, version: int | None = None) -> tuple[int, dict[str, Any]] | None:
-        return self.flow_admin.flow_document(flow_id, version)
-
-    def check_flow_document(self, document: Any) -> list[dict[str, Any]]:
-        return self.flow_admin.check_document(document)
-
-    def publish_flow_document(self, document: Any) -> int:
-        return self.flow_admin.publish_document(document)
-
-    def flow_graph_svg(self, flow_id: str, version: int | None = None) -> str | None:
-        return self.flow_admin.graph_svg(flow_id, version)
-
-    def try_flow(self, flow_id: str, *, variables: dict[str, str], says: list[str],
-                 version: int | None = None) -> dict[str, Any] | None:
-        return self.flow_admin.try_flow(flow_id, variables=variables, says=says, version=version)
 
     def status(self) -> dict[str, Any]:
         return {
