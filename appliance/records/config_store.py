@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -13,6 +11,7 @@ from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
 from appliance.errors import StorageError
+from appliance.files import write_atomic
 
 
 class AtomicJSONStorage(Storage):
@@ -38,21 +37,8 @@ class AtomicJSONStorage(Storage):
         return data
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, ensure_ascii=False, indent=1, sort_keys=True)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        text = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True)
+        write_atomic(self.path, text.encode("utf-8"), sync_dir=True)
 
     def close(self) -> None:
         pass

@@ -30,6 +30,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from appliance.errors import SpeechError
+from appliance.files import fsync_dir
 from appliance.speech.model_files import (
     Progress,
     archive_kind,
@@ -229,7 +230,7 @@ def install_model(
                 raise
         else:
             os.rename(layout.root, target)
-        _fsync_dir(models)
+        fsync_dir(models)
     except OSError as exc:
         raise SpeechError(f"installing {source.name} failed: {exc}") from exc
     finally:
@@ -237,14 +238,6 @@ def install_model(
     installed = _read_installed(target)
     log.info("installed %s model %s (%s) from %s", installed.kind, installed.name, installed.language, source)
     return installed
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _read_installed(path: Path) -> InstalledModel:

@@ -12,16 +12,15 @@ rate with soxr when they are played, the silence they start and end with cut
 
 from __future__ import annotations
 
-import os
 import re
 import struct
-import tempfile
 import threading
 from pathlib import Path
 
 import numpy as np
 
 from appliance.errors import AudioError, SpeechError
+from appliance.files import write_atomic
 from appliance.speech.audio import to_line_rate
 from appliance.speech.tts import trim_silence
 
@@ -140,17 +139,7 @@ class RecordedPrompts:
         if len(data) > MAX_RECORDING_BYTES:
             raise AudioError(f"recording for {flow_id}/{node_id} is larger than {MAX_RECORDING_BYTES} bytes")
         decode_wav(data, name=f"recording for {flow_id}/{node_id}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".wav", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, data)
         return path
 
     def remove(self, flow_id: str, node_id: str, kind: str = "say") -> bool:

@@ -35,8 +35,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -48,6 +46,7 @@ import numpy as np
 
 from appliance.errors import SpeechError
 from appliance.events import LINE_RATE
+from appliance.files import write_atomic
 from appliance.speech.audio import to_line_rate
 from appliance.speech.sentences import SECONDS_PER_CHAR, quick_start_split, split_sentences
 
@@ -399,16 +398,6 @@ class PiperTts:
 
     def _store(self, path: Path, pcm: bytes) -> None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".pcm", dir=path.parent)
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(pcm)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(tmp_name, path)
-            except BaseException:
-                Path(tmp_name).unlink(missing_ok=True)
-                raise
+            write_atomic(path, pcm)
         except OSError as exc:
             log.warning("cannot write prompt cache file %s: %s", path, exc)
