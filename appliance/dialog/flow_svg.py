@@ -25,22 +25,21 @@ def _layers(flow: Flow) -> list[list[str]]:
     depth = {flow.start: 0} if flow.start in flow.nodes else {}
     queue = deque(depth)
     succ = {nid: [e.target for e in node_edges(flow, n) if e.target in flow.nodes] for nid, n in flow.nodes.items()}
-    while queue:
-        nid = queue.popleft()
-        for t in succ[nid]:
-            if t not in depth:
-                depth[t] = depth[nid] + 1
-                queue.append(t)
+
+    def spread() -> None:  # breadth first from what is queued: each node one row below its first parent
+        while queue:
+            nid = queue.popleft()
+            for t in succ[nid]:
+                if t not in depth:
+                    depth[t] = depth[nid] + 1
+                    queue.append(t)
+
+    spread()
     for e in global_edges(flow):  # reached only through a global intent: one row below the deepest dialogue
         if e.target in flow.nodes and e.target not in depth:
             depth[e.target] = 1 + max((d for n, d in depth.items() if flow.nodes[n].type == "dialogue"), default=0)
             queue.append(e.target)
-            while queue:
-                nid = queue.popleft()
-                for t in succ[nid]:
-                    if t not in depth:
-                        depth[t] = depth[nid] + 1
-                        queue.append(t)
+            spread()
     last = max(depth.values(), default=-1) + 1
     rows: list[list[str]] = [[] for _ in range(last + 1)]
     for nid in flow.nodes:
