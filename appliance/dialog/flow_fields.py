@@ -66,10 +66,14 @@ def get_strings(spec: dict[str, Any], key: str, p: Problems, node: str | None, f
     return tuple(out)
 
 
-def get_object(value: Any, p: Problems, node: str | None, field: str | None) -> dict[str, Any] | None:
+def get_object(value: Any, p: Problems, node: str | None, field: str | None,
+               allowed: set[str] | None = None) -> dict[str, Any] | None:
+    """``value`` if it is an object (with only the ``allowed`` keys, when given, or a problem is noted)."""
     if not isinstance(value, dict):
         p.add("must be an object", node=node, field=field)
         return None
+    if allowed is not None:
+        keys(value, allowed, p, node, field)
     return value
 
 

@@ -57,14 +57,14 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 DTMF_KEYS = re.compile(r"^[0-9*#]$")
 STATUS = re.compile(r"^[1-5]([0-9]{2}|xx)$")
 PATH = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
+SLOT_KEYS = {"name", "type", "ask", "reask", "required", "values", "pattern", "min", "max"}
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def parse_vui(spec: Any, base: Vui, p: Problems, node: str | None, field: str = "vui") -> Vui:
-    obj = _object(spec, p, node, field)
+    obj = _object(spec, p, node, field, allowed=VUI_KEYS)
     if obj is None:
         return base
-    _keys(obj, VUI_KEYS, p, node, field)
     changes: dict[str, Any] = {}
     for key in ("no_input_ms",):
         if key in obj:
@@ -84,9 +84,8 @@ def parse_vui(spec: Any, base: Vui, p: Problems, node: str | None, field: str = 
         changes["barge_in"] = _get(obj, "barge_in", bool, base.barge_in, p, node, field)
     if "long_utterance" in obj:
         where = f"{field}.long_utterance"
-        lu = _object(obj["long_utterance"], p, node, where)
+        lu = _object(obj["long_utterance"], p, node, where, allowed={"enabled", "wait_ms", "when"})
         if lu is not None:
-            _keys(lu, {"enabled", "wait_ms", "when"}, p, node, where)
             when = _strings(lu, "when", p, node, where) if "when" in lu else base.long_utterance.when
             for w in when:
                 if w not in LONG_WHEN:
@@ -102,10 +101,9 @@ def parse_vui(spec: Any, base: Vui, p: Problems, node: str | None, field: str = 
 def _parse_intents(doc: dict[str, Any], p: Problems) -> dict[str, Intent]:
     intents: dict[str, Intent] = {}
     for name, spec in _get(doc, "intents", dict, {}, p, None, required=True).items():
-        obj = _object(spec, p, None, f"intents.{name}")
+        obj = _object(spec, p, None, f"intents.{name}", allowed={"examples", "keywords", "description"})
         if obj is None:
             continue
-        _keys(obj, {"examples", "keywords", "description"}, p, None, f"intents.{name}")
         examples = _strings(obj, "examples", p, None, f"intents.{name}")
         keywords = _strings(obj, "keywords", p, None, f"intents.{name}")
         if not examples and not keywords:
@@ -122,10 +120,9 @@ def _parse_globals(doc: dict[str, Any], intents: dict[str, Intent], p: Problems)
             p.add(f"unknown intent {name!r}", field=where)
         if isinstance(spec, str):
             spec = {"next": spec}
-        obj = _object(spec, p, None, where)
+        obj = _object(spec, p, None, where, allowed={"next", "action", "reply"})
         if obj is None:
             continue
-        _keys(obj, {"next", "action", "reply"}, p, None, where)
         action = _get(obj, "action", str, "goto", p, None, where)
         if action not in ("goto", "repeat"):
             p.add("must be goto or repeat", field=f"{where}.action")
@@ -139,10 +136,9 @@ def _parse_kb(doc: dict[str, Any], p: Problems) -> tuple[KbEntry, ...]:
     out = []
     for i, spec in enumerate(_get(doc, "knowledge_base", list, [], p, None)):
         where = f"knowledge_base[{i}]"
-        obj = _object(spec, p, None, where)
+        obj = _object(spec, p, None, where, allowed={"id", "questions", "keywords", "answer"})
         if obj is None:
             continue
-        _keys(obj, {"id", "questions", "keywords", "answer"}, p, None, where)
         entry_id = _get(obj, "id", str, f"kb{i}", p, None, where, required=True)
         questions = _strings(obj, "questions", p, None, where)
         if not questions:
@@ -156,10 +152,9 @@ def _parse_slots(spec: dict[str, Any], nid: str, p: Problems) -> tuple[Slot, ...
     out = []
     for i, raw in enumerate(_get(spec, "slots", list, [], p, nid)):
         where = f"slots[{i}]"
-        obj = _object(raw, p, nid, where)
+        obj = _object(raw, p, nid, where, allowed=SLOT_KEYS)
         if obj is None:
             continue
-        _keys(obj, {"name", "type", "ask", "reask", "required", "values", "pattern", "min", "max"}, p, nid, where)
         name = _get(obj, "name", str, f"slot{i}", p, nid, where, required=True)
         if not NAME.match(name):
             p.add("must be a name (letters, digits, _)", node=nid, field=f"{where}.name")
@@ -220,10 +215,9 @@ def _parse_dialogue(spec: dict[str, Any], nid: str, say: str, flow_vui: Vui, int
             p.add("a DTMF key is one of 0-9, * or #", node=nid, field=where)
         if isinstance(option, str):
             option = {"intent": option}
-        obj = _object(option, p, nid, where)
+        obj = _object(option, p, nid, where, allowed={"intent", "next", "reply"})
         if obj is None:
             continue
-        _keys(obj, {"intent", "next", "reply"}, p, nid, where)
         intent = _get(obj, "intent", str, None, p, nid, where)
         target = _get(obj, "next", str, None, p, nid, where)
         if (intent is None) == (target is None):
@@ -262,8 +256,7 @@ def _listen(spec: dict[str, Any], nid: str, p: Problems) -> Any:
 
 
 def _parse_api(spec: dict[str, Any], nid: str, say: str, p: Problems) -> Node:
-    req = _object(spec.get("request"), p, nid, "request") or {}
-    _keys(req, {"method", "url", "headers", "body"}, p, nid, "request")
+    req = _object(spec.get("request"), p, nid, "request", allowed={"method", "url", "headers", "body"}) or {}
     method = _get(req, "method", str, "GET", p, nid, "request").upper()
     if method not in METHODS:
         p.add(f"must be one of {', '.join(METHODS)}", node=nid, field="request.method")
@@ -288,10 +281,9 @@ def _parse_api(spec: dict[str, Any], nid: str, say: str, p: Problems) -> Node:
     branches = []
     for i, raw in enumerate(_get(spec, "branches", list, [], p, nid)):
         where = f"branches[{i}]"
-        obj = _object(raw, p, nid, where)
+        obj = _object(raw, p, nid, where, allowed={"status", "var", "equals", "next"})
         if obj is None:
             continue
-        _keys(obj, {"status", "var", "equals", "next"}, p, nid, where)
         status = obj.get("status")
         if status is not None:
             status = str(status)
