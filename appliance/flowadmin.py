@@ -77,6 +77,9 @@ class FlowAdmin:
     def flow_document(self, flow_id: str, version: int | None = None) -> tuple[int, dict[str, Any]] | None:
         return self.configs.flow(flow_id, version)
 
+    def flow_versions(self, flow_id: str) -> list[int]:
+        return self.configs.flow_versions(flow_id)
+
     def check_document(self, document: Any) -> list[dict[str, Any]]:
         """Every problem of a flow document (empty when it can be published)."""
         _, problems = check_flow(document)
@@ -122,6 +125,9 @@ class FlowPanel:
 
     def flow_document(self, flow_id: str, version: int | None = None) -> tuple[int, dict[str, Any]] | None:
         return self.flow_admin.flow_document(flow_id, version)
+
+    def flow_versions(self, flow_id: str) -> list[int]:
+        return self.flow_admin.flow_versions(flow_id)
 
     def check_flow_document(self, document: Any) -> list[dict[str, Any]]:
         return self.flow_admin.check_document(document)

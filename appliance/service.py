@@ -176,6 +176,7 @@ class Callbox(FlowPanel):
         self.records = RecordsStore(self.paths.records)
         self.do_not_call = DoNotCall(self.records.db)
         self.configs = ConfigStore(self.paths.configs)
+        self.flow_admin = FlowAdmin(self.configs, self._publish_from_panel)
         self.webhook_secret = config.web.webhook_secret or load_or_create_secret(self.paths.secret)
         self.session_key = load_or_create_secret(self.paths.session_key, prefix="")
         self._install_defaults()
@@ -256,10 +257,6 @@ class Callbox(FlowPanel):
         return version
 
     # -- flows, as the panel handles them (appliance.flowadmin) --------------------
-    @property
-    def flow_admin(self) -> FlowAdmin:  # type: ignore[override]  # FlowPanel only needs it readable
-        return FlowAdmin(self.configs, self._publish_from_panel)
-
     def _publish_from_panel(self, document: dict[str, Any]) -> int:
         """Publish now; render the prompts in the background so the page answers at once."""
         flow = parse_flow(document)

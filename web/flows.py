@@ -94,7 +94,7 @@ def flow(flow_id: str) -> tuple[str, int]:
                 except CallboxError as exc:
                     error, status = f"The flow could not run: {exc}", 400
     return render_page("flow.html", page="flows", flow_id=flow_id, version=version, document=document,
-                       versions=next((f["versions"] for f in service().list_flows() if f["id"] == flow_id), [version]),
+                       versions=service().flow_versions(flow_id) or [version],
                        variables_text=variables_text, says_text=says_text, result=result, error=error,
                        published=request.args.get("published")), status
 

@@ -60,6 +60,10 @@ class PanelService(Protocol):
         """(version, document) of a published flow (the latest without ``version``), or None."""
         ...
 
+    def flow_versions(self, flow_id: str) -> list[int]:
+        """The published version numbers of a flow, oldest first."""
+        ...
+
     def check_flow_document(self, document: Any) -> list[dict[str, Any]]:
         """Every problem of a flow document: [{"node", "field", "message", "text"}]; empty = publishable."""
         ...
