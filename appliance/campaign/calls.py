@@ -14,15 +14,15 @@ from typing import Any, Protocol
 from appliance.campaign.outcomes import after_unanswered
 from appliance.campaign.texts import UnreachableTexts
 from appliance.config import CallingConfig
-from appliance.dialog.conversation import (
+from appliance.dialog.flow.model import parse_flow
+from appliance.dialog.runtime.conversation import (
     AsrEngine,
     Conversation,
     ConversationLimits,
     EndpointerLike,
     Synthesizer,
 )
-from appliance.dialog.engine import FlowRun, RenderedOperation, schedule_time
-from appliance.dialog.flow import parse_flow
+from appliance.dialog.runtime.engine import FlowRun, RenderedOperation, schedule_time
 from appliance.errors import CallboxError
 from appliance.events import DialOutcome, DialResult
 from appliance.records.config_store import ConfigStore
@@ -57,7 +57,7 @@ class SpeechKit:
     endpointer: Callable[[], EndpointerLike]
     use_grammar: bool = True
     # A flow's own prompts: its voice and settings, its broadcast mode (recorded / mixed) and its recordings
-    # (appliance.speech.prompts.PromptSource). None: every flow speaks with ``tts``.
+    # (appliance.speech.tts.prompts.PromptSource). None: every flow speaks with ``tts``.
     prompts: Callable[[Any], Synthesizer] | None = None
 
 

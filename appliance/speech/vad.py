@@ -13,7 +13,7 @@ States and the events that move between them::
 In DONE further frames are ignored until :meth:`Endpointer.reset`.
 
 Turn taking on top of that (the conversation drives it, see
-``appliance/dialog/conversation.py``):
+``appliance/dialog/runtime/conversation.py``):
 
 * How long a silence ends the answer is decided per pause by
   :meth:`Endpointer.end_silence_for` from the recogniser's partial text:

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from flow_http_server import api_server
 
-from appliance.dialog.engine import FlowRun
-from appliance.dialog.flow import parse_flow
-from appliance.dialog.flow_parse import check_flow
+from appliance.dialog.flow.model import parse_flow
+from appliance.dialog.flow.parse import check_flow
+from appliance.dialog.runtime.engine import FlowRun
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # a Tuesday
 

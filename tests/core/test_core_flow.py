@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from appliance.dialog.engine import FlowRun
-from appliance.dialog.flow import builtin_flow_path, load_flow, parse_flow
-from appliance.dialog.nlu import match_intent
+from appliance.dialog.flow.model import builtin_flow_path, load_flow, parse_flow
+from appliance.dialog.nlu.intents import match_intent
+from appliance.dialog.runtime.engine import FlowRun
 from appliance.errors import FlowError
 
 FLOW_DOC = json.loads(builtin_flow_path("delivery-confirmation.en").read_text())

@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from appliance.dialog.api_client import HttpRequest, HttpResponse
-from appliance.dialog.flow import parse_flow
-from appliance.dialog.flow_parse import check_flow
+from appliance.dialog.flow.model import parse_flow
+from appliance.dialog.flow.parse import check_flow
+from appliance.dialog.runtime.api_client import HttpRequest, HttpResponse
+from appliance.dialog.runtime.rehearsal import converse
 from appliance.errors import FlowError
-from appliance.flowcmd import converse
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "flows" / "examples"
 DOCS = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(EXAMPLES.glob("*.json"))]

@@ -12,8 +12,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from appliance.dialog.flow import builtin_flow_path, flow_schema
-from appliance.dialog.flow_parse import check_flow
+from appliance.dialog.flow.model import builtin_flow_path, flow_schema
+from appliance.dialog.flow.parse import check_flow
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "flows" / "examples"
 FLOW_FILES = [*sorted(EXAMPLES.glob("*.json")), builtin_flow_path("delivery-confirmation.en")]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import jsonschema
 import pytest
 
-from appliance.dialog.flow import builtin_flow_path, flow_schema, load_document
-from appliance.dialog.flow_parse import check_flow
+from appliance.dialog.flow.model import builtin_flow_path, flow_schema, load_document
+from appliance.dialog.flow.parse import check_flow
 
 
 @pytest.mark.parametrize(("volume", "ok"), [(1.0, True), (0.5, True), (1.5, False), (0.0, False)])

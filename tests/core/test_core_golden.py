@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from appliance.dialog.flow import DISPOSITIONS, parse_flow
-from appliance.flowcmd import converse, result_json
+from appliance.dialog.flow.model import DISPOSITIONS, parse_flow
+from appliance.dialog.runtime.rehearsal import converse, result_json
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "flows" / "examples"
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # Tuesday 10:00

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from appliance.dialog.flow import Intent, parse_flow
-from appliance.dialog.nlu import IntentMatcher, analyse, match_intent, normalise, normalise_text, units
-from appliance.dialog.textnorm import last_point
+from appliance.dialog.flow.model import Intent, parse_flow
+from appliance.dialog.nlu.intents import IntentMatcher, analyse, match_intent, normalise, normalise_text, units
+from appliance.dialog.nlu.textnorm import last_point
 
 
 def _i(name: str, examples: list[str], keywords: list[str] | None = None) -> Intent:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import random
 from datetime import datetime
 
-from appliance.dialog.flow import Intent
-from appliance.dialog.nlu import match_intent
-from appliance.dialog.slots import SlotSpec, extract_slots
+from appliance.dialog.flow.model import Intent
+from appliance.dialog.nlu.intents import match_intent
+from appliance.dialog.nlu.slots import SlotSpec, extract_slots
 
 WORDS = (
     "yes no not never nobody tomorrow today friday monday at in the 3 12 31 0 99 00:00 24:61 13:99 half past "

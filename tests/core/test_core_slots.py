@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from appliance.dialog.flow import Intent
-from appliance.dialog.nlu import match_intent
-from appliance.dialog.numbers import digits_to_arabic, find_numbers, parse_chinese_number, parse_english_number
-from appliance.dialog.slots import SLOT_TYPES, SlotSpec, extract_slot, extract_slots, missing_slots
+from appliance.dialog.flow.model import Intent
+from appliance.dialog.nlu.intents import match_intent
+from appliance.dialog.nlu.numbers import digits_to_arabic, find_numbers, parse_chinese_number, parse_english_number
+from appliance.dialog.nlu.slots import SLOT_TYPES, SlotSpec, extract_slot, extract_slots, missing_slots
 from appliance.errors import FlowError
 
 COLOUR = SlotSpec("colour", "enum", values={"red": ["crimson", "红色", "红的"], "blue": ["navy", "dark blue", "蓝色"]})

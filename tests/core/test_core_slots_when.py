@@ -1,4 +1,4 @@
-"""Dates and times resolved in the box's time zone (appliance/dialog/when.py via slots.extract_slot)."""
+"""Dates and times resolved in the box's time zone (appliance/dialog/nlu/when.py via slots.extract_slot)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from appliance.dialog.slots import SlotSpec, extract_slot
-from appliance.dialog.when import resolve_when
+from appliance.dialog.nlu.slots import SlotSpec, extract_slot
+from appliance.dialog.nlu.when import resolve_when
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 24, 10, 0)  # a Tuesday, 10:00 in the box's zone

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from appliance.dialog.strength import Strength, StrengthTurn, grade_for, intent_strength
+from appliance.dialog.nlu.strength import Strength, StrengthTurn, grade_for, intent_strength
 
 
 def bot(text: str = "Will someone be home?") -> StrengthTurn:

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from appliance.callcmd import parse_vars, run_call_command
 from appliance.campaign.calls import SpeechKit
 from appliance.cli import build_parser, main
+from appliance.cli.call import parse_vars, run_call_command
 from appliance.errors import ConfigError
 from appliance.sim.customer import CustomerScript
 from appliance.sim.faults import PluggableModem, SimFaults

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from appliance.callcmd import run_call_command
 from appliance.campaign.calls import SpeechKit
 from appliance.cli import build_parser
+from appliance.cli.call import run_call_command
 from appliance.sim.run import customer_from_spec, run_sim_modem
 from appliance.speech.vad import Endpointer
 from appliance.telephony.probe import probe_modem

@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from appliance.campaign.calls import LineLike, SpeechKit
 from appliance.config import Config
-from appliance.dialog.engine import RenderedOperation
+from appliance.dialog.runtime.engine import RenderedOperation
 from appliance.service import Callbox
 from appliance.speech.vad import Endpointer
 

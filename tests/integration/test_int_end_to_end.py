@@ -27,7 +27,7 @@ from appliance.config import CallingConfig, Config, LineConfig, RetryConfig, Vui
 from appliance.service import Callbox
 from appliance.sim.customer import CustomerScript
 from appliance.sim.huawei import SimulatedHuaweiModem
-from appliance.speech.asr_sphinx import PocketSphinxEngine
+from appliance.speech.asr.sphinx import PocketSphinxEngine
 from appliance.speech.vad import Endpointer
 from web import create_app
 

@@ -13,11 +13,11 @@ import numpy as np
 
 from appliance.campaign.calls import SpeechKit
 from appliance.config import CallingConfig, Config, LineConfig
-from appliance.dialog.flow import builtin_flow_path, load_document
+from appliance.dialog.flow.model import builtin_flow_path, load_document
 from appliance.service import Callbox
 from appliance.sim.customer import CustomerScript
 from appliance.sim.huawei import SimulatedHuaweiModem
-from appliance.speech.prompts import RecordedPrompts
+from appliance.speech.tts.prompts import RecordedPrompts
 from appliance.speech.vad import Endpointer
 
 TONE_HZ = 440.0

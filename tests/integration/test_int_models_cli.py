@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from appliance.cli import main
-from appliance.speech.model_files import tree_size
-from appliance.speech.tts import default_voice
+from appliance.speech.models.files import tree_size
+from appliance.speech.tts.piper import default_voice
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import pytest
 from gsmmodem.pdu import decodeSmsPdu
 
+from appliance.cli.sms import run_sms_command
 from appliance.errors import AtCommandError, CallboxError
 from appliance.sim.customer import CustomerScript
 from appliance.sim.huawei import SimulatedHuaweiModem
-from appliance.smscmd import run_sms_command
 from appliance.telephony.sms import from_utf16_units
 
 

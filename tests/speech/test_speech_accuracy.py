@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from appliance.speech.asr_sphinx import PocketSphinxEngine
-from appliance.speech.asr_vosk import VoskEngine
+from appliance.speech.asr.sphinx import PocketSphinxEngine
+from appliance.speech.asr.vosk import VoskEngine
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from appliance.errors import SpeechError
-from appliance.speech.asr import AsrEngine, load_engine
-from appliance.speech.asr_worker import EngineSpec, WorkerEngine
+from appliance.speech.asr.base import AsrEngine, load_engine
+from appliance.speech.asr.worker import EngineSpec, WorkerEngine
 from appliance.speech.audio import frames, read_wav_line
 
 GRAMMAR = ["yes", "yes someone will be home", "no", "call me tomorrow", "not tomorrow", "another day"]

@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from appliance.cli.models import ProgressBar, doctor_model_lines, models_in_use
 from appliance.config import parse_config
 from appliance.errors import SpeechError
-from appliance.modelscmd import ProgressBar, doctor_model_lines, models_in_use
 from appliance.records.config_store import ConfigStore
 from appliance.service import StatePaths
-from appliance.speech.model_files import safe_member_path
-from appliance.speech.model_layout import find_model, identify_model, language_from_name
-from appliance.speech.models import (
+from appliance.speech.models.files import safe_member_path
+from appliance.speech.models.installed import (
     MANIFEST,
     install_model,
     list_models,
@@ -26,7 +25,8 @@ from appliance.speech.models import (
     remove_model,
     resolve_model,
 )
-from appliance.speech.tts import default_voice
+from appliance.speech.models.layout import find_model, identify_model, language_from_name
+from appliance.speech.tts.piper import default_voice
 
 VOICE = "en_US-joe-medium"
 

@@ -15,8 +15,8 @@ import pytest
 from appliance.errors import AudioError, SpeechError
 from appliance.events import LINE_RATE
 from appliance.speech.audio import read_wav, rms_dbfs, write_wav
-from appliance.speech.prompts import PromptSource, RecordedPrompts, VoiceLibrary, decode_wav
-from appliance.speech.tts import PiperTts
+from appliance.speech.tts.piper import PiperTts
+from appliance.speech.tts.prompts import PromptSource, RecordedPrompts, VoiceLibrary, decode_wav
 
 TEMPLATES = {
     ("greet", "say"): "Hello {name}, this is the shop. Your parcel is ready. It is order {order_id}.",

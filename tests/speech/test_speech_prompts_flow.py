@@ -13,11 +13,11 @@ import pytest
 from appliance.campaign.calls import SpeechKit
 from appliance.cli import main
 from appliance.config import Config, parse_config
-from appliance.dialog.flow import FlowVoice, builtin_flow_path, load_flow, parse_flow
+from appliance.dialog.flow.model import FlowVoice, builtin_flow_path, load_flow, parse_flow
 from appliance.errors import FlowError, SpeechError
 from appliance.service import Callbox
-from appliance.speech import prompts
-from appliance.speech.tts import PiperTts
+from appliance.speech.tts import prompts
+from appliance.speech.tts.piper import PiperTts
 
 BUILTIN = json.loads(builtin_flow_path("delivery-confirmation.en").read_text(encoding="utf-8"))
 

@@ -12,7 +12,7 @@ import pytest
 from appliance.errors import SpeechError
 from appliance.events import FRAME_BYTES, LINE_RATE
 from appliance.speech.audio import frames, rms_dbfs
-from appliance.speech.tts import PiperTts, default_voice, trim_silence
+from appliance.speech.tts.piper import PiperTts, default_voice, trim_silence
 
 
 def _seconds(pcm: bytes) -> float:

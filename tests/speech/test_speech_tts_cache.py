@@ -15,8 +15,7 @@ import pytest
 from appliance.errors import SpeechError
 from appliance.events import LINE_RATE
 from appliance.speech.audio import rms_dbfs
-from appliance.speech.prompts import prerender, prerender_texts
-from appliance.speech.tts import (
+from appliance.speech.tts.piper import (
     SENTENCE_GAP_S,
     LoadedVoice,
     PiperTts,
@@ -24,6 +23,7 @@ from appliance.speech.tts import (
     quick_start_split,
     split_sentences,
 )
+from appliance.speech.tts.prompts import prerender, prerender_texts
 
 
 @pytest.fixture

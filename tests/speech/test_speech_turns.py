@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from appliance.dialog.conversation import Conversation, ConversationLimits
-from appliance.dialog.engine import FlowRun
-from appliance.dialog.flow import parse_flow
+from appliance.dialog.flow.model import parse_flow
+from appliance.dialog.runtime.conversation import Conversation, ConversationLimits
+from appliance.dialog.runtime.engine import FlowRun
 from appliance.errors import FlowError
 from appliance.events import FRAME_BYTES, LINE_RATE, DialOutcome
 from appliance.sim.customer import CustomerScript, frame_rms

@@ -12,7 +12,7 @@ import numpy as np
 from appliance.events import DialOutcome
 from appliance.sim.customer import CustomerScript, frame_rms
 from appliance.sim.families import simulated_modem
-from appliance.speech.asr_vosk import VoskEngine
+from appliance.speech.asr.vosk import VoskEngine
 from appliance.telephony.line import Line
 from appliance.telephony.modem import Modem, ModemTimeouts
 from appliance.telephony.profile import load_profile

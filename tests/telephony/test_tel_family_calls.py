@@ -14,7 +14,7 @@ from appliance.events import DialOutcome
 from appliance.sim.customer import CustomerScript, frame_rms
 from appliance.sim.families import SimulatedSim7600, simulated_modem
 from appliance.sim.huawei import SimulatedHuaweiModem
-from appliance.speech.asr_sphinx import PocketSphinxEngine
+from appliance.speech.asr.sphinx import PocketSphinxEngine
 from appliance.telephony.line import ActiveCall, Line, LineState
 from appliance.telephony.modem import Modem, ModemTimeouts
 from appliance.telephony.profile import load_profile

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from appliance.dialog.flow import DISPOSITIONS, SCHEMA_PATH
+from appliance.dialog.flow.model import DISPOSITIONS, SCHEMA_PATH
 
 
 def test_flow_schema_is_served_as_shipped(client):

@@ -1,0 +1,227 @@
+"""`callbox models list|add PATH|remove NAME`: the speech models in the state directory.
+
+What the config uses is decided by :func:`appliance.speech.models.installed.resolve_model`,
+the same function the running box uses, so ``list`` and ``remove`` never
+disagree with ``serve`` about which model is in use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from appliance.config import Config, SpeechConfig, load_config
+from appliance.errors import SpeechError
+from appliance.speech.models.installed import (
+    InstalledModel,
+    install_model,
+    list_models,
+    models_dir,
+    remove_model,
+    resolve_model,
+)
+
+__all__ = ["ProgressBar", "add_arguments", "doctor_model_lines", "models_in_use", "run_models_command"]
+
+_BAR_WIDTH = 30
+
+
+class ProgressBar:
+    """Bytes done / total on one redrawn line of a terminal; on anything else, one plain line per phase."""
+
+    def __init__(self, stream: TextIO | None = None, *, min_interval_s: float = 0.1) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.min_interval_s = min_interval_s
+        self._phase: str | None = None
+        self._done = self._total = 0
+        self._started = self._drawn_at = 0.0
+        self._drawn_done = -1
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if phase != self._phase:
+            self.close()
+            self._phase, self._started, self._drawn_at, self._drawn_done = phase, time.monotonic(), 0.0, -1
+        self._done, self._total = done, total
+        now = time.monotonic()
+        due = now - self._drawn_at >= self.min_interval_s or done >= total
+        if self.tty and due and done != self._drawn_done:
+            self._drawn_done = done
+            self._drawn_at = now
+            frac = done / total if total else 1.0
+            filled = int(frac * _BAR_WIDTH)
+            bar = "#" * filled + "-" * (_BAR_WIDTH - filled)
+            self.stream.write(f"\r{phase} [{bar}] {done / 1e6:7.1f}/{total / 1e6:.1f} MB {frac:4.0%}")
+            self.stream.flush()
+
+    def say(self, text: str) -> None:
+        """A step without a byte count, on a line of its own."""
+        self.close()
+        self.stream.write(f"{text}...\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the current phase: a newline on a terminal, the plain summary line elsewhere."""
+        if self._phase is None:
+            return
+        took = time.monotonic() - self._started
+        if self.tty:
+            self.stream.write("\n")
+        else:
+            self.stream.write(f"{self._phase}: {self._done / 1e6:.1f} of {self._total / 1e6:.1f} MB in {took:.1f} s\n")
+        self.stream.flush()
+        self._phase = None
+
+
+def models_in_use(config: Config) -> dict[Path, str]:
+    """Installed model directory -> what uses it: a ``[speech]`` key, or a published flow's voice."""
+    sc: SpeechConfig = config.speech
+    root = models_dir(config.state_dir).resolve()
+    wanted: list[tuple[str, str, str | None, str]] = [
+        ("vosk", sc.vosk_model, sc.language, f'speech.vosk_model = "{sc.vosk_model}"'),
+        ("piper", sc.piper_voice, sc.language, f'speech.piper_voice = "{sc.piper_voice}"'),
+    ]
+    wanted += [("piper", name, None, f'flow {flow_id} v{version}: voice "{name}"')
+               for flow_id, version, name in _flow_voices(config.state_dir)]
+    used: dict[Path, str] = {}
+    for kind, value, language, how in wanted:
+        path = resolve_model(config.state_dir, value, kind, language=language)
+        if path is None or not path.exists():
+            continue
+        path = path.resolve()
+        if path.is_relative_to(root) and path != root:
+            model = root / path.relative_to(root).parts[0]
+            used.setdefault(model, how if value else f"picked for speech.language = {sc.language!r}")
+    return used
+
+
+def _flow_voices(state_dir: Path) -> list[tuple[str, int, str]]:
+    """(flow id, version, voice name) of the latest published version of each flow that names a voice."""
+    from appliance.records.config_store import ConfigStore
+    from appliance.service import StatePaths
+
+    path = StatePaths(state_dir).configs
+    if not path.exists():
+        return []
+    store = ConfigStore(path)
+    try:
+        found = []
+        for flow_id in store.flow_ids():
+            latest = store.flow(flow_id)
+            voice = latest[1].get("voice") if latest else None
+            name = voice.get("name") if isinstance(voice, dict) else None
+            if latest and isinstance(name, str) and name.strip():
+                found.append((flow_id, latest[0], name.strip()))
+        return found
+    finally:
+        store.close()
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n < 1e9 else f"{n / 1e9:.2f} GB"
+
+
+def _row(model: InstalledModel, used: dict[Path, str]) -> dict[str, Any]:
+    row = model.as_dict()
+    how = used.get(model.path.resolve())
+    row["used"] = how is not None
+    row["used_by"] = how
+    return row
+
+
+def _cmd_list(opts: argparse.Namespace, config: Config) -> int:
+    used = models_in_use(config)
+    rows = [_row(m, used) for m in list_models(config.state_dir)]
+    if opts.json:
+        print(json.dumps({"models_dir": str(models_dir(config.state_dir)), "models": rows}, indent=2))
+        return 0
+    if not rows:
+        print(f"no models installed in {models_dir(config.state_dir)} (callbox models add PATH)")
+        return 0
+    width = max(len(r["name"]) for r in rows)
+    print(f"{'NAME':<{width}}  KIND   LANGUAGE  {'SIZE':>9}  USED")
+    for r in rows:
+        print(f"{r['name']:<{width}}  {r['kind']:<5}  {r['language']:<8}  {_size(r['size_bytes']):>9}  "
+              f"{r['used_by'] or '-'}")
+    return 0
+
+
+def _cmd_add(opts: argparse.Namespace, config: Config) -> int:
+    bar = ProgressBar(sys.stderr)
+    try:
+        installed = install_model(
+            config.state_dir,
+            opts.path,
+            name=opts.name,
+            language=opts.language,
+            replace=opts.replace,
+            load_check=not opts.no_load_check,
+            progress=bar,
+            notify=bar.say,
+        )
+    finally:
+        bar.close()
+    if opts.json:
+        print(json.dumps(_row(installed, models_in_use(config)), indent=2))
+        return 0
+    print(f"installed {installed.kind} model {installed.name} ({installed.language}, {_size(installed.size_bytes)}) "
+          f"in {installed.path}")
+    if installed.path.resolve() not in models_in_use(config):
+        key = "vosk_model" if installed.kind == "vosk" else "piper_voice"
+        print(f'to use it: [speech] {key} = "{installed.name}" in the config')
+    return 0
+
+
+def _cmd_remove(opts: argparse.Namespace, config: Config) -> int:
+    path = models_dir(config.state_dir) / opts.name
+    how = models_in_use(config).get(path.resolve())
+    if how is not None and not opts.force:
+        raise SpeechError(f"the config uses {opts.name} ({how}); change the config first, or --force")
+    gone = remove_model(config.state_dir, opts.name)
+    print(f"removed {gone.kind} model {gone.name} ({_size(gone.size_bytes)})")
+    return 0
+
+
+def doctor_model_lines(config: Config) -> list[str]:
+    """What `callbox doctor` says about the installed models."""
+    used = models_in_use(config)
+    installed = list_models(config.state_dir)
+    where = models_dir(config.state_dir)
+    none = f"models: none installed in {where} (callbox models add PATH)"
+    lines = [f"models: {len(installed)} installed in {where}" if installed else none]
+    for m in installed:
+        how = used.get(m.path.resolve())
+        lines.append(f"  {m.name}: {m.kind}, {m.language}, {_size(m.size_bytes)}{f', used ({how})' if how else ''}")
+    sc = config.speech
+    for kind, key, value in (("vosk", "vosk_model", sc.vosk_model), ("piper", "piper_voice", sc.piper_voice)):
+        path = resolve_model(config.state_dir, value, kind, language=sc.language)
+        if value and path is not None and not path.exists():
+            lines.append(f'  speech.{key} = "{value}" is not installed ({path} does not exist)')
+    return lines
+
+
+def run_models_command(opts: argparse.Namespace) -> int:
+    config = load_config(opts.config, state_dir=opts.state_dir)
+    handler = {"list": _cmd_list, "add": _cmd_add, "remove": _cmd_remove}[opts.models_command]
+    return handler(opts, config)
+
+
+def add_arguments(models: argparse.ArgumentParser) -> None:
+    """The `callbox models` sub-commands."""
+    sub = models.add_subparsers(dest="models_command", required=True)
+    ls = sub.add_parser("list", help="the installed models, and which ones the config uses")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    add = sub.add_parser("add", help="install a model directory or archive (.zip .tar.gz .tar.bz2 .tar.xz)")
+    add.add_argument("path", type=Path, metavar="PATH", help="vosk model or piper voice: directory, archive, X.onnx")
+    add.add_argument("--name", default=None, help="install under this name (default: from the model)")
+    add.add_argument("--language", default=None, help="the model's language (ko, en-us) when its name does not say")
+    add.add_argument("--replace", action="store_true", help="overwrite an installed model of the same name")
+    add.add_argument("--no-load-check", action="store_true", help="check the files only, do not load the model")
+    add.add_argument("--json", action="store_true", help="print the installed model as JSON")
+    rm = sub.add_parser("remove", help="delete an installed model")
+    rm.add_argument("name", metavar="NAME")
+    rm.add_argument("--force", action="store_true", help="remove it even though the config uses it")

@@ -1,0 +1,1 @@
+"""The flow document: model, parser, field readers, graph checks, SVG drawing, JSON schema."""

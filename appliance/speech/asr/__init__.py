@@ -1,0 +1,1 @@
+"""Speech recognition: the engine interface, PocketSphinx and vosk engines, worker processes, the factory."""

@@ -1,0 +1,1 @@
+"""Speech models as data: archive unpacking, layout recognition, installed models and their manifests."""

@@ -1,0 +1,61 @@
+"""What the layers above use of a line and of an answered call: protocols, complete, so that nobody probes
+with ``getattr``. :class:`appliance.telephony.line.Line` and its ``ActiveCall`` implement them; tests and the
+simulator may hand in their own objects as long as they have every member.
+
+The campaign (scheduler, call runner, texts) sees a line as a :class:`LinePort` and an answered call as a
+:class:`CallPort`; the conversation sees a call's audio as a :class:`CallAudio`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Protocol
+
+from appliance.events import DialResult
+from appliance.telephony.line import LineState
+
+Tap = Callable[[bytes, bytes], None]  # (heard, played) for every 20 ms tick: the call recorder
+
+
+class CallAudio(Protocol):
+    """A call's audio, one 20 ms frame at a time (the modem is the clock)."""
+
+    def read_frame(self, timeout: float) -> bytes | None: ...
+    def read_frame_with_played(self, timeout: float) -> tuple[bytes, bytes] | None: ...
+    def play(self, pcm: bytes, *, more: bool = False) -> None: ...
+    def flush_playback(self) -> int: ...
+    def playing(self) -> bool: ...
+    def wait_played(self, timeout: float) -> bool: ...
+
+
+class CallPort(Protocol):
+    """An answered call: its audio, the keypad, and how it ended."""
+
+    audio: CallAudio
+    ended: threading.Event
+    end_cause: int | None
+    interrupted: bool
+    fault: str | None  # why an interrupted call was interrupted
+
+    def hangup(self) -> None: ...
+    def send_dtmf(self, digits: str) -> None: ...
+    def read_dtmf(self, timeout: float) -> str | None: ...
+
+
+class LinePort(Protocol):
+    """One modem and SIM as the campaign uses it."""
+
+    name: str
+    state: LineState
+    fault_reason: str | None
+
+    @property
+    def ready(self) -> bool: ...
+
+    def start(self) -> LineState: ...
+    def stop(self) -> None: ...
+    def place_call(
+        self, number: str, *, ring_timeout: float, tap: Tap | None = None
+    ) -> tuple[DialResult, CallPort | None]: ...
+    def send_text(self, number: str, text: str, *, submit_timeout_s: float = 60.0) -> list[int]: ...
