@@ -41,6 +41,8 @@ setup(
             "mypy>=1.10",
             "requests>=2.31",
             "jsonschema>=4.18",  # the flow schema checked against the shipped flows
+            "hypothesis>=6.100",  # property tests: the AT line assembler over random chunking, phone numbers
+            "import-linter>=2.0",  # the layer contract (.importlinter), run by make test
         ],
     },
     entry_points={"console_scripts": ["callbox=appliance.cli:main"]},
