@@ -108,6 +108,46 @@ class LineConfig:
 
 
 @dataclass(frozen=True)
+class StatePaths:
+    """Where the box keeps its state (``/var/lib/callbox`` unless ``state_dir`` says otherwise): the one place
+    these paths are spelled, for the box and every command."""
+
+    root: Path
+
+    @property
+    def records(self) -> Path:
+        return self.root / "callbox.db"
+
+    @property
+    def configs(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def recordings(self) -> Path:
+        return self.root / "recordings"
+
+    @property
+    def prompt_cache(self) -> Path:
+        return self.root / "prompt-cache"
+
+    @property
+    def secret(self) -> Path:
+        return self.root / "webhook-secret"
+
+    @property
+    def session_key(self) -> Path:
+        return self.root / "session-key"
+
+    @property
+    def models(self) -> Path:
+        return self.root / "models"  # installed speech models: appliance.speech.models.installed
+
+    @property
+    def prompt_recordings(self) -> Path:
+        return self.root / "recordings-prompts"  # uploaded prompt WAVs: <flow>/<node>[.<kind>].wav
+
+
+@dataclass(frozen=True)
 class Config:
     state_dir: Path = DEFAULT_STATE_DIR
     web: WebConfig = field(default_factory=WebConfig)
@@ -116,6 +156,10 @@ class Config:
     vui: VuiConfig = field(default_factory=VuiConfig)
     lines: tuple[LineConfig, ...] = ()
     sms: SmsConfig = field(default_factory=SmsConfig)
+
+    @property
+    def paths(self) -> StatePaths:
+        return StatePaths(self.state_dir)
 
 
 def _build(cls: type, data: Any, where: str, file: str) -> Any:

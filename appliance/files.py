@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 import tempfile
 from pathlib import Path
 
-__all__ = ["fsync_dir", "write_atomic"]
+__all__ = ["fsync_dir", "load_or_create_secret", "write_atomic"]
 
 
 def write_atomic(path: Path, data: bytes, *, sync_dir: bool = False) -> None:
@@ -33,3 +35,16 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def load_or_create_secret(path: Path, *, prefix: str = "whsec_") -> str:
+    """A secret kept in the state dir (0600): the webhook secret when the config names none,
+    and the panel's session key, so that logins survive a restart."""
+    if path.exists():
+        return path.read_text(encoding="ascii").strip()
+    secret = prefix + base64.b64encode(secrets.token_bytes(32)).decode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(secret + "\n")
+    return secret

@@ -2,17 +2,57 @@
 
 The web layer never opens a serial port, a model or a database: everything it
 shows or changes goes through an object satisfying :class:`PanelService`,
-handed to :func:`web.create_app`. ``appliance.service`` provides the real one.
+handed to :func:`web.create_app`. ``appliance.panel.service.BoxPanel`` is the real one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 
+class FlowService(Protocol):
+    """What the panel does with flows (``appliance.panel.flows.FlowAdmin`` is the real one)."""
+
+    def list_flows(self) -> list[dict[str, Any]]:
+        """Each published flow's latest version: id, name, language, description, version, versions, nodes."""
+        ...
+
+    def flow_document(self, flow_id: str, version: int | None = None) -> tuple[int, dict[str, Any]] | None:
+        """(version, document) of a published flow (the latest without ``version``), or None."""
+        ...
+
+    def flow_versions(self, flow_id: str) -> list[int]:
+        """The published version numbers of a flow, oldest first."""
+        ...
+
+    def check_document(self, document: Any) -> list[dict[str, Any]]:
+        """Every problem of a flow document: [{"node", "field", "message", "text"}]; empty = publishable."""
+        ...
+
+    def publish_document(self, document: Any) -> int:
+        """Publish a checked document as a new version; raises ``appliance.panel.flows.FlowRejected`` (with
+        ``.problems``) and stores nothing when it has problems."""
+        ...
+
+    def graph_svg(self, flow_id: str, version: int | None = None) -> str | None:
+        """The flow drawn as SVG, or None when there is no such flow."""
+        ...
+
+    def try_flow(self, flow_id: str, *, variables: dict[str, str], says: Sequence[str],
+                 version: int | None = None) -> dict[str, Any] | None:
+        """A text conversation with a published flow, shaped like ``callbox flow try --json``."""
+        ...
+
+
 class PanelService(Protocol):
     webhook_secret: str  # Standard Webhooks secret, "whsec_<base64>"
+
+    @property
+    def flows(self) -> FlowService:
+        """The Flows pages and their API."""
+        ...
 
     def submit_ticket(self, payload: dict[str, Any], *, webhook_id: str) -> dict[str, Any]:
         """Validate, store (committed before returning), decide.
@@ -48,38 +88,6 @@ class PanelService(Protocol):
 
     def status(self) -> dict[str, Any]:
         """``{"lines": [{"name", "state", "fault"?}], "asr": {"engine", "fallback_reason"}, "version"}``."""
-        ...
-
-    # -- flows (appliance.flowadmin.FlowAdmin does the work) -------------------
-
-    def list_flows(self) -> list[dict[str, Any]]:
-        """Each published flow's latest version: id, name, language, description, version, versions, nodes."""
-        ...
-
-    def flow_document(self, flow_id: str, version: int | None = None) -> tuple[int, dict[str, Any]] | None:
-        """(version, document) of a published flow (the latest without ``version``), or None."""
-        ...
-
-    def flow_versions(self, flow_id: str) -> list[int]:
-        """The published version numbers of a flow, oldest first."""
-        ...
-
-    def check_flow_document(self, document: Any) -> list[dict[str, Any]]:
-        """Every problem of a flow document: [{"node", "field", "message", "text"}]; empty = publishable."""
-        ...
-
-    def publish_flow_document(self, document: Any) -> int:
-        """Publish a checked document as a new version; raises ``appliance.flowadmin.FlowRejected`` (with
-        ``.problems``) and stores nothing when it has problems."""
-        ...
-
-    def flow_graph_svg(self, flow_id: str, version: int | None = None) -> str | None:
-        """The flow drawn as SVG, or None when there is no such flow."""
-        ...
-
-    def try_flow(self, flow_id: str, *, variables: dict[str, str], says: list[str],
-                 version: int | None = None) -> dict[str, Any] | None:
-        """A text conversation with a published flow, shaped like ``callbox flow try --json``."""
         ...
 
     # -- the do-not-call list ----------------------------------------------------

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from appliance.campaign.calls import SpeechKit
+from appliance.cli.common import parse_vars, setup_logging
+from appliance.config import Config
 from appliance.dialog.flow.model import Flow, builtin_flow_path, load_flow
 from appliance.dialog.runtime.conversation import Conversation, ConversationLimits
 from appliance.dialog.runtime.engine import FlowRun
@@ -84,16 +86,6 @@ class CallRecord:
         if self.recording:
             lines.append(f"recording: {self.recording}")
         return "\n".join(lines)
-
-
-def parse_vars(items: list[str]) -> dict[str, str]:
-    variables = dict(DEFAULT_VARS)
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--var {item!r}: expected KEY=VALUE")
-        variables[key.strip()] = value
-    return variables
 
 
 def call_once(
@@ -183,18 +175,18 @@ def open_line(profile: str, at_port: str, audio: str, *, timeouts: ModemTimeouts
 def run_call_command(opts: argparse.Namespace, *, speech: SpeechKit | None = None) -> int:
     """The `callbox call` command; exit 0 when the flow completed, 1 for any other outcome."""
     flow = load_flow(opts.flow if opts.flow is not None else builtin_flow_path(DEFAULT_FLOW))
-    variables = parse_vars(opts.var)
+    variables = dict(DEFAULT_VARS) | parse_vars(opts.var)
     audio: str = opts.audio
     if not audio.startswith(("serial:", "alsa:", "fifo:")):
         raise ConfigError(f"--audio {audio!r}: expected serial:PATH or alsa:DEVICE")
     built_engine: object = None
     with tempfile.TemporaryDirectory(prefix="callbox-call-") as tmp:
         if speech is None:
-            from appliance.config import Config
-            from appliance.service import StatePaths, build_speech
+            from appliance.box import build_speech  # loads the models: only when the command runs
 
-            state = Path(opts.state_dir) if getattr(opts, "state_dir", None) else Path(tmp)
-            speech, built_engine = build_speech(Config(state_dir=state), StatePaths(state))
+            state = Path(opts.state_dir) if opts.state_dir else Path(tmp)
+            speech = build_speech(Config(state_dir=state))
+            built_engine = speech.asr
         line = open_line(opts.profile, opts.at_port, audio)
         try:
             record = call_once(
@@ -217,3 +209,23 @@ def run_call_command(opts: argparse.Namespace, *, speech: SpeechKit | None = Non
     else:
         print(record.text())
     return 0 if record.outcome == "completed" else 1
+
+
+def _run(opts: argparse.Namespace) -> int:
+    setup_logging(opts.verbose, quiet=not opts.verbose)
+    return run_call_command(opts)
+
+
+def register(commands: Any) -> None:
+    call = commands.add_parser("call", help="place one call on one line and print the call record")
+    call.add_argument("number", metavar="NUMBER")
+    call.add_argument("--profile", required=True, help="modem profile name or .toml file")
+    call.add_argument("--at-port", required=True)
+    call.add_argument("--audio", required=True, help="serial:PATH or alsa:DEVICE")
+    call.add_argument("--flow", type=Path, default=None, help="flow JSON (default: the English delivery example)")
+    call.add_argument("--var", action="append", default=[], metavar="K=V", help="flow variable (repeatable)")
+    call.add_argument("--ring-timeout", type=float, default=45.0)
+    call.add_argument("--max-call", type=float, default=300.0, help="seconds before the bot hangs up")
+    call.add_argument("--recording", type=Path, default=None, help="write a stereo WAV of the call here")
+    call.add_argument("--json", action="store_true", help="print the call record as JSON")
+    call.set_defaults(func=_run)

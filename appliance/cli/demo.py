@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import secrets
@@ -18,9 +19,10 @@ from typing import Any
 
 from standardwebhooks.webhooks import Webhook
 
+from appliance.box import Callbox
+from appliance.cli.common import setup_logging
 from appliance.config import CallingConfig, Config, LineConfig, RetryConfig, VuiConfig, WebConfig
 from appliance.errors import CallboxError
-from appliance.service import Callbox
 from appliance.sim.customer import CustomerScript
 from appliance.sim.huawei import SimulatedHuaweiModem
 from appliance.sim.run import VOICES_DIR
@@ -141,8 +143,8 @@ class Demo:
             sim.start()
         config = demo_config(self.state_dir, self.sims, self.port)
         self.box = Callbox(config, shop_name="Corner Shop")
-        self.box.set_password("admin", self.password)
-        app = create_app(self.box, secret_key=self.box.session_key)
+        self.box.panel.set_password("admin", self.password)
+        app = create_app(self.box.panel, secret_key=self.box.session_key)
         try:
             self.server = waitress.create_server(app, host="127.0.0.1", port=self.port, threads=4)
         except OSError as exc:
@@ -162,7 +164,7 @@ class Demo:
         deadline = time.monotonic() + timeout
         ids = [t["id"] for t in self.tickets]
         while time.monotonic() < deadline:
-            statuses = [getattr(self.box.records.ticket(i), "status", None) for i in ids]
+            statuses = [t.status if (t := self.box.records.ticket(i)) else None for i in ids]
             if all(s in FINAL_STATUSES for s in statuses):
                 return True
             time.sleep(0.25)
@@ -279,3 +281,20 @@ def run_demo(
 
 
 __all__ = ["Demo", "format_table", "post_ticket", "run_demo"]
+
+
+def _run(opts: argparse.Namespace) -> int:
+    setup_logging(opts.verbose, quiet=not opts.verbose)
+    return run_demo(calls=opts.calls, lines=opts.lines, port=opts.port, once=opts.once, as_json=opts.json,
+                    timeout=opts.timeout, state_dir=opts.state_dir)
+
+
+def register(commands: Any) -> None:
+    d = commands.add_parser("demo", help="run the whole box on simulated modems and customers")
+    d.add_argument("--calls", type=int, default=5, help="number of tickets that lead to calls")
+    d.add_argument("--lines", type=int, default=2, help="number of simulated modems")
+    d.add_argument("--port", type=int, default=8080, help="panel port on localhost (0: any free port)")
+    d.add_argument("--once", action="store_true", help="exit when every ticket reached a final state")
+    d.add_argument("--json", action="store_true", help="print a JSON summary instead of a table")
+    d.add_argument("--timeout", type=float, default=110.0, help="seconds to wait for final states")
+    d.set_defaults(func=_run)

@@ -7,17 +7,15 @@ import json
 from typing import Any
 
 from appliance.campaign.tickets import normalise_phone
-from appliance.config import load_config
+from appliance.cli.common import state_of
 from appliance.errors import CallboxError, TicketInvalid
-from appliance.records.dnc import DoNotCall
 from appliance.records.store import RecordsStore
 
 
 def run_dnc_command(opts: argparse.Namespace) -> int:
-    config = load_config(opts.config, state_dir=opts.state_dir)
-    store = RecordsStore(config.state_dir / "callbox.db")
+    store = RecordsStore(state_of(opts).records)
     try:
-        dnc = DoNotCall(store.db)
+        dnc = store.do_not_call
         if opts.dnc_command == "list":
             entries = dnc.entries()
             if opts.json:
@@ -43,8 +41,8 @@ def run_dnc_command(opts: argparse.Namespace) -> int:
         store.close()
 
 
-def add_dnc_parser(sub: Any) -> None:
-    d = sub.add_parser("dnc", help="the do-not-call list (numbers that asked not to be called again)")
+def register(commands: Any) -> None:
+    d = commands.add_parser("dnc", help="the do-not-call list (numbers that asked not to be called again)")
     dsub = d.add_subparsers(dest="dnc_command", required=True)
     ls = dsub.add_parser("list", help="show the numbers on the list")
     ls.add_argument("--json", action="store_true")

@@ -1,4 +1,5 @@
-"""`callbox flow validate|try|graph`: check a flow, talk to it in text, draw it.
+"""`callbox flow validate|try|graph|prerender|record`: check a flow, talk to it in text, draw it, render its
+prompts ahead, store a recorded prompt.
 
 ``validate`` prints every problem (schema, missing targets, unreachable nodes, unknown variables, nodes with no
 way out) and exits 2 if there is any. ``try`` runs a conversation in text: one ``--say`` per customer turn
@@ -11,17 +12,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from appliance.dialog.flow.model import Flow, load_document, parse_flow
+from appliance.cli.common import ProgressBar, config_of, parse_vars, setup_logging
+from appliance.dialog.flow.model import Flow, load_document, load_flow, parse_flow
 from appliance.dialog.flow.parse import check_flow
+from appliance.dialog.flow.svg import flow_svg
 from appliance.dialog.runtime.engine import Step
 from appliance.dialog.runtime.rehearsal import converse, result_json
-from appliance.errors import ConfigError, FlowError
+from appliance.errors import CallboxError, ConfigError, FlowError
+from appliance.speech.tts.recorded import RecordedPrompts
 
 
 def flow_problems(path: Path) -> tuple[Flow | None, list[FlowError]]:
@@ -44,16 +48,6 @@ def validate_command(path: Path, *, out: TextIO = sys.stdout, err: TextIO = sys.
     print(f"{path}: ok ({len(flow.nodes)} nodes, {api} API, {len(flow.intents)} intents, "
           f"{len(flow.global_intents)} global, {len(flow.knowledge_base)} knowledge-base answers)", file=out)
     return 0
-
-
-def parse_vars(items: Iterable[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--var {item!r}: expected KEY=VALUE")
-        out[key.strip()] = value
-    return out
 
 
 def _prompt_lines(inp: TextIO, out: TextIO) -> Iterator[str]:
@@ -101,8 +95,6 @@ def try_command(path: Path, *, variables: dict[str, str], says: list[str] | None
 
 
 def graph_command(path: Path, output: Path | None, *, out: TextIO = sys.stdout) -> int:
-    from appliance.dialog.flow.svg import flow_svg
-
     svg = flow_svg(parse_flow(load_document(path)))
     if output is None:
         out.write(svg)
@@ -140,8 +132,46 @@ def run_flow_command(opts: argparse.Namespace) -> int:
     return graph_command(opts.file, opts.output)
 
 
-def add_flow_commands(fsub: Any, func: Callable[[argparse.Namespace], int]) -> None:
-    """`flow try` and `flow graph` (validate is declared with the other flow commands)."""
+def run_prerender(opts: argparse.Namespace) -> int:
+    """Render a flow's static prompts into the box's prompt cache with its voice settings."""
+    from appliance.campaign.voices import FlowPrompts  # loads piper: only when the command runs
+    from appliance.speech.build import build_tts, build_voices
+
+    setup_logging(opts.verbose, quiet=not opts.verbose)
+    config = config_of(opts)
+    flow = load_flow(opts.file)
+    tts = build_tts(config.speech, config.paths, line_rate=opts.rate)
+    prompts = FlowPrompts(build_voices(tts, config.paths), RecordedPrompts(config.paths.prompt_recordings))
+    source = prompts.for_flow(flow)
+    report = source.prerender(progress=ProgressBar(sys.stderr).counter(f"prerender {flow.id}"))
+    print(f"{flow.id}: {report.total} prompt(s) in the cache for {source.tts.voice_id} at {opts.rate} Hz "
+          f"({report.rendered} rendered now in {report.synthesised} piper run(s), {report.cached} already there, "
+          f"{report.seconds:.1f} s)")
+    missing = source.missing_recordings() if flow.broadcast != "tts" else []
+    fate = "it will be synthesised" if flow.broadcast == "mixed" else "MISSING"
+    for node, kind in missing:
+        print(f"  no recording for {node} ({kind}): {fate}")
+    return 1 if flow.broadcast == "recorded" and missing else 0
+
+
+def run_record(opts: argparse.Namespace) -> int:
+    """Store a WAV file as the recorded prompt of one node of a flow (broadcast modes recorded / mixed)."""
+    config = config_of(opts)
+    flow = load_flow(opts.file)
+    if (opts.node, opts.kind) not in flow.prompt_templates():
+        raise CallboxError(f"flow {flow.id} has no {opts.kind} prompt on a node {opts.node!r}")
+    stored = RecordedPrompts(config.paths.prompt_recordings).save(flow.id, opts.node, opts.wav.read_bytes(), opts.kind)
+    print(f"{flow.id}/{opts.node} ({opts.kind}): {stored}")
+    return 0
+
+
+def register(commands: Any) -> None:
+    """`callbox flow validate|try|graph|prerender|record`."""
+    f = commands.add_parser("flow", help="work with flow documents")
+    fsub = f.add_subparsers(dest="flow_command", required=True)
+    fv = fsub.add_parser("validate", help="check a flow file")
+    fv.add_argument("file", type=Path)
+    fv.set_defaults(func=run_flow_command)
     ft = fsub.add_parser("try", help="talk to a flow in text (scripted with --say, else at a prompt)")
     ft.add_argument("file", type=Path)
     ft.add_argument("--var", action="append", default=[], metavar="K=V", help="flow variable (repeatable)")
@@ -150,8 +180,19 @@ def add_flow_commands(fsub: Any, func: Callable[[argparse.Namespace], int]) -> N
     ft.add_argument("--json", action="store_true", help="print the result and the turns as JSON")
     ft.add_argument("--now", default=None, metavar="ISO", help="the time the call happens (for dates in answers)")
     ft.add_argument("--tz", default=None, help="the box's time zone (default: the system's)")
-    ft.set_defaults(func=func)
+    ft.set_defaults(func=run_flow_command)
     fg = fsub.add_parser("graph", help="draw a flow as SVG")
     fg.add_argument("file", type=Path)
     fg.add_argument("-o", "--output", type=Path, default=None, help="SVG file (default: standard output)")
-    fg.set_defaults(func=func)
+    fg.set_defaults(func=run_flow_command)
+    fp = fsub.add_parser("prerender", help="render a flow's static prompts into the prompt cache (progress bar)")
+    fp.add_argument("file", type=Path)
+    fp.add_argument("--rate", type=int, default=8000, help="line sample rate in Hz (8000 or 16000)")
+    fp.set_defaults(func=run_prerender)
+    fr = fsub.add_parser("record", help="store a WAV as a node's recorded prompt (broadcast recorded / mixed)")
+    fr.add_argument("file", type=Path, help="the flow JSON")
+    fr.add_argument("node")
+    fr.add_argument("wav", type=Path)
+    fr.add_argument("--kind", default="say", help="say (default), reprompt, ask.<slot>, no_input.1, ... "
+                    "(the flow's prompts: Flow.prompt_templates)")
+    fr.set_defaults(func=run_record)

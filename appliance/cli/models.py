@@ -10,12 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from appliance.config import Config, SpeechConfig, load_config
+from appliance.cli.common import ProgressBar, config_of, setup_logging
+from appliance.config import Config, SpeechConfig, StatePaths
 from appliance.errors import SpeechError
+from appliance.records.config_store import ConfigStore
 from appliance.speech.models.installed import (
     InstalledModel,
     install_model,
@@ -25,57 +26,7 @@ from appliance.speech.models.installed import (
     resolve_model,
 )
 
-__all__ = ["ProgressBar", "add_arguments", "doctor_model_lines", "models_in_use", "run_models_command"]
-
-_BAR_WIDTH = 30
-
-
-class ProgressBar:
-    """Bytes done / total on one redrawn line of a terminal; on anything else, one plain line per phase."""
-
-    def __init__(self, stream: TextIO | None = None, *, min_interval_s: float = 0.1) -> None:
-        self.stream = stream if stream is not None else sys.stderr
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.min_interval_s = min_interval_s
-        self._phase: str | None = None
-        self._done = self._total = 0
-        self._started = self._drawn_at = 0.0
-        self._drawn_done = -1
-
-    def __call__(self, phase: str, done: int, total: int) -> None:
-        if phase != self._phase:
-            self.close()
-            self._phase, self._started, self._drawn_at, self._drawn_done = phase, time.monotonic(), 0.0, -1
-        self._done, self._total = done, total
-        now = time.monotonic()
-        due = now - self._drawn_at >= self.min_interval_s or done >= total
-        if self.tty and due and done != self._drawn_done:
-            self._drawn_done = done
-            self._drawn_at = now
-            frac = done / total if total else 1.0
-            filled = int(frac * _BAR_WIDTH)
-            bar = "#" * filled + "-" * (_BAR_WIDTH - filled)
-            self.stream.write(f"\r{phase} [{bar}] {done / 1e6:7.1f}/{total / 1e6:.1f} MB {frac:4.0%}")
-            self.stream.flush()
-
-    def say(self, text: str) -> None:
-        """A step without a byte count, on a line of its own."""
-        self.close()
-        self.stream.write(f"{text}...\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        """End the current phase: a newline on a terminal, the plain summary line elsewhere."""
-        if self._phase is None:
-            return
-        took = time.monotonic() - self._started
-        if self.tty:
-            self.stream.write("\n")
-        else:
-            self.stream.write(f"{self._phase}: {self._done / 1e6:.1f} of {self._total / 1e6:.1f} MB in {took:.1f} s\n")
-        self.stream.flush()
-        self._phase = None
-
+__all__ = ["doctor_model_lines", "models_in_use", "register", "run_models_command"]
 
 def models_in_use(config: Config) -> dict[Path, str]:
     """Installed model directory -> what uses it: a ``[speech]`` key, or a published flow's voice."""
@@ -86,7 +37,7 @@ def models_in_use(config: Config) -> dict[Path, str]:
         ("piper", sc.piper_voice, sc.language, f'speech.piper_voice = "{sc.piper_voice}"'),
     ]
     wanted += [("piper", name, None, f'flow {flow_id} v{version}: voice "{name}"')
-               for flow_id, version, name in _flow_voices(config.state_dir)]
+               for flow_id, version, name in _flow_voices(config.paths)]
     used: dict[Path, str] = {}
     for kind, value, language, how in wanted:
         path = resolve_model(config.state_dir, value, kind, language=language)
@@ -99,12 +50,9 @@ def models_in_use(config: Config) -> dict[Path, str]:
     return used
 
 
-def _flow_voices(state_dir: Path) -> list[tuple[str, int, str]]:
+def _flow_voices(paths: StatePaths) -> list[tuple[str, int, str]]:
     """(flow id, version, voice name) of the latest published version of each flow that names a voice."""
-    from appliance.records.config_store import ConfigStore
-    from appliance.service import StatePaths
-
-    path = StatePaths(state_dir).configs
+    path = paths.configs
     if not path.exists():
         return []
     store = ConfigStore(path)
@@ -205,13 +153,16 @@ def doctor_model_lines(config: Config) -> list[str]:
 
 
 def run_models_command(opts: argparse.Namespace) -> int:
-    config = load_config(opts.config, state_dir=opts.state_dir)
+    setup_logging(opts.verbose, quiet=not opts.verbose)
+    config = config_of(opts)
     handler = {"list": _cmd_list, "add": _cmd_add, "remove": _cmd_remove}[opts.models_command]
     return handler(opts, config)
 
 
-def add_arguments(models: argparse.ArgumentParser) -> None:
-    """The `callbox models` sub-commands."""
+def register(commands: Any) -> None:
+    """`callbox models list|add|remove`."""
+    models = commands.add_parser("models", help="list, install and remove speech models (vosk, piper voices)")
+    models.set_defaults(func=run_models_command)
     sub = models.add_subparsers(dest="models_command", required=True)
     ls = sub.add_parser("list", help="the installed models, and which ones the config uses")
     ls.add_argument("--json", action="store_true", help="print JSON")

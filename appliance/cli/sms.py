@@ -8,11 +8,13 @@ not (yet) set up for calls can still be tried.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
+from appliance.cli.common import setup_logging
 from appliance.errors import CallboxError
 from appliance.telephony.at import AtChannel
 from appliance.telephony.profile import load_profile
@@ -63,3 +65,21 @@ def run_sms_command(
         refs = ", ".join(str(r) for r in references)
         print(f"sent to {to} in {parts} part(s) ({record['alphabet']}), message reference(s) {refs}", file=out)
     return 0
+
+
+def _run(opts: argparse.Namespace) -> int:
+    setup_logging(opts.verbose, quiet=not opts.verbose)
+    return run_sms_command(opts.number, opts.text, at_port=opts.at_port, profile=opts.profile,
+                           baudrate=opts.baudrate, submit_timeout=opts.timeout, as_json=opts.json)
+
+
+def register(commands: Any) -> None:
+    sms = commands.add_parser("sms", help="send one text message through one modem (PDU mode, Unicode fine)")
+    sms.add_argument("number", metavar="NUMBER")
+    sms.add_argument("text", metavar="TEXT")
+    sms.add_argument("--at-port", required=True)
+    sms.add_argument("--profile", default=None, help="modem profile name or .toml file (baud rate, URC prefixes)")
+    sms.add_argument("--baudrate", type=int, default=None)
+    sms.add_argument("--timeout", type=float, default=60.0, help="seconds for the network to take each part")
+    sms.add_argument("--json", action="store_true", help="print what was sent as JSON")
+    sms.set_defaults(func=_run)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.records.db import Database
+from appliance.records.dnc import DoNotCall
 
 ACTIVE_TICKET = ("open", "calling")
 
@@ -74,6 +75,7 @@ class Submission:
 class RecordsStore:
     def __init__(self, path: Path) -> None:
         self.db = Database(path)
+        self.do_not_call = DoNotCall(self.db)  # numbers that asked not to be called again
 
     def close(self) -> None:
         self.db.close()

@@ -77,9 +77,9 @@ def test_int_callcmd_answered_call_runs_the_delivery_flow(sim, kit, capsys, tmp_
 
 
 def test_int_callcmd_busy_through_the_cli(sim, capsys, monkeypatch, kit):
-    import appliance.service as service
+    import appliance.box as box
 
-    monkeypatch.setattr(service, "build_speech", lambda config, paths: (kit, kit.asr))  # models already loaded
+    monkeypatch.setattr(box, "build_speech", lambda config: kit)  # models already loaded
     code = main(["call", "+15550200003", "--profile", "huawei-e1550", "--at-port", sim.at_port,
                  "--audio", f"serial:{sim.audio_port}", "--json", "--ring-timeout", "3"])  # fmt: skip
     record = json.loads(capsys.readouterr().out)

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
+from appliance.box import Callbox
 from appliance.campaign.calls import LineLike, SpeechKit
 from appliance.config import Config
 from appliance.dialog.runtime.engine import RenderedOperation
-from appliance.service import Callbox
 from appliance.speech.vad import Endpointer
 
 PHONE = "+15550199"
@@ -25,8 +25,8 @@ def test_do_not_call_stops_every_later_call(tmp_path: Path, piper_tts: Any, pock
     box = Callbox(Config(state_dir=tmp_path), lines=[], speech=kit)
     records, runner = box.records, box.runner
     try:
-        assert box.submit_ticket(ticket("DNC-1"), webhook_id="m1")["decision"] == "call"
-        assert box.submit_ticket(ticket("DNC-2"), webhook_id="m2")["decision"] == "call"  # planned already
+        assert box.panel.submit_ticket(ticket("DNC-1"), webhook_id="m1")["decision"] == "call"
+        assert box.panel.submit_ticket(ticket("DNC-2"), webhook_id="m2")["decision"] == "call"  # planned already
         task = records.claim_due_task(datetime.now(UTC))
         assert task is not None and task.ticket_id == "DNC-1"
         row = records.ticket("DNC-1")
@@ -36,7 +36,7 @@ def test_do_not_call_stops_every_later_call(tmp_path: Path, piper_tts: Any, pock
                RenderedOperation("schedule", delay_minutes=60),  # a flow's mistake: must not win
                RenderedOperation("do_not_call", "the customer asked not to be called again")]
         summary = runner._apply(call_id, task, row, "completed", None, "do_not_call", ops, [])
-        entry = box.do_not_call.entry(PHONE)
+        entry = box.records.do_not_call.entry(PHONE)
         assert entry is not None and entry.call_id == call_id and entry.ticket_id == "DNC-1"
         assert summary.ticket_status != "scheduled"
         kinds = [op["kind"] for op in records.operations("DNC-1")]
@@ -53,12 +53,13 @@ def test_do_not_call_stops_every_later_call(tmp_path: Path, piper_tts: Any, pock
         assert records.claim_due_task(datetime.now(UTC)) is None  # nothing else to dial
 
         # A new ticket for the number is stored, but not called, and says why.
-        new = box.submit_ticket(ticket("DNC-3"), webhook_id="m3")
+        new = box.panel.submit_ticket(ticket("DNC-3"), webhook_id="m3")
         assert new["decision"] == "skip" and "do-not-call list" in new["reason"]
-        assert box.submit_ticket(ticket("DNC-4", "+15550100"), webhook_id="m4")["decision"] == "call"  # others are
+        other = box.panel.submit_ticket(ticket("DNC-4", "+15550100"), webhook_id="m4")
+        assert other["decision"] == "call"  # others are
 
         # Only an admin takes it off; then the number is called again.
-        assert box.do_not_call.remove(PHONE) and not box.do_not_call.remove(PHONE)
-        assert box.submit_ticket(ticket("DNC-5"), webhook_id="m5")["decision"] == "call"
+        assert box.records.do_not_call.remove(PHONE) and not box.records.do_not_call.remove(PHONE)
+        assert box.panel.submit_ticket(ticket("DNC-5"), webhook_id="m5")["decision"] == "call"
     finally:
         box.stop()

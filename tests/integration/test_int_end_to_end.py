@@ -22,9 +22,9 @@ import pytest
 import waitress
 from standardwebhooks.webhooks import Webhook
 
+from appliance.box import Callbox
 from appliance.campaign.calls import SpeechKit
 from appliance.config import CallingConfig, Config, LineConfig, RetryConfig, VuiConfig
-from appliance.service import Callbox
 from appliance.sim.customer import CustomerScript
 from appliance.sim.huawei import SimulatedHuaweiModem
 from appliance.speech.asr.sphinx import PocketSphinxEngine
@@ -117,7 +117,7 @@ def box(tmp_path_factory: pytest.TempPathFactory, piper_tts: Any, pocketsphinx_e
     )
     callbox = Callbox(config, speech=speech, shop_name="Corner Shop")
     server = waitress.create_server(
-        create_app(callbox, secret_key=callbox.session_key), host="127.0.0.1", port=0, threads=4
+        create_app(callbox.panel, secret_key=callbox.session_key), host="127.0.0.1", port=0, threads=4
     )
     thread = threading.Thread(target=server.run, name="test-web", daemon=True)
     thread.start()

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from appliance.box import Callbox
 from appliance.campaign.calls import SpeechKit
 from appliance.config import Config
-from appliance.flowadmin import FlowRejected
-from appliance.service import Callbox
+from appliance.panel.flows import FlowRejected
 from appliance.speech.vad import Endpointer
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "flows" / "examples" / "payment-reminder.en.json"
@@ -24,28 +24,43 @@ def test_box_publishes_checks_and_tries_flows(tmp_path: Path, piper_tts: Any, po
     box = Callbox(Config(state_dir=tmp_path), lines=[], speech=kit)
     try:
         document = json.loads(EXAMPLE.read_text())
-        before = {f["id"] for f in box.list_flows()}
+        before = {f["id"] for f in box.panel.flows.list_flows()}
         assert document["id"] not in before  # only the built-in flow so far
-        assert box.check_flow_document(document) == []
-        assert box.publish_flow_document(document) == 1
-        for thread in [t for t in threading.enumerate() if t.name == f"prerender-{document['id']}"]:
-            thread.join(120)
-        flow = box.flow_admin.flow_document(document["id"])
+        assert box.panel.flows.check_document(document) == []
+        assert box.panel.flows.publish_document(document) == 1
+        assert box.flows.wait_idle(120)  # the box's one prerender thread rendered it
+        flow = box.panel.flows.flow_document(document["id"])
         assert flow is not None and flow[1] == document
         from appliance.dialog.flow.model import parse_flow
 
-        report = box.prerender_flow(parse_flow(document))
+        report = box.flows.prerender_flow(parse_flow(document))
         assert report is not None and report.total > 0 and report.rendered == 0  # all rendered on publishing
 
         broken = dict(document, start="nowhere")
         with pytest.raises(FlowRejected) as caught:
-            box.publish_flow_document(broken)
+            box.panel.flows.publish_document(broken)
         assert any("nowhere" in str(p) for p in caught.value.problems)
-        assert box.flow_admin.configs.flow_versions(document["id"]) == [1]
+        assert box.panel.flows.configs.flow_versions(document["id"]) == [1]
 
-        tried = box.try_flow(document["id"], variables={}, says=["", "", "", ""])
+        tried = box.panel.flows.try_flow(document["id"], variables={}, says=["", "", "", ""])
         assert tried is not None and tried["version"] == 1
         assert tried["turns"][0]["speaker"] == "bot"
         assert tried["disposition"] == "no_response"  # silence until the fallback
     finally:
         box.stop()
+
+
+def test_publishing_renders_on_one_thread_that_the_box_joins(tmp_path: Path, piper_tts: Any,
+                                                             pocketsphinx_engine: Any) -> None:
+    """Two publishes from the panel share the box's one prerender thread; stopping the box joins it."""
+    kit = SpeechKit(asr=pocketsphinx_engine, tts=piper_tts, endpointer=lambda: Endpointer())
+    box = Callbox(Config(state_dir=tmp_path), lines=[], speech=kit)
+    document = json.loads(EXAMPLE.read_text())
+    try:
+        assert box.panel.flows.publish_document(document) == 1
+        assert box.panel.flows.publish_document(dict(document, name="Payment reminder, second draft")) == 2
+        renderers = [t for t in threading.enumerate() if t.name == "prerender"]
+        assert len(renderers) == 1
+    finally:
+        box.stop()
+    assert not renderers[0].is_alive()

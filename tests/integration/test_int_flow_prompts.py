@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from appliance.box import Callbox
 from appliance.campaign.calls import SpeechKit
 from appliance.config import CallingConfig, Config, LineConfig
 from appliance.dialog.flow.model import builtin_flow_path, load_document
-from appliance.service import Callbox
 from appliance.sim.customer import CustomerScript
 from appliance.sim.huawei import SimulatedHuaweiModem
 from appliance.speech.tts.prompts import RecordedPrompts
@@ -57,13 +57,13 @@ def test_mixed_flow_plays_its_recording_then_synthesises_the_rest(tmp_path: Path
         document = load_document(builtin_flow_path("delivery-confirmation.en"))
         document["broadcast"] = "mixed"
         RecordedPrompts(box.paths.prompt_recordings).save(document["id"], document["start"], tone_wav())
-        box.publish_flow(document)
+        box.flows.publish(document)
         box.scheduler.idle_poll_s = 0.1
         box.start()
         ticket = {"id": "REC-1", "type": "delivery", "subject": "Parcel", "description": "",
                   "customer": {"name": "Ada Lovelace", "phone": "+15550100001"},
                   "order": {"id": "A-7731", "status": "shipped"}}
-        assert box.submit_ticket(ticket, webhook_id=f"m_{uuid.uuid4().hex}")["decision"] == "call"
+        assert box.panel.submit_ticket(ticket, webhook_id=f"m_{uuid.uuid4().hex}")["decision"] == "call"
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline:
             row = box.records.ticket("REC-1")

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from gsmmodem.pdu import decodeSmsPdu
 
+from appliance.box import Callbox
 from appliance.campaign.calls import SpeechKit
 from appliance.campaign.texts import UnreachableTexts
 from appliance.config import CallingConfig, Config, LineConfig, RetryConfig, SmsConfig, parse_config
 from appliance.dialog.flow.model import builtin_flow_path, load_flow, parse_flow
 from appliance.errors import ConfigError, FlowError
-from appliance.service import Callbox
 from appliance.sim.customer import CustomerScript
 from appliance.sim.huawei import SimulatedHuaweiModem
 from appliance.speech.vad import Endpointer
@@ -52,7 +52,7 @@ class Rig:
         self.sims = sims
 
     def submit(self, payload: dict[str, Any]) -> None:
-        assert self.box.submit_ticket(payload, webhook_id=f"msg_{uuid.uuid4().hex}")["decision"] == "call"
+        assert self.box.panel.submit_ticket(payload, webhook_id=f"msg_{uuid.uuid4().hex}")["decision"] == "call"
 
     def wait_for_operation(self, tid: str, kinds: set[str], timeout: float = 20) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
@@ -128,7 +128,7 @@ def test_int_sms_gsm7_text_after_the_last_failed_attempt_only(rig: Callable[...,
     assert event["references"] == [got.message_reference] and event["line"] == "sim0"
     assert event["call"] == r.box.records.calls(ticket_id="SMS-1")[0]["id"]  # newest call first
     # the panel's ticket list shows the text among the remarks
-    [listed] = [t for t in r.box.list_tickets() if t["id"] == "SMS-1"]
+    [listed] = [t for t in r.box.panel.list_tickets() if t["id"] == "SMS-1"]
     assert listed["remarks"][-1] == f"Text message sent: {expected}"
 
 

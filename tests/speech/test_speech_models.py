@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 
 from appliance.cli.models import ProgressBar, doctor_model_lines, models_in_use
-from appliance.config import parse_config
+from appliance.config import StatePaths, parse_config
 from appliance.errors import SpeechError
 from appliance.records.config_store import ConfigStore
-from appliance.service import StatePaths
 from appliance.speech.models.files import safe_member_path
 from appliance.speech.models.installed import (
     MANIFEST,

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+from appliance.box import Callbox
 from appliance.campaign.calls import SpeechKit
 from appliance.cli import main
 from appliance.config import Config, parse_config
 from appliance.dialog.flow.model import FlowVoice, builtin_flow_path, load_flow, parse_flow
 from appliance.errors import FlowError, SpeechError
-from appliance.service import Callbox
 from appliance.speech.tts import prompts
 from appliance.speech.tts.piper import PiperTts
 
@@ -95,33 +95,33 @@ def box(tmp_path: Path, piper_tts: PiperTts) -> Any:
 
 
 def test_publishing_a_flow_renders_its_static_prompts_with_progress(box: Any) -> None:
-    source = box.prompts_for(parse_flow(small_flow()))
-    assert box.prompts_for(parse_flow(small_flow())).tts is source.tts  # one synthesiser per voice setting
+    source = box.prompts.for_flow(parse_flow(small_flow()))
+    assert box.prompts.for_flow(parse_flow(small_flow())).tts is source.tts  # one synthesiser per voice setting
     model_runs = source.tts.loaded.synth_calls  # the session model: count from here
     seen: list[tuple[int, int]] = []
-    version = box.publish_flow(small_flow(), progress=lambda done, total, _text: seen.append((done, total)))
+    version = box.flows.publish(small_flow(), progress=lambda done, total, _text: seen.append((done, total)))
     assert version == 1
     assert seen == [(1, 2), (2, 2)]  # "Is that right?" and "Goodbye."
     assert source.tts.synth_calls == 2 and source.tts.loaded.synth_calls == model_runs + 2
     assert source.tts.cached("Goodbye.") is not None and source.tts.cached("Is that right?") is not None
-    assert box.publish_flow(small_flow()) == 1  # same document: same version, nothing new to render
+    assert box.flows.publish(small_flow()) == 1  # same document: same version, nothing new to render
     assert source.tts.synth_calls == 2
     pcm = b"".join(source.stream("Order 12. Is that right?", node="ask"))
     assert source.tts.synth_calls == 3  # only "Order 12." was synthesised
     assert len(pcm) > 8000
     with pytest.raises(FlowError):
-        box.publish_flow(small_flow(start="nowhere"))
+        box.flows.publish(small_flow(start="nowhere"))
 
 
 def test_a_flow_voice_changes_the_synthesiser_not_the_model(box: Any) -> None:
-    slow = box.prompts_for(parse_flow(small_flow(voice={"length_scale": 1.4, "volume": 0.5})))
+    slow = box.prompts.for_flow(parse_flow(small_flow(voice={"length_scale": 1.4, "volume": 0.5})))
     assert slow.tts.loaded is box.speech.tts.loaded
     assert (slow.tts.settings.length_scale, slow.tts.settings.volume) == (1.4, 0.5)
     assert slow.tts.cache_key("Goodbye.") != box.speech.tts.cache_key("Goodbye.")
     with pytest.raises(SpeechError, match="no piper voice named 'amy-low'"):
-        box.prompts_for(parse_flow(small_flow(voice={"name": "amy-low"})))
+        box.prompts.for_flow(parse_flow(small_flow(voice={"name": "amy-low"})))
     with pytest.raises(SpeechError, match="speaker"):
-        box.publish_flow(small_flow(voice={"speaker": 3}))  # joe has one speaker
+        box.flows.publish(small_flow(voice={"speaker": 3}))  # joe has one speaker
     assert box.configs.flow("tiny") is None  # refused before it was stored
 
 
@@ -154,13 +154,13 @@ def test_serve_renders_what_published_flows_lack(tmp_path: Path, piper_tts: Pipe
     box = Callbox(Config(state_dir=tmp_path / "state"), speech=kit)  # the session's cache: shared, maybe warm
     try:
         box.configs.publish_flow(small_flow(voice={"length_scale": 1.1}))  # stored as is, nothing rendered
-        tiny = box.prompts_for(parse_flow(small_flow(voice={"length_scale": 1.1})))
+        tiny = box.prompts.for_flow(parse_flow(small_flow(voice={"length_scale": 1.1})))
         assert tiny.tts.cached("Goodbye.") is None
-        assert box.prerender_published() >= 2
+        assert box.flows.prerender_published() >= 2
         assert tiny.tts.cached("Goodbye.") is not None
-        builtin = box.prompts_for(parse_flow(BUILTIN))
+        builtin = box.prompts.for_flow(parse_flow(BUILTIN))
         assert all(builtin.tts.cached(t) for t in prompts.prerender_texts(builtin.templates.values()))
-        assert box.prerender_published() == 0
+        assert box.flows.prerender_published() == 0
     finally:
         box.configs.close()
         box.records.close()
@@ -200,7 +200,7 @@ def test_every_text_a_flow_can_say_is_a_prompt_and_joined_prompts_play_from_the_
     assert templates[("_global", "reply.stop")] == "Understood."
     assert templates[("_kb", "answer.fee")] == "Delivery is free."
     assert ("bye", "barge_in") not in templates  # a hangup node does not listen
-    source = box.prompts_for(flow)
+    source = box.prompts.for_flow(flow)
     report = source.prerender()
     texts = prompts.prerender_texts(templates.values())
     assert "Is someone home?" in texts and "Thank you. Goodbye." in texts  # a sentence, and a whole prompt
@@ -224,7 +224,7 @@ def test_joined_prompts_play_from_their_own_recordings(box: Any, tmp_path: Path)
     recordings = prompts.RecordedPrompts(box.paths.prompt_recordings)
     recordings.save("rich", "greet", _tone(tmp_path / "great.wav", 500), kind="reply.confirm")
     recordings.save("rich", "bye", _tone(tmp_path / "bye.wav", 1500))
-    recorded = box.prompts_for(parse_flow({**RICH, "broadcast": "recorded"}))
+    recorded = box.prompts.for_flow(parse_flow({**RICH, "broadcast": "recorded"}))
     # what the engine says after "yes": the branch's reply, then the hang-up node's prompt
     assert recorded.segments("Great. Thank you. Goodbye.") == [
         ("Great.", ("greet", "reply.confirm")), ("Thank you. Goodbye.", ("bye", "say"))]
@@ -235,7 +235,7 @@ def test_joined_prompts_play_from_their_own_recordings(box: Any, tmp_path: Path)
     # a part without a recording fails before anything plays
     with pytest.raises(SpeechError, match=r"_global has no recorded reply\.stop prompt"):
         next(recorded.stream("Understood. Thank you. Goodbye."))
-    mixed = box.prompts_for(parse_flow({**RICH, "broadcast": "mixed"}))
+    mixed = box.prompts.for_flow(parse_flow({**RICH, "broadcast": "mixed"}))
     parts = list(mixed.stream("Understood. Thank you. Goodbye."))
     assert mixed.tts.synth_calls == 1  # "Understood." synthesised, the rest recorded
     assert parts[-1].endswith(chunks[1][gap:])

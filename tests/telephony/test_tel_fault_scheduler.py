@@ -10,12 +10,12 @@ from datetime import time as dtime
 
 from test_tel_fault import FAST, FAST_MODEM, no_thread_left, wait_state
 
+from appliance.box import Callbox
 from appliance.campaign.calls import CallSummary, SpeechKit
 from appliance.campaign.scheduler import Scheduler
 from appliance.campaign.tickets import parse_ticket
 from appliance.config import CallingConfig, Config, LineConfig
 from appliance.records.store import RecordsStore, TaskRow
-from appliance.service import Callbox
 from appliance.sim.customer import CustomerScript
 from appliance.sim.faults import PluggableModem, SimFaults
 from appliance.sim.huawei import SimulatedHuaweiModem
@@ -123,13 +123,13 @@ def test_tel_fault_service_starts_lines_whose_modem_is_absent_at_boot(tmp_path):
             assert time.monotonic() - started < 2.0  # boot is not held up by the absent modem
             line = box.lines[0]
             assert isinstance(line, Line) and line.state is LineState.FAULTED
-            (shown,) = box.status()["lines"]  # the panel's status strip says why (a tooltip on the chip)
+            (shown,) = box.panel.status()["lines"]  # the panel's status strip says why (a tooltip on the chip)
             assert shown["state"] == "faulted" and "cannot open AT port" in shown["fault"]
             assert line.supervision.reopen_s == 0.3 and line.supervision.power_cycle == ()
             time.sleep(0.5)
             plug.replug()
             assert wait_state(line, LineState.READY, 15.0) < 2.0
-            assert box.status()["lines"] == [{"name": "boot0", "state": "ready"}]
+            assert box.panel.status()["lines"] == [{"name": "boot0", "state": "ready"}]
         finally:
             box.stop()
             sim.stop()
@@ -177,7 +177,7 @@ def test_tel_fault_call_interrupted_by_unplug_is_recorded_and_retried_on_the_rec
         try:
             box.start()
             assert line.state is LineState.READY
-            box.submit_ticket(
+            box.panel.submit_ticket(
                 {"id": "U-1", "type": "delivery", "subject": "Parcel", "description": "out for delivery",
                  "customer": {"name": "Ann", "phone": "+15550300001"}, "order": {"id": "7", "status": "shipped"}},
                 webhook_id="msg-U-1",

@@ -1,6 +1,6 @@
 """Fixtures for the web layer's tests.
 
-``InMemoryPanelService`` is a small stand-in for ``appliance.service`` used only
+``InMemoryPanelService`` is a small stand-in for ``appliance.panel.service.BoxPanel`` used only
 by these tests: it keeps tickets and calls in dicts and writes one real WAV file.
 Integration tests against the real service live elsewhere.
 """
@@ -24,9 +24,8 @@ from flask.testing import FlaskClient
 from standardwebhooks.webhooks import Webhook
 
 from appliance.errors import TicketInvalid
-from appliance.flowadmin import FlowAdmin, FlowPanel
+from appliance.panel.flows import FlowAdmin
 from appliance.records.config_store import ConfigStore
-from appliance.records.dnc import DoNotCall
 from appliance.records.store import RecordsStore
 from web import create_app
 
@@ -48,16 +47,16 @@ def write_tone_wav(path: Path, *, seconds: float = 1.0, rate: int = 8000) -> Non
         out.writeframes(frames)
 
 
-class InMemoryPanelService(FlowPanel):
+class InMemoryPanelService:
     """Satisfies web.service.PanelService with dicts; for the web tests only."""
 
     def __init__(self, recordings_dir: Path) -> None:
         self.webhook_secret = SECRET
         # Flows are the real thing: a real TinyDB config store behind the box's own FlowAdmin.
         self.configs = ConfigStore(recordings_dir / "flows-config.json")
-        self.flow_admin = FlowAdmin(self.configs, self.configs.publish_flow)
+        self.flows = FlowAdmin(self.configs, self.configs.publish_flow)
         self.records = RecordsStore(recordings_dir / "records.db")  # a real SQLite file for the do-not-call list
-        self.dnc = DoNotCall(self.records.db)
+        self.dnc = self.records.do_not_call
         self.submitted: list[tuple[dict[str, Any], str]] = []
         self.fail_with: Exception | None = None
         self.fallback_reason: str | None = None

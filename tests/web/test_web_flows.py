@@ -35,7 +35,7 @@ def test_import_publishes_a_good_flow_and_lists_it(logged_in: FlaskClient, csrf:
     assert "Published as version 1." in page
     listed = logged_in.get("/flows").get_data(as_text=True)
     assert 'id="flow-delivery-confirmation-example"' in listed and "v1" in listed
-    assert service.flow_document("delivery-confirmation-example")[1] == json.loads(EXAMPLE.read_text())
+    assert service.flows.flow_document("delivery-confirmation-example")[1] == json.loads(EXAMPLE.read_text())
 
 
 def test_a_flow_with_problems_lists_every_one_and_changes_nothing(logged_in: FlaskClient,
@@ -50,7 +50,7 @@ def test_a_flow_with_problems_lists_every_one_and_changes_nothing(logged_in: Fla
     assert "broken.json was not published" in page and "Nothing was changed" in page
     assert "nowhere" in page and "nickname" in page  # both problems, each with its node
     assert page.count('<li><span class="mono">greet') >= 2
-    assert service.list_flows()[0]["versions"] == [1]  # still only the first version
+    assert service.flows.list_flows()[0]["versions"] == [1]  # still only the first version
 
 
 def test_import_refuses_what_is_not_json_or_not_sent(logged_in: FlaskClient, csrf: Callable[[str], str],
@@ -64,7 +64,7 @@ def test_import_refuses_what_is_not_json_or_not_sent(logged_in: FlaskClient, csr
     stale = logged_in.post("/flows", data={"file": (io.BytesIO(EXAMPLE.read_bytes()), "f.json")},
                            content_type="multipart/form-data")
     assert stale.status_code == 400 and "stale" in stale.get_data(as_text=True)
-    assert service.list_flows() == []
+    assert service.flows.list_flows() == []
 
 
 def test_try_a_flow_in_text_shows_the_transcript_and_the_outcome(logged_in: FlaskClient,

@@ -22,7 +22,7 @@ from appliance.dialog.runtime.rehearsal import converse, result_json
 from appliance.errors import FlowError
 from appliance.records.config_store import ConfigStore
 
-__all__ = ["FlowAdmin", "FlowPanel", "FlowRejected"]
+__all__ = ["FlowAdmin", "FlowRejected"]
 
 log = logging.getLogger(__name__)
 
@@ -113,31 +113,3 @@ class FlowAdmin:
         result["version"] = found[0]
         result["variables"] = filled
         return result
-
-
-class FlowPanel:
-    """The panel's flow methods (web.service.PanelService), answered by ``self.flow_admin``."""
-
-    flow_admin: FlowAdmin
-
-    def list_flows(self) -> list[dict[str, Any]]:
-        return self.flow_admin.list_flows()
-
-    def flow_document(self, flow_id: str, version: int | None = None) -> tuple[int, dict[str, Any]] | None:
-        return self.flow_admin.flow_document(flow_id, version)
-
-    def flow_versions(self, flow_id: str) -> list[int]:
-        return self.flow_admin.flow_versions(flow_id)
-
-    def check_flow_document(self, document: Any) -> list[dict[str, Any]]:
-        return self.flow_admin.check_document(document)
-
-    def publish_flow_document(self, document: Any) -> int:
-        return self.flow_admin.publish_document(document)
-
-    def flow_graph_svg(self, flow_id: str, version: int | None = None) -> str | None:
-        return self.flow_admin.graph_svg(flow_id, version)
-
-    def try_flow(self, flow_id: str, *, variables: dict[str, str], says: list[str],
-                 version: int | None = None) -> dict[str, Any] | None:
-        return self.flow_admin.try_flow(flow_id, variables=variables, says=says, version=version)

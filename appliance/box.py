@@ -1,0 +1,167 @@
+"""The composition root: builds the stores, speech, lines, call runner, scheduler, outbox and the panel's
+service from one :class:`~appliance.config.Config`, starts them in order and stops them in reverse.
+Wiring only: what each part does lives in its own room."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from appliance.campaign.calls import CallRunner, CallSummary, SpeechKit
+from appliance.campaign.publish import FlowPublisher, install_defaults
+from appliance.campaign.scheduler import Scheduler
+from appliance.campaign.texts import UnreachableTexts
+from appliance.campaign.tickets import parse_ticket
+from appliance.campaign.trigger import Decision, TriggerRule, decide
+from appliance.campaign.voices import FlowPrompts
+from appliance.config import Config, LineConfig
+from appliance.files import load_or_create_secret
+from appliance.panel.flows import FlowAdmin
+from appliance.panel.service import BoxPanel
+from appliance.records.config_store import ConfigStore
+from appliance.records.store import RecordsStore
+from appliance.speech.build import build_recogniser, build_tts, build_voices, endpointer_factory
+from appliance.speech.tts.piper import PiperTts
+from appliance.speech.tts.recorded import RecordedPrompts
+from appliance.sync.outbox import OutboxWorker
+from appliance.telephony.line import Line
+from appliance.telephony.modem import Modem, ModemTimeouts
+from appliance.telephony.ports import LinePort
+from appliance.telephony.profile import load_profile
+from appliance.telephony.supervisor import Supervision
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Callbox", "build_line", "build_speech"]
+
+
+def build_speech(config: Config) -> SpeechKit:
+    """The recogniser, the box's voice and the turn-taking settings, each model loaded once per process."""
+    return SpeechKit(asr=build_recogniser(config.speech, config.paths), tts=build_tts(config.speech, config.paths),
+                     endpointer=endpointer_factory(config.vui))
+
+
+def build_line(lc: LineConfig) -> Line:
+    """One configured modem as a supervised line (not opened yet)."""
+    modem = Modem(load_profile(lc.profile), lc.at_port, lc.audio_port, timeouts=ModemTimeouts())
+    supervision = Supervision(
+        power_cycle=Supervision.command(lc.power_cycle), reopen_s=lc.reopen_s, idle_ping_s=lc.idle_ping_s
+    )
+    return Line(lc.name, modem, supervision=supervision)
+
+
+class Callbox:
+    """The running box. ``lines`` and ``speech`` may be handed in (simulated modems, loaded models)."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        lines: list[LinePort] | None = None,
+        speech: SpeechKit | None = None,
+        shop_name: str = "the shop",
+    ) -> None:
+        self.config = config
+        self.paths = config.paths
+        self.paths.root.mkdir(parents=True, exist_ok=True)
+        self.records = RecordsStore(self.paths.records)
+        self.configs = ConfigStore(self.paths.configs)
+        self.webhook_secret = config.web.webhook_secret or load_or_create_secret(self.paths.secret)
+        self.session_key = load_or_create_secret(self.paths.session_key, prefix="")
+        install_defaults(self.configs)
+
+        speech = speech or build_speech(config)
+        self.prompts: FlowPrompts | None = None  # a flow's own voice and recordings need a piper voice
+        if isinstance(speech.tts, PiperTts):
+            self.prompts = FlowPrompts(build_voices(speech.tts, self.paths),
+                                       RecordedPrompts(self.paths.prompt_recordings))
+        if speech.prompts is None and self.prompts is not None:
+            speech = dataclasses.replace(speech, prompts=self.prompts.for_flow)  # each flow: its own prompts
+        self.speech = speech
+        self.flows = FlowPublisher(self.configs, self.prompts,
+                                   prerender_on_publish=config.speech.prerender_on_publish)
+
+        self.lines: list[LinePort] = lines if lines is not None else [build_line(lc) for lc in config.lines]
+        self.runner = CallRunner(
+            records=self.records,
+            configs=self.configs,
+            speech=speech,
+            calling=config.calling,
+            recordings_dir=self.paths.recordings,
+            shop_name=shop_name,
+            texts=UnreachableTexts(config.sms, lines=self.lines, shop_name=shop_name),
+        )
+        self._listeners: list[Callable[[CallSummary], None]] = []
+        self.scheduler = Scheduler(records=self.records, runner=self.runner, lines=self.lines,
+                                   window=config.calling.window(), on_call=self._call_done)
+        self.outbox: OutboxWorker | None = None
+        if config.web.callback_url:
+            self.outbox = OutboxWorker(self.records, url=config.web.callback_url, secret=self.webhook_secret)
+        self.panel = BoxPanel(records=self.records, flows=FlowAdmin(self.configs, self.flows.publish_soon),
+                              webhook_secret=self.webhook_secret, admit=self.admit_ticket, lines=self.lines,
+                              recogniser=speech.asr)
+        self._started = False
+        self._lock = threading.Lock()
+
+    # -- tickets in ----------------------------------------------------------------
+    def admit_ticket(self, payload: dict[str, Any], webhook_id: str) -> dict[str, Any]:
+        ticket = parse_ticket(payload)
+        rules = [TriggerRule.from_doc(r) for r in self.configs.rules()]
+        decision = decide(ticket, rules)
+        if decision.call and decision.flow is not None and self.configs.flow(decision.flow) is None:
+            decision = Decision(False, f"{decision.reason}, but its flow {decision.flow!r} is not published")
+        blocked = self.records.do_not_call.entry(ticket.customer_phone) if decision.call else None
+        if blocked is not None:
+            decision = Decision(False, f"{decision.reason}, but {ticket.customer_phone} is on the do-not-call list "
+                                       f"(since {blocked.added_at[:10]}: {blocked.reason})")
+        sub = self.records.submit_ticket(
+            webhook_id=webhook_id, fields=ticket.fields(), payload=payload,
+            decision="call" if decision.call else "skip", reason=decision.reason,
+            flow_id=decision.flow if decision.call else None, max_attempts=self.config.calling.max_attempts,
+        )
+        if sub.task_id is not None and not sub.duplicate:
+            self.scheduler.wake()
+        log.info("ticket %s: %s (%s)%s", sub.ticket_id, sub.decision, sub.reason,
+                 " [duplicate delivery]" if sub.duplicate else "")
+        return {"ticket": sub.ticket_id, "decision": sub.decision, "reason": sub.reason, "task": sub.task_id,
+                "duplicate": sub.duplicate}
+
+    # -- life cycle ----------------------------------------------------------------
+    def start(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        for line in self.lines:
+            log.info("line %s: %s", line.name, line.start().value)
+        self.scheduler.start()
+        if self.outbox is not None:
+            self.outbox.start()
+
+    def stop(self) -> None:
+        self.scheduler.stop()
+        if self.outbox is not None:
+            self.outbox.stop()
+        self.flows.stop()
+        for line in self.lines:
+            try:
+                line.stop()
+            except Exception:
+                log.exception("line %s did not stop cleanly", line.name)
+        self.records.close()
+        self.configs.close()
+        close = getattr(self.speech.asr, "close", None)  # worker processes, where the engine has them
+        if close is not None:
+            close()
+
+    def on_call(self, listener: Callable[[CallSummary], None]) -> None:
+        self._listeners.append(listener)
+
+    def _call_done(self, summary: CallSummary) -> None:
+        if self.outbox is not None:
+            self.outbox.wake()
+        for listener in list(self._listeners):
+            listener(summary)

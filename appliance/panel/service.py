@@ -1,0 +1,98 @@
+"""The panel's service: what ``web.service.PanelService`` asks of the box, answered from the parts the box
+hands in. Nothing here starts a thread or opens a port."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from appliance import __version__
+from appliance.panel.flows import FlowAdmin
+from appliance.panel.views import call_view, ticket_view
+from appliance.records.store import RecordsStore
+from appliance.speech.asr.base import AsrEngine
+from appliance.telephony.ports import LinePort
+
+log = logging.getLogger(__name__)
+
+Admit = Callable[[dict[str, Any], str], dict[str, Any]]  # (payload, webhook id) -> the webhook's answer
+
+__all__ = ["BoxPanel"]
+
+
+class BoxPanel:
+    def __init__(
+        self,
+        *,
+        records: RecordsStore,
+        flows: FlowAdmin,
+        webhook_secret: str,
+        admit: Admit,
+        lines: Sequence[LinePort],
+        recogniser: AsrEngine,
+    ) -> None:
+        self.records = records
+        self.flows = flows
+        self.webhook_secret = webhook_secret
+        self._admit = admit
+        self.lines = lines
+        self.recogniser = recogniser
+
+    # -- tickets in --------------------------------------------------------------
+    def submit_ticket(self, payload: dict[str, Any], *, webhook_id: str) -> dict[str, Any]:
+        return self._admit(payload, webhook_id)
+
+    # -- calls and tickets -------------------------------------------------------
+    def list_calls(self, *, limit: int = 100) -> list[dict[str, Any]]:
+        return [call_view(c) for c in self.records.calls(limit=limit)]
+
+    def get_call(self, call_id: int) -> dict[str, Any] | None:
+        c = self.records.call(call_id)
+        return call_view(c) if c else None
+
+    def recording_path(self, call_id: int) -> Path | None:
+        c = self.records.call(call_id)
+        if not c or not c["recording"]:
+            return None
+        path = Path(c["recording"])
+        return path if path.exists() else None
+
+    def list_tickets(self, *, limit: int = 100) -> list[dict[str, Any]]:
+        return [ticket_view(t, self.records.operations(t.id)) for t in self.records.tickets(limit=limit)]
+
+    # -- users -------------------------------------------------------------------
+    def verify_login(self, username: str, password: str) -> bool:
+        stored = self.records.password_hash(username)
+        if stored is None:
+            check_password_hash(generate_password_hash("x"), password)  # same time either way
+            return False
+        return check_password_hash(stored, password)
+
+    def set_password(self, username: str, password: str) -> None:
+        self.records.set_user(username, generate_password_hash(password))
+
+    # -- the box -----------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        return {
+            "lines": [
+                # why a line is not ready (its supervisor keeps reopening it)
+                {"name": ln.name, "state": ln.state.value, **({"fault": ln.fault_reason} if ln.fault_reason else {})}
+                for ln in self.lines
+            ],
+            "asr": {"engine": self.recogniser.name, "fallback_reason": self.recogniser.fallback_reason},
+            "version": __version__,
+        }
+
+    # -- the do-not-call list ----------------------------------------------------
+    def do_not_call_list(self) -> list[dict[str, Any]]:
+        return [e.as_dict() for e in self.records.do_not_call.entries()]
+
+    def remove_do_not_call(self, phone: str) -> bool:
+        removed = self.records.do_not_call.remove(phone)
+        if removed:
+            log.info("%s taken off the do-not-call list from the panel", phone)
+        return removed

@@ -1,0 +1,64 @@
+"""Building the speech parts from the configuration: the recogniser, the box's piper voice, the library of
+flows' voices, and a fresh endpointer per call. The composition root and the commands call these; nothing
+here knows about flows, lines or tickets.
+
+Each model is loaded once per process: the recogniser and the default voice here, other voices on first use
+by the :class:`~appliance.speech.tts.prompts.VoiceLibrary`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from appliance.config import SpeechConfig, StatePaths, VuiConfig
+from appliance.errors import ConfigError
+from appliance.events import LINE_RATE
+from appliance.speech.asr.base import AsrEngine, load_engine
+from appliance.speech.models.installed import resolve_model
+from appliance.speech.tts.piper import PiperTts, default_voice
+from appliance.speech.tts.prompts import VoiceLibrary
+from appliance.speech.vad import Endpointer
+
+__all__ = ["build_recogniser", "build_tts", "build_voices", "endpointer_factory"]
+
+
+def build_recogniser(speech: SpeechConfig, paths: StatePaths) -> AsrEngine:
+    """The configured recogniser (``[speech] vosk_model``, else PocketSphinx), with its worker processes."""
+    vosk_dir = resolve_model(paths.root, speech.vosk_model, "vosk", language=speech.language)
+    return load_engine(vosk_model_dir=vosk_dir, language=speech.language, workers=speech.asr_workers)
+
+
+def build_tts(speech: SpeechConfig, paths: StatePaths, *, line_rate: int = LINE_RATE) -> PiperTts:
+    """The configured piper voice (``[speech] piper_voice``, else the joe voice), caching in the state dir."""
+    model = resolve_model(paths.root, speech.piper_voice, "piper", language=speech.language)
+    if model is not None:
+        if not model.is_file():
+            raise ConfigError(f"piper voice {model} does not exist", key="speech.piper_voice")
+        voice: tuple[Path, Path | None] = (model, model.with_suffix(model.suffix + ".json"))
+    else:
+        voice = default_voice()
+    return PiperTts(voice[0], voice[1], line_rate=line_rate, length_scale=speech.length_scale,
+                    volume=speech.volume, speaker=speech.speaker or None, cache_dir=paths.prompt_cache)
+
+
+def build_voices(tts: PiperTts, paths: StatePaths) -> VoiceLibrary:
+    """Flows' voices by name: installed piper voices (``callbox models add``) or paths."""
+    return VoiceLibrary(tts, resolve=lambda name: resolve_model(paths.root, name, "piper"))
+
+
+def endpointer_factory(vui: VuiConfig) -> Callable[[], Endpointer]:
+    """A new endpointer for each call, with the box's turn-taking settings."""
+
+    def endpointer() -> Endpointer:
+        return Endpointer(
+            end_silence_ms=vui.end_silence_ms,
+            silence_timeout_ms=vui.silence_timeout_ms,
+            max_utterance_ms=vui.max_utterance_ms,
+            long_utterance_wait_ms=vui.long_utterance_wait_ms,
+            complete_answer_silence_ms=vui.complete_answer_silence_ms,
+            barge_in_min_ms=vui.barge_in_min_ms,
+            echo_margin_db=vui.echo_margin_db,
+        )
+
+    return endpointer
