@@ -38,6 +38,7 @@ demo: venv
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check appliance web tests bench
 	$(VENV)/bin/mypy appliance web
+	$(VENV)/bin/lint-imports  # the layer contract: .importlinter
 
 test: sysdeps-test $(VENV)/.installed-test lint
 	$(VENV)/bin/python -m pytest -q tests

@@ -104,7 +104,7 @@ def test_tel_fault_scheduler_skips_a_faulted_line_and_uses_it_again(tmp_path):
             plug.close()
 
 
-def test_tel_fault_service_starts_lines_whose_modem_is_absent_at_boot(tmp_path):
+def test_tel_fault_service_starts_lines_whose_modem_is_absent_at_boot(tmp_path, pocketsphinx_engine):
     with no_thread_left():
         sim = SimulatedHuaweiModem(lambda n: CustomerScript("busy"), faults=SimFaults())
         sim.start()
@@ -115,7 +115,7 @@ def test_tel_fault_service_starts_lines_whose_modem_is_absent_at_boot(tmp_path):
             calling=CallingConfig(hours="00:00-00:00"),
             lines=(LineConfig("boot0", plug.at_port, plug.audio_port, reopen_s=0.3, idle_ping_s=1.0),),
         )
-        kit = SpeechKit(asr=None, tts=None, endpointer=lambda: None)  # type: ignore[arg-type]
+        kit = SpeechKit(asr=pocketsphinx_engine, tts=None, endpointer=lambda: None)  # type: ignore[arg-type]
         box = Callbox(config, speech=kit)
         try:
             started = time.monotonic()
