@@ -73,6 +73,7 @@ class Callbox:
         self.session_key = load_or_create_secret(self.paths.session_key, prefix="")
         install_defaults(self.configs)
 
+        self._built_speech = speech is None  # the box closes only the recogniser it loaded itself
         speech = speech or build_speech(config)
         self.prompts: FlowPrompts | None = None  # a flow's own voice and recordings need a piper voice
         if isinstance(speech.tts, PiperTts):
@@ -153,9 +154,8 @@ class Callbox:
                 log.exception("line %s did not stop cleanly", line.name)
         self.records.close()
         self.configs.close()
-        close = getattr(self.speech.asr, "close", None)  # worker processes, where the engine has them
-        if close is not None:
-            close()
+        if self._built_speech:
+            self.speech.asr.close()  # worker processes, where the engine has them
 
     def on_call(self, listener: Callable[[CallSummary], None]) -> None:
         self._listeners.append(listener)

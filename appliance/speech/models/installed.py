@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from appliance.config import StatePaths
 from appliance.errors import SpeechError
 from appliance.files import fsync_dir
 from appliance.speech.models.files import (
@@ -97,7 +98,7 @@ class InstalledModel:
 
 
 def models_dir(state_dir: Path) -> Path:
-    return Path(state_dir) / "models"
+    return StatePaths(Path(state_dir)).models
 
 
 def _default_name(source: Path, layout: ModelLayout, scratch: Path | None) -> str:
