@@ -34,6 +34,7 @@ from appliance.sync.outbox import OutboxWorker
 if TYPE_CHECKING:
     from appliance.speech.tts.piper import PiperTts
     from appliance.speech.tts.prompts import PrerenderReport, PromptSource, RecordedPrompts, VoiceLibrary
+    from appliance.telephony.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +192,7 @@ class Callbox(FlowPanel):
         self.speech = speech
         self.recorded_prompts: RecordedPrompts | None = None  # made on first use (it keeps converted audio)
         self.lines: list[LineLike] = lines if lines is not None else self._build_lines()
+        self.supervisors: list[Supervisor] = []  # one per real line, made by start()
         self.runner = CallRunner(
             records=self.records,
             configs=self.configs,
@@ -322,7 +324,13 @@ class Callbox(FlowPanel):
             if self._started:
                 return
             self._started = True
+        from appliance.telephony.line import Line
+        from appliance.telephony.supervisor import supervise
+
         for line in self.lines:
+            if isinstance(line, Line):  # started and watched by its supervisor
+                self.supervisors.append(supervise(line))
+                continue
             start = getattr(line, "start", None)
             if start is not None:
                 state = start()
@@ -335,6 +343,11 @@ class Callbox(FlowPanel):
         self.scheduler.stop()
         if self.outbox is not None:
             self.outbox.stop()
+        for supervisor in self.supervisors:
+            try:
+                supervisor.stop()  # stops watching, then hangs up and closes the line
+            except Exception:
+                log.exception("line %s did not stop cleanly", supervisor.line.name)
         for line in self.lines:
             stop = getattr(line, "stop", None)
             if stop is not None:
