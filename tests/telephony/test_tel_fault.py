@@ -23,6 +23,8 @@ from appliance.telephony.line import LineState
 from appliance.telephony.modem import ModemTimeouts
 from appliance.telephony.supervisor import Supervision, parse_cops, parse_csq, parse_registration
 
+pytestmark = pytest.mark.slow  # faults, unplugs and recoveries take seconds each
+
 # -- readings --------------------------------------------------------------------
 
 

@@ -12,6 +12,8 @@ from appliance.sim.customer import CustomerScript
 from appliance.sim.faults import apply_fault
 from appliance.telephony.line import LineState
 
+pytestmark = pytest.mark.slow  # faults, unplugs and recoveries take seconds each
+
 FAMILY_PROFILES = ["huawei-e1550", "simcom-sim7600", "quectel-ec25", "sim800"]
 
 

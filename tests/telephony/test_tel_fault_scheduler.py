@@ -8,6 +8,7 @@ import threading
 import time
 from datetime import time as dtime
 
+import pytest
 from tel_helpers import FAST, FAST_MODEM, no_thread_left, wait_state, wait_until
 
 from appliance.campaign.calls import CallSummary, SpeechKit
@@ -23,6 +24,8 @@ from appliance.telephony.line import Line, LineState
 from appliance.telephony.modem import Modem
 from appliance.telephony.profile import load_profile
 from appliance.telephony.supervisor import Supervision, supervise
+
+pytestmark = pytest.mark.slow  # faults, unplugs and recoveries take seconds each
 
 
 class DialOnlyRunner:

@@ -9,7 +9,7 @@ import pytest
 
 from appliance.events import DialOutcome
 from appliance.sim.customer import CustomerScript, frame_rms
-from appliance.telephony.line import TRANSITIONS, IllegalTransition, Line, LineState, next_state
+from appliance.telephony.line import TRANSITIONS, IllegalTransition, Line, LineNotReady, LineState, next_state
 from appliance.telephony.modem import Modem, ModemTimeouts
 
 FAST = ModemTimeouts(command=2.0, dial_ack=2.0, hangup=1.0)
@@ -143,4 +143,37 @@ def test_tel_line_port_disappears_while_ringing(make_sim, huawei_profile):
     assert result.outcome is DialOutcome.INTERRUPTED and call is None
     assert time.monotonic() - started < 1.5
     assert line.state is LineState.FAULTED and line.fault_reason
+    line.stop()
+
+
+def test_tel_line_send_text_over_its_own_modem(make_sim, huawei_profile):
+    sim = make_sim()
+    line = make_line(sim, huawei_profile)
+    assert line.start() is LineState.READY and line.ready
+    assert line.send_text("+15550100", "Your parcel is here", submit_timeout_s=5.0) == [1]
+    assert sim.sms.texts() == [("+15550100", "Your parcel is here")]
+    line.stop()
+
+
+def test_tel_line_send_text_refuses_when_not_ready(make_sim, huawei_profile):
+    sim = make_sim(voice_enabled=False)
+    line = make_line(sim, huawei_profile)
+    with pytest.raises(LineNotReady, match="absent"):
+        line.send_text("+15550100", "hello")
+    assert line.start() is LineState.FAULTED and not line.ready
+    with pytest.raises(LineNotReady, match=r"faulted: .*no voice"):
+        line.send_text("+15550100", "hello")
+    assert sim.sms.messages == []
+    line.stop()
+
+
+def test_tel_line_send_text_refuses_during_a_call(make_sim, huawei_profile):
+    sim = make_sim(lambda n: CustomerScript("silent", max_call_s=10))
+    line = make_line(sim, huawei_profile)
+    line.start()
+    _, call = line.place_call("5550", ring_timeout=2)
+    assert call is not None and not line.ready
+    with pytest.raises(LineNotReady, match="in_call"):
+        line.send_text("+15550100", "hello")
+    call.hangup()
     line.stop()
