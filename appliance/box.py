@@ -31,7 +31,7 @@ from appliance.telephony.line import Line
 from appliance.telephony.modem import Modem, ModemTimeouts
 from appliance.telephony.ports import LinePort
 from appliance.telephony.profile import load_profile
-from appliance.telephony.supervisor import Supervision
+from appliance.telephony.supervisor import Supervision, Supervisor, supervise
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,7 @@ class Callbox:
                                    prerender_on_publish=config.speech.prerender_on_publish)
 
         self.lines: list[LinePort] = lines if lines is not None else [build_line(lc) for lc in config.lines]
+        self.supervisors: list[Supervisor] = []  # one per modem line, made by start()
         self.runner = CallRunner(
             records=self.records,
             configs=self.configs,
@@ -137,7 +138,11 @@ class Callbox:
                 return
             self._started = True
         for line in self.lines:
-            log.info("line %s: %s", line.name, line.start().value)
+            if isinstance(line, Line):  # a modem: opened, then watched and reopened by its supervisor
+                self.supervisors.append(supervise(line))
+            else:
+                line.start()
+            log.info("line %s: %s", line.name, line.state.value)
         self.scheduler.start()
         if self.outbox is not None:
             self.outbox.start()
@@ -147,6 +152,11 @@ class Callbox:
         if self.outbox is not None:
             self.outbox.stop()
         self.flows.stop()
+        for supervisor in self.supervisors:
+            try:
+                supervisor.stop()  # stops watching, then hangs up and closes the line
+            except Exception:
+                log.exception("line %s did not stop cleanly", supervisor.line.name)
         for line in self.lines:
             try:
                 line.stop()

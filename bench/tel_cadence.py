@@ -17,6 +17,7 @@ import numpy as np
 from appliance.events import DialOutcome
 from appliance.sim import CustomerScript, SimulatedHuaweiModem
 from appliance.telephony import Line, Modem, ModemTimeouts, load_profile
+from appliance.telephony.supervisor import supervise
 
 
 def main() -> None:
@@ -27,8 +28,8 @@ def main() -> None:
     sim.start()
     line = Line("bench", Modem(load_profile("huawei-e1550"), sim.at_port, sim.audio_port,
                                timeouts=ModemTimeouts()))
+    supervisor = supervise(line)  # started and watched, as the box does
     try:
-        line.start()
         rtts = []
         for _ in range(200):
             started = time.perf_counter()
@@ -64,7 +65,7 @@ def main() -> None:
               f"p99 {np.percentile(gaps, 99):.2f}, max {gaps.max():.2f} ms; "
               f"sim frames sent {sim.frames_sent}, dropped {sim.frames_dropped}")
     finally:
-        line.stop()
+        supervisor.stop()  # and the line
         sim.stop()
 
 

@@ -30,6 +30,7 @@ from appliance.sim.customer import CustomerScript, frame_rms
 from appliance.sim.families import simulated_modem
 from appliance.telephony import Line, Modem, ModemTimeouts, load_profile
 from appliance.telephony.line import ActiveCall
+from appliance.telephony.supervisor import supervise
 
 VOICES = Path(__file__).resolve().parents[1] / "appliance" / "sim" / "voices"
 
@@ -139,8 +140,8 @@ def main() -> int:
         with lock:
             ticks.append(time.monotonic())
 
+    supervisor = supervise(line)  # started and watched, as the box does
     try:
-        line.start()
         result, call = line.place_call("5550", ring_timeout=5, tap=tap)
         if result.outcome is not DialOutcome.ANSWERED or call is None:
             print(json.dumps({"error": f"call not answered: {result}"}))
@@ -174,7 +175,7 @@ def main() -> int:
         print(json.dumps(report, ensure_ascii=False))
         return 0 if report["ok"] else 2
     finally:
-        line.stop()
+        supervisor.stop()  # and the line
         sim.stop()
         close_engine = getattr(engine, "close", None)
         if close_engine is not None:

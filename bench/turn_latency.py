@@ -48,6 +48,7 @@ from appliance.speech.vad import Endpointer
 from appliance.telephony.line import Line
 from appliance.telephony.modem import Modem, ModemTimeouts
 from appliance.telephony.profile import load_profile
+from appliance.telephony.supervisor import supervise
 
 REPO = Path(__file__).resolve().parents[1]
 AUDIO = REPO / "tests" / "fixtures" / "audio"
@@ -159,8 +160,8 @@ def one_line(index: int, calls: int, kit: dict[str, Any], results: list[Any], er
     sim.start()
     timeouts = ModemTimeouts(command=5.0, dial_ack=5.0, hangup=3.0)
     line = Line(f"bench{index}", Modem(load_profile("huawei-e1550"), sim.at_port, sim.audio_port, timeouts=timeouts))
+    supervisor = supervise(line)  # started and watched, as the box does
     try:
-        line.start()
         flow = parse_flow(kit["flow"])
         for c in range(calls):
             log = CallLog()
@@ -184,7 +185,7 @@ def one_line(index: int, calls: int, kit: dict[str, Any], results: list[Any], er
     except Exception as exc:  # a bench reports, it does not die on one line
         errors.append(f"line {index}: {exc!r}")
     finally:
-        line.stop()
+        supervisor.stop()  # and the line
         sim.stop()
 
 

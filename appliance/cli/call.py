@@ -30,7 +30,7 @@ from appliance.records.recordings import StereoRecorder
 from appliance.telephony.line import Line, LineState
 from appliance.telephony.modem import Modem, ModemTimeouts
 from appliance.telephony.profile import load_profile
-from appliance.telephony.supervisor import Supervision
+from appliance.telephony.supervisor import Supervision, Supervisor, supervise
 
 log = logging.getLogger(__name__)
 
@@ -161,15 +161,16 @@ def call_once(
 
 
 def open_line(profile: str, at_port: str, audio: str, *, timeouts: ModemTimeouts | None = None,
-              supervision: Supervision | None = None) -> Line:
-    """A started line, or ModemError/CallboxError saying why it is not ready."""
+              supervision: Supervision | None = None) -> Supervisor:
+    """A started, supervised line (``.line``; ``.stop()`` stops both), or CallboxError saying why it is not ready."""
     modem = Modem(load_profile(profile), at_port, audio, timeouts=timeouts, name="call")
     line = Line("call", modem, supervision=supervision or Supervision(reopen_s=3600.0))
-    if line.start() is not LineState.READY:
+    supervisor = supervise(line)
+    if line.state is not LineState.READY:
         reason = line.fault_reason
-        line.stop()
+        supervisor.stop()
         raise CallboxError(f"line on {at_port} is not ready: {reason}")
-    return line
+    return supervisor
 
 
 def run_call_command(opts: argparse.Namespace, *, speech: SpeechKit | None = None) -> int:
@@ -187,10 +188,10 @@ def run_call_command(opts: argparse.Namespace, *, speech: SpeechKit | None = Non
             state = Path(opts.state_dir) if opts.state_dir else Path(tmp)
             speech = build_speech(Config(state_dir=state))
             built_engine = speech.asr
-        line = open_line(opts.profile, opts.at_port, audio)
+        supervised = open_line(opts.profile, opts.at_port, audio)
         try:
             record = call_once(
-                line,
+                supervised.line,
                 opts.number,
                 flow,
                 variables,
@@ -200,7 +201,7 @@ def run_call_command(opts: argparse.Namespace, *, speech: SpeechKit | None = Non
                 recording=opts.recording,
             )
         finally:
-            line.stop()
+            supervised.stop()
             close_engine = getattr(built_engine, "close", None)
             if close_engine is not None:
                 close_engine()  # recognition worker processes

@@ -1,5 +1,7 @@
-"""AT channel: bytes on a serial port -> lines -> command responses and URCs.
+"""AT channel: bytes on a transport -> lines -> command responses and URCs.
 
+The transport is opened from a URL (:func:`~appliance.telephony.transport.open_transport`: a serial
+device path, ``pty:``, or the in-memory ``loop:`` the tests drive) or handed in ready-made.
 One reader thread per port assembles lines from whatever bytes arrive (one at
 a time, ``\\r\\r\\n``, half lines, invalid UTF-8). A line is either
 
@@ -23,9 +25,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-import serial
-
 from appliance.errors import AtCommandError, AtTimeout, PortError
+from appliance.telephony.transport import AtTransport, open_transport
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class _Pending:
 class AtChannel:
     def __init__(
         self,
-        port: str,
+        port: str | AtTransport,
         *,
         baudrate: int = 115200,
         on_urc: Callable[[str], None] | None = None,
@@ -95,16 +96,21 @@ class AtChannel:
         on_close: Callable[[Exception | None], None] | None = None,
         name: str | None = None,
     ) -> None:
-        self.port = port
+        if isinstance(port, str):
+            self.transport = open_transport(port, baudrate=baudrate)
+            self.port = port
+        else:
+            self.transport = port
+            self.port = port.name
         self.baudrate = baudrate
         self.on_urc = on_urc
         self.on_close = on_close
         self.default_timeout = default_timeout
         self.urc_prefixes = tuple(urc_prefixes)
-        self.name = name or port.rsplit("/", 1)[-1]
+        self.name = name or self.port.rsplit("/", 1)[-1]
         self.closed = threading.Event()
         self.error: Exception | None = None
-        self._serial: serial.Serial | None = None
+        self._opened = False
         self._reader: threading.Thread | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()  # one command at a time
@@ -115,10 +121,8 @@ class AtChannel:
     # -- lifecycle -----------------------------------------------------------
 
     def open(self) -> None:
-        try:
-            self._serial = serial.Serial(self.port, self.baudrate, timeout=0.1, exclusive=True)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise PortError(f"cannot open AT port {self.port}: {exc}") from exc
+        self.transport.open()  # PortError when it cannot
+        self._opened = True
         self._stop.clear()
         self.closed.clear()
         self.error = None
@@ -134,17 +138,14 @@ class AtChannel:
             if reader.is_alive():
                 log.warning("AT reader for %s did not stop within %.1fs", self.port, timeout)
         self._reader = None
-        if self._serial is not None:
-            try:
-                self._serial.close()
-            except (serial.SerialException, OSError):
-                pass
-            self._serial = None
+        if self._opened:
+            self._opened = False
+            self.transport.close()
         self.closed.set()
 
     @property
     def is_open(self) -> bool:
-        return self._serial is not None and not self.closed.is_set()
+        return self._opened and not self.closed.is_set()
 
     # -- commands ------------------------------------------------------------
 
@@ -156,13 +157,13 @@ class AtChannel:
         """
         wait = self.default_timeout if timeout is None else timeout
         with self._lock:
-            ser = self._open_serial()
+            self._check_open()
             pending = _Pending(cmd, expect)
             with self._state:
                 self._pending = pending
             try:
                 log.debug("%s <- %s", self.name, cmd)
-                self._write(ser, cmd.encode("ascii") + b"\r")
+                self._write(cmd.encode("ascii") + b"\r")
                 if not pending.done.wait(wait):
                     got = pending.lines
                     raise AtTimeout(f"{cmd!r}: no final result code within {wait:.2f}s (got {got!r})")
@@ -192,25 +193,25 @@ class AtChannel:
         prompt_wait = self.default_timeout if prompt_timeout is None else prompt_timeout
         wait = self.default_timeout if timeout is None else timeout
         with self._lock:
-            ser = self._open_serial()
+            self._check_open()
             pending = _Pending(cmd, expect, prompt=threading.Event(), payload=payload)
             with self._state:
                 self._pending = pending
             try:
                 log.debug("%s <- %s", self.name, cmd)
-                self._write(ser, cmd.encode("ascii") + b"\r")
+                self._write(cmd.encode("ascii") + b"\r")
                 prompt = pending.prompt
                 assert prompt is not None
                 deadline = time.monotonic() + prompt_wait
                 while not prompt.is_set() and not pending.done.is_set():
                     left = deadline - time.monotonic()
                     if left <= 0:
-                        self._write(ser, b"\x1b")  # ESC: leave text input without sending
+                        self._write(b"\x1b")  # ESC: leave text input without sending
                         raise AtTimeout(f"{cmd!r}: no '> ' prompt within {prompt_wait:.2f}s (got {pending.lines!r})")
                     prompt.wait(min(left, 0.05))
                 if prompt.is_set() and not pending.done.is_set():
                     log.debug("%s <- <%d characters> ^Z", self.name, len(payload))
-                    self._write(ser, payload.encode("ascii") + b"\x1a")
+                    self._write(payload.encode("ascii") + b"\x1a")
                     if not pending.done.wait(wait):
                         raise AtTimeout(f"{cmd!r}: no final result code within {wait:.2f}s after the payload")
             finally:
@@ -218,12 +219,10 @@ class AtChannel:
                     self._pending = None
         return self._outcome(pending)
 
-    def _open_serial(self) -> serial.Serial:
-        ser = self._serial
-        if ser is None or self.closed.is_set():
+    def _check_open(self) -> None:
+        if not self._opened or self.closed.is_set():
             why = f" ({self.error})" if self.error else ""
             raise PortError(f"AT port {self.port} is not open{why}")
-        return ser
 
     @staticmethod
     def _outcome(pending: _Pending) -> list[str]:
@@ -234,29 +233,23 @@ class AtChannel:
             raise AtCommandError(pending.command, pending.result or "")
         return pending.lines
 
-    def _write(self, ser: serial.Serial, data: bytes) -> None:
-        try:
-            ser.write(data)
-        except (serial.SerialException, OSError) as exc:
-            raise PortError(f"write to {self.port} failed: {exc}") from exc
+    def _write(self, data: bytes) -> None:
+        self.transport.write(data)  # PortError when it fails
 
     # -- reader thread -------------------------------------------------------
 
     def _read_loop(self) -> None:
-        ser = self._serial
-        assert ser is not None
         failure: Exception | None = None
         try:
             while not self._stop.is_set():
-                data = ser.read(ser.in_waiting or 1)
+                data = self.transport.read()
                 if data:
                     for line in self._assembler.feed(data):
                         self._dispatch(line)
                     self._check_prompt()
-        except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
-            # TypeError/AttributeError: pyserial's fd vanished under a concurrent close()
+        except PortError as exc:
             if not self._stop.is_set():
-                failure = PortError(f"AT port {self.port} failed: {exc}")
+                failure = exc
                 log.error("%s", failure)
         finally:
             if failure is not None:

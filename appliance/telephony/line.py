@@ -1,14 +1,13 @@
-"""A line: one modem with its state machine, and the call it is carrying.
+"""A line: one modem with its state machine (:mod:`appliance.telephony.linestate`), and the call it is carrying.
 
-``absent -> initialising -> ready <-> in_call``, ``-> faulted -> initialising``.
-The table below is the whole truth; an event not in it for the current state
-raises :class:`IllegalTransition`.
+A line is watched by a :class:`~appliance.telephony.supervisor.Supervisor` thread that the
+composition root starts with :func:`~appliance.telephony.supervisor.supervise` (this module does not
+know it): SIM/registration/signal checks, the idle ping, and reopening (and power-cycling) a modem that
+was unplugged or stopped answering, through :meth:`Line.try_open` and :meth:`Line.report_fault`. A call
+in flight when its line fails ends ``interrupted`` with the cause in :attr:`ActiveCall.fault`.
 
-A started line is watched by a :class:`~appliance.telephony.supervisor.Supervisor`
-thread: SIM/registration/signal checks, the idle ping, and reopening (and
-power-cycling) a modem that was unplugged or stopped answering. A call in
-flight when its line fails ends ``interrupted`` with the cause in
-:attr:`ActiveCall.fault`.
+:class:`Line` is a :class:`~appliance.telephony.ports.LinePort` and :class:`ActiveCall` a
+:class:`~appliance.telephony.ports.CallPort`.
 """
 
 from __future__ import annotations
@@ -17,55 +16,18 @@ import collections
 import logging
 import threading
 import time
-from enum import StrEnum
 
-from appliance.errors import AtCommandError, AtTimeout, CallboxError, ModemError, PortError
+from appliance.errors import AtCommandError, AtTimeout, ModemError, PortError
 from appliance.events import DialOutcome, DialResult
 from appliance.telephony.audio import AudioPump, Tap
+from appliance.telephony.health import LineHealth, Supervision, check_health
+from appliance.telephony.linestate import TRANSITIONS, IllegalTransition, LineNotReady, LineState, next_state
 from appliance.telephony.modem import Modem
-from appliance.telephony.supervisor import LineHealth, Supervision, Supervisor, check_health
+from appliance.telephony.sms import SmsTimeouts, send_sms
+
+__all__ = ["TRANSITIONS", "ActiveCall", "IllegalTransition", "Line", "LineNotReady", "LineState", "next_state"]
 
 log = logging.getLogger(__name__)
-
-
-class LineState(StrEnum):
-    ABSENT = "absent"
-    INITIALISING = "initialising"
-    READY = "ready"
-    IN_CALL = "in_call"
-    FAULTED = "faulted"
-
-
-S = LineState
-TRANSITIONS: dict[tuple[LineState, str], LineState] = {
-    (S.ABSENT, "start"): S.INITIALISING,
-    (S.FAULTED, "start"): S.INITIALISING,
-    (S.INITIALISING, "opened"): S.READY,
-    (S.INITIALISING, "fault"): S.FAULTED,
-    (S.READY, "dial"): S.IN_CALL,
-    (S.IN_CALL, "call_ended"): S.READY,
-    (S.IN_CALL, "fault"): S.FAULTED,
-    (S.READY, "fault"): S.FAULTED,
-    (S.READY, "stop"): S.ABSENT,
-    (S.IN_CALL, "stop"): S.ABSENT,
-    (S.FAULTED, "stop"): S.ABSENT,
-    (S.INITIALISING, "stop"): S.ABSENT,
-    (S.ABSENT, "stop"): S.ABSENT,
-}
-
-
-class IllegalTransition(CallboxError):
-    def __init__(self, state: LineState, event: str) -> None:
-        super().__init__(f"line event {event!r} is not allowed in state {state.value!r}")
-        self.state = state
-        self.event = event
-
-
-def next_state(state: LineState, event: str) -> LineState:
-    try:
-        return TRANSITIONS[(state, event)]
-    except KeyError:
-        raise IllegalTransition(state, event) from None
 
 
 class ActiveCall:
@@ -110,13 +72,13 @@ class ActiveCall:
             log.warning("line %s: hang-up of %s failed: %s", self.line.name, self.number, exc)
             self._join_watcher()
             self.ended.set()
-            self.line._fault(f"hang-up failed: {exc}")
+            self.line.report_fault(f"hang-up failed: {exc}")
             return
         except AtCommandError as exc:
             log.warning("line %s: hang-up of %s failed: %s", self.line.name, self.number, exc)
         self._join_watcher()
         self.ended.set()
-        self.line._call_over(self)
+        self.line.finish_call(self)
 
     def interrupt(self, reason: str) -> bool:
         """The line failed under the call: end it as interrupted (idempotent). True if this ended it."""
@@ -145,7 +107,7 @@ class ActiveCall:
     def _audio_stalled(self, frames: int, since: float) -> tuple[int, float, bool]:
         """(frames seen, when they last moved, stalled?): the modem is the audio clock; no frames, no call."""
         now = time.monotonic()
-        seen = getattr(self.audio, "frames_in", frames)
+        seen = self.audio.frames_in
         if seen != frames:
             return seen, now, False
         return frames, since, now - since >= self.line.supervision.audio_stall_s
@@ -174,7 +136,7 @@ class ActiveCall:
                     log.info("line %s: %s hung up (cause %s)", self.line.name, self.number, self.end_cause)
                     self.audio.stop()
                     self.ended.set()
-                    self.line._call_over(self)
+                    self.line.finish_call(self)
                 return
             if modem.port_failed.is_set() or (self.audio.closed.is_set() and self.audio.error is not None):
                 if self._finish("port"):
@@ -184,7 +146,7 @@ class ActiveCall:
                     log.error("line %s: call to %s interrupted: %s", self.line.name, self.number, reason)
                     self.audio.stop()
                     self.ended.set()
-                    self.line._fault(reason)
+                    self.line.report_fault(reason)
                 return
         self.ended.set()
 
@@ -201,7 +163,8 @@ class Line:
         self.health: LineHealth | None = None
         self.call: ActiveCall | None = None
         self.last_ok = time.monotonic()  # last successful exchange with the modem
-        self.supervisor: Supervisor | None = None
+        self.power_cycles: list[tuple[bool, str]] = []  # (ok, what happened), recorded by the supervisor
+        self._stopping = threading.Event()  # set by stop(): no open attempt may start after it
         self._in_call_fault: str | None = None
         self._lock = threading.RLock()
         self._open_lock = threading.Lock()  # one open attempt at a time (start() vs the supervisor)
@@ -214,24 +177,26 @@ class Line:
             self.state = new
             return new
 
-    def start(self) -> LineState:
-        """Open the modem once (bounded by its command timeouts) and start supervising.
+    @property
+    def ready(self) -> bool:
+        return self.state is LineState.READY
 
-        Returns the state reached; a line that could not open is ``faulted`` and its
-        supervisor keeps reopening it, so a modem absent at boot joins later."""
+    def start(self) -> LineState:
+        """Open the modem once (bounded by its command timeouts); returns the state reached.
+
+        A line that could not open is ``faulted``; a supervisor (started by the composition root)
+        keeps reopening it, so a modem absent at boot joins later."""
+        self._stopping.clear()
         if self.state in (LineState.ABSENT, LineState.FAULTED):
-            self._reopen()
-        if self.supervision.enabled and (self.supervisor is None or not self.supervisor.alive):
-            self.supervisor = Supervisor(self, self.supervision)
-            self.supervisor.start()
+            self.try_open()
         return self.state
 
-    def _reopen(self) -> tuple[bool, bool]:
-        """One open attempt: (ready?, was the modem missing or mute?)."""
+    def try_open(self) -> tuple[bool, bool]:
+        """One open attempt of an absent or faulted line: (ready?, was the modem missing or mute?)."""
         with self._open_lock:
             if self.state not in (LineState.ABSENT, LineState.FAULTED):
                 return self.state is LineState.READY, False
-            if self.supervisor is not None and self.supervisor.stop_event.is_set():
+            if self._stopping.is_set():
                 return False, False
             self._event("start")
             try:
@@ -245,10 +210,10 @@ class Line:
                         self.modem, timeout=sv.ping_timeout_s, check_registration=sv.check_registration
                     )
             except (PortError, AtTimeout) as exc:
-                self._fault(str(exc))
+                self.report_fault(str(exc))
                 return False, True
             except ModemError as exc:
-                self._fault(str(exc))
+                self.report_fault(str(exc))
                 return False, False
             with self._lock:
                 if self.state is not LineState.INITIALISING:  # faulted (or stopped) while it opened
@@ -284,7 +249,7 @@ class Line:
             self._fault_dial(str(exc))
             return DialResult(DialOutcome.INTERRUPTED, detail=str(exc)), None
         except (AtCommandError, ModemError) as exc:
-            self.modem._hangup_quietly()
+            self.modem.try_hangup()
             return self._dial_over(DialResult(DialOutcome.FAILED, detail=str(exc))), None
         with self._lock:
             if self.state is not LineState.IN_CALL:  # the supervisor faulted the line while it connected
@@ -305,7 +270,8 @@ class Line:
             self._event("call_ended")
         return result
 
-    def _call_over(self, call: ActiveCall) -> None:
+    def finish_call(self, call: ActiveCall) -> None:
+        """``call`` has ended and the modem is free: the line is ready again (unless it faulted)."""
         with self._lock:
             if self.call is call:
                 self.call = None
@@ -319,9 +285,11 @@ class Line:
             if self.state is not LineState.IN_CALL:
                 log.info("line %s: dial ended by a fault already handled (%s)", self.name, reason)
                 return
-            self._fault(reason)
+            self.report_fault(reason)
 
-    def _fault(self, reason: str) -> None:
+    def report_fault(self, reason: str) -> None:
+        """The modem failed (gone, mute, SIM or network lost): fault the line, interrupt its call and
+        close the modem. A no-op on the state when the line is not up (already faulted, or stopped)."""
         with self._lock:
             if self.state is LineState.IN_CALL:
                 self._in_call_fault = reason
@@ -341,23 +309,19 @@ class Line:
         self.modem.close()
 
     def stop(self) -> None:
-        supervisor = self.supervisor
-        if supervisor is not None:
-            supervisor.stop()
+        """Hang up, close the modem, ``absent``. Stop the line's supervisor first (``Supervisor.stop``
+        does both, in that order)."""
+        self._stopping.set()
         call = self.call
         if call is not None:
             call.hangup()
-        self.modem.close()  # also ends a command the supervisor is waiting on
-        if supervisor is not None:
-            supervisor.join()
-            self.modem.close()
+        self.modem.close()  # also ends a command a supervisor is waiting on
         with self._open_lock:  # an open attempt still running has finished; close what it opened
             self.modem.close()
             self._event("stop")
 
     def describe(self) -> dict[str, object]:
         """State, fault and health, for the panel, `callbox call --json` and tests."""
-        sup = self.supervisor
         return {
             "name": self.name,
             "state": self.state.value,
@@ -365,5 +329,18 @@ class Line:
             "faults": self.faults,
             "fault_log": list(self.fault_log),
             "health": self.health.as_dict() if self.health else None,
-            "power_cycles": [{"ok": ok, "result": what} for ok, what in sup.power_cycles] if sup else [],
+            "power_cycles": [{"ok": ok, "result": what} for ok, what in self.power_cycles],
         }
+
+    def send_text(self, number: str, text: str, *, submit_timeout_s: float = 60.0) -> list[int]:
+        """Send an SMS over this line's modem; the network's message reference for each part.
+
+        Raises :class:`LineNotReady` unless the line is ``ready`` (no text during a call or while
+        faulted), ``ValueError`` for a bad number or empty text, and the modem's errors (see
+        :func:`~appliance.telephony.sms.send_sms`)."""
+        if not self.ready:
+            why = f": {self.fault_reason}" if self.state is LineState.FAULTED and self.fault_reason else ""
+            raise LineNotReady(f"line {self.name} is {self.state.value}{why}; no text message sent")
+        refs = send_sms(self.modem, number, text, timeouts=SmsTimeouts(submit=submit_timeout_s))
+        self.last_ok = time.monotonic()
+        return refs

@@ -1,8 +1,9 @@
 """Modem driver: one modem, driven entirely by its profile (no vendor branches).
 
-Call progress arrives as URCs on the AT reader thread; the driver turns them
-into :class:`CallProgress` events on a queue that :meth:`Modem.dial` consumes,
-and sets :attr:`Modem.remote_ended` when the far end releases an active call.
+Call progress arrives as URCs on the AT reader thread; the driver feeds them
+to the call-state table (:mod:`appliance.telephony.callstate`), turns them into
+:class:`CallProgress` events on a queue that :meth:`Modem.dial` consumes, and
+:attr:`Modem.remote_ended` is set when the far end releases an active call.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from appliance.errors import AtCommandError, AtTimeout, ModemError, PortError
 from appliance.events import CallProgress, DialOutcome, DialResult
 from appliance.telephony.at import AtChannel
 from appliance.telephony.audio import AudioPump, Tap
+from appliance.telephony.callstate import ORIGINATED_STATES, CallState, CallTracker, IllegalCallTransition
 from appliance.telephony.profile import ModemProfile
-from appliance.telephony.tones import DtmfDetector, SpeechDetector
+from appliance.telephony.tones import SpeechDetector
+from appliance.telephony.voicepath import VoicePath
 
 log = logging.getLogger(__name__)
 
@@ -54,26 +57,22 @@ class Modem:
         self.audio_port = audio_port
         self.timeouts = timeouts or ModemTimeouts()
         self.name = name or at_port.rsplit("/", 1)[-1]
-        self.remote_ended = threading.Event()
+        self._call = CallTracker()
+        self.remote_ended = self._call.remote_ended  # the far end hung up an answered call
         self.port_failed = threading.Event()
         # set by a +CREG/+CEREG URC saying the modem left the network; the line supervisor checks at once
         self.registration_lost = threading.Event()
-        self.end_cause: int | None = None
         self.fault: str | None = None
         self._progress: queue.Queue[CallProgress] = queue.Queue()
         # open()/close() may race (a dial thread failing while the supervisor reopens): one lock, and
         # close() takes the channel out before closing it, so a newly opened channel is never dropped open.
         self._port_lock = threading.Lock()
-        self._call_lock = threading.Lock()  # guards the call flags below
-        self._originated = False
-        self._active = False
-        self._released = threading.Event()
         self._channel: AtChannel | None = None
         self._generation = 0  # bumped by every open and close: a dial in flight ends when it changes
         self._call_idx = 1
-        self._audio_on = False  # audio_start commands were sent and audio_stop not yet
-        self._pump: AudioPump | None = None  # started early when the answer must be confirmed by speech
-        self.dtmf_digits: queue.Queue[str] = queue.Queue()
+        self.voice = VoicePath(self, profile, audio_port, name=self.name, call_ended=self._call.ended,
+                               start_timeout=self.timeouts.audio_start)
+        self.dtmf_digits = self.voice.dtmf_digits
         detect = profile.dtmf.detect
         self._dtmf_re = re.compile(detect) if detect and detect != "inband" else None
 
@@ -152,7 +151,7 @@ class Modem:
 
     def dial(self, number: str, *, ring_timeout: float) -> DialResult:
         """Dial and block until answered or a terminal outcome; never longer than ring_timeout (+ hang-up)."""
-        self._stop_audio_quietly()  # the last call ended at the far end with audio still on
+        self.voice.stop_quietly()  # the last call ended at the far end with audio still on
         self._reset_call()
         cmd = self.profile.dial_command(number)
         generation = self._generation
@@ -163,14 +162,14 @@ class Modem:
             log.info("modem %s: dial %s answered %s -> %s", self.name, number, exc.result, outcome.value)
             return DialResult(outcome, detail=exc.result)
         except AtTimeout as exc:
-            self._hangup_quietly()
+            self.try_hangup()
             return DialResult(DialOutcome.FAILED, detail=f"dial not acknowledged: {exc}")
         deadline = time.monotonic() + ring_timeout
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 log.info("modem %s: no answer from %s within %.1fs", self.name, number, ring_timeout)
-                self._hangup_quietly()
+                self.try_hangup()
                 return DialResult(DialOutcome.NO_ANSWER, detail="ring timeout")
             if self.port_failed.is_set() or self._generation != generation:  # failed, or closed and reopened
                 return DialResult(DialOutcome.INTERRUPTED, detail=self.fault or "AT port failed")
@@ -239,9 +238,9 @@ class Modem:
                 heard.set()
 
         try:
-            pump = self._start_pump(None)
+            pump = self.voice.start_pump(None)
         except (AtCommandError, ModemError) as exc:
-            self._hangup_quietly()
+            self.try_hangup()
             return DialResult(DialOutcome.FAILED, detail=f"audio did not start: {exc}")
         pump.observers.append(listen)
         limit = min(deadline, time.monotonic() + self.profile.answer_confirm_s)
@@ -251,145 +250,77 @@ class Modem:
                 log.info("modem %s: answer by %s confirmed by speech", self.name, number)
                 return DialResult(DialOutcome.ANSWERED, detail=f"{raw}; speech heard")
             if self.port_failed.is_set():
-                self._drop_pump()
+                self.voice.drop_pump()
                 return DialResult(DialOutcome.INTERRUPTED, detail=self.fault or "AT port failed")
-            if self._released.is_set():
-                self._drop_pump()
+            if self._call.ended.is_set():
+                self.voice.drop_pump()
                 return self._release_outcome(raw)
         log.info("modem %s: %s reported active but no voice within %.1fs", self.name, number,
                  self.profile.answer_confirm_s)
-        self._drop_pump()
-        self._hangup_quietly()
+        self.voice.drop_pump()
+        self.try_hangup()
         return DialResult(DialOutcome.NO_ANSWER, detail="reported active, no voice heard")
 
-    def _drop_pump(self) -> None:
-        pump, self._pump = self._pump, None
-        if pump is not None:
-            pump.stop()
+    @property
+    def end_cause(self) -> int | None:
+        """The Q.850 cause of the last release, when the modem reported one."""
+        return self._call.end_cause
+
+    # -- audio and DTMF (the voice path) --------------------------------------
 
     def start_audio(self, tap: Tap | None = None) -> AudioPump:
         """Switch the modem's audio on (retrying while it answers ERROR, as the SIM7600's
         AT+CPCMREG=1 does for a while) and start the pump; DTMF detection goes on too."""
-        pump, self._pump = self._pump, None
-        if pump is not None:  # already running since the answer was confirmed
-            pump.tap = tap
-            return pump
-        return self._start_pump(tap)
+        return self.voice.start(tap)
 
-    def _start_pump(self, tap: Tap | None) -> AudioPump:
-        for cmd in self.profile.audio_start:
-            self._command_retrying(cmd)
-            self._audio_on = bool(self.profile.audio_stop)
-        for cmd in self.profile.dtmf.detect_start:
-            try:
-                self.command(cmd)
-            except AtCommandError as exc:
-                log.warning("modem %s: %s failed (%s): no DTMF detection", self.name, cmd, exc)
-        observers = []
-        if self.profile.dtmf.detect == "inband":
-            detector = DtmfDetector()
-
-            def detect(frame: bytes) -> None:
-                for digit in detector.feed(frame):
-                    self.dtmf_digits.put(digit)
-
-            observers.append(detect)
-        audio = self.profile.audio
-        pump = AudioPump(
-            self.audio_port,
-            tap=tap,
-            baudrate=self.profile.baudrate,
-            name=self.name,
-            device_rate=audio.rate,
-            observers=observers,
-        )
-        pump.start()
-        self._pump = pump if self.profile.confirm_answer_by_speech else None
-        return pump
-
-    def _command_retrying(self, cmd: str) -> None:
-        give_up = time.monotonic() + self.profile.audio_start_retry_s
-        while True:
-            try:
-                self.command(cmd, timeout=self.timeouts.audio_start)
-                return
-            except AtCommandError as exc:
-                if time.monotonic() >= give_up or self._released.is_set():
-                    raise
-                log.info("modem %s: %s answered %s, retrying", self.name, cmd, exc.result)
-                time.sleep(0.2)
-
-    # -- DTMF ------------------------------------------------------------------
+    def stop_audio(self) -> None:
+        self.voice.stop()
 
     def send_dtmf(self, digits: str) -> None:
         """Send DTMF digits on the active call, one command per digit."""
-        if not self.profile.dtmf.send:
-            raise ModemError(f"profile {self.profile.name} cannot send DTMF")
-        for digit in digits:
-            self.command(self.profile.dtmf_command(digit, self._call_idx))
+        self.voice.send_dtmf(digits, self._call_idx)
 
     def read_dtmf(self, timeout: float) -> str | None:
         """The next digit the far end pressed, or None after ``timeout``."""
-        try:
-            return self.dtmf_digits.get(timeout=timeout)
-        except queue.Empty:
-            return None
-
-    def stop_audio(self) -> None:
-        self._audio_on = False
-        for cmd in self.profile.audio_stop:
-            self.command(cmd)
-
-    def _stop_audio_quietly(self) -> None:
-        """Audio off (AT+CPCMREG=0) after a call that had it on, however that call ended."""
-        if not self._audio_on:
-            return
-        try:
-            self.stop_audio()
-        except (AtCommandError, AtTimeout, PortError) as exc:
-            log.debug("modem %s: audio stop failed: %s", self.name, exc)
+        return self.voice.read_dtmf(timeout)
 
     def hangup(self) -> None:
         """Hang up; wait (bounded) for the release only if the modem will send one."""
-        with self._call_lock:
-            originated, released = self._originated, self._released.is_set()
-            self._active = False  # a release from now on is ours, not the far end's
-        self._stop_audio_quietly()
+        before = self._call.handle("hangup")  # a release from now on is ours, not the far end's
+        originated, released = before in ORIGINATED_STATES, before is CallState.ENDED
+        self.voice.stop_quietly()
         self.command(self.profile.hangup)
         if released or not self.profile.release_after_hangup:
             return
         if originated or not self.profile.release_needs_origination:
-            if not self._released.wait(self.timeouts.hangup):
+            if not self._call.ended.wait(self.timeouts.hangup):
                 log.warning("modem %s: no release after %s", self.name, self.profile.hangup)
         else:
             log.debug("modem %s: hung up before origination, not waiting for a release", self.name)
 
-    def _hangup_quietly(self) -> None:
+    def try_hangup(self) -> bool:
+        """Hang up an attempt that is being abandoned; a failure is logged, not raised. True if it worked."""
         try:
             self.hangup()
         except (AtCommandError, AtTimeout, PortError) as exc:
             log.warning("modem %s: hang-up failed: %s", self.name, exc)
+            return False
+        return True
 
     @property
     def in_call(self) -> bool:
-        with self._call_lock:
-            return self._active
+        return self._call.in_call
+
+    @property
+    def call_state(self) -> CallState:
+        return self._call.state
 
     # -- URCs (reader thread: must not block, must not send commands) --------
 
     def _reset_call(self) -> None:
-        with self._call_lock:
-            self._originated = False
-            self._active = False
-            self._released.clear()
-            self.remote_ended.clear()
-            self.end_cause = None
-        self._drop_pump()
-        while True:
-            try:
-                self.dtmf_digits.get_nowait()
-            except queue.Empty:
-                break
+        self._call.handle("dial")
+        self.voice.drop_pump()
+        self.voice.clear_dtmf()
         while True:
             try:
                 self._progress.get_nowait()
@@ -413,35 +344,30 @@ class Modem:
         found = self.profile.classify(line)
         if found is None:
             if line in self.profile.final_code_outcomes:
-                with self._call_lock:
-                    active = self._active
-                    self._active = False
-                self._released.set()
-                if active:
-                    self.remote_ended.set()
-                self._progress.put(CallProgress(_FINAL, None, line))
+                if self._track(_FINAL, line):
+                    self._progress.put(CallProgress(_FINAL, None, line))
             else:
                 log.debug("modem %s: URC %s", self.name, line)
             return
         state, match = found
         groups = match.groupdict()
         idx = int(groups["idx"]) if groups.get("idx") else None
-        with self._call_lock:
-            if idx is not None:
-                self._call_idx = idx
-            if state == "dialing":
-                self._originated = True
-            elif state == "active":
-                self._active = True
-            elif state == "released":
-                cause = groups.get("cause")
-                self.end_cause = int(cause) if cause else None
-                if self._active:
-                    self.remote_ended.set()
-                self._active = False
-                self._released.set()
+        if idx is not None:
+            self._call_idx = idx
+        cause = groups.get("cause")
+        if not self._track(state, line, cause=int(cause) if cause else None):
+            return
         log.debug("modem %s: %s %s", self.name, state, line)
         self._progress.put(CallProgress(state, idx, line))
+
+    def _track(self, event: str, line: str, *, cause: int | None = None) -> bool:
+        """Feed a call-progress URC to the call-state table; False (logged) when it does not fit the call."""
+        try:
+            self._call.handle(event, cause=cause)
+        except IllegalCallTransition as exc:
+            log.warning("modem %s: URC %s dropped: %s", self.name, line, exc)
+            return False
+        return True
 
     def _on_port_closed(self, error: Exception | None) -> None:
         self.fault = str(error) if error else "AT port closed"

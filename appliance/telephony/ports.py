@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from appliance.events import DialResult
-from appliance.telephony.line import LineState
+from appliance.telephony.linestate import LineState
+
+if TYPE_CHECKING:
+    from appliance.telephony.audio import AudioPump
+    from appliance.telephony.line import ActiveCall, Line
 
 Tap = Callable[[bytes, bytes], None]  # (heard, played) for every 20 ms tick: the call recorder
 
@@ -32,11 +36,13 @@ class CallAudio(Protocol):
 class CallPort(Protocol):
     """An answered call: its audio, the keypad, and how it ended."""
 
-    audio: CallAudio
     ended: threading.Event
     end_cause: int | None
     interrupted: bool
     fault: str | None  # why an interrupted call was interrupted
+
+    @property
+    def audio(self) -> CallAudio: ...
 
     def hangup(self) -> None: ...
     def send_dtmf(self, digits: str) -> None: ...
@@ -59,3 +65,16 @@ class LinePort(Protocol):
         self, number: str, *, ring_timeout: float, tap: Tap | None = None
     ) -> tuple[DialResult, CallPort | None]: ...
     def send_text(self, number: str, text: str, *, submit_timeout_s: float = 60.0) -> list[int]: ...
+
+
+if TYPE_CHECKING:
+    # mypy proves that the real parts are complete ports: a missing or mistyped member fails the type check.
+
+    def _line_is_a_line_port(line: Line) -> LinePort:
+        return line
+
+    def _call_is_a_call_port(call: ActiveCall) -> CallPort:
+        return call
+
+    def _pump_is_call_audio(pump: AudioPump) -> CallAudio:
+        return pump

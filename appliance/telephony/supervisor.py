@@ -1,6 +1,8 @@
 """Line supervision: health checks, the idle ping, reopening a lost modem, power-cycling it.
 
-One supervisor thread per line (``line-supervisor-<name>``). While the line is
+The composition root (and ``callbox call``) starts a supervised line with :func:`supervise` and stops
+it with :meth:`Supervisor.stop`; :class:`~appliance.telephony.line.Line` itself knows nothing of this
+module. One supervisor thread per line (``line-supervisor-<name>``). While the line is
 ``ready`` or ``in_call`` it pings the modem after ``idle_ping_s`` without a
 successful exchange and watches for the port failing under it (unplugged). A
 ``faulted`` line is reopened every ``reopen_s``; after ``power_cycle_after``
@@ -9,180 +11,49 @@ because the SIM or the network said no), the configured power-cycle command
 runs (e.g. ``uhubctl -l 1-1 -p 2 -a cycle``), bounded by
 ``power_cycle_timeout_s``.
 
-The pure parts (reading ``+CPIN``/``+CREG``/``+CSQ``/``+COPS`` answers) are
-functions here so that ``callbox modem probe`` uses the same readings.
+The settings (:class:`Supervision`) and the readings of the modem's answers live in
+:mod:`appliance.telephony.health`, and are importable from here too.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import shlex
 import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
 
 from appliance.errors import AtCommandError, AtTimeout, ModemError, PortError
+from appliance.telephony.health import (
+    REGISTERED,
+    REGISTRATION,
+    LineHealth,
+    Supervision,
+    check_health,
+    parse_cops,
+    parse_cpin,
+    parse_csq,
+    parse_registration,
+)
+from appliance.telephony.line import Line, LineState
 
-if TYPE_CHECKING:
-    from appliance.telephony.line import Line
+__all__ = [
+    "REGISTERED",
+    "REGISTRATION",
+    "LineHealth",
+    "Supervision",
+    "Supervisor",
+    "check_health",
+    "parse_cops",
+    "parse_cpin",
+    "parse_csq",
+    "parse_registration",
+    "run_power_cycle",
+    "supervise",
+]
 
 log = logging.getLogger(__name__)
-
-REGISTRATION = {
-    0: "not registered",
-    1: "registered (home)",
-    2: "searching",
-    3: "registration denied",
-    4: "unknown",
-    5: "registered (roaming)",
-    6: "registered (home, SMS only)",
-    7: "registered (roaming, SMS only)",
-}
-REGISTERED = frozenset({1, 5, 6, 7})
-
-
-@dataclass(frozen=True)
-class Supervision:
-    """How a line is watched. Defaults are the field values; tests shrink them."""
-
-    enabled: bool = True
-    idle_ping_s: float = 10.0  # ping after this long without a successful exchange
-    ping_timeout_s: float = 2.0  # one ping command
-    ping_failures_to_fault: int = 2  # consecutive failed pings (timeouts, errors) before faulted
-    ping_retry_s: float = 1.0  # after a failed ping, try again this soon
-    reopen_s: float = 3.0  # a faulted line is reopened this often
-    check_registration: bool = True
-    power_cycle: tuple[str, ...] = ()  # argv; "{at_port}" and "{line}" are filled in; () = never
-    power_cycle_after: int = 5  # reopen failures in a row (port gone or mute) before a power cycle
-    power_cycle_timeout_s: float = 30.0
-    power_cycle_settle_s: float = 5.0  # wait after the command before the next reopen
-    join_s: float = 3.0  # bounded join of the supervisor thread on stop
-    audio_stall_s: float = 5.0  # an answered call with no audio from the modem this long is ended (interrupted)
-
-    @staticmethod
-    def command(text: str) -> tuple[str, ...]:
-        """A power-cycle command line from the config, split like a shell would (no shell runs)."""
-        return tuple(shlex.split(text))
-
-
-@dataclass
-class LineHealth:
-    """What the modem said the last time it was checked."""
-
-    sim: str | None = None
-    registration: int | None = None
-    lte_registration: int | None = None
-    signal_rssi: int | None = None  # 0..31, None = unknown (99)
-    signal_dbm: int | None = None
-    operator: str | None = None
-    checked_at: float = field(default_factory=time.monotonic)
-
-    @property
-    def registered(self) -> bool:
-        return self.registration in REGISTERED or self.lte_registration in REGISTERED
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "sim": self.sim,
-            "registration": REGISTRATION.get(self.registration, None) if self.registration is not None else None,
-            "lte_registration": (
-                REGISTRATION.get(self.lte_registration, None) if self.lte_registration is not None else None
-            ),
-            "registered": self.registered,
-            "signal_rssi": self.signal_rssi,
-            "signal_dbm": self.signal_dbm,
-            "operator": self.operator,
-        }
-
-
-# -- readings (pure) -----------------------------------------------------------
-
-_CPIN = re.compile(r"^\+CPIN:\s*(.+)$")
-_CSQ = re.compile(r"^\+CSQ:\s*(\d+)\s*,\s*(\d+)$")
-_COPS = re.compile(r'^\+COPS:\s*\d+(?:\s*,\s*\d+\s*,\s*"([^"]*)")?')
-
-
-def _first(pattern: re.Pattern[str], lines: list[str]) -> re.Match[str] | None:
-    for line in lines:
-        match = pattern.match(line.strip())
-        if match:
-            return match
-    return None
-
-
-def parse_cpin(lines: list[str]) -> str | None:
-    match = _first(_CPIN, lines)
-    return match.group(1).strip() if match else None
-
-
-def parse_registration(lines: list[str]) -> int | None:
-    """``+CREG: 0,1`` / ``+CEREG: 2,5,"1A2B",...`` / ``+CREG: 1`` -> the stat field."""
-    for line in lines:
-        text = line.strip()
-        if not text.startswith(("+CREG:", "+CEREG:", "+CGREG:")):
-            continue
-        fields = [f.strip() for f in text.split(":", 1)[1].split(",")]
-        # query answer: n,stat[,...]; URC: stat[,...]. A quoted lac can only follow stat.
-        if len(fields) >= 2 and fields[1].isdigit():
-            return int(fields[1])
-        if fields and fields[0].isdigit():
-            return int(fields[0])
-    return None
-
-
-def parse_csq(lines: list[str]) -> tuple[int | None, int | None]:
-    """``+CSQ: <rssi>,<ber>`` -> (rssi 0..31 or None, dBm or None)."""
-    match = _first(_CSQ, lines)
-    if not match:
-        return None, None
-    rssi = int(match.group(1))
-    if rssi > 31:
-        return None, None
-    return rssi, -113 + 2 * rssi
-
-
-def parse_cops(lines: list[str]) -> str | None:
-    match = _first(_COPS, lines)
-    return match.group(1) if match and match.group(1) else None
-
-
-class Commander(Protocol):
-    def command(self, cmd: str, *, timeout: float | None = None, expect: str | None = None) -> list[str]: ...
-
-
-def check_health(modem: Commander, *, timeout: float, check_registration: bool = True) -> LineHealth:
-    """Ask SIM, registration, signal and operator; raise ModemError when the line cannot call.
-
-    AtTimeout and PortError pass through (the modem is mute or gone)."""
-    health = LineHealth()
-    try:
-        health.sim = parse_cpin(modem.command("AT+CPIN?", timeout=timeout, expect="+CPIN:"))
-    except AtCommandError as exc:
-        raise ModemError(f"SIM not ready ({exc.result})") from exc
-    if health.sim != "READY":
-        raise ModemError(f"SIM not ready (+CPIN: {health.sim})")
-    for cmd, attr in (("AT+CREG?", "registration"), ("AT+CEREG?", "lte_registration")):
-        try:
-            setattr(health, attr, parse_registration(modem.command(cmd, timeout=timeout, expect=cmd[2:-1] + ":")))
-        except AtCommandError:
-            pass  # a 2G/3G modem without +CEREG, or the reverse
-    try:
-        health.signal_rssi, health.signal_dbm = parse_csq(modem.command("AT+CSQ", timeout=timeout, expect="+CSQ:"))
-    except AtCommandError:
-        pass
-    try:
-        health.operator = parse_cops(modem.command("AT+COPS?", timeout=timeout, expect="+COPS:"))
-    except (AtCommandError, AtTimeout):
-        pass  # some modems are slow to name the operator while searching; the commands above proved it answers
-    if check_registration and not health.registered:
-        stat = health.registration if health.registration is not None else health.lte_registration
-        raise ModemError(f"not registered on the network ({REGISTRATION.get(stat or 0, stat)})")
-    return health
-
 
 # -- power cycle ---------------------------------------------------------------
 
@@ -219,17 +90,27 @@ class Supervisor:
         self.clock = clock
         self.stop_event = threading.Event()
         self.reopen_failures = 0  # in a row, port gone or mute
-        self.power_cycles: list[tuple[bool, str]] = []
         self.pings = 0
         self._ping_failures = 0
         self._next_reopen = 0.0
         self._thread = threading.Thread(target=self._run, name=f"line-supervisor-{line.name}", daemon=True)
 
+    @property
+    def power_cycles(self) -> list[tuple[bool, str]]:
+        """(ok, what happened) of each power cycle; kept on the line, which shows them in ``describe()``."""
+        return self.line.power_cycles
+
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop watching, then stop the line (hang up, close the modem) and join the thread (bounded).
+
+        In that order: the line's close ends a command the thread may be waiting on, and no reopen starts
+        once the line is stopping."""
         self.stop_event.set()
+        self.line.stop()
+        self.join()
 
     def join(self) -> bool:
         if self._thread is not threading.current_thread() and self._thread.ident is not None:
@@ -244,8 +125,6 @@ class Supervisor:
         return self._thread.is_alive()
 
     def _run(self) -> None:
-        from appliance.telephony.line import LineState
-
         self._next_reopen = self.clock() + self.cfg.reopen_s
         while not self.stop_event.is_set():
             state = self.line.state
@@ -266,7 +145,7 @@ class Supervisor:
         line, modem = self.line, self.line.modem
         if modem.port_failed.is_set():
             if line.call is None:  # a call's own watcher reports its failure with the call
-                line._fault(modem.fault or "AT port failed")
+                line.report_fault(modem.fault or "AT port failed")
             self.stop_event.wait(0.05)
             return
         due = line.last_ok + (self.cfg.ping_retry_s if self._ping_failures else self.cfg.idle_ping_s)
@@ -279,8 +158,6 @@ class Supervisor:
         self._ping()
 
     def _ping(self) -> None:
-        from appliance.telephony.line import LineState
-
         line = self.line
         self.pings += 1
         try:
@@ -293,7 +170,7 @@ class Supervisor:
                 line.modem.command("AT", timeout=self.cfg.ping_timeout_s)
         except PortError as exc:
             self._ping_failures = 0
-            line._fault(str(exc))
+            line.report_fault(str(exc))
             return
         except (AtTimeout, AtCommandError) as exc:
             self._ping_failures += 1
@@ -303,11 +180,11 @@ class Supervisor:
             if self._ping_failures >= self.cfg.ping_failures_to_fault:
                 self._ping_failures = 0
                 what = "modem stopped answering" if isinstance(exc, AtTimeout) else "modem keeps answering errors"
-                line._fault(f"{what}: {exc}")
+                line.report_fault(f"{what}: {exc}")
             return
         except ModemError as exc:  # SIM gone, registration lost: cannot call, but the modem is there
             self._ping_failures = 0
-            line._fault(str(exc))
+            line.report_fault(str(exc))
             return
         self._ping_failures = 0
         line.last_ok = self.clock()
@@ -320,7 +197,7 @@ class Supervisor:
             self.stop_event.wait(min(0.1, self._next_reopen - now))
             return
         self._next_reopen = now + self.cfg.reopen_s
-        ok, modem_missing = self.line._reopen()
+        ok, modem_missing = self.line.try_open()
         if ok:
             self.reopen_failures = 0
             self._ping_failures = 0
@@ -341,3 +218,19 @@ class Supervisor:
         (log.info if ok else log.error)("line %s: power cycle %s", line.name, what)
         self.reopen_failures = 0
         self._next_reopen = self.clock() + self.cfg.power_cycle_settle_s
+
+
+def supervise(line: Line, supervision: Supervision | None = None) -> Supervisor:
+    """Start ``line`` (one open attempt, bounded by its modem's timeouts) and a supervisor thread that
+    watches it and reopens it after a fault; returns the supervisor, whose :meth:`Supervisor.stop` stops
+    both. A line that could not open is ``faulted`` and joins when its modem answers.
+
+    With ``supervision.enabled`` false the line is only started: the supervisor returned is not running,
+    and its ``stop()`` still stops the line."""
+    settings = supervision or line.supervision
+    supervisor = Supervisor(line, settings)
+    state = line.start()
+    log.info("line %s: %s", line.name, state.value)
+    if settings.enabled:
+        supervisor.start()
+    return supervisor

@@ -1,4 +1,5 @@
-"""Fixtures for the telephony tests: a scripted AT peer on a real pty, the simulated modem."""
+"""Fixtures for the telephony tests: a scripted AT peer on a real pty, the simulated modem, the fault rigs
+(a supervised line on a pluggable simulated modem; plain helpers in tel_helpers.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tel_helpers import FAST, Rig, no_thread_left
 
 from appliance.sim.customer import CustomerScript
 from appliance.sim.huawei import SimulatedHuaweiModem
 from appliance.sim.pty import PtyPair
 from appliance.telephony.at import LineAssembler
+from appliance.telephony.health import Supervision
 from appliance.telephony.profile import ModemProfile, load_profile
 
 Reply = bytes | Callable[["ScriptedPeer"], None] | None
@@ -140,3 +143,38 @@ def make_sim() -> Iterator[Callable[..., SimulatedHuaweiModem]]:
 def tone_fixture() -> Callable[..., bytes]:
     """``tone(ms, freq=440, amplitude=8000)``: a sine burst as 8 kHz S16LE."""
     return tone
+
+
+@pytest.fixture
+def rig() -> Iterator[Callable[..., Rig]]:
+    """``rig(directory=None, supervision=FAST, **sim_kw)``: a Huawei sim behind a pluggable port and a line on it
+    (``r.start()`` supervises it). Every rig is closed, and no thread may be left behind."""
+    made: list[Rig] = []
+
+    def make(
+        directory: Callable[[str], CustomerScript] | None = None, supervision: Supervision = FAST, **kw: object
+    ) -> Rig:
+        r = Rig(directory or (lambda n: CustomerScript("silent", max_call_s=20)), supervision, **kw)
+        made.append(r)
+        return r
+
+    with no_thread_left():
+        yield make
+        for r in made:
+            r.close()
+
+
+@pytest.fixture
+def family_rig() -> Iterator[Callable[[str, CustomerScript], Rig]]:
+    """``family_rig(profile, script)``: the same rig for any modem family (ring 150 ms, line named after it)."""
+    made: list[Rig] = []
+
+    def make(profile: str, script: CustomerScript) -> Rig:
+        r = Rig(lambda n: script, FAST, profile=profile, name=profile, ring_ms=150)
+        made.append(r)
+        return r
+
+    with no_thread_left():
+        yield make
+        for r in made:
+            r.close()

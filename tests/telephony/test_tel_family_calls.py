@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tel_helpers import wait_until
 
 from appliance.events import DialOutcome
 from appliance.sim.customer import CustomerScript, frame_rms
@@ -139,10 +140,7 @@ def test_tel_family_outcomes_busy_no_answer_reject_mid_call_hangup(
     call.audio.play(bot_prompt(300))
     assert call.ended.wait(8), "the customer should have hung up mid-sentence"
     assert call.ended_by == "remote" and not call.interrupted
-    deadline = time.monotonic() + 2
-    while f.line.state is not LineState.READY and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert f.line.state is LineState.READY
+    wait_until(lambda: f.line.state is LineState.READY, 2.0, "the line ready again")
     assert f.sim.calls[-1].ended_by == "customer"
 
 

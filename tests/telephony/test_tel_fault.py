@@ -10,105 +10,20 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from tel_helpers import FAST, RECOVERY_S, wait_fault, wait_state, wait_until
 
 from appliance.events import DialOutcome
 from appliance.sim.customer import CustomerScript, frame_rms
-from appliance.sim.faults import FAULTS, PluggableModem, SimFaults, apply_fault, garbage
+from appliance.sim.faults import FAULTS, apply_fault, garbage
 from appliance.sim.huawei import SimulatedHuaweiModem
-from appliance.telephony.line import Line, LineState
-from appliance.telephony.modem import Modem, ModemTimeouts
+from appliance.telephony.line import LineState
+from appliance.telephony.modem import ModemTimeouts
 from appliance.telephony.supervisor import Supervision, parse_cops, parse_csq, parse_registration
 
-FAST_MODEM = ModemTimeouts(command=0.6, dial_ack=1.0, hangup=0.5, audio_start=0.6)
-FAST = Supervision(
-    idle_ping_s=0.3,
-    ping_timeout_s=0.4,
-    ping_failures_to_fault=2,
-    ping_retry_s=0.1,
-    reopen_s=0.3,
-    power_cycle_after=3,
-    power_cycle_timeout_s=1.0,
-    power_cycle_settle_s=0.2,
-)
-RECOVERY_S = 15.0
-
-
-@contextmanager
-def no_thread_left(grace: float = 3.0) -> Iterator[None]:
-    before = set(threading.enumerate())
-    yield
-    deadline = time.monotonic() + grace
-    while True:
-        extra = [t for t in threading.enumerate() if t not in before and t.is_alive()]
-        if not extra or time.monotonic() > deadline:
-            break
-        time.sleep(0.02)
-    assert not extra, f"threads left running: {[t.name for t in extra]}"
-
-
-def wait_state(line: Line, state: LineState, timeout: float) -> float:
-    """Seconds it took the line to reach ``state``; fails after ``timeout``."""
-    start = time.monotonic()
-    while line.state is not state:
-        assert time.monotonic() - start < timeout, f"line {line.state.value} ({line.fault_reason}), not {state.value}"
-        time.sleep(0.01)
-    return time.monotonic() - start
-
-
-def wait_fault(line: Line, words: str, timeout: float) -> str:
-    """The first recorded fault reason containing ``words``; fails after ``timeout``."""
-    start = time.monotonic()
-    while True:
-        found = [reason for reason in list(line.fault_log) if words in reason]
-        if found:
-            return found[0]
-        assert time.monotonic() - start < timeout, f"no fault with {words!r}: {list(line.fault_log)}"
-        time.sleep(0.01)
-
-
-class Rig:
-    """A sim with stable (symlinked) ports and a supervised line on it."""
-
-    def __init__(self, directory: Callable[[str], CustomerScript], supervision: Supervision, **sim_kw: object) -> None:
-        self.faults = SimFaults()
-        sim_kw.setdefault("ring_ms", 200)
-        self.sim = SimulatedHuaweiModem(directory, faults=self.faults, **sim_kw)  # type: ignore[arg-type]
-        self.sim.start()
-        self.plug = PluggableModem(self.sim)
-        modem = Modem(load_huawei(), self.plug.at_port, self.plug.audio_port, timeouts=FAST_MODEM, name="f1")
-        self.line = Line("f1", modem, supervision=supervision)
-
-    def close(self) -> None:
-        self.line.stop()
-        self.sim.stop()
-        self.plug.close()
-
-
-def load_huawei():  # type: ignore[no-untyped-def]
-    from appliance.telephony.profile import load_profile
-
-    return load_profile("huawei-e1550")
-
-
-@pytest.fixture
-def rig() -> Iterator[Callable[..., Rig]]:
-    made: list[Rig] = []
-
-    def make(directory: Callable[[str], CustomerScript] | None = None, supervision: Supervision = FAST, **kw: object):
-        r = Rig(directory or (lambda n: CustomerScript("silent", max_call_s=20)), supervision, **kw)
-        made.append(r)
-        return r
-
-    with no_thread_left():
-        yield make
-        for r in made:
-            r.close()
-
+pytestmark = pytest.mark.slow  # faults, unplugs and recoveries take seconds each
 
 # -- readings --------------------------------------------------------------------
 
@@ -127,7 +42,7 @@ def test_tel_fault_readings_parse_real_answers():
 
 def test_tel_fault_start_checks_sim_registration_signal_operator(rig):
     r = rig()
-    assert r.line.start() is LineState.READY
+    assert r.start() is LineState.READY
     health = r.line.describe()["health"]
     assert health == {
         "sim": "READY",
@@ -138,9 +53,8 @@ def test_tel_fault_start_checks_sim_registration_signal_operator(rig):
         "signal_dbm": -73,
         "operator": "Sim Mobile",
     }
-    pings = r.line.supervisor.pings
-    time.sleep(1.0)  # idle_ping_s=0.3: a few pings, all fine
-    assert r.line.supervisor.pings >= pings + 2
+    pings = r.watcher.pings
+    wait_until(lambda: r.watcher.pings >= pings + 2, 3.0, "two idle pings")  # idle_ping_s=0.3
     assert r.line.state is LineState.READY and r.line.faults == 0
 
 
@@ -149,12 +63,12 @@ def test_tel_fault_start_checks_sim_registration_signal_operator(rig):
 
 def test_tel_fault_unplug_idle_then_back(rig):
     r = rig()
-    r.line.start()
+    r.start()
     r.plug.unplug()
     wait_state(r.line, LineState.FAULTED, 2.0)
     assert "failed" in (r.line.fault_reason or "") or "not open" in (r.line.fault_reason or "")
-    time.sleep(0.8)  # a few reopen attempts against a missing device
-    assert r.line.state is LineState.FAULTED and r.line.supervisor.reopen_failures >= 1
+    wait_until(lambda: r.watcher.reopen_failures >= 1, 3.0, "a reopen against a missing device")
+    assert r.line.state is LineState.FAULTED
     r.plug.replug()
     took = wait_state(r.line, LineState.READY, RECOVERY_S)
     assert took < 2.0
@@ -166,7 +80,7 @@ def test_tel_fault_unplug_idle_then_back(rig):
 
 def test_tel_fault_unplug_during_call_interrupts_and_recovers(rig):
     r = rig()
-    r.line.start()
+    r.start()
     result, call = r.line.place_call("5550", ring_timeout=2)
     assert result.outcome is DialOutcome.ANSWERED and call is not None
     assert call.audio.read_frame(1.0) is not None
@@ -186,9 +100,9 @@ def test_tel_fault_absent_at_boot_joins_later(rig):
     r = rig()
     r.plug.unplug()
     started = time.monotonic()
-    assert r.line.start() is LineState.FAULTED  # does not block waiting for the modem
+    assert r.start() is LineState.FAULTED  # does not block waiting for the modem
     assert time.monotonic() - started < 1.0
-    time.sleep(0.5)
+    wait_until(lambda: r.watcher.reopen_failures >= 1, 3.0, "a reopen while absent")
     r.plug.replug()
     assert wait_state(r.line, LineState.READY, RECOVERY_S) < 2.0
 
@@ -198,19 +112,19 @@ def test_tel_fault_absent_at_boot_joins_later(rig):
 
 def test_tel_fault_stop_answering_idle(rig):
     r = rig()
-    r.line.start()
+    r.start()
     r.faults.stop_answering()
     wait_fault(r.line, "stopped answering", 3.0)
-    time.sleep(1.0)  # reopen attempts time out: the port opens but nothing answers
+    # reopen attempts time out: the port opens but nothing answers
+    wait_until(lambda: r.line.faults >= 2, 5.0, "a failed reopen")
     assert r.line.state in (LineState.FAULTED, LineState.INITIALISING)
-    assert r.line.faults >= 2
     r.faults.answer_again()
     assert wait_state(r.line, LineState.READY, RECOVERY_S) < 3.0
 
 
 def test_tel_fault_stop_answering_while_ringing_interrupts_the_dial(rig):
     r = rig(lambda n: CustomerScript("no_answer", max_call_s=5))
-    r.line.start()
+    r.start()
     threading.Timer(0.3, r.faults.stop_answering).start()
     started = time.monotonic()
     result, call = r.line.place_call("5552", ring_timeout=10)
@@ -228,7 +142,7 @@ def test_tel_fault_stop_answering_while_ringing_interrupts_the_dial(rig):
 
 def test_tel_fault_cme_errors_during_call_interrupt_it(rig):
     r = rig()
-    r.line.start()
+    r.start()
     _, call = r.line.place_call("5550", ring_timeout=2)
     assert call is not None
     r.faults.cme_burst(3)  # the in-call pings ("AT") answer errors: the modem is sick
@@ -239,7 +153,7 @@ def test_tel_fault_cme_errors_during_call_interrupt_it(rig):
 
 def test_tel_fault_stop_answering_during_call_interrupts(rig):
     r = rig()
-    r.line.start()
+    r.start()
     _, call = r.line.place_call("5550", ring_timeout=2)
     assert call is not None
     r.faults.stop_answering()
@@ -254,14 +168,13 @@ def test_tel_fault_stop_answering_during_call_interrupts(rig):
 
 def test_tel_fault_garbage_bytes_do_not_break_the_line(rig):
     r = rig(lambda n: CustomerScript("silent", max_call_s=20))
-    r.line.start()
+    r.start()
     for seed in range(5):
         r.sim.inject(garbage(seed))
         time.sleep(0.1)
-    pings = r.line.supervisor.pings
-    time.sleep(0.8)
+    pings = r.watcher.pings
+    wait_until(lambda: r.watcher.pings > pings + 1, 3.0, "pings after the garbage")
     assert r.line.state is LineState.READY and r.line.faults == 0
-    assert r.line.supervisor.pings > pings
     result, call = r.line.place_call("5550", ring_timeout=2)
     assert result.outcome is DialOutcome.ANSWERED and call is not None
     r.sim.inject(garbage(99))  # in the middle of a call too
@@ -272,7 +185,7 @@ def test_tel_fault_garbage_bytes_do_not_break_the_line(rig):
 
 def test_tel_fault_cme_error_burst(rig):
     r = rig(supervision=Supervision(**{**FAST.__dict__, "idle_ping_s": 30.0}))
-    r.line.start()
+    r.start()
     r.faults.cme_burst(1)
     result, call = r.line.place_call("5550", ring_timeout=2)
     assert result.outcome is DialOutcome.FAILED and call is None and "+CME ERROR: 100" in result.detail
@@ -287,12 +200,12 @@ def test_tel_fault_cme_error_burst(rig):
 
 def test_tel_fault_registration_lost_then_back(rig):
     r = rig()
-    r.line.start()
+    r.start()
     apply_fault(r.sim, "registration_lost")
     assert "searching" in wait_fault(r.line, "not registered", 3.0)
-    time.sleep(1.0)
+    wait_until(lambda: r.line.faults >= 2, 5.0, "a reopen refused for registration")
     assert r.line.state is not LineState.READY
-    assert r.line.supervisor.reopen_failures == 0  # the modem is there: no power cycle for this
+    assert r.watcher.reopen_failures == 0  # the modem is there: no power cycle for this
     r.faults.regain_registration()
     assert wait_state(r.line, LineState.READY, RECOVERY_S) < 2.0
     assert r.line.health is not None and r.line.health.registered
@@ -303,13 +216,13 @@ def test_tel_fault_registration_urc_is_acted_on_before_the_next_ping(rig):
     import dataclasses
 
     r = rig(supervision=dataclasses.replace(FAST, idle_ping_s=30.0))
-    r.line.start()
-    pings = r.line.supervisor.pings
+    r.start()
+    pings = r.watcher.pings
     started = time.monotonic()
     apply_fault(r.sim, "registration_lost")
     assert "searching" in wait_fault(r.line, "not registered", 3.0)
     assert time.monotonic() - started < 2.0
-    assert r.line.supervisor.pings == pings + 1  # one check, caused by the URC
+    assert r.watcher.pings == pings + 1  # one check, caused by the URC
 
 
 # -- power cycle -----------------------------------------------------------------------
@@ -320,13 +233,11 @@ def test_tel_fault_power_cycle_after_repeated_reopen_failures(rig, tmp_path):
     script = f"import pathlib,sys; pathlib.Path({str(marker)!r}).write_text(sys.argv[1]); print('port cycled')"
     sv = Supervision(**{**FAST.__dict__, "power_cycle": (sys.executable, "-c", script, "{line}")})
     r = rig(supervision=sv)
-    r.line.start()
+    r.start()
     r.plug.unplug()
-    deadline = time.monotonic() + 5
-    while not r.line.supervisor.power_cycles and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: r.watcher.power_cycles, 5.0, "a power cycle")
     assert marker.read_text() == "f1"
-    assert r.line.supervisor.power_cycles[0] == (True, "exit 0: port cycled")
+    assert r.watcher.power_cycles[0] == (True, "exit 0: port cycled")
     r.plug.replug()  # the modem comes back after its power cycle
     assert wait_state(r.line, LineState.READY, RECOVERY_S) < 2.0
     assert r.line.describe()["power_cycles"] == [{"ok": True, "result": "exit 0: port cycled"}]
@@ -335,12 +246,10 @@ def test_tel_fault_power_cycle_after_repeated_reopen_failures(rig, tmp_path):
 def test_tel_fault_power_cycle_command_that_hangs_is_killed(rig):
     sv = Supervision(**{**FAST.__dict__, "power_cycle": ("sleep", "30"), "power_cycle_timeout_s": 0.5})
     r = rig(supervision=sv)
-    r.line.start()
+    r.start()
     r.plug.unplug()
-    deadline = time.monotonic() + 6
-    while not r.line.supervisor.power_cycles and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert r.line.supervisor.power_cycles[0] == (False, "killed after 0.5 s")
+    wait_until(lambda: r.watcher.power_cycles, 6.0, "a power cycle")
+    assert r.watcher.power_cycles[0] == (False, "killed after 0.5 s")
     r.plug.replug()
     assert wait_state(r.line, LineState.READY, RECOVERY_S) < 2.0
 
@@ -350,7 +259,7 @@ def test_tel_fault_power_cycle_command_that_hangs_is_killed(rig):
 
 def test_tel_fault_audio_start_refused(rig):
     r = rig()
-    r.line.start()
+    r.start()
     r.faults.refuse("AT^DDSETEX=2", 5.0)
     result, call = r.line.place_call("5550", ring_timeout=2)
     assert result.outcome is DialOutcome.FAILED and call is None and "ERROR" in result.detail
@@ -362,7 +271,7 @@ def test_tel_fault_early_answer_reports_active_before_pickup(rig, reply_wavs):
     script = CustomerScript("answer", greeting=reply_wavs[0], greeting_delay_ms=100, max_call_s=20)
     r = rig(lambda n: script)
     r.faults.early_answer_ms = 800
-    r.line.start()
+    r.start()
     started = time.monotonic()
     result, call = r.line.place_call("5550", ring_timeout=3)
     assert result.outcome is DialOutcome.ANSWERED and call is not None
@@ -380,7 +289,7 @@ def test_tel_fault_early_answer_reports_active_before_pickup(rig, reply_wavs):
 
 def test_tel_fault_one_way_audio_box_hears_nothing(rig):
     r = rig(lambda n: CustomerScript("silent", max_call_s=20))
-    r.line.start()
+    r.start()
     apply_fault(r.sim, "one_way_audio")
     _, call = r.line.place_call("5550", ring_timeout=2)
     assert call is not None
@@ -391,7 +300,7 @@ def test_tel_fault_one_way_audio_box_hears_nothing(rig):
 
 def test_tel_fault_one_way_audio_stall_ends_the_call(rig):
     r = rig(lambda n: CustomerScript("silent", max_call_s=20), Supervision(**{**FAST.__dict__, "audio_stall_s": 0.8}))
-    r.line.start()
+    r.start()
     r.faults.uplink_muted = True
     started = time.monotonic()
     _, call = r.line.place_call("5550", ring_timeout=2)
@@ -421,15 +330,15 @@ def test_tel_fault_stop_during_a_hung_reopen_is_prompt(rig):
     slow = ModemTimeouts(command=5.0, dial_ack=5.0, hangup=1.0)
     r = rig(supervision=Supervision(**{**FAST.__dict__, "ping_failures_to_fault": 1}))
     r.line.modem.timeouts = slow
-    r.line.start()
+    r.start()
     r.line.last_ok = 0.0
     r.faults.stop_answering()
     wait_fault(r.line, "stopped answering", 8.0)
     wait_state(r.line, LineState.INITIALISING, 3.0)  # a reopen waiting on a 5 s command timeout
     started = time.monotonic()
-    r.line.stop()
+    r.watcher.stop()
     assert time.monotonic() - started < 1.5
-    assert r.line.state is LineState.ABSENT and not r.line.supervisor.alive
+    assert r.line.state is LineState.ABSENT and not r.watcher.alive
 
 
 # -- races between a failing dial and the supervisor ----------------------------------------
@@ -438,8 +347,8 @@ def test_tel_fault_stop_during_a_hung_reopen_is_prompt(rig):
 def test_tel_fault_late_dial_fault_does_not_undo_a_reopen(rig):
     """The dial thread learns of the failure after the supervisor has started reopening: its fault is stale."""
     r = rig()
-    r.line.start()
-    r.line._fault("modem stopped answering")  # what the supervisor's ping did
+    r.start()
+    r.line.report_fault("modem stopped answering")  # what the supervisor's ping did
     r.line._event("start")  # ...and it is reopening now
     faults = r.line.faults
     r.line._fault_dial("dial interrupted: modem stopped answering")  # the dial thread, late
@@ -452,7 +361,7 @@ def test_tel_fault_fault_during_a_reopen_is_not_a_crash_and_the_line_recovers(ri
     import appliance.telephony.line as line_module
 
     r = rig()
-    r.line.start()
+    r.start()
     real_check = line_module.check_health
     raced: list[bool] = []
 
@@ -460,19 +369,19 @@ def test_tel_fault_fault_during_a_reopen_is_not_a_crash_and_the_line_recovers(ri
         health = real_check(*args, **kwargs)
         if not raced and r.line.state is LineState.INITIALISING:
             raced.append(True)
-            r.line._fault("a late fault from another thread")
+            r.line.report_fault("a late fault from another thread")
         return health
 
     monkeypatch.setattr(line_module, "check_health", checked_then_a_fault_lands)
-    r.line._fault("modem stopped answering")
+    r.line.report_fault("modem stopped answering")
     assert wait_state(r.line, LineState.READY, RECOVERY_S) < RECOVERY_S
-    assert raced and r.line.supervisor is not None and r.line.supervisor.alive
+    assert raced and r.watcher.alive
 
 
 def test_tel_fault_supervisor_outlives_an_unexpected_error(rig):
     r = rig()
-    r.line.start()
-    real_reopen = r.line._reopen
+    r.start()
+    real_reopen = r.line.try_open
     calls: list[int] = []
 
     def broken_once() -> tuple[bool, bool]:
@@ -481,10 +390,10 @@ def test_tel_fault_supervisor_outlives_an_unexpected_error(rig):
             raise RuntimeError("a bug")
         return real_reopen()
 
-    r.line._reopen = broken_once  # type: ignore[method-assign]
-    r.line._fault("modem stopped answering")
+    r.line.try_open = broken_once  # type: ignore[method-assign]
+    r.line.report_fault("modem stopped answering")
     assert wait_state(r.line, LineState.READY, RECOVERY_S) < RECOVERY_S
-    assert len(calls) >= 2 and r.line.supervisor is not None and r.line.supervisor.alive
+    assert len(calls) >= 2 and r.watcher.alive
 
 
 @pytest.mark.parametrize("modem_says", [DialOutcome.NO_ANSWER, DialOutcome.BUSY])
@@ -494,10 +403,10 @@ def test_tel_fault_dial_that_ends_after_the_supervisor_faulted_the_line_is_inter
     from appliance.events import DialResult
 
     r = rig()
-    r.line.start()
+    r.start()
 
     def dial_while_the_line_fails(number: str, *, ring_timeout: float) -> DialResult:
-        r.line._fault("modem stopped answering")  # the supervisor's ping, meanwhile
+        r.line.report_fault("modem stopped answering")  # the supervisor's ping, meanwhile
         r.line._event("start")  # ...and its reopen
         return DialResult(modem_says, detail="late")
 

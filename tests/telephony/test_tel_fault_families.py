@@ -5,99 +5,67 @@ from __future__ import annotations
 import time
 
 import pytest
-from test_tel_fault import FAST, FAST_MODEM, RECOVERY_S, no_thread_left, wait_fault, wait_state
+from tel_helpers import RECOVERY_S, wait_fault, wait_state
 
 from appliance.events import DialOutcome
 from appliance.sim.customer import CustomerScript
-from appliance.sim.families import simulated_modem
-from appliance.sim.faults import PluggableModem, SimFaults, apply_fault
-from appliance.telephony.line import Line, LineState
-from appliance.telephony.modem import Modem
-from appliance.telephony.profile import load_profile
+from appliance.sim.faults import apply_fault
+from appliance.telephony.line import LineState
+
+pytestmark = pytest.mark.slow  # faults, unplugs and recoveries take seconds each
 
 FAMILY_PROFILES = ["huawei-e1550", "simcom-sim7600", "quectel-ec25", "sim800"]
 
 
-class FamilyRig:
-    def __init__(self, profile: str, script: CustomerScript) -> None:
-        self.faults = SimFaults()
-        self.sim = simulated_modem(profile, lambda n: script, ring_ms=150, faults=self.faults)
-        self.sim.start()
-        self.plug = PluggableModem(self.sim)
-        modem = Modem(load_profile(profile), self.plug.at_port, self.plug.audio_port, timeouts=FAST_MODEM, name=profile)
-        self.line = Line(profile, modem, supervision=FAST)
-
-    def close(self) -> None:
-        self.line.stop()
-        self.sim.stop()
-        self.plug.close()
-
-
 @pytest.mark.parametrize("profile", FAMILY_PROFILES)
-def test_tel_fault_family_unplug_mid_call_then_back(profile: str) -> None:
-    with no_thread_left():
-        rig = FamilyRig(profile, CustomerScript("silent", max_call_s=20))
-        try:
-            assert rig.line.start() is LineState.READY
-            result, call = rig.line.place_call("5550", ring_timeout=3)
-            assert result.outcome is DialOutcome.ANSWERED and call is not None, result
-            assert call.audio.read_frame(1.0) is not None  # audio flows on this family's transport
-            rig.plug.unplug()
-            assert call.ended.wait(3.0)
-            assert call.interrupted and call.fault, (call.ended_by, call.fault)
-            rig.plug.replug()
-            assert wait_state(rig.line, LineState.READY, RECOVERY_S) < 3.0
-            result, call = rig.line.place_call("5550", ring_timeout=3)
-            assert result.outcome is DialOutcome.ANSWERED and call is not None
-            assert call.audio.read_frame(1.0) is not None
-            call.hangup()
-            assert not call.interrupted and rig.line.state is LineState.READY
-        finally:
-            rig.close()
+def test_tel_fault_family_unplug_mid_call_then_back(family_rig, profile: str) -> None:
+    rig = family_rig(profile, CustomerScript("silent", max_call_s=20))
+    assert rig.start() is LineState.READY
+    result, call = rig.line.place_call("5550", ring_timeout=3)
+    assert result.outcome is DialOutcome.ANSWERED and call is not None, result
+    assert call.audio.read_frame(1.0) is not None  # audio flows on this family's transport
+    rig.plug.unplug()
+    assert call.ended.wait(3.0)
+    assert call.interrupted and call.fault, (call.ended_by, call.fault)
+    rig.plug.replug()
+    assert wait_state(rig.line, LineState.READY, RECOVERY_S) < 3.0
+    result, call = rig.line.place_call("5550", ring_timeout=3)
+    assert result.outcome is DialOutcome.ANSWERED and call is not None
+    assert call.audio.read_frame(1.0) is not None
+    call.hangup()
+    assert not call.interrupted and rig.line.state is LineState.READY
 
 
 @pytest.mark.parametrize("profile", ["simcom-sim7600", "quectel-ec25"])
-def test_tel_fault_family_stop_answering_then_back(profile: str) -> None:
-    with no_thread_left():
-        rig = FamilyRig(profile, CustomerScript("silent", max_call_s=20))
-        try:
-            rig.line.start()
-            rig.faults.stop_answering()
-            wait_fault(rig.line, "stopped answering", 3.0)
-            rig.faults.answer_again()
-            assert wait_state(rig.line, LineState.READY, RECOVERY_S) < 3.0
-        finally:
-            rig.close()
+def test_tel_fault_family_stop_answering_then_back(family_rig, profile: str) -> None:
+    rig = family_rig(profile, CustomerScript("silent", max_call_s=20))
+    rig.start()
+    rig.faults.stop_answering()
+    wait_fault(rig.line, "stopped answering", 3.0)
+    rig.faults.answer_again()
+    assert wait_state(rig.line, LineState.READY, RECOVERY_S) < 3.0
 
 
-def test_tel_fault_sim7600_cpcmreg_refused_for_a_while_is_retried() -> None:
-    with no_thread_left():
-        rig = FamilyRig("simcom-sim7600", CustomerScript("silent", max_call_s=20))
-        try:
-            rig.line.start()
-            assert rig.line.modem.profile.audio_start_retry_s >= 1.5
-            apply_fault(rig.sim, "cpcmreg_refused", seconds=1.0)
-            started = time.monotonic()
-            result, call = rig.line.place_call("5550", ring_timeout=3)
-            took = time.monotonic() - started
-            assert result.outcome is DialOutcome.ANSWERED and call is not None, result
-            assert took >= 1.0  # the audio start waited out the refusals
-            assert call.audio.read_frame(1.0) is not None
-            call.hangup()
-            assert rig.line.state is LineState.READY
-        finally:
-            rig.close()
+def test_tel_fault_sim7600_cpcmreg_refused_for_a_while_is_retried(family_rig) -> None:
+    rig = family_rig("simcom-sim7600", CustomerScript("silent", max_call_s=20))
+    rig.start()
+    assert rig.line.modem.profile.audio_start_retry_s >= 1.5
+    apply_fault(rig.sim, "cpcmreg_refused", seconds=1.0)
+    started = time.monotonic()
+    result, call = rig.line.place_call("5550", ring_timeout=3)
+    took = time.monotonic() - started
+    assert result.outcome is DialOutcome.ANSWERED and call is not None, result
+    assert took >= 1.0  # the audio start waited out the refusals
+    assert call.audio.read_frame(1.0) is not None
+    call.hangup()
+    assert rig.line.state is LineState.READY
 
 
-def test_tel_fault_sim7600_cpcmreg_refused_too_long_fails_the_call() -> None:
-    with no_thread_left():
-        rig = FamilyRig("simcom-sim7600", CustomerScript("silent", max_call_s=20))
-        try:
-            rig.line.start()
-            apply_fault(rig.sim, "cpcmreg_refused", seconds=30.0)
-            result, call = rig.line.place_call("5550", ring_timeout=3)
-            assert result.outcome is DialOutcome.FAILED and call is None and "CPCMREG" in result.detail
-            assert rig.line.state is LineState.READY
-            assert rig.sim.calls[-1].ended.wait(3.0)  # the box hung up the call it could not hear
-        finally:
-            rig.close()
+def test_tel_fault_sim7600_cpcmreg_refused_too_long_fails_the_call(family_rig) -> None:
+    rig = family_rig("simcom-sim7600", CustomerScript("silent", max_call_s=20))
+    rig.start()
+    apply_fault(rig.sim, "cpcmreg_refused", seconds=30.0)
+    result, call = rig.line.place_call("5550", ring_timeout=3)
+    assert result.outcome is DialOutcome.FAILED and call is None and "CPCMREG" in result.detail
+    assert rig.line.state is LineState.READY
+    assert rig.sim.calls[-1].ended.wait(3.0)  # the box hung up the call it could not hear

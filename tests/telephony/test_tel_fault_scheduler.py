@@ -8,7 +8,8 @@ import threading
 import time
 from datetime import time as dtime
 
-from test_tel_fault import FAST, FAST_MODEM, no_thread_left, wait_state
+import pytest
+from tel_helpers import FAST, FAST_MODEM, no_thread_left, wait_state, wait_until
 
 from appliance.box import Callbox
 from appliance.campaign.calls import CallSummary, SpeechKit
@@ -22,7 +23,9 @@ from appliance.sim.huawei import SimulatedHuaweiModem
 from appliance.telephony.line import Line, LineState
 from appliance.telephony.modem import Modem
 from appliance.telephony.profile import load_profile
-from appliance.telephony.supervisor import Supervision
+from appliance.telephony.supervisor import Supervision, supervise
+
+pytestmark = pytest.mark.slow  # faults, unplugs and recoveries take seconds each
 
 
 class DialOnlyRunner:
@@ -85,11 +88,12 @@ def test_tel_fault_scheduler_skips_a_faulted_line_and_uses_it_again(tmp_path):
         )
         try:
             plug.unplug()
-            assert line.start() is LineState.FAULTED
+            supervisor = supervise(line)
+            assert line.state is LineState.FAULTED
             scheduler.start()
             submit(records, "T-1", "+15550001")
             scheduler.wake()
-            time.sleep(0.8)
+            wait_until(lambda: supervisor.reopen_failures >= 2, 3.0, "two reopens against the missing modem")
             assert not runner.calls  # the task waits: the only line is faulted
             assert records.next_due_at() is not None
             plug.replug()
@@ -98,7 +102,7 @@ def test_tel_fault_scheduler_skips_a_faulted_line_and_uses_it_again(tmp_path):
             assert runner.calls == [("s1", "ready", "busy")]
         finally:
             scheduler.stop(timeout=3)
-            line.stop()
+            supervisor.stop()  # and the line
             records.close()
             sim.stop()
             plug.close()
@@ -126,7 +130,8 @@ def test_tel_fault_service_starts_lines_whose_modem_is_absent_at_boot(tmp_path, 
             (shown,) = box.panel.status()["lines"]  # the panel's status strip says why (a tooltip on the chip)
             assert shown["state"] == "faulted" and "cannot open AT port" in shown["fault"]
             assert line.supervision.reopen_s == 0.3 and line.supervision.power_cycle == ()
-            time.sleep(0.5)
+            assert [s.line for s in box.supervisors] == [line]  # the box started it supervised
+            wait_until(lambda: box.supervisors[0].reopen_failures >= 1, 3.0, "a reopen while absent")
             plug.replug()
             assert wait_state(line, LineState.READY, 15.0) < 2.0
             assert box.panel.status()["lines"] == [{"name": "boot0", "state": "ready"}]
@@ -182,20 +187,17 @@ def test_tel_fault_call_interrupted_by_unplug_is_recorded_and_retried_on_the_rec
                  "customer": {"name": "Ann", "phone": "+15550300001"}, "order": {"id": "7", "status": "shipped"}},
                 webhook_id="msg-U-1",
             )  # fmt: skip
-            deadline = time.monotonic() + 10
-            while not (sim.calls and sim.calls[0].connected_at) and time.monotonic() < deadline:
-                time.sleep(0.02)
-            time.sleep(0.5)
+            wait_until(lambda: sim.calls and sim.calls[0].connected_at, 10.0, "the call connected")
+            time.sleep(0.5)  # into the conversation
             plug.unplug()  # mid-conversation
             time.sleep(0.5)
             plug.replug()
-            deadline = time.monotonic() + 20
-            while True:
+
+            def both_calls_recorded() -> bool:
                 rows = box.records.calls(ticket_id="U-1")
-                if len(rows) == 2 and all(r["outcome"] for r in rows):
-                    break
-                assert time.monotonic() < deadline, rows
-                time.sleep(0.05)
+                return len(rows) == 2 and all(r["outcome"] for r in rows)
+
+            wait_until(both_calls_recorded, 20.0, "the interrupted call and its retry recorded")
             calls = sorted(box.records.calls(ticket_id="U-1"), key=lambda c: c["id"])
             assert calls[0]["outcome"] == "interrupted"
             assert re.search(r"Line fault: (AT|voice) port \S+ failed", calls[0]["remark"]), calls[0]["remark"]

@@ -19,6 +19,7 @@ import gsmmodem.modem as gsm
 import gsmmodem.serial_comms as gsm_serial
 import pytest
 from gsmmodem.exceptions import TimeoutException
+from tel_helpers import wait_until
 
 from appliance.errors import AtCommandError
 from appliance.telephony.at import AtChannel
@@ -107,9 +108,7 @@ def test_tel_gsmmodem_b_clcc_regex_rejects_simcom_trailing_field(connected, monk
     monkeypatch.setattr(threading, "excepthook", lambda args: died.append(args.exc_value))
     with pytest.raises(TimeoutException):
         modem.dial("15551234", timeout=1)
-    deadline = time.monotonic() + 2
-    while not died and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: died, 2.0, "python-gsmmodem's thread died")
     assert died and isinstance(died[0], TimeoutException)
 
 

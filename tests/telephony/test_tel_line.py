@@ -6,10 +6,11 @@ import threading
 import time
 
 import pytest
+from tel_helpers import wait_until
 
 from appliance.events import DialOutcome
 from appliance.sim.customer import CustomerScript, frame_rms
-from appliance.telephony.line import TRANSITIONS, IllegalTransition, Line, LineState, next_state
+from appliance.telephony.line import TRANSITIONS, IllegalTransition, Line, LineNotReady, LineState, next_state
 from appliance.telephony.modem import Modem, ModemTimeouts
 
 FAST = ModemTimeouts(command=2.0, dial_ack=2.0, hangup=1.0)
@@ -104,10 +105,7 @@ def test_tel_line_customer_hangs_up_mid_sentence(make_sim, huawei_profile, reply
     assert call.ended.wait(3)
     assert call.ended_by == "remote" and call.end_cause == 16 and not call.interrupted
     assert sim.calls[-1].said == ["yes"] and sim.calls[-1].ended_by == "customer"
-    deadline = time.monotonic() + 1
-    while line.state is not LineState.READY and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert line.state is LineState.READY
+    wait_until(lambda: line.state is LineState.READY, 1.0, "the line ready again")
     call.hangup()  # idempotent after a remote end
     line.stop()
 
@@ -118,16 +116,14 @@ def test_tel_line_port_disappears_mid_call_interrupts(make_sim, huawei_profile):
     line.start()
     _, call = line.place_call("5550", ring_timeout=2)
     assert call is not None
-    time.sleep(0.1)
+    assert call.audio.read_frame(1.0) is not None  # audio flows before the unplug
     started = time.monotonic()
     sim.unplug()
     assert call.ended.wait(2)
     assert time.monotonic() - started < 1.0
     assert call.interrupted and call.ended_by == "port"
-    deadline = time.monotonic() + 1
-    while line.state is not LineState.FAULTED and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert line.state is LineState.FAULTED and line.fault_reason
+    wait_until(lambda: line.state is LineState.FAULTED, 1.0, "the line faulted")
+    assert line.fault_reason
     call.hangup()  # harmless after the fact
     line.stop()
     assert line.state is LineState.ABSENT
@@ -143,4 +139,37 @@ def test_tel_line_port_disappears_while_ringing(make_sim, huawei_profile):
     assert result.outcome is DialOutcome.INTERRUPTED and call is None
     assert time.monotonic() - started < 1.5
     assert line.state is LineState.FAULTED and line.fault_reason
+    line.stop()
+
+
+def test_tel_line_send_text_over_its_own_modem(make_sim, huawei_profile):
+    sim = make_sim()
+    line = make_line(sim, huawei_profile)
+    assert line.start() is LineState.READY and line.ready
+    assert line.send_text("+15550100", "Your parcel is here", submit_timeout_s=5.0) == [1]
+    assert sim.sms.texts() == [("+15550100", "Your parcel is here")]
+    line.stop()
+
+
+def test_tel_line_send_text_refuses_when_not_ready(make_sim, huawei_profile):
+    sim = make_sim(voice_enabled=False)
+    line = make_line(sim, huawei_profile)
+    with pytest.raises(LineNotReady, match="absent"):
+        line.send_text("+15550100", "hello")
+    assert line.start() is LineState.FAULTED and not line.ready
+    with pytest.raises(LineNotReady, match=r"faulted: .*no voice"):
+        line.send_text("+15550100", "hello")
+    assert sim.sms.messages == []
+    line.stop()
+
+
+def test_tel_line_send_text_refuses_during_a_call(make_sim, huawei_profile):
+    sim = make_sim(lambda n: CustomerScript("silent", max_call_s=10))
+    line = make_line(sim, huawei_profile)
+    line.start()
+    _, call = line.place_call("5550", ring_timeout=2)
+    assert call is not None and not line.ready
+    with pytest.raises(LineNotReady, match="in_call"):
+        line.send_text("+15550100", "hello")
+    call.hangup()
     line.stop()

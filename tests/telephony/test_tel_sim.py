@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import io
 import threading
-import time
 import wave
 from contextlib import redirect_stdout
 
 import numpy as np
 import pytest
+from tel_helpers import wait_until
 
 from appliance.errors import AtCommandError
 from appliance.events import FRAME_BYTES
@@ -36,9 +36,7 @@ def test_tel_sim_speaks_the_huawei_dialect(make_sim):
         with pytest.raises(AtCommandError):
             channel.command("AT^DDSETEX=2")  # no call, no audio
         assert channel.command("ATD5550;") == []
-        deadline = time.monotonic() + 2
-        while "^CONN:1,0" not in urcs and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: "^CONN:1,0" in urcs, 2.0, "^CONN")
         assert urcs == ["^ORIG:1,0", "^CONF:1", "^CONN:1,0"]
         with pytest.raises(AtCommandError) as info:
             channel.command("ATD5550;")  # one call at a time
@@ -46,7 +44,7 @@ def test_tel_sim_speaks_the_huawei_dialect(make_sim):
         assert channel.command("AT+CLCC") == ['+CLCC: 1,0,0,0,0,"5550",129']
         assert channel.command("AT+CHUP") == []
         assert sim.calls[-1].ended.wait(1)
-        time.sleep(0.05)
+        wait_until(lambda: urcs[-1].startswith("^CEND:"), 1.0, "^CEND")
         assert urcs[-1].startswith("^CEND:1,") and urcs[-1].endswith(",104,16")
     finally:
         channel.close()
@@ -125,9 +123,7 @@ def test_tel_sim_default_directory_and_cli_entry(tmp_path):
     with redirect_stdout(out):
         runner = threading.Thread(target=run_sim_modem, args=(["--ring-ms", "100"],), kwargs={"stop": stop})
         runner.start()
-        deadline = time.monotonic() + 2
-        while "audio port:" not in out.getvalue() and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: "audio port:" in out.getvalue(), 2.0, "the ports printed")
     text = out.getvalue()
     at_port = text.split("AT port:", 1)[1].split()[0]
     assert "/dev/pts/" in at_port and "audio port: /dev/pts/" in text

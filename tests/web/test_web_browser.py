@@ -13,6 +13,8 @@ from waitress.server import create_server
 
 from web import create_app
 
+pytestmark = pytest.mark.slow  # a real browser against the real box
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
