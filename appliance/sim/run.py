@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.sim.customer import BEHAVIOURS, CustomerScript, reply_keys
+from appliance.sim.families import FAMILIES, simulated_modem
 from appliance.sim.faults import FAULTS, PluggableModem, apply_fault
 
 VOICES_DIR = Path(__file__).resolve().parent / "voices"
@@ -94,7 +95,7 @@ def _unplug_during_first_call(sim: Any, plug: PluggableModem, stop: threading.Ev
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `callbox sim modem` (shared by the CLI and :func:`run_sim_modem`)."""
-    families = "huawei-e1550, quectel-ec25, quectel-ec25-tty, simcom-sim7600, sim800"
+    families = ", ".join(FAMILIES)
     parser.add_argument("--profile", default="huawei-e1550", help=f"one of {families}")
     parser.add_argument("--customer", default=None, metavar="SCRIPT",
                         help="every number gets this customer: a behaviour name or a JSON script file")
@@ -116,8 +117,6 @@ def run_sim_modem(args: Sequence[str] | None = None, *, stop: threading.Event | 
 def run_sim_modem_opts(opts: argparse.Namespace, parser: argparse.ArgumentParser, *,
                        stop: threading.Event | None = None,
                        on_ready: Callable[[dict[str, str]], None] | None = None) -> int:
-    from appliance.sim.families import simulated_modem
-
     if stop is None:
         verbose = opts.sim_verbose or getattr(opts, "verbose", 0)
         logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s")
