@@ -19,6 +19,7 @@ from typing import Any
 from appliance.sim.customer import BEHAVIOURS, CustomerScript, reply_keys
 from appliance.sim.families import FAMILIES, simulated_modem
 from appliance.sim.faults import FAULTS, PluggableModem, apply_fault
+from appliance.sim.modem import SimulatedModem
 
 VOICES_DIR = Path(__file__).resolve().parent / "voices"
 
@@ -73,7 +74,7 @@ def customer_from_spec(spec: str, *, voices_dir: Path = VOICES_DIR) -> CustomerS
     return CustomerScript(**data)
 
 
-def _unplug_during_first_call(sim: Any, plug: PluggableModem, stop: threading.Event, *, after_s: float,
+def _unplug_during_first_call(sim: SimulatedModem, plug: PluggableModem, stop: threading.Event, *, after_s: float,
                               back_s: float) -> threading.Thread:
     """The CLI's ``--fault unplug``: 1 s into the first answered call, unplug; plug back 5 s later."""
 
