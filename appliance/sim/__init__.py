@@ -1,7 +1,13 @@
-"""Simulated modems (AT dialect + PCM over ptys) and simulated customers."""
+"""Simulated modems (one class reading a table per family, AT + PCM over ptys) and simulated customers."""
 
+from appliance.sim.call import SimCall
 from appliance.sim.customer import CustomerScript
-from appliance.sim.huawei import SimCall, SimulatedHuaweiModem
+from appliance.sim.families import FAMILIES, simulated_modem
+from appliance.sim.huawei import SimulatedHuaweiModem
+from appliance.sim.modem import SimulatedModem
 from appliance.sim.run import default_directory, run_sim_modem
 
-__all__ = ["CustomerScript", "SimCall", "SimulatedHuaweiModem", "default_directory", "run_sim_modem"]
+__all__ = [
+    "FAMILIES", "CustomerScript", "SimCall", "SimulatedHuaweiModem", "SimulatedModem", "default_directory",
+    "run_sim_modem", "simulated_modem",
+]

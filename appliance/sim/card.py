@@ -29,8 +29,11 @@ from appliance.telephony.audio import downsample, upsample
 
 
 class VoicePath(Protocol):
-    path: str
-    closed: bool
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def closed(self) -> bool: ...
 
     def read(self, timeout: float, size: int = 4096) -> bytes: ...
 

@@ -209,3 +209,29 @@ class CustomerVoice:
             half = len(pcm) // 2
             self._stop_at = max(FRAME_BYTES, half - half % FRAME_BYTES)
         log.debug("customer says %s (%d ms)", name, len(pcm) * 1000 // (2 * LINE_RATE))
+
+
+class Keypad:
+    """The customer pressing keys on a line that does not report them: the DTMF tones play in the audio
+    in place of the customer's voice, then the voice goes on."""
+
+    def __init__(self, voice: CustomerVoice, tones: bytes) -> None:
+        self.voice = voice
+        self.tones = tones
+
+    def speak(self) -> bytes:
+        if not self.tones:
+            return self.voice.speak()
+        frame, self.tones = self.tones[:FRAME_BYTES], self.tones[FRAME_BYTES:]
+        return frame + bytes(FRAME_BYTES - len(frame))
+
+    def hear(self, frame: bytes) -> None:
+        self.voice.hear(frame)
+
+    @property
+    def said(self) -> list[str]:
+        return self.voice.said
+
+    @property
+    def wants_hangup(self) -> bool:
+        return self.voice.wants_hangup

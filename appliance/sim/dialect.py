@@ -1,25 +1,89 @@
-"""What the simulated modem families share: the Huawei sim's call flow in another dialect.
+"""What a simulated modem family is: a :class:`Dialect`, a table read by the one simulated modem.
 
-:class:`DialectModem` answers family commands before the Huawei table and
-translates the call flow's Huawei URCs on their way out (``^CONN`` becomes the
-family's "active" lines, ``^CEND`` its "released" lines plus a final code);
-subclasses in :mod:`appliance.sim.families` fill in the per-family lines.
+A family differs from another in data: the commands it answers and how
+(:class:`Command`, matched in order before the commands every family shares),
+the lines it reports a call's progress with, whether a final result code
+follows a release, how it reports a key the customer presses, where its audio
+goes and what opens it. Quirks that are behaviour (the SIM7600 refusing
+``AT+CPCMREG=1`` for a while after the call is active, the E1550 saying nothing
+about a call hung up before ``^ORIG``) are named fields, read by
+:class:`appliance.sim.modem.SimulatedModem`; the family tables themselves are
+in :mod:`appliance.sim.families`.
 """
 
 from __future__ import annotations
 
-import logging
+import enum
 import re
-from collections.abc import Callable
-from typing import ClassVar
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
 
-from appliance.events import FRAME_BYTES
-from appliance.sim.customer import CustomerScript, CustomerVoice
-from appliance.sim.huawei import SimulatedHuaweiModem, _CallRun
 
-log = logging.getLogger(__name__)
+class Action(enum.Enum):
+    """What the simulated modem does with a command (each a method of the one simulated modem)."""
 
-_CEND = re.compile(r"^\^CEND:(?P<idx>\d+),(?P<dur>\d+),\d+,(?P<cause>\d+)$")
+    ANSWER = "answer"  # the command's lines, then OK
+    ECHO = "echo"  # ATE0 / ATE1
+    VOICE_QUERY = "voice_query"  # the command's lines and OK when voice is enabled, else ERROR
+    DIAL = "dial"  # ATD<number>;
+    HANGUP = "hangup"
+    CALL_LIST = "call_list"  # AT+CLCC
+    AUDIO_ON = "audio_on"  # the call's audio starts (ERROR without an active call)
+    AUDIO_OFF = "audio_off"
+    PCM_RATE = "pcm_rate"  # the device side of the audio runs at the command's value (Hz)
+    PCM_PORT_QUERY = "pcm_port_query"  # AT+QPCMV?
+    PCM_PORT_SET = "pcm_port_set"  # AT+QPCMV=<on>[,<port>]
+    SWITCH_ON = "switch_on"  # turn the setting named by the command's value on, answer OK
+    SEND_KEYS = "send_keys"  # the box sends DTMF: the "keys" group
+    CAUSE_REPORT = "cause_report"  # AT+CEER: the last release's cause as text
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command of a dialect: a pattern (matched whole against the upper-cased line) and what it does.
+
+    A named group ``arg`` is handed to the action, cut from the line as it was typed (not upper-cased).
+    """
+
+    pattern: re.Pattern[str]
+    action: Action
+    lines: tuple[str, ...] = ()  # for ANSWER and VOICE_QUERY
+    value: int | str | None = None  # for PCM_RATE (Hz) and SWITCH_ON (the setting's name)
+    ignore_spaces: bool = False  # match with every space removed (AT+QINDCFG = "ccinfo", 1, 0)
+
+
+def answer(command: str, *lines: str) -> Command:
+    """``command`` exactly: answer ``lines`` and OK (no lines: just OK)."""
+    return Command(re.compile(re.escape(command)), Action.ANSWER, lines)
+
+
+def ok(*commands: str) -> tuple[Command, ...]:
+    """Commands that only answer OK."""
+    return tuple(answer(c) for c in commands)
+
+
+def act(pattern: str, action: Action, *, lines: tuple[str, ...] = (), value: int | str | None = None,
+        ignore_spaces: bool = False) -> Command:
+    """A command matched by a regular expression, doing ``action``."""
+    return Command(re.compile(pattern), action, lines, value, ignore_spaces)
+
+
+def find_command(commands: tuple[Command, ...], line: str) -> tuple[Command, str] | None:
+    """The first command matching ``line`` and its ``arg`` (as typed; "" when the pattern has none)."""
+    upper = line.upper()
+    spaceless = upper.replace(" ", "")
+    for command in commands:
+        match = command.pattern.fullmatch(spaceless if command.ignore_spaces else upper)
+        if match is None:
+            continue
+        if command.ignore_spaces or "arg" not in command.pattern.groupindex or match.start("arg") < 0:
+            return command, ""
+        return command, line[match.start("arg") : match.end("arg")]
+    return None
+
+
 CAUSE_TEXT = {
     16: "Normal call clearing",
     17: "User busy",
@@ -29,158 +93,51 @@ CAUSE_TEXT = {
 }
 DTMF_KEYS = "0123456789*#ABCD"
 
-
-class DialectModem(SimulatedHuaweiModem):
-    """Shared machinery: command dispatch before the Huawei table, URC translation, DTMF."""
-
-    identity: ClassVar[dict[str, list[str]]] = {}
-    family = "generic"
-
-    def __init__(self, directory: Callable[[str], CustomerScript], **kw: object) -> None:
-        super().__init__(directory, **kw)  # type: ignore[arg-type]
-        self.dtmf_sent: list[str] = []  # digits the box sent with AT+VTS
-        self.last_cause: int | None = None
-        self.commands: list[str] = []  # dialect commands received, in order
-
-    # -- commands --------------------------------------------------------------
-
-    def _dialect(self, upper: str, cmd: str) -> Callable[[], None] | None:
-        """The handler for a family command, or None to use the shared (Huawei) table."""
-        if upper in self.identity:
-            return lambda: self._send(*self.identity[upper], "OK")
-        if upper == "AT^CVOICE?":
-            return lambda: self._send("ERROR")
-        if upper == "AT+CEREG?":
-            return lambda: self._send("+CEREG: 0,1", "OK")
-        if upper == "AT+CEER":
-            return self._ceer
-        if upper.startswith("AT+VTS="):
-            return lambda: self._vts(cmd[len("AT+VTS=") :])
-        return None
-
-    def _handle(self, line: str) -> None:
-        cmd = line.strip()
-        handler = self._dialect(cmd.upper(), cmd)
-        if handler is None:
-            super()._handle(line)
-            return
-        self.commands.append(cmd)
-        faults = getattr(self, "faults", None)
-        override = faults.intercept(cmd) if faults is not None else None  # fault hook, as in the base
-        if override is not None:
-            self._send(*override)
-            return
-        handler()
-
-    def _ok(self) -> None:
-        self._send("OK")
-
-    def _ceer(self) -> None:
-        cause = self.last_cause
-        text = CAUSE_TEXT.get(cause, "No cause information") if cause is not None else "No cause information"
-        self._send(f"+CEER: {text}", "OK")
-
-    def _vts(self, arg: str) -> None:
-        digits = arg.strip().strip('"').replace(",", "")
-        if not digits or any(d not in DTMF_KEYS for d in digits.upper()):
-            self._send("+CME ERROR: 50")
-            return
-        with self._lock:
-            run = self._call
-        if run is None or not run.active:
-            self._send("+CME ERROR: 3")
-            return
-        self.dtmf_sent.extend(digits.upper())
-        self._send("OK")
-
-    # -- what the customer does ------------------------------------------------
-
-    def press(self, digits: str) -> None:
-        """The customer presses keys: the modem reports each digit (the family's URC)."""
-        for digit in digits:
-            SimulatedHuaweiModem._send(self, *self._dtmf_urc(digit))
-
-    def _dtmf_urc(self, digit: str) -> list[str]:
-        raise NotImplementedError
-
-    # -- URC translation -------------------------------------------------------
-
-    def _send(self, *lines: str) -> None:
-        out: list[str] = []
-        for line in lines:
-            out.extend(self._translate(line))
-        if out:
-            super()._send(*out)
-
-    def _translate(self, line: str) -> list[str]:
-        run = self._call
-        number = run.record.number if run is not None else ""
-        if line.startswith("^ORIG:"):
-            return self._dialing(number)
-        if line.startswith("^CONF:"):
-            return self._alerting(number)
-        if line.startswith("^CONN:"):
-            if run is not None:
-                self._connected(run)
-            return self._active(number)
-        match = _CEND.match(line)
-        if match:
-            cause = int(match["cause"])
-            self.last_cause = cause
-            by_bot = run is not None and run.record.ended_by == "bot"
-            final = [] if by_bot else [self._final_code(run, cause)]
-            return [*self._released(number, int(match["dur"])), *final]
-        return [line]
-
-    def _final_code(self, run: _CallRun | None, cause: int) -> str:
-        if run is not None and run.record.result == "busy":
-            return "BUSY"
-        if cause == 19:
-            return "NO ANSWER"
-        return "NO CARRIER"
-
-    def _connected(self, run: _CallRun) -> None:
-        """The call became active: families whose audio needs no start command open it now."""
-
-    def _call_flow(self, run: _CallRun) -> None:
-        super()._call_flow(run)
-        if run.record.result == "cancelled_before_orig":  # only the Huawei stick keeps quiet then
-            self.last_cause = 16
-            SimulatedHuaweiModem._send(self, *self._released(run.record.number, 0))
-
-    def _voice_on(self, run: _CallRun) -> None:
-        """Open the customer's side of the audio without answering a command (auto-start families)."""
-        voice = self._customer_voice(run.script)
-        with self._lock:
-            run.voice = voice
-            run.audio = True
-
-    # per family
-    def _dialing(self, number: str) -> list[str]:
-        return []
-
-    def _alerting(self, number: str) -> list[str]:
-        return []
-
-    def _active(self, number: str) -> list[str]:
-        return []
-
-    def _released(self, number: str, duration: int) -> list[str]:
-        return []
+#: The commands every family answers the same way (3GPP TS 27.007 and V.250), after the family's own.
+COMMON_COMMANDS: tuple[Command, ...] = (
+    act(r"ATE(?P<arg>[01])", Action.ECHO),
+    act(r"AT\+CMEE=.*", Action.ANSWER),
+    act(r"AT\+CREG=.*", Action.ANSWER),
+    *ok("AT", "ATZ"),
+    answer("AT+CPIN?", "+CPIN: READY"),
+    answer("AT+CSQ", "+CSQ: 20,99"),
+    answer("AT+CREG?", "+CREG: 0,1"),
+    answer("AT+COPS?", '+COPS: 0,0,"Sim Mobile",0'),
+    act(r"ATD(?P<arg>.*);", Action.DIAL),
+    act(r"AT\+CHUP|ATH|ATH0", Action.HANGUP),
+    act(r"AT\+CLCC", Action.CALL_LIST),
+)
 
 
-class Keypad:
-    """Stands in for the customer's voice while DTMF tones play, then hands back to it."""
+def _final_codes() -> Mapping[int, str]:
+    return MappingProxyType({17: "BUSY", 19: "NO ANSWER"})
 
-    def __init__(self, voice: CustomerVoice, tones: bytes) -> None:
-        self.voice = voice
-        self.tones = tones
 
-    def speak(self) -> bytes:
-        if not self.tones:
-            return self.voice.speak()
-        frame, self.tones = self.tones[:FRAME_BYTES], self.tones[FRAME_BYTES:]
-        return frame + bytes(FRAME_BYTES - len(frame))
+@dataclass(frozen=True)
+class Dialect:
+    """One modem family as the simulated modem plays it.
 
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.voice, name)
+    Progress lines are templates: ``{number}`` (the dialled number), and in
+    ``released`` also ``{duration}`` (seconds connected) and ``{cause}`` (Q.850).
+    """
+
+    family: str
+    commands: tuple[Command, ...]  # answered before COMMON_COMMANDS; these are logged in SimulatedModem.commands
+    dialing: tuple[str, ...] = ()
+    alerting: tuple[str, ...] = ()
+    active: tuple[str, ...] = ()
+    released: tuple[str, ...] = ()
+    progress_needs: str | None = None  # the setting that must be on for any progress line (AT+MORING=1, ccinfo)
+    # after a release the box did not ask for (busy, rejected, the customer hung up): a final result code
+    final_code: bool = True
+    final_code_by_cause: Mapping[int, str] = field(default_factory=_final_codes)
+    final_code_otherwise: str = "NO CARRIER"
+    released_when_cancelled: bool = True  # a call hung up before it was originated still reports a release
+    key_report: str | None = None  # one line per key the customer presses ({digit}, {ascii}); None: in-band tones
+    audio_device: Literal["pty", "card"] = "pty"  # the voice tty, or a sound card (file-backed in the simulator)
+    card_prefix: str = "callbox-card-"
+    audio_opens_when_active: bool = False  # no start command: the audio flows once the call is active
+    audio_needs: str | None = None  # ... when this setting is on (the EC25's AT+QPCMV=1,<port>)
+    audio_start_refused_ms: int = 0  # AUDIO_ON answers ERROR for this long after the call became active
+    pcm_port: int = 0  # the port AT+QPCMV=1,<port> must name on this stick (2: USB audio class, 0: the tty)
+    pcm_port_needs: str | None = None  # the setting AT+QPCMV=1,<port> needs first (+CME ERROR: 3 without it)

@@ -1,294 +1,168 @@
-"""Simulated modems of the other families: SIMCom SIM7600, Quectel EC25, SIMCom SIM800.
+"""The simulated modem families as tables: Huawei E1550, SIMCom SIM7600, Quectel EC25, SIMCom SIM800.
 
-Each is the simulated Huawei stick (call flow, customers, faults, SMS) speaking
-another dialect: the call flow's Huawei URCs are translated on the way out
-(``^CONN`` becomes ``+CLCC: 1,0,0,...`` and ``VOICE CALL: BEGIN``, or
-``+QIND: "ccinfo",...``, or ``MO CONNECTED``) and the family's own commands are
-answered before the shared ones. Dialect facts are in
+Each :class:`~appliance.sim.dialect.Dialect` below is read by the one
+:class:`~appliance.sim.modem.SimulatedModem` (call flow, customers, faults,
+SMS are the same for all). The product's side of the same facts is in
 ``firmware-config/modems/*.toml``; the comments there say where they come from.
 """
 
 from __future__ import annotations
 
-import time
+import dataclasses
 from collections.abc import Callable
-from typing import ClassVar
+from types import MappingProxyType
 
-from appliance.sim.card import FifoCard, WideVoice
 from appliance.sim.customer import CustomerScript
-from appliance.sim.dialect import _CEND, DialectModem, Keypad
-from appliance.sim.huawei import SimulatedHuaweiModem, _CallRun
-from appliance.telephony.tones import dtmf_pcm
+from appliance.sim.dialect import Action, Dialect, act, answer, ok
+from appliance.sim.faults import SimFaults
+from appliance.sim.modem import SimulatedModem
+
+_CAUSE_REPORT = act(r"AT\+CEER", Action.CAUSE_REPORT)
+_REGISTERED_LTE = answer("AT+CEREG?", "+CEREG: 0,1")
+_SEND_KEYS = act(r"AT\+VTS=(?P<arg>.*)", Action.SEND_KEYS)
+
+# Huawei E1550: ^ORIG/^CONF/^CONN/^CEND, PCM on the second tty after AT^DDSETEX=2. Keys the customer
+# presses arrive as tones in the audio (the stick does not report them), detected in-band by the box.
+HUAWEI_E1550 = Dialect(
+    family="huawei-e1550",
+    commands=(
+        answer("AT+CGMI", "huawei"),
+        answer("AT+CGMM", "E1550"),
+        answer("AT+CGMR", "11.608.13.02.00"),
+        answer("AT+CGSN", "351234567890123"),
+        answer("ATI", "Manufacturer: huawei", "Model: E1550", "Revision: 11.608.13.02.00"),
+        act(r"AT\^CVOICE\?", Action.VOICE_QUERY, lines=("^CVOICE:0,8000,16,20",)),
+        act(r"AT\^DDSETEX=2", Action.AUDIO_ON),
+        act(r"AT\^DTMF=[^,]*(?:,(?P<arg>.*))?", Action.SEND_KEYS),  # AT^DTMF=<call index>,<digit>
+        _CAUSE_REPORT,
+    ),
+    dialing=("^ORIG:1,0",),
+    alerting=("^CONF:1",),
+    active=("^CONN:1,0",),
+    released=("^CEND:1,{duration},104,{cause}",),
+    final_code=False,
+    released_when_cancelled=False,  # AT+CHUP before ^ORIG: OK, and no ^CEND
+)
+
+_CLCC = '+CLCC: 1,0,{stat},0,0,"{{number}}",129,""'
+
+# SIMCom SIM7600: +CLCC state URCs, VOICE CALL: BEGIN/END, PCM on a tty after AT+CPCMREG=1
+# (16 kHz after AT+CPCMFRM=1). Real ones answer ERROR to AT+CPCMREG=1 for a while after the call
+# becomes active: see simulated_sim7600(pcm_refuse_ms=...).
+SIMCOM_SIM7600 = Dialect(
+    family="simcom-sim7600",
+    commands=(
+        answer("AT+CGMI", "SIMCOM INCORPORATED"),
+        answer("AT+CGMM", "SIMCOM_SIM7600E-H"),
+        answer("AT+CGMR", "+CGMR: LE20B04SIM7600M22"),
+        answer("AT+CGSN", "862146050012345"),
+        answer("ATI", "Manufacturer: SIMCOM INCORPORATED", "Model: SIMCOM_SIM7600E-H",
+               "Revision: SIM7600M22_V2.0", "IMEI: 862146050012345", "+GCAP: +CGSM"),
+        _REGISTERED_LTE,
+        _CAUSE_REPORT,
+        _SEND_KEYS,
+        *ok("AT+CLCC=1", "AT+CLCC=0", "AT+DDET=1", "AT+DDET=0"),
+        act(r"AT\+CPCMFRM=0", Action.PCM_RATE, value=8000),
+        act(r"AT\+CPCMFRM=1", Action.PCM_RATE, value=16000),
+        act(r"AT\+CPCMREG=1", Action.AUDIO_ON),
+        act(r"AT\+CPCMREG=0", Action.AUDIO_OFF),
+    ),
+    dialing=(_CLCC.format(stat=2),),
+    alerting=(_CLCC.format(stat=3),),
+    active=("VOICE CALL: BEGIN", _CLCC.format(stat=0)),
+    released=(_CLCC.format(stat=6), "VOICE CALL: END: {duration:06d}"),
+    key_report="+RXDTMF: {digit}",
+)
+
+_CCINFO = '+QIND: "ccinfo",1,0,{state},0,0,"{{number}}",129'
+
+# Quectel EC25: +QIND "ccinfo" state URCs once AT+QINDCFG="ccinfo",1,0 is set; the audio starts by
+# itself once AT+QPCMV=1,<port> is set: port 2 is the USB audio class card (a file-backed card here).
+QUECTEL_EC25 = Dialect(
+    family="quectel-ec25",
+    commands=(
+        answer("AT+CGMI", "Quectel"),
+        answer("AT+CGMM", "EC25"),
+        answer("AT+CGMR", "EC25EFAR06A06M4G"),
+        answer("AT+CGSN", "866758041234567"),
+        answer("ATI", "Quectel", "EC25", "Revision: EC25EFAR06A06M4G"),
+        _REGISTERED_LTE,
+        _CAUSE_REPORT,
+        _SEND_KEYS,
+        act(r"AT\+QPCMV\?", Action.PCM_PORT_QUERY),
+        act(r"AT\+QPCMV=(?P<arg>.*)", Action.PCM_PORT_SET),
+        act(r'AT\+QINDCFG="CCINFO",1,0', Action.SWITCH_ON, value="ccinfo", ignore_spaces=True),
+        act(r'AT\+QGPSCFG="OUTPORT","NONE"', Action.SWITCH_ON, value="gps_off", ignore_spaces=True),
+        *ok("AT+QTONEDET=1", "AT+QTONEDET=0"),
+        act(r"AT\+QHUP.*", Action.HANGUP),
+    ),
+    dialing=(_CCINFO.format(state=2),),
+    alerting=(_CCINFO.format(state=3),),
+    active=(_CCINFO.format(state=0),),
+    released=(_CCINFO.format(state=-1),),
+    progress_needs="ccinfo",
+    key_report="+QTONEDET: {ascii}",
+    audio_device="card",
+    card_prefix="callbox-ec25-",
+    audio_opens_when_active=True,
+    audio_needs="pcm",
+    pcm_port=2,
+)
+
+# The EC25 wired the other way: raw PCM on the NMEA tty (AT+QPCMV=1,0), which needs GPS output off.
+QUECTEL_EC25_TTY = dataclasses.replace(QUECTEL_EC25, audio_device="pty", pcm_port=0, pcm_port_needs="gps_off")
+
+# SIMCom SIM800 (2G): MO RING / MO CONNECTED once AT+MORING=1 is set, final codes, analog audio on a
+# USB sound card that is always wired: the audio flows once the call is active.
+SIMCOM_SIM800 = Dialect(
+    family="sim800",
+    commands=(
+        answer("AT+CGMI", "SIMCOM_Ltd"),
+        answer("AT+CGMM", "SIMCOM_SIM800C"),
+        answer("AT+CGMR", "Revision:1418B04SIM800C24"),
+        answer("AT+CGSN", "869170031234567"),
+        answer("ATI", "SIM800 R14.18"),
+        _REGISTERED_LTE,
+        _CAUSE_REPORT,
+        _SEND_KEYS,
+        act(r"AT\+MORING=1", Action.SWITCH_ON, value="moring"),
+        *ok("AT+DDET=1", "AT+DDET=0", "AT+MORING=0"),  # MORING=0 is acknowledged, the URCs stay on
+    ),
+    alerting=("MO RING",),
+    active=("MO CONNECTED",),
+    progress_needs="moring",
+    key_report="+DTMF: {digit}",
+    audio_device="card",
+    card_prefix="callbox-sim800-",
+    audio_opens_when_active=True,
+)
+
+#: Profile name (firmware-config/modems/<name>.toml) -> the dialect its simulated modem speaks.
+FAMILIES: MappingProxyType[str, Dialect] = MappingProxyType({
+    "huawei-e1550": HUAWEI_E1550,
+    "simcom-sim7600": SIMCOM_SIM7600,
+    "quectel-ec25": QUECTEL_EC25,
+    "quectel-ec25-tty": QUECTEL_EC25_TTY,
+    "sim800": SIMCOM_SIM800,
+})
 
 
-class SimulatedSim7600(DialectModem):
-    """SIMCom SIM7600: +CLCC state URCs, VOICE CALL: BEGIN/END, PCM on a tty after AT+CPCMREG=1.
-
-    ``pcm_refuse_ms``: AT+CPCMREG=1 answers ERROR for this long after the call
-    becomes active (the module's audio path is not up yet), as real ones do.
-    """
-
-    family = "simcom-sim7600"
-    identity: ClassVar[dict[str, list[str]]] = {
-        "AT+CGMI": ["SIMCOM INCORPORATED"],
-        "AT+CGMM": ["SIMCOM_SIM7600E-H"],
-        "AT+CGMR": ["+CGMR: LE20B04SIM7600M22"],
-        "AT+CGSN": ["862146050012345"],
-        "ATI": ["Manufacturer: SIMCOM INCORPORATED", "Model: SIMCOM_SIM7600E-H",
-                "Revision: SIM7600M22_V2.0", "IMEI: 862146050012345", "+GCAP: +CGSM", ],
-    }
-
-    def __init__(self, directory: Callable[[str], CustomerScript], *, pcm_refuse_ms: int = 0,
-                 **kw: object) -> None:
-        super().__init__(directory, **kw)
-        self.pcm_refuse_ms = pcm_refuse_ms
-        self.pcm_refused = 0
-        self.rate = 8000
-        self._narrow = self._voice
-        self._active_at = 0.0
-
-    def _dialect(self, upper: str, cmd: str) -> Callable[[], None] | None:
-        simple = {"AT+CLCC=1", "AT+CLCC=0", "AT+DDET=1", "AT+DDET=0"}
-        if upper in simple:
-            return self._ok
-        if upper in ("AT+CPCMFRM=0", "AT+CPCMFRM=1"):
-            return lambda: self._set_rate(16000 if upper.endswith("1") else 8000)
-        if upper == "AT+CPCMREG=1":
-            return self._pcm_on
-        if upper == "AT+CPCMREG=0":
-            return self._pcm_off
-        return super()._dialect(upper, cmd)
-
-    def _set_rate(self, rate: int) -> None:
-        self.rate = rate
-        self._voice = WideVoice(self._narrow, 2) if rate == 16000 else self._narrow  # type: ignore[assignment]
-        self._send("OK")
-
-    def _pcm_on(self) -> None:
-        with self._lock:
-            run = self._call
-        if run is not None and run.active and time.monotonic() - self._active_at < self.pcm_refuse_ms / 1000:
-            self.pcm_refused += 1
-            self._send("ERROR")
-            return
-        self._start_audio()
-
-    def _pcm_off(self) -> None:
-        with self._lock:
-            run = self._call
-            if run is not None:
-                run.audio = False
-        self._send("OK")
-
-    def _connected(self, run: _CallRun) -> None:
-        self._active_at = time.monotonic()
-
-    def _clcc_line(self, number: str, stat: int) -> str:
-        return f'+CLCC: 1,0,{stat},0,0,"{number}",129,""'
-
-    def _dialing(self, number: str) -> list[str]:
-        return [self._clcc_line(number, 2)]
-
-    def _alerting(self, number: str) -> list[str]:
-        return [self._clcc_line(number, 3)]
-
-    def _active(self, number: str) -> list[str]:
-        return ["VOICE CALL: BEGIN", self._clcc_line(number, 0)]
-
-    def _released(self, number: str, duration: int) -> list[str]:
-        return [self._clcc_line(number, 6), f"VOICE CALL: END: {duration:06d}"]
-
-    def _dtmf_urc(self, digit: str) -> list[str]:
-        return [f"+RXDTMF: {digit}"]
-
-
-class SimulatedEc25(DialectModem):
-    """Quectel EC25: +QIND "ccinfo" state URCs; audio starts by itself once AT+QPCMV=1,<port> is set.
-
-    ``uac=True``: the USB-audio-class card (QPCMV=1,2), simulated by a
-    file-backed card (:attr:`audio_port` is ``fifo:<folder>``); ``uac=False``:
-    raw PCM on the NMEA tty (QPCMV=1,0), which needs GPS output off.
-    """
-
-    family = "quectel-ec25"
-    identity: ClassVar[dict[str, list[str]]] = {
-        "AT+CGMI": ["Quectel"],
-        "AT+CGMM": ["EC25"],
-        "AT+CGMR": ["EC25EFAR06A06M4G"],
-        "AT+CGSN": ["866758041234567"],
-        "ATI": ["Quectel", "EC25", "Revision: EC25EFAR06A06M4G"],
-    }
-
-    def __init__(self, directory: Callable[[str], CustomerScript], *, uac: bool = True, **kw: object) -> None:
-        super().__init__(directory, **kw)
-        self.uac = uac
-        self.pcm_port: int | None = None  # what AT+QPCMV=1,<port> chose
-        self.gps_outport = "usbnmea"
-        self.ccinfo = False
-        if uac:
-            self._voice.close()
-            self._voice = FifoCard(prefix="callbox-ec25-")  # type: ignore[assignment]
-            self.audio_port = self._voice.path
-
-    def _dialect(self, upper: str, cmd: str) -> Callable[[], None] | None:
-        if upper == "AT+QPCMV?":
-            return lambda: self._send(f"+QPCMV: {1 if self.pcm_port is not None else 0},{self.pcm_port or 0}", "OK")
-        if upper.startswith("AT+QPCMV="):
-            return lambda: self._qpcmv(upper[len("AT+QPCMV=") :])
-        if upper.replace(" ", "") == 'AT+QINDCFG="CCINFO",1,0':
-            return self._ccinfo_on
-        if upper.replace(" ", "") == 'AT+QGPSCFG="OUTPORT","NONE"':
-            return self._gps_off
-        if upper in ("AT+QTONEDET=1", "AT+QTONEDET=0"):
-            return self._ok
-        if upper.startswith("AT+QHUP"):
-            return self._hangup
-        return super()._dialect(upper, cmd)
-
-    def _qpcmv(self, arg: str) -> None:
-        parts = [p.strip() for p in arg.split(",")]
-        if parts == ["0"]:
-            self.pcm_port = None
-            self._send("OK")
-            return
-        wanted = 2 if self.uac else 0
-        if parts != ["1", str(wanted)]:
-            self._send("ERROR")  # this stick is wired the other way (see the uac argument)
-            return
-        if not self.uac and self.gps_outport != "none":
-            self._send("+CME ERROR: 3")  # the NMEA port still carries GPS sentences
-            return
-        self.pcm_port = wanted
-        self._send("OK")
-
-    def _ccinfo_on(self) -> None:
-        self.ccinfo = True
-        self._send("OK")
-
-    def _gps_off(self) -> None:
-        self.gps_outport = "none"
-        self._send("OK")
-
-    def _connected(self, run: _CallRun) -> None:
-        if self.pcm_port is not None:
-            if isinstance(self._voice, FifoCard):
-                self._voice.drain()
-            self._voice_on(run)
-
-    def _ccinfo_line(self, number: str, state: int) -> list[str]:
-        if not self.ccinfo:
-            return []
-        return [f'+QIND: "ccinfo",1,0,{state},0,0,"{number}",129']
-
-    def _dialing(self, number: str) -> list[str]:
-        return self._ccinfo_line(number, 2)
-
-    def _alerting(self, number: str) -> list[str]:
-        return self._ccinfo_line(number, 3)
-
-    def _active(self, number: str) -> list[str]:
-        return self._ccinfo_line(number, 0)
-
-    def _released(self, number: str, duration: int) -> list[str]:
-        return self._ccinfo_line(number, -1)
-
-    def _dtmf_urc(self, digit: str) -> list[str]:
-        return [f"+QTONEDET: {ord(digit)}"]
-
-
-class SimulatedSim800(DialectModem):
-    """SIMCom SIM800 (2G): MO RING / MO CONNECTED, final codes, analog audio on a USB sound card."""
-
-    family = "sim800"
-    identity: ClassVar[dict[str, list[str]]] = {
-        "AT+CGMI": ["SIMCOM_Ltd"],
-        "AT+CGMM": ["SIMCOM_SIM800C"],
-        "AT+CGMR": ["Revision:1418B04SIM800C24"],
-        "AT+CGSN": ["869170031234567"],
-        "ATI": ["SIM800 R14.18"],
-    }
-
-    def __init__(self, directory: Callable[[str], CustomerScript], **kw: object) -> None:
-        super().__init__(directory, **kw)
-        self.moring = False
-        self._voice.close()
-        self._voice = FifoCard(prefix="callbox-sim800-")  # type: ignore[assignment]
-        self.audio_port = self._voice.path
-
-    def _dialect(self, upper: str, cmd: str) -> Callable[[], None] | None:
-        if upper == "AT+MORING=1":
-            return self._moring_on
-        if upper in ("AT+DDET=1", "AT+DDET=0", "AT+MORING=0"):
-            return self._ok
-        if upper == "AT+CLCC":  # the base answers in Huawei's shape; SIM800 is the same 27.007 line
-            return None
-        return super()._dialect(upper, cmd)
-
-    def _moring_on(self) -> None:
-        self.moring = True
-        self._send("OK")
-
-    def _connected(self, run: _CallRun) -> None:
-        if isinstance(self._voice, FifoCard):
-            self._voice.drain()
-        self._voice_on(run)  # the sound card is always wired: audio flows once connected
-
-    def _alerting(self, number: str) -> list[str]:
-        return ["MO RING"] if self.moring else []
-
-    def _active(self, number: str) -> list[str]:
-        return ["MO CONNECTED"] if self.moring else []
-
-    def _dtmf_urc(self, digit: str) -> list[str]:
-        return [f"+DTMF: {digit}"]
-
-
-class SimulatedE1550(DialectModem):
-    """The Huawei stick plus DTMF: AT^DTMF=<idx>,<digit> to send; keys the customer presses
-    arrive as tones in the audio (the stick does not report them), detected in-band by the box."""
-
-    family = "huawei-e1550"
-
-    def _dialect(self, upper: str, cmd: str) -> Callable[[], None] | None:
-        if upper.startswith("AT^DTMF="):
-            return lambda: self._vts(cmd.split(",", 1)[-1] if "," in cmd else "")
-        if upper == "AT+CEER":
-            return self._ceer
-        return None
-
-    def _translate(self, line: str) -> list[str]:
-        match = _CEND.match(line)
-        if match:
-            self.last_cause = int(match["cause"])
-        return [line]
-
-    def _call_flow(self, run: _CallRun) -> None:
-        SimulatedHuaweiModem._call_flow(self, run)  # keeps the quirk: no ^CEND after an early AT+CHUP
-
-    def press(self, digits: str) -> None:
-        with self._lock:
-            run = self._call
-            if run is None or run.voice is None:
-                raise RuntimeError("no call with audio to press keys on")
-            voice = run.voice.voice if isinstance(run.voice, Keypad) else run.voice
-            run.voice = Keypad(voice, dtmf_pcm(digits))  # type: ignore[assignment]
-
-
-FAMILIES: dict[str, type[SimulatedHuaweiModem]] = {
-    "huawei-e1550": SimulatedE1550,
-    "simcom-sim7600": SimulatedSim7600,
-    "quectel-ec25": SimulatedEc25,
-    "sim800": SimulatedSim800,
-}
-
-
-def simulated_modem(profile: str, directory: Callable[[str], CustomerScript], **kw: object) -> SimulatedHuaweiModem:
+def simulated_modem(profile: str, directory: Callable[[str], CustomerScript], *, ring_ms: int = 800,
+                    orig_delay_ms: int = 30, voice_enabled: bool = True, echo: bool = True, name: str = "sim",
+                    faults: SimFaults | None = None) -> SimulatedModem:
     """A simulated modem for a profile name (``quectel-ec25-tty``: the EC25 with PCM on its tty)."""
-    if profile == "quectel-ec25-tty":
-        return SimulatedEc25(directory, uac=False, **kw)
     try:
-        cls = FAMILIES[profile]
+        dialect = FAMILIES[profile]
     except KeyError:
         raise ValueError(f"no simulated modem for profile {profile!r} (one of {', '.join(FAMILIES)})") from None
-    return cls(directory, **kw)  # type: ignore[arg-type]
+    return SimulatedModem(directory, dialect=dialect, ring_ms=ring_ms, orig_delay_ms=orig_delay_ms,
+                          voice_enabled=voice_enabled, echo=echo, name=name, faults=faults)
 
+
+def SimulatedSim7600(directory: Callable[[str], CustomerScript], *, pcm_refuse_ms: int = 0, ring_ms: int = 800,
+                     orig_delay_ms: int = 30, voice_enabled: bool = True, echo: bool = True, name: str = "sim",
+                     faults: SimFaults | None = None) -> SimulatedModem:
+    """A simulated SIM7600 whose AT+CPCMREG=1 answers ERROR for ``pcm_refuse_ms`` after the call is active."""
+    dialect = dataclasses.replace(SIMCOM_SIM7600, audio_start_refused_ms=pcm_refuse_ms)
+    return SimulatedModem(directory, dialect=dialect, ring_ms=ring_ms, orig_delay_ms=orig_delay_ms,
+                          voice_enabled=voice_enabled, echo=echo, name=name, faults=faults)

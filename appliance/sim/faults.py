@@ -55,31 +55,32 @@ class SimFaults:
 
     def stop_answering(self) -> None:
         self.mute.set()
-        self._note("stop_answering")
+        self.note("stop_answering")
 
     def answer_again(self) -> None:
         self.mute.clear()
-        self._note("answer_again")
+        self.note("answer_again")
 
     def cme_burst(self, count: int, code: int = 100) -> None:
         with self._lock:
             self.cme_left, self.cme_code = count, code
-        self._note(f"cme_burst {count}x{code}")
+        self.note(f"cme_burst {count}x{code}")
 
     def refuse(self, command: str, seconds: float) -> None:
         with self._lock:
             self.refused[command.upper()] = time.monotonic() + seconds
-        self._note(f"refuse {command} {seconds}s")
+        self.note(f"refuse {command} {seconds}s")
 
     def lose_registration(self) -> None:
         self.registration = 2
-        self._note("registration_lost")
+        self.note("registration_lost")
 
     def regain_registration(self) -> None:
         self.registration = 1
-        self._note("registration_back")
+        self.note("registration_back")
 
-    def _note(self, what: str) -> None:
+    def note(self, what: str) -> None:
+        """Log a fault switched on or off (also what PluggableModem does to the ports)."""
         log.info("sim fault: %s", what)
         self.log.append(what)
 
@@ -152,12 +153,12 @@ class PluggableModem:
             if os.path.lexists(link):
                 os.unlink(link)
         self.sim.unplug()
-        self.sim.faults._note("unplug")
+        self.sim.faults.note("unplug")
 
     def replug(self) -> None:
         self.sim.replug()
         self._link()
-        self.sim.faults._note("replug")
+        self.sim.faults.note("replug")
 
     def unplug_for(self, seconds: float, stop: threading.Event | None = None) -> threading.Thread:
         """Unplug now and plug back after ``seconds`` (a named, bounded thread)."""

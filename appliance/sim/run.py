@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from appliance.sim.customer import BEHAVIOURS, CustomerScript, reply_keys
+from appliance.sim.families import FAMILIES, simulated_modem
 from appliance.sim.faults import FAULTS, PluggableModem, apply_fault
+from appliance.sim.modem import SimulatedModem
 
 VOICES_DIR = Path(__file__).resolve().parent / "voices"
 
@@ -72,7 +74,7 @@ def customer_from_spec(spec: str, *, voices_dir: Path = VOICES_DIR) -> CustomerS
     return CustomerScript(**data)
 
 
-def _unplug_during_first_call(sim: Any, plug: PluggableModem, stop: threading.Event, *, after_s: float,
+def _unplug_during_first_call(sim: SimulatedModem, plug: PluggableModem, stop: threading.Event, *, after_s: float,
                               back_s: float) -> threading.Thread:
     """The CLI's ``--fault unplug``: 1 s into the first answered call, unplug; plug back 5 s later."""
 
@@ -94,7 +96,7 @@ def _unplug_during_first_call(sim: Any, plug: PluggableModem, stop: threading.Ev
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `callbox sim modem` (shared by the CLI and :func:`run_sim_modem`)."""
-    families = "huawei-e1550, quectel-ec25, quectel-ec25-tty, simcom-sim7600, sim800"
+    families = ", ".join(FAMILIES)
     parser.add_argument("--profile", default="huawei-e1550", help=f"one of {families}")
     parser.add_argument("--customer", default=None, metavar="SCRIPT",
                         help="every number gets this customer: a behaviour name or a JSON script file")
@@ -116,8 +118,6 @@ def run_sim_modem(args: Sequence[str] | None = None, *, stop: threading.Event | 
 def run_sim_modem_opts(opts: argparse.Namespace, parser: argparse.ArgumentParser, *,
                        stop: threading.Event | None = None,
                        on_ready: Callable[[dict[str, str]], None] | None = None) -> int:
-    from appliance.sim.families import simulated_modem
-
     if stop is None:
         verbose = opts.sim_verbose or getattr(opts, "verbose", 0)
         logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s")
