@@ -11,25 +11,25 @@ import secrets
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from appliance import __version__
-from appliance.campaign.calls import CallRunner, CallSummary, LineLike, SpeechKit
+from appliance.campaign.calls import CallRunner, CallSummary, SpeechKit
+from appliance.campaign.intake import admit
 from appliance.campaign.scheduler import Scheduler
 from appliance.campaign.texts import UnreachableTexts
-from appliance.campaign.tickets import parse_ticket
-from appliance.campaign.trigger import DEFAULT_RULES, Decision, TriggerRule, decide
+from appliance.campaign.trigger import DEFAULT_RULES, TriggerRule
 from appliance.config import Config
 from appliance.dialog.flow.model import Flow, FlowVoice, builtin_flow_path, load_flow, parse_flow
 from appliance.errors import CallboxError, ConfigError
 from appliance.events import LINE_RATE
 from appliance.flowadmin import FlowAdmin, FlowPanel
 from appliance.records.config_store import ConfigStore
-from appliance.records.dnc import DoNotCall
 from appliance.records.store import RecordsStore
 from appliance.sync.outbox import OutboxWorker
+from appliance.telephony.ports import LinePort
 
 if TYPE_CHECKING:
     from appliance.speech.tts.piper import PiperTts
@@ -166,7 +166,7 @@ class Callbox(FlowPanel):
         self,
         config: Config,
         *,
-        lines: list[LineLike] | None = None,
+        lines: list[LinePort] | None = None,
         speech: SpeechKit | None = None,
         shop_name: str = "the shop",
     ) -> None:
@@ -174,7 +174,7 @@ class Callbox(FlowPanel):
         self.paths = StatePaths(config.state_dir)
         self.paths.root.mkdir(parents=True, exist_ok=True)
         self.records = RecordsStore(self.paths.records)
-        self.do_not_call = DoNotCall(self.records.db)
+        self.do_not_call = self.records.do_not_call
         self.configs = ConfigStore(self.paths.configs)
         self.flow_admin = FlowAdmin(self.configs, self._publish_from_panel)
         self.webhook_secret = config.web.webhook_secret or load_or_create_secret(self.paths.secret)
@@ -187,10 +187,15 @@ class Callbox(FlowPanel):
             self.asr_engine = speech.asr
         self.voices = self._build_voices(speech)
         if self.voices is not None and speech.prompts is None:
-            speech = dataclasses.replace(speech, prompts=self.prompts_for)  # each flow speaks with its own prompts
+            from appliance.campaign.voices import FlowPrompts
+            from appliance.speech.tts.prompts import RecordedPrompts
+
+            # each flow speaks with its own prompts
+            speech = dataclasses.replace(speech, prompts=FlowPrompts(self.voices, RecordedPrompts(
+                self.paths.prompt_recordings)))
         self.speech = speech
         self.recorded_prompts: RecordedPrompts | None = None  # made on first use (it keeps converted audio)
-        self.lines: list[LineLike] = lines if lines is not None else self._build_lines()
+        self.lines: list[LinePort] = lines if lines is not None else self._build_lines()
         self.runner = CallRunner(
             records=self.records,
             configs=self.configs,
@@ -302,19 +307,20 @@ class Callbox(FlowPanel):
             rendered += report.rendered if report is not None else 0
         return rendered
 
-    def _build_lines(self) -> list[LineLike]:
+    def _build_lines(self) -> list[LinePort]:
         from appliance.telephony.line import Line
         from appliance.telephony.modem import Modem, ModemTimeouts
         from appliance.telephony.profile import load_profile
         from appliance.telephony.supervisor import Supervision
 
-        built: list[LineLike] = []
+        built: list[LinePort] = []
         for lc in self.config.lines:
             modem = Modem(load_profile(lc.profile), lc.at_port, lc.audio_port, timeouts=ModemTimeouts())
             supervision = Supervision(
                 power_cycle=Supervision.command(lc.power_cycle), reopen_s=lc.reopen_s, idle_ping_s=lc.idle_ping_s
             )
-            built.append(Line(lc.name, modem, supervision=supervision))
+            # a Line is a LinePort once telephony gives it `ready` and `send_text` (ports.py)
+            built.append(cast(LinePort, Line(lc.name, modem, supervision=supervision)))
         return built
 
     def start(self) -> None:
@@ -362,39 +368,11 @@ class Callbox(FlowPanel):
         return [TriggerRule.from_doc(r) for r in self.configs.rules()]
 
     def submit_ticket(self, payload: dict[str, Any], *, webhook_id: str) -> dict[str, Any]:
-        ticket = parse_ticket(payload)
-        decision = decide(ticket, self.rules())
-        if decision.call and decision.flow is not None and self.configs.flow(decision.flow) is None:
-            decision = Decision(False, f"{decision.reason}, but its flow {decision.flow!r} is not published")
-        blocked = self.do_not_call.entry(ticket.customer_phone) if decision.call else None
-        if blocked is not None:
-            decision = Decision(False, f"{decision.reason}, but {ticket.customer_phone} is on the do-not-call list "
-                                       f"(since {blocked.added_at[:10]}: {blocked.reason})")
-        sub = self.records.submit_ticket(
-            webhook_id=webhook_id,
-            fields=ticket.fields(),
-            payload=payload,
-            decision="call" if decision.call else "skip",
-            reason=decision.reason,
-            flow_id=decision.flow if decision.call else None,
-            max_attempts=self.config.calling.max_attempts,
-        )
-        if sub.task_id is not None and not sub.duplicate:
+        admission = admit(payload, webhook_id=webhook_id, records=self.records, configs=self.configs,
+                          max_attempts=self.config.calling.max_attempts)
+        if admission.task_id is not None and not admission.duplicate:
             self.scheduler.wake()
-        log.info(
-            "ticket %s: %s (%s)%s",
-            sub.ticket_id,
-            sub.decision,
-            sub.reason,
-            " [duplicate delivery]" if sub.duplicate else "",
-        )
-        return {
-            "ticket": sub.ticket_id,
-            "decision": sub.decision,
-            "reason": sub.reason,
-            "task": sub.task_id,
-            "duplicate": sub.duplicate,
-        }
+        return admission.as_dict()
 
     def list_calls(self, *, limit: int = 100) -> list[dict[str, Any]]:
         return [self._call_view(c) for c in self.records.calls(limit=limit)]

@@ -9,7 +9,6 @@ from typing import Any
 from appliance.campaign.tickets import normalise_phone
 from appliance.config import load_config
 from appliance.errors import CallboxError, TicketInvalid
-from appliance.records.dnc import DoNotCall
 from appliance.records.store import RecordsStore
 
 
@@ -17,7 +16,7 @@ def run_dnc_command(opts: argparse.Namespace) -> int:
     config = load_config(opts.config, state_dir=opts.state_dir)
     store = RecordsStore(config.state_dir / "callbox.db")
     try:
-        dnc = DoNotCall(store.db)
+        dnc = store.do_not_call
         if opts.dnc_command == "list":
             entries = dnc.entries()
             if opts.json:
