@@ -90,13 +90,7 @@ class UnreachableTexts:
         template = self.template_for(flow_document)
         if not template.strip():
             return ""
-        variables = {
-            "name": ticket.customer_name,
-            "order_id": ticket.order_id,
-            "shop": self.shop_name,
-            "subject": ticket.subject,
-        }
-        return render_text(template, variables)
+        return render_text(template, ticket.variables(self.shop_name))
 
     def deliver(self, line: Any, number: str, text: str) -> TextResult:
         """Send through ``line`` if it is ready, else through the first other ready line."""
