@@ -212,6 +212,7 @@ class Callbox(FlowPanel):
             lines=self.lines,
             window=config.calling.window(),
             on_call=self._call_done,
+            retry=config.calling.retry_s,
         )
         self.outbox: OutboxWorker | None = None
         if config.web.callback_url:

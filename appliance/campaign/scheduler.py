@@ -66,7 +66,7 @@ class Scheduler:
         self.on_call = on_call
         self.clock = clock
         self.idle_poll_s = idle_poll_s
-        self.retry = retry or runner.calling.retry_s
+        self.retry = retry or RetryConfig()  # the delays that start-up recovery follows
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
