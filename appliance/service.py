@@ -22,7 +22,7 @@ from appliance.campaign.scheduler import Scheduler
 from appliance.campaign.texts import UnreachableTexts
 from appliance.campaign.trigger import DEFAULT_RULES, TriggerRule
 from appliance.config import Config
-from appliance.dialog.flow.model import Flow, FlowVoice, builtin_flow_path, load_flow, parse_flow
+from appliance.dialog.flow.model import Flow, builtin_flow_path, load_flow, parse_flow
 from appliance.errors import CallboxError, ConfigError
 from appliance.events import LINE_RATE
 from appliance.flowadmin import FlowAdmin, FlowPanel
@@ -125,12 +125,11 @@ def flow_prompts(
     recordings: RecordedPrompts | None = None,
 ) -> PromptSource:
     """A flow's prompts: its voice and settings over the box's defaults, its broadcast mode, its recordings."""
-    from appliance.speech.tts.prompts import PromptSource, RecordedPrompts
+    from appliance.campaign.voices import FlowPrompts
+    from appliance.speech.tts.prompts import RecordedPrompts
 
-    v = flow.voice or FlowVoice()
-    tts = voices.tts(name=v.name, speaker=v.speaker, length_scale=v.length_scale, volume=v.volume, line_rate=line_rate)
-    return PromptSource(tts, templates=flow.prompt_templates(), mode=flow.broadcast,
-                        recordings=recordings or RecordedPrompts(paths.prompt_recordings), flow_id=flow.id)
+    prompts = FlowPrompts(voices, recordings or RecordedPrompts(paths.prompt_recordings))
+    return prompts.for_flow(flow, line_rate=line_rate)
 
 
 def build_speech(config: Config, paths: StatePaths) -> tuple[SpeechKit, Any]:

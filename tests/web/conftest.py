@@ -26,7 +26,6 @@ from standardwebhooks.webhooks import Webhook
 from appliance.errors import TicketInvalid
 from appliance.flowadmin import FlowAdmin, FlowPanel
 from appliance.records.config_store import ConfigStore
-from appliance.records.dnc import DoNotCall
 from appliance.records.store import RecordsStore
 from web import create_app
 
@@ -57,7 +56,7 @@ class InMemoryPanelService(FlowPanel):
         self.configs = ConfigStore(recordings_dir / "flows-config.json")
         self.flow_admin = FlowAdmin(self.configs, self.configs.publish_flow)
         self.records = RecordsStore(recordings_dir / "records.db")  # a real SQLite file for the do-not-call list
-        self.dnc = DoNotCall(self.records.db)
+        self.dnc = self.records.do_not_call
         self.submitted: list[tuple[dict[str, Any], str]] = []
         self.fail_with: Exception | None = None
         self.fallback_reason: str | None = None
