@@ -11,11 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 from appliance.campaign.calls import CallRunner, CallSummary, SpeechKit
+from appliance.campaign.intake import admit
 from appliance.campaign.publish import FlowPublisher, install_defaults
 from appliance.campaign.scheduler import Scheduler
 from appliance.campaign.texts import UnreachableTexts
-from appliance.campaign.tickets import parse_ticket
-from appliance.campaign.trigger import Decision, TriggerRule, decide
 from appliance.campaign.voices import FlowPrompts
 from appliance.config import Config, LineConfig
 from appliance.files import load_or_create_secret
@@ -80,7 +79,7 @@ class Callbox:
             self.prompts = FlowPrompts(build_voices(speech.tts, self.paths),
                                        RecordedPrompts(self.paths.prompt_recordings))
         if speech.prompts is None and self.prompts is not None:
-            speech = dataclasses.replace(speech, prompts=self.prompts.for_flow)  # each flow: its own prompts
+            speech = dataclasses.replace(speech, prompts=self.prompts)  # each flow speaks with its own prompts
         self.speech = speech
         self.flows = FlowPublisher(self.configs, self.prompts,
                                    prerender_on_publish=config.speech.prerender_on_publish)
@@ -98,7 +97,8 @@ class Callbox:
         )
         self._listeners: list[Callable[[CallSummary], None]] = []
         self.scheduler = Scheduler(records=self.records, runner=self.runner, lines=self.lines,
-                                   window=config.calling.window(), on_call=self._call_done)
+                                   window=config.calling.window(), on_call=self._call_done,
+                                   retry=config.calling.retry_s)
         self.outbox: OutboxWorker | None = None
         if config.web.callback_url:
             self.outbox = OutboxWorker(self.records, url=config.web.callback_url, secret=self.webhook_secret)
@@ -110,26 +110,12 @@ class Callbox:
 
     # -- tickets in ----------------------------------------------------------------
     def admit_ticket(self, payload: dict[str, Any], webhook_id: str) -> dict[str, Any]:
-        ticket = parse_ticket(payload)
-        rules = [TriggerRule.from_doc(r) for r in self.configs.rules()]
-        decision = decide(ticket, rules)
-        if decision.call and decision.flow is not None and self.configs.flow(decision.flow) is None:
-            decision = Decision(False, f"{decision.reason}, but its flow {decision.flow!r} is not published")
-        blocked = self.records.do_not_call.entry(ticket.customer_phone) if decision.call else None
-        if blocked is not None:
-            decision = Decision(False, f"{decision.reason}, but {ticket.customer_phone} is on the do-not-call list "
-                                       f"(since {blocked.added_at[:10]}: {blocked.reason})")
-        sub = self.records.submit_ticket(
-            webhook_id=webhook_id, fields=ticket.fields(), payload=payload,
-            decision="call" if decision.call else "skip", reason=decision.reason,
-            flow_id=decision.flow if decision.call else None, max_attempts=self.config.calling.max_attempts,
-        )
-        if sub.task_id is not None and not sub.duplicate:
+        """A webhook's ticket: admitted with every guard (campaign.intake), then the scheduler looks at once."""
+        admission = admit(payload, webhook_id=webhook_id, records=self.records, configs=self.configs,
+                          max_attempts=self.config.calling.max_attempts)
+        if admission.task_id is not None and not admission.duplicate:
             self.scheduler.wake()
-        log.info("ticket %s: %s (%s)%s", sub.ticket_id, sub.decision, sub.reason,
-                 " [duplicate delivery]" if sub.duplicate else "")
-        return {"ticket": sub.ticket_id, "decision": sub.decision, "reason": sub.reason, "task": sub.task_id,
-                "duplicate": sub.duplicate}
+        return admission.as_dict()
 
     # -- life cycle ----------------------------------------------------------------
     def start(self) -> None:

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from tinydb import TinyDB
 
-from appliance.records.store import RecordsStore, Turn
+from appliance.records.conclusion import CallEnd, Conclusion, TaskEnd
+from appliance.records.store import RecordsStore, Ticket, Turn
 
 
 def call_record(i: int) -> dict[str, object]:
@@ -71,9 +72,8 @@ def bench_sqlite(root: Path, sizes: list[int], probe: int) -> dict[int, float]:
 
     def insert(i: int) -> None:
         sub = store.submit_ticket(
+            Ticket(**{**fields, "id": f"T-{i}", "customer_phone": f"+1{i}"}),
             webhook_id=f"m{i}",
-            fields={**fields, "id": f"T-{i}", "customer_phone": f"+1{i}"},
-            payload={},
             decision="call",
             reason="r",
             flow_id="f",
@@ -82,16 +82,11 @@ def bench_sqlite(root: Path, sizes: list[int], probe: int) -> dict[int, float]:
         task = store.claim_due_task(datetime.now(UTC))
         assert task is not None and task.ticket_id == sub.ticket_id
         call = store.start_call(task=task, phone=f"+1{i}", line="sim0", flow_version=1)
-        store.finish_call(
-            call,
-            outcome="completed",
-            cause=None,
-            disposition="confirmed",
-            remark="ok",
-            turns=[Turn("bot", "Hello"), Turn("customer", "yes")],
-            operations=[("close", "x")],
-            outbox=[],
-        )
+        store.record_conclusion(Conclusion(
+            TaskEnd(task.id, "completed", "completed"), sub.ticket_id, call_id=call,
+            call=CallEnd("completed", None, "confirmed", "ok", (Turn("bot", "Hello"), Turn("customer", "yes"))),
+            operations=(("close", "x"),), ticket_status="closed",
+        ))
 
     out: dict[int, float] = {}
     for size in sizes:

@@ -21,6 +21,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
+from appliance.campaign.attempt import IN_FLIGHT_TONES, RETRY_TABLE, TICKET_TONES
 from web.auth import SESSION_USER, csrf_ok, csrf_token, login_required, throttle
 from web.service import PanelService
 
@@ -29,27 +30,17 @@ log = logging.getLogger(__name__)
 bp = Blueprint("panel", __name__)
 
 PAGE_LIMIT = 100
-OUTCOME_TONES = {
-    "completed": "good",
-    "answered": "good",
-    "closed": "good",
-    "busy": "warn",
-    "no_answer": "warn",
-    "rejected": "warn",
-    "expired": "muted",
-    "blocked": "muted",
-    "skipped": "muted",
-    "failed": "bad",
-    "interrupted": "bad",
+# Attempt outcomes by the retry table's tones (appliance.campaign.attempt), attempts in flight, ticket statuses and
+# line states.
+OUTCOME_TONES: dict[str, str] = {
+    **{outcome.value: rule.tone for outcome, rule in RETRY_TABLE.items()},
+    **IN_FLIGHT_TONES,
+    **{status.value: tone for status, tone in TICKET_TONES.items()},
     "faulted": "bad",
     "absent": "bad",
     "ready": "good",
     "in_call": "info",
-    "calling": "info",
-    "dialing": "info",
     "initialising": "info",
-    "scheduled": "info",
-    "open": "info",
 }
 
 

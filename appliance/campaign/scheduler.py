@@ -7,8 +7,13 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, time, timedelta
 
-from appliance.campaign.calls import CallRunner, CallSummary, LineLike
+from appliance.campaign.calls import CallRunner, CallSummary
+from appliance.campaign.conclude import recover
+from appliance.config import RetryConfig
+from appliance.records.conclusion import Conclusion, TaskEnd
 from appliance.records.store import RecordsStore, iso
+from appliance.telephony.line import LineState
+from appliance.telephony.ports import LinePort
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +37,27 @@ def next_window_start(local: datetime, start: time, end: time) -> datetime:
     return candidate
 
 
+def recover_at_startup(records: RecordsStore, now: datetime, *, retry: RetryConfig) -> int:
+    """The attempts a crash left in flight end ``interrupted``, their tasks wait the retry table's delay for
+    ``interrupted``: one transaction. Returns how many were found."""
+    found = records.recover_in_flight(lambda in_flight: recover(in_flight, now, retry=retry))
+    if found:
+        log.warning("%d call attempt(s) were in flight when the box stopped; ended as interrupted", found)
+    return found
+
+
 class Scheduler:
     def __init__(
         self,
         *,
         records: RecordsStore,
         runner: CallRunner,
-        lines: Sequence[LineLike],
+        lines: Sequence[LinePort],
         window: tuple[time, time],
         on_call: Callable[[CallSummary], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         idle_poll_s: float = 1.0,
+        retry: RetryConfig | None = None,
     ) -> None:
         self.records = records
         self.runner = runner
@@ -51,14 +66,13 @@ class Scheduler:
         self.on_call = on_call
         self.clock = clock
         self.idle_poll_s = idle_poll_s
+        self.retry = retry or RetryConfig()  # the delays that start-up recovery follows
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        restored = self.records.reset_running_tasks()
-        if restored:
-            log.warning("%d call task(s) were running when the box stopped; queued again", restored)
+        recover_at_startup(self.records, self.clock(), retry=self.retry)
         for line in self.lines:
             t = threading.Thread(target=self._work, args=(line,), name=f"line-worker:{line.name}", daemon=True)
             t.start()
@@ -76,11 +90,7 @@ class Scheduler:
             if t.is_alive():
                 log.warning("%s did not stop within %.0f s", t.name, timeout)
 
-    def _ready(self, line: LineLike) -> bool:
-        state = getattr(line, "state", None)
-        return state is None or getattr(state, "value", state) == "ready"
-
-    def _work(self, line: LineLike) -> None:
+    def _work(self, line: LinePort) -> None:
         while not self._stop.is_set():
             now = self.clock()
             local = now.astimezone()
@@ -89,7 +99,7 @@ class Scheduler:
                 log.info("outside calling hours; %s waits until %s", line.name, opens.isoformat(timespec="minutes"))
                 self._stop.wait(min(60.0, max(1.0, (opens - local).total_seconds())))
                 continue
-            if not self._ready(line):
+            if line.state is not LineState.READY:
                 self._stop.wait(self.idle_poll_s)
                 continue
             task = self.records.claim_due_task(now)
@@ -101,9 +111,8 @@ class Scheduler:
                 summary = self.runner.run(task, line)
             except Exception:
                 log.exception("task %s on %s failed; queued again in 60 s", task.id, line.name)
-                self.records.finish_task(
-                    task.id, state="pending", outcome="error", next_attempt_at=iso(self.clock() + timedelta(seconds=60))
-                )
+                retry_at = iso(self.clock() + timedelta(seconds=60))
+                self.records.record_conclusion(Conclusion(TaskEnd(task.id, "pending", "error", retry_at), None))
                 continue
             if self.on_call is not None:
                 self.on_call(summary)

@@ -19,7 +19,7 @@ from typing import Any
 
 from appliance.config import SmsConfig
 from appliance.errors import CallboxError, ConfigError
-from appliance.records.store import RecordsStore, TicketRow
+from appliance.records.store import RecordsStore, Ticket
 from appliance.telephony.sms import PromptCommands, SmsTimeouts, send_sms
 
 log = logging.getLogger(__name__)
@@ -86,17 +86,11 @@ class UnreachableTexts:
             return str(flow_document["unreachable_text"])
         return self.config.unreachable_text
 
-    def text_for(self, ticket: TicketRow, flow_document: Mapping[str, Any] | None) -> str:
+    def text_for(self, ticket: Ticket, flow_document: Mapping[str, Any] | None) -> str:
         template = self.template_for(flow_document)
         if not template.strip():
             return ""
-        variables = {
-            "name": ticket.customer_name,
-            "order_id": ticket.order_id,
-            "shop": self.shop_name,
-            "subject": ticket.subject,
-        }
-        return render_text(template, variables)
+        return render_text(template, ticket.variables(self.shop_name))
 
     def deliver(self, line: Any, number: str, text: str) -> TextResult:
         """Send through ``line`` if it is ready, else through the first other ready line."""
@@ -120,7 +114,7 @@ class UnreachableTexts:
         self,
         records: RecordsStore,
         *,
-        ticket: TicketRow,
+        ticket: Ticket,
         call_id: int,
         line: Any,
         flow_document: Mapping[str, Any] | None,

@@ -3,38 +3,16 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from appliance.errors import TicketInvalid
+from appliance.records.ticket import Ticket
+
+__all__ = ["Ticket", "normalise_phone", "parse_ticket"]
 
 _PHONE_SEPARATORS = re.compile(r"[\s().\-/]")
 _PHONE = re.compile(r"^\+?[0-9]{3,15}$")
 MAX_TEXT = 4000
-
-
-@dataclass(frozen=True)
-class Ticket:
-    id: str
-    type: str
-    subject: str
-    description: str
-    customer_name: str
-    customer_phone: str
-    order_id: str
-    order_status: str
-
-    def fields(self) -> dict[str, str]:
-        return {
-            "id": self.id,
-            "type": self.type,
-            "subject": self.subject,
-            "description": self.description,
-            "customer_name": self.customer_name,
-            "customer_phone": self.customer_phone,
-            "order_id": self.order_id,
-            "order_status": self.order_status,
-        }
 
 
 def _text(obj: dict[str, Any], key: str, path: str, *, required: bool = True, allow_empty: bool = False) -> str:
@@ -72,7 +50,7 @@ def normalise_phone(raw: str) -> str:
 
 
 def parse_ticket(payload: dict[str, Any]) -> Ticket:
-    """Check a ticket payload; the first problem found is raised naming its field."""
+    """Check a ticket payload; the first problem found is raised naming its field. The ticket keeps the payload."""
     customer = _object(payload, "customer")
     order = _object(payload, "order")
     return Ticket(
@@ -84,4 +62,5 @@ def parse_ticket(payload: dict[str, Any]) -> Ticket:
         customer_phone=normalise_phone(_text(customer, "phone", "customer.phone")),
         order_id=_text(order, "id", "order.id"),
         order_status=_text(order, "status", "order.status").lower(),
+        payload=payload,
     )

@@ -13,22 +13,20 @@ import argparse
 import json
 import logging
 import tempfile
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from appliance.campaign.calls import SpeechKit
+from appliance.campaign.dialing import SpeechKit, place_and_converse
 from appliance.cli.common import parse_vars, setup_logging
 from appliance.config import Config
 from appliance.dialog.flow.model import Flow, builtin_flow_path, load_flow
-from appliance.dialog.runtime.conversation import Conversation, ConversationLimits
-from appliance.dialog.runtime.engine import FlowRun
+from appliance.dialog.runtime.conversation import ConversationLimits
 from appliance.errors import CallboxError, ConfigError
-from appliance.events import DialOutcome
 from appliance.records.recordings import StereoRecorder
 from appliance.telephony.line import Line, LineState
 from appliance.telephony.modem import Modem, ModemTimeouts
+from appliance.telephony.ports import LinePort
 from appliance.telephony.profile import load_profile
 from appliance.telephony.supervisor import Supervision, Supervisor, supervise
 
@@ -100,64 +98,38 @@ def call_once(
     recording: Path | None = None,
 ) -> CallRecord:
     """Dial ``number`` on a ready line, run the flow if answered, hang up; the record of what happened."""
-    record = CallRecord(number=number, line=line.name, flow=flow.id, outcome="failed")
     recorder = StereoRecorder(recording) if recording is not None else None
-    started = time.monotonic()
-    result, active = line.place_call(number, ring_timeout=ring_timeout, tap=recorder.write if recorder else None)
-    answered = time.monotonic()
-    record.dial_s = round(answered - started, 3)
-    record.cause, record.detail = result.cause, result.detail
-    if result.outcome is not DialOutcome.ANSWERED or active is None:
-        record.outcome = result.outcome.value
-        record.fault = line.fault_reason if result.outcome is DialOutcome.INTERRUPTED else None
-        record.total_s = record.dial_s
-        if recorder is not None:
-            recorder.close()
-            recording.unlink(missing_ok=True)  # type: ignore[union-attr]
-        record.line_state = line.describe()
-        return record
-    run = FlowRun(flow, variables)
-    port: Any = active.audio  # AudioPump satisfies dialog's AudioPort (flush_playback also counts frames)
-    convo = Conversation(
-        run,
-        port,
-        speech.asr,
-        speech.tts,
-        speech.endpointer(),
-        ended=active.ended,
-        limits=limits,
-        use_grammar=speech.use_grammar,
-        call_id=number,
-        keys=getattr(active, "read_dtmf", None),  # the keypad
-    )
     try:
-        completed = convo.execute()
-    except CallboxError as exc:
-        log.error("call to %s: conversation failed: %s", number, exc)
-        completed = False
+        line_port = cast(LinePort, line)  # a Line is a LinePort once telephony gives it `ready` and `send_text`
+        result = place_and_converse(
+            line_port, number, flow, variables, speech, voice=speech.tts, ring_timeout=ring_timeout, limits=limits,
+            call_id=number, tap=recorder.write if recorder is not None else None,
+        )
     finally:
-        active.hangup()
         if recorder is not None:
             recorder.close()
-    ended = time.monotonic()
-    record.talk_s = round(ended - answered, 3)
-    record.total_s = round(ended - started, 3)
-    record.outcome = "completed" if completed else ("interrupted" if active.interrupted else "hung_up")
-    record.cause = active.end_cause if active.end_cause is not None else record.cause
-    record.fault = active.fault
-    record.ended_by = active.ended_by
-    record.disposition = run.result.disposition if completed else None
-    record.slots = run.result.to_json()["slots"]
-    strength = run.result.intent_strength if completed else run.strength(ended_by="customer")
-    record.intent_strength = strength.to_dict() if strength is not None else None
-    record.recording = str(recording) if recording is not None else None
-    times = convo.turn_times_ms
-    record.turns = [
-        CallTurn(t.speaker, t.text, t.node, t.intent, t.confidence, times[i] if i < len(times) else 0)
-        for i, t in enumerate(run.turns)
-    ]
-    record.line_state = line.describe()
-    return record
+    kept = recording is not None and result.answered
+    if recording is not None and not kept:
+        recording.unlink(missing_ok=True)
+    return CallRecord(
+        number=number,
+        line=line.name,
+        flow=flow.id,
+        outcome=result.outcome.value,
+        cause=result.cause,
+        detail=result.detail,
+        fault=result.fault,
+        disposition=result.disposition,
+        dial_s=result.dial_s,
+        talk_s=result.talk_s,
+        total_s=result.total_s,
+        ended_by=result.ended_by,
+        recording=str(recording) if kept else None,
+        turns=[CallTurn(t.speaker, t.text, t.node or "", t.intent, t.confidence, t.at_ms) for t in result.turns],
+        line_state=line.describe(),
+        slots=result.slots if result.answered else {},
+        intent_strength=result.strength,
+    )
 
 
 def open_line(profile: str, at_port: str, audio: str, *, timeouts: ModemTimeouts | None = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from appliance.records.store import TicketRow
+from appliance.records.ticket import Ticket
 
 __all__ = ["call_view", "ticket_view"]
 
@@ -40,7 +40,7 @@ def call_view(c: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def ticket_view(t: TicketRow, operations: list[dict[str, Any]]) -> dict[str, Any]:
+def ticket_view(t: Ticket, operations: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "id": t.id,
         "subject": t.subject,

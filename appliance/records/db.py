@@ -133,6 +133,19 @@ MIGRATIONS: list[str] = [
     ALTER TABLE calls ADD COLUMN strength_grade TEXT;
     ALTER TABLE calls ADD COLUMN strength_reasons TEXT;
     """,
+    # 4: states as the campaign's tables name them (appliance.campaign.attempt): a task ends `completed` (was
+    # `done`) or `cancelled` (was `failed`, a flow not published); a call row keeps its terminal attempt state
+    # (was `ended`, with the outcome beside it). A ticket has at most one live task: older duplicates are
+    # cancelled, then a partial unique index holds it.
+    """
+    UPDATE tasks SET state='completed' WHERE state='done';
+    UPDATE tasks SET state='cancelled' WHERE state='failed';
+    UPDATE calls SET state=outcome WHERE state='ended' AND outcome IS NOT NULL;
+    UPDATE tasks SET state='cancelled', last_outcome='duplicate'
+        WHERE state IN ('pending', 'running', 'paused')
+        AND id NOT IN (SELECT MIN(id) FROM tasks WHERE state IN ('pending', 'running', 'paused') GROUP BY ticket_id);
+    CREATE UNIQUE INDEX tasks_one_live ON tasks(ticket_id) WHERE state IN ('pending', 'running', 'paused');
+    """,
 ]
 
 

@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from appliance.records.conclusion import (
+    IN_FLIGHT_CALL,
+    LIVE_TASK,
+    Conclusion,
+    Turn,
+    insert_task,
+    write_all,
+    write_conclusion,
+)
 from appliance.records.db import Database
 from appliance.records.dnc import DoNotCall
+from appliance.records.ticket import Ticket
 
-ACTIVE_TICKET = ("open", "calling")
+__all__ = ["Conclusion", "InFlight", "RecordsStore", "Submission", "TaskRow", "Ticket", "Turn", "iso", "now_iso"]
 
 
 def now_iso() -> str:
@@ -22,24 +32,6 @@ def now_iso() -> str:
 
 def iso(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat(timespec="milliseconds")
-
-
-@dataclass(frozen=True)
-class TicketRow:
-    id: str
-    type: str
-    subject: str
-    description: str
-    customer_name: str
-    customer_phone: str
-    order_id: str
-    order_status: str
-    payload: dict[str, Any]
-    status: str
-    decision: str
-    reason: str
-    flow_id: str | None
-    next_call_at: str | None
 
 
 @dataclass(frozen=True)
@@ -54,13 +46,13 @@ class TaskRow:
 
 
 @dataclass(frozen=True)
-class Turn:
-    speaker: str
-    text: str
-    intent: str | None = None
-    confidence: float | None = None
-    node: str | None = None
-    at_ms: int = 0
+class InFlight:
+    """An attempt a crash left behind: its task (running, or already moved on) and its call row, if any."""
+
+    task: TaskRow
+    ticket: Ticket | None
+    call_id: int | None  # None: the box stopped between taking the task and writing the call row
+    task_running: bool
 
 
 @dataclass(frozen=True)
@@ -75,45 +67,52 @@ class Submission:
 class RecordsStore:
     def __init__(self, path: Path) -> None:
         self.db = Database(path)
-        self.do_not_call = DoNotCall(self.db)  # numbers that asked not to be called again
+        self._do_not_call = DoNotCall(self.db)
 
     def close(self) -> None:
         self.db.close()
 
+    @property
+    def do_not_call(self) -> DoNotCall:
+        """The numbers that asked not to be called again."""
+        return self._do_not_call
+
     # -- tickets -----------------------------------------------------------
     def submit_ticket(
         self,
+        ticket: Ticket,
         *,
         webhook_id: str,
-        fields: dict[str, str],
-        payload: dict[str, Any],
         decision: str,
         reason: str,
         flow_id: str | None,
         max_attempts: int,
     ) -> Submission:
-        """Store a ticket and its call task in one transaction; idempotent per webhook id."""
+        """Store a ticket and its call task in one transaction; idempotent per webhook id. A ticket that still
+        has a live task (pending, running, or paused) keeps it: the delivery is answered as a duplicate."""
 
         def tx(c: sqlite3.Connection) -> Submission:
             seen = c.execute("SELECT ticket_id FROM webhook_messages WHERE id=?", (webhook_id,)).fetchone()
             if seen is not None:
                 return self._existing(c, seen["ticket_id"])
             ts = now_iso()
-            existing = c.execute("SELECT status FROM tickets WHERE id=?", (fields["id"],)).fetchone()
-            if existing is not None and existing["status"] in ACTIVE_TICKET:
-                c.execute("INSERT INTO webhook_messages VALUES (?,?,?)", (webhook_id, fields["id"], ts))
-                return self._existing(c, fields["id"])
+            live = c.execute(
+                f"SELECT id FROM tasks WHERE ticket_id=? AND state IN {LIVE_TASK} LIMIT 1", (ticket.id,)
+            ).fetchone()
+            if live is not None:
+                c.execute("INSERT INTO webhook_messages VALUES (?,?,?)", (webhook_id, ticket.id, ts))
+                return self._existing(c, ticket.id)
             status = "open" if decision == "call" else "skipped"
             row = (
-                fields["id"],
-                fields["type"],
-                fields["subject"],
-                fields["description"],
-                fields["customer_name"],
-                fields["customer_phone"],
-                fields["order_id"],
-                fields["order_status"],
-                json.dumps(payload, ensure_ascii=False),
+                ticket.id,
+                ticket.type,
+                ticket.subject,
+                ticket.description,
+                ticket.customer_name,
+                ticket.customer_phone,
+                ticket.order_id,
+                ticket.order_status,
+                json.dumps(ticket.payload, ensure_ascii=False),
                 status,
                 decision,
                 reason,
@@ -128,19 +127,14 @@ class RecordsStore:
                 "customer_name=excluded.customer_name, customer_phone=excluded.customer_phone, "
                 "order_id=excluded.order_id, order_status=excluded.order_status, payload=excluded.payload, "
                 "status=excluded.status, decision=excluded.decision, reason=excluded.reason, "
-                "flow_id=excluded.flow_id, updated_at=excluded.updated_at",
+                "flow_id=excluded.flow_id, next_call_at=NULL, updated_at=excluded.updated_at",
                 row,
             )
-            c.execute("INSERT INTO webhook_messages VALUES (?,?,?)", (webhook_id, fields["id"], ts))
+            c.execute("INSERT INTO webhook_messages VALUES (?,?,?)", (webhook_id, ticket.id, ts))
             task_id = None
             if decision == "call" and flow_id is not None:
-                cur = c.execute(
-                    "INSERT INTO tasks (ticket_id, flow_id, state, attempts, max_attempts, next_attempt_at,"
-                    " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)",
-                    (fields["id"], flow_id, "pending", 0, max_attempts, ts, ts, ts),
-                )
-                task_id = cur.lastrowid
-            return Submission(fields["id"], task_id, decision, reason, duplicate=False)
+                task_id = insert_task(c, ticket.id, flow_id, ts, max_attempts, 0, ts)
+            return Submission(ticket.id, task_id, decision, reason, duplicate=False)
 
         return self.db.write(tx)
 
@@ -150,23 +144,15 @@ class RecordsStore:
         task = c.execute("SELECT id FROM tasks WHERE ticket_id=? ORDER BY id DESC LIMIT 1", (ticket_id,)).fetchone()
         return Submission(ticket_id, task["id"] if task else None, t["decision"], t["reason"], duplicate=True)
 
-    def ticket(self, ticket_id: str) -> TicketRow | None:
+    def ticket(self, ticket_id: str) -> Ticket | None:
         row = self.db.read(lambda c: c.execute("SELECT * FROM tickets WHERE id=?", (ticket_id,)).fetchone())
         return _ticket(row) if row else None
 
-    def tickets(self, *, limit: int = 100) -> list[TicketRow]:
+    def tickets(self, *, limit: int = 100) -> list[Ticket]:
         rows = self.db.read(
             lambda c: c.execute("SELECT * FROM tickets ORDER BY received_at DESC LIMIT ?", (limit,)).fetchall()
         )
         return [_ticket(r) for r in rows]
-
-    def set_ticket_status(self, ticket_id: str, status: str, *, next_call_at: str | None = None) -> None:
-        self.db.write(
-            lambda c: c.execute(
-                "UPDATE tickets SET status=?, next_call_at=?, updated_at=? WHERE id=?",
-                (status, next_call_at, now_iso(), ticket_id),
-            )
-        )
 
     # -- tasks -------------------------------------------------------------
     def claim_due_task(self, now: datetime) -> TaskRow | None:
@@ -184,37 +170,25 @@ class RecordsStore:
                 (now_iso(), row["id"]),
             )
             c.execute("UPDATE tickets SET status='calling', updated_at=? WHERE id=?", (now_iso(), row["ticket_id"]))
-            return TaskRow(
-                row["id"],
-                row["ticket_id"],
-                row["flow_id"],
-                "running",
-                row["attempts"] + 1,
-                row["max_attempts"],
-                row["next_attempt_at"],
-            )
+            return replace(_task(row), state="running", attempts=row["attempts"] + 1)
 
         return self.db.write(tx)
 
-    def reset_running_tasks(self) -> int:
-        """After a restart nothing is running: put interrupted tasks back in the queue."""
-        return self.db.write(
-            lambda c: (
-                c.execute("UPDATE tasks SET state='pending', updated_at=? WHERE state='running'", (now_iso(),)).rowcount
-            )
-        )
+    def record_conclusion(self, conclusion: Conclusion) -> None:
+        """End an attempt: every write of it in one transaction (see appliance.records.conclusion)."""
+        self.db.write(lambda c: write_conclusion(c, conclusion, now_iso()))
 
-    def finish_task(self, task_id: int, *, state: str, outcome: str, next_attempt_at: str | None = None) -> None:
-        self.db.write(
-            lambda c: c.execute(
-                "UPDATE tasks SET state=?, last_outcome=?, next_attempt_at=COALESCE(?, next_attempt_at),"
-                " updated_at=? WHERE id=?",
-                (state, outcome, next_attempt_at, now_iso(), task_id),
-            )
-        )
+    def recover_in_flight(self, plan: Callable[[list[InFlight]], Sequence[Conclusion]]) -> int:
+        """At start-up: the attempts a crash left in flight (a running task, a call row still dialing, ringing or
+        answered) are read, ended by ``plan`` (pure: the campaign's decision) and written, in one transaction.
+        Returns how many were found."""
 
-    def add_task(self, ticket_id: str, flow_id: str, *, at: datetime, max_attempts: int, attempts: int = 0) -> int:
-        return self.db.write(lambda c: _add_task(c, ticket_id, flow_id, iso(at), max_attempts, attempts))
+        def tx(c: sqlite3.Connection) -> int:
+            found = _in_flight(c)
+            write_all(c, plan(found), now_iso())
+            return len(found)
+
+        return self.db.write(tx)
 
     def next_due_at(self) -> str | None:
         row = self.db.read(
@@ -224,17 +198,7 @@ class RecordsStore:
 
     def task(self, task_id: int) -> TaskRow | None:
         row = self.db.read(lambda c: c.execute("SELECT * FROM tasks WHERE id=?", (task_id,)).fetchone())
-        if row is None:
-            return None
-        return TaskRow(
-            row["id"],
-            row["ticket_id"],
-            row["flow_id"],
-            row["state"],
-            row["attempts"],
-            row["max_attempts"],
-            row["next_attempt_at"],
-        )
+        return _task(row) if row is not None else None
 
     # -- calls -------------------------------------------------------------
     def start_call(self, *, task: TaskRow, phone: str, line: str, flow_version: int) -> int:
@@ -249,57 +213,13 @@ class RecordsStore:
 
         return self.db.write(tx)
 
-    def mark_answered(self, call_id: int) -> None:
+    def mark_answered(self, call_id: int, *, recording: Path | None = None) -> None:
         self.db.write(
-            lambda c: c.execute("UPDATE calls SET state='answered', answered_at=? WHERE id=?", (now_iso(), call_id))
+            lambda c: c.execute(
+                "UPDATE calls SET state='answered', answered_at=?, recording=COALESCE(?, recording) WHERE id=?",
+                (now_iso(), str(recording) if recording is not None else None, call_id),
+            )
         )
-
-    def set_recording(self, call_id: int, path: Path) -> None:
-        self.db.write(lambda c: c.execute("UPDATE calls SET recording=? WHERE id=?", (str(path), call_id)))
-
-    def finish_call(
-        self,
-        call_id: int,
-        *,
-        outcome: str,
-        cause: int | None,
-        disposition: str | None,
-        remark: str,
-        turns: Sequence[Turn],
-        operations: Sequence[tuple[str, str]],
-        outbox: Sequence[tuple[str, dict[str, Any]]],
-        slots: dict[str, Any] | None = None,
-        strength: dict[str, Any] | None = None,
-    ) -> None:
-        """Close a call: outcome, turns, ticket operations and outbox rows, all in one transaction.
-        ``slots`` (JSON-ready) and ``strength`` (``{"score", "grade", "reasons"}``) are what the flow made of it."""
-
-        def tx(c: sqlite3.Connection) -> None:
-            ts = now_iso()
-            row = c.execute("SELECT ticket_id FROM calls WHERE id=?", (call_id,)).fetchone()
-            c.execute(
-                "UPDATE calls SET state='ended', ended_at=?, outcome=?, cause=?, disposition=?, remark=?, slots=?,"
-                " strength_score=?, strength_grade=?, strength_reasons=? WHERE id=?",
-                (ts, outcome, cause, disposition, remark,
-                 json.dumps(slots, ensure_ascii=False) if slots else None,
-                 strength["score"] if strength else None, strength["grade"] if strength else None,
-                 json.dumps(strength["reasons"], ensure_ascii=False) if strength else None, call_id),
-            )
-            c.executemany(
-                "INSERT INTO turns (call_id, seq, speaker, text, intent, confidence, node, at_ms)"
-                " VALUES (?,?,?,?,?,?,?,?)",
-                [(call_id, i, t.speaker, t.text, t.intent, t.confidence, t.node, t.at_ms) for i, t in enumerate(turns)],
-            )
-            c.executemany(
-                "INSERT INTO ticket_operations (ticket_id, call_id, kind, detail, created_at) VALUES (?,?,?,?,?)",
-                [(row["ticket_id"], call_id, kind, detail, ts) for kind, detail in operations],
-            )
-            c.executemany(
-                "INSERT INTO outbox (topic, payload, created_at, next_try_at) VALUES (?,?,?,?)",
-                [(topic, json.dumps(body, ensure_ascii=False), ts, ts) for topic, body in outbox],
-            )
-
-        self.db.write(tx)
 
     def calls(self, *, limit: int = 100, ticket_id: str | None = None) -> list[dict[str, Any]]:
         def q(c: sqlite3.Connection) -> list[dict[str, Any]]:
@@ -407,8 +327,8 @@ class RecordsStore:
         return row[0] if row else None
 
 
-def _ticket(r: sqlite3.Row) -> TicketRow:
-    return TicketRow(
+def _ticket(r: sqlite3.Row) -> Ticket:
+    return Ticket(
         r["id"],
         r["type"],
         r["subject"],
@@ -432,12 +352,31 @@ def _duration(start: str | None, end: str | None) -> float | None:
     return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(), 1)
 
 
-def _add_task(c: sqlite3.Connection, ticket_id: str, flow_id: str, at: str, max_attempts: int, attempts: int) -> int:
-    ts = now_iso()
-    cur = c.execute(
-        "INSERT INTO tasks (ticket_id, flow_id, state, attempts, max_attempts, next_attempt_at, created_at,"
-        " updated_at) VALUES (?,?,?,?,?,?,?,?)",
-        (ticket_id, flow_id, "pending", attempts, max_attempts, at, ts, ts),
-    )
-    assert cur.lastrowid is not None
-    return cur.lastrowid
+def _task(r: sqlite3.Row) -> TaskRow:
+    return TaskRow(r["id"], r["ticket_id"], r["flow_id"], r["state"], r["attempts"], r["max_attempts"],
+                   r["next_attempt_at"])
+
+
+def _in_flight(c: sqlite3.Connection) -> list[InFlight]:
+    """Running tasks (with their last call row if it is still in flight) and stray in-flight call rows."""
+    found: list[InFlight] = []
+    seen_calls: set[int] = set()
+
+    def ticket_of(ticket_id: str) -> Ticket | None:
+        row = c.execute("SELECT * FROM tickets WHERE id=?", (ticket_id,)).fetchone()
+        return _ticket(row) if row is not None else None
+
+    for t in c.execute("SELECT * FROM tasks WHERE state='running' ORDER BY id").fetchall():
+        call = c.execute(
+            f"SELECT id FROM calls WHERE task_id=? AND state IN {IN_FLIGHT_CALL} ORDER BY id DESC LIMIT 1",
+            (t["id"],),
+        ).fetchone()
+        if call is not None:
+            seen_calls.add(call["id"])
+        found.append(InFlight(_task(t), ticket_of(t["ticket_id"]), call["id"] if call else None, True))
+    for call in c.execute(f"SELECT id, task_id FROM calls WHERE state IN {IN_FLIGHT_CALL} ORDER BY id").fetchall():
+        if call["id"] in seen_calls:
+            continue
+        t = c.execute("SELECT * FROM tasks WHERE id=?", (call["task_id"],)).fetchone()
+        found.append(InFlight(_task(t), ticket_of(t["ticket_id"]), call["id"], False))
+    return found

@@ -40,6 +40,7 @@ class CallPort(Protocol):
     end_cause: int | None
     interrupted: bool
     fault: str | None  # why an interrupted call was interrupted
+    ended_by: str | None  # "bot", "remote", "port" or "stall": `callbox call` prints it
 
     @property
     def audio(self) -> CallAudio: ...

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.campaign.outcomes import after_unanswered
+from appliance.campaign.attempt import Outcome, retry_decision
 from appliance.campaign.scheduler import in_window, next_window_start
 from appliance.config import RetryConfig, load_config, parse_config
 from appliance.errors import ConfigError
@@ -74,13 +74,13 @@ def test_calling_window(hhmm: str, window: tuple[str, str], inside: bool) -> Non
 def test_retry_table() -> None:
     now = datetime.fromisoformat("2026-11-24T10:00:00+00:00")
     retry = RetryConfig(busy=300)
-    d = after_unanswered("busy", attempt=1, max_attempts=3, now=now, retry=retry, cause=17)
+    d = retry_decision(Outcome.BUSY, attempt=1, max_attempts=3, now=now, retry=retry, cause=17)
     assert d.ticket_status == "open" and d.retry_at is not None
     assert (d.retry_at - now).total_seconds() == 300 and "cause 17" in d.remark
-    last = after_unanswered("no_answer", attempt=3, max_attempts=3, now=now, retry=retry)
+    last = retry_decision(Outcome.NO_ANSWER, attempt=3, max_attempts=3, now=now, retry=retry)
     assert last.ticket_status == "unreachable" and last.retry_at is None
     with pytest.raises(ValueError):
-        after_unanswered("completed", attempt=1, max_attempts=3, now=now, retry=retry)
+        retry_decision(Outcome.COMPLETED, attempt=1, max_attempts=3, now=now, retry=retry)
 
 
 def test_shipped_example_config_is_valid() -> None:

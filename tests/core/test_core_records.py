@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from appliance.errors import StorageError
+from appliance.records.conclusion import CallEnd, Conclusion, TaskEnd
 from appliance.records.config_store import ConfigStore
 from appliance.records.db import MIGRATIONS
-from appliance.records.dnc import DoNotCall
-from appliance.records.store import RecordsStore, Turn
+from appliance.records.store import RecordsStore, Ticket, Turn
 
 FIELDS = {
     "id": "T1",
@@ -35,9 +35,8 @@ def store(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def submit(store: RecordsStore, msg: str = "m1", **over: str):  # type: ignore[no-untyped-def]
     return store.submit_ticket(
+        Ticket(**{**FIELDS, **over}, payload={"raw": True}),
         webhook_id=msg,
-        fields={**FIELDS, **over},
-        payload={"raw": True},
         decision="call",
         reason="rule",
         flow_id="delivery-confirmation",
@@ -46,11 +45,11 @@ def submit(store: RecordsStore, msg: str = "m1", **over: str):  # type: ignore[n
 
 
 def test_schema_is_migrated_wal_and_indexed(store: RecordsStore, tmp_path: Path) -> None:
-    assert store.db.schema_version == len(MIGRATIONS) == 3
+    assert store.db.schema_version == len(MIGRATIONS) == 4
     conn = sqlite3.connect(tmp_path / "callbox.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    assert {"calls_phone_time", "tickets_phone", "calls_time"} <= indexes
+    assert {"calls_phone_time", "tickets_phone", "calls_time", "tasks_one_live"} <= indexes
 
 
 def test_a_box_on_schema_1_upgrades_in_place_and_keeps_its_records(tmp_path: Path) -> None:
@@ -63,10 +62,10 @@ def test_a_box_on_schema_1_upgrades_in_place_and_keeps_its_records(tmp_path: Pat
     conn.close()
     upgraded = RecordsStore(path)
     try:
-        assert upgraded.db.schema_version == 3
+        assert upgraded.db.schema_version == 4
         assert upgraded.password_hash("admin") == "hash"
-        DoNotCall(upgraded.db).add("+15550199", "test")
-        assert DoNotCall(upgraded.db).entry("+15550199") is not None
+        upgraded.do_not_call.add("+15550199", "test")
+        assert upgraded.do_not_call.entry("+15550199") is not None
     finally:
         upgraded.close()
 
@@ -111,15 +110,16 @@ def test_claim_is_exclusive_across_threads(store: RecordsStore) -> None:
     assert sorted(got) == sorted(set(got)) and len(got) == 20
 
 
-def test_future_task_is_not_due_and_restart_requeues_running(store: RecordsStore) -> None:
+def test_future_task_is_not_due_and_restart_finds_the_running_one(store: RecordsStore) -> None:
     submit(store)
     task = store.claim_due_task(datetime.now(UTC))
     assert task is not None and task.attempts == 1
     assert store.claim_due_task(datetime.now(UTC)) is None
-    assert store.reset_running_tasks() == 1
-    store.finish_task(
-        task.id, state="pending", outcome="busy", next_attempt_at=(datetime.now(UTC) + timedelta(hours=1)).isoformat()
-    )
+    seen: list[int] = []
+    assert store.recover_in_flight(lambda found: seen.extend(f.task.id for f in found) or []) == 1
+    assert seen == [task.id]
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    store.record_conclusion(Conclusion(TaskEnd(task.id, "pending", "busy", later), "T1"))
     assert store.claim_due_task(datetime.now(UTC)) is None
     assert store.claim_due_task(datetime.now(UTC) + timedelta(hours=2)) is not None
 
@@ -130,16 +130,16 @@ def test_finished_call_has_turns_operations_and_outbox(store: RecordsStore) -> N
     assert task is not None
     call = store.start_call(task=task, phone="+15550001", line="sim0", flow_version=2)
     store.mark_answered(call)
-    store.finish_call(
-        call,
-        outcome="completed",
-        cause=16,
-        disposition="confirmed",
-        remark="done",
-        turns=[Turn("bot", "Hello"), Turn("customer", "yes", "confirm", 0.9, "greet", 5100)],
-        operations=[("remark", "done"), ("close", "closed")],
-        outbox=[("ticket.operation", {"op": "close"})],
-    )
+    store.record_conclusion(Conclusion(
+        TaskEnd(task.id, "completed", "completed"),
+        "T1",
+        call_id=call,
+        call=CallEnd("completed", 16, "confirmed", "done",
+                     (Turn("bot", "Hello"), Turn("customer", "yes", "confirm", 0.9, "greet", 5100))),
+        operations=(("remark", "done"), ("close", "closed")),
+        outbox=(("ticket.operation", {"op": "close"}),),
+        ticket_status="closed",
+    ))
     c = store.call(call)
     assert c is not None and c["flow_version"] == 2 and c["disposition"] == "confirmed"
     assert [t["speaker"] for t in c["turns"]] == ["bot", "customer"] and c["turns"][1]["at_ms"] == 5100

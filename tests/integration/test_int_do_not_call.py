@@ -7,10 +7,13 @@ from pathlib import Path
 from typing import Any, cast
 
 from appliance.box import Callbox
-from appliance.campaign.calls import LineLike, SpeechKit
-from appliance.config import Config
+from appliance.campaign.attempt import Outcome
+from appliance.campaign.calls import SpeechKit
+from appliance.campaign.conclude import AttemptResult, conclude
+from appliance.config import Config, RetryConfig
 from appliance.dialog.runtime.engine import RenderedOperation
 from appliance.speech.vad import Endpointer
+from appliance.telephony.ports import LinePort
 
 PHONE = "+15550199"
 
@@ -32,21 +35,23 @@ def test_do_not_call_stops_every_later_call(tmp_path: Path, piper_tts: Any, pock
         row = records.ticket("DNC-1")
         assert row is not None
         call_id = records.start_call(task=task, phone=PHONE, line="line1", flow_version=1)
-        ops = [RenderedOperation("remark", "Customer asked not to be called again."),
+        ops = (RenderedOperation("remark", "Customer asked not to be called again."),
                RenderedOperation("schedule", delay_minutes=60),  # a flow's mistake: must not win
-               RenderedOperation("do_not_call", "the customer asked not to be called again")]
-        summary = runner._apply(call_id, task, row, "completed", None, "do_not_call", ops, [])
+               RenderedOperation("do_not_call", "the customer asked not to be called again"))
+        result = AttemptResult(Outcome.COMPLETED, answered=True, disposition="do_not_call", operations=ops)
+        conclusion = conclude(row, task, result, datetime.now(UTC), call_id=call_id, retry=RetryConfig())
+        records.record_conclusion(conclusion)
         entry = box.records.do_not_call.entry(PHONE)
         assert entry is not None and entry.call_id == call_id and entry.ticket_id == "DNC-1"
-        assert summary.ticket_status != "scheduled"
+        assert conclusion.ticket_status != "scheduled" and conclusion.next_task is None
         kinds = [op["kind"] for op in records.operations("DNC-1")]
         assert "do_not_call" in kinds and "schedule" not in kinds
 
         # The task planned before the request is not dialled: it ends before any line is touched.
         planned = records.claim_due_task(datetime.now(UTC))
         assert planned is not None and planned.ticket_id == "DNC-2"
-        skipped = runner.run(planned, cast(LineLike, None))
-        assert skipped.outcome == "do_not_call" and skipped.call_id == 0
+        skipped = runner.run(planned, cast(LinePort, None))
+        assert skipped.outcome is Outcome.BLOCKED and skipped.guard == "do_not_call" and skipped.call_id == 0
         later = records.ticket("DNC-2")
         assert later is not None and later.status == "skipped"
         assert any("do-not-call list" in op["detail"] for op in records.operations("DNC-2"))

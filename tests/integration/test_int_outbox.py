@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from appliance.records.store import RecordsStore
+from appliance.records.store import RecordsStore, Ticket
 from appliance.sync.outbox import OutboxWorker
 
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -62,9 +62,7 @@ def store_with_ticket(tmp_path: Path) -> RecordsStore:
         "order_id": "1",
         "order_status": "shipped",
     }
-    store.submit_ticket(
-        webhook_id="m", fields=fields, payload={}, decision="call", reason="r", flow_id="f", max_attempts=1
-    )
+    store.submit_ticket(Ticket(**fields), webhook_id="m", decision="call", reason="r", flow_id="f", max_attempts=1)
     return store
 
 

@@ -195,9 +195,9 @@ def test_int_sms_templates_are_checked_where_they_are_written() -> None:
 
 
 def test_int_sms_which_template_wins_and_how_it_renders() -> None:
-    from appliance.records.store import TicketRow
+    from appliance.records.ticket import Ticket
 
-    row = TicketRow("T-1", "delivery", "Parcel", "", "Ada", "+15550100", "", "shipped", {}, "open", "call", "", None,
+    row = Ticket("T-1", "delivery", "Parcel", "", "Ada", "+15550100", "", "shipped", {}, "open", "call", "", None,
                     None)
     texts = UnreachableTexts(SmsConfig(unreachable_text="Hi {name}, order {order_id} from {shop}."), shop_name="Shop")
     assert texts.text_for(row, None) == "Hi Ada, order from Shop."  # an empty field leaves no double space

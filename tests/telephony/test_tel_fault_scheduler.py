@@ -12,10 +12,12 @@ import pytest
 from tel_helpers import FAST, FAST_MODEM, no_thread_left, wait_state, wait_until
 
 from appliance.box import Callbox
+from appliance.campaign.attempt import Outcome
 from appliance.campaign.calls import CallSummary, SpeechKit
 from appliance.campaign.scheduler import Scheduler
 from appliance.campaign.tickets import parse_ticket
 from appliance.config import CallingConfig, Config, LineConfig
+from appliance.records.conclusion import Conclusion, TaskEnd
 from appliance.records.store import RecordsStore, TaskRow
 from appliance.sim.customer import CustomerScript
 from appliance.sim.faults import PluggableModem, SimFaults
@@ -43,9 +45,9 @@ class DialOnlyRunner:
         if call is not None:
             call.hangup()
         self.calls.append((line.name, line.state.value, result.outcome.value))
-        self.records.finish_task(task.id, state="done", outcome=result.outcome.value)
+        self.records.record_conclusion(Conclusion(TaskEnd(task.id, "completed", result.outcome.value), ticket.id))
         self.done.set()
-        return CallSummary(0, ticket.id, result.outcome.value, None, "open")
+        return CallSummary(0, ticket.id, Outcome(result.outcome.value), None, "open")
 
 
 def submit(records: RecordsStore, ticket_id: str, phone: str) -> None:
@@ -60,9 +62,8 @@ def submit(records: RecordsStore, ticket_id: str, phone: str) -> None:
         }
     )
     records.submit_ticket(
+        ticket,
         webhook_id=f"msg-{ticket_id}",
-        fields=ticket.fields(),
-        payload={},
         decision="call",
         reason="test",
         flow_id="delivery-confirmation.en",

@@ -1,0 +1,192 @@
+"""How an attempt ends, decided as pure functions: no I/O, no clock of their own.
+
+``conclude`` turns what happened on the line (an :class:`AttemptResult`) into a
+:class:`~appliance.records.conclusion.Conclusion`: the call row's outcome and remark, the ticket operations and
+their outbox events, a do-not-call entry, the task's state, the next task and the ticket's status.
+``blocked`` does the same for an attempt a guard stopped before dialing, ``orphaned`` for a task whose ticket
+is gone, and ``recover`` for the attempts a crash left in flight. The records store writes each in ONE
+transaction (``RecordsStore.record_conclusion`` / ``recover_in_flight``), so a power cut leaves either the
+whole conclusion or none of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from appliance.campaign.attempt import Outcome, TaskState, TicketStatus, retry_decision
+from appliance.campaign.guards import Guard
+from appliance.config import RetryConfig
+from appliance.dialog.runtime.engine import RenderedOperation, schedule_time
+from appliance.records.conclusion import CallEnd, Conclusion, NewTask, TaskEnd, Turn
+from appliance.records.store import InFlight, TaskRow, Ticket, iso
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """What one placed call came to: how it ended on the line and what the flow made of it."""
+
+    outcome: Outcome
+    cause: int | None = None
+    detail: str = ""  # the dial's own words (why a dial was interrupted)
+    fault: str | None = None  # why an interrupted call was interrupted
+    answered: bool = False
+    disposition: str | None = None
+    operations: tuple[RenderedOperation, ...] = ()  # the flow's ticket operations (completed calls only)
+    turns: tuple[Turn, ...] = ()
+    slots: dict[str, Any] = field(default_factory=dict)
+    strength: dict[str, Any] | None = None  # {"score", "grade", "reasons"}
+    ended_by: str | None = None
+    dial_s: float = 0.0
+    talk_s: float = 0.0
+    total_s: float = 0.0
+
+
+def operation_event(ticket_id: str, call_id: int, kind: str, detail: str) -> dict[str, Any]:
+    return {"ticket": ticket_id, "call": call_id, "operation": kind, "detail": detail}
+
+
+def conclude(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datetime, *, call_id: int,
+             retry: RetryConfig) -> Conclusion:
+    """The end of a dialed attempt (call row ``call_id``)."""
+    if not result.answered:
+        return _unanswered(ticket, task, result, now, call_id=call_id, retry=retry)
+    return _conversed(ticket, task, result, now, call_id=call_id, retry=retry)
+
+
+def _unanswered(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datetime, *, call_id: int,
+                retry: RetryConfig) -> Conclusion:
+    decision = retry_decision(result.outcome, attempt=task.attempts, max_attempts=task.max_attempts, now=now,
+                              retry=retry, cause=result.cause)
+    remark = decision.remark
+    if result.outcome is Outcome.INTERRUPTED and result.detail:  # say why the line failed
+        remark = f"{remark} Line fault: {result.detail}."
+    return Conclusion(
+        task=_task_end(task, result.outcome, decision.retry_at),
+        ticket_id=ticket.id,
+        call_id=call_id,
+        call=CallEnd(result.outcome.value, result.cause, None, remark),
+        operations=(("remark", remark),),
+        outbox=(("ticket.operation", operation_event(ticket.id, call_id, "remark", remark)),),
+        ticket_status=decision.ticket_status.value,
+        next_call_at=iso(decision.retry_at) if decision.retry_at else None,
+        extra={"disposition": None},
+    )
+
+
+def _conversed(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datetime, *, call_id: int,
+               retry: RetryConfig) -> Conclusion:
+    completed = result.outcome is Outcome.COMPLETED
+    operations = result.operations if completed else ()
+    disposition = result.disposition if completed else None
+    said = [t.text for t in result.turns if t.speaker == "customer" and t.text and t.node != "answer"]
+    heard = "; ".join(f"'{s}'" for s in said) if said else "nothing"
+    summary = f"Call {call_id} on {now.astimezone():%Y-%m-%d %H:%M}: {disposition or result.outcome.value}. " \
+              f"Customer said {heard}."
+    if result.fault and result.outcome is Outcome.INTERRUPTED:
+        summary += f" Line fault: {result.fault}."
+    if result.strength is not None:
+        summary += f" Intent strength {result.strength['score']} ({result.strength['grade']})."
+    remarks = [op.text for op in operations if op.op == "remark" and op.text]
+    ops: list[tuple[str, str]] = [("remark", " ".join([summary, *remarks]))]
+    status, next_at = TicketStatus.OPEN, None
+    stop_calling = any(op.op == "do_not_call" for op in operations)
+    for op in operations:
+        if op.op == "close":
+            ops.append(("close", f"closed after call {call_id} ({disposition})"))
+            status = TicketStatus.CLOSED
+        elif op.op == "schedule" and not stop_calling:  # never for a number that asked not to be called
+            next_at = schedule_time(op, now)  # a slot's time ("call me Friday at 3") or after the delay
+            ops.append(("schedule", iso(next_at)))
+            status = TicketStatus.SCHEDULED
+        elif op.op == "do_not_call":
+            ops.append(("do_not_call", f"{ticket.customer_phone} added to the do-not-call list: {op.text}"))
+    retry_at = None
+    if not completed:  # the customer hung up or the line failed mid-call: the retry table decides
+        decision = retry_decision(result.outcome, attempt=task.attempts, max_attempts=task.max_attempts, now=now,
+                                  retry=retry, cause=result.cause)
+        ops = [("remark", f"{summary} {decision.remark}")]
+        status, retry_at = decision.ticket_status, decision.retry_at
+    events = [operation_event(ticket.id, call_id, kind, detail) for kind, detail in ops]
+    if result.strength is not None or result.slots:
+        # the ticketing system gets what the call found out with the remark, not only in its words
+        events[0] |= {"disposition": disposition, "slots": result.slots or {}, "intent_strength": result.strength}
+    when = next_at or retry_at
+    return Conclusion(
+        task=_task_end(task, result.outcome, retry_at),
+        ticket_id=ticket.id,
+        call_id=call_id,
+        call=CallEnd(result.outcome.value, result.cause, disposition, ops[0][1], result.turns,
+                     result.slots or None, result.strength),
+        operations=tuple(ops),
+        outbox=tuple(("ticket.operation", e) for e in events),
+        do_not_call=(ticket.customer_phone, f"asked during call {call_id}") if stop_calling else None,
+        next_task=NewTask(task.flow_id, iso(next_at), task.max_attempts) if next_at is not None else None,
+        ticket_status=status.value,
+        next_call_at=iso(when) if when else None,
+        extra={"disposition": disposition},
+    )
+
+
+def _task_end(task: TaskRow, outcome: Outcome, retry_at: datetime | None) -> TaskEnd:
+    if retry_at is not None:
+        return TaskEnd(task.id, TaskState.PENDING.value, outcome.value, iso(retry_at))
+    return TaskEnd(task.id, TaskState.COMPLETED.value, outcome.value)
+
+
+def blocked(ticket: Ticket, task: TaskRow, guard: Guard) -> Conclusion:
+    """A guard stopped the task before dialing: no call row; the task is cancelled and the ticket says why."""
+    if guard.name == "do_not_call":
+        return Conclusion(
+            task=TaskEnd(task.id, TaskState.CANCELLED.value, Outcome.BLOCKED.value),
+            ticket_id=ticket.id,
+            operations=(("remark", guard.remark),),
+            outbox=(("ticket.operation", operation_event(ticket.id, 0, "remark", guard.remark)),),
+            ticket_status=TicketStatus.SKIPPED.value,
+        )
+    # a flow that is not published (any more): the ticket stays open for an admin, nothing is told upstream
+    return Conclusion(
+        task=TaskEnd(task.id, TaskState.CANCELLED.value, Outcome.BLOCKED.value),
+        ticket_id=ticket.id,
+        operations=(("remark", guard.remark),),
+        ticket_status=TicketStatus.OPEN.value,
+    )
+
+
+def orphaned(task: TaskRow) -> Conclusion:
+    """A task that names a ticket the store does not have: cancel it (it would fail again on every claim)."""
+    return Conclusion(task=TaskEnd(task.id, TaskState.CANCELLED.value, "missing_ticket"), ticket_id=None)
+
+
+def recover(found: Sequence[InFlight], now: datetime, *, retry: RetryConfig) -> list[Conclusion]:
+    """At start-up: each attempt a crash left in flight ends ``interrupted`` and its task follows the retry
+    table's delay for ``interrupted`` (or gives up on the last attempt). The attempt was counted when its task was
+    taken; it is not counted again."""
+    out: list[Conclusion] = []
+    for item in found:
+        if item.ticket is None:
+            out.append(orphaned(item.task) if item.task_running else
+                       Conclusion(task=None, ticket_id=None, call_id=item.call_id,
+                                  call=CallEnd(Outcome.INTERRUPTED.value, None, None, "The box stopped during it.")))
+            continue
+        decision = retry_decision(Outcome.INTERRUPTED, attempt=item.task.attempts,
+                                  max_attempts=item.task.max_attempts, now=now, retry=retry)
+        remark = f"{decision.remark} The box stopped during the attempt."
+        call = CallEnd(Outcome.INTERRUPTED.value, None, None, remark) if item.call_id is not None else None
+        if not item.task_running:  # a stray call row: its task has moved on already
+            out.append(Conclusion(task=None, ticket_id=item.ticket.id, call_id=item.call_id, call=call))
+            continue
+        event = operation_event(item.ticket.id, item.call_id or 0, "remark", remark)
+        out.append(Conclusion(
+            task=_task_end(item.task, Outcome.INTERRUPTED, decision.retry_at),
+            ticket_id=item.ticket.id,
+            call_id=item.call_id,
+            call=call,
+            operations=(("remark", remark),),
+            outbox=(("ticket.operation", event),),
+            ticket_status=decision.ticket_status.value,
+            next_call_at=iso(decision.retry_at) if decision.retry_at else None,
+        ))
+    return out

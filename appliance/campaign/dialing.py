@@ -1,0 +1,134 @@
+"""One way to place a call and converse: dial on a line, run the flow if answered, hang up, and say what
+happened as a typed :class:`~appliance.campaign.conclude.AttemptResult`.
+
+The scheduler's call runner persists the result (``conclude`` and one records transaction); ``callbox call``
+prints it. Neither touches the conversation's parts itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from appliance.campaign.attempt import Outcome
+from appliance.campaign.conclude import AttemptResult
+from appliance.dialog.flow.model import Flow
+from appliance.dialog.runtime.conversation import (
+    AsrEngine,
+    Conversation,
+    ConversationLimits,
+    EndpointerLike,
+    Synthesizer,
+)
+from appliance.dialog.runtime.engine import FlowRun
+from appliance.events import DialOutcome, DialResult
+from appliance.records.conclusion import Turn
+from appliance.telephony.ports import CallPort, LinePort, Tap
+
+if TYPE_CHECKING:
+    from appliance.campaign.voices import FlowPrompts
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SpeechKit:
+    asr: AsrEngine
+    tts: Synthesizer
+    endpointer: Callable[[], EndpointerLike]
+    use_grammar: bool = True
+    # A flow's own prompts: its voice and settings, its broadcast mode (recorded / mixed) and its recordings.
+    # None: every flow speaks with ``tts``.
+    prompts: FlowPrompts | None = None
+
+
+def place_and_converse(
+    line: LinePort,
+    number: str,
+    flow: Flow,
+    variables: dict[str, Any],
+    speech: SpeechKit,
+    *,
+    voice: Synthesizer,
+    ring_timeout: float,
+    limits: ConversationLimits,
+    call_id: int | str,
+    tap: Tap | None = None,
+    version: int | None = None,
+    on_answered: Callable[[], None] | None = None,
+) -> AttemptResult:
+    """Dial ``number``; if answered, ``on_answered()`` and the flow with ``voice``; always hang up."""
+    started = time.monotonic()
+    try:
+        result, active = line.place_call(number, ring_timeout=ring_timeout, tap=tap)
+    except Exception as exc:  # the line failed while dialing: never lose the attempt
+        log.exception("call %s: line %s failed while dialing", call_id, line.name)
+        result, active = DialResult(DialOutcome.INTERRUPTED, None, str(exc)), None
+    answered = time.monotonic()
+    dial_s = round(answered - started, 3)
+    if result.outcome is not DialOutcome.ANSWERED or active is None:
+        outcome = Outcome(result.outcome.value if result.outcome is not DialOutcome.ANSWERED else "failed")
+        fault = line.fault_reason if outcome is Outcome.INTERRUPTED else None
+        return AttemptResult(outcome, result.cause, result.detail, fault, dial_s=dial_s, total_s=dial_s)
+    if on_answered is not None:
+        on_answered()
+    return _converse(active, flow, variables, speech, voice=voice, limits=limits, call_id=call_id,
+                     version=version, dial=result, started=started, answered=answered)
+
+
+def _converse(active: CallPort, flow: Flow, variables: dict[str, Any], speech: SpeechKit, *, voice: Synthesizer,
+              limits: ConversationLimits, call_id: int | str, version: int | None, dial: DialResult, started: float,
+              answered: float) -> AttemptResult:
+    run = FlowRun(flow, variables, version=version)
+    convo = Conversation(
+        run,
+        active.audio,
+        speech.asr,
+        voice,
+        speech.endpointer(),
+        ended=active.ended,
+        limits=limits,
+        use_grammar=speech.use_grammar,
+        call_id=call_id,
+        keys=active.read_dtmf,  # the keypad
+    )
+    try:
+        completed = convo.execute()
+    except Exception:
+        log.exception("call %s: conversation failed", call_id)
+        completed = False
+    finally:
+        try:
+            active.hangup()
+        except Exception:
+            log.exception("call %s: hang-up failed", call_id)
+    ended = time.monotonic()
+    times = convo.turn_times_ms
+    turns = tuple(
+        Turn(t.speaker, t.text, t.intent, t.confidence, t.node, times[i] if i < len(times) else 0)
+        for i, t in enumerate(run.turns)
+    )
+    if completed:
+        outcome = Outcome.COMPLETED
+    else:
+        outcome = Outcome.INTERRUPTED if active.interrupted else Outcome.HUNG_UP
+    strength = run.result.intent_strength if completed else run.strength(ended_by="customer")
+    return AttemptResult(
+        outcome,
+        cause=active.end_cause if active.end_cause is not None else dial.cause,
+        detail=dial.detail,
+        fault=active.fault,
+        answered=True,
+        disposition=run.result.disposition if completed else None,
+        operations=tuple(run.result.operations) if completed else (),
+        turns=turns,
+        slots=run.result.to_json()["slots"],
+        strength=strength.to_dict() if strength is not None else None,
+        ended_by=active.ended_by,
+        dial_s=round(answered - started, 3),
+        talk_s=round(ended - answered, 3),
+        total_s=round(ended - started, 3),
+    )

@@ -1,0 +1,36 @@
+"""The guards between a ticket and a dial, in one place: intake asks them when a ticket arrives, the call runner
+asks them again when its task comes due (a task planned before the customer asked not to be called, or before
+its flow was unpublished, must still not dial)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from appliance.records.config_store import ConfigStore
+from appliance.records.dnc import DoNotCall
+
+
+@dataclass(frozen=True)
+class Guard:
+    """Why a ticket must not be dialed: ``flow_not_published`` or ``do_not_call``."""
+
+    name: str
+    why: str  # for an admission's reason: "... matched, but <why>"
+    remark: str  # for the ticket, when a planned task is stopped
+
+
+def flow_not_published(flow_id: str) -> Guard:
+    return Guard("flow_not_published", f"its flow {flow_id!r} is not published",
+                 f"Flow {flow_id!r} is not published; no call made.")
+
+
+def dial_guard(phone: str, flow_id: str, *, configs: ConfigStore, do_not_call: DoNotCall) -> Guard | None:
+    """The first guard that stops a call to ``phone`` with flow ``flow_id``, or None: it may dial."""
+    if configs.flow(flow_id) is None:
+        return flow_not_published(flow_id)
+    entry = do_not_call.entry(phone)
+    if entry is not None:
+        return Guard("do_not_call",
+                     f"{phone} is on the do-not-call list (since {entry.added_at[:10]}: {entry.reason})",
+                     f"Not called: {phone} is on the do-not-call list since {entry.added_at[:10]} ({entry.reason}).")
+    return None

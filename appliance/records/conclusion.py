@@ -1,0 +1,144 @@
+"""How an attempt ends, as one write: the call row, its turns, the ticket operations, the outbox rows, the
+do-not-call entry, the task's state, the next task and the ticket's status, in ONE transaction.
+
+The campaign decides (``appliance.campaign.conclude``, a pure function) and hands this module a
+:class:`Conclusion` of plain values; :func:`write_conclusion` runs inside the store's writer transaction, so a
+power cut anywhere in it leaves the database as it was before the attempt ended (then the start-up recovery
+finds the attempt in flight and ends it ``interrupted``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from appliance.records.dnc import add_in
+
+IN_FLIGHT_CALL = ("dialing", "ringing", "answered")  # attempt states that only a crash leaves behind
+LIVE_TASK = ("pending", "running", "paused")  # a ticket has at most one of these (unique index, migration 4)
+
+
+@dataclass(frozen=True)
+class Turn:
+    speaker: str
+    text: str
+    intent: str | None = None
+    confidence: float | None = None
+    node: str | None = None
+    at_ms: int = 0
+
+
+@dataclass(frozen=True)
+class CallEnd:
+    """The call row's last word: its terminal attempt state, what was said and what the flow made of it."""
+
+    outcome: str
+    cause: int | None
+    disposition: str | None
+    remark: str
+    turns: tuple[Turn, ...] = ()
+    slots: dict[str, Any] | None = None
+    strength: dict[str, Any] | None = None  # {"score", "grade", "reasons"}
+
+
+@dataclass(frozen=True)
+class TaskEnd:
+    task_id: int
+    state: str
+    outcome: str
+    next_attempt_at: str | None = None  # set for a retry
+
+
+@dataclass(frozen=True)
+class NewTask:
+    flow_id: str
+    at: str
+    max_attempts: int
+
+
+@dataclass(frozen=True)
+class Conclusion:
+    task: TaskEnd | None  # None: only a stray call row is ended (its task had already moved on)
+    ticket_id: str | None  # None: the task named a ticket that does not exist
+    call_id: int | None = None  # None: the attempt ended before a call row was written
+    call: CallEnd | None = None
+    operations: tuple[tuple[str, str], ...] = ()  # (kind, detail) on the ticket
+    outbox: tuple[tuple[str, dict[str, Any]], ...] = ()  # (topic, payload) for the outbox worker
+    do_not_call: tuple[str, str] | None = None  # (phone, reason)
+    next_task: NewTask | None = None
+    ticket_status: str | None = None
+    next_call_at: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)  # for the caller's summary only
+
+
+def write_conclusion(c: sqlite3.Connection, conclusion: Conclusion, ts: str) -> None:
+    """Every write of one conclusion, inside the caller's transaction."""
+    call_id = conclusion.call_id
+    if conclusion.call is not None:
+        if call_id is None:
+            raise ValueError("a call end needs a call id")
+        end = conclusion.call
+        strength = end.strength
+        c.execute(
+            "UPDATE calls SET state=?, ended_at=?, outcome=?, cause=?, disposition=?, remark=?, slots=?,"
+            " strength_score=?, strength_grade=?, strength_reasons=? WHERE id=?",
+            (end.outcome, ts, end.outcome, end.cause, end.disposition, end.remark,
+             json.dumps(end.slots, ensure_ascii=False) if end.slots else None,
+             strength["score"] if strength else None, strength["grade"] if strength else None,
+             json.dumps(strength["reasons"], ensure_ascii=False) if strength else None, call_id),
+        )
+        for i, t in enumerate(end.turns):
+            c.execute(
+                "INSERT INTO turns (call_id, seq, speaker, text, intent, confidence, node, at_ms)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                (call_id, i, t.speaker, t.text, t.intent, t.confidence, t.node, t.at_ms),
+            )
+    if conclusion.ticket_id is not None:
+        for kind, detail in conclusion.operations:
+            c.execute(
+                "INSERT INTO ticket_operations (ticket_id, call_id, kind, detail, created_at) VALUES (?,?,?,?,?)",
+                (conclusion.ticket_id, call_id, kind, detail, ts),
+            )
+    for topic, body in conclusion.outbox:
+        c.execute(
+            "INSERT INTO outbox (topic, payload, created_at, next_try_at) VALUES (?,?,?,?)",
+            (topic, json.dumps(body, ensure_ascii=False), ts, ts),
+        )
+    if conclusion.do_not_call is not None:
+        phone, reason = conclusion.do_not_call
+        add_in(c, phone, reason, ticket_id=conclusion.ticket_id, call_id=call_id)
+    task = conclusion.task
+    if task is not None:
+        c.execute(
+            "UPDATE tasks SET state=?, last_outcome=?, next_attempt_at=COALESCE(?, next_attempt_at), updated_at=?"
+            " WHERE id=?",
+            (task.state, task.outcome, task.next_attempt_at, ts, task.task_id),
+        )
+    if conclusion.next_task is not None and conclusion.ticket_id is not None:
+        nt = conclusion.next_task
+        insert_task(c, conclusion.ticket_id, nt.flow_id, nt.at, nt.max_attempts, 0, ts)
+    if conclusion.ticket_status is not None and conclusion.ticket_id is not None:
+        c.execute(
+            "UPDATE tickets SET status=?, next_call_at=?, updated_at=? WHERE id=?",
+            (conclusion.ticket_status, conclusion.next_call_at, ts, conclusion.ticket_id),
+        )
+
+
+def insert_task(c: sqlite3.Connection, ticket_id: str, flow_id: str, at: str, max_attempts: int, attempts: int,
+                ts: str) -> int:
+    """A pending task; a ticket that already has a live one keeps it (StorageError from the unique index)."""
+    cur = c.execute(
+        "INSERT INTO tasks (ticket_id, flow_id, state, attempts, max_attempts, next_attempt_at, created_at,"
+        " updated_at) VALUES (?,?,?,?,?,?,?,?)",
+        (ticket_id, flow_id, "pending", attempts, max_attempts, at, ts, ts),
+    )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+def write_all(c: sqlite3.Connection, conclusions: Sequence[Conclusion], ts: str) -> None:
+    for conclusion in conclusions:
+        write_conclusion(c, conclusion, ts)

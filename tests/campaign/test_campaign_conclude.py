@@ -1,0 +1,93 @@
+"""``conclude``, ``blocked`` and ``recover`` as pure functions: what one attempt's end writes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from killswitch import TICKET
+
+from appliance.campaign.attempt import Outcome
+from appliance.campaign.conclude import AttemptResult, blocked, conclude, recover
+from appliance.campaign.guards import flow_not_published
+from appliance.config import RetryConfig
+from appliance.dialog.runtime.engine import RenderedOperation
+from appliance.records.conclusion import Turn
+from appliance.records.store import InFlight, TaskRow, iso
+
+NOW = datetime(2026, 11, 24, 14, 35, tzinfo=UTC)
+RETRY = RetryConfig(busy=300, interrupted=60, failed=600)
+
+
+def task(attempts: int = 1, max_attempts: int = 3) -> TaskRow:
+    return TaskRow(7, "T1", "delivery", "running", attempts, max_attempts, iso(NOW))
+
+
+def answered(outcome: Outcome = Outcome.COMPLETED, *ops: RenderedOperation, **kw: object) -> AttemptResult:
+    turns = (Turn("customer", "hello", node="answer"), Turn("bot", "Is anyone home?"),
+             Turn("customer", "yes i will be home", "confirm", 0.9, "ask", 5100))
+    return AttemptResult(outcome, answered=True, disposition="confirmed", operations=ops, turns=turns, **kw)  # type: ignore[arg-type]
+
+
+def test_a_confirmed_call_closes_the_ticket_and_ends_the_task() -> None:
+    c = conclude(TICKET, task(), answered(Outcome.COMPLETED, RenderedOperation("remark", "Someone is home."),
+                                          RenderedOperation("close")), NOW, call_id=3, retry=RETRY)
+    assert c.ticket_status == "closed" and c.task is not None and c.task.state == "completed"
+    assert c.next_task is None and c.do_not_call is None and c.next_call_at is None
+    assert c.call is not None and c.call.outcome == "completed" and c.call.disposition == "confirmed"
+    assert [k for k, _ in c.operations] == ["remark", "close"]
+    assert "Customer said 'yes i will be home'" in c.operations[0][1] and "Someone is home." in c.operations[0][1]
+    assert [e["operation"] for _, e in c.outbox] == ["remark", "close"] and len(c.call.turns) == 3
+
+
+def test_a_call_me_later_plans_the_next_task_in_the_same_conclusion() -> None:
+    c = conclude(TICKET, task(), answered(Outcome.COMPLETED, RenderedOperation("schedule", delay_minutes=90)),
+                 NOW, call_id=3, retry=RETRY)
+    assert c.ticket_status == "scheduled" and c.task is not None and c.task.state == "completed"
+    assert c.next_task is not None and c.next_task.at == iso(NOW + timedelta(minutes=90))
+    assert c.next_call_at == c.next_task.at and c.next_task.max_attempts == 3
+
+
+def test_stop_calling_me_wins_over_a_schedule_and_lists_the_number() -> None:
+    c = conclude(TICKET, task(), answered(Outcome.COMPLETED, RenderedOperation("schedule", delay_minutes=60),
+                                          RenderedOperation("do_not_call", "asked")), NOW, call_id=3, retry=RETRY)
+    assert c.do_not_call == ("+15550001", "asked during call 3") and c.next_task is None
+    assert c.ticket_status == "open" and "schedule" not in [k for k, _ in c.operations]
+
+
+def test_busy_retries_after_its_delay_and_the_last_attempt_gives_up() -> None:
+    c = conclude(TICKET, task(), AttemptResult(Outcome.BUSY, cause=17), NOW, call_id=3, retry=RETRY)
+    assert c.task is not None and c.task.state == "pending"
+    assert c.task.next_attempt_at == iso(NOW + timedelta(seconds=300))
+    assert c.ticket_status == "open" and c.call is not None and "cause 17" in c.call.remark
+    last = conclude(TICKET, task(3, 3), AttemptResult(Outcome.NO_ANSWER), NOW, call_id=4, retry=RETRY)
+    assert last.ticket_status == "unreachable" and last.task is not None and last.task.state == "completed"
+
+
+def test_an_interrupted_dial_says_why_the_line_failed() -> None:
+    c = conclude(TICKET, task(), AttemptResult(Outcome.INTERRUPTED, detail="port closed"), NOW, call_id=3,
+                 retry=RETRY)
+    assert c.call is not None and c.call.remark.endswith("Line fault: port closed.")
+
+
+def test_a_customer_who_hung_up_is_called_again_per_the_hung_up_row() -> None:
+    c = conclude(TICKET, task(), answered(Outcome.HUNG_UP, RenderedOperation("close")), NOW, call_id=3,
+                 retry=RETRY)
+    assert c.ticket_status == "open" and c.call is not None and c.call.disposition is None
+    assert c.task is not None and c.task.next_attempt_at == iso(NOW + timedelta(seconds=600))
+    assert [k for k, _ in c.operations] == ["remark"] and "hung up" in c.operations[0][1]
+
+
+def test_a_guard_ends_the_task_without_a_call_row() -> None:
+    c = blocked(TICKET, task(), flow_not_published("gone"))
+    assert c.call is None and c.call_id is None and c.task is not None and c.task.state == "cancelled"
+    assert c.ticket_status == "open" and "not published" in c.operations[0][1]
+
+
+def test_recovery_ends_in_flight_attempts_interrupted_without_counting_them_again() -> None:
+    found = [InFlight(task(1, 2), TICKET, 5, True), InFlight(task(2, 2), TICKET, None, True)]
+    first, last = recover(found, NOW, retry=RETRY)
+    assert first.call is not None and first.call.outcome == "interrupted" and first.call_id == 5
+    assert first.task is not None and first.task.state == "pending"
+    assert first.task.next_attempt_at == iso(NOW + timedelta(seconds=60))  # the table's delay, not at once
+    assert "Attempt 1 of 2" in first.operations[0][1]
+    assert last.call is None and last.ticket_status == "unreachable"
