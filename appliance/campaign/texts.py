@@ -20,14 +20,14 @@ from typing import Any
 from appliance.config import SmsConfig
 from appliance.errors import CallboxError, ConfigError
 from appliance.records.store import RecordsStore, Ticket
-from appliance.telephony.sms import PromptCommands, SmsTimeouts, send_sms
+from appliance.telephony.ports import LinePort
 
 log = logging.getLogger(__name__)
 
 VARIABLES = ("name", "order_id", "shop", "subject")
 
-# (modem or AT channel, number, text) -> message references; send_sms with the configured timeouts
-SendText = Callable[[PromptCommands, str, str], list[int]]
+# (line, number, text) -> message references; by default the line's own send_text with the configured timeout
+SendText = Callable[[LinePort, str, str], list[int]]
 
 
 @dataclass(frozen=True)
@@ -54,11 +54,6 @@ class _Blank(dict[str, str]):
         return ""
 
 
-def _ready(line: Any) -> bool:
-    state = getattr(line, "state", None)
-    return getattr(state, "value", state) == "ready" and getattr(line, "modem", None) is not None
-
-
 class UnreachableTexts:
     """Sends and records the text to a customer the campaign gave up on."""
 
@@ -66,7 +61,7 @@ class UnreachableTexts:
         self,
         config: SmsConfig,
         *,
-        lines: Sequence[Any] = (),
+        lines: Sequence[LinePort] = (),
         shop_name: str = "the shop",
         send: SendText | None = None,
     ) -> None:
@@ -78,8 +73,8 @@ class UnreachableTexts:
         self.config = config
         self.lines = list(lines)
         self.shop_name = shop_name
-        timeouts = SmsTimeouts(submit=config.submit_timeout_s)
-        self.send: SendText = send or (lambda target, number, text: send_sms(target, number, text, timeouts=timeouts))
+        self.send: SendText = send or (
+            lambda line, number, text: line.send_text(number, text, submit_timeout_s=config.submit_timeout_s))
 
     def template_for(self, flow_document: Mapping[str, Any] | None) -> str:
         if flow_document is not None and "unreachable_text" in flow_document:
@@ -92,15 +87,15 @@ class UnreachableTexts:
             return ""
         return render_text(template, ticket.variables(self.shop_name))
 
-    def deliver(self, line: Any, number: str, text: str) -> TextResult:
+    def deliver(self, line: LinePort, number: str, text: str) -> TextResult:
         """Send through ``line`` if it is ready, else through the first other ready line."""
         candidates = [line, *(other for other in self.lines if other is not line)]
         errors = []
         for candidate in candidates:
-            if not _ready(candidate):
+            if not candidate.ready:
                 continue
             try:
-                refs = self.send(candidate.modem, number, text)
+                refs = self.send(candidate, number, text)
             except (CallboxError, ValueError) as exc:
                 log.warning("text to %s on line %s failed: %s", number, candidate.name, exc)
                 errors.append(f"{candidate.name}: {exc}")
@@ -116,7 +111,7 @@ class UnreachableTexts:
         *,
         ticket: Ticket,
         call_id: int,
-        line: Any,
+        line: LinePort,
         flow_document: Mapping[str, Any] | None,
     ) -> TextResult | None:
         """Text the customer (if a template is set) and record it; None when texts are off."""

@@ -15,7 +15,7 @@ import logging
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from appliance.campaign.dialing import SpeechKit, place_and_converse
 from appliance.cli.common import parse_vars, setup_logging
@@ -26,7 +26,6 @@ from appliance.errors import CallboxError, ConfigError
 from appliance.records.recordings import StereoRecorder
 from appliance.telephony.line import Line, LineState
 from appliance.telephony.modem import Modem, ModemTimeouts
-from appliance.telephony.ports import LinePort
 from appliance.telephony.profile import load_profile
 from appliance.telephony.supervisor import Supervision, Supervisor, supervise
 
@@ -100,9 +99,8 @@ def call_once(
     """Dial ``number`` on a ready line, run the flow if answered, hang up; the record of what happened."""
     recorder = StereoRecorder(recording) if recording is not None else None
     try:
-        line_port = cast(LinePort, line)  # a Line is a LinePort once telephony gives it `ready` and `send_text`
         result = place_and_converse(
-            line_port, number, flow, variables, speech, voice=speech.tts, ring_timeout=ring_timeout, limits=limits,
+            line, number, flow, variables, speech, voice=speech.tts, ring_timeout=ring_timeout, limits=limits,
             call_id=number, tap=recorder.write if recorder is not None else None,
         )
     finally:
