@@ -22,7 +22,8 @@ from appliance.campaign.texts import UnreachableTexts
 from appliance.campaign.tickets import parse_ticket
 from appliance.campaign.trigger import DEFAULT_RULES, Decision, TriggerRule, decide
 from appliance.config import Config
-from appliance.dialog.flow.model import Flow, FlowVoice, builtin_flow_path, load_flow, parse_flow
+from appliance.dialog.flow.load import builtin_flow_path, load_flow, parse_flow
+from appliance.dialog.flow.model import Flow, FlowVoice
 from appliance.errors import CallboxError, ConfigError
 from appliance.events import LINE_RATE
 from appliance.flowadmin import FlowAdmin, FlowPanel
@@ -135,7 +136,7 @@ def flow_prompts(
 
 def build_speech(config: Config, paths: StatePaths) -> tuple[SpeechKit, Any]:
     """Load the recogniser and the voice once per process."""
-    from appliance.speech.asr.base import load_engine
+    from appliance.speech.asr.factory import load_engine
     from appliance.speech.models.installed import resolve_model
     from appliance.speech.vad import Endpointer
 

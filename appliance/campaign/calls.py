@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from appliance.campaign.outcomes import after_unanswered
 from appliance.campaign.texts import UnreachableTexts
 from appliance.config import CallingConfig
-from appliance.dialog.flow.model import parse_flow
+from appliance.dialog.flow.load import parse_flow
 from appliance.dialog.runtime.conversation import (
     AsrEngine,
     Conversation,

@@ -76,7 +76,7 @@ def cmd_serve(opts: argparse.Namespace) -> int:
 def cmd_doctor(opts: argparse.Namespace) -> int:
     from appliance.cli.models import doctor_model_lines
     from appliance.config import load_config
-    from appliance.speech.asr.base import load_engine
+    from appliance.speech.asr.factory import load_engine
     from appliance.speech.models.installed import resolve_model
 
     _setup_logging(0, quiet=True)
@@ -159,7 +159,7 @@ def _prompt_progress(stream: TextIO, label: str) -> Callable[[int, int, str], No
 def cmd_flow_prerender(opts: argparse.Namespace) -> int:
     """Render a flow's static prompts into the box's prompt cache with its voice settings."""
     from appliance.config import load_config
-    from appliance.dialog.flow.model import load_flow
+    from appliance.dialog.flow.load import load_flow
     from appliance.service import StatePaths, build_tts, build_voices, flow_prompts
 
     _setup_logging(opts.verbose, quiet=not opts.verbose)
@@ -182,7 +182,7 @@ def cmd_flow_prerender(opts: argparse.Namespace) -> int:
 def cmd_flow_record(opts: argparse.Namespace) -> int:
     """Store a WAV file as the recorded prompt of one node of a flow (broadcast modes recorded / mixed)."""
     from appliance.config import load_config
-    from appliance.dialog.flow.model import load_flow
+    from appliance.dialog.flow.load import load_flow
     from appliance.service import StatePaths
     from appliance.speech.tts.prompts import RecordedPrompts
 

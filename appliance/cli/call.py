@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from appliance.campaign.calls import SpeechKit
-from appliance.dialog.flow.model import Flow, builtin_flow_path, load_flow
+from appliance.dialog.flow.load import builtin_flow_path, load_flow
+from appliance.dialog.flow.model import Flow
 from appliance.dialog.runtime.conversation import Conversation, ConversationLimits
 from appliance.dialog.runtime.engine import FlowRun
 from appliance.errors import CallboxError, ConfigError

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from appliance.dialog.flow.model import Flow, load_document, parse_flow
+from appliance.dialog.flow.load import load_document, parse_flow
+from appliance.dialog.flow.model import Flow
 from appliance.dialog.flow.parse import check_flow
 from appliance.dialog.runtime.engine import Step
 from appliance.dialog.runtime.rehearsal import converse, result_json

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from flow_http_server import api_server
 
-from appliance.dialog.flow.model import parse_flow
+from appliance.dialog.flow.load import parse_flow
 from appliance.dialog.flow.parse import check_flow
 from appliance.dialog.runtime.engine import FlowRun
 

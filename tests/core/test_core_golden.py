@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from appliance.dialog.flow.model import DISPOSITIONS, parse_flow
+from appliance.dialog.flow.load import parse_flow
+from appliance.dialog.flow.model import DISPOSITIONS
 from appliance.dialog.runtime.rehearsal import converse, result_json
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "flows" / "examples"

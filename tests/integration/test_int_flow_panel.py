@@ -32,7 +32,7 @@ def test_box_publishes_checks_and_tries_flows(tmp_path: Path, piper_tts: Any, po
             thread.join(120)
         flow = box.flow_admin.flow_document(document["id"])
         assert flow is not None and flow[1] == document
-        from appliance.dialog.flow.model import parse_flow
+        from appliance.dialog.flow.load import parse_flow
 
         report = box.prerender_flow(parse_flow(document))
         assert report is not None and report.total > 0 and report.rendered == 0  # all rendered on publishing

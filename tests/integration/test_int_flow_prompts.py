@@ -13,7 +13,7 @@ import numpy as np
 
 from appliance.campaign.calls import SpeechKit
 from appliance.config import CallingConfig, Config, LineConfig
-from appliance.dialog.flow.model import builtin_flow_path, load_document
+from appliance.dialog.flow.load import builtin_flow_path, load_document
 from appliance.service import Callbox
 from appliance.sim.customer import CustomerScript
 from appliance.sim.huawei import SimulatedHuaweiModem

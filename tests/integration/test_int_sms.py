@@ -17,7 +17,7 @@ from gsmmodem.pdu import decodeSmsPdu
 from appliance.campaign.calls import SpeechKit
 from appliance.campaign.texts import UnreachableTexts
 from appliance.config import CallingConfig, Config, LineConfig, RetryConfig, SmsConfig, parse_config
-from appliance.dialog.flow.model import builtin_flow_path, load_flow, parse_flow
+from appliance.dialog.flow.load import builtin_flow_path, load_flow, parse_flow
 from appliance.errors import ConfigError, FlowError
 from appliance.service import Callbox
 from appliance.sim.customer import CustomerScript

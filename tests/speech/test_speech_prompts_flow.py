@@ -13,7 +13,8 @@ import pytest
 from appliance.campaign.calls import SpeechKit
 from appliance.cli import main
 from appliance.config import Config, parse_config
-from appliance.dialog.flow.model import FlowVoice, builtin_flow_path, load_flow, parse_flow
+from appliance.dialog.flow.load import builtin_flow_path, load_flow, parse_flow
+from appliance.dialog.flow.model import FlowVoice
 from appliance.errors import FlowError, SpeechError
 from appliance.service import Callbox
 from appliance.speech.tts import prompts

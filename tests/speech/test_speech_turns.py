@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from appliance.dialog.flow.model import parse_flow
+from appliance.dialog.flow.load import parse_flow
 from appliance.dialog.runtime.conversation import Conversation, ConversationLimits
 from appliance.dialog.runtime.engine import FlowRun
 from appliance.errors import FlowError

@@ -23,7 +23,7 @@ UNKNOWN_WORD = "[unk]"
 
 
 def _quiet_vosk() -> Any:
-    import vosk
+    import vosk  # lazy: an optional library (with its native code) loaded only when a vosk model is configured
 
     vosk.SetLogLevel(-1)
     return vosk
