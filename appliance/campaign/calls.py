@@ -15,20 +15,17 @@ from appliance.campaign.outcomes import after_unanswered
 from appliance.campaign.texts import UnreachableTexts
 from appliance.config import CallingConfig
 from appliance.dialog.flow.load import parse_flow
-from appliance.dialog.runtime.conversation import (
-    AsrEngine,
-    Conversation,
-    ConversationLimits,
-    EndpointerLike,
-    Synthesizer,
-)
+from appliance.dialog.runtime.conversation import Conversation, ConversationLimits
 from appliance.dialog.runtime.engine import FlowRun, RenderedOperation, schedule_time
+from appliance.dialog.runtime.ports import EndpointerLike
 from appliance.errors import CallboxError
 from appliance.events import DialOutcome, DialResult
 from appliance.records.config_store import ConfigStore
 from appliance.records.dnc import DoNotCall
 from appliance.records.recordings import StereoRecorder, recording_path
 from appliance.records.store import RecordsStore, TaskRow, TicketRow, Turn, iso
+from appliance.speech.asr.base import AsrEngine
+from appliance.speech.tts.player import PromptPlayer, SynthesizedPrompts, Synthesizer
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +55,7 @@ class SpeechKit:
     use_grammar: bool = True
     # A flow's own prompts: its voice and settings, its broadcast mode (recorded / mixed) and its recordings
     # (appliance.speech.tts.prompts.PromptSource). None: every flow speaks with ``tts``.
-    prompts: Callable[[Any], Synthesizer] | None = None
+    prompts: Callable[[Any], PromptPlayer] | None = None
 
 
 @dataclass(frozen=True)
@@ -188,15 +185,15 @@ class CallRunner:
         )
         return CallSummary(call_id, ticket.id, outcome, None, decision.ticket_status)
 
-    def _voice_for(self, flow: Any) -> Synthesizer:
+    def _voice_for(self, flow: Any) -> PromptPlayer:
         """The flow's prompt source (its voice, mode and recordings), or the box's voice if it has none."""
         if self.speech.prompts is None:
-            return self.speech.tts
+            return SynthesizedPrompts(self.speech.tts)
         try:
             return self.speech.prompts(flow)
         except CallboxError as exc:  # a voice that went missing since publishing: speak, with the box's voice
             log.warning("flow %s: its own voice is not available (%s); using the box's voice", flow.id, exc)
-            return self.speech.tts
+            return SynthesizedPrompts(self.speech.tts)
 
     def _converse(
         self,

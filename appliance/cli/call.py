@@ -26,6 +26,7 @@ from appliance.dialog.runtime.engine import FlowRun
 from appliance.errors import CallboxError, ConfigError
 from appliance.events import DialOutcome
 from appliance.records.recordings import StereoRecorder
+from appliance.speech.tts.player import SynthesizedPrompts
 from appliance.telephony.line import Line, LineState
 from appliance.telephony.modem import Modem, ModemTimeouts
 from appliance.telephony.profile import load_profile
@@ -126,12 +127,12 @@ def call_once(
         record.line_state = line.describe()
         return record
     run = FlowRun(flow, variables)
-    port: Any = active.audio  # AudioPump satisfies dialog's AudioPort (flush_playback also counts frames)
+    port: Any = active.audio  # AudioPump satisfies dialog's CallAudio (flush_playback also counts frames)
     convo = Conversation(
         run,
         port,
         speech.asr,
-        speech.tts,
+        SynthesizedPrompts(speech.tts),
         speech.endpointer(),
         ended=active.ended,
         limits=limits,

@@ -109,7 +109,7 @@ class PocketSphinxEngine:
         if self._initial_cmn:
             options["cmninit"] = self._initial_cmn
         try:
-            import pocketsphinx  # lazy: the C extension loads only where a decoder is made (a worker process)
+            import pocketsphinx  # lazy: the C extension loads only where a PocketSphinx engine is built
 
             return pocketsphinx.Decoder(**options)
         except Exception as exc:  # the C extension raises RuntimeError/ValueError

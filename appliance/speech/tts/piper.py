@@ -1,6 +1,6 @@
 """Text to speech with piper, resampled to the line rate and cached on disk.
 
-The dialogue layer sees two calls (its ``Synthesizer`` protocol)::
+A voice offers two calls (the ``Synthesizer`` protocol of :mod:`appliance.speech.tts.player`)::
 
     render(text) -> bytes              # the whole prompt as line PCM; cached on disk
     stream(text) -> Iterator[bytes]    # one line-PCM chunk per sentence, lazily
@@ -15,9 +15,10 @@ templated prompt, rendered ahead by :func:`appliance.speech.tts.prompts.prerende
 is read from disk instead of synthesised; plain ``stream`` writes nothing, so
 prompts carrying an order number do not pile up on disk. ``render`` writes the
 whole text's entry, as does ``stream(text, store=True)`` once every sentence has
-been taken (a static prompt heard before it was prerendered). Node-aware playback
-(recordings, broadcast modes) is :class:`appliance.speech.tts.prompts.PromptSource`,
-which has the same two calls (and takes ``node=`` to say which prompt it is).
+been taken (a static prompt heard before it was prerendered). The conversation plays
+prompts through a ``PromptPlayer``: node-aware playback (recordings, broadcast modes) is
+:class:`appliance.speech.tts.prompts.PromptSource`, a voice alone is
+:class:`appliance.speech.tts.player.SynthesizedPrompts` over it.
 
 Cache key: sha256 over the voice's identity (a content hash of the ``.onnx`` and
 its ``.onnx.json``, computed once when the voice loads), the effective settings
