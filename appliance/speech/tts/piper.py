@@ -143,7 +143,7 @@ class LoadedVoice:
         calls starting a templated prompt together: first audio p50/p95 321-493 /
         449-613 ms this way, 456-1985 / 4463-6005 ms one at a time with spinning.
         """
-        # lazy: importing onnxruntime and piper takes ~0.4 s (measured on the shared 2-core box); commands that
+        # lazy: importing onnxruntime and piper takes ~0.1 s (measured warm on the shared 2-core box); commands that
         # never speak do not pay for it
         import onnxruntime
         from piper import PiperVoice
