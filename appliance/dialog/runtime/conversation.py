@@ -1,7 +1,11 @@
 """A conversation: plays the flow's prompts on a call's audio and listens for the answers.
 
-The audio port, the recogniser and the synthesiser come in as interfaces, so
-this layer never touches a modem or loads a model itself.
+The call's audio (:class:`~appliance.dialog.runtime.ports.CallAudio`), the
+recogniser (:class:`~appliance.speech.asr.base.AsrEngine`) and the prompts
+(:class:`~appliance.speech.tts.player.PromptPlayer`) come in as interfaces, so
+this layer never touches a modem or loads a model itself. Waiting for the
+callee's greeting is :mod:`appliance.dialog.runtime.greeting`; rendering a
+prompt's next part while the current one plays, :mod:`appliance.dialog.runtime.prefetch`.
 
 Turn taking (the decisions themselves are in :mod:`appliance.speech.vad`):
 

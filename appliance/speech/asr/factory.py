@@ -1,7 +1,8 @@
 """The choice of recognition engine: vosk when its model loads, else PocketSphinx, in worker processes if asked.
 
-The engines implement :class:`~appliance.speech.asr.base.AsrEngine`; this module is the only one that knows
-them all. No engine imports it.
+The engines implement :class:`~appliance.speech.asr.base.AsrEngine`; this module is where one is chosen
+(the worker process builds the engine it was told to, :class:`~appliance.speech.asr.worker.EngineSpec`).
+No engine imports it.
 """
 
 from __future__ import annotations
