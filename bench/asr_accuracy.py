@@ -45,7 +45,8 @@ from typing import Any
 
 import numpy as np
 
-from appliance.dialog.flow.model import Flow, Intent, load_flow
+from appliance.dialog.flow.load import load_flow
+from appliance.dialog.flow.model import Flow, Intent
 from appliance.dialog.nlu.intents import match_intent, normalise
 from appliance.events import LINE_RATE
 from appliance.speech.asr.base import AsrEngine

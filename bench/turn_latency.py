@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from appliance.dialog.flow.model import parse_flow
+from appliance.dialog.flow.load import parse_flow
 from appliance.dialog.runtime.conversation import Conversation, ConversationLimits
 from appliance.dialog.runtime.engine import FlowRun
 from appliance.events import DialOutcome
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--details", action="store_true", help="add every measured turn to the JSON")
     opts = parser.parse_args(argv)
 
-    from appliance.speech.asr.base import load_engine
+    from appliance.speech.asr.factory import load_engine
     from appliance.speech.tts.piper import PiperTts, default_voice
     from appliance.speech.tts.prompts import PromptSource
 

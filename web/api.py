@@ -114,7 +114,7 @@ def openapi() -> Response:
 @bp.get("/flow-schema")
 def flow_schema_document() -> Response:
     """The published JSON Schema of a flow document (public, like the OpenAPI document)."""
-    from appliance.dialog.flow.model import flow_schema
+    from appliance.dialog.flow.load import flow_schema
 
     response = jsonify(flow_schema())
     response.mimetype = "application/schema+json"

@@ -16,12 +16,14 @@ from appliance.campaign.dialing import SpeechKit, place_and_converse
 from appliance.campaign.guards import dial_guard, flow_not_published
 from appliance.campaign.texts import UnreachableTexts
 from appliance.config import CallingConfig
-from appliance.dialog.flow.model import Flow, parse_flow
-from appliance.dialog.runtime.conversation import ConversationLimits, Synthesizer
+from appliance.dialog.flow.load import parse_flow
+from appliance.dialog.flow.model import Flow
+from appliance.dialog.runtime.conversation import ConversationLimits
 from appliance.errors import CallboxError
 from appliance.records.config_store import ConfigStore
 from appliance.records.recordings import StereoRecorder, recording_path
 from appliance.records.store import RecordsStore, TaskRow, Ticket
+from appliance.speech.tts.player import PromptPlayer, SynthesizedPrompts
 from appliance.telephony.ports import LinePort
 
 __all__ = ["CallRunner", "CallSummary", "SpeechKit"]
@@ -122,12 +124,12 @@ class CallRunner:
         except Exception:
             log.exception("call %s: text to an unreachable customer failed", summary.call_id)
 
-    def _voice_for(self, flow: Flow) -> Synthesizer:
+    def _voice_for(self, flow: Flow) -> PromptPlayer:
         """The flow's prompt source (its voice, mode and recordings), or the box's voice if it has none."""
         if self.speech.prompts is None:
-            return self.speech.tts
+            return SynthesizedPrompts(self.speech.tts)
         try:
             return self.speech.prompts.for_flow(flow)
         except CallboxError as exc:  # a voice that went missing since publishing: speak, with the box's voice
             log.warning("flow %s: its own voice is not available (%s); using the box's voice", flow.id, exc)
-            return self.speech.tts
+            return SynthesizedPrompts(self.speech.tts)

@@ -11,25 +11,20 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from appliance.campaign.attempt import Outcome
 from appliance.campaign.conclude import AttemptResult
+from appliance.campaign.voices import FlowPrompts
 from appliance.dialog.flow.model import Flow
-from appliance.dialog.runtime.conversation import (
-    AsrEngine,
-    Conversation,
-    ConversationLimits,
-    EndpointerLike,
-    Synthesizer,
-)
+from appliance.dialog.runtime.conversation import Conversation, ConversationLimits
 from appliance.dialog.runtime.engine import FlowRun
+from appliance.dialog.runtime.ports import EndpointerLike
 from appliance.events import DialOutcome, DialResult
 from appliance.records.conclusion import Turn
+from appliance.speech.asr.base import AsrEngine
+from appliance.speech.tts.player import PromptPlayer, Synthesizer
 from appliance.telephony.ports import CallPort, LinePort, Tap
-
-if TYPE_CHECKING:
-    from appliance.campaign.voices import FlowPrompts
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +47,7 @@ def place_and_converse(
     variables: dict[str, Any],
     speech: SpeechKit,
     *,
-    voice: Synthesizer,
+    voice: PromptPlayer,
     ring_timeout: float,
     limits: ConversationLimits,
     call_id: int | str,
@@ -79,7 +74,7 @@ def place_and_converse(
                      version=version, dial=result, started=started, answered=answered)
 
 
-def _converse(active: CallPort, flow: Flow, variables: dict[str, Any], speech: SpeechKit, *, voice: Synthesizer,
+def _converse(active: CallPort, flow: Flow, variables: dict[str, Any], speech: SpeechKit, *, voice: PromptPlayer,
               limits: ConversationLimits, call_id: int | str, version: int | None, dial: DialResult, started: float,
               answered: float) -> AttemptResult:
     run = FlowRun(flow, variables, version=version)

@@ -15,7 +15,8 @@ from typing import Any
 
 from appliance.campaign.trigger import DEFAULT_RULES
 from appliance.campaign.voices import FlowPrompts
-from appliance.dialog.flow.model import Flow, builtin_flow_path, load_flow, parse_flow
+from appliance.dialog.flow.load import builtin_flow_path, load_flow, parse_flow
+from appliance.dialog.flow.model import Flow
 from appliance.errors import CallboxError
 from appliance.records.config_store import ConfigStore
 from appliance.speech.tts.prompts import PrerenderReport, PromptSource

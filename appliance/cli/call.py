@@ -20,10 +20,13 @@ from typing import Any
 from appliance.campaign.dialing import SpeechKit, place_and_converse
 from appliance.cli.common import parse_vars, setup_logging
 from appliance.config import Config
-from appliance.dialog.flow.model import Flow, builtin_flow_path, load_flow
+from appliance.dialog.flow.load import builtin_flow_path, load_flow
+from appliance.dialog.flow.model import Flow
 from appliance.dialog.runtime.conversation import ConversationLimits
 from appliance.errors import CallboxError, ConfigError
 from appliance.records.recordings import StereoRecorder
+from appliance.speech.asr.base import AsrEngine
+from appliance.speech.tts.player import SynthesizedPrompts
 from appliance.telephony.line import Line, LineState
 from appliance.telephony.modem import Modem, ModemTimeouts
 from appliance.telephony.profile import load_profile
@@ -100,8 +103,8 @@ def call_once(
     recorder = StereoRecorder(recording) if recording is not None else None
     try:
         result = place_and_converse(
-            line, number, flow, variables, speech, voice=speech.tts, ring_timeout=ring_timeout, limits=limits,
-            call_id=number, tap=recorder.write if recorder is not None else None,
+            line, number, flow, variables, speech, voice=SynthesizedPrompts(speech.tts), ring_timeout=ring_timeout,
+            limits=limits, call_id=number, tap=recorder.write if recorder is not None else None,
         )
     finally:
         if recorder is not None:
@@ -150,7 +153,7 @@ def run_call_command(opts: argparse.Namespace, *, speech: SpeechKit | None = Non
     audio: str = opts.audio
     if not audio.startswith(("serial:", "alsa:", "fifo:")):
         raise ConfigError(f"--audio {audio!r}: expected serial:PATH or alsa:DEVICE")
-    built_engine: object = None
+    built_engine: AsrEngine | None = None  # closed here only if this command loaded it
     with tempfile.TemporaryDirectory(prefix="callbox-call-") as tmp:
         if speech is None:
             from appliance.box import build_speech  # loads the models: only when the command runs
@@ -172,9 +175,8 @@ def run_call_command(opts: argparse.Namespace, *, speech: SpeechKit | None = Non
             )
         finally:
             supervised.stop()
-            close_engine = getattr(built_engine, "close", None)
-            if close_engine is not None:
-                close_engine()  # recognition worker processes
+            if built_engine is not None:
+                built_engine.close()  # recognition worker processes
     if opts.json:
         print(json.dumps(record.as_dict(), indent=2, ensure_ascii=False))
     else:

@@ -19,7 +19,8 @@ from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from appliance.cli.common import ProgressBar, config_of, parse_vars, setup_logging
-from appliance.dialog.flow.model import Flow, load_document, load_flow, parse_flow
+from appliance.dialog.flow.load import load_document, load_flow, parse_flow
+from appliance.dialog.flow.model import Flow
 from appliance.dialog.flow.parse import check_flow
 from appliance.dialog.flow.svg import flow_svg
 from appliance.dialog.runtime.engine import Step

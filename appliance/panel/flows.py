@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from appliance.dialog.flow.model import parse_flow
+from appliance.dialog.flow.load import parse_flow
 from appliance.dialog.flow.parse import check_flow
 from appliance.dialog.runtime.api_client import HttpClient
 from appliance.dialog.runtime.rehearsal import converse, result_json

@@ -14,7 +14,8 @@ from pathlib import Path
 from appliance.config import SpeechConfig, StatePaths, VuiConfig
 from appliance.errors import ConfigError
 from appliance.events import LINE_RATE
-from appliance.speech.asr.base import AsrEngine, load_engine
+from appliance.speech.asr.base import AsrEngine
+from appliance.speech.asr.factory import load_engine
 from appliance.speech.models.installed import resolve_model
 from appliance.speech.tts.piper import PiperTts, default_voice
 from appliance.speech.tts.prompts import VoiceLibrary

@@ -214,7 +214,7 @@ class Endpointer:
         echo_margin_db: float = 6.0,
         echo_window_ms: int = 200,
     ) -> None:
-        import webrtcvad
+        import webrtcvad  # lazy: an optional C extension, loaded with the first endpointer only
 
         if frame_ms not in (10, 20, 30):
             raise AudioError(f"webrtcvad takes 10, 20 or 30 ms frames, not {frame_ms}")

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from test_core_engine import DOC, NOW, VARS, new_run
+from engine_flow import DOC, NOW, VARS, new_run
 
-from appliance.dialog.flow.model import builtin_flow_path, parse_flow
+from appliance.dialog.flow.load import builtin_flow_path, parse_flow
 from appliance.dialog.runtime.api_client import HttpRequest, HttpResponse
 from appliance.dialog.runtime.engine import FlowRun
 from appliance.errors import FlowError

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from appliance.dialog.flow.model import builtin_flow_path, load_flow, parse_flow
+from appliance.dialog.flow.load import builtin_flow_path, load_flow, parse_flow
 from appliance.dialog.nlu.intents import match_intent
 from appliance.dialog.runtime.engine import FlowRun
 from appliance.errors import FlowError

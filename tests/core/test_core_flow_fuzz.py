@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from appliance.dialog.flow.model import parse_flow
+from appliance.dialog.flow.load import parse_flow
 from appliance.dialog.flow.parse import check_flow
 from appliance.dialog.runtime.api_client import HttpRequest, HttpResponse
 from appliance.dialog.runtime.rehearsal import converse

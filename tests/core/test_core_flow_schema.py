@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from appliance.dialog.flow.model import builtin_flow_path, flow_schema
+from appliance.dialog.flow.load import builtin_flow_path, flow_schema
 from appliance.dialog.flow.parse import check_flow
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "flows" / "examples"

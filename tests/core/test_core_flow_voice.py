@@ -5,7 +5,7 @@ from __future__ import annotations
 import jsonschema
 import pytest
 
-from appliance.dialog.flow.model import builtin_flow_path, flow_schema, load_document
+from appliance.dialog.flow.load import builtin_flow_path, flow_schema, load_document
 from appliance.dialog.flow.parse import check_flow
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from flow_http_server import ApiServer, api_server
-from test_core_golden import EXAMPLES, bot, customer, ops, talk
+from rehearsed import EXAMPLES, bot, customer, ops, talk
 
 FILE = "return-follow-up.en.json"
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from appliance.dialog.flow.model import Intent, parse_flow
+from appliance.dialog.flow.load import parse_flow
+from appliance.dialog.flow.model import Intent
 from appliance.dialog.nlu.intents import IntentMatcher, analyse, match_intent, normalise, normalise_text, units
 from appliance.dialog.nlu.textnorm import last_point
 

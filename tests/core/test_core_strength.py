@@ -102,12 +102,13 @@ def test_turn_events_and_plain_text_are_read_alike() -> None:
 
 def test_any_turn_shaped_object_will_do() -> None:
     @dataclass
-    class EngineTurn:  # like engine.TurnRecord: no event field
+    class EngineTurn:  # shaped like engine.TurnRecord (event "" for an ordinary answer), not a StrengthTurn
         speaker: str
         text: str
         node: str
         intent: str | None = None
         confidence: float | None = None
+        event: str = ""
 
     s = intent_strength([EngineTurn("bot", "hi", "greet"), EngineTurn("customer", "yes", "greet", "confirm", 1.0)],
                         disposition="confirmed")  # fmt: skip

@@ -31,7 +31,7 @@ def test_box_publishes_checks_and_tries_flows(tmp_path: Path, piper_tts: Any, po
         assert box.flows.wait_idle(120)  # the box's one prerender thread rendered it
         flow = box.panel.flows.flow_document(document["id"])
         assert flow is not None and flow[1] == document
-        from appliance.dialog.flow.model import parse_flow
+        from appliance.dialog.flow.load import parse_flow
 
         report = box.flows.prerender_flow(parse_flow(document))
         assert report is not None and report.total > 0 and report.rendered == 0  # all rendered on publishing

@@ -14,7 +14,7 @@ import numpy as np
 from appliance.box import Callbox
 from appliance.campaign.calls import SpeechKit
 from appliance.config import CallingConfig, Config, LineConfig
-from appliance.dialog.flow.model import builtin_flow_path, load_document
+from appliance.dialog.flow.load import builtin_flow_path, load_document
 from appliance.sim.customer import CustomerScript
 from appliance.sim.huawei import SimulatedHuaweiModem
 from appliance.speech.tts.prompts import RecordedPrompts

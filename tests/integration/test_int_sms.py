@@ -18,7 +18,7 @@ from appliance.box import Callbox
 from appliance.campaign.calls import SpeechKit
 from appliance.campaign.texts import UnreachableTexts
 from appliance.config import CallingConfig, Config, LineConfig, RetryConfig, SmsConfig, parse_config
-from appliance.dialog.flow.model import builtin_flow_path, load_flow, parse_flow
+from appliance.dialog.flow.load import builtin_flow_path, load_flow, parse_flow
 from appliance.errors import ConfigError, FlowError
 from appliance.sim.customer import CustomerScript
 from appliance.sim.huawei import SimulatedHuaweiModem

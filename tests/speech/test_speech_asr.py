@@ -10,7 +10,8 @@ import pytest
 
 from appliance.errors import SpeechError
 from appliance.events import Utterance
-from appliance.speech.asr.base import AsrEngine, AsrSession, load_engine, normalise_phrases
+from appliance.speech.asr.base import AsrEngine, AsrSession, normalise_phrases
+from appliance.speech.asr.factory import load_engine
 from appliance.speech.asr.sphinx import PocketSphinxEngine
 from appliance.speech.asr.vosk import VoskEngine
 from appliance.speech.audio import frames, read_wav_line
@@ -201,7 +202,7 @@ def test_load_engine_falls_back_to_pocketsphinx_and_says_why(
         (model_dir / "am").mkdir(parents=True)
         (model_dir / "am" / "final.mdl").write_bytes(b"this is not a model")
         expected = "could not load"
-    with caplog.at_level("WARNING", logger="appliance.speech.asr.base"):
+    with caplog.at_level("WARNING", logger="appliance.speech.asr.factory"):
         engine = load_engine(vosk_model_dir=model_dir, language="ko")
     assert engine.name == "pocketsphinx"
     assert engine.language == "en"

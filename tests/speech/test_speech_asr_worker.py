@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from appliance.errors import SpeechError
-from appliance.speech.asr.base import AsrEngine, load_engine
+from appliance.speech.asr.base import AsrEngine
+from appliance.speech.asr.factory import load_engine
 from appliance.speech.asr.worker import EngineSpec, WorkerEngine
 from appliance.speech.audio import frames, read_wav_line
 

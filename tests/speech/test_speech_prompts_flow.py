@@ -14,7 +14,8 @@ from appliance.box import Callbox
 from appliance.campaign.calls import SpeechKit
 from appliance.cli import main
 from appliance.config import Config, parse_config
-from appliance.dialog.flow.model import FlowVoice, builtin_flow_path, load_flow, parse_flow
+from appliance.dialog.flow.load import builtin_flow_path, load_flow, parse_flow
+from appliance.dialog.flow.model import FlowVoice
 from appliance.errors import FlowError, SpeechError
 from appliance.speech.tts import prompts
 from appliance.speech.tts.piper import PiperTts

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from appliance.dialog.flow.model import parse_flow
+from appliance.dialog.flow.load import parse_flow
 from appliance.dialog.runtime.conversation import Conversation, ConversationLimits
 from appliance.dialog.runtime.engine import FlowRun
 from appliance.errors import FlowError
@@ -26,6 +26,7 @@ from appliance.sim.customer import CustomerScript, frame_rms
 from appliance.sim.families import simulated_modem
 from appliance.sim.huawei import SimulatedHuaweiModem
 from appliance.speech.audio import frames
+from appliance.speech.tts.player import Prompt, SynthesizedPrompts
 from appliance.speech.vad import (
     EchoGuard,
     Endpointer,
@@ -253,7 +254,8 @@ def sim_call(pocketsphinx_engine, piper_tts) -> Iterator[Any]:
         assert result.outcome is DialOutcome.ANSWERED and active is not None
         run = FlowRun(parse_flow(doc), {})
         limits = ConversationLimits(max_call_s=25, greeting_wait_ms=200)
-        convo = Conversation(run, active.audio, pocketsphinx_engine, tts or piper_tts, endpointer, ended=active.ended,
+        prompts = tts or SynthesizedPrompts(piper_tts)
+        convo = Conversation(run, active.audio, pocketsphinx_engine, prompts, endpointer, ended=active.ended,
                              limits=limits, call_id="turns", keys=active.read_dtmf)
         try:
             completed = convo.execute()
@@ -291,10 +293,11 @@ class SlowSecondSentence:
         self.tts = tts
         self.second_ready: list[float] = []  # when each two-sentence prompt's second sentence was ready
 
-    def render(self, text: str) -> bytes:
-        return bytes(self.tts.render(text))
+    def render_prompt(self, prompt: Prompt) -> bytes:
+        return bytes(self.tts.render(prompt.text))
 
-    def stream(self, text: str) -> Iterator[bytes]:
+    def prompt_parts(self, prompt: Prompt) -> Iterator[bytes]:
+        text = prompt.text
         first, _, rest = text.partition(". ")
         if not rest:
             yield self.tts.render(text)

@@ -1,21 +1,19 @@
-"""Flow documents: load and validate a JSON flow into frozen dataclasses.
+"""The flow document model: frozen dataclasses, the constants they use, and where the JSON Schema is.
 
 A flow is a graph of nodes of three types: ``dialogue`` (say a prompt, listen, branch on the customer's intent,
 fill slots, take DTMF), ``api`` (call the shop's system over HTTP, map the answer to variables, branch on it) and
 ``hangup`` (say a closing prompt, end with a disposition and ticket operations). Global intents, a knowledge base
 and VUI rules (silence, no-match, barge-in, long answers) apply to every dialogue node. The published JSON Schema
-is ``flow.schema.json`` beside this module; ``parse_flow`` is the authority and names the node and field of every
-problem (``flow_parse.check_flow`` lists all of them).
+is ``flow.schema.json`` beside this module. Reading a document into these classes is
+:mod:`appliance.dialog.flow.parse` (``check_flow`` lists every problem) and :mod:`appliance.dialog.flow.load`
+(``parse_flow`` raises the first, naming its node and field); this module imports neither.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from appliance.errors import FlowError
 
 DISPOSITIONS = ("confirmed", "rescheduled", "callback", "wrong_number", "handoff", "do_not_call", "no_response")
 OPERATIONS = ("close", "schedule", "remark", "do_not_call")
@@ -150,21 +148,6 @@ class Listen:
     free_form: bool = False
 
 
-_LISTEN_KEYS = {"long_answer", "free_form"}
-
-
-def _parse_listen(spec: Any, node_id: str) -> Listen:
-    if not isinstance(spec, dict):
-        raise FlowError("must be an object", node=node_id, field="listen")
-    extra = set(spec) - _LISTEN_KEYS
-    if extra:
-        raise FlowError(f"unknown key(s) {', '.join(sorted(extra))}", node=node_id, field="listen")
-    for key, value in spec.items():
-        if not isinstance(value, bool):
-            raise FlowError("must be true or false", node=node_id, field=f"listen.{key}")
-    return Listen(**spec)
-
-
 @dataclass(frozen=True)
 class Node:
     id: str
@@ -199,30 +182,6 @@ class FlowVoice:
 
 
 BROADCAST_MODES = ("tts", "recorded", "mixed")
-
-
-def _parse_voice(spec: Any) -> FlowVoice:
-    if not isinstance(spec, dict):
-        raise FlowError("must be an object", field="voice")
-    extra = set(spec) - {"name", "speaker", "length_scale", "volume"}
-    if extra:
-        raise FlowError(f"unknown key(s) {', '.join(sorted(extra))}", field="voice")
-    name = spec.get("name")
-    if name is not None and (not isinstance(name, str) or not name.strip()):
-        raise FlowError("must be a voice name", field="voice.name")
-    speaker = spec.get("speaker")
-    if speaker is not None and (isinstance(speaker, bool) or not isinstance(speaker, int | str)
-                                or (isinstance(speaker, int) and speaker < 0)):
-        raise FlowError("must be a speaker number (0 or more) or name", field="voice.speaker")
-    numbers: dict[str, float | None] = {}
-    # volume above 1.0 only clips: piper scales to full range first
-    for key, low, high in (("length_scale", 0.25, 4.0), ("volume", 0.0, 1.0)):
-        value = spec.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
-                                  or not low < value <= high):
-            raise FlowError(f"must be a number above {low} and at most {high}", field=f"voice.{key}")
-        numbers[key] = float(value) if value is not None else None
-    return FlowVoice(name, speaker, numbers["length_scale"], numbers["volume"])
 
 
 @dataclass(frozen=True)
@@ -301,35 +260,3 @@ class Flow:
             for entry in self.knowledge_base:
                 phrases.extend(entry.questions)
         return sorted({p.lower() for p in phrases})
-
-
-def parse_flow(doc: Any) -> Flow:
-    """Validate a flow document into a Flow; raises the first problem (FlowError naming node and field)."""
-    from appliance.dialog.flow.parse import check_flow
-
-    flow, problems = check_flow(doc)
-    if problems:
-        raise problems[0]
-    assert flow is not None
-    return flow
-
-
-def load_document(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FlowError(f"{path}: {exc}") from exc
-
-
-def load_flow(path: Path) -> Flow:
-    return parse_flow(load_document(path))
-
-
-def builtin_flow_path(name: str) -> Path:
-    return Path(__file__).resolve().parents[2] / "flows" / f"{name}.json"
-
-
-def flow_schema() -> dict[str, Any]:
-    """The published JSON Schema of a flow document."""
-    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    return schema

@@ -2,7 +2,7 @@
 
 ``check_flow`` never stops at the first problem: it parses what it can with defaults and carries on, then checks
 the graph (missing targets, unreachable nodes, nodes with no way to a hang-up) and the templates (unknown
-variables). ``parse_flow`` in ``flow.py`` raises the first of them.
+variables). ``parse_flow`` in :mod:`appliance.dialog.flow.load` raises the first of them.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from appliance.dialog.flow.graph import graph_problems
 from appliance.dialog.flow.model import (
     BROADCAST_MODES,
     DISPOSITIONS,
-    LONG_WHEN,
     OPERATIONS,
     SLOT_TYPES,
     ApiBranch,
@@ -32,14 +31,12 @@ from appliance.dialog.flow.model import (
     GlobalIntent,
     Intent,
     KbEntry,
-    LongUtterance,
     Node,
     Operation,
     Slot,
     Vui,
-    _parse_listen,
-    _parse_voice,
 )
+from appliance.dialog.flow.settings import parse_listen, parse_voice, parse_vui
 from appliance.errors import FlowError
 
 TOP_KEYS = {"$schema", "id", "name", "language", "description", "start", "variables", "intents", "nodes",
@@ -51,51 +48,12 @@ NODE_KEYS = {
             "failure"},
     "hangup": {"type", "name", "description", "say", "disposition", "operations"},
 }
-VUI_KEYS = {"no_input_ms", "no_input_prompts", "max_no_input", "no_match_prompts", "max_no_match", "fallback_prompt",
-            "fallback_node", "barge_in", "barge_in_prompt", "long_utterance"}
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 DTMF_KEYS = re.compile(r"^[0-9*#]$")
 STATUS = re.compile(r"^[1-5]([0-9]{2}|xx)$")
 PATH = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
 SLOT_KEYS = {"name", "type", "ask", "reask", "required", "values", "pattern", "min", "max"}
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def parse_vui(spec: Any, base: Vui, p: Problems, node: str | None, field: str = "vui") -> Vui:
-    obj = _object(spec, p, node, field, allowed=VUI_KEYS)
-    if obj is None:
-        return base
-    changes: dict[str, Any] = {}
-    for key in ("no_input_ms",):
-        if key in obj:
-            changes[key] = _int(obj, key, getattr(base, key), p, node, field, low=500, high=60000)
-    for key in ("max_no_input", "max_no_match"):
-        if key in obj:
-            changes[key] = _int(obj, key, getattr(base, key), p, node, field, low=0, high=10)
-    for key in ("no_input_prompts", "no_match_prompts"):
-        if key in obj:
-            changes[key] = _strings(obj, key, p, node, field, templates=True)
-    for key in ("fallback_prompt", "barge_in_prompt"):
-        if key in obj:
-            changes[key] = p.template(_get(obj, key, str, "", p, node, field), node, f"{field}.{key}")
-    if "fallback_node" in obj:
-        changes["fallback_node"] = _get(obj, "fallback_node", str, None, p, node, field)
-    if "barge_in" in obj:
-        changes["barge_in"] = _get(obj, "barge_in", bool, base.barge_in, p, node, field)
-    if "long_utterance" in obj:
-        where = f"{field}.long_utterance"
-        lu = _object(obj["long_utterance"], p, node, where, allowed={"enabled", "wait_ms", "when"})
-        if lu is not None:
-            when = _strings(lu, "when", p, node, where) if "when" in lu else base.long_utterance.when
-            for w in when:
-                if w not in LONG_WHEN:
-                    p.add(f"{w!r} is not one of {', '.join(LONG_WHEN)}", node=node, field=f"{where}.when")
-            changes["long_utterance"] = LongUtterance(
-                _get(lu, "enabled", bool, base.long_utterance.enabled, p, node, where),
-                _int(lu, "wait_ms", base.long_utterance.wait_ms, p, node, where, low=200, high=10000),
-                tuple(w for w in when if w in LONG_WHEN),
-            )
-    return dataclasses.replace(base, **changes)
 
 
 def _parse_intents(doc: dict[str, Any], p: Problems) -> dict[str, Intent]:
@@ -249,7 +207,7 @@ def _listen(spec: dict[str, Any], nid: str, p: Problems) -> Any:
     if "listen" not in spec:
         return None
     try:
-        return _parse_listen(spec["listen"], nid)
+        return parse_listen(spec["listen"], nid)
     except FlowError as exc:
         p.items.append(exc)
         return None
@@ -369,7 +327,7 @@ def check_flow(doc: Any) -> tuple[Flow | None, list[FlowError]]:
     voice = None
     if "voice" in doc:
         try:
-            voice = _parse_voice(doc["voice"])
+            voice = parse_voice(doc["voice"])
         except FlowError as exc:
             p.items.append(exc)
     broadcast = doc.get("broadcast", "tts")

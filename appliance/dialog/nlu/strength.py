@@ -68,6 +68,8 @@ class TurnLike(Protocol):
     def intent(self) -> str | None: ...
     @property
     def confidence(self) -> float | None: ...
+    @property
+    def event(self) -> str | None: ...  # no_input, no_match, greeting...; "" or None: an ordinary answer
 
 
 @dataclass(frozen=True)
@@ -118,11 +120,11 @@ def intent_strength(
     first_decision: int | None = None
     confidences: list[float] = []
     for turn in turns:
-        if turn.speaker != "customer" or getattr(turn, "event", None) in GREETING_EVENTS:
+        if turn.speaker != "customer" or turn.event in GREETING_EVENTS:
             continue
         answers += 1
         text = (turn.text or "").strip()
-        event = getattr(turn, "event", None)
+        event = turn.event
         if not text or event == "no_input":
             silences += 1
         elif turn.intent is None or event == "no_match":

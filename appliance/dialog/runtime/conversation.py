@@ -1,7 +1,11 @@
 """A conversation: plays the flow's prompts on a call's audio and listens for the answers.
 
-The audio port, the recogniser and the synthesiser come in as interfaces, so
-this layer never touches a modem or loads a model itself.
+The call's audio (:class:`~appliance.dialog.runtime.ports.CallAudio`), the
+recogniser (:class:`~appliance.speech.asr.base.AsrEngine`) and the prompts
+(:class:`~appliance.speech.tts.player.PromptPlayer`) come in as interfaces, so
+this layer never touches a modem or loads a model itself. Waiting for the
+callee's greeting is :mod:`appliance.dialog.runtime.greeting`; rendering a
+prompt's next part while the current one plays, :mod:`appliance.dialog.runtime.prefetch`.
 
 Turn taking (the decisions themselves are in :mod:`appliance.speech.vad`):
 
@@ -23,85 +27,28 @@ Turn taking (the decisions themselves are in :mod:`appliance.speech.vad`):
 from __future__ import annotations
 
 import collections
-import inspect
 import logging
-import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Protocol
 
 from appliance.dialog.flow.model import Listen
 from appliance.dialog.runtime.engine import FlowRun, Step
+from appliance.dialog.runtime.greeting import PREROLL_FRAMES, CalleeGreeting, GreetingLimits
+from appliance.dialog.runtime.ports import CallAudio, EndpointerLike
+from appliance.dialog.runtime.prefetch import PromptPrefetch
 from appliance.events import Utterance
-from appliance.speech.asr.base import AsrEngine, AsrSession
-from appliance.speech.audio import rms_dbfs
+from appliance.speech.asr.base import AsrEngine
+from appliance.speech.tts.player import Prompt, PromptPlayer
+from appliance.speech.vad import EndpointEvent
 
 log = logging.getLogger(__name__)
 
 
-def _keywords(func: Callable[..., object]) -> frozenset[str]:
-    try:
-        return frozenset(inspect.signature(func).parameters)
-    except (TypeError, ValueError):
-        return frozenset()
-
-PREROLL_FRAMES = 15
 DEFAULT_NO_INPUT_MS = 7000  # a flow's default no_input_ms: the box's own setting applies then
 KEY_GAP_MS = 3000  # a keyed number (a slot) ends this long after its last key, or at "#"
 PARTIAL_EVERY_MS = 100  # while the customer pauses, look at the partial transcript this often
-VOICED_DBFS = -40.8  # RMS 300 of 32768: above line noise, below any voice
-# What a callee says on picking up, as a grammar: cheaper and steadier than free-form recognition, which in
-# PocketSphinx holds the GIL long enough at the end of an utterance to stall the audio pump.
-GREETING_PHRASES = {
-    "en": (
-        "hello",
-        "hi",
-        "yes",
-        "yeah",
-        "speaking",
-        "hello who is this",
-        "who is this",
-        "good morning",
-        "good afternoon",
-        "good evening",
-    ),
-}  # 300 ms of audio before the detected speech start goes to the recogniser
-
-
-class AudioPort(Protocol):
-    def read_frame(self, timeout: float) -> bytes | None: ...
-    def play(self, pcm: bytes, *, more: bool = False) -> None: ...
-    def flush_playback(self) -> int: ...
-    def playing(self) -> bool: ...
-
-
-class Synthesizer(Protocol):
-    def render(self, text: str) -> bytes: ...
-
-
-class EndpointerLike(Protocol):
-    """What the conversation needs of :class:`appliance.speech.vad.Endpointer`."""
-
-    barge_in_min_ms: int
-    complete_answer_silence_ms: int
-    frame_ms: int
-    end_silence_ms: int
-
-    @property
-    def silence_ms(self) -> int: ...
-    @property
-    def barge_in_ms(self) -> int: ...
-
-    def feed(self, frame: bytes, played: bytes | None = None) -> object | None: ...
-    def reset(self, *, end_silence_ms: int | None = None, long_answer: bool = False,
-              long_wait_ms: int | None = None, silence_timeout_ms: int | None = None) -> None: ...
-    def set_end_silence(self, end_silence_ms: int) -> object | None: ...
-    def end_silence_for(self, partial: str, phrases: Iterable[str] = ()) -> int: ...
-    def begin_prompt(self) -> None: ...
-    def barge_in(self, frame: bytes, played: bytes | None = None) -> bool: ...
-    def start_barged_in(self, speech_ms: int) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -124,50 +71,13 @@ class ConversationLimits:
     barge_in: bool = True  # the customer may talk over a prompt that expects an answer
 
 
-class _Prefetch:
-    """Renders a prompt's parts on a thread of its own, so the conversation keeps listening (barge-in,
-    keys, hang-up) while piper synthesises the next sentence (100-500 ms on a busy Pi-class box)."""
-
-    def __init__(self, parts: Iterator[bytes], name: str) -> None:
-        self._parts = parts
-        self._queue: queue.Queue[tuple[str, object]] = queue.Queue()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            for part in self._parts:
-                self._queue.put(("part", part))
-                if self._stop.is_set():
-                    break
-            else:
-                self._queue.put(("end", None))
-        except Exception as exc:  # handed to the conversation's thread, which raises it
-            self._queue.put(("error", exc))
-        finally:
-            close = getattr(self._parts, "close", None)
-            if close is not None:
-                close()  # a prompt cut short is not cached (the generator's own rule)
-
-    def get(self, timeout: float) -> tuple[str, object] | None:
-        try:
-            return self._queue.get(timeout=timeout)
-        except queue.Empty:
-            return None
-
-    def cancel(self) -> None:
-        """Stop after the part being rendered; never waits for it."""
-        self._stop.set()
-
-
 class Conversation:
     def __init__(
         self,
         run: FlowRun,
-        port: AudioPort,
+        port: CallAudio,
         asr: AsrEngine,
-        tts: Synthesizer,
+        prompts: PromptPlayer,
         endpointer: EndpointerLike,
         *,
         ended: threading.Event,
@@ -181,7 +91,7 @@ class Conversation:
         self._pressed = ""  # keys pressed during a prompt, for the turn that follows
         self.port = port
         self.asr = asr
-        self.tts = tts
+        self.prompts = prompts
         self.endpointer = endpointer
         self.ended = ended
         self.limits = limits or ConversationLimits()
@@ -191,7 +101,6 @@ class Conversation:
         self.turn_times_ms: list[int] = []
         # (what, time.monotonic(), node): prompt_start, prompt_end, barge_in, endpoint, recognised, no_input
         self.marks: list[tuple[str, float, str]] = []
-        self._read_pair = getattr(port, "read_frame_with_played", None)
 
     def _now_ms(self) -> int:
         return int((time.monotonic() - self._t0) * 1000)
@@ -199,13 +108,9 @@ class Conversation:
     def _mark(self, what: str, node: str) -> None:
         self.marks.append((what, time.monotonic(), node))
 
-    def _read(self, timeout: float) -> tuple[bytes, bytes | None] | None:
-        """The next customer frame and what the bot wrote in the same tick (None when the port cannot say)."""
-        if self._read_pair is not None:
-            pair: tuple[bytes, bytes] | None = self._read_pair(timeout)
-            return pair
-        frame = self.port.read_frame(timeout=timeout)
-        return None if frame is None else (frame, None)
+    def _read(self, timeout: float) -> tuple[bytes, bytes] | None:
+        """The next customer frame and what the bot wrote in the same tick."""
+        return self.port.read_frame_with_played(timeout)
 
     def _over_time(self) -> bool:
         return time.monotonic() - self._t0 > self.limits.max_call_s
@@ -232,16 +137,14 @@ class Conversation:
                 return False
             if isinstance(utterance, KeyEntry):
                 log.info("call %s: customer pressed %r", self.call_id, utterance.digits)
-                dtmf = getattr(self.run, "dtmf", None)
-                step = dtmf(utterance.digits) if dtmf is not None else self.run.hear(utterance.digits)
+                step = self.run.dtmf(utterance.digits)
                 self._mark_turns()
                 continue
             log.info("call %s: customer said %r (confidence %.2f)", self.call_id, utterance.text, utterance.confidence)
-            interrupted = getattr(self.run, "interrupted", None)
-            if barged and not utterance.text and interrupted is not None:
+            if barged and not utterance.text:
                 # talked over the prompt but said nothing we heard (a cough, a "hm"): the node's
                 # barge-in prompt ("Sorry, go ahead.") and listen again
-                step = interrupted()
+                step = self.run.interrupted()
             else:
                 step = self.run.hear(utterance.text, confidence=utterance.confidence)
             self._mark_turns()
@@ -249,42 +152,14 @@ class Conversation:
     def _await_callee(self) -> bool:
         """Listen for the callee's greeting, so the bot neither talks over it nor greets a ringing line."""
         lim = self.limits
-        frames_ms = 20
-        waited = heard = quiet = 0
-        session: AsrSession | None = None
-        preroll: collections.deque[bytes] = collections.deque(maxlen=PREROLL_FRAMES)
-        while not self.ended.is_set():
-            frame = self.port.read_frame(timeout=lim.frame_timeout_s)
-            if frame is None:
-                continue
-            waited += frames_ms
-            voiced = self._voiced(frame)
-            if session is None:
-                preroll.append(frame)
-                if voiced:
-                    phrases = GREETING_PHRASES.get(str(getattr(self.asr, "language", "")).split("-")[0])
-                    session = self.asr.open_session(list(phrases) if phrases else None)
-                    for f in preroll:
-                        session.accept(f)
-                elif waited >= lim.greeting_wait_ms:
-                    return True
-                continue
-            session.accept(frame)
-            heard += frames_ms
-            quiet = 0 if voiced else quiet + frames_ms
-            if quiet >= lim.greeting_end_ms or heard >= lim.greeting_max_ms:
-                text = session.finish().text
-                if text:
-                    log.info("call %s: callee answered with %r", self.call_id, text)
-                    self.run.note_greeting(text)
-                return True
-        if session is not None:
-            session.cancel()
-        return False
-
-    @staticmethod
-    def _voiced(frame: bytes) -> bool:
-        return rms_dbfs(frame) > VOICED_DBFS
+        greeting = CalleeGreeting.await_on(
+            self.port, self.asr, self.ended,
+            GreetingLimits(lim.frame_timeout_s, lim.greeting_wait_ms, lim.greeting_end_ms, lim.greeting_max_ms),
+        )
+        if greeting.text:
+            log.info("call %s: callee answered with %r", self.call_id, greeting.text)
+            self.run.note_greeting(greeting.text)
+        return greeting.answered
 
     def _listen_settings(self, step: Step) -> Listen:
         node = self.run.flow.nodes.get(step.node)
@@ -301,33 +176,23 @@ class Conversation:
                 return kind, "{" in template
         return None, False
 
-    def _prompt_parts(self, step: Step) -> Iterator[bytes]:
+    def _prompt_parts(self, step: Step) -> Generator[bytes, None, None]:
         """The prompt as line audio, in chunks: the first plays while the next renders."""
-        stream = getattr(self.tts, "stream", None)
-        if stream is None:
-            yield self.tts.render(step.say)
+        if not step.say:
             return
         kind, templated = self._prompt_kind(step)
-        params = _keywords(stream)
-        kwargs: dict[str, object] = {}
-        if "node" in params:  # a PromptSource: recorded or synthesised, it knows which
-            kwargs["node"] = step.node
-            if kind is not None:
-                kwargs["kind"] = kind
-        elif "store" in params:  # a voice: a static prompt is cached whole once it has played
-            kwargs["store"] = not templated
-        yield from stream(step.say, **kwargs)
+        yield from self.prompts.prompt_parts(Prompt(step.say, node=step.node, kind=kind, templated=templated))
 
     def _say(self, step: Step) -> list[bytes] | None:
         """Play the prompt. Returns the frames of a barge-in (the start of the customer's answer), [] when
         the prompt played to its end, None when the call ended."""
-        barge = self.limits.barge_in and step.listen and bool(getattr(step, "barge_in", True))
+        barge = self.limits.barge_in and step.listen and step.barge_in
         ep = self.endpointer
         ep.begin_prompt()
         keep = PREROLL_FRAMES + max(1, ep.barge_in_min_ms // 20)
         heard: collections.deque[bytes] = collections.deque(maxlen=keep)
         self._mark("prompt_start", step.node)
-        fetch = _Prefetch(self._prompt_parts(step) if step.say else iter(()), f"prompt-{self.call_id}")
+        fetch = PromptPrefetch(self._prompt_parts(step), f"prompt-{self.call_id}")
         try:
             while True:
                 item = fetch.get(timeout=0.0 if self.port.playing() else 0.005)
@@ -386,7 +251,7 @@ class Conversation:
         """Collect keys pressed so far if the step takes any; True when some are waiting."""
         if self.keys is None:
             return False
-        wanted = step.listen and bool(getattr(step, "dtmf", ()))
+        wanted = step.listen and bool(step.dtmf)
         while (key := self.keys(0.0)) is not None:
             if wanted:
                 self._pressed += key
@@ -397,7 +262,7 @@ class Conversation:
     @staticmethod
     def _keys_done(step: Step, pressed: str, gap_ms: int) -> bool:
         """A menu choice ends with its key; a number with "#" or a pause of KEY_GAP_MS."""
-        keys = set(getattr(step, "dtmf", ()))
+        keys = set(step.dtmf)
         menu = not set("0123456789") <= keys
         return menu or "#" in pressed or gap_ms >= KEY_GAP_MS
 
@@ -420,10 +285,10 @@ class Conversation:
         # The flow's VUI rules, carried by the step: a long answer (always, or to a slot question; "unfinished"
         # alone only lengthens pauses after an unfinished phrase) and the node's own no-input time when it
         # differs from the flow default (else the box's [vui] silence_timeout_ms stands).
-        long_ms = int(getattr(step, "long_wait_ms", 0) or 0)
-        when = tuple(getattr(step, "long_wait_when", ()) or ())
+        long_ms = step.long_wait_ms
+        when = step.long_wait_when
         long_answer = settings.long_answer or (long_ms > 0 and ("always" in when or "slot" in when))
-        no_input_ms = int(getattr(step, "no_input_ms", DEFAULT_NO_INPUT_MS) or DEFAULT_NO_INPUT_MS)
+        no_input_ms = step.no_input_ms or DEFAULT_NO_INPUT_MS
         complete = grammar if grammar and not long_answer else []  # answers that may end early
         session = self.asr.open_session(grammar)
         ep = self.endpointer
@@ -454,17 +319,16 @@ class Conversation:
             if self._pressed:  # keying a number: the keys, not the voice, end this turn
                 key_gap_ms += ep.frame_ms
                 continue
-            name = getattr(event, "name", None)
             if in_speech:
                 session.accept(frame)
             else:
                 preroll.append(frame)
-            if name == "SPEECH_START" and not in_speech:
+            if event is EndpointEvent.SPEECH_START and not in_speech:
                 in_speech = True
                 for f in preroll:
                     session.accept(f)
                 preroll.clear()
-            elif name is None and in_speech and self._ask_partial(ep.silence_ms, bool(complete)):
+            elif event is None and in_speech and self._ask_partial(ep.silence_ms, bool(complete)):
                 # a pause: does what was said so far end the answer sooner (a closed answer) or later
                 # (it sounds unfinished)?
                 partial = session.partial()
@@ -472,13 +336,12 @@ class Conversation:
                 log.debug("call %s: %d ms into a pause after %r: the turn ends after %d ms of silence",
                           self.call_id, ep.silence_ms, partial, wait_ms)
                 event = ep.set_end_silence(wait_ms)
-                name = getattr(event, "name", None)
-            if name in ("SPEECH_END", "MAX_LENGTH"):
+            if event in (EndpointEvent.SPEECH_END, EndpointEvent.MAX_LENGTH):
                 self._mark("endpoint", step.node)
                 heard = session.finish()
                 self._mark("recognised", step.node)
                 return heard
-            if name == "NO_INPUT":
+            if event is EndpointEvent.NO_INPUT:
                 self._mark("no_input", step.node)
                 session.cancel()
                 return Utterance(text="", confidence=0.0)

@@ -1,4 +1,4 @@
-"""Speech recognition: the engine/session interfaces and the choice of engine.
+"""Speech recognition: the engine and session interfaces, and the helpers every engine shares.
 
 An engine holds a loaded model (one per language per process); a session is one
 customer turn: feed it 20 ms line frames (8 kHz S16LE), read partial text while
@@ -8,8 +8,9 @@ more accurate on short answers; without one it is free-form.
 
 Two engines: vosk (:mod:`appliance.speech.asr.vosk`), the normal one, and
 PocketSphinx (:mod:`appliance.speech.asr.sphinx`) with its bundled US English
-model, used when no vosk model is installed. :func:`load_engine` picks one and
-says why when it had to fall back.
+model, used when no vosk model is installed.
+:func:`appliance.speech.asr.factory.load_engine` picks one and says why when it
+had to fall back; this module imports no engine.
 """
 
 from __future__ import annotations
@@ -17,16 +18,13 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from appliance.errors import SpeechError
 from appliance.events import Utterance, WordInfo
 
 __all__ = [
     "AsrEngine",
     "AsrSession",
-    "load_engine",
     "make_utterance",
     "normalise_phrases",
 ]
@@ -67,6 +65,10 @@ class AsrEngine(Protocol):
         """Start a turn; ``grammar`` restricts recognition to those phrases."""
         ...
 
+    def close(self) -> None:
+        """Release what the engine holds beyond memory (worker processes); idempotent."""
+        ...
+
 
 _PUNCTUATION = re.compile(r"[^\w\s'\-\[\]]+", re.UNICODE)
 
@@ -89,36 +91,3 @@ def make_utterance(words: Sequence[WordInfo], duration_ms: int) -> Utterance:
     text = " ".join(w.word for w in kept)
     confidence = sum(w.confidence for w in kept) / len(kept) if kept else 0.0
     return Utterance(text=text, confidence=round(confidence, 4), words=kept, duration_ms=duration_ms)
-
-
-def load_engine(*, vosk_model_dir: Path | None, language: str, workers: int = 0) -> AsrEngine:
-    """vosk on ``vosk_model_dir`` when it loads; otherwise PocketSphinx (English), saying why.
-
-    The reason is logged as a WARNING and kept in ``engine.fallback_reason`` so
-    ``callbox doctor`` and the panel can show it. With ``workers`` > 0 PocketSphinx
-    decodes in that many worker processes (:mod:`appliance.speech.asr.worker`): its
-    binding holds the GIL while it decodes, which would stall the audio pump. vosk
-    releases the GIL and always runs in this process (its model is shared by every line).
-    """
-    from appliance.speech.asr.sphinx import PocketSphinxEngine
-
-    reason: str
-    if vosk_model_dir is None:
-        reason = f"no vosk model is configured for language {language!r}"
-    elif not Path(vosk_model_dir).is_dir():
-        reason = f"vosk model directory {vosk_model_dir} does not exist"
-    else:
-        from appliance.speech.asr.vosk import VoskEngine
-
-        try:
-            return VoskEngine(Path(vosk_model_dir), language)
-        except SpeechError as exc:
-            reason = str(exc)
-    if language.split("-")[0].lower() != "en":
-        reason += f"; PocketSphinx only knows English, so {language!r} speech will not be understood"
-    log.warning("speech recognition falls back to PocketSphinx (bundled en-us model): %s", reason)
-    if workers > 0:
-        from appliance.speech.asr.worker import EngineSpec, WorkerEngine
-
-        return WorkerEngine(EngineSpec("pocketsphinx", "en", fallback_reason=reason), workers=workers)
-    return PocketSphinxEngine(language="en", fallback_reason=reason)

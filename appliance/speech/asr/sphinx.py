@@ -109,7 +109,7 @@ class PocketSphinxEngine:
         if self._initial_cmn:
             options["cmninit"] = self._initial_cmn
         try:
-            import pocketsphinx
+            import pocketsphinx  # lazy: the C extension loads only where a PocketSphinx engine is built
 
             return pocketsphinx.Decoder(**options)
         except Exception as exc:  # the C extension raises RuntimeError/ValueError
@@ -175,6 +175,9 @@ class PocketSphinxEngine:
                 raise SpeechError(f"PocketSphinx rejected the grammar: {exc}") from exc
             pooled.searches.add(name)
         return name
+
+    def close(self) -> None:
+        """Nothing to release: the decoders are in this process and go with it."""
 
     def open_session(self, grammar: Sequence[str] | None = None) -> PocketSphinxSession:
         pooled = self._take()

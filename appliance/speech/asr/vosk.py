@@ -23,7 +23,7 @@ UNKNOWN_WORD = "[unk]"
 
 
 def _quiet_vosk() -> Any:
-    import vosk
+    import vosk  # lazy: an optional library (with its native code) loaded only when a vosk model is configured
 
     vosk.SetLogLevel(-1)
     return vosk
@@ -66,6 +66,9 @@ class VoskEngine:
                 if not self.knows_word(word):
                     missing.setdefault(word, None)
         return list(missing)
+
+    def close(self) -> None:
+        """Nothing to release: the decoders are in this process and go with it."""
 
     def open_session(self, grammar: Sequence[str] | None = None) -> VoskSession:
         grammar_json: str | None = None

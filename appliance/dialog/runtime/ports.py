@@ -1,0 +1,49 @@
+"""What a conversation uses of a call's audio and of the endpointer, as complete protocols (no ``getattr``).
+
+:class:`CallAudio` has the same shape as :class:`appliance.telephony.ports.CallAudio` (the audio pump of an
+answered call implements both); it is written out here because dialog does not import telephony.
+:class:`EndpointerLike` is what :class:`appliance.speech.vad.Endpointer` offers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from appliance.speech.vad import EndpointEvent
+
+__all__ = ["CallAudio", "EndpointerLike"]
+
+
+class CallAudio(Protocol):
+    """A call's audio, one 20 ms frame at a time (the modem is the clock)."""
+
+    def read_frame(self, timeout: float) -> bytes | None: ...
+    def read_frame_with_played(self, timeout: float) -> tuple[bytes, bytes] | None: ...
+    def play(self, pcm: bytes, *, more: bool = False) -> None: ...
+    def flush_playback(self) -> int: ...
+    def playing(self) -> bool: ...
+    def wait_played(self, timeout: float) -> bool: ...
+
+
+class EndpointerLike(Protocol):
+    """What the conversation needs of :class:`appliance.speech.vad.Endpointer`."""
+
+    barge_in_min_ms: int
+    complete_answer_silence_ms: int
+    frame_ms: int
+    end_silence_ms: int
+
+    @property
+    def silence_ms(self) -> int: ...
+    @property
+    def barge_in_ms(self) -> int: ...
+
+    def feed(self, frame: bytes, played: bytes | None = None) -> EndpointEvent | None: ...
+    def reset(self, *, end_silence_ms: int | None = None, long_answer: bool = False,
+              long_wait_ms: int | None = None, silence_timeout_ms: int | None = None) -> None: ...
+    def set_end_silence(self, end_silence_ms: int) -> EndpointEvent | None: ...
+    def end_silence_for(self, partial: str, phrases: Iterable[str] = ()) -> int: ...
+    def begin_prompt(self) -> None: ...
+    def barge_in(self, frame: bytes, played: bytes | None = None) -> bool: ...
+    def start_barged_in(self, speech_ms: int) -> EndpointEvent: ...
