@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from appliance.campaign.attempt import Outcome, TaskState, TicketStatus, retry_decision
+from appliance.campaign.attempt import (
+    AttemptState,
+    Outcome,
+    TaskState,
+    TicketStatus,
+    next_attempt_state,
+    next_task_state,
+    retry_decision,
+)
 from appliance.campaign.guards import Guard
 from appliance.config import RetryConfig
 from appliance.dialog.runtime.engine import RenderedOperation, schedule_time
@@ -50,7 +58,9 @@ def operation_event(ticket_id: str, call_id: int, kind: str, detail: str) -> dic
 
 def conclude(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datetime, *, call_id: int,
              retry: RetryConfig) -> Conclusion:
-    """The end of a dialed attempt (call row ``call_id``)."""
+    """The end of a dialed attempt (call row ``call_id``). The attempt's state table says which outcomes an
+    unanswered and an answered attempt can have; anything else raises ``IllegalTransition``."""
+    next_attempt_state(AttemptState.ANSWERED if result.answered else AttemptState.DIALING, result.outcome.value)
     if not result.answered:
         return _unanswered(ticket, task, result, now, call_id=call_id, retry=retry)
     return _conversed(ticket, task, result, now, call_id=call_id, retry=retry)
@@ -131,16 +141,20 @@ def _conversed(ticket: Ticket, task: TaskRow, result: AttemptResult, now: dateti
 
 
 def _task_end(task: TaskRow, outcome: Outcome, retry_at: datetime | None) -> TaskEnd:
+    """The running task either waits for its retry or is done (the task's state table)."""
     if retry_at is not None:
-        return TaskEnd(task.id, TaskState.PENDING.value, outcome.value, iso(retry_at))
-    return TaskEnd(task.id, TaskState.COMPLETED.value, outcome.value)
+        return TaskEnd(task.id, next_task_state(TaskState.RUNNING, "retry").value, outcome.value, iso(retry_at))
+    return TaskEnd(task.id, next_task_state(TaskState.RUNNING, "complete").value, outcome.value)
+
+
+_CANCELLED = next_task_state(TaskState.RUNNING, "cancel").value
 
 
 def blocked(ticket: Ticket, task: TaskRow, guard: Guard) -> Conclusion:
     """A guard stopped the task before dialing: no call row; the task is cancelled and the ticket says why."""
     if guard.name == "do_not_call":
         return Conclusion(
-            task=TaskEnd(task.id, TaskState.CANCELLED.value, Outcome.BLOCKED.value),
+            task=TaskEnd(task.id, _CANCELLED, Outcome.BLOCKED.value),
             ticket_id=ticket.id,
             operations=(("remark", guard.remark),),
             outbox=(("ticket.operation", operation_event(ticket.id, 0, "remark", guard.remark)),),
@@ -148,7 +162,7 @@ def blocked(ticket: Ticket, task: TaskRow, guard: Guard) -> Conclusion:
         )
     # a flow that is not published (any more): the ticket stays open for an admin, nothing is told upstream
     return Conclusion(
-        task=TaskEnd(task.id, TaskState.CANCELLED.value, Outcome.BLOCKED.value),
+        task=TaskEnd(task.id, _CANCELLED, Outcome.BLOCKED.value),
         ticket_id=ticket.id,
         operations=(("remark", guard.remark),),
         ticket_status=TicketStatus.OPEN.value,
@@ -157,7 +171,7 @@ def blocked(ticket: Ticket, task: TaskRow, guard: Guard) -> Conclusion:
 
 def orphaned(task: TaskRow) -> Conclusion:
     """A task that names a ticket the store does not have: cancel it (it would fail again on every claim)."""
-    return Conclusion(task=TaskEnd(task.id, TaskState.CANCELLED.value, "missing_ticket"), ticket_id=None)
+    return Conclusion(task=TaskEnd(task.id, _CANCELLED, "missing_ticket"), ticket_id=None)
 
 
 def recover(found: Sequence[InFlight], now: datetime, *, retry: RetryConfig) -> list[Conclusion]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from killswitch import TICKET
 
-from appliance.campaign.attempt import Outcome
+from appliance.campaign.attempt import IllegalTransition, Outcome
 from appliance.campaign.conclude import AttemptResult, blocked, conclude, recover
 from appliance.campaign.guards import flow_not_published
 from appliance.config import RetryConfig
@@ -91,3 +92,12 @@ def test_recovery_ends_in_flight_attempts_interrupted_without_counting_them_agai
     assert first.task.next_attempt_at == iso(NOW + timedelta(seconds=60))  # the table's delay, not at once
     assert "Attempt 1 of 2" in first.operations[0][1]
     assert last.call is None and last.ticket_status == "unreachable"
+
+
+def test_an_outcome_the_attempt_table_does_not_allow_is_refused() -> None:
+    """The attempt's state table guards the conclusion: an answered call cannot end busy, and an unanswered
+    dial cannot end completed; nothing is decided (so nothing is written) for such a result."""
+    with pytest.raises(IllegalTransition, match="busy"):
+        conclude(TICKET, task(), answered(Outcome.BUSY), NOW, call_id=3, retry=RETRY)
+    with pytest.raises(IllegalTransition, match="completed"):
+        conclude(TICKET, task(), AttemptResult(Outcome.COMPLETED), NOW, call_id=3, retry=RETRY)
