@@ -106,6 +106,28 @@ TASK_TRANSITIONS: dict[tuple[TaskState, str], TaskState] = {
 }
 
 
+S = TicketStatus
+TICKET_TRANSITIONS: dict[tuple[TicketStatus, str], TicketStatus] = {
+    (S.OPEN, "claim"): S.CALLING,  # the scheduler takes its task
+    (S.SCHEDULED, "claim"): S.CALLING,
+    (S.CALLING, "close"): S.CLOSED,  # what an attempt's conclusion can do
+    (S.CALLING, "schedule"): S.SCHEDULED,
+    (S.CALLING, "retry"): S.OPEN,
+    (S.CALLING, "give_up"): S.UNREACHABLE,
+    (S.CALLING, "skip"): S.SKIPPED,  # a guard: the number asked not to be called
+    (S.CALLING, "hold"): S.OPEN,  # a guard: the flow is not published; an admin decides
+    **{(s, "redeliver"): S.OPEN for s in (S.CLOSED, S.UNREACHABLE, S.SKIPPED)},  # a new version of the ticket
+    **{(s, "redeliver_skip"): S.SKIPPED for s in (S.CLOSED, S.UNREACHABLE, S.SKIPPED)},
+}
+
+
+def next_ticket_status(status: TicketStatus, event: str) -> TicketStatus:
+    try:
+        return TICKET_TRANSITIONS[(status, event)]
+    except KeyError:
+        raise IllegalTransition("ticket", status.value, event) from None
+
+
 def next_attempt_state(state: AttemptState, event: str) -> AttemptState:
     try:
         return ATTEMPT_TRANSITIONS[(state, event)]
@@ -201,11 +223,11 @@ def retry_decision(
     what = outcome.value.replace("_", " ") + (f" (cause {cause})" if cause is not None else "")
     if attempt >= max_attempts:
         return RetryDecision(
-            TicketStatus.UNREACHABLE, None,
+            next_ticket_status(TicketStatus.CALLING, "give_up"), None,
             f"Attempt {attempt} of {max_attempts}: {what}. Giving up: customer not reached.",
         )
     at = now + timedelta(seconds=rule.delay_s(retry))
     return RetryDecision(
-        TicketStatus.OPEN, at,
+        next_ticket_status(TicketStatus.CALLING, "retry"), at,
         f"Attempt {attempt} of {max_attempts}: {what}. Next try at {at.astimezone():%Y-%m-%d %H:%M:%S}.",
     )

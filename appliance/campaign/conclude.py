@@ -23,6 +23,7 @@ from appliance.campaign.attempt import (
     TicketStatus,
     next_attempt_state,
     next_task_state,
+    next_ticket_status,
     retry_decision,
 )
 from appliance.campaign.guards import Guard
@@ -101,16 +102,16 @@ def _conversed(ticket: Ticket, task: TaskRow, result: AttemptResult, now: dateti
         summary += f" Intent strength {result.strength['score']} ({result.strength['grade']})."
     remarks = [op.text for op in operations if op.op == "remark" and op.text]
     ops: list[tuple[str, str]] = [("remark", " ".join([summary, *remarks]))]
-    status, next_at = TicketStatus.OPEN, None
+    status, next_at = next_ticket_status(TicketStatus.CALLING, "retry"), None  # no close, no schedule: open
     stop_calling = any(op.op == "do_not_call" for op in operations)
     for op in operations:
         if op.op == "close":
             ops.append(("close", f"closed after call {call_id} ({disposition})"))
-            status = TicketStatus.CLOSED
+            status = next_ticket_status(TicketStatus.CALLING, "close")
         elif op.op == "schedule" and not stop_calling:  # never for a number that asked not to be called
             next_at = schedule_time(op, now)  # a slot's time ("call me Friday at 3") or after the delay
             ops.append(("schedule", iso(next_at)))
-            status = TicketStatus.SCHEDULED
+            status = next_ticket_status(TicketStatus.CALLING, "schedule")
         elif op.op == "do_not_call":
             ops.append(("do_not_call", f"{ticket.customer_phone} added to the do-not-call list: {op.text}"))
     retry_at = None
@@ -158,14 +159,14 @@ def blocked(ticket: Ticket, task: TaskRow, guard: Guard) -> Conclusion:
             ticket_id=ticket.id,
             operations=(("remark", guard.remark),),
             outbox=(("ticket.operation", operation_event(ticket.id, 0, "remark", guard.remark)),),
-            ticket_status=TicketStatus.SKIPPED.value,
+            ticket_status=next_ticket_status(TicketStatus.CALLING, "skip").value,
         )
     # a flow that is not published (any more): the ticket stays open for an admin, nothing is told upstream
     return Conclusion(
         task=TaskEnd(task.id, _CANCELLED, Outcome.BLOCKED.value),
         ticket_id=ticket.id,
         operations=(("remark", guard.remark),),
-        ticket_status=TicketStatus.OPEN.value,
+        ticket_status=next_ticket_status(TicketStatus.CALLING, "hold").value,
     )
 
 

@@ -19,6 +19,7 @@ from appliance.campaign.attempt import (
     TicketStatus,
     next_attempt_state,
     next_task_state,
+    next_ticket_status,
     retry_decision,
     retry_table_markdown,
 )
@@ -47,6 +48,18 @@ def test_a_task_runs_pauses_and_ends() -> None:
     assert next_task_state(state, "complete") is TaskState.COMPLETED
     with pytest.raises(IllegalTransition):
         next_task_state(TaskState.COMPLETED, "claim")
+
+
+def test_a_ticket_is_called_from_open_or_scheduled_and_concluded_only_while_calling() -> None:
+    called = next_ticket_status(TicketStatus.SCHEDULED, "claim")
+    assert called is TicketStatus.CALLING
+    assert next_ticket_status(called, "close") is TicketStatus.CLOSED
+    assert next_ticket_status(called, "give_up") is TicketStatus.UNREACHABLE
+    with pytest.raises(IllegalTransition):
+        next_ticket_status(TicketStatus.CLOSED, "claim")  # a closed ticket is never called again
+    with pytest.raises(IllegalTransition):
+        next_ticket_status(TicketStatus.OPEN, "close")  # only an attempt's conclusion closes a ticket
+    assert next_ticket_status(TicketStatus.CLOSED, "redeliver") is TicketStatus.OPEN  # a new version of it
 
 
 def test_every_outcome_is_a_terminal_attempt_state_with_a_row_in_the_retry_table() -> None:
