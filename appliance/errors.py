@@ -6,6 +6,8 @@ and an exit code, the panel into a message on the page.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class CallboxError(Exception):
     """Root of every deliberate Callbox error."""
@@ -58,6 +60,14 @@ class FlowError(CallboxError):
         super().__init__(f"{where}: {message}" if where else message)
         self.node = node
         self.field = field
+
+
+class FlowRejected(FlowError):
+    """A document with problems was not published; ``problems`` lists every one."""
+
+    def __init__(self, problems: Sequence[FlowError]) -> None:
+        super().__init__(f"{len(problems)} problem{'s' if len(problems) != 1 else ''}; nothing was published")
+        self.problems = list(problems)
 
 
 class StorageError(CallboxError):

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from appliance.errors import CallboxError
+from appliance.errors import CallboxError, FlowRejected
 from web.auth import csrf_ok, login_required
 from web.panel import render_page, service
 
@@ -54,7 +54,8 @@ def import_flow() -> BaseResponse | tuple[str, int]:
     try:
         version = service().flows.publish_document(document)
     except CallboxError as exc:  # FlowRejected (checked again under the store), an unknown voice...
-        listed = [{"node": None, "field": None, "message": str(p)} for p in getattr(exc, "problems", [])]
+        found = exc.problems if isinstance(exc, FlowRejected) else []
+        listed = [{"node": None, "field": None, "message": str(p)} for p in found]
         return _page(status=400, error=f"{upload.filename} was not published: {exc}", problems=listed)
     log.info("flow %s version %d imported from the panel (%s)", document.get("id"), version, upload.filename)
     return redirect(url_for("flows.flow", flow_id=document["id"], published=version))

@@ -32,7 +32,7 @@ class FlowService(Protocol):
         ...
 
     def publish_document(self, document: Any) -> int:
-        """Publish a checked document as a new version; raises ``appliance.panel.flows.FlowRejected`` (with
+        """Publish a checked document as a new version; raises ``appliance.errors.FlowRejected`` (with
         ``.problems``) and stores nothing when it has problems."""
         ...
 

@@ -19,7 +19,7 @@ from appliance.dialog.flow.load import parse_flow
 from appliance.dialog.flow.parse import check_flow
 from appliance.dialog.runtime.api_client import HttpClient
 from appliance.dialog.runtime.rehearsal import converse, result_json
-from appliance.errors import FlowError
+from appliance.errors import FlowError, FlowRejected
 from appliance.records.config_store import ConfigStore
 
 __all__ = ["FlowAdmin", "FlowRejected"]
@@ -27,14 +27,6 @@ __all__ = ["FlowAdmin", "FlowRejected"]
 log = logging.getLogger(__name__)
 
 MAX_TRY_TURNS = 40
-
-
-class FlowRejected(FlowError):
-    """A document with problems was not published; ``problems`` lists every one."""
-
-    def __init__(self, problems: Sequence[FlowError]) -> None:
-        super().__init__(f"{len(problems)} problem{'s' if len(problems) != 1 else ''}; nothing was published")
-        self.problems = list(problems)
 
 
 def problem_dict(problem: FlowError) -> dict[str, Any]:

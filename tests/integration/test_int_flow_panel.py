@@ -13,7 +13,7 @@ import pytest
 from appliance.box import Callbox
 from appliance.campaign.calls import SpeechKit
 from appliance.config import Config
-from appliance.panel.flows import FlowRejected
+from appliance.errors import FlowRejected
 from appliance.speech.vad import Endpointer
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "flows" / "examples" / "payment-reminder.en.json"
