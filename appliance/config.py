@@ -7,13 +7,17 @@ composition root.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from appliance.errors import ConfigError
 
@@ -222,8 +226,63 @@ def load_config(path: Path | None = None, *, state_dir: Path | None = None) -> C
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
             raise ConfigError(str(exc), file=str(path)) from exc
-    cfg = parse_config(data, file=str(path))
-    override = state_dir or (Path(os.environ["CALLBOX_STATE_DIR"]) if os.environ.get("CALLBOX_STATE_DIR") else None)
-    if override is not None:
-        cfg = dataclasses.replace(cfg, state_dir=override)
+    cfg = apply_environment(parse_config(data, file=str(path)), os.environ)
+    if state_dir is not None:  # --state-dir beats CALLBOX_STATE_DIR
+        cfg = dataclasses.replace(cfg, state_dir=state_dir)
     return cfg
+
+
+ENVIRONMENT = "<environment>"
+
+
+def apply_environment(cfg: Config, env: Mapping[str, str]) -> Config:
+    """Environment variables over the file, for containers and tests (an empty one is ignored):
+    ``CALLBOX_STATE_DIR``, ``CALLBOX_LISTEN`` (host:port), ``CALLBOX_WEBHOOK_SECRET`` (``whsec_<base64>``),
+    ``CALLBOX_API_TOKEN`` (a bearer token for the read API), ``CALLBOX_UPSTREAM_URL`` (where ticket operations
+    go). A bad value is a ``ConfigError`` naming the variable."""
+    web = cfg.web
+    if env.get("CALLBOX_STATE_DIR"):
+        cfg = dataclasses.replace(cfg, state_dir=Path(env["CALLBOX_STATE_DIR"]))
+    if env.get("CALLBOX_LISTEN"):
+        host, port = parse_listen(env["CALLBOX_LISTEN"])
+        web = dataclasses.replace(web, host=host, port=port)
+    if env.get("CALLBOX_WEBHOOK_SECRET"):
+        web = dataclasses.replace(web, webhook_secret=check_webhook_secret(env["CALLBOX_WEBHOOK_SECRET"],
+                                                                           key="CALLBOX_WEBHOOK_SECRET"))
+    if env.get("CALLBOX_API_TOKEN"):
+        token = env["CALLBOX_API_TOKEN"].strip()
+        if len(token) < 16 or any(c.isspace() for c in token):
+            raise ConfigError("must be at least 16 characters with no spaces", file=ENVIRONMENT,
+                              key="CALLBOX_API_TOKEN")
+        web = dataclasses.replace(web, api_token=token)
+    if env.get("CALLBOX_UPSTREAM_URL"):
+        url = env["CALLBOX_UPSTREAM_URL"].strip()
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"{url!r} is not an http(s) URL", file=ENVIRONMENT, key="CALLBOX_UPSTREAM_URL")
+        web = dataclasses.replace(web, callback_url=url)
+    return dataclasses.replace(cfg, web=web)
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``host:port``, ``:port`` (all addresses) or ``[::1]:port`` -> (host, port)."""
+    text = value.strip()
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ConfigError(f"{value!r}: expected HOST:PORT with a port from 1 to 65535", file=ENVIRONMENT,
+                          key="CALLBOX_LISTEN")
+    host = host.strip("[]") or "0.0.0.0"
+    return host, int(port_text)
+
+
+def check_webhook_secret(value: str, *, key: str) -> str:
+    """A Standard Webhooks secret: ``whsec_`` and the base64 of at least 24 bytes."""
+    secret = value.strip()
+    body = secret.removeprefix("whsec_")
+    try:
+        raw = base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if not secret.startswith("whsec_") or len(raw) < 24:
+        raise ConfigError("expected whsec_ and the base64 of at least 24 random bytes", file=ENVIRONMENT, key=key)
+    return secret

@@ -87,3 +87,39 @@ def test_shipped_example_config_is_valid() -> None:
     example = Path(__file__).resolve().parents[2] / "firmware-config" / "callbox.toml.example"
     cfg = load_config(example)
     assert cfg.lines[0].at_port == "/dev/ttyUSB2" and cfg.calling.hours == "09:00-20:00"
+
+
+def test_environment_overrides_the_file(tmp_path, monkeypatch):
+    """Containers and tests set the box up through the environment; each variable beats the file."""
+    import base64
+
+    f = tmp_path / "callbox.toml"
+    f.write_text('[web]\nhost = "127.0.0.1"\nport = 8080\ncallback_url = "http://file.example/"\n')
+    secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    monkeypatch.setenv("CALLBOX_STATE_DIR", str(tmp_path / "env-state"))
+    monkeypatch.setenv("CALLBOX_LISTEN", "[::1]:9090")
+    monkeypatch.setenv("CALLBOX_WEBHOOK_SECRET", secret)
+    monkeypatch.setenv("CALLBOX_API_TOKEN", "t" * 24)
+    monkeypatch.setenv("CALLBOX_UPSTREAM_URL", "https://helpdesk.invalid/hooks/callbox")
+    cfg = load_config(f)
+    assert cfg.state_dir == tmp_path / "env-state"
+    assert (cfg.web.host, cfg.web.port) == ("::1", 9090)
+    assert cfg.web.webhook_secret == secret and cfg.web.api_token == "t" * 24
+    assert cfg.web.callback_url == "https://helpdesk.invalid/hooks/callbox"
+    assert load_config(f, state_dir=tmp_path / "flag").state_dir == tmp_path / "flag"  # --state-dir wins
+
+
+@pytest.mark.parametrize(("name", "value", "says"), [
+    ("CALLBOX_LISTEN", "localhost", "HOST:PORT"),
+    ("CALLBOX_LISTEN", "0.0.0.0:70000", "HOST:PORT"),
+    ("CALLBOX_WEBHOOK_SECRET", "hunter2", "whsec_"),
+    ("CALLBOX_WEBHOOK_SECRET", "whsec_c2hvcnQ=", "24 random bytes"),
+    ("CALLBOX_API_TOKEN", "short", "16 characters"),
+    ("CALLBOX_UPSTREAM_URL", "ftp://x/", "http(s) URL"),
+    ("CALLBOX_UPSTREAM_URL", "/relative", "http(s) URL"),
+])
+def test_a_bad_environment_variable_is_named(tmp_path, monkeypatch, name, value, says):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=name) as caught:
+        load_config(tmp_path / "missing.toml")
+    assert says in str(caught.value)
