@@ -1,13 +1,21 @@
-"""`callbox serve`: the box with its lines, scheduler, panel and webhook, until SIGTERM."""
+"""`callbox serve [--simulate N]`: the box with its lines, scheduler, panel and webhook, until SIGTERM.
+
+With ``--simulate N`` the lines are N simulated modems whose callees are the demo's scripted customers (picked
+by the number's last digit), so an owner can try rules, flows and tasks end to end before a real customer
+hears them. Everything else is the real box: the config, the state dir, the webhook, the panel.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import signal
+import threading
 from typing import Any
 
 from appliance.cli.common import config_of, setup_logging
+from appliance.config import Config, LineConfig
 
 log = logging.getLogger(__name__)
 
@@ -20,29 +28,71 @@ def run_serve(opts: argparse.Namespace) -> int:
 
     setup_logging(opts.verbose)
     config = config_of(opts)
-    box = Callbox(config)
-    extra = {"API_TOKEN": config.web.api_token} if config.web.api_token else None
-    app = create_app(box.panel, secret_key=box.session_key, test_config=extra)
-    server = waitress.create_server(app, host=config.web.host, port=config.web.port, threads=8)
-
-    def _terminate(*_: object) -> None:
-        server.close()
-
-    signal.signal(signal.SIGTERM, _terminate)
-    rendered = box.flows.prerender_published()  # only what is not cached yet: quick after the first boot
-    if rendered:
-        log.info("rendered %d prompt(s) of published flows into the prompt cache", rendered)
-    box.start()
-    log.info("panel and webhook on http://%s:%s/", config.web.host, server.effective_port)
+    sims = _start_simulated_lines(opts.simulate) if opts.simulate else []
     try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
+        if sims:
+            config = _with_lines(config, [(s.at_port, s.audio_port) for s in sims])
+        box = Callbox(config)
+        extra = {"API_TOKEN": config.web.api_token} if config.web.api_token else None
+        app = create_app(box.panel, secret_key=box.session_key, test_config=extra)
+        server = waitress.create_server(app, host=config.web.host, port=config.web.port, threads=8)
+        stopping = threading.Event()
+
+        def _terminate(*_: object) -> None:
+            stopping.set()
+            server.close()
+
+        signal.signal(signal.SIGTERM, _terminate)
+        rendered = box.flows.prerender_published()  # only what is not cached yet: quick after the first boot
+        if rendered:
+            log.info("rendered %d prompt(s) of published flows into the prompt cache", rendered)
+        box.start()
+        log.info("panel and webhook on http://%s:%s/%s", config.web.host, server.effective_port,
+                 f" ({len(sims)} simulated line(s))" if sims else "")
+        try:
+            server.run()
+        except KeyboardInterrupt:
+            pass
+        except OSError:
+            if not stopping.is_set():  # the listening socket closed under the loop on SIGTERM: a clean stop
+                raise
+        finally:
+            box.stop()
     finally:
-        box.stop()
+        for sim in sims:
+            sim.stop()
     return 0
+
+
+def _start_simulated_lines(count: int) -> list[Any]:
+    from appliance.cli.demo import CAST
+    from appliance.sim.customer import CustomerScript
+    from appliance.sim.huawei import SimulatedHuaweiModem
+
+    def callee(number: str) -> CustomerScript:
+        digits = [c for c in number if c.isdigit()]
+        return CAST[int(digits[-1]) % len(CAST)].script() if digits else CustomerScript(behaviour="no_answer")
+
+    sims = [SimulatedHuaweiModem(callee, ring_ms=1200) for _ in range(count)]
+    for sim in sims:
+        sim.start()
+    return sims
+
+
+def _with_lines(config: Config, ports: list[tuple[str, str]]) -> Config:
+    return dataclasses.replace(config, lines=tuple(LineConfig(f"sim{i}", at, audio)
+                                                   for i, (at, audio) in enumerate(ports)))
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 16:
+        raise argparse.ArgumentTypeError("from 1 to 16 simulated lines")
+    return value
 
 
 def register(commands: Any) -> None:
     s = commands.add_parser("serve", help="run the box: lines, scheduler, panel and webhook")
+    s.add_argument("--simulate", type=_positive, default=0, metavar="N",
+                   help="N simulated modems with the demo's scripted customers instead of the configured lines")
     s.set_defaults(func=run_serve)

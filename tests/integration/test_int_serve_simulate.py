@@ -1,0 +1,90 @@
+"""`callbox serve --simulate 1` as an owner tries it: the real server process, configured through the
+environment, takes a signed ticket over HTTP, calls a simulated customer, shows the call on the read API, and
+stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from appliance.cli.demo import post_ticket
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "whsec_" + base64.b64encode(b"serve-simulate-secret-0123456789").decode()
+TOKEN = "read-api-token-for-the-test"
+FINAL = {"completed", "busy", "no_answer", "rejected", "failed", "interrupted", "hung_up"}
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def get(url: str, *, token: str | None = None) -> Any:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def wait_for(check: Any, timeout: float, proc: subprocess.Popen[str]) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "callbox serve exited early"
+        try:
+            found = check()
+        except OSError:
+            found = None
+        if found:
+            return found
+        time.sleep(0.25)  # polling a real HTTP server from outside its process
+    raise AssertionError(f"not reached within {timeout} s")
+
+
+def test_serve_simulate_takes_a_ticket_calls_and_stops_cleanly(tmp_path: Path) -> None:
+    config = tmp_path / "callbox.toml"
+    config.write_text('[calling]\nhours = "00:00-00:00"\nring_timeout_s = 4\nmax_attempts = 1\n')
+    port = free_port()
+    env = {**os.environ, "CALLBOX_CONFIG": str(config), "CALLBOX_STATE_DIR": str(tmp_path / "state"),
+           "CALLBOX_LISTEN": f"127.0.0.1:{port}", "CALLBOX_WEBHOOK_SECRET": SECRET, "CALLBOX_API_TOKEN": TOKEN}
+    proc = subprocess.Popen([sys.executable, "-m", "appliance.cli", "serve", "--simulate", "1"], cwd=ROOT, env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: get(f"{base}/healthz").get("ok"), 90, proc)
+        ticket = {"id": "SIM-1", "type": "delivery", "subject": "Parcel out for delivery", "description": "",
+                  "customer": {"name": "Alice Moreau", "phone": "+15550100000"},
+                  "order": {"id": "48210", "status": "shipped"}}
+        answer = post_ticket(f"{base}/api/v1/tickets", SECRET, ticket)
+        assert answer["decision"] == "call" and answer["task"] is not None
+
+        def ended() -> Any:
+            calls = get(f"{base}/api/v1/calls", token=TOKEN)["calls"]
+            return calls if calls and calls[0]["outcome"] in FINAL else None
+
+        (call,) = wait_for(ended, 120, proc)
+        assert call["ticket_id"] == "SIM-1" and call["line"] == "sim0"
+        assert call["outcome"] == "completed" and call["turns"][0]["speaker"] == "bot"
+        assert any(t["speaker"] == "customer" and t["text"] for t in call["turns"])
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            _, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+    assert proc.returncode == 0, err[-2000:]
+    assert "Traceback" not in err
