@@ -85,7 +85,7 @@ def parse_hours(span: str) -> tuple[Window, ...]:
         return (Window(0, DAY),)
     if start < end:
         return (Window(start, end),)
-    return tuple(w for w in (Window(0, end), Window(start, DAY)) if w.start < w.end)
+    return tuple(Window(a, b) for a, b in ((0, end), (start, DAY)) if a < b)  # "21:00-00:00": no morning part
 
 
 def every_day(*spans: str) -> WeeklyHours:
