@@ -97,8 +97,7 @@ class Callbox:
         )
         self._listeners: list[Callable[[CallSummary], None]] = []
         self.scheduler = Scheduler(records=self.records, runner=self.runner, lines=self.lines,
-                                   window=config.calling.window(), on_call=self._call_done,
-                                   retry=config.calling.retry_s)
+                                   on_call=self._call_done, retry=config.calling.retry_s)
         self.outbox: OutboxWorker | None = None
         if config.web.callback_url:
             self.outbox = OutboxWorker(self.records, url=config.web.callback_url, secret=self.webhook_secret)

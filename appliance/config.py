@@ -60,9 +60,14 @@ class RetryConfig:
     interrupted: float = 60
 
 
+CALLING_PRESETS = ("custom", "us", "fr", "cn")  # appliance.campaign.compliance.PRESETS, one row each
+
+
 @dataclass(frozen=True)
 class CallingConfig:
-    hours: str = "09:00-20:00"
+    hours: str = "09:00-20:00"  # the `custom` preset's hours, on the callee's clock; 00:00-00:00 is all day
+    preset: str = "custom"  # calling hours and caps by country (README: "Calling hours and compliance")
+    max_per_day: int = 3  # calls per number per day (the callee's day); a preset may allow fewer
     ring_timeout_s: float = 45
     max_attempts: int = 3
     max_call_s: float = 300
@@ -211,6 +216,11 @@ def parse_config(data: dict[str, Any], *, file: str = "<config>") -> Config:
         cfg.calling.window()
     except ConfigError as exc:
         raise ConfigError(str(exc).split(": ", 1)[1], file=file, key="calling.hours") from exc
+    if cfg.calling.preset not in CALLING_PRESETS:
+        raise ConfigError(f"must be one of {', '.join(CALLING_PRESETS)}, not {cfg.calling.preset!r}", file=file,
+                          key="calling.preset")
+    if cfg.calling.max_per_day < 1:
+        raise ConfigError("must be at least 1", file=file, key="calling.max_per_day")
     names = [line.name for line in cfg.lines]
     if len(set(names)) != len(names):
         raise ConfigError("line names must be unique", file=file, key="lines")

@@ -1,5 +1,9 @@
 """One call attempt for one task on one line: guards, dial and converse, conclude in one transaction, and a text
-to a customer the campaign gave up on."""
+to a customer the campaign gave up on.
+
+The guards are asked here, per task, just before the dial: the flow and the do-not-call list (``dial_guard``,
+which cancel), then the calling rules (``compliance.hold``: hours in the callee's zone, caps, a refusal's quiet
+time), which move the task to the first time they allow."""
 
 from __future__ import annotations
 
@@ -11,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from appliance.campaign.attempt import Outcome, TicketStatus
-from appliance.campaign.conclude import AttemptResult, blocked, conclude, orphaned
+from appliance.campaign.compliance import CallingRules, hold
+from appliance.campaign.conclude import AttemptResult, blocked, conclude, held, orphaned
 from appliance.campaign.dialing import SpeechKit, place_and_converse
 from appliance.campaign.guards import dial_guard, flow_not_published
+from appliance.campaign.hours import box_zone, callee_zones
 from appliance.campaign.texts import UnreachableTexts
 from appliance.config import CallingConfig
 from appliance.dialog.flow.load import parse_flow
@@ -53,7 +59,10 @@ class CallRunner:
         shop_name: str = "the shop",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         texts: UnreachableTexts | None = None,
+        rules: CallingRules | None = None,
     ) -> None:
+        # the calling rules; by default the configured preset, numbers of unknown zone on the box's clock
+        self.rules = rules or CallingRules.from_config(calling, box_zone())
         self.texts = texts  # a text to the customer after the last failed attempt
         self.records = records
         self.configs = configs
@@ -78,6 +87,9 @@ class CallRunner:
             conclusion = blocked(ticket, task, guard)
             self.records.record_conclusion(conclusion)
             return CallSummary(0, ticket.id, Outcome.BLOCKED, None, conclusion.ticket_status or "", guard.name)
+        stop = self._held(ticket, task)
+        if stop is not None:
+            return stop
         version, document = found
         flow = parse_flow(document)
         call_id = self.records.start_call(task=task, phone=ticket.customer_phone, line=line.name, flow_version=version)
@@ -104,6 +116,26 @@ class CallRunner:
         if summary.ticket_status == TicketStatus.UNREACHABLE and self.texts is not None:
             self._text(summary, ticket, line, document)
         return summary
+
+    def _held(self, ticket: Ticket, task: TaskRow) -> CallSummary | None:
+        """The calling rules: None if the call may be made now; else the task is moved to the first time they
+        allow (or cancelled if there is none) and the attempt ends ``blocked`` with the guard's name."""
+        now = self.clock()
+        phone = ticket.customer_phone
+        stop = hold(now, rules=self.rules, zones=callee_zones(phone, self.rules.fallback_zone),
+                    history=self.records.phone_history(phone, now - self.rules.look_back))
+        if stop is None:
+            return None
+        if stop.until is not None:
+            log.info("task %s: not dialing %s now: %s; moved to %s", task.id, phone, stop.guard.why,
+                     stop.until.isoformat(timespec="minutes"))
+            conclusion = held(ticket, task, stop.guard, stop.until)
+        else:
+            log.warning("task %s: not dialing %s: %s, and no time allows it; cancelled", task.id, phone,
+                        stop.guard.why)
+            conclusion = blocked(ticket, task, stop.guard)
+        self.records.record_conclusion(conclusion)
+        return CallSummary(0, ticket.id, Outcome.BLOCKED, None, conclusion.ticket_status or "", stop.guard.name)
 
     def _conclude(self, call_id: int, task: TaskRow, ticket: Ticket, result: AttemptResult) -> CallSummary:
         conclusion = conclude(ticket, task, result, self.clock(), call_id=call_id, retry=self.calling.retry_s)

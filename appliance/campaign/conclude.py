@@ -170,6 +170,22 @@ def blocked(ticket: Ticket, task: TaskRow, guard: Guard) -> Conclusion:
     )
 
 
+def held(ticket: Ticket, task: TaskRow, guard: Guard, until: datetime) -> Conclusion:
+    """A guard holds the task until ``until`` (calling hours, a cap, a refusal's quiet time): no call row, the
+    task waits and is not counted as an attempt; the ticket says why and when (not told upstream: nothing
+    happened yet)."""
+    remark = f"{guard.remark} Next try at {until.astimezone():%Y-%m-%d %H:%M}."
+    return Conclusion(
+        task=TaskEnd(task.id, next_task_state(TaskState.RUNNING, "retry").value, Outcome.BLOCKED.value, iso(until),
+                     counted=False),
+        ticket_id=ticket.id,
+        operations=(("remark", remark),),
+        ticket_status=next_ticket_status(TicketStatus.CALLING, "retry").value,
+        next_call_at=iso(until),
+        extra={"guard": guard.name},
+    )
+
+
 def orphaned(task: TaskRow) -> Conclusion:
     """A task that names a ticket the store does not have: cancel it (it would fail again on every claim)."""
     return Conclusion(task=TaskEnd(task.id, _CANCELLED, "missing_ticket"), ticket_id=None)

@@ -30,9 +30,10 @@ class Admission:
 
 
 def admit(payload: dict[str, Any], *, webhook_id: str, records: RecordsStore, configs: ConfigStore,
-          max_attempts: int) -> Admission:
-    """Parse (TicketInvalid names the field), decide by the rules, check the guards, store."""
-    ticket = parse_ticket(payload)
+          max_attempts: int, phone_region: str | None = None) -> Admission:
+    """Parse (TicketInvalid names the field), decide by the rules, check the guards, store. ``phone_region``
+    (the shop's country) reads a national phone number into E.164."""
+    ticket = parse_ticket(payload, region=phone_region)
     decision = decide(ticket, [TriggerRule.from_doc(r) for r in configs.rules()])
     if decision.call and decision.flow is not None:
         guard = dial_guard(ticket.customer_phone, decision.flow, configs=configs, do_not_call=records.do_not_call)

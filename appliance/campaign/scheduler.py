@@ -1,11 +1,14 @@
-"""The scheduler: one worker thread per line takes the next due task within calling hours."""
+"""The scheduler: one worker thread per line takes the next due task and hands it to the call runner.
+
+Calling hours are a decision per task, on the callee's clock: the runner's guards (``compliance.hold``) move a
+task that may not be called now to the first time it may, so a task is taken at most once per closing."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 
 from appliance.campaign.calls import CallRunner, CallSummary
 from appliance.campaign.conclude import recover
@@ -16,25 +19,6 @@ from appliance.telephony.line import LineState
 from appliance.telephony.ports import LinePort
 
 log = logging.getLogger(__name__)
-
-
-def in_window(local: datetime, start: time, end: time) -> bool:
-    """Is a local wall-clock time inside the calling window? A window may wrap past midnight."""
-    t = local.time()
-    if start == end:  # "00:00-00:00": any time of day
-        return True
-    if start < end:
-        return start <= t < end
-    return t >= start or t < end
-
-
-def next_window_start(local: datetime, start: time, end: time) -> datetime:
-    if in_window(local, start, end):
-        return local
-    candidate = local.replace(hour=start.hour, minute=start.minute, second=0, microsecond=0)
-    if candidate <= local:
-        candidate += timedelta(days=1)
-    return candidate
 
 
 def recover_at_startup(records: RecordsStore, now: datetime, *, retry: RetryConfig) -> int:
@@ -53,7 +37,6 @@ class Scheduler:
         records: RecordsStore,
         runner: CallRunner,
         lines: Sequence[LinePort],
-        window: tuple[time, time],
         on_call: Callable[[CallSummary], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         idle_poll_s: float = 1.0,
@@ -62,7 +45,6 @@ class Scheduler:
         self.records = records
         self.runner = runner
         self.lines = list(lines)
-        self.window = window
         self.on_call = on_call
         self.clock = clock
         self.idle_poll_s = idle_poll_s
@@ -93,12 +75,6 @@ class Scheduler:
     def _work(self, line: LinePort) -> None:
         while not self._stop.is_set():
             now = self.clock()
-            local = now.astimezone()
-            if not in_window(local, *self.window):
-                opens = next_window_start(local, *self.window)
-                log.info("outside calling hours; %s waits until %s", line.name, opens.isoformat(timespec="minutes"))
-                self._stop.wait(min(60.0, max(1.0, (opens - local).total_seconds())))
-                continue
             if line.state is not LineState.READY:
                 self._stop.wait(self.idle_poll_s)
                 continue

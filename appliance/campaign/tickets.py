@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from appliance.errors import TicketInvalid
+from appliance.records.phones import PhoneNumberInvalid, e164
 from appliance.records.ticket import Ticket
 
 __all__ = ["Ticket", "normalise_phone", "parse_ticket"]
 
-_PHONE_SEPARATORS = re.compile(r"[\s().\-/]")
-_PHONE = re.compile(r"^\+?[0-9]{3,15}$")
 MAX_TEXT = 4000
 
 
@@ -40,17 +38,17 @@ def _object(obj: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
-def normalise_phone(raw: str) -> str:
-    phone = _PHONE_SEPARATORS.sub("", raw)
-    if phone.startswith("00"):
-        phone = "+" + phone[2:]
-    if not _PHONE.match(phone):
-        raise TicketInvalid(f"{raw!r} is not a phone number", field="customer.phone")
-    return phone
+def normalise_phone(raw: str, region: str | None = None) -> str:
+    """The number in E.164; ``region`` (the shop's country) reads a national number such as ``0612345678``."""
+    try:
+        return e164(raw, region)
+    except PhoneNumberInvalid as exc:
+        raise TicketInvalid(str(exc), field="customer.phone") from None
 
 
-def parse_ticket(payload: dict[str, Any]) -> Ticket:
-    """Check a ticket payload; the first problem found is raised naming its field. The ticket keeps the payload."""
+def parse_ticket(payload: dict[str, Any], *, region: str | None = None) -> Ticket:
+    """Check a ticket payload; the first problem found is raised naming its field. The ticket keeps the payload.
+    ``region`` reads a national phone number."""
     customer = _object(payload, "customer")
     order = _object(payload, "order")
     return Ticket(
@@ -59,7 +57,7 @@ def parse_ticket(payload: dict[str, Any]) -> Ticket:
         subject=_text(payload, "subject", "subject"),
         description=_text(payload, "description", "description", allow_empty=True),
         customer_name=_text(customer, "name", "customer.name"),
-        customer_phone=normalise_phone(_text(customer, "phone", "customer.phone")),
+        customer_phone=normalise_phone(_text(customer, "phone", "customer.phone"), region),
         order_id=_text(order, "id", "order.id"),
         order_status=_text(order, "status", "order.status").lower(),
         payload=payload,

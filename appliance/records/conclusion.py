@@ -50,6 +50,7 @@ class TaskEnd:
     state: str
     outcome: str
     next_attempt_at: str | None = None  # set for a retry
+    counted: bool = True  # False: a guard held the task before dialing; taking it does not count as an attempt
 
 
 @dataclass(frozen=True)
@@ -113,9 +114,9 @@ def write_conclusion(c: sqlite3.Connection, conclusion: Conclusion, ts: str) -> 
     task = conclusion.task
     if task is not None:
         c.execute(
-            "UPDATE tasks SET state=?, last_outcome=?, next_attempt_at=COALESCE(?, next_attempt_at), updated_at=?"
-            " WHERE id=?",
-            (task.state, task.outcome, task.next_attempt_at, ts, task.task_id),
+            "UPDATE tasks SET state=?, last_outcome=?, next_attempt_at=COALESCE(?, next_attempt_at), updated_at=?,"
+            " attempts=attempts-? WHERE id=?",
+            (task.state, task.outcome, task.next_attempt_at, ts, 0 if task.counted else 1, task.task_id),
         )
     if conclusion.next_task is not None and conclusion.ticket_id is not None:
         nt = conclusion.next_task

@@ -12,11 +12,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from appliance.errors import StorageError
+from appliance.records.phones import normalise_stored_phones
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-MIGRATIONS: list[str] = [
+Migration = str | Callable[[sqlite3.Connection], Any]  # a script, or Python for what SQL cannot do
+
+MIGRATIONS: list[Migration] = [
     # 1: the first schema
     """
     CREATE TABLE tickets (
@@ -146,6 +149,10 @@ MIGRATIONS: list[str] = [
         AND id NOT IN (SELECT MIN(id) FROM tasks WHERE state IN ('pending', 'running', 'paused') GROUP BY ticket_id);
     CREATE UNIQUE INDEX tasks_one_live ON tasks(ticket_id) WHERE state IN ('pending', 'running', 'paused');
     """,
+    # 5: phone numbers in E.164, so that a national and an international form of one number are one customer
+    # (do-not-call list, caps): the international forms are rewritten here; national ones need the shop's
+    # country and are rewritten when the store is opened with it (RecordsStore(phone_region=...))
+    normalise_stored_phones,
 ]
 
 
@@ -182,7 +189,17 @@ class Database:
             if number <= current:
                 continue
             log.info("migrating %s to schema %d", self.path, number)
-            conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
+            if isinstance(script, str):
+                conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
+                continue
+            conn.execute("BEGIN")
+            try:
+                script(conn)
+                conn.execute(f"PRAGMA user_version={number}")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     @property
     def schema_version(self) -> int:

@@ -5,6 +5,9 @@ disposition; the number goes on this list in the same transaction as the call's
 record, no rule will phone it again (a new ticket for it is stored but skipped,
 saying why), and tasks already planned for it are cancelled before they dial.
 Only an admin takes a number off (``callbox dnc remove`` or the panel).
+
+Numbers are kept and compared in E.164 (``appliance.records.phones``): ``0612345678`` read with the shop's
+country and ``+33 6 12 34 56 78`` are one entry.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from appliance.records.db import Database
+from appliance.records.phones import e164, e164_or_none
 
 __all__ = ["DoNotCall", "DoNotCallEntry"]
 
@@ -36,19 +40,32 @@ def add_in(c: sqlite3.Connection, phone: str, reason: str, *, ticket_id: str | N
            call_id: int | None = None, now: datetime | None = None) -> None:
     """Put ``phone`` on the list inside the caller's transaction (the first reason is kept)."""
     when = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+    phone = e164_or_none(phone) or phone  # a ticket's number is E.164 already
     c.execute("INSERT OR IGNORE INTO do_not_call(phone, added_at, reason, ticket_id, call_id) VALUES (?,?,?,?,?)",
               (phone, when, reason, ticket_id, call_id))
 
 
 class DoNotCall:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    """The list; ``region`` (the shop's country) reads national numbers."""
 
-    def add(self, phone: str, reason: str, *, ticket_id: str | None = None, call_id: int | None = None) -> None:
-        self.db.write(lambda c: add_in(c, phone, reason, ticket_id=ticket_id, call_id=call_id))
+    def __init__(self, db: Database, *, region: str | None = None) -> None:
+        self.db = db
+        self.region = region
+
+    def add(self, phone: str, reason: str, *, ticket_id: str | None = None, call_id: int | None = None) -> str:
+        """Put a number on the list; returns it in E.164. ``PhoneNumberInvalid`` (nothing written) if it is not
+        one."""
+        number = e164(phone, self.region)
+        self.db.write(lambda c: add_in(c, number, reason, ticket_id=ticket_id, call_id=call_id))
+        return number
+
+    def _key(self, phone: str) -> str:
+        """What the list is searched by: E.164, or the text as given when it is no number (found nowhere)."""
+        return e164_or_none(phone, self.region) or phone.strip()
 
     def entry(self, phone: str) -> DoNotCallEntry | None:
-        row = self.db.read(lambda c: c.execute("SELECT * FROM do_not_call WHERE phone = ?", (phone,)).fetchone())
+        key = self._key(phone)
+        row = self.db.read(lambda c: c.execute("SELECT * FROM do_not_call WHERE phone = ?", (key,)).fetchone())
         return DoNotCallEntry(**dict(row)) if row is not None else None
 
     def entries(self) -> list[DoNotCallEntry]:
@@ -57,4 +74,5 @@ class DoNotCall:
 
     def remove(self, phone: str) -> bool:
         """Take a number off the list; False if it was not on it."""
-        return bool(self.db.write(lambda c: c.execute("DELETE FROM do_not_call WHERE phone = ?", (phone,)).rowcount))
+        key = self._key(phone)
+        return bool(self.db.write(lambda c: c.execute("DELETE FROM do_not_call WHERE phone = ?", (key,)).rowcount))

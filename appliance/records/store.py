@@ -21,6 +21,8 @@ from appliance.records.conclusion import (
 )
 from appliance.records.db import Database
 from appliance.records.dnc import DoNotCall
+from appliance.records.history import PhoneHistory, phone_history
+from appliance.records.phones import normalise_stored_phones
 from appliance.records.ticket import Ticket
 
 __all__ = ["Conclusion", "InFlight", "RecordsStore", "Submission", "TaskRow", "Ticket", "Turn", "iso", "now_iso"]
@@ -65,9 +67,14 @@ class Submission:
 
 
 class RecordsStore:
-    def __init__(self, path: Path) -> None:
+    """``phone_region`` (the shop's country) reads national numbers; numbers stored before it was known are
+    rewritten in E.164 on opening."""
+
+    def __init__(self, path: Path, *, phone_region: str | None = None) -> None:
         self.db = Database(path)
-        self._do_not_call = DoNotCall(self.db)
+        self._do_not_call = DoNotCall(self.db, region=phone_region)
+        if phone_region:
+            self.db.write(lambda c: normalise_stored_phones(c, phone_region))
 
     def close(self) -> None:
         self.db.close()
@@ -201,6 +208,10 @@ class RecordsStore:
         return _task(row) if row is not None else None
 
     # -- calls -------------------------------------------------------------
+    def phone_history(self, phone: str, since: datetime) -> PhoneHistory:
+        """The calls to ``phone`` (E.164) since ``since`` and its last refusal: what the caps are checked on."""
+        return self.db.read(lambda c: phone_history(c, phone, since))
+
     def start_call(self, *, task: TaskRow, phone: str, line: str, flow_version: int) -> int:
         def tx(c: sqlite3.Connection) -> int:
             cur = c.execute(

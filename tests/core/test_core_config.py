@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from pathlib import Path
 
 import pytest
 
 from appliance.campaign.attempt import Outcome, retry_decision
-from appliance.campaign.scheduler import in_window, next_window_start
+from appliance.campaign.hours import allowed, every_day, next_allowed
 from appliance.config import RetryConfig, load_config, parse_config
 from appliance.errors import ConfigError
 
@@ -31,6 +31,8 @@ def test_config_file_with_lines(tmp_path: Path) -> None:
         ('[web]\nport = "80"\n', "web.port"),
         ("[calling.retry_s]\nbusyy = 1\n", "calling.retry_s.busyy"),
         ('[calling]\nhours = "all day"\n', "calling.hours"),
+        ('[calling]\npreset = "de"\n', "calling.preset"),
+        ("[calling]\nmax_per_day = 0\n", "calling.max_per_day"),
         ('[[lines]]\nname = "a"\n', "lines[0]"),
         ("not toml at all [", None),
     ],
@@ -64,11 +66,12 @@ def test_duplicate_line_names() -> None:
     ],
 )
 def test_calling_window(hhmm: str, window: tuple[str, str], inside: bool) -> None:
-    local = datetime.fromisoformat(f"2026-11-24T{hhmm}")
-    start, end = (time.fromisoformat(w) for w in window)
-    assert in_window(local, start, end) is inside
-    opens = next_window_start(local, start, end)
-    assert in_window(opens, start, end) and opens >= local
+    """`calling.hours` as the custom preset reads it (on the callee's clock; here UTC)."""
+    at = datetime.fromisoformat(f"2026-11-24T{hhmm}+00:00")
+    hours = every_day("-".join(window))
+    assert allowed(at, hours, (UTC,)) is inside
+    opens = next_allowed(at, hours, (UTC,))
+    assert opens is not None and allowed(opens, hours, (UTC,)) and opens >= at
 
 
 def test_retry_table() -> None:

@@ -12,6 +12,7 @@ from appliance.errors import StorageError
 from appliance.records.conclusion import CallEnd, Conclusion, TaskEnd
 from appliance.records.config_store import ConfigStore
 from appliance.records.db import MIGRATIONS
+from appliance.records.phones import PhoneNumberInvalid
 from appliance.records.store import RecordsStore, Ticket, Turn
 
 FIELDS = {
@@ -45,7 +46,7 @@ def submit(store: RecordsStore, msg: str = "m1", **over: str):  # type: ignore[n
 
 
 def test_schema_is_migrated_wal_and_indexed(store: RecordsStore, tmp_path: Path) -> None:
-    assert store.db.schema_version == len(MIGRATIONS) == 4
+    assert store.db.schema_version == len(MIGRATIONS) == 5
     conn = sqlite3.connect(tmp_path / "callbox.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
@@ -62,12 +63,51 @@ def test_a_box_on_schema_1_upgrades_in_place_and_keeps_its_records(tmp_path: Pat
     conn.close()
     upgraded = RecordsStore(path)
     try:
-        assert upgraded.db.schema_version == 4
+        assert upgraded.db.schema_version == 5
         assert upgraded.password_hash("admin") == "hash"
         upgraded.do_not_call.add("+15550199", "test")
         assert upgraded.do_not_call.entry("+15550199") is not None
     finally:
         upgraded.close()
+
+
+def test_migration_5_stores_the_numbers_already_there_in_e164(tmp_path: Path) -> None:
+    """A box on schema 4 listed one French number twice, in two forms, and a national one: the upgrade keeps one
+    entry per number (the earlier), in E.164; the national form waits for the shop's country, then joins."""
+    path = tmp_path / "v4.db"
+    conn = sqlite3.connect(path)
+    for number, script in enumerate(MIGRATIONS[:4], start=1):
+        assert isinstance(script, str)
+        conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
+    rows = [("0033 6 12 34 56 78", "2026-01-01T00:00:00+00:00"), ("+33612345678", "2026-02-01T00:00:00+00:00"),
+            ("06.98.76.54.32", "2026-03-01T00:00:00+00:00"), ("not a number", "2026-03-02T00:00:00+00:00")]
+    conn.executemany("INSERT INTO do_not_call(phone, added_at, reason) VALUES (?,?,'asked')", rows)
+    conn.commit()
+    conn.close()
+    upgraded = RecordsStore(path)
+    try:
+        phones = {e.phone: e.added_at[:7] for e in upgraded.do_not_call.entries()}
+        assert phones == {"+33612345678": "2026-01", "06.98.76.54.32": "2026-03", "not a number": "2026-03"}
+    finally:
+        upgraded.close()
+    in_france = RecordsStore(path, phone_region="FR")
+    try:
+        assert in_france.do_not_call.entry("0698765432") is not None  # national and E.164 are one number
+        assert in_france.do_not_call.entry("+33 6 98 76 54 32") is not None
+        assert {e.phone for e in in_france.do_not_call.entries()} == {"+33612345678", "+33698765432",
+                                                                       "not a number"}
+    finally:
+        in_france.close()
+
+
+def test_do_not_call_compares_numbers_in_e164(store: RecordsStore) -> None:
+    assert store.do_not_call.add("0044 20 7946 0958", "asked") == "+442079460958"
+    assert store.do_not_call.entry("+44 (20) 7946-0958") is not None
+    assert store.do_not_call.entry("call me maybe") is None  # not a number: on no list, nothing raised
+    with pytest.raises(PhoneNumberInvalid):
+        store.do_not_call.add("020 7946 0958", "no country given")
+    assert [e.phone for e in store.do_not_call.entries()] == ["+442079460958"]
+    assert store.do_not_call.remove("00442079460958") and store.do_not_call.entries() == []
 
 
 def test_ticket_is_committed_before_submit_returns_and_is_idempotent(store: RecordsStore, tmp_path: Path) -> None:

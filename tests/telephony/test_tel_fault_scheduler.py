@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-from datetime import time as dtime
 
 import pytest
 from tel_helpers import FAST, FAST_MODEM, no_thread_left, wait_state, wait_until
@@ -84,7 +83,6 @@ def test_tel_fault_scheduler_skips_a_faulted_line_and_uses_it_again(tmp_path):
             records=records,
             runner=runner,  # type: ignore[arg-type]
             lines=[line],
-            window=(dtime(0, 0), dtime(0, 0)),
             idle_poll_s=0.05,
         )
         try:
