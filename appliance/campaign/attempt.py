@@ -171,7 +171,9 @@ RETRY_TABLE: dict[Outcome, RetryRule] = {
     Outcome.HUNG_UP: RetryRule(True, "failed", "warn", "the customer hung up before the flow's end"),
     Outcome.EXPIRED: RetryRule(False, None, "muted", "the task's time ran out"),
     Outcome.BLOCKED: RetryRule(False, None, "muted",
-                               "a guard stopped it before dialing (flow not published, number on do-not-call list)"),
+                               "a guard stopped it before dialing: the flow is not published, the number is on the "
+                               "do-not-call list, a flow variable has no value (the task ends); outside calling "
+                               "hours, a cap or a refusal's quiet time (the task waits, the attempt is not counted)"),
     Outcome.CANCELLED: RetryRule(False, None, "muted", "cancelled by an admin"),
 }
 
@@ -191,6 +193,12 @@ def rule_for(outcome: Outcome) -> RetryRule:
     return RETRY_TABLE[outcome]
 
 
+NOT_RETRIED_NEXT = {
+    Outcome.COMPLETED: "a new task at the scheduled time",
+    Outcome.BLOCKED: "hours, caps, quiet time: the first allowed time; otherwise none",
+}
+
+
 def retry_table_markdown(config: RetryConfig | None = None) -> str:
     """The retry table as the README shows it (with the default delays)."""
     config = config or RetryConfig()
@@ -200,7 +208,7 @@ def retry_table_markdown(config: RetryConfig | None = None) -> str:
             after = f"after `calling.retry_s.{rule.delay}` ({rule.delay_s(config):g} s)"
             retried = "yes"
         else:
-            after = "a new task at the scheduled time" if outcome is Outcome.COMPLETED else "none"
+            after = NOT_RETRIED_NEXT.get(outcome, "none")
             retried = "no"
         rows.append(f"| `{outcome.value}` | {rule.means} | {retried} | {after} |")
     return "\n".join(rows) + "\n"
