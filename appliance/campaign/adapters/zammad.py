@@ -64,7 +64,7 @@ def zammad_ticket(payload: dict[str, Any], mapping: FieldMapping) -> dict[str, A
     if not phone:
         raise TicketInvalid("has neither a mobile nor a phone number", field="ticket.customer")
     custom = {k: v for k, v in ticket.items() if _is_custom(k)}
-    order_id, order_status = order_fields(custom, mapping, path="ticket.{}")
+    order_id, order_status = order_fields(ticket, mapping, path="ticket.{}")  # mapped by name: any attribute
     article = payload.get("article")
     description = ""
     if isinstance(article, dict):
@@ -79,7 +79,7 @@ def zammad_ticket(payload: dict[str, Any], mapping: FieldMapping) -> dict[str, A
     return native_ticket(
         helpdesk=HELPDESK,
         ticket_id=required_text(ticket, "id", "ticket.id"),
-        ticket_type=ticket_type(_named(ticket.get("type")), custom, mapping, own_path="ticket.type",
+        ticket_type=ticket_type(_named(ticket.get("type")), ticket, mapping, own_path="ticket.type",
                                 custom_path="ticket.{}"),
         status=_named(ticket.get("state")).lower(),
         subject=required_text(ticket, "title", "ticket.title"),
