@@ -87,3 +87,15 @@ def test_shipped_example_config_is_valid() -> None:
     example = Path(__file__).resolve().parents[2] / "firmware-config" / "callbox.toml.example"
     cfg = load_config(example)
     assert cfg.lines[0].at_port == "/dev/ttyUSB2" and cfg.calling.hours == "09:00-20:00"
+
+
+def test_helpdesks_section_is_parsed_and_unknown_keys_or_helpdesks_are_errors() -> None:
+    cfg = parse_config({"helpdesks": {"zendesk": {"secret": "s", "order_id_field": "360001"},
+                                      "freshdesk": {"secret": "t"}}})
+    assert cfg.helpdesks.zendesk.secret == "s" and cfg.helpdesks.zendesk.order_id_field == "360001"
+    assert cfg.helpdesks.by_name()["freshdesk"].secret == "t" and cfg.helpdesks.zammad.secret == ""
+    for bad, key in (({"zendesk": {"sekret": "s"}}, "helpdesks.zendesk.sekret"), ({"jira": {}}, "helpdesks.jira"),
+                     ({"zammad": {"secret": 5}}, "helpdesks.zammad.secret")):
+        with pytest.raises(ConfigError) as err:
+            parse_config({"helpdesks": bad})
+        assert key in str(err.value)
