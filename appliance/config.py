@@ -35,6 +35,31 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class HelpdeskConfig:
+    """``[helpdesks.<name>]``: one helpdesk's webhook (README "Helpdesks"). Without a secret its route answers 404.
+
+    ``secret``: Zendesk's signing secret, Zammad's HMAC token, or the token Freshdesk sends in the
+    ``X-Callbox-Token`` header. The ``*_field`` names say which custom field holds the order id, the order
+    status and (optionally) the ticket type; "" = the adapter's default (README)."""
+
+    secret: str = ""
+    order_id_field: str = ""
+    order_status_field: str = ""
+    type_field: str = ""
+    default_type: str = ""
+
+
+@dataclass(frozen=True)
+class HelpdesksConfig:
+    zendesk: HelpdeskConfig = field(default_factory=HelpdeskConfig)
+    freshdesk: HelpdeskConfig = field(default_factory=HelpdeskConfig)
+    zammad: HelpdeskConfig = field(default_factory=HelpdeskConfig)
+
+    def by_name(self) -> dict[str, HelpdeskConfig]:
+        return {"zendesk": self.zendesk, "freshdesk": self.freshdesk, "zammad": self.zammad}
+
+
+@dataclass(frozen=True)
 class SpeechConfig:
     language: str = "en"
     # vosk_model / piper_voice: the name of a model installed with `callbox models add` (under <state>/models/)
@@ -165,6 +190,7 @@ class Config:
     vui: VuiConfig = field(default_factory=VuiConfig)
     lines: tuple[LineConfig, ...] = ()
     sms: SmsConfig = field(default_factory=SmsConfig)
+    helpdesks: HelpdesksConfig = field(default_factory=HelpdesksConfig)
 
     @property
     def paths(self) -> StatePaths:

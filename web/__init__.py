@@ -15,6 +15,7 @@ from flask.typing import ResponseReturnValue
 from standardwebhooks.webhooks import Webhook
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from appliance.config import HelpdesksConfig
 from web.auth import LoginThrottle
 from web.service import PanelService
 
@@ -33,10 +34,12 @@ def create_app(
     *,
     secret_key: str | None = None,
     test_config: dict[str, Any] | None = None,
+    helpdesks: HelpdesksConfig | None = None,
 ) -> Flask:
     """Build the web app. Without ``secret_key`` a random one is made, so panel
     sessions end when the process restarts. ``test_config`` overrides config keys
-    (``API_TOKEN``, ``LOGIN_MAX_FAILURES``, ``LOGIN_LOCKOUT_S``, ``MAX_CONTENT_LENGTH``...)."""
+    (``API_TOKEN``, ``LOGIN_MAX_FAILURES``, ``LOGIN_LOCKOUT_S``, ``MAX_CONTENT_LENGTH``...). ``helpdesks``: the
+    ``[helpdesks.*]`` config; a helpdesk without a secret is not connected (its route answers 404)."""
     app = Flask(__name__)
     app.config.from_mapping(
         SECRET_KEY=secret_key or secrets.token_hex(32),
@@ -63,8 +66,10 @@ def create_app(
     )
 
     from web import api, flows, panel
+    from web import helpdesks as helpdesk_routes
 
     app.register_blueprint(api.bp)
+    helpdesk_routes.install(app, helpdesks or HelpdesksConfig())
     app.register_blueprint(panel.bp)
     app.register_blueprint(flows.bp)
     app.add_url_rule("/healthz", "healthz", healthz)

@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from appliance.errors import StorageError, TicketInvalid
 from web.auth import api_auth_required
 from web.openapi import openapi_document
-from web.service import PanelService
+from web.ticket_intake import BodyRejected, error, json_object, service, submit
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 MAX_LIST_LIMIT = 500
-
-
-def service() -> PanelService:
-    svc: PanelService = current_app.extensions["callbox_service"]
-    return svc
-
-
-def error(status: int, code: str, message: str, **extra: Any) -> tuple[Response, int]:
-    return jsonify(error=code, message=message, **extra), status
 
 
 def _verify_signature(text: str) -> str | None:
@@ -57,25 +45,10 @@ def submit_ticket() -> tuple[Response, int]:
         log.warning("webhook rejected from %s: %s", request.remote_addr, why)
         return error(401, "bad_signature", why)
     try:
-        payload = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        return error(400, "malformed_json", f"body is not JSON: {exc}")
-    if not isinstance(payload, dict):
-        return error(400, "malformed_json", f"body must be a JSON object, not {type(payload).__name__}")
-    webhook_id = request.headers["webhook-id"]
-    try:
-        result = service().submit_ticket(payload, webhook_id=webhook_id)
-    except TicketInvalid as exc:
-        log.info("webhook %s: invalid ticket, field %s", webhook_id, exc.field)
-        return error(422, "invalid_ticket", exc.message, field=exc.field)
-    except StorageError as exc:
-        # Not acknowledged, so the ticketing system keeps the ticket and delivers it again.
-        log.error("webhook %s: ticket not stored: %s", webhook_id, exc)
-        response, status = error(503, "storage_unavailable", "the ticket could not be stored; retry later")
-        response.headers["Retry-After"] = "30"
-        return response, status
-    log.info("webhook %s: ticket %s -> %s", webhook_id, result.get("ticket"), result.get("decision"))
-    return jsonify(result), 202
+        payload = json_object(raw)
+    except BodyRejected as exc:
+        return error(400, "malformed_json", str(exc))
+    return submit(payload, webhook_id=request.headers["webhook-id"])
 
 
 def _limit() -> int:

@@ -83,7 +83,8 @@ ERROR = {
     "type": "object",
     "required": ["error", "message"],
     "properties": {
-        "error": _text("a code: bad_signature, malformed_json, invalid_ticket, unauthorized, not_found, ..."),
+        "error": _text("a code: bad_signature, malformed_json, invalid_ticket, missing_delivery_id, not_connected, "
+                        "storage_unavailable, unauthorized, not_found, ..."),
         "message": _text(),
         "field": _text("for invalid_ticket: the offending field, dotted (customer.phone)"),
     },
@@ -99,6 +100,115 @@ SIGNATURE_HEADERS = [
         ("webhook-signature", "v1,<base64 HMAC-SHA256 of id.timestamp.body> (Standard Webhooks)"),
     )
 ]
+
+
+ZENDESK_TICKET = {
+    "type": "object",
+    "required": ["ticket"],
+    "description": "a trigger's JSON body in the shape of the Tickets API's ticket (README, Helpdesks)",
+    "properties": {"ticket": {
+        "type": "object",
+        "required": ["id", "subject", "requester", "custom_fields"],
+        "properties": {
+            "id": {"type": ["string", "integer"]},
+            "type": _text("question, incident, problem, task (or type_field / default_type)"),
+            "status": _text(),
+            "subject": _text(),
+            "description": _text(),
+            "requester": {"type": "object", "required": ["name", "phone"],
+                          "properties": {"name": _text(), "phone": _text()}},
+            "custom_fields": {"type": "array", "description": "order_id_field and order_status_field by id",
+                              "items": {"type": "object", "required": ["id"],
+                                        "properties": {"id": {"type": ["string", "integer"]}, "value": {}}}},
+        },
+    }},
+}
+
+ZAMMAD_TICKET = {
+    "type": "object",
+    "required": ["ticket"],
+    "description": "Zammad's default webhook payload; custom attributes sit on the ticket",
+    "properties": {
+        "ticket": {
+            "type": "object",
+            "required": ["id", "title", "customer"],
+            "properties": {
+                "id": {"type": ["string", "integer"]},
+                "number": _text(),
+                "title": _text(),
+                "state": {"type": ["string", "object"]},
+                "type": {"type": ["string", "object"]},
+                "customer": {"type": "object", "description": "firstname/lastname, and mobile or phone",
+                             "properties": {name: _text() for name in ("firstname", "lastname", "mobile",
+                                                                        "phone")}},
+                "order_id": {"description": "the attribute named by order_id_field"},
+                "order_status": {"description": "the attribute named by order_status_field"},
+            },
+        },
+        "article": {"type": "object", "properties": {"body": _text(), "content_type": _text()}},
+    },
+}
+
+FRESHDESK_TICKET = {
+    "type": "object",
+    "required": ["freshdesk_webhook"],
+    "description": "the JSON content of a Freshdesk 'Trigger webhook' action",
+    "properties": {"freshdesk_webhook": {
+        "type": "object",
+        "required": ["ticket_id", "ticket_subject", "ticket_contact_name"],
+        "properties": {
+            "ticket_id": {"type": ["string", "integer"]},
+            **{name: _text() for name in ("ticket_subject", "ticket_description", "ticket_status",
+                                          "ticket_ticket_type", "ticket_contact_name", "ticket_contact_phone",
+                                          "ticket_contact_mobile")},
+            "ticket_cf_order_id": {"description": "ticket_<order_id_field>"},
+            "ticket_cf_order_status": {"description": "ticket_<order_status_field>"},
+        },
+    }},
+}
+
+
+def _helpdesk_route(name: str, summary: str, body: str, security: str,
+                    headers: list[tuple[str, str]]) -> dict[str, Any]:
+    return {"post": {
+        "summary": summary,
+        "security": [{security: []}],
+        "parameters": [{"name": header, "in": "header", "required": True, "schema": {"type": "string"},
+                        "description": text} for header, text in headers],
+        "requestBody": {"required": True, "content": {JSON: {"schema": _ref(body)}}},
+        "responses": {
+            "202": _body("mapped, stored and decided", _ref("Accepted")),
+            "400": _error("body is not a JSON object, or no delivery id (malformed_json, missing_delivery_id)"),
+            "401": _error("missing or wrong signature or token (bad_signature)"),
+            "404": _error(f"no secret configured in [helpdesks.{name}] (not_connected)"),
+            "413": _error("body over 64 KiB"),
+            "422": _error("a field is missing or cannot be mapped (invalid_ticket, names the helpdesk's field)"),
+            "503": _error("the ticket could not be stored; retried later (storage_unavailable)"),
+        },
+    }}
+
+
+HELPDESK_PATHS = {
+    "/api/v1/tickets/zendesk": _helpdesk_route(
+        "zendesk", "Receive a ticket from a Zendesk trigger's webhook", "ZendeskTicket", "zendeskSignature",
+        [("X-Zendesk-Webhook-Signature-Timestamp", "ISO 8601; rejected when more than 5 minutes off"),
+         ("X-Zendesk-Webhook-Invocation-Id", "deduplicates redeliveries")]),
+    "/api/v1/tickets/zammad": _helpdesk_route(
+        "zammad", "Receive a ticket from a Zammad trigger's webhook", "ZammadTicket", "zammadSignature",
+        [("X-Zammad-Delivery", "deduplicates redeliveries")]),
+    "/api/v1/tickets/freshdesk": _helpdesk_route(
+        "freshdesk", "Receive a ticket from a Freshdesk automation's webhook (deduplicated by the body's SHA-256)",
+        "FreshdeskTicket", "freshdeskToken", []),
+}
+
+HELPDESK_SECURITY = {
+    "zendeskSignature": {"type": "apiKey", "in": "header", "name": "X-Zendesk-Webhook-Signature",
+                         "description": "base64(HMAC-SHA256(signing secret, timestamp + body))"},
+    "zammadSignature": {"type": "apiKey", "in": "header", "name": "X-Hub-Signature",
+                        "description": "sha1=<hex HMAC-SHA1(token, body)>"},
+    "freshdeskToken": {"type": "apiKey", "in": "header", "name": "X-Callbox-Token",
+                       "description": "the configured token, compared in constant time"},
+}
 
 
 def openapi_document(version: str) -> dict[str, Any]:
@@ -118,9 +228,11 @@ def openapi_document(version: str) -> dict[str, Any]:
                         "401": _error("missing or wrong signature, or stale timestamp (bad_signature)"),
                         "413": _error("body over 64 KiB"),
                         "422": _error("a field is missing or invalid (invalid_ticket, names the field)"),
+                        "503": _error("the ticket could not be stored; retry later (storage_unavailable)"),
                     },
                 }
             },
+            **HELPDESK_PATHS,
             "/api/v1/calls": {
                 "get": {
                     "summary": "Calls, newest first",
@@ -155,11 +267,14 @@ def openapi_document(version: str) -> dict[str, Any]:
             },
         },
         "components": {
-            "schemas": {"Ticket": TICKET, "Accepted": ACCEPTED, "Call": CALL, "Error": ERROR},
+            "schemas": {"Ticket": TICKET, "Accepted": ACCEPTED, "Call": CALL, "Error": ERROR,
+                        "ZendeskTicket": ZENDESK_TICKET, "ZammadTicket": ZAMMAD_TICKET,
+                        "FreshdeskTicket": FRESHDESK_TICKET},
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "the configured API token"},
                 "session": {"type": "apiKey", "in": "cookie", "name": "callbox_session",
                             "description": "a logged-in panel session"},
+                **HELPDESK_SECURITY,
             },
         },
     }

@@ -34,7 +34,7 @@ def run_serve(opts: argparse.Namespace) -> int:
             config = _with_lines(config, [(s.at_port, s.audio_port) for s in sims])
         box = Callbox(config)
         extra = {"API_TOKEN": config.web.api_token} if config.web.api_token else None
-        app = create_app(box.panel, secret_key=box.session_key, test_config=extra)
+        app = create_app(box.panel, secret_key=box.session_key, test_config=extra, helpdesks=config.helpdesks)
         server = waitress.create_server(app, host=config.web.host, port=config.web.port, threads=8)
         stopping = threading.Event()
 

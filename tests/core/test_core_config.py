@@ -126,3 +126,15 @@ def test_a_bad_environment_variable_is_named(tmp_path, monkeypatch, name, value,
     with pytest.raises(ConfigError, match=name) as caught:
         load_config(tmp_path / "missing.toml")
     assert says in str(caught.value)
+
+
+def test_helpdesks_section_is_parsed_and_unknown_keys_or_helpdesks_are_errors() -> None:
+    cfg = parse_config({"helpdesks": {"zendesk": {"secret": "s", "order_id_field": "360001"},
+                                      "freshdesk": {"secret": "t"}}})
+    assert cfg.helpdesks.zendesk.secret == "s" and cfg.helpdesks.zendesk.order_id_field == "360001"
+    assert cfg.helpdesks.by_name()["freshdesk"].secret == "t" and cfg.helpdesks.zammad.secret == ""
+    for bad, key in (({"zendesk": {"sekret": "s"}}, "helpdesks.zendesk.sekret"), ({"jira": {}}, "helpdesks.jira"),
+                     ({"zammad": {"secret": 5}}, "helpdesks.zammad.secret")):
+        with pytest.raises(ConfigError) as err:
+            parse_config({"helpdesks": bad})
+        assert key in str(err.value)

@@ -8,6 +8,8 @@ Integration tests against the real service live elsewhere.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import math
 import struct
@@ -23,6 +25,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from standardwebhooks.webhooks import Webhook
 
+from appliance.campaign.intake import admit
+from appliance.config import HelpdeskConfig, HelpdesksConfig
 from appliance.errors import TicketInvalid
 from appliance.panel.flows import FlowAdmin
 from appliance.records.config_store import ConfigStore
@@ -143,6 +147,102 @@ class InMemoryPanelService:
                     "fallback_reason": self.fallback_reason},
             "version": "0.1.0",
         }
+
+
+class AdmittingService(InMemoryPanelService):
+    """The web tests' service, except that tickets take the real intake (``campaign.intake.admit``) into the
+    real SQLite records store, so a test sees what the box would keep."""
+
+    def submit_ticket(self, payload: dict[str, Any], *, webhook_id: str) -> dict[str, Any]:
+        self.submitted.append((payload, webhook_id))
+        return admit(payload, webhook_id=webhook_id, records=self.records, configs=self.configs,
+                     max_attempts=3).as_dict()
+
+    def stored(self) -> tuple[int, int]:
+        """(tickets, webhook deliveries) in the records store."""
+        return self.records.db.read(lambda c: (
+            c.execute("SELECT COUNT(*) FROM tickets").fetchone()[0],
+            c.execute("SELECT COUNT(*) FROM webhook_messages").fetchone()[0],
+        ))
+
+    def delivery_ids(self) -> list[str]:
+        return self.records.db.read(
+            lambda c: [r[0] for r in c.execute("SELECT id FROM webhook_messages ORDER BY id").fetchall()])
+
+
+HELPDESKS = HelpdesksConfig(
+    zendesk=HelpdeskConfig(secret="zendesk-signing-secret", order_id_field="360001111111",
+                           order_status_field="360002222222"),
+    zammad=HelpdeskConfig(secret="zammad-hmac-token", default_type="delivery"),
+    freshdesk=HelpdeskConfig(secret="freshdesk-token-5d1c0e8a9b7f"),
+)
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "helpdesks"
+
+
+def helpdesk_headers(helpdesk: str, body: bytes, *, delivery: str = "d-1", when: datetime | None = None,
+                     secret: str | None = None) -> dict[str, str]:
+    """Headers each helpdesk sends, signed the way it signs (Freshdesk: the owner's token header)."""
+    secret = secret if secret is not None else HELPDESKS.by_name()[helpdesk].secret
+    headers = {"Content-Type": "application/json"}
+    if helpdesk == "zendesk":
+        stamp = (when or datetime.now(tz=UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        digest = hmac.new(secret.encode(), stamp.encode() + body, hashlib.sha256).digest()
+        headers |= {"X-Zendesk-Webhook-Signature": base64.b64encode(digest).decode(),
+                    "X-Zendesk-Webhook-Signature-Timestamp": stamp,
+                    "X-Zendesk-Webhook-Invocation-Id": delivery}
+    elif helpdesk == "zammad":
+        headers |= {"X-Hub-Signature": "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest(),
+                    "X-Zammad-Delivery": delivery, "X-Zammad-Trigger": "call the customer"}
+    else:
+        headers |= {"X-Callbox-Token": secret}
+    return headers
+
+
+@pytest.fixture
+def admitting(tmp_path: Path) -> Iterator[AdmittingService]:
+    svc = AdmittingService(tmp_path)
+    yield svc
+    svc.records.close()
+    svc.configs.close()
+
+
+@pytest.fixture
+def admitting_client(admitting: AdmittingService) -> FlaskClient:
+    """The app with the three helpdesks connected, in front of the real intake and store."""
+    app = create_app(admitting, secret_key="test-secret-key", test_config={"TESTING": True}, helpdesks=HELPDESKS)
+    return app.test_client()
+
+
+@pytest.fixture
+def deliver(admitting_client: FlaskClient) -> Callable[..., Any]:
+    """POST a body (dict -> JSON, str/bytes as is) to a helpdesk's route, signed correctly unless headers are
+    given; ``native`` posts to /api/v1/tickets with Standard Webhooks headers."""
+
+    def post(helpdesk: str, body: Any, *, headers: dict[str, str] | None = None, **sign: Any) -> Any:
+        data = body if isinstance(body, bytes) else (body if isinstance(body, str) else json.dumps(body)).encode()
+        if helpdesk == "native":
+            msg_id = sign.get("delivery", "msg_1")
+            hdrs = headers if headers is not None else signed_headers(data.decode("utf-8", "replace"),
+                                                                      msg_id=msg_id)
+            return admitting_client.post("/api/v1/tickets", data=data, headers=hdrs)
+        hdrs = headers if headers is not None else helpdesk_headers(helpdesk, data, **sign)
+        return admitting_client.post(f"/api/v1/tickets/{helpdesk}", data=data, headers=hdrs)
+
+    return post
+
+
+@pytest.fixture
+def helpdesk_fixture() -> Callable[[str], dict[str, Any]]:
+    def load(name: str) -> dict[str, Any]:
+        doc: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+        return doc
+
+    return load
+
+
+@pytest.fixture
+def sign_helpdesk() -> Callable[..., dict[str, str]]:
+    return helpdesk_headers
 
 
 def signed_headers(body: str, *, msg_id: str = "msg_1", when: datetime | None = None,
