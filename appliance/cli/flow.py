@@ -37,7 +37,8 @@ def flow_problems(path: Path) -> tuple[Flow | None, list[FlowError]]:
     return check_flow(doc)
 
 
-def validate_command(path: Path, *, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def validate_command(path: Path, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr  # looked up per call, so a redirected stdout is used
     flow, problems = flow_problems(path)
     if problems:
         for problem in problems:
@@ -61,8 +62,9 @@ def _prompt_lines(inp: TextIO, out: TextIO) -> Iterator[str]:
 
 
 def try_command(path: Path, *, variables: dict[str, str], says: list[str] | None, as_json: bool,
-                now: datetime | None = None, tz: Any = None, inp: TextIO = sys.stdin,
-                out: TextIO = sys.stdout) -> int:
+                now: datetime | None = None, tz: Any = None, inp: TextIO | None = None,
+                out: TextIO | None = None) -> int:
+    inp, out = inp or sys.stdin, out or sys.stdout
     flow = parse_flow(load_document(path))
     missing = [v for v in flow.variables if v not in variables]
     for name in missing:

@@ -9,6 +9,10 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
+from appliance.cli import main
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "flows" / "examples"
 DELIVERY = EXAMPLES / "delivery-confirmation.en.json"
@@ -95,3 +99,15 @@ def test_graph_writes_svg(tmp_path: Path) -> None:
     assert {"status 404", "failure", "return_status = received", "human", "confirm"} <= labels
     stdout = callbox("flow", "graph", str(DELIVERY))
     assert stdout.stdout.startswith("<svg")
+
+
+def test_try_an_api_node_without_api_base_takes_its_failure_branch(capsys: pytest.CaptureFixture[str]) -> None:
+    # {api_base} is not given: the URL is "<api_base>/returns/R-1", which no request can be made to
+    code = main(["flow", "try", str(EXAMPLES / "return-follow-up.en.json"), "--var", "return_id=R-1",
+                 "--var", "name=Ann", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0 and "Traceback" not in captured.err
+    out = json.loads(captured.out)
+    assert out["disposition"] == "callback"
+    failure = [t for t in out["turns"] if t["speaker"] == "system"]
+    assert failure[0]["event"] == "api_failure" and "not an absolute http(s) URL" in failure[0]["text"]
