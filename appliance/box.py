@@ -53,7 +53,8 @@ def build_line(lc: LineConfig) -> Line:
 
 
 class Callbox:
-    """The running box. ``lines`` and ``speech`` may be handed in (simulated modems, loaded models)."""
+    """The running box. ``lines`` and ``speech`` may be handed in (simulated modems, loaded models);
+    ``shop_name`` (spoken as ``{shop}``) is ``[shop] name`` from the config unless a caller gives one."""
 
     def __init__(
         self,
@@ -61,9 +62,10 @@ class Callbox:
         *,
         lines: list[LinePort] | None = None,
         speech: SpeechKit | None = None,
-        shop_name: str = "the shop",
+        shop_name: str | None = None,
     ) -> None:
         self.config = config
+        self.shop_name = shop_name if shop_name is not None else config.shop.name
         self.paths = config.paths
         self.paths.root.mkdir(parents=True, exist_ok=True)
         self.records = RecordsStore(self.paths.records)
@@ -92,8 +94,8 @@ class Callbox:
             speech=speech,
             calling=config.calling,
             recordings_dir=self.paths.recordings,
-            shop_name=shop_name,
-            texts=UnreachableTexts(config.sms, lines=self.lines, shop_name=shop_name),
+            shop_name=self.shop_name,
+            texts=UnreachableTexts(config.sms, lines=self.lines, shop_name=self.shop_name),
         )
         self._listeners: list[Callable[[CallSummary], None]] = []
         self.scheduler = Scheduler(records=self.records, runner=self.runner, lines=self.lines,

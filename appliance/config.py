@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
 
 from appliance.errors import ConfigError
 
@@ -96,6 +100,37 @@ class SmsConfig:
 
 
 @dataclass(frozen=True)
+class ShopConfig:
+    """``[shop]``: who is calling. ``name`` is spoken in flows as ``{shop}`` (and filled into texts);
+    ``time_zone`` is an IANA zone ("" = the box's own), ``country`` an ISO 3166 alpha-2 code ("" = none),
+    ``language`` a language tag such as ``en`` or ``en-GB``."""
+
+    name: str = "the shop"
+    time_zone: str = ""
+    country: str = ""
+    language: str = "en"
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(key, what is wrong) for each value that is not usable."""
+        out: list[tuple[str, str]] = []
+        if not self.name.strip():
+            out.append(("name", "must not be empty (it is spoken to customers as {shop})"))
+        if self.time_zone:
+            try:
+                ZoneInfo(self.time_zone)
+            except (ZoneInfoNotFoundError, ValueError):
+                out.append(("time_zone", f"{self.time_zone!r} is not an IANA time zone (e.g. Europe/Berlin)"))
+        if self.country and (len(self.country) != 2 or self.country.upper() not in phonenumbers.SUPPORTED_REGIONS):
+            out.append(("country", f"{self.country!r} is not an ISO 3166 alpha-2 country code (e.g. DE)"))
+        if not _LANGUAGE_TAG.match(self.language):
+            out.append(("language", f"{self.language!r} is not a language tag (e.g. en or en-GB)"))
+        return out
+
+
+_LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+
+@dataclass(frozen=True)
 class LineConfig:
     name: str
     at_port: str
@@ -156,6 +191,7 @@ class Config:
     vui: VuiConfig = field(default_factory=VuiConfig)
     lines: tuple[LineConfig, ...] = ()
     sms: SmsConfig = field(default_factory=SmsConfig)
+    shop: ShopConfig = field(default_factory=ShopConfig)
 
     @property
     def paths(self) -> StatePaths:
@@ -207,6 +243,10 @@ def parse_config(data: dict[str, Any], *, file: str = "<config>") -> Config:
         cfg.calling.window()
     except ConfigError as exc:
         raise ConfigError(str(exc).split(": ", 1)[1], file=file, key="calling.hours") from exc
+    shop_problems = cfg.shop.problems()
+    if shop_problems:
+        key, why = shop_problems[0]
+        raise ConfigError(why, file=file, key=f"shop.{key}")
     names = [line.name for line in cfg.lines]
     if len(set(names)) != len(names):
         raise ConfigError("line names must be unique", file=file, key="lines")

@@ -33,6 +33,13 @@ def test_config_file_with_lines(tmp_path: Path) -> None:
         ('[calling]\nhours = "all day"\n', "calling.hours"),
         ('[[lines]]\nname = "a"\n', "lines[0]"),
         ("not toml at all [", None),
+        ('[shop]\nnmae = "Corner Shop"\n', "shop.nmae"),
+        ('[shop]\nname = " "\n', "shop.name"),
+        ('[shop]\ntime_zone = "Europe/Springfield"\n', "shop.time_zone"),
+        ('[shop]\ntime_zone = "../../etc/passwd"\n', "shop.time_zone"),
+        ('[shop]\ncountry = "XX"\n', "shop.country"),
+        ('[shop]\ncountry = "DEU"\n', "shop.country"),
+        ('[shop]\nlanguage = "English"\n', "shop.language"),
     ],
 )
 def test_bad_config_names_file_and_key(tmp_path: Path, text: str, key: str | None) -> None:
@@ -87,3 +94,12 @@ def test_shipped_example_config_is_valid() -> None:
     example = Path(__file__).resolve().parents[2] / "firmware-config" / "callbox.toml.example"
     cfg = load_config(example)
     assert cfg.lines[0].at_port == "/dev/ttyUSB2" and cfg.calling.hours == "09:00-20:00"
+    assert cfg.shop.name == "Corner Shop" and cfg.shop.time_zone == "Europe/Berlin" and cfg.shop.country == "DE"
+
+
+def test_shop_section() -> None:
+    cfg = parse_config({"shop": {"name": "Ann's Bikes", "time_zone": "America/New_York", "country": "us",
+                                 "language": "en-US"}})
+    assert (cfg.shop.name, cfg.shop.time_zone, cfg.shop.country, cfg.shop.language) == \
+        ("Ann's Bikes", "America/New_York", "us", "en-US")
+    assert parse_config({}).shop.name == "the shop"  # never a blank {shop}
