@@ -146,6 +146,10 @@ MIGRATIONS: list[str] = [
         AND id NOT IN (SELECT MIN(id) FROM tasks WHERE state IN ('pending', 'running', 'paused') GROUP BY ticket_id);
     CREATE UNIQUE INDEX tasks_one_live ON tasks(ticket_id) WHERE state IN ('pending', 'running', 'paused');
     """,
+    # 5: a ticket's own flow variables (the native payload's "vars" object: name -> text), as a JSON object
+    """
+    ALTER TABLE tickets ADD COLUMN vars TEXT NOT NULL DEFAULT '{}';
+    """,
 ]
 
 

@@ -45,7 +45,7 @@ def submit(store: RecordsStore, msg: str = "m1", **over: str):  # type: ignore[n
 
 
 def test_schema_is_migrated_wal_and_indexed(store: RecordsStore, tmp_path: Path) -> None:
-    assert store.db.schema_version == len(MIGRATIONS) == 4
+    assert store.db.schema_version == len(MIGRATIONS) == 5
     conn = sqlite3.connect(tmp_path / "callbox.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
@@ -62,7 +62,7 @@ def test_a_box_on_schema_1_upgrades_in_place_and_keeps_its_records(tmp_path: Pat
     conn.close()
     upgraded = RecordsStore(path)
     try:
-        assert upgraded.db.schema_version == 4
+        assert upgraded.db.schema_version == 5
         assert upgraded.password_hash("admin") == "hash"
         upgraded.do_not_call.add("+15550199", "test")
         assert upgraded.do_not_call.entry("+15550199") is not None
@@ -79,6 +79,20 @@ def test_ticket_is_committed_before_submit_returns_and_is_idempotent(store: Reco
     assert again.duplicate and again.task_id == sub.task_id
     tasks = sqlite3.connect(tmp_path / "callbox.db").execute("SELECT COUNT(*) FROM tasks").fetchone()[0]
     assert tasks == 1
+
+
+def test_a_tickets_vars_are_stored_with_it_and_reach_its_flow_variables(store: RecordsStore) -> None:
+    store.submit_ticket(Ticket(**FIELDS, payload={}), webhook_id="m1", decision="skip", reason="r", flow_id=None,
+                        max_attempts=3)
+    assert store.ticket("T1").vars == {}  # type: ignore[union-attr]
+    # delivered again, now with vars: the stored ticket takes them
+    store.submit_ticket(Ticket(**FIELDS, payload={"raw": True}, vars={"due_date": "1 December", "amount": "40 €"}),
+                        webhook_id="m2", decision="call", reason="rule", flow_id="payment-reminder", max_attempts=3)
+    ticket = store.ticket("T1")
+    assert ticket is not None and ticket.vars == {"due_date": "1 December", "amount": "40 €"}
+    assert ticket.variables("Corner Shop") == {"due_date": "1 December", "amount": "40 €", "name": "Ann",
+                                               "order_id": "o1", "order_status": "shipped", "shop": "Corner Shop",
+                                               "subject": "s"}
 
 
 def test_a_failed_transaction_changes_nothing(store: RecordsStore) -> None:
