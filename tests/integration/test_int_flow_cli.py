@@ -111,3 +111,15 @@ def test_try_an_api_node_without_api_base_takes_its_failure_branch(capsys: pytes
     assert out["disposition"] == "callback"
     failure = [t for t in out["turns"] if t["speaker"] == "system"]
     assert failure[0]["event"] == "api_failure" and "not an absolute http(s) URL" in failure[0]["text"]
+
+
+def test_validate_warns_about_variables_nothing_supplies(tmp_path: Path) -> None:
+    doc = json.loads((EXAMPLES / "payment-reminder.en.json").read_text(encoding="utf-8"))
+    doc["variables"] = ["name", "order_id", "shop", "amount", "due_date"]  # no default, not marked "from": "vars"
+    draft = tmp_path / "draft.json"
+    draft.write_text(json.dumps(doc), encoding="utf-8")
+    proc = callbox("flow", "validate", str(draft))
+    assert proc.returncode == 0 and ": ok (" in proc.stdout  # a warning: the file may be a draft
+    warnings = [line for line in proc.stderr.splitlines() if ": warning: " in line]
+    assert [w.split(": warning: ")[1].split(":")[0] for w in warnings] == ["variables.amount", "variables.due_date"]
+    assert "give it a default" in warnings[0]
