@@ -9,8 +9,11 @@ import logging
 import threading
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from appliance.campaign.calls import CallRunner, CallSummary, SpeechKit
+from appliance.campaign.compliance import CallingRules
+from appliance.campaign.hours import box_zone
 from appliance.campaign.intake import admit
 from appliance.campaign.publish import FlowPublisher, install_defaults
 from appliance.campaign.scheduler import Scheduler
@@ -53,7 +56,8 @@ def build_line(lc: LineConfig) -> Line:
 
 
 class Callbox:
-    """The running box. ``lines`` and ``speech`` may be handed in (simulated modems, loaded models)."""
+    """The running box. ``lines`` and ``speech`` may be handed in (simulated modems, loaded models);
+    ``shop_name`` (spoken as ``{shop}``) is ``[shop] name`` from the config unless a caller gives one."""
 
     def __init__(
         self,
@@ -61,12 +65,13 @@ class Callbox:
         *,
         lines: list[LinePort] | None = None,
         speech: SpeechKit | None = None,
-        shop_name: str = "the shop",
+        shop_name: str | None = None,
     ) -> None:
         self.config = config
+        self.shop_name = shop_name if shop_name is not None else config.shop.name
         self.paths = config.paths
         self.paths.root.mkdir(parents=True, exist_ok=True)
-        self.records = RecordsStore(self.paths.records)
+        self.records = RecordsStore(self.paths.records, phone_region=config.shop.region)
         self.configs = ConfigStore(self.paths.configs)
         self.webhook_secret = config.web.webhook_secret or load_or_create_secret(self.paths.secret)
         self.session_key = load_or_create_secret(self.paths.session_key, prefix="")
@@ -92,8 +97,11 @@ class Callbox:
             speech=speech,
             calling=config.calling,
             recordings_dir=self.paths.recordings,
-            shop_name=shop_name,
-            texts=UnreachableTexts(config.sms, lines=self.lines, shop_name=shop_name),
+            shop_name=self.shop_name,
+            texts=UnreachableTexts(config.sms, lines=self.lines, shop_name=self.shop_name),
+            # numbers whose zone the numbering plan does not tell are called on the shop's clock
+            rules=CallingRules.from_config(config.calling,
+                                           ZoneInfo(config.shop.time_zone) if config.shop.time_zone else box_zone()),
         )
         self._listeners: list[Callable[[CallSummary], None]] = []
         self.scheduler = Scheduler(records=self.records, runner=self.runner, lines=self.lines,
@@ -111,7 +119,7 @@ class Callbox:
     def admit_ticket(self, payload: dict[str, Any], webhook_id: str) -> dict[str, Any]:
         """A webhook's ticket: admitted with every guard (campaign.intake), then the scheduler looks at once."""
         admission = admit(payload, webhook_id=webhook_id, records=self.records, configs=self.configs,
-                          max_attempts=self.config.calling.max_attempts)
+                          max_attempts=self.config.calling.max_attempts, phone_region=self.config.shop.region)
         if admission.task_id is not None and not admission.duplicate:
             self.scheduler.wake()
         return admission.as_dict()

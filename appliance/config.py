@@ -11,6 +11,7 @@ import base64
 import binascii
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,9 @@ from datetime import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
 
 from appliance.errors import ConfigError
 
@@ -130,6 +134,42 @@ class SmsConfig:
 
 
 @dataclass(frozen=True)
+class ShopConfig:
+    """``[shop]``: who is calling. ``name`` is spoken in flows as ``{shop}`` (and filled into texts);
+    ``time_zone`` is an IANA zone ("" = the box's own), ``country`` an ISO 3166 alpha-2 code ("" = none),
+    ``language`` a language tag such as ``en`` or ``en-GB``."""
+
+    name: str = "the shop"
+    time_zone: str = ""
+    country: str = ""
+    language: str = "en"
+
+    @property
+    def region(self) -> str | None:
+        """The country for reading national phone numbers (``0612…`` -> ``+33612…``), if one is set."""
+        return self.country.upper() or None
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(key, what is wrong) for each value that is not usable."""
+        out: list[tuple[str, str]] = []
+        if not self.name.strip():
+            out.append(("name", "must not be empty (it is spoken to customers as {shop})"))
+        if self.time_zone:
+            try:
+                ZoneInfo(self.time_zone)
+            except (ZoneInfoNotFoundError, ValueError):
+                out.append(("time_zone", f"{self.time_zone!r} is not an IANA time zone (e.g. Europe/Berlin)"))
+        if self.country and (len(self.country) != 2 or self.country.upper() not in phonenumbers.SUPPORTED_REGIONS):
+            out.append(("country", f"{self.country!r} is not an ISO 3166 alpha-2 country code (e.g. DE)"))
+        if not _LANGUAGE_TAG.match(self.language):
+            out.append(("language", f"{self.language!r} is not a language tag (e.g. en or en-GB)"))
+        return out
+
+
+_LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+
+@dataclass(frozen=True)
 class LineConfig:
     name: str
     at_port: str
@@ -191,6 +231,7 @@ class Config:
     lines: tuple[LineConfig, ...] = ()
     sms: SmsConfig = field(default_factory=SmsConfig)
     helpdesks: HelpdesksConfig = field(default_factory=HelpdesksConfig)
+    shop: ShopConfig = field(default_factory=ShopConfig)
 
     @property
     def paths(self) -> StatePaths:
@@ -247,6 +288,10 @@ def parse_config(data: dict[str, Any], *, file: str = "<config>") -> Config:
                           key="calling.preset")
     if cfg.calling.max_per_day < 1:
         raise ConfigError("must be at least 1", file=file, key="calling.max_per_day")
+    shop_problems = cfg.shop.problems()
+    if shop_problems:
+        key, why = shop_problems[0]
+        raise ConfigError(why, file=file, key=f"shop.{key}")
     names = [line.name for line in cfg.lines]
     if len(set(names)) != len(names):
         raise ConfigError("line names must be unique", file=file, key="lines")

@@ -41,6 +41,14 @@ TICKET = {
             "required": ["id", "status"],
             "properties": {"id": _text(), "status": _text("e.g. shipped, ready")},
         },
+        "vars": {
+            "type": "object",
+            "description": "more flow variables by name ({due_date} in a prompt), each a non-empty text; they "
+                           "cannot name the ticket's own fields (name, order_id, order_status, shop, subject)",
+            "maxProperties": 50,
+            "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$"},
+            "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 4000},
+        },
     },
 }
 

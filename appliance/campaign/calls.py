@@ -18,7 +18,7 @@ from appliance.campaign.attempt import Outcome, TicketStatus
 from appliance.campaign.compliance import CallingRules, hold
 from appliance.campaign.conclude import AttemptResult, blocked, conclude, held, orphaned
 from appliance.campaign.dialing import SpeechKit, place_and_converse
-from appliance.campaign.guards import dial_guard, flow_not_published
+from appliance.campaign.guards import Guard, dial_guard, flow_not_published, missing_variable
 from appliance.campaign.hours import box_zone, callee_zones
 from appliance.campaign.texts import UnreachableTexts
 from appliance.config import CallingConfig
@@ -82,16 +82,16 @@ class CallRunner:
                            do_not_call=self.records.do_not_call)
         found = self.configs.flow(task.flow_id) if guard is None else None
         if guard is not None or found is None:
-            guard = guard or flow_not_published(task.flow_id)  # unpublished between the two looks
-            log.info("task %s: not dialing %s: %s", task.id, ticket.customer_phone, guard.why)
-            conclusion = blocked(ticket, task, guard)
-            self.records.record_conclusion(conclusion)
-            return CallSummary(0, ticket.id, Outcome.BLOCKED, None, conclusion.ticket_status or "", guard.name)
+            return self._blocked(task, ticket, guard or flow_not_published(task.flow_id))  # unpublished meanwhile
         stop = self._held(ticket, task)
         if stop is not None:
             return stop
         version, document = found
         flow = parse_flow(document)
+        variables = flow.declared.values(ticket.variables(self.shop_name))  # the flow's defaults under the ticket's
+        guard = missing_variable(flow, variables)
+        if guard is not None:
+            return self._blocked(task, ticket, guard)
         call_id = self.records.start_call(task=task, phone=ticket.customer_phone, line=line.name, flow_version=version)
         log.info("call %s: dialing %s on %s for ticket %s (attempt %d/%d)", call_id, ticket.customer_phone,
                  line.name, ticket.id, task.attempts, task.max_attempts)
@@ -99,7 +99,7 @@ class CallRunner:
         recorder = StereoRecorder(path)
         try:
             result = place_and_converse(
-                line, ticket.customer_phone, flow, ticket.variables(self.shop_name), self.speech,
+                line, ticket.customer_phone, flow, variables, self.speech,
                 voice=self._voice_for(flow),
                 ring_timeout=self.calling.ring_timeout_s,
                 limits=ConversationLimits(max_call_s=self.calling.max_call_s),
@@ -136,6 +136,12 @@ class CallRunner:
             conclusion = blocked(ticket, task, stop.guard)
         self.records.record_conclusion(conclusion)
         return CallSummary(0, ticket.id, Outcome.BLOCKED, None, conclusion.ticket_status or "", stop.guard.name)
+
+    def _blocked(self, task: TaskRow, ticket: Ticket, guard: Guard) -> CallSummary:
+        log.info("task %s: not dialing %s: %s", task.id, ticket.customer_phone, guard.why)
+        conclusion = blocked(ticket, task, guard)
+        self.records.record_conclusion(conclusion)
+        return CallSummary(0, ticket.id, Outcome.BLOCKED, None, conclusion.ticket_status or "", guard.name)
 
     def _conclude(self, call_id: int, task: TaskRow, ticket: Ticket, result: AttemptResult) -> CallSummary:
         conclusion = conclude(ticket, task, result, self.clock(), call_id=call_id, retry=self.calling.retry_s)

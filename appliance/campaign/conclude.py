@@ -161,6 +161,14 @@ def blocked(ticket: Ticket, task: TaskRow, guard: Guard) -> Conclusion:
             outbox=(("ticket.operation", operation_event(ticket.id, 0, "remark", guard.remark)),),
             ticket_status=next_ticket_status(TicketStatus.CALLING, "skip").value,
         )
+    if guard.name == "missing_variable":  # the ticket lacks data the flow says: open, and upstream is told
+        return Conclusion(
+            task=TaskEnd(task.id, _CANCELLED, Outcome.BLOCKED.value),
+            ticket_id=ticket.id,
+            operations=(("remark", guard.remark),),
+            outbox=(("ticket.operation", operation_event(ticket.id, 0, "remark", guard.remark)),),
+            ticket_status=next_ticket_status(TicketStatus.CALLING, "hold").value,
+        )
     # a flow that is not published (any more): the ticket stays open for an admin, nothing is told upstream
     return Conclusion(
         task=TaskEnd(task.id, _CANCELLED, Outcome.BLOCKED.value),

@@ -4,15 +4,17 @@ its flow was unpublished, must still not dial)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from appliance.dialog.flow.model import Flow
 from appliance.records.config_store import ConfigStore
 from appliance.records.dnc import DoNotCall
 
 
 @dataclass(frozen=True)
 class Guard:
-    """Why a ticket must not be dialed: ``flow_not_published`` or ``do_not_call``."""
+    """Why a ticket must not be dialed: ``flow_not_published``, ``do_not_call`` or ``missing_variable``."""
 
     name: str
     why: str  # for an admission's reason: "... matched, but <why>"
@@ -34,3 +36,15 @@ def dial_guard(phone: str, flow_id: str, *, configs: ConfigStore, do_not_call: D
                      f"{phone} is on the do-not-call list (since {entry.added_at[:10]}: {entry.reason})",
                      f"Not called: {phone} is on the do-not-call list since {entry.added_at[:10]} ({entry.reason}).")
     return None
+
+
+def missing_variable(flow: Flow, variables: Mapping[str, str]) -> Guard | None:
+    """The flow uses a variable that neither the ticket (its fields, its ``vars``) nor the flow's defaults give a
+    value: the call is not made, so no customer ever hears a blank where the value should be."""
+    missing = flow.declared.missing(variables)
+    if not missing:
+        return None
+    names = ", ".join(missing)
+    return Guard("missing_variable", f"flow {flow.id!r} needs {names} and the ticket does not supply it",
+                 f"Not called: the ticket does not supply {names}, which flow {flow.id!r} says. "
+                 "Send it in the ticket's vars, or give the flow a default.")

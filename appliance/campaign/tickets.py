@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from appliance.errors import TicketInvalid
 from appliance.records.phones import PhoneNumberInvalid, e164
-from appliance.records.ticket import Ticket
+from appliance.records.ticket import STANDARD_VARIABLES, Ticket
 
 __all__ = ["Ticket", "normalise_phone", "parse_ticket"]
 
 MAX_TEXT = 4000
+MAX_VARS = 50
+VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")  # a name a flow template can use: {due_date}
 
 
 def _text(obj: dict[str, Any], key: str, path: str, *, required: bool = True, allow_empty: bool = False) -> str:
@@ -38,6 +41,29 @@ def _object(obj: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
+def _vars(payload: dict[str, Any]) -> dict[str, str]:
+    """The optional ``vars`` object: more flow variables, each a name a template can use and a non-empty text."""
+    value = payload.get("vars")
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TicketInvalid(f"must be an object of name: text, not {type(value).__name__}", field="vars")
+    if len(value) > MAX_VARS:
+        raise TicketInvalid(f"has more than {MAX_VARS} variables", field="vars")
+    out: dict[str, str] = {}
+    for name, text in value.items():
+        if not VARIABLE_NAME.match(name):
+            raise TicketInvalid("is not a variable name (letters, digits and _, not starting with a digit)",
+                                field=f"vars.{name}")
+        if name in STANDARD_VARIABLES:
+            raise TicketInvalid(f"is one of the ticket's own fields ({', '.join(STANDARD_VARIABLES)}); "
+                                "send it there, not in vars", field=f"vars.{name}")
+        if not isinstance(text, str):
+            raise TicketInvalid(f"must be a string, not {type(text).__name__}", field=f"vars.{name}")
+        out[name] = _text(value, name, f"vars.{name}")
+    return out
+
+
 def normalise_phone(raw: str, region: str | None = None) -> str:
     """The number in E.164; ``region`` (the shop's country) reads a national number such as ``0612345678``."""
     try:
@@ -61,4 +87,5 @@ def parse_ticket(payload: dict[str, Any], *, region: str | None = None) -> Ticke
         order_id=_text(order, "id", "order.id"),
         order_status=_text(order, "status", "order.status").lower(),
         payload=payload,
+        vars=_vars(payload),
     )

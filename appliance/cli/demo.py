@@ -44,7 +44,8 @@ class DemoCustomer:
 
 CAST = (
     DemoCustomer("Alice Moreau", "answer", ("en_confirm.wav",)),
-    DemoCustomer("Bruno Keller", "answer", ("en_reschedule.wav",)),
+    # "Not tomorrow, call me another day." -- "When should we call you again?" -- "No, please call me tomorrow."
+    DemoCustomer("Bruno Keller", "answer", ("en_reschedule_2.wav", "en_reschedule.wav")),
     DemoCustomer("Chloe Park", "busy"),
     DemoCustomer("Dmitri Novak", "no_answer"),
     DemoCustomer("Eva Lindqvist", "silent"),

@@ -7,13 +7,14 @@ import json
 from typing import Any
 
 from appliance.campaign.tickets import normalise_phone
-from appliance.cli.common import state_of
+from appliance.cli.common import config_of
 from appliance.errors import CallboxError, TicketInvalid
 from appliance.records.store import RecordsStore
 
 
 def run_dnc_command(opts: argparse.Namespace) -> int:
-    store = RecordsStore(state_of(opts).records)
+    config = config_of(opts)
+    store = RecordsStore(config.paths.records, phone_region=config.shop.region)
     try:
         dnc = store.do_not_call
         if opts.dnc_command == "list":
@@ -26,7 +27,7 @@ def run_dnc_command(opts: argparse.Namespace) -> int:
                 print(f"{e.phone}  since {e.added_at}  {e.reason}")
             return 0
         try:
-            phone = normalise_phone(opts.phone)
+            phone = normalise_phone(opts.phone, config.shop.region)
         except TicketInvalid:
             raise CallboxError(f"{opts.phone!r} is not a phone number") from None
         if opts.dnc_command == "add":

@@ -9,6 +9,7 @@ from typing import Any
 
 from appliance.cli.common import config_of, setup_logging
 from appliance.cli.models import doctor_model_lines
+from appliance.config import ShopConfig
 from appliance.errors import PortError
 from appliance.telephony.probe import probe_modem
 
@@ -20,6 +21,10 @@ def run_doctor(opts: argparse.Namespace) -> int:
     config = config_of(opts)
     problems = 0
     print(f"config: {opts.config or '/etc/callbox/callbox.toml'} (ok)")
+    shop = config.shop
+    zone = shop.time_zone or "the system's"
+    unset = "  (the default: set [shop] name in the config)" if shop.name == ShopConfig().name else ""
+    print(f"shop: {shop.name} (language {shop.language}, time zone {zone}, country {shop.country or 'not set'}){unset}")
     state = config.state_dir
     try:
         state.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,9 @@
 prompts ahead, store a recorded prompt.
 
 ``validate`` prints every problem (schema, missing targets, unreachable nodes, unknown variables, nodes with no
-way out) and exits 2 if there is any. ``try`` runs a conversation in text: one ``--say`` per customer turn
+way out) and exits 2 if there is any; a variable that no ticket field, default or ``"from": "vars"`` supplies is a
+warning (exit 0: the file may be a draft), which publishing refuses.
+``try`` runs a conversation in text: one ``--say`` per customer turn
 (``""`` is silence, ``#1`` presses 1, ``!`` talks over the prompt), or at a prompt when there is no ``--say``;
 ``--json`` prints the result with the transcript. ``graph`` writes the flow as SVG.
 """
@@ -26,6 +28,7 @@ from appliance.dialog.flow.svg import flow_svg
 from appliance.dialog.runtime.engine import Step
 from appliance.dialog.runtime.rehearsal import converse, result_json
 from appliance.errors import CallboxError, ConfigError, FlowError
+from appliance.panel.flows import unsupplied_problems
 from appliance.speech.tts.recorded import RecordedPrompts
 
 
@@ -37,7 +40,8 @@ def flow_problems(path: Path) -> tuple[Flow | None, list[FlowError]]:
     return check_flow(doc)
 
 
-def validate_command(path: Path, *, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def validate_command(path: Path, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr  # looked up per call, so a redirected stdout is used
     flow, problems = flow_problems(path)
     if problems:
         for problem in problems:
@@ -45,6 +49,8 @@ def validate_command(path: Path, *, out: TextIO = sys.stdout, err: TextIO = sys.
         print(f"{path}: {len(problems)} problem{'s' if len(problems) != 1 else ''}", file=err)
         return 2
     assert flow is not None
+    for problem in unsupplied_problems(flow):  # a warning: the file may be a draft; publishing refuses it
+        print(f"{path}: warning: {problem}", file=err)
     api = sum(1 for n in flow.nodes.values() if n.type == "api")
     print(f"{path}: ok ({len(flow.nodes)} nodes, {api} API, {len(flow.intents)} intents, "
           f"{len(flow.global_intents)} global, {len(flow.knowledge_base)} knowledge-base answers)", file=out)
@@ -61,11 +67,11 @@ def _prompt_lines(inp: TextIO, out: TextIO) -> Iterator[str]:
 
 
 def try_command(path: Path, *, variables: dict[str, str], says: list[str] | None, as_json: bool,
-                now: datetime | None = None, tz: Any = None, inp: TextIO = sys.stdin,
-                out: TextIO = sys.stdout) -> int:
+                now: datetime | None = None, tz: Any = None, inp: TextIO | None = None,
+                out: TextIO | None = None) -> int:
+    inp, out = inp or sys.stdin, out or sys.stdout
     flow = parse_flow(load_document(path))
-    missing = [v for v in flow.variables if v not in variables]
-    for name in missing:
+    for name in flow.declared.missing(variables):  # neither given nor a default: a visible placeholder
         variables[name] = f"<{name}>"
 
     # The conversation goes to out, or to stderr when out carries the JSON and the customer types at a prompt.

@@ -3,7 +3,8 @@
 The shop owner has no terminal, so everything ``callbox flow validate|try|graph``
 does is here too, over the published versions in the config store. Checking
 lists every problem at once (node, field, message); publishing refuses a
-document with any problem and changes nothing; trying a flow runs it in text
+document with any problem, or with a variable that no ticket field, default or
+``"from": "vars"`` supplies, and changes nothing; trying a flow runs it in text
 exactly as ``callbox flow try`` does (same engine, same conventions for a
 customer turn: an empty line is silence, ``#1`` presses a key, ``!`` talks over
 the bot).
@@ -16,13 +17,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from appliance.dialog.flow.load import parse_flow
+from appliance.dialog.flow.model import Flow
 from appliance.dialog.flow.parse import check_flow
 from appliance.dialog.runtime.api_client import HttpClient
 from appliance.dialog.runtime.rehearsal import converse, result_json
 from appliance.errors import FlowError, FlowRejected
 from appliance.records.config_store import ConfigStore
+from appliance.records.ticket import STANDARD_VARIABLES
 
-__all__ = ["FlowAdmin", "FlowRejected"]
+__all__ = ["FlowAdmin", "FlowRejected", "publish_problems", "unsupplied_problems"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,20 @@ def problem_dict(problem: FlowError) -> dict[str, Any]:
     if where and message.startswith(where + ": "):
         message = message[len(where) + 2 :]
     return {"node": problem.node, "field": problem.field, "message": message, "text": str(problem)}
+
+
+def unsupplied_problems(flow: Flow) -> list[FlowError]:
+    """A variable of the flow that no ticket field, default or ``"from": "vars"`` supplies: every call of it would
+    be blocked (``missing_variable``), so publishing refuses it; ``callbox flow validate`` warns."""
+    return [FlowError(f"{name!r} is not a ticket field ({', '.join(STANDARD_VARIABLES)}): give it a default or "
+                      '"from": "vars"', field=f"variables.{name}")
+            for name in flow.declared.unsupplied(STANDARD_VARIABLES)]
+
+
+def publish_problems(document: Any) -> list[FlowError]:
+    """What keeps a document from being published: its problems, then variables nothing supplies."""
+    flow, problems = check_flow(document)
+    return problems + (unsupplied_problems(flow) if flow is not None else [])
 
 
 class FlowAdmin:
@@ -74,12 +91,11 @@ class FlowAdmin:
 
     def check_document(self, document: Any) -> list[dict[str, Any]]:
         """Every problem of a flow document (empty when it can be published)."""
-        _, problems = check_flow(document)
-        return [problem_dict(p) for p in problems]
+        return [problem_dict(p) for p in publish_problems(document)]
 
     def publish_document(self, document: Any) -> int:
         """Publish a new version; raises :class:`FlowRejected` (nothing stored) when it has problems."""
-        _, problems = check_flow(document)
+        problems = publish_problems(document)
         if problems:
             raise FlowRejected(problems)
         version = self._publish(document)
@@ -99,7 +115,8 @@ class FlowAdmin:
         if found is None:
             return None
         flow = parse_flow(found[1])
-        filled = {name: f"<{name}>" for name in flow.variables} | variables
+        filled = flow.declared.values(variables)
+        filled |= {name: f"<{name}>" for name in flow.declared.missing(filled)}  # neither given nor a default
         run = converse(flow, filled, list(says)[:MAX_TRY_TURNS], http=self._http)
         result = result_json(run)
         result["version"] = found[0]

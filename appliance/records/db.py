@@ -153,6 +153,10 @@ MIGRATIONS: list[Migration] = [
     # (do-not-call list, caps): the international forms are rewritten here; national ones need the shop's
     # country and are rewritten when the store is opened with it (RecordsStore(phone_region=...))
     normalise_stored_phones,
+    # 6: a ticket's own flow variables (the native payload's "vars" object: name -> text), as a JSON object
+    """
+    ALTER TABLE tickets ADD COLUMN vars TEXT NOT NULL DEFAULT '{}';
+    """,
 ]
 
 

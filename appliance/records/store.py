@@ -127,12 +127,16 @@ class RecordsStore:
                 None,
                 ts,
                 ts,
+                json.dumps(ticket.vars, ensure_ascii=False),
             )
             c.execute(
-                "INSERT INTO tickets VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+                "INSERT INTO tickets (id, type, subject, description, customer_name, customer_phone, order_id, "
+                "order_status, payload, status, decision, reason, flow_id, next_call_at, received_at, updated_at, "
+                "vars) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
                 "type=excluded.type, subject=excluded.subject, description=excluded.description, "
                 "customer_name=excluded.customer_name, customer_phone=excluded.customer_phone, "
                 "order_id=excluded.order_id, order_status=excluded.order_status, payload=excluded.payload, "
+                "vars=excluded.vars, "
                 "status=excluded.status, decision=excluded.decision, reason=excluded.reason, "
                 "flow_id=excluded.flow_id, next_call_at=NULL, updated_at=excluded.updated_at",
                 row,
@@ -354,6 +358,7 @@ def _ticket(r: sqlite3.Row) -> Ticket:
         r["reason"],
         r["flow_id"],
         r["next_call_at"],
+        vars=json.loads(r["vars"]),
     )
 
 

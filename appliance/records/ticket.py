@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# The variables every ticket supplies to a flow (Ticket.variables); a ticket's ``vars`` add any other name.
+STANDARD_VARIABLES = ("name", "order_id", "order_status", "shop", "subject")
+
 
 @dataclass(frozen=True)
 class Ticket:
@@ -24,7 +27,11 @@ class Ticket:
     reason: str = ""
     flow_id: str | None = None
     next_call_at: str | None = None
+    vars: dict[str, str] = field(default_factory=dict)  # the payload's "vars": more flow variables by name
 
     def variables(self, shop_name: str) -> dict[str, str]:
-        """The call's flow variables (and an unreachable text's fields): one place makes them."""
-        return {"name": self.customer_name, "order_id": self.order_id, "shop": shop_name, "subject": self.subject}
+        """The call's flow variables (and an unreachable text's fields): one place makes them. The ticket's own
+        fields (STANDARD_VARIABLES) and its ``vars``; ``vars`` cannot name a standard one (intake refuses it),
+        so nothing here overrides anything."""
+        return {**self.vars, "name": self.customer_name, "order_id": self.order_id,
+                "order_status": self.order_status, "shop": shop_name, "subject": self.subject}

@@ -9,8 +9,9 @@ from killswitch import TICKET
 
 from appliance.campaign.attempt import IllegalTransition, Outcome
 from appliance.campaign.conclude import AttemptResult, blocked, conclude, recover
-from appliance.campaign.guards import flow_not_published
+from appliance.campaign.guards import flow_not_published, missing_variable
 from appliance.config import RetryConfig
+from appliance.dialog.flow.load import builtin_flow_path, load_flow
 from appliance.dialog.runtime.engine import RenderedOperation
 from appliance.records.conclusion import Turn
 from appliance.records.store import InFlight, TaskRow, iso
@@ -82,6 +83,18 @@ def test_a_guard_ends_the_task_without_a_call_row() -> None:
     c = blocked(TICKET, task(), flow_not_published("gone"))
     assert c.call is None and c.call_id is None and c.task is not None and c.task.state == "cancelled"
     assert c.ticket_status == "open" and "not published" in c.operations[0][1]
+
+
+def test_a_missing_variable_holds_the_ticket_and_tells_the_ticketing_system() -> None:
+    flow = load_flow(builtin_flow_path("delivery-confirmation.en"))
+    assert missing_variable(flow, {"name": "Ann", "order_id": "A-7", "shop": "Corner Shop"}) is None
+    guard = missing_variable(flow, {"name": "Ann", "shop": "Corner Shop", "order_id": " "})
+    assert guard is not None and guard.name == "missing_variable" and "order_id" in guard.remark
+    c = blocked(TICKET, task(), guard)
+    assert c.call is None and c.task is not None and c.task.state == "cancelled" and c.task.outcome == "blocked"
+    assert c.ticket_status == "open" and c.operations == (("remark", guard.remark),)
+    assert [e for _, e in c.outbox] == [{"ticket": TICKET.id, "call": 0, "operation": "remark",
+                                         "detail": guard.remark}]
 
 
 def test_recovery_ends_in_flight_attempts_interrupted_without_counting_them_again() -> None:

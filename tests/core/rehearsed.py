@@ -13,7 +13,7 @@ from appliance.dialog.runtime.rehearsal import converse, result_json
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "flows" / "examples"
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # Tuesday 10:00
-VARS = {"name": "Ann", "order_id": "A-7", "amount": "40 euros", "due_date": "1 November"}
+VARS = {"name": "Ann", "order_id": "A-7", "shop": "the shop", "amount": "40 euros", "due_date": "1 November"}
 
 
 def talk(flow_file: str, *says: str, doc: dict[str, Any] | None = None, **variables: str) -> dict[str, Any]:

@@ -35,6 +35,13 @@ def test_config_file_with_lines(tmp_path: Path) -> None:
         ("[calling]\nmax_per_day = 0\n", "calling.max_per_day"),
         ('[[lines]]\nname = "a"\n', "lines[0]"),
         ("not toml at all [", None),
+        ('[shop]\nnmae = "Corner Shop"\n', "shop.nmae"),
+        ('[shop]\nname = " "\n', "shop.name"),
+        ('[shop]\ntime_zone = "Europe/Springfield"\n', "shop.time_zone"),
+        ('[shop]\ntime_zone = "../../etc/passwd"\n', "shop.time_zone"),
+        ('[shop]\ncountry = "XX"\n', "shop.country"),
+        ('[shop]\ncountry = "DEU"\n', "shop.country"),
+        ('[shop]\nlanguage = "English"\n', "shop.language"),
     ],
 )
 def test_bad_config_names_file_and_key(tmp_path: Path, text: str, key: str | None) -> None:
@@ -138,3 +145,14 @@ def test_helpdesks_section_is_parsed_and_unknown_keys_or_helpdesks_are_errors() 
         with pytest.raises(ConfigError) as err:
             parse_config({"helpdesks": bad})
         assert key in str(err.value)
+
+
+    assert cfg.shop.name == "Corner Shop" and cfg.shop.time_zone == "Europe/Berlin" and cfg.shop.country == "DE"
+
+
+def test_shop_section() -> None:
+    cfg = parse_config({"shop": {"name": "Ann's Bikes", "time_zone": "America/New_York", "country": "us",
+                                 "language": "en-US"}})
+    assert (cfg.shop.name, cfg.shop.time_zone, cfg.shop.country, cfg.shop.language) == \
+        ("Ann's Bikes", "America/New_York", "us", "en-US")
+    assert parse_config({}).shop.name == "the shop"  # never a blank {shop}

@@ -7,12 +7,13 @@ from __future__ import annotations
 import copy
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from engine_flow import DOC, NOW, VARS, new_run
 
-from appliance.dialog.flow.load import builtin_flow_path, parse_flow
+from appliance.dialog.flow.load import parse_flow
 from appliance.dialog.runtime.api_client import HttpRequest, HttpResponse
 from appliance.dialog.runtime.engine import FlowRun
 from appliance.errors import FlowError
@@ -33,7 +34,9 @@ def test_step_carries_the_nodes_vui_settings() -> None:
 
 
 def test_the_first_flow_format_keeps_its_reprompt_rules() -> None:
-    doc = json.loads(builtin_flow_path("delivery-confirmation.en").read_text())
+    # the box's first built-in flow (reprompt, max_retries, no_input/no_match per node), kept as a fixture
+    doc = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "flows" /
+                      "delivery-confirmation.first-format.json").read_text())
     run = FlowRun(parse_flow(doc), {"name": "Ann", "order_id": "A-7", "shop": "Shop"})
     run.start()
     again = run.no_input()

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -12,22 +13,27 @@ from appliance.errors import FlowError
 
 FLOW_DOC = json.loads(builtin_flow_path("delivery-confirmation.en").read_text())
 VARS = {"name": "Ann", "order_id": "A-7", "shop": "Corner Shop"}
+NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # Tuesday 10:00
 
 
 def run(*answers: str) -> FlowRun:
-    r = FlowRun(parse_flow(FLOW_DOC), VARS)
+    """The built-in flow over these answers ("" is a silence)."""
+    r = FlowRun(parse_flow(FLOW_DOC), VARS, clock=lambda: NOW, tz=UTC)
     r.start()
     for a in answers:
         if r.finished:
             break
-        r.hear(a)
+        if a:
+            r.hear(a)
+        else:
+            r.no_input()
     return r
 
 
-def test_greeting_names_the_order() -> None:
+def test_greeting_names_the_shop_and_the_order() -> None:
     step = FlowRun(parse_flow(FLOW_DOC), VARS).start()
-    assert "A-7" in step.say and "Ann" in step.say and step.listen
-    assert "yes" in step.grammar and "call me tomorrow" in step.grammar
+    assert "A-7" in step.say and "Ann" in step.say and "this is Corner Shop calling" in step.say and step.listen
+    assert "yes" in step.grammar and "stop calling me" in step.grammar  # the global intents are heard too
 
 
 @pytest.mark.parametrize(
@@ -35,11 +41,13 @@ def test_greeting_names_the_order() -> None:
     [
         (["yes someone will be home"], "confirmed", ["remark", "close"]),
         (["yeah and i will be on"], "confirmed", ["remark", "close"]),
-        (["nope when i call me tomorrow"], "rescheduled", ["remark", "schedule"]),
-        (["i am not home"], "rescheduled", ["remark", "schedule"]),
-        (["", ""], "no_response", ["remark", "schedule"]),
+        (["nope when i call me tomorrow"], "callback", ["remark", "schedule"]),
+        (["nobody will be home", "friday at 3"], "rescheduled", ["remark", "schedule"]),
+        (["", "", ""], "no_response", ["remark", "schedule"]),
         (["banana", "yes that's fine"], "confirmed", ["remark", "close"]),
-        (["banana", "potato"], "no_response", ["remark", "schedule"]),
+        (["banana", "potato", "turnip"], "no_response", ["remark", "schedule"]),
+        (["stop calling me"], "do_not_call", ["remark", "do_not_call", "close"]),
+        (["you have the wrong number"], "wrong_number", ["remark", "close"]),
     ],
 )
 def test_paths_through_the_delivery_flow(answers: list[str], disposition: str, ops: list[str]) -> None:
@@ -50,14 +58,15 @@ def test_paths_through_the_delivery_flow(answers: list[str], disposition: str, o
     assert all("{" not in o.text for o in r.result.operations)
 
 
-def test_reschedule_is_a_day_later() -> None:
-    r = run("no")
-    assert [o.delay_minutes for o in r.result.operations if o.op == "schedule"] == [1440]
+def test_call_me_friday_at_3_is_friday_at_3_not_tomorrow() -> None:
+    r = run("no, call me Friday at 3")
+    assert r.result.disposition == "rescheduled"
+    assert [o.at for o in r.result.operations if o.op == "schedule"] == [datetime(2026, 11, 27, 15, 0, tzinfo=UTC)]
 
 
 def test_negation_flips_a_confirm_keyword() -> None:
     flow = parse_flow(FLOW_DOC)
-    assert match_intent("nobody will be home", flow.intents.values()).intent == "reschedule"
+    assert match_intent("nobody will be home", flow.intents.values()).intent == "not_home"
     assert match_intent("yes", flow.intents.values()).intent == "confirm"
     assert match_intent("hmm", flow.intents.values()).intent is None
 
@@ -71,7 +80,7 @@ def test_negation_flips_a_confirm_keyword() -> None:
         (lambda d: d["nodes"]["greet"].update(say="Hi {nobody}"), "greet.say"),
         (lambda d: d["nodes"]["greet"].update(colour="red"), "greet"),
         (lambda d: d["nodes"]["greet"]["intents"].update(dance="confirmed"), "greet.intents"),
-        (lambda d: d["nodes"]["greet"].pop("no_input"), "greet"),
+        (lambda d: d["vui"].pop("fallback_node"), "greet"),
     ],
 )
 def test_invalid_flows_name_node_and_field(mutate, where: str) -> None:  # type: ignore[no-untyped-def]

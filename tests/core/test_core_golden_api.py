@@ -84,3 +84,12 @@ def test_slot_in_the_first_answer_and_repeat(server: ApiServer) -> None:
     assert out["disposition"] == "callback" and out["slots"] == {"callback_time": "2026-11-25T14:00+00:00"}
     out = ret(server, "pardon?", "no")
     assert [e for e, _ in bot(out)][:2] == ["prompt", "repeat"] and out["disposition"] == "handoff"
+
+
+@pytest.mark.parametrize("base", ["", "<api_base>", "ftp://127.0.0.1", "http://"])
+def test_a_url_that_is_not_absolute_takes_the_failure_branch(base: str) -> None:
+    out = talk(FILE, api_base=base, return_id="R-1")  # an empty {api_base} would have raised out of the engine
+    assert out["finished"] and out["disposition"] == "callback"
+    system = [t for t in out["turns"] if t["speaker"] == "system"]
+    assert [t["event"] for t in system] == ["api_failure"]
+    assert "not an absolute http(s) URL" in system[0]["text"]

@@ -121,6 +121,20 @@ def test_ticket_is_committed_before_submit_returns_and_is_idempotent(store: Reco
     assert tasks == 1
 
 
+def test_a_tickets_vars_are_stored_with_it_and_reach_its_flow_variables(store: RecordsStore) -> None:
+    store.submit_ticket(Ticket(**FIELDS, payload={}), webhook_id="m1", decision="skip", reason="r", flow_id=None,
+                        max_attempts=3)
+    assert store.ticket("T1").vars == {}  # type: ignore[union-attr]
+    # delivered again, now with vars: the stored ticket takes them
+    store.submit_ticket(Ticket(**FIELDS, payload={"raw": True}, vars={"due_date": "1 December", "amount": "40 €"}),
+                        webhook_id="m2", decision="call", reason="rule", flow_id="payment-reminder", max_attempts=3)
+    ticket = store.ticket("T1")
+    assert ticket is not None and ticket.vars == {"due_date": "1 December", "amount": "40 €"}
+    assert ticket.variables("Corner Shop") == {"due_date": "1 December", "amount": "40 €", "name": "Ann",
+                                               "order_id": "o1", "order_status": "shipped", "shop": "Corner Shop",
+                                               "subject": "s"}
+
+
 def test_a_failed_transaction_changes_nothing(store: RecordsStore) -> None:
     def boom(c: sqlite3.Connection) -> None:
         c.execute("INSERT INTO users VALUES ('x','y','z')")

@@ -35,6 +35,16 @@ def test_good_ticket_is_normalised() -> None:
     t = parse_ticket(GOOD)
     assert t.customer_phone == "+49301234567"
     assert t.type == "delivery" and t.order_status == "shipped" and t.order_id == "991"
+    assert t.vars == {}
+
+
+def test_vars_add_flow_variables_by_name() -> None:
+    t = parse_ticket(with_change("vars", {"due_date": " 1 December ", "amount": "40 euros", "Return_ID": "R-1"}))
+    assert t.vars == {"due_date": "1 December", "amount": "40 euros", "Return_ID": "R-1"}
+    assert t.variables("Corner Shop") == {"due_date": "1 December", "amount": "40 euros", "Return_ID": "R-1",
+                                          "name": "Ann", "order_id": "991", "order_status": "shipped",
+                                          "shop": "Corner Shop", "subject": "Parcel"}
+    assert parse_ticket(with_change("vars", None)).vars == {}  # null is the same as none
 
 
 @pytest.mark.parametrize(
@@ -50,6 +60,18 @@ def test_good_ticket_is_normalised() -> None:
         ("customer.phone", True, "customer.phone"),
         ("order.status", None, "order.status"),
         ("subject", "x" * 5000, "subject"),
+        ("vars", ["due_date"], "vars"),
+        ("vars", "due_date=1 May", "vars"),
+        ("vars", {"due date": "1 May"}, "vars.due date"),
+        ("vars", {"9lives": "x"}, "vars.9lives"),
+        ("vars", {"amount": 40}, "vars.amount"),
+        ("vars", {"amount": None}, "vars.amount"),
+        ("vars", {"amount": {"value": 40}}, "vars.amount"),
+        ("vars", {"due_date": "  "}, "vars.due_date"),
+        ("vars", {"due_date": "x" * 5000}, "vars.due_date"),
+        ("vars", {"name": "Bob"}, "vars.name"),
+        ("vars", {"shop": "Other Shop"}, "vars.shop"),
+        ("vars", {f"v{i}": "x" for i in range(51)}, "vars"),
     ],
 )
 def test_bad_ticket_names_the_field(path: str, value: object, field: str) -> None:

@@ -79,9 +79,11 @@ def test_bad_config_is_one_readable_line(tmp_path: Path) -> None:
 
 def test_doctor_reports_fallback_and_absent_modem(tmp_path: Path) -> None:
     cfg = tmp_path / "callbox.toml"
-    cfg.write_text('[[lines]]\nname = "gsm0"\nat_port = "/dev/ttyUSB2-absent"\naudio_port = "/dev/ttyUSB1-absent"\n')
+    cfg.write_text('[shop]\nname = "Corner Shop"\ntime_zone = "Europe/Berlin"\ncountry = "DE"\n'
+                   '[[lines]]\nname = "gsm0"\nat_port = "/dev/ttyUSB2-absent"\naudio_port = "/dev/ttyUSB1-absent"\n')
     proc = run("--config", str(cfg), "--state-dir", str(tmp_path / "state"), "doctor")
     assert proc.returncode == 1
+    assert "shop: Corner Shop (language en, time zone Europe/Berlin, country DE)" in proc.stdout
     assert "PocketSphinx" in proc.stdout and "fallback" in proc.stdout
     assert "gsm0" in proc.stdout and "ABSENT" in proc.stdout
 

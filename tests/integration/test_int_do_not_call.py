@@ -10,7 +10,7 @@ from appliance.box import Callbox
 from appliance.campaign.attempt import Outcome
 from appliance.campaign.calls import SpeechKit
 from appliance.campaign.conclude import AttemptResult, conclude
-from appliance.config import Config, RetryConfig
+from appliance.config import Config, RetryConfig, ShopConfig
 from appliance.dialog.runtime.engine import RenderedOperation
 from appliance.speech.vad import Endpointer
 from appliance.telephony.ports import LinePort
@@ -66,5 +66,21 @@ def test_do_not_call_stops_every_later_call(tmp_path: Path, piper_tts: Any, pock
         # Only an admin takes it off; then the number is called again.
         assert box.records.do_not_call.remove(PHONE) and not box.records.do_not_call.remove(PHONE)
         assert box.panel.submit_ticket(ticket("DNC-5"), webhook_id="m5")["decision"] == "call"
+    finally:
+        box.stop()
+
+
+def test_a_shop_in_france_reads_national_numbers_as_one_customer(tmp_path: Path, piper_tts: Any,
+                                                                 pocketsphinx_engine: Any) -> None:
+    """[shop] country = "FR": a ticket typed 06 12 34 56 78 is +33612345678, and the do-not-call entry made in
+    international form stops it."""
+    kit = SpeechKit(asr=pocketsphinx_engine, tts=piper_tts, endpointer=lambda: Endpointer())
+    box = Callbox(Config(state_dir=tmp_path, shop=ShopConfig(name="Boutique", country="fr")), lines=[], speech=kit)
+    try:
+        box.records.do_not_call.add("+33 6 12 34 56 78", "asked on the phone")
+        answer = box.panel.submit_ticket(ticket("FR-1", "06 12 34 56 78"), webhook_id="fr1")
+        stored = box.records.ticket("FR-1")
+        assert stored is not None and stored.customer_phone == "+33612345678"
+        assert answer["decision"] == "skip" and "do-not-call list" in answer["reason"]
     finally:
         box.stop()

@@ -9,6 +9,10 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
+from appliance.cli import main
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "flows" / "examples"
 DELIVERY = EXAMPLES / "delivery-confirmation.en.json"
@@ -95,3 +99,27 @@ def test_graph_writes_svg(tmp_path: Path) -> None:
     assert {"status 404", "failure", "return_status = received", "human", "confirm"} <= labels
     stdout = callbox("flow", "graph", str(DELIVERY))
     assert stdout.stdout.startswith("<svg")
+
+
+def test_try_an_api_node_without_api_base_takes_its_failure_branch(capsys: pytest.CaptureFixture[str]) -> None:
+    # {api_base} is not given: the URL is "<api_base>/returns/R-1", which no request can be made to
+    code = main(["flow", "try", str(EXAMPLES / "return-follow-up.en.json"), "--var", "return_id=R-1",
+                 "--var", "name=Ann", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0 and "Traceback" not in captured.err
+    out = json.loads(captured.out)
+    assert out["disposition"] == "callback"
+    failure = [t for t in out["turns"] if t["speaker"] == "system"]
+    assert failure[0]["event"] == "api_failure" and "not an absolute http(s) URL" in failure[0]["text"]
+
+
+def test_validate_warns_about_variables_nothing_supplies(tmp_path: Path) -> None:
+    doc = json.loads((EXAMPLES / "payment-reminder.en.json").read_text(encoding="utf-8"))
+    doc["variables"] = ["name", "order_id", "shop", "amount", "due_date"]  # no default, not marked "from": "vars"
+    draft = tmp_path / "draft.json"
+    draft.write_text(json.dumps(doc), encoding="utf-8")
+    proc = callbox("flow", "validate", str(draft))
+    assert proc.returncode == 0 and ": ok (" in proc.stdout  # a warning: the file may be a draft
+    warnings = [line for line in proc.stderr.splitlines() if ": warning: " in line]
+    assert [w.split(": warning: ")[1].split(":")[0] for w in warnings] == ["variables.amount", "variables.due_date"]
+    assert "give it a default" in warnings[0]

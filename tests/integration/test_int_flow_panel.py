@@ -12,7 +12,7 @@ import pytest
 
 from appliance.box import Callbox
 from appliance.campaign.calls import SpeechKit
-from appliance.config import Config
+from appliance.config import Config, ShopConfig
 from appliance.errors import FlowRejected
 from appliance.speech.vad import Endpointer
 
@@ -64,3 +64,18 @@ def test_publishing_renders_on_one_thread_that_the_box_joins(tmp_path: Path, pip
     finally:
         box.stop()
     assert not renderers[0].is_alive()
+
+
+def test_the_box_calls_in_the_configured_shop_name(tmp_path: Path, piper_tts: Any, pocketsphinx_engine: Any) -> None:
+    kit = SpeechKit(asr=pocketsphinx_engine, tts=piper_tts, endpointer=lambda: Endpointer())
+    config = Config(state_dir=tmp_path, shop=ShopConfig(name="Ann's Bikes"))
+    box = Callbox(config, lines=[], speech=kit)
+    try:
+        assert box.shop_name == box.runner.shop_name == "Ann's Bikes"  # [shop] name, spoken as {shop}
+    finally:
+        box.stop()
+    box = Callbox(config, lines=[], speech=kit, shop_name="Corner Shop")  # a caller's own name wins
+    try:
+        assert box.runner.shop_name == "Corner Shop"
+    finally:
+        box.stop()

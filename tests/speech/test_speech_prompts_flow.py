@@ -55,8 +55,8 @@ def test_flow_voice_and_broadcast_parse() -> None:
     assert plain.voice is None and plain.broadcast == "tts"
     assert set(prompts.BROADCAST_MODES) == {"tts", "recorded", "mixed"}
     templates = plain.prompt_templates()
-    assert templates[("greet", "reprompt")].startswith("Sorry")
-    assert ("confirmed", "reprompt") not in templates and ("confirmed", "say") in templates
+    assert templates[("greet", "no_input.1")].startswith("Are you still there?")  # the flow's VUI rules per node
+    assert ("confirmed", "no_input.1") not in templates and ("confirmed", "say") in templates
 
 
 @pytest.mark.parametrize(

@@ -102,3 +102,29 @@ def test_export_and_graph(logged_in: FlaskClient, csrf: Callable[[str], str]) ->
     assert graph.status_code == 200 and graph.mimetype == "image/svg+xml"
     svg = graph.get_data(as_text=True)
     assert svg.lstrip().startswith(("<svg", "<?xml")) and "greet" in svg
+
+
+def test_try_an_api_node_without_api_base_takes_its_failure_branch(logged_in: FlaskClient,
+                                                                  csrf: Callable[[str], str]) -> None:
+    returns = EXAMPLE.parent / "return-follow-up.en.json"
+    assert upload(logged_in, csrf, returns.read_bytes()).status_code == 302
+    page = logged_in.get("/flows/return-follow-up-example").get_data(as_text=True)
+    response = logged_in.post("/flows/return-follow-up-example", data={
+        "csrf_token": csrf(page), "variables": "name=Ada\nreturn_id=R-1\napi_base=", "says": ""})
+    result = response.get_data(as_text=True)
+    assert response.status_code == 200  # was a 500: "/returns/R-1" is no URL to request
+    assert "not an absolute http(s) URL" in result
+    assert "<dt>Disposition</dt><dd>Callback</dd>" in result
+
+
+def test_publishing_refuses_variables_nothing_supplies(logged_in: FlaskClient, csrf: Callable[[str], str],
+                                                       service: Any) -> None:
+    doc = json.loads((EXAMPLE.parent / "payment-reminder.en.json").read_text())
+    doc["variables"] = {"name": {}, "order_id": {}, "shop": {}, "amount": {}, "due_date": {"default": "the date"}}
+    response = upload(logged_in, csrf, json.dumps(doc).encode(), "payment.json")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "payment.json was not published" in page
+    assert "variables.amount" in page and "give it a default" in page and "variables.due_date" not in page
+    assert service.flows.list_flows() == []
+    doc["variables"]["amount"] = {"from": "vars"}
+    assert upload(logged_in, csrf, json.dumps(doc).encode(), "payment.json").status_code == 302

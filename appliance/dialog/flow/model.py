@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from appliance.dialog.flow.variables import Variables
+
 DISPOSITIONS = ("confirmed", "rescheduled", "callback", "wrong_number", "handoff", "do_not_call", "no_response")
 OPERATIONS = ("close", "schedule", "remark", "do_not_call")
 SLOT_TYPES = ("enum", "number", "datetime", "date", "time", "phone", "text", "regex")
@@ -200,6 +202,7 @@ class Flow:
     global_intents: tuple[GlobalIntent, ...] = ()
     knowledge_base: tuple[KbEntry, ...] = ()
     vui: Vui = field(default_factory=Vui)
+    declared: Variables = field(default_factory=Variables)  # where each of ``variables`` comes from
 
     def prompt_templates(self) -> dict[tuple[str, str], str]:
         """Every text the flow can say, as templates, by (node id, kind): kinds ``say``, ``reprompt``,

@@ -37,6 +37,7 @@ from appliance.dialog.flow.model import (
     Vui,
 )
 from appliance.dialog.flow.settings import parse_listen, parse_voice, parse_vui
+from appliance.dialog.flow.variables import parse_variables
 from appliance.errors import FlowError
 
 TOP_KEYS = {"$schema", "id", "name", "language", "description", "start", "variables", "intents", "nodes",
@@ -297,9 +298,9 @@ def check_flow(doc: Any) -> tuple[Flow | None, list[FlowError]]:
     _keys(doc, TOP_KEYS, p, None, None)
     flow_id = _get(doc, "id", str, "", p, None, required=True)
     start = _get(doc, "start", str, "", p, None, required=True)
-    variables = _strings(doc, "variables", p, None) if "variables" in doc else ()
-    if "variables" not in doc:
-        p.add("is required", field="variables")
+    declared, variable_problems = parse_variables(doc)
+    for where, message in variable_problems:
+        p.add(message, field=where)
     if "unreachable_text" in doc:  # the text sent after the last failed attempt ("" = none for this flow)
         p.template(_get(doc, "unreachable_text", str, "", p, None), None, "unreachable_text")
     intents = _parse_intents(doc, p)
@@ -335,7 +336,8 @@ def check_flow(doc: Any) -> tuple[Flow | None, list[FlowError]]:
         p.add(f"must be one of {', '.join(BROADCAST_MODES)}", field="broadcast")
         broadcast = "tts"
     flow = Flow(
-        flow_id, str(doc.get("name", flow_id)), str(doc.get("language", "en")), start, variables, intents, nodes, doc,
+        flow_id, str(doc.get("name", flow_id)), str(doc.get("language", "en")), start, declared.names, intents, nodes,
+        doc, declared=declared,
         voice=voice, broadcast=broadcast, description=str(doc.get("description", "")),
         global_intents=global_intents, knowledge_base=kb, vui=vui,
     )

@@ -10,6 +10,7 @@ import http.client
 import json
 import logging
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,8 +50,8 @@ HttpClient = Callable[[HttpRequest], HttpResponse]
 
 def urllib_client(request: HttpRequest) -> HttpResponse:
     """Send the request; any HTTP status is an answer, no answer in time is ``ApiFailure``."""
-    req = urllib.request.Request(request.url, data=request.body, method=request.method, headers=request.headers)
     try:
+        req = urllib.request.Request(request.url, data=request.body, method=request.method, headers=request.headers)
         with urllib.request.urlopen(req, timeout=request.timeout_s) as resp:
             return HttpResponse(resp.status, resp.read())
     except urllib.error.HTTPError as exc:
@@ -58,6 +59,14 @@ def urllib_client(request: HttpRequest) -> HttpResponse:
     except (http.client.HTTPException, ValueError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise ApiFailure(f"{type(reason).__name__}: {reason}" if str(reason) else type(reason).__name__) from exc
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be requested (not an absolute http(s) URL, e.g. an empty ``{api_base}``), or None."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return f"not an absolute http(s) URL: {url!r}"
+    return None
 
 
 _MISSING = object()

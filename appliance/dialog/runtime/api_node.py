@@ -11,7 +11,14 @@ from typing import Any
 from urllib.parse import quote
 
 from appliance.dialog.flow.model import Node
-from appliance.dialog.runtime.api_client import ApiFailure, HttpClient, HttpRequest, lookup, status_matches
+from appliance.dialog.runtime.api_client import (
+    ApiFailure,
+    HttpClient,
+    HttpRequest,
+    lookup,
+    status_matches,
+    url_problem,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +36,10 @@ def run_api_node(node: Node, variables: MutableMapping[str, Any], render: Callab
         body = json.dumps(render_json(call.body, render)).encode("utf-8")
         headers.setdefault("Content-Type", "application/json")
     request = HttpRequest(call.method, url, headers, body, call.timeout_ms / 1000)
-    failure = ""
+    failure = url_problem(url) or ""
+    if failure:  # no request can be made: the failure branch, never an exception out of the call
+        log.warning("node %s: %s %s not sent: %s", node.id, call.method, url, failure)
+        return call.failure, f"{call.method} {url}: {failure}", "api_failure"
     for attempt in range(call.retries + 1):
         try:
             response = http(request)

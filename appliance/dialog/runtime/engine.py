@@ -44,7 +44,7 @@ class FlowRun:
                  http: HttpClient | None = None, clock: Callable[[], datetime] | None = None,
                  tz: tzinfo | None = None) -> None:
         self.flow = flow
-        self.vars = _Vars(variables)
+        self.vars = _Vars(flow.declared.values(variables))  # the flow's defaults under what was given
         self.turns: list[TurnRecord] = []
         self.result = FlowResult(flow_id=flow.id, flow_version=version)
         self.http = http or urllib_client
