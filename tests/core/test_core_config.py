@@ -97,6 +97,7 @@ def test_shipped_example_config_is_valid() -> None:
     example = Path(__file__).resolve().parents[2] / "firmware-config" / "callbox.toml.example"
     cfg = load_config(example)
     assert cfg.lines[0].at_port == "/dev/ttyUSB2" and cfg.calling.hours == "09:00-20:00"
+    assert cfg.shop.name == "Corner Shop" and cfg.shop.time_zone == "Europe/Berlin" and cfg.shop.country == "DE"
 
 
 def test_environment_overrides_the_file(tmp_path, monkeypatch):
@@ -146,8 +147,6 @@ def test_helpdesks_section_is_parsed_and_unknown_keys_or_helpdesks_are_errors() 
             parse_config({"helpdesks": bad})
         assert key in str(err.value)
 
-
-    assert cfg.shop.name == "Corner Shop" and cfg.shop.time_zone == "Europe/Berlin" and cfg.shop.country == "DE"
 
 
 def test_shop_section() -> None:
