@@ -30,6 +30,9 @@ __all__ = ["TRANSITIONS", "ActiveCall", "IllegalTransition", "Line", "LineNotRea
 log = logging.getLogger(__name__)
 
 
+STOP_POLL_S = 0.05  # while stopping, how often a still-running open attempt's port is closed again
+
+
 class ActiveCall:
     """An answered call: its audio pump, and how it ended."""
 
@@ -316,9 +319,16 @@ class Line:
         if call is not None:
             call.hangup()
         self.modem.close()  # also ends a command a supervisor is waiting on
-        with self._open_lock:  # an open attempt still running has finished; close what it opened
+        # An open attempt that began just before the close opens the port again and waits on its first
+        # command: close again until it gives up and lets go (found under load: a stop that took the
+        # whole 5 s command timeout).
+        while not self._open_lock.acquire(timeout=STOP_POLL_S):
             self.modem.close()
+        try:
+            self.modem.close()  # the open attempt has finished; close what it opened
             self._event("stop")
+        finally:
+            self._open_lock.release()
 
     def describe(self) -> dict[str, object]:
         """State, fault and health, for the panel, `callbox call --json` and tests."""
