@@ -20,7 +20,7 @@ from appliance.campaign.scheduler import Scheduler
 from appliance.campaign.texts import UnreachableTexts
 from appliance.campaign.voices import FlowPrompts
 from appliance.config import Config, LineConfig
-from appliance.files import load_or_create_secret
+from appliance.files import load_or_create_box_id, load_or_create_secret
 from appliance.panel.flows import FlowAdmin
 from appliance.panel.service import BoxPanel
 from appliance.records.config_store import ConfigStore
@@ -28,6 +28,7 @@ from appliance.records.store import RecordsStore
 from appliance.speech.build import build_recogniser, build_tts, build_voices, endpointer_factory
 from appliance.speech.tts.piper import PiperTts
 from appliance.speech.tts.recorded import RecordedPrompts
+from appliance.sync.destinations import rest_apis
 from appliance.sync.outbox import OutboxWorker
 from appliance.telephony.line import Line
 from appliance.telephony.modem import Modem, ModemTimeouts
@@ -107,8 +108,10 @@ class Callbox:
         self.scheduler = Scheduler(records=self.records, runner=self.runner, lines=self.lines,
                                    on_call=self._call_done, retry=config.calling.retry_s)
         self.outbox: OutboxWorker | None = None
-        if config.web.callback_url:
-            self.outbox = OutboxWorker(self.records, url=config.web.callback_url, secret=self.webhook_secret)
+        helpdesk_apis = rest_apis(config.helpdesks)  # tickets from these go back through their REST API
+        if config.web.callback_url or helpdesk_apis:
+            self.outbox = OutboxWorker(self.records, url=config.web.callback_url, secret=self.webhook_secret,
+                                       box_id=load_or_create_box_id(self.paths.box_id), helpdesks=helpdesk_apis)
         self.panel = BoxPanel(records=self.records, flows=FlowAdmin(self.configs, self.flows.publish_soon),
                               webhook_secret=self.webhook_secret, admit=self.admit_ticket, lines=self.lines,
                               recogniser=speech.asr)

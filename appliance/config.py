@@ -44,13 +44,33 @@ class HelpdeskConfig:
 
     ``secret``: Zendesk's signing secret, Zammad's HMAC token, or the token Freshdesk sends in the
     ``X-Callbox-Token`` header. The ``*_field`` names say which custom field holds the order id, the order
-    status and (optionally) the ticket type; "" = the adapter's default (README)."""
+    status and (optionally) the ticket type; "" = the adapter's default (README).
+
+    Ticket operations go back through the helpdesk's REST API when ``api_url`` (``https://shop.zendesk.com``)
+    and ``api_token`` are set: Zendesk also needs ``api_user`` (the agent's email); Freshdesk takes the API key
+    as ``api_token``; Zammad an access token. Without them the operations go to ``[web] callback_url``."""
 
     secret: str = ""
     order_id_field: str = ""
     order_status_field: str = ""
     type_field: str = ""
     default_type: str = ""
+    api_url: str = ""
+    api_user: str = ""
+    api_token: str = ""
+
+    def rest_problem(self, name: str) -> tuple[str, str] | None:
+        """(key, why) when the REST settings are half there or the URL is not http(s); None when fine."""
+        if not (self.api_url or self.api_token or self.api_user):
+            return None
+        parts = urlsplit(self.api_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            return "api_url", f"{self.api_url!r} is not an http(s) URL"
+        if not self.api_token:
+            return "api_token", "is needed with api_url"
+        if name == "zendesk" and not self.api_user:
+            return "api_user", "is needed with api_token (the agent's email)"
+        return None
 
 
 @dataclass(frozen=True)
@@ -209,6 +229,10 @@ class StatePaths:
         return self.root / "webhook-secret"
 
     @property
+    def box_id(self) -> Path:
+        return self.root / "box-id"  # this installation's random id: outbox message ids are unique across boxes
+
+    @property
     def session_key(self) -> Path:
         return self.root / "session-key"
 
@@ -292,6 +316,10 @@ def parse_config(data: dict[str, Any], *, file: str = "<config>") -> Config:
     if shop_problems:
         key, why = shop_problems[0]
         raise ConfigError(why, file=file, key=f"shop.{key}")
+    for name, helpdesk in cfg.helpdesks.by_name().items():
+        problem = helpdesk.rest_problem(name)
+        if problem is not None:
+            raise ConfigError(problem[1], file=file, key=f"helpdesks.{name}.{problem[0]}")
     names = [line.name for line in cfg.lines]
     if len(set(names)) != len(names):
         raise ConfigError("line names must be unique", file=file, key="lines")

@@ -6,9 +6,10 @@ import base64
 import os
 import secrets
 import tempfile
+import uuid
 from pathlib import Path
 
-__all__ = ["fsync_dir", "load_or_create_secret", "write_atomic"]
+__all__ = ["fsync_dir", "load_or_create_box_id", "load_or_create_secret", "write_atomic"]
 
 
 def write_atomic(path: Path, data: bytes, *, sync_dir: bool = False) -> None:
@@ -48,3 +49,16 @@ def load_or_create_secret(path: Path, *, prefix: str = "whsec_") -> str:
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(secret + "\n")
     return secret
+
+
+def load_or_create_box_id(path: Path) -> str:
+    """This installation's id, made once (a random UUID) and kept in the state dir: a fresh state dir is a new
+    installation. Outbox message ids start with it, so two boxes, or one box reinstalled, never send one id for
+    two different messages."""
+    if path.exists():
+        text = path.read_text(encoding="ascii").strip()
+        if text:
+            return text
+    box_id = uuid.uuid4().hex
+    write_atomic(path, (box_id + "\n").encode("ascii"), sync_dir=True)
+    return box_id

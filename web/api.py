@@ -1,4 +1,4 @@
-"""The machine-facing HTTP API: the signed ticket webhook and the read API for calls."""
+"""The machine-facing HTTP API: the signed ticket webhook and the read API for calls and the outbox."""
 
 from __future__ import annotations
 
@@ -72,6 +72,20 @@ def get_call(call_id: int) -> Response | tuple[Response, int]:
     if call is None:
         return error(404, "not_found", f"no call {call_id}")
     return jsonify(call)
+
+
+@bp.get("/outbox")
+@api_auth_required
+def outbox() -> Response | tuple[Response, int]:
+    """The ticket operations not yet delivered: backlog, oldest age, last error, the items (paged)."""
+    try:
+        limit = int(request.args.get("limit", "50"))
+        offset = int(request.args.get("offset", "0"))
+    except ValueError:
+        return error(400, "bad_request", "limit and offset must be whole numbers")
+    if not 1 <= limit <= MAX_LIST_LIMIT or offset < 0:
+        return error(400, "bad_request", f"limit must be 1 to {MAX_LIST_LIMIT} and offset 0 or more")
+    return jsonify(service().outbox(limit=limit, offset=offset))
 
 
 @bp.get("/openapi.json")

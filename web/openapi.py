@@ -87,6 +87,38 @@ CALL = {
     },
 }
 
+OUTBOX_ITEM = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "ticket": {"type": ["string", "null"]},
+        "operation": {"type": ["string", "null"], "description": "remark, close, schedule, do_not_call, sms"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "attempts": {"type": "integer"},
+        "next_try_at": {"type": ["string", "null"], "format": "date-time", "description": "null when failed"},
+        "last_error": {"type": ["string", "null"]},
+        "state": {"type": "string", "enum": ["pending", "failed"],
+                  "description": "pending: retried with backoff (5 s doubling, at most 10 min); failed: the "
+                                 "ticketing system refused it (a 4xx other than 408/429), not retried"},
+    },
+}
+
+OUTBOX = {
+    "type": "object",
+    "required": ["backlog", "failed", "oldest_age_s", "last_error", "items", "total", "limit", "offset"],
+    "properties": {
+        "backlog": {"type": "integer", "description": "operations waiting to be delivered"},
+        "failed": {"type": "integer", "description": "operations given up"},
+        "oldest_age_s": {"type": ["number", "null"], "description": "age of the oldest waiting operation"},
+        "last_error": {"type": ["object", "null"],
+                       "properties": {"item": {"type": "integer"}, "error": _text()}},
+        "items": {"type": "array", "items": _ref("OutboxItem"), "description": "undelivered, oldest first"},
+        "total": {"type": "integer", "description": "undelivered items in all pages"},
+        "limit": {"type": "integer"},
+        "offset": {"type": "integer"},
+    },
+}
+
 ERROR = {
     "type": "object",
     "required": ["error", "message"],
@@ -266,6 +298,22 @@ def openapi_document(version: str) -> dict[str, Any]:
                     },
                 }
             },
+            "/api/v1/outbox": {
+                "get": {
+                    "summary": "Ticket operations not yet delivered to the ticketing system",
+                    "security": read_security,
+                    "parameters": [
+                        {"name": "limit", "in": "query",
+                         "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
+                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+                    ],
+                    "responses": {
+                        "200": _body("the backlog", _ref("Outbox")),
+                        "400": _error("limit or offset out of range (bad_request)"),
+                        "401": _error("no session and no valid bearer token"),
+                    },
+                }
+            },
             "/api/v1/openapi.json": {
                 "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}
             },
@@ -276,6 +324,7 @@ def openapi_document(version: str) -> dict[str, Any]:
         },
         "components": {
             "schemas": {"Ticket": TICKET, "Accepted": ACCEPTED, "Call": CALL, "Error": ERROR,
+                        "Outbox": OUTBOX, "OutboxItem": OUTBOX_ITEM,
                         "ZendeskTicket": ZENDESK_TICKET, "ZammadTicket": ZAMMAD_TICKET,
                         "FreshdeskTicket": FRESHDESK_TICKET},
             "securitySchemes": {

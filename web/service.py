@@ -90,6 +90,13 @@ class PanelService(Protocol):
         """``{"lines": [{"name", "state", "fault"?}], "asr": {"engine", "fallback_reason"}, "version"}``."""
         ...
 
+    def outbox(self, *, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        """Ticket operations not yet delivered to the ticketing system: ``{"backlog": int (waiting to be
+        retried), "failed": int (given up: the ticketing system refused them), "oldest_age_s": float | None,
+        "last_error": {"item", "error"} | None, "items": [{"id", "ticket", "operation", "created_at", "attempts",
+        "next_try_at", "last_error", "state": "pending"|"failed"}] (oldest first), "total", "limit", "offset"}``."""
+        ...
+
     # -- the do-not-call list ----------------------------------------------------
 
     def do_not_call_list(self) -> list[dict[str, Any]]:

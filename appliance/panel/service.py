@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,10 @@ class BoxPanel:
             "asr": {"engine": self.recogniser.name, "fallback_reason": self.recogniser.fallback_reason},
             "version": __version__,
         }
+
+    # -- the outbox ---------------------------------------------------------------
+    def outbox(self, *, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        return self.records.outbox.report(datetime.now(UTC), limit=limit, offset=offset)
 
     # -- the do-not-call list ----------------------------------------------------
     def do_not_call_list(self) -> list[dict[str, Any]]:

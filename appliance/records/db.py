@@ -157,6 +157,12 @@ MIGRATIONS: list[Migration] = [
     """
     ALTER TABLE tickets ADD COLUMN vars TEXT NOT NULL DEFAULT '{}';
     """,
+    # 7: the outbox's delivery (appliance.records.outbox): how many of an item's requests went through (a
+    # helpdesk's internal note, then its status) and when the box gave up on an item the ticketing system refused
+    """
+    ALTER TABLE outbox ADD COLUMN steps_done INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE outbox ADD COLUMN gave_up_at TEXT;
+    """,
 ]
 
 

@@ -22,6 +22,7 @@ from appliance.records.conclusion import (
 from appliance.records.db import Database
 from appliance.records.dnc import DoNotCall
 from appliance.records.history import PhoneHistory, phone_history
+from appliance.records.outbox import Outbox
 from appliance.records.phones import normalise_stored_phones
 from appliance.records.ticket import Ticket
 
@@ -73,6 +74,7 @@ class RecordsStore:
     def __init__(self, path: Path, *, phone_region: str | None = None) -> None:
         self.db = Database(path)
         self._do_not_call = DoNotCall(self.db, region=phone_region)
+        self._outbox = Outbox(self.db)
         if phone_region:
             self.db.write(lambda c: normalise_stored_phones(c, phone_region))
 
@@ -300,30 +302,20 @@ class RecordsStore:
 
         self.db.write(tx)
 
-    # -- outbox ------------------------------------------------------------
+    # -- outbox (appliance.records.outbox) ------------------------------------
+    @property
+    def outbox(self) -> Outbox:
+        """Ticket operations waiting for the ticketing system."""
+        return self._outbox
+
     def outbox_due(self, now: datetime, *, limit: int = 20) -> list[dict[str, Any]]:
-        rows = self.db.read(
-            lambda c: c.execute(
-                "SELECT * FROM outbox WHERE delivered_at IS NULL AND next_try_at<=? ORDER BY id LIMIT ?",
-                (iso(now), limit),
-            ).fetchall()
-        )
-        return [dict(r) for r in rows]
+        return self._outbox.due(now, limit=limit)
 
     def outbox_delivered(self, item_id: int) -> None:
-        self.db.write(
-            lambda c: c.execute(
-                "UPDATE outbox SET delivered_at=?, attempts=attempts+1 WHERE id=?", (now_iso(), item_id)
-            )
-        )
+        self._outbox.delivered(item_id)
 
     def outbox_failed(self, item_id: int, error: str, next_try_at: datetime) -> None:
-        self.db.write(
-            lambda c: c.execute(
-                "UPDATE outbox SET attempts=attempts+1, last_error=?, next_try_at=? WHERE id=?",
-                (error[:500], iso(next_try_at), item_id),
-            )
-        )
+        self._outbox.failed(item_id, error, next_try_at)
 
     # -- users -------------------------------------------------------------
     def set_user(self, username: str, password_hash: str) -> None:

@@ -155,3 +155,16 @@ def test_shop_section() -> None:
     assert (cfg.shop.name, cfg.shop.time_zone, cfg.shop.country, cfg.shop.language) == \
         ("Ann's Bikes", "America/New_York", "us", "en-US")
     assert parse_config({}).shop.name == "the shop"  # never a blank {shop}
+
+
+def test_helpdesk_rest_settings_are_checked() -> None:
+    cfg = parse_config({"helpdesks": {"zendesk": {"api_url": "https://shop.zendesk.com", "api_user": "a@shop.example",
+                                                  "api_token": "t"}}})
+    assert cfg.helpdesks.zendesk.api_url == "https://shop.zendesk.com" and cfg.helpdesks.zendesk.api_token == "t"
+    for section, key in (({"api_url": "shop.zendesk.com", "api_user": "a", "api_token": "t"}, "api_url"),
+                         ({"api_url": "https://shop.zendesk.com", "api_user": "a"}, "api_token"),
+                         ({"api_url": "https://shop.zendesk.com", "api_token": "t"}, "api_user")):
+        with pytest.raises(ConfigError, match=f"helpdesks.zendesk.{key}"):
+            parse_config({"helpdesks": {"zendesk": section}})
+    # Freshdesk and Zammad need no user: the key or token is enough
+    assert parse_config({"helpdesks": {"zammad": {"api_url": "http://zammad.lan", "api_token": "t"}}})

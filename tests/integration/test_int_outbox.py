@@ -70,7 +70,7 @@ def test_operations_are_delivered_signed_and_retried(tmp_path: Path, receiver: s
     store = store_with_ticket(tmp_path)
     store.add_operation("T1", "close", "closed after call 1", outbox={"ticket": "T1", "operation": "close"})
     now = [datetime.now(UTC)]
-    worker = OutboxWorker(store, url=receiver, secret=SECRET, clock=lambda: now[0])
+    worker = OutboxWorker(store, url=receiver, secret=SECRET, box_id="box-a", clock=lambda: now[0])
     Receiver.fail_next = 1
     assert worker.deliver_due() == 0  # the ticketing system answered 503: kept for later
     assert worker.deliver_due() == 0  # not due again yet (backoff)
@@ -84,7 +84,8 @@ def test_operations_are_delivered_signed_and_retried(tmp_path: Path, receiver: s
 def test_unreachable_ticketing_system_keeps_the_item(tmp_path: Path) -> None:
     store = store_with_ticket(tmp_path)
     store.add_operation("T1", "remark", "x", outbox={"ticket": "T1"})
-    worker = OutboxWorker(store, url="http://127.0.0.1:9/nothing-listens", secret=SECRET, timeout_s=2)
+    worker = OutboxWorker(store, url="http://127.0.0.1:9/nothing-listens", secret=SECRET, box_id="box-a",
+                          timeout_s=2)
     assert worker.deliver_due() == 0
     item = store.outbox_due(datetime.now(UTC) + timedelta(hours=1))[0]
     assert item["attempts"] == 1 and item["delivered_at"] is None and item["last_error"]

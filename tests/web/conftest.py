@@ -137,6 +137,9 @@ class InMemoryPanelService:
     def do_not_call_list(self) -> list[dict[str, Any]]:
         return [e.as_dict() for e in self.dnc.entries()]
 
+    def outbox(self, *, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        return self.records.outbox.report(datetime.now(UTC), limit=limit, offset=offset)  # the real table
+
     def remove_do_not_call(self, phone: str) -> bool:
         return self.dnc.remove(phone)
 

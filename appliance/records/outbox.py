@@ -1,0 +1,126 @@
+"""The outbox table: ticket operations waiting to reach the ticketing system.
+
+Rows are written inside the transaction that records the operation (``records.conclusion``, ``add_operation``);
+the outbox worker (``appliance.sync.outbox``) reads the due ones and marks each delivered, failed for now, or
+given up. A ticket's operations go out in the order they were written: a row is not due while an earlier row of
+the same ticket (the payload's ``ticket``) is still undelivered; rows of other tickets go on. A row the box gave
+up on no longer holds its ticket's later rows back.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from appliance.records.db import Database
+
+__all__ = ["Outbox", "OutboxItem"]
+
+PENDING = "delivered_at IS NULL AND gave_up_at IS NULL"
+
+_DUE = """
+SELECT o.* FROM outbox o
+WHERE o.delivered_at IS NULL AND o.gave_up_at IS NULL AND o.next_try_at <= ?
+  AND NOT EXISTS (
+    SELECT 1 FROM outbox e
+    WHERE e.id < o.id AND e.delivered_at IS NULL AND e.gave_up_at IS NULL
+      AND json_extract(e.payload, '$.ticket') = json_extract(o.payload, '$.ticket'))
+ORDER BY o.id LIMIT ?
+"""
+
+
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One undelivered row, as the API shows it: ``state`` is ``pending`` (will be tried again) or ``failed``
+    (the ticketing system refused it; the box gave up)."""
+
+    id: int
+    ticket: str | None
+    operation: str | None
+    created_at: str
+    attempts: int
+    next_try_at: str | None
+    last_error: str | None
+    state: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "ticket": self.ticket, "operation": self.operation, "created_at": self.created_at,
+                "attempts": self.attempts, "next_try_at": self.next_try_at, "last_error": self.last_error,
+                "state": self.state}
+
+
+class Outbox:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def due(self, now: datetime, *, limit: int = 20) -> list[dict[str, Any]]:
+        """Undelivered rows whose time has come and whose ticket has no earlier undelivered row, oldest first."""
+        rows = self.db.read(lambda c: c.execute(_DUE, (_iso(now), limit)).fetchall())
+        return [dict(r) for r in rows]
+
+    def delivered(self, item_id: int) -> None:
+        self.db.write(lambda c: c.execute(
+            "UPDATE outbox SET delivered_at=?, attempts=attempts+1 WHERE id=?", (_iso(datetime.now(UTC)), item_id)))
+
+    def step_done(self, item_id: int, steps_done: int) -> None:
+        """``steps_done`` of the item's requests went through: a retry starts at the next one."""
+        self.db.write(lambda c: c.execute("UPDATE outbox SET steps_done=? WHERE id=?", (steps_done, item_id)))
+
+    def failed(self, item_id: int, error: str, next_try_at: datetime) -> None:
+        self.db.write(lambda c: c.execute(
+            "UPDATE outbox SET attempts=attempts+1, last_error=?, next_try_at=? WHERE id=?",
+            (error[:500], _iso(next_try_at), item_id)))
+
+    def gave_up(self, item_id: int, error: str) -> None:
+        """The ticketing system refused the item for good (a 4xx other than 408/429): never tried again."""
+        self.db.write(lambda c: c.execute(
+            "UPDATE outbox SET attempts=attempts+1, last_error=?, gave_up_at=? WHERE id=?",
+            (error[:500], _iso(datetime.now(UTC)), item_id)))
+
+    def report(self, now: datetime, *, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        """The backlog as the API shows it: how many wait, the oldest one's age, the last error, how many were
+        given up, and the undelivered items (oldest first, paged)."""
+
+        def read(c: sqlite3.Connection) -> dict[str, Any]:
+            backlog, oldest = c.execute(f"SELECT COUNT(*), MIN(created_at) FROM outbox WHERE {PENDING}").fetchone()
+            failed = c.execute("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL AND gave_up_at IS NOT NULL"
+                               ).fetchone()[0]
+            last = c.execute(
+                "SELECT id, last_error FROM outbox"
+                " WHERE delivered_at IS NULL AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1").fetchone()
+            rows = c.execute("SELECT * FROM outbox WHERE delivered_at IS NULL ORDER BY id LIMIT ? OFFSET ?",
+                             (limit, offset)).fetchall()
+            total = c.execute("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL").fetchone()[0]
+            return {
+                "backlog": backlog,
+                "failed": failed,
+                "oldest_age_s": round((now - datetime.fromisoformat(oldest)).total_seconds(), 1) if oldest else None,
+                "last_error": {"item": last["id"], "error": last["last_error"]} if last else None,
+                "items": [_item(r).as_dict() for r in rows],
+                "total": total,
+                "limit": limit,
+                "offset": offset,
+            }
+
+        return self.db.read(read)
+
+
+def _item(r: sqlite3.Row) -> OutboxItem:
+    try:
+        payload = json.loads(r["payload"])
+    except ValueError:
+        payload = {}
+    if not isinstance(payload, dict):
+        payload = {}
+    ticket, operation = payload.get("ticket"), payload.get("operation")
+    given_up = r["gave_up_at"] is not None
+    return OutboxItem(r["id"], str(ticket) if ticket is not None else None,
+                      str(operation) if operation is not None else None, r["created_at"], r["attempts"],
+                      None if given_up else r["next_try_at"], r["last_error"], "failed" if given_up else "pending")
