@@ -111,7 +111,7 @@ class Callbox:
             self.outbox = OutboxWorker(self.records, url=config.web.callback_url, secret=self.webhook_secret)
         self.panel = BoxPanel(records=self.records, flows=FlowAdmin(self.configs, self.flows.publish_soon),
                               webhook_secret=self.webhook_secret, admit=self.admit_ticket, lines=self.lines,
-                              recogniser=speech.asr)
+                              recogniser=speech.asr, phone_region=config.shop.region)
         self._started = False
         self._lock = threading.Lock()
 

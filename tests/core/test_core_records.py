@@ -46,7 +46,7 @@ def submit(store: RecordsStore, msg: str = "m1", **over: str):  # type: ignore[n
 
 
 def test_schema_is_migrated_wal_and_indexed(store: RecordsStore, tmp_path: Path) -> None:
-    assert store.db.schema_version == len(MIGRATIONS) == 6
+    assert store.db.schema_version == len(MIGRATIONS) == 7
     conn = sqlite3.connect(tmp_path / "callbox.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
@@ -63,7 +63,7 @@ def test_a_box_on_schema_1_upgrades_in_place_and_keeps_its_records(tmp_path: Pat
     conn.close()
     upgraded = RecordsStore(path)
     try:
-        assert upgraded.db.schema_version == 6
+        assert upgraded.db.schema_version == 7
         assert upgraded.password_hash("admin") == "hash"
         upgraded.do_not_call.add("+15550199", "test")
         assert upgraded.do_not_call.entry("+15550199") is not None
