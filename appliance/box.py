@@ -114,7 +114,7 @@ class Callbox:
                                        box_id=load_or_create_box_id(self.paths.box_id), helpdesks=helpdesk_apis)
         self.panel = BoxPanel(records=self.records, flows=FlowAdmin(self.configs, self.flows.publish_soon),
                               webhook_secret=self.webhook_secret, admit=self.admit_ticket, lines=self.lines,
-                              recogniser=speech.asr)
+                              recogniser=speech.asr, phone_region=config.shop.region)
         self._started = False
         self._lock = threading.Lock()
 

@@ -81,3 +81,12 @@ class TicketInvalid(CallboxError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class QueryInvalid(CallboxError):
+    """A read API query parameter cannot be used (a phone that is not a number, an unknown outcome)."""
+
+    def __init__(self, message: str, *, parameter: str) -> None:
+        super().__init__(f"{parameter}: {message}")
+        self.parameter = parameter
+        self.message = message

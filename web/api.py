@@ -1,22 +1,25 @@
-"""The machine-facing HTTP API: the signed ticket webhook and the read API for calls and the outbox."""
+"""The machine-facing HTTP API: the signed ticket webhook and the read API (calls, tickets, tasks, the
+outbox)."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any, cast
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from appliance.campaign.attempt import Outcome, TaskState
+from appliance.errors import QueryInvalid
+from web import query
 from web.auth import api_auth_required
 from web.openapi import openapi_document
+from web.query import MAX_LIST_LIMIT, ParameterInvalid
 from web.ticket_intake import BodyRejected, error, json_object, service, submit
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-MAX_LIST_LIMIT = 500
-
 
 def _verify_signature(text: str) -> str | None:
     """Check the Standard Webhooks signature over the raw body; None if good, else why not."""
@@ -51,18 +54,41 @@ def submit_ticket() -> tuple[Response, int]:
     return submit(payload, webhook_id=request.headers["webhook-id"])
 
 
-def _limit() -> int:
-    try:
-        limit = int(request.args.get("limit", "100"))
-    except ValueError:
-        limit = 100
-    return max(1, min(limit, MAX_LIST_LIMIT))
+def _invalid(exc: ParameterInvalid | QueryInvalid) -> tuple[Response, int]:
+    return error(400, "invalid_parameter", exc.message, parameter=exc.parameter)
+
+
+def _page(key: str, items: list[dict[str, Any]], limit: int) -> Response:
+    """``limit`` items under ``key``; ``next`` is the URL of the following page (same filters, ``before`` the
+    last id shown), or None on the last page. ``items`` holds one more than ``limit`` when there is one."""
+    shown = items[:limit]
+    following = None
+    if len(items) > limit:
+        args: dict[str, Any] = {name: value for name, value in request.args.items() if name != "before"}
+        args["before"] = shown[-1]["id"]
+        following = url_for(cast(str, request.endpoint), **args)
+    return jsonify({key: shown, "next": following})
+
+
+def _with_recording_url(call: dict[str, Any]) -> dict[str, Any]:
+    if call.get("has_recording"):
+        return {**call, "recording_url": url_for("api.call_recording", call_id=call["id"])}
+    return call
 
 
 @bp.get("/calls")
 @api_auth_required
-def list_calls() -> Response:
-    return jsonify(calls=service().list_calls(limit=_limit()))
+def list_calls() -> Response | tuple[Response, int]:
+    """Calls newest first, filtered by phone, time, outcome and task, a page at a time."""
+    try:
+        limit = query.limit()
+        calls = service().find_calls(
+            phone=query.text("phone"), since=query.moment("since"), until=query.moment("until"),
+            outcome=query.choice("outcome", (o.value for o in Outcome)), task=query.integer("task"),
+            before=query.integer("before"), limit=limit + 1)
+    except (ParameterInvalid, QueryInvalid) as exc:
+        return _invalid(exc)
+    return _page("calls", [_with_recording_url(c) for c in calls], limit)
 
 
 @bp.get("/calls/<int:call_id>")
@@ -71,7 +97,43 @@ def get_call(call_id: int) -> Response | tuple[Response, int]:
     call = service().get_call(call_id)
     if call is None:
         return error(404, "not_found", f"no call {call_id}")
-    return jsonify(call)
+    return jsonify(_with_recording_url(call))
+
+
+@bp.get("/calls/<int:call_id>/recording.wav")
+@api_auth_required
+def call_recording(call_id: int) -> Response | tuple[Response, int]:
+    """The call's stereo WAV (customer left, bot right), as the panel serves it, for a bearer token."""
+    path = service().recording_path(call_id)
+    if path is None or not path.is_file():
+        return error(404, "not_found", f"call {call_id} has no recording")
+    return send_file(path.absolute(), mimetype="audio/wav", conditional=True, download_name=f"call-{call_id}.wav",
+                     max_age=0)
+
+
+@bp.get("/tickets/<path:ticket_id>")
+@api_auth_required
+def get_ticket(ticket_id: str) -> Response | tuple[Response, int]:
+    ticket = service().ticket_detail(ticket_id)
+    if ticket is None:
+        return error(404, "not_found", f"no ticket {ticket_id[:200]}")
+    ticket["calls"] = [_with_recording_url(c) for c in ticket["calls"]]
+    return jsonify(ticket)
+
+
+@bp.get("/tasks")
+@api_auth_required
+def list_tasks() -> Response | tuple[Response, int]:
+    try:
+        limit = query.limit()
+        tasks = service().find_tasks(state=query.choice("state", (s.value for s in TaskState)),
+                                     ticket=query.text("ticket"), before=query.integer("before"), limit=limit + 1)
+    except ParameterInvalid as exc:
+        return _invalid(exc)
+    return _page("tasks", tasks, limit)
+
+
+OUTBOX_PAGE = 50
 
 
 @bp.get("/outbox")
@@ -79,12 +141,10 @@ def get_call(call_id: int) -> Response | tuple[Response, int]:
 def outbox() -> Response | tuple[Response, int]:
     """The ticket operations not yet delivered: backlog, oldest age, last error, the items (paged)."""
     try:
-        limit = int(request.args.get("limit", "50"))
-        offset = int(request.args.get("offset", "0"))
-    except ValueError:
-        return error(400, "bad_request", "limit and offset must be whole numbers")
-    if not 1 <= limit <= MAX_LIST_LIMIT or offset < 0:
-        return error(400, "bad_request", f"limit must be 1 to {MAX_LIST_LIMIT} and offset 0 or more")
+        limit = query.integer("limit", minimum=1, maximum=MAX_LIST_LIMIT) or OUTBOX_PAGE
+        offset = query.integer("offset", minimum=0) or 0
+    except ParameterInvalid as exc:
+        return _invalid(exc)
     return jsonify(service().outbox(limit=limit, offset=offset))
 
 

@@ -4,50 +4,54 @@ from __future__ import annotations
 
 from typing import Any
 
-JSON = "application/json"
+from appliance.campaign.attempt import Outcome, TaskState
+from web.openapi_helpdesks import FRESHDESK_TICKET, HELPDESK_PATHS, HELPDESK_SECURITY, ZAMMAD_TICKET, ZENDESK_TICKET
+from web.openapi_parts import JSON, body, error, ref, text
+
+MAX_TEXT = 4000  # appliance.campaign.tickets.MAX_TEXT; a test holds the two together
 
 
-def _ref(name: str) -> dict[str, Any]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _body(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": {JSON: {"schema": schema}}}
-
-
-def _error(description: str) -> dict[str, Any]:
-    return _body(description, _ref("Error"))
-
-
-def _text(description: str = "") -> dict[str, Any]:
-    return {"type": "string", "description": description} if description else {"type": "string"}
+def _field(description: str = "", *, example: str | int, optional: bool = False) -> dict[str, Any]:
+    """A ticket's text field as the intake reads it: a string (or a whole number, taken as its digits), at most
+    MAX_TEXT characters, and unless optional not blank."""
+    schema: dict[str, Any] = {"type": ["string", "integer", "null"] if optional else ["string", "integer"],
+                              "maxLength": MAX_TEXT, "examples": [example]}
+    if not optional:
+        schema["pattern"] = "\\S"
+    if description:
+        schema["description"] = description
+    return schema
 
 
 TICKET = {
     "type": "object",
     "required": ["id", "type", "subject", "customer", "order"],
     "properties": {
-        "id": _text("the ticket's id in the ticketing system"),
-        "type": _text("e.g. delivery, repair; trigger rules match on it"),
-        "subject": _text(),
-        "description": _text(),
+        "id": _field("the ticket's id in the ticketing system", example="T-100"),
+        "type": _field("e.g. delivery, repair; trigger rules match on it", example="delivery"),
+        "subject": _field(example="Your parcel is on its way"),
+        "description": _field("optional; may be empty", example="Shipped today", optional=True),
         "customer": {
             "type": "object",
             "required": ["name", "phone"],
-            "properties": {"name": _text(), "phone": _text("E.164 or local digits; separators are ignored")},
+            "properties": {"name": _field(example="Ada Park"),
+                           "phone": _field("E.164, or national digits read in [shop] country; separators are "
+                                           "ignored", example="+15550100")},
         },
         "order": {
             "type": "object",
             "required": ["id", "status"],
-            "properties": {"id": _text(), "status": _text("e.g. shipped, ready")},
+            "properties": {"id": _field(example="A-7731"), "status": _field("e.g. shipped, ready", example="shipped")},
         },
         "vars": {
-            "type": "object",
+            "type": ["object", "null"],
             "description": "more flow variables by name ({due_date} in a prompt), each a non-empty text; they "
                            "cannot name the ticket's own fields (name, order_id, order_status, shop, subject)",
             "maxProperties": 50,
-            "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$"},
-            "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 4000},
+            "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+                              "not": {"enum": ["name", "order_id", "order_status", "shop", "subject"]}},
+            "additionalProperties": {"type": "string", "pattern": "\\S", "maxLength": MAX_TEXT},
+            "examples": [{"due_date": "Friday"}],
         },
     },
 }
@@ -56,34 +60,44 @@ ACCEPTED = {
     "type": "object",
     "required": ["ticket", "decision", "reason", "task", "duplicate"],
     "properties": {
-        "ticket": _text(),
+        "ticket": text(),
         "decision": {"type": "string", "enum": ["call", "skip"]},
-        "reason": _text("why the box will or will not call"),
+        "reason": text("why the box will or will not call"),
         "task": {"type": ["integer", "null"], "description": "the call task made for it, if any"},
         "duplicate": {"type": "boolean", "description": "this webhook-id was delivered before"},
     },
 }
 
+_WHEN = {"type": ["string", "null"], "format": "date-time"}
+
 CALL = {
     "type": "object",
     "properties": {
         "id": {"type": "integer"},
-        "ticket_id": _text(),
-        "phone": _text(),
-        "customer_name": _text(),
+        "ticket_id": text(),
+        "task_id": {"type": "integer"},
+        "attempt": {"type": ["integer", "null"], "description": "this call was attempt N of its task's max_attempts"},
+        "max_attempts": {"type": ["integer", "null"]},
+        "phone": text("E.164"),
+        "customer_name": text(),
+        "line": text(),
         "started_at": {"type": "string", "format": "date-time"},
-        "outcome": _text("completed, busy, no_answer, rejected, failed, interrupted, ..."),
+        "outcome": {"type": "string", "description": "a terminal attempt state, or dialing/ringing/answered while "
+                                                      "the call is on the line"},
+        "cause": {"type": ["integer", "string", "null"]},
         "disposition": {"type": ["string", "null"]},
         "duration_s": {"type": ["number", "null"]},
         "remark": {"type": ["string", "null"]},
+        "flow": text("flow id and version, e.g. delivery v3"),
         "turns": {
             "type": "array",
             "items": {
                 "type": "object",
-                "properties": {"speaker": {"type": "string", "enum": ["bot", "customer"]}, "text": _text()},
+                "properties": {"speaker": {"type": "string", "enum": ["bot", "customer"]}, "text": text()},
             },
         },
         "has_recording": {"type": "boolean"},
+        "recording_url": text("where the WAV is served (bearer token or session); only when has_recording"),
     },
 }
 
@@ -111,144 +125,103 @@ OUTBOX = {
         "failed": {"type": "integer", "description": "operations given up"},
         "oldest_age_s": {"type": ["number", "null"], "description": "age of the oldest waiting operation"},
         "last_error": {"type": ["object", "null"],
-                       "properties": {"item": {"type": "integer"}, "error": _text()}},
-        "items": {"type": "array", "items": _ref("OutboxItem"), "description": "undelivered, oldest first"},
+                       "properties": {"item": {"type": "integer"}, "error": text()}},
+        "items": {"type": "array", "items": ref("OutboxItem"), "description": "undelivered, oldest first"},
         "total": {"type": "integer", "description": "undelivered items in all pages"},
         "limit": {"type": "integer"},
         "offset": {"type": "integer"},
     },
 }
 
+TASK = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "ticket_id": text(),
+        "flow_id": text(),
+        "state": {"type": "string", "enum": [s.value for s in TaskState]},
+        "attempts": {"type": "integer", "description": "attempts made (counted when a call is placed)"},
+        "max_attempts": {"type": "integer"},
+        "next_attempt_at": {**_WHEN, "description": "when the next attempt is due; null once the task has ended"},
+        "last_outcome": {"type": ["string", "null"]},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+    },
+}
+
+TICKET_RECORD = {
+    "type": "object",
+    "properties": {
+        **{name: text() for name in ("id", "type", "subject", "customer_name", "phone", "order_id",
+                                      "order_status", "decision", "reason")},
+        "status": text("open, calling, scheduled, closed, unreachable, skipped"),
+        "flow_id": {"type": ["string", "null"]},
+        "next_call_at": _WHEN,
+        "vars": {"type": "object", "additionalProperties": {"type": "string"}},
+        "operations": {"type": "array", "items": {"type": "object", "properties": {
+            "kind": text("remark, close, schedule, sms, do_not_call, ..."), "detail": text(),
+            "call_id": {"type": ["integer", "null"]}, "at": {"type": "string", "format": "date-time"}}}},
+        "tasks": {"type": "array", "items": ref("Task")},
+        "calls": {"type": "array", "items": ref("Call"), "description": "oldest first"},
+    },
+}
+
+
+def _page_of(key: str, item: str) -> dict[str, Any]:
+    return {"type": "object", "required": [key, "next"], "properties": {
+        key: {"type": "array", "items": ref(item)},
+        "next": {"type": ["string", "null"], "description": "the next page's URL (same filters), null on the last"}}}
+
+
 ERROR = {
     "type": "object",
     "required": ["error", "message"],
     "properties": {
-        "error": _text("a code: bad_signature, malformed_json, invalid_ticket, missing_delivery_id, not_connected, "
-                        "storage_unavailable, unauthorized, not_found, ..."),
-        "message": _text(),
-        "field": _text("for invalid_ticket: the offending field, dotted (customer.phone)"),
+        "error": text("a code: bad_signature, malformed_json, invalid_ticket, missing_delivery_id, not_connected, "
+                        "storage_unavailable, unauthorized, not_found, invalid_parameter, ..."),
+        "message": text(),
+        "field": text("for invalid_ticket: the offending field, dotted (customer.phone)"),
+        "parameter": text("for invalid_parameter: the offending query parameter"),
     },
 }
 
 LIMIT = {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}
 
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+PAGING = [
+    _query("before", {"type": "integer", "minimum": 1}, "the cursor: only items with a smaller id (a page's "
+                                                        "next URL sets it)"),
+    _query("limit", LIMIT, "items per page"),
+]
+CALL_FILTERS = [
+    _query("phone", {"type": "string"}, "the customer's number in any form the box reads (400 if it is not one)"),
+    _query("since", {"type": "string", "format": "date-time"}, "calls started at or after (ISO 8601; UTC "
+                                                               "without an offset)"),
+    _query("until", {"type": "string", "format": "date-time"}, "calls started before (ISO 8601)"),
+    _query("outcome", {"type": "string", "enum": [o.value for o in Outcome]}, "how the call ended"),
+    _query("task", {"type": "integer", "minimum": 1}, "the task's id"),
+    *PAGING,
+]
+TASK_FILTERS = [
+    _query("state", {"type": "string", "enum": [s.value for s in TaskState]}, "the task's state"),
+    _query("ticket", {"type": "string"}, "the ticket's id"),
+    *PAGING,
+]
+
+CALL_ID = {"name": "call_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+
 SIGNATURE_HEADERS = [
-    {"name": name, "in": "header", "required": True, "schema": {"type": "string"}, "description": text}
-    for name, text in (
+    {"name": name, "in": "header", "required": True, "schema": {"type": "string"}, "description": about}
+    for name, about in (
         ("webhook-id", "unique per message; a redelivery reuses it"),
         ("webhook-timestamp", "Unix seconds; rejected when more than 5 minutes off"),
         ("webhook-signature", "v1,<base64 HMAC-SHA256 of id.timestamp.body> (Standard Webhooks)"),
     )
 ]
-
-
-ZENDESK_TICKET = {
-    "type": "object",
-    "required": ["ticket"],
-    "description": "a trigger's JSON body in the shape of the Tickets API's ticket (README, Helpdesks)",
-    "properties": {"ticket": {
-        "type": "object",
-        "required": ["id", "subject", "requester", "custom_fields"],
-        "properties": {
-            "id": {"type": ["string", "integer"]},
-            "type": _text("question, incident, problem, task (or type_field / default_type)"),
-            "status": _text(),
-            "subject": _text(),
-            "description": _text(),
-            "requester": {"type": "object", "required": ["name", "phone"],
-                          "properties": {"name": _text(), "phone": _text()}},
-            "custom_fields": {"type": "array", "description": "order_id_field and order_status_field by id",
-                              "items": {"type": "object", "required": ["id"],
-                                        "properties": {"id": {"type": ["string", "integer"]}, "value": {}}}},
-        },
-    }},
-}
-
-ZAMMAD_TICKET = {
-    "type": "object",
-    "required": ["ticket"],
-    "description": "Zammad's default webhook payload; custom attributes sit on the ticket",
-    "properties": {
-        "ticket": {
-            "type": "object",
-            "required": ["id", "title", "customer"],
-            "properties": {
-                "id": {"type": ["string", "integer"]},
-                "number": _text(),
-                "title": _text(),
-                "state": {"type": ["string", "object"]},
-                "type": {"type": ["string", "object"]},
-                "customer": {"type": "object", "description": "firstname/lastname, and mobile or phone",
-                             "properties": {name: _text() for name in ("firstname", "lastname", "mobile",
-                                                                        "phone")}},
-                "order_id": {"description": "the attribute named by order_id_field"},
-                "order_status": {"description": "the attribute named by order_status_field"},
-            },
-        },
-        "article": {"type": "object", "properties": {"body": _text(), "content_type": _text()}},
-    },
-}
-
-FRESHDESK_TICKET = {
-    "type": "object",
-    "required": ["freshdesk_webhook"],
-    "description": "the JSON content of a Freshdesk 'Trigger webhook' action",
-    "properties": {"freshdesk_webhook": {
-        "type": "object",
-        "required": ["ticket_id", "ticket_subject", "ticket_contact_name"],
-        "properties": {
-            "ticket_id": {"type": ["string", "integer"]},
-            **{name: _text() for name in ("ticket_subject", "ticket_description", "ticket_status",
-                                          "ticket_ticket_type", "ticket_contact_name", "ticket_contact_phone",
-                                          "ticket_contact_mobile")},
-            "ticket_cf_order_id": {"description": "ticket_<order_id_field>"},
-            "ticket_cf_order_status": {"description": "ticket_<order_status_field>"},
-        },
-    }},
-}
-
-
-def _helpdesk_route(name: str, summary: str, body: str, security: str,
-                    headers: list[tuple[str, str]]) -> dict[str, Any]:
-    return {"post": {
-        "summary": summary,
-        "security": [{security: []}],
-        "parameters": [{"name": header, "in": "header", "required": True, "schema": {"type": "string"},
-                        "description": text} for header, text in headers],
-        "requestBody": {"required": True, "content": {JSON: {"schema": _ref(body)}}},
-        "responses": {
-            "202": _body("mapped, stored and decided", _ref("Accepted")),
-            "400": _error("body is not a JSON object, or no delivery id (malformed_json, missing_delivery_id)"),
-            "401": _error("missing or wrong signature or token (bad_signature)"),
-            "404": _error(f"no secret configured in [helpdesks.{name}] (not_connected)"),
-            "413": _error("body over 64 KiB"),
-            "422": _error("a field is missing or cannot be mapped (invalid_ticket, names the helpdesk's field)"),
-            "503": _error("the ticket could not be stored; retried later (storage_unavailable)"),
-        },
-    }}
-
-
-HELPDESK_PATHS = {
-    "/api/v1/tickets/zendesk": _helpdesk_route(
-        "zendesk", "Receive a ticket from a Zendesk trigger's webhook", "ZendeskTicket", "zendeskSignature",
-        [("X-Zendesk-Webhook-Signature-Timestamp", "ISO 8601; rejected when more than 5 minutes off"),
-         ("X-Zendesk-Webhook-Invocation-Id", "deduplicates redeliveries")]),
-    "/api/v1/tickets/zammad": _helpdesk_route(
-        "zammad", "Receive a ticket from a Zammad trigger's webhook", "ZammadTicket", "zammadSignature",
-        [("X-Zammad-Delivery", "deduplicates redeliveries")]),
-    "/api/v1/tickets/freshdesk": _helpdesk_route(
-        "freshdesk", "Receive a ticket from a Freshdesk automation's webhook (deduplicated by the body's SHA-256)",
-        "FreshdeskTicket", "freshdeskToken", []),
-}
-
-HELPDESK_SECURITY = {
-    "zendeskSignature": {"type": "apiKey", "in": "header", "name": "X-Zendesk-Webhook-Signature",
-                         "description": "base64(HMAC-SHA256(signing secret, timestamp + body))"},
-    "zammadSignature": {"type": "apiKey", "in": "header", "name": "X-Hub-Signature",
-                        "description": "sha1=<hex HMAC-SHA1(token, body)>"},
-    "freshdeskToken": {"type": "apiKey", "in": "header", "name": "X-Callbox-Token",
-                       "description": "the configured token, compared in constant time"},
-}
 
 
 def openapi_document(version: str) -> dict[str, Any]:
@@ -261,40 +234,76 @@ def openapi_document(version: str) -> dict[str, Any]:
                 "post": {
                     "summary": "Receive a ticket from the ticketing system (Standard Webhooks signed)",
                     "parameters": SIGNATURE_HEADERS,
-                    "requestBody": {"required": True, "content": {JSON: {"schema": _ref("Ticket")}}},
+                    "requestBody": {"required": True, "content": {JSON: {"schema": ref("Ticket")}}},
                     "responses": {
-                        "202": _body("stored and decided", _ref("Accepted")),
-                        "400": _error("body is not a JSON object (malformed_json)"),
-                        "401": _error("missing or wrong signature, or stale timestamp (bad_signature)"),
-                        "413": _error("body over 64 KiB"),
-                        "422": _error("a field is missing or invalid (invalid_ticket, names the field)"),
-                        "503": _error("the ticket could not be stored; retry later (storage_unavailable)"),
+                        "202": body("stored and decided", ref("Accepted")),
+                        "400": error("body is not a JSON object (malformed_json)"),
+                        "401": error("missing or wrong signature, or stale timestamp (bad_signature)"),
+                        "413": error("body over 64 KiB"),
+                        "422": error("a field is missing or invalid (invalid_ticket, names the field)"),
+                        "503": error("the ticket could not be stored; retry later (storage_unavailable)"),
                     },
                 }
             },
             **HELPDESK_PATHS,
             "/api/v1/calls": {
                 "get": {
-                    "summary": "Calls, newest first",
+                    "summary": "Calls, newest first, filtered, a page at a time",
                     "security": read_security,
-                    "parameters": [{"name": "limit", "in": "query", "schema": LIMIT}],
+                    "parameters": CALL_FILTERS,
                     "responses": {
-                        "200": _body("calls", {"type": "object", "properties": {
-                            "calls": {"type": "array", "items": _ref("Call")}}}),
-                        "401": _error("no session and no valid bearer token"),
+                        "200": body("a page of calls", _page_of("calls", "Call")),
+                        "400": error("a query parameter is not usable (invalid_parameter, names it)"),
+                        "401": error("no session and no valid bearer token"),
                     },
                 }
             },
             "/api/v1/calls/{call_id}": {
                 "get": {
-                    "summary": "One call with its transcript",
+                    "summary": "One call with its transcript, task, attempt number and recording URL",
                     "security": read_security,
-                    "parameters": [{"name": "call_id", "in": "path", "required": True,
-                                    "schema": {"type": "integer"}}],
+                    "parameters": [CALL_ID],
                     "responses": {
-                        "200": _body("the call", _ref("Call")),
-                        "401": _error("no session and no valid bearer token"),
-                        "404": _error("no such call"),
+                        "200": body("the call", ref("Call")),
+                        "401": error("no session and no valid bearer token"),
+                        "404": error("no such call"),
+                    },
+                }
+            },
+            "/api/v1/calls/{call_id}/recording.wav": {
+                "get": {
+                    "summary": "The call's recording: stereo WAV, customer left, bot right",
+                    "security": read_security,
+                    "parameters": [CALL_ID],
+                    "responses": {
+                        "200": {"description": "the WAV file", "content": {"audio/wav": {}}},
+                        "401": error("no session and no valid bearer token"),
+                        "404": error("no such call, or it has no recording"),
+                    },
+                }
+            },
+            "/api/v1/tickets/{ticket_id}": {
+                "get": {
+                    "summary": "One ticket: status, decision, operations with their times, tasks, calls",
+                    "security": read_security,
+                    "parameters": [{"name": "ticket_id", "in": "path", "required": True,
+                                    "schema": {"type": "string"}}],
+                    "responses": {
+                        "200": body("the ticket", ref("TicketRecord")),
+                        "401": error("no session and no valid bearer token"),
+                        "404": error("no such ticket"),
+                    },
+                }
+            },
+            "/api/v1/tasks": {
+                "get": {
+                    "summary": "Call tasks, newest first, with attempts made, the next one and the last outcome",
+                    "security": read_security,
+                    "parameters": TASK_FILTERS,
+                    "responses": {
+                        "200": body("a page of tasks", _page_of("tasks", "Task")),
+                        "400": error("a query parameter is not usable (invalid_parameter, names it)"),
+                        "401": error("no session and no valid bearer token"),
                     },
                 }
             },
@@ -308,9 +317,9 @@ def openapi_document(version: str) -> dict[str, Any]:
                         {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
                     ],
                     "responses": {
-                        "200": _body("the backlog", _ref("Outbox")),
-                        "400": _error("limit or offset out of range (bad_request)"),
-                        "401": _error("no session and no valid bearer token"),
+                        "200": body("the backlog", ref("Outbox")),
+                        "400": error("limit or offset is not usable (invalid_parameter, names it)"),
+                        "401": error("no session and no valid bearer token"),
                     },
                 }
             },
@@ -323,8 +332,8 @@ def openapi_document(version: str) -> dict[str, Any]:
             },
         },
         "components": {
-            "schemas": {"Ticket": TICKET, "Accepted": ACCEPTED, "Call": CALL, "Error": ERROR,
-                        "Outbox": OUTBOX, "OutboxItem": OUTBOX_ITEM,
+            "schemas": {"Ticket": TICKET, "Accepted": ACCEPTED, "Call": CALL, "Error": ERROR, "Task": TASK,
+                        "TicketRecord": TICKET_RECORD, "Outbox": OUTBOX, "OutboxItem": OUTBOX_ITEM,
                         "ZendeskTicket": ZENDESK_TICKET, "ZammadTicket": ZAMMAD_TICKET,
                         "FreshdeskTicket": FRESHDESK_TICKET},
             "securitySchemes": {

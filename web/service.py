@@ -8,6 +8,7 @@ handed to :func:`web.create_app`. ``appliance.panel.service.BoxPanel`` is the re
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -71,6 +72,27 @@ class PanelService(Protocol):
 
     def get_call(self, call_id: int) -> dict[str, Any] | None:
         """One call shaped like an item of :meth:`list_calls`, or None."""
+        ...
+
+    def find_calls(self, *, phone: str | None = None, since: datetime | None = None, until: datetime | None = None,
+                   outcome: str | None = None, task: int | None = None, before: int | None = None,
+                   limit: int = 100) -> list[dict[str, Any]]:
+        """The read API's calls, newest (highest id) first, each shaped like :meth:`get_call` plus task_id,
+        attempt and max_attempts. ``phone`` in any form the box reads (raises
+        ``appliance.errors.QueryInvalid(parameter="phone")`` when it is not a number); ``since`` inclusive,
+        ``until`` exclusive (aware); ``outcome`` a terminal attempt state; ``before`` a call id (the cursor)."""
+        ...
+
+    def find_tasks(self, *, state: str | None = None, ticket: str | None = None, before: int | None = None,
+                   limit: int = 100) -> list[dict[str, Any]]:
+        """Call tasks, newest first: id, ticket_id, flow_id, state, attempts, max_attempts, next_attempt_at
+        (None once the task has ended), last_outcome, created_at, updated_at."""
+        ...
+
+    def ticket_detail(self, ticket_id: str) -> dict[str, Any] | None:
+        """One ticket: id, type, subject, customer_name, phone, order_id, order_status, status, decision, reason,
+        flow_id, next_call_at, vars, operations [{kind, detail, call_id, at}], tasks (as :meth:`find_tasks`),
+        calls (as :meth:`find_calls`, oldest first); None when unknown."""
         ...
 
     def recording_path(self, call_id: int) -> Path | None:

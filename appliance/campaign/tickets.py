@@ -81,7 +81,7 @@ def parse_ticket(payload: dict[str, Any], *, region: str | None = None) -> Ticke
         id=_text(payload, "id", "id"),
         type=_text(payload, "type", "type").lower(),
         subject=_text(payload, "subject", "subject"),
-        description=_text(payload, "description", "description", allow_empty=True),
+        description=_text(payload, "description", "description", required=False, allow_empty=True),
         customer_name=_text(customer, "name", "customer.name"),
         customer_phone=normalise_phone(_text(customer, "phone", "customer.phone"), region),
         order_id=_text(order, "id", "order.id"),

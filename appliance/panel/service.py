@@ -12,13 +12,18 @@ from typing import Any
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from appliance import __version__
+from appliance.campaign.tickets import normalise_phone
+from appliance.errors import QueryInvalid, TicketInvalid
 from appliance.panel.flows import FlowAdmin
-from appliance.panel.views import call_view, ticket_view
+from appliance.panel.views import call_view, task_view, ticket_detail_view, ticket_view
+from appliance.records.queries import CallQuery, TaskQuery
 from appliance.records.store import RecordsStore
 from appliance.speech.asr.base import AsrEngine
 from appliance.telephony.ports import LinePort
 
 log = logging.getLogger(__name__)
+
+MAX_TICKET_CALLS = 500  # a ticket's calls in its read API answer (its caps keep it far below)
 
 Admit = Callable[[dict[str, Any], str], dict[str, Any]]  # (payload, webhook id) -> the webhook's answer
 
@@ -35,6 +40,7 @@ class BoxPanel:
         admit: Admit,
         lines: Sequence[LinePort],
         recogniser: AsrEngine,
+        phone_region: str | None = None,
     ) -> None:
         self.records = records
         self.flows = flows
@@ -42,6 +48,7 @@ class BoxPanel:
         self._admit = admit
         self.lines = lines
         self.recogniser = recogniser
+        self.phone_region = phone_region  # the shop's country: reads a national number in a query
 
     # -- tickets in --------------------------------------------------------------
     def submit_ticket(self, payload: dict[str, Any], *, webhook_id: str) -> dict[str, Any]:
@@ -64,6 +71,32 @@ class BoxPanel:
 
     def list_tickets(self, *, limit: int = 100) -> list[dict[str, Any]]:
         return [ticket_view(t, self.records.operations(t.id)) for t in self.records.tickets(limit=limit)]
+
+    # -- the read API ------------------------------------------------------------
+    def find_calls(self, *, phone: str | None = None, since: datetime | None = None, until: datetime | None = None,
+                   outcome: str | None = None, task: int | None = None, before: int | None = None,
+                   limit: int = 100) -> list[dict[str, Any]]:
+        if phone is not None:
+            try:
+                phone = normalise_phone(phone, self.phone_region)
+            except TicketInvalid as exc:
+                raise QueryInvalid(exc.message, parameter="phone") from None
+        query = CallQuery(phone=phone, since=since, until=until, outcome=outcome, task_id=task, before=before,
+                          limit=limit)
+        return [call_view(c) for c in self.records.find_calls(query)]
+
+    def find_tasks(self, *, state: str | None = None, ticket: str | None = None, before: int | None = None,
+                   limit: int = 100) -> list[dict[str, Any]]:
+        query = TaskQuery(state=state, ticket_id=ticket, before=before, limit=limit)
+        return [task_view(t) for t in self.records.find_tasks(query)]
+
+    def ticket_detail(self, ticket_id: str) -> dict[str, Any] | None:
+        ticket = self.records.ticket(ticket_id)
+        if ticket is None:
+            return None
+        calls = self.records.find_calls(CallQuery(ticket_id=ticket_id, limit=MAX_TICKET_CALLS))
+        return ticket_detail_view(ticket, self.records.operations(ticket_id), self.records.tasks_of(ticket_id),
+                                  calls[::-1])
 
     # -- users -------------------------------------------------------------------
     def verify_login(self, username: str, password: str) -> bool:

@@ -163,6 +163,16 @@ MIGRATIONS: list[Migration] = [
     ALTER TABLE outbox ADD COLUMN steps_done INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE outbox ADD COLUMN gave_up_at TEXT;
     """,
+    # 8: each call's attempt number (its task's `attempts` when it started: "attempt 2 of 3"). Calls made before
+    # are numbered by their order within their task: every counted attempt that reached a line has a call row
+    # (a guard holds a task before its call row is written, uncounted), so only an attempt a crash cut between
+    # taking the task and writing the row is missing from the count
+    """
+    ALTER TABLE calls ADD COLUMN attempt INTEGER;
+    UPDATE calls SET attempt = (SELECT COUNT(*) FROM calls AS earlier
+                                WHERE earlier.task_id = calls.task_id AND earlier.id <= calls.id);
+    CREATE INDEX calls_task ON calls(task_id, id);
+    """,
 ]
 
 

@@ -24,6 +24,7 @@ from appliance.records.dnc import DoNotCall
 from appliance.records.history import PhoneHistory, phone_history
 from appliance.records.outbox import Outbox
 from appliance.records.phones import normalise_stored_phones
+from appliance.records.queries import CallQuery, TaskQuery, find_calls, find_tasks, one_call, tasks_of
 from appliance.records.ticket import Ticket
 
 __all__ = ["Conclusion", "InFlight", "RecordsStore", "Submission", "TaskRow", "Ticket", "Turn", "iso", "now_iso"]
@@ -221,9 +222,9 @@ class RecordsStore:
     def start_call(self, *, task: TaskRow, phone: str, line: str, flow_version: int) -> int:
         def tx(c: sqlite3.Connection) -> int:
             cur = c.execute(
-                "INSERT INTO calls (task_id, ticket_id, phone, line, flow_id, flow_version, state, started_at)"
-                " VALUES (?,?,?,?,?,?,?,?)",
-                (task.id, task.ticket_id, phone, line, task.flow_id, flow_version, "dialing", now_iso()),
+                "INSERT INTO calls (task_id, ticket_id, phone, line, flow_id, flow_version, state, started_at,"
+                " attempt) VALUES (?,?,?,?,?,?,?,?,(SELECT attempts FROM tasks WHERE id=?))",
+                (task.id, task.ticket_id, phone, line, task.flow_id, flow_version, "dialing", now_iso(), task.id),
             )
             assert cur.lastrowid is not None
             return cur.lastrowid
@@ -239,44 +240,20 @@ class RecordsStore:
         )
 
     def calls(self, *, limit: int = 100, ticket_id: str | None = None) -> list[dict[str, Any]]:
-        def q(c: sqlite3.Connection) -> list[dict[str, Any]]:
-            sql = "SELECT calls.*, tickets.customer_name FROM calls JOIN tickets ON tickets.id = calls.ticket_id"
-            args: tuple[Any, ...] = ()
-            if ticket_id is not None:
-                sql += " WHERE calls.ticket_id=?"
-                args = (ticket_id,)
-            rows = c.execute(sql + " ORDER BY calls.id DESC LIMIT ?", (*args, limit)).fetchall()
-            return [self._call_dict(c, r) for r in rows]
+        return self.find_calls(CallQuery(ticket_id=ticket_id, limit=limit))
 
-        return self.db.read(q)
+    def find_calls(self, query: CallQuery) -> list[dict[str, Any]]:
+        """Calls that match ``query``, newest first: each row with its turns, attempt and the task's max."""
+        return self.db.read(lambda c: find_calls(c, query))
 
     def call(self, call_id: int) -> dict[str, Any] | None:
-        def q(c: sqlite3.Connection) -> dict[str, Any] | None:
-            r = c.execute(
-                "SELECT calls.*, tickets.customer_name FROM calls JOIN tickets ON tickets.id = calls.ticket_id"
-                " WHERE calls.id=?",
-                (call_id,),
-            ).fetchone()
-            return self._call_dict(c, r) if r else None
+        return self.db.read(lambda c: one_call(c, call_id))
 
-        return self.db.read(q)
+    def find_tasks(self, query: TaskQuery) -> list[dict[str, Any]]:
+        return self.db.read(lambda c: find_tasks(c, query))
 
-    @staticmethod
-    def _call_dict(c: sqlite3.Connection, r: sqlite3.Row) -> dict[str, Any]:
-        turns = c.execute(
-            "SELECT speaker, text, intent, confidence, node, at_ms FROM turns WHERE call_id=? ORDER BY seq",
-            (r["id"],),
-        ).fetchall()
-        d = dict(r)
-        d["slots"] = json.loads(r["slots"]) if r["slots"] else {}
-        d["intent_strength"] = None if r["strength_grade"] is None else {
-            "score": r["strength_score"], "grade": r["strength_grade"],
-            "reasons": json.loads(r["strength_reasons"] or "[]")}
-        for key in ("strength_score", "strength_grade", "strength_reasons"):
-            d.pop(key, None)
-        d["turns"] = [dict(t) for t in turns]
-        d["duration_s"] = _duration(r["answered_at"], r["ended_at"])
-        return d
+    def tasks_of(self, ticket_id: str) -> list[dict[str, Any]]:
+        return self.db.read(lambda c: tasks_of(c, ticket_id))
 
     def operations(self, ticket_id: str) -> list[dict[str, Any]]:
         rows = self.db.read(
@@ -352,12 +329,6 @@ def _ticket(r: sqlite3.Row) -> Ticket:
         r["next_call_at"],
         vars=json.loads(r["vars"]),
     )
-
-
-def _duration(start: str | None, end: str | None) -> float | None:
-    if not start or not end:
-        return None
-    return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(), 1)
 
 
 def _task(r: sqlite3.Row) -> TaskRow:

@@ -46,7 +46,7 @@ def submit(store: RecordsStore, msg: str = "m1", **over: str):  # type: ignore[n
 
 
 def test_schema_is_migrated_wal_and_indexed(store: RecordsStore, tmp_path: Path) -> None:
-    assert store.db.schema_version == len(MIGRATIONS) == 7
+    assert store.db.schema_version == len(MIGRATIONS) == 8
     conn = sqlite3.connect(tmp_path / "callbox.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
@@ -63,7 +63,7 @@ def test_a_box_on_schema_1_upgrades_in_place_and_keeps_its_records(tmp_path: Pat
     conn.close()
     upgraded = RecordsStore(path)
     try:
-        assert upgraded.db.schema_version == 7
+        assert upgraded.db.schema_version == 8
         assert upgraded.password_hash("admin") == "hash"
         upgraded.do_not_call.add("+15550199", "test")
         assert upgraded.do_not_call.entry("+15550199") is not None
@@ -217,3 +217,28 @@ def test_config_store_versions_are_immutable_and_file_is_always_whole(tmp_path: 
     (tmp_path / "config.json").write_text("{half")
     with pytest.raises(StorageError):
         ConfigStore(tmp_path / "config.json").flow("f")
+
+
+def test_migration_8_numbers_the_calls_made_before_it_within_their_task(tmp_path: Path) -> None:
+    """Calls written on schema 7 had no attempt number: the upgrade numbers them by order within their task,
+    and a call started after it takes its task's count."""
+    path = tmp_path / "v7.db"
+    store = RecordsStore(path)
+    submit(store, "m1", id="A-1")
+    task = store.claim_due_task(datetime.now(UTC) + timedelta(seconds=1))
+    assert task is not None
+    ids = [store.start_call(task=task, phone="+15550100", line="l1", flow_version=1) for _ in range(3)]
+    store.close()
+    conn = sqlite3.connect(path)
+    conn.executescript("BEGIN; DROP INDEX calls_task; ALTER TABLE calls DROP COLUMN attempt;"
+                       " PRAGMA user_version=7; COMMIT;")
+    conn.close()
+    upgraded = RecordsStore(path)
+    try:
+        assert upgraded.db.schema_version == 8
+        assert [upgraded.call(i)["attempt"] for i in ids] == [1, 2, 3]  # type: ignore[index]
+        assert upgraded.call(ids[0])["max_attempts"] == 3  # type: ignore[index]
+        fresh = upgraded.start_call(task=task, phone="+15550100", line="l1", flow_version=1)
+        assert upgraded.call(fresh)["attempt"] == 1  # type: ignore[index]  # the task's own count
+    finally:
+        upgraded.close()

@@ -27,7 +27,7 @@ from standardwebhooks.webhooks import Webhook
 
 from appliance.campaign.intake import admit
 from appliance.config import HelpdeskConfig, HelpdesksConfig
-from appliance.errors import TicketInvalid
+from appliance.errors import QueryInvalid, TicketInvalid
 from appliance.panel.flows import FlowAdmin
 from appliance.records.config_store import ConfigStore
 from appliance.records.store import RecordsStore
@@ -74,7 +74,7 @@ class InMemoryPanelService:
                 "id": SILENT_CALL, "ticket_id": "T-1", "phone": "+15550100", "customer_name": "Ada Park",
                 "started_at": started.isoformat(), "outcome": "no_answer", "disposition": None,
                 "duration_s": 0, "remark": None, "turns": [], "has_recording": False,
-                "cause": "no answer after 45 s",
+                "cause": "no answer after 45 s", "task_id": 1, "attempt": 1, "max_attempts": 3,
             },
             RECORDED_CALL: {
                 "id": RECORDED_CALL, "ticket_id": "T-2", "phone": "+15550111", "customer_name": "Min-jun Kim",
@@ -87,7 +87,17 @@ class InMemoryPanelService:
                     {"speaker": "bot", "text": "Thank you, see you on Friday."},
                 ],
                 "has_recording": True, "line": "line1", "flow": "repair-ready v3",
+                "task_id": 2, "attempt": 2, "max_attempts": 3,
             },
+        }
+        self.tasks: dict[int, dict[str, Any]] = {
+            task_id: {"id": task_id, "ticket_id": ticket_id, "flow_id": "repair-ready", "state": state,
+                      "attempts": attempts, "max_attempts": 3, "next_attempt_at": next_at, "last_outcome": last,
+                      "created_at": started.isoformat(), "updated_at": started.isoformat()}
+            for task_id, ticket_id, state, attempts, next_at, last in (
+                (1, "T-1", "pending", 1, (started + timedelta(hours=2)).isoformat(), "no_answer"),
+                (2, "T-2", "completed", 2, None, "completed"),
+            )
         }
         wav = recordings_dir / f"{RECORDED_CALL}.wav"
         write_tone_wav(wav)
@@ -124,6 +134,38 @@ class InMemoryPanelService:
 
     def get_call(self, call_id: int) -> dict[str, Any] | None:
         return self.calls.get(call_id)
+
+    def find_calls(self, *, phone: str | None = None, since: datetime | None = None, until: datetime | None = None,
+                   outcome: str | None = None, task: int | None = None, before: int | None = None,
+                   limit: int = 100) -> list[dict[str, Any]]:
+        if self.fail_with is not None:
+            raise self.fail_with
+        if phone is not None and not phone.lstrip("+").replace(" ", "").isdigit():
+            raise QueryInvalid("is not a phone number", parameter="phone")
+        digits = phone.replace(" ", "") if phone is not None else None
+
+        def matches(c: dict[str, Any]) -> bool:
+            started = datetime.fromisoformat(c["started_at"])
+            return ((digits is None or c["phone"] == digits) and (since is None or started >= since)
+                    and (until is None or started < until) and (outcome is None or c["outcome"] == outcome)
+                    and (task is None or c["task_id"] == task) and (before is None or c["id"] < before))
+
+        return [c for c in sorted(self.calls.values(), key=lambda c: -c["id"]) if matches(c)][:limit]
+
+    def find_tasks(self, *, state: str | None = None, ticket: str | None = None, before: int | None = None,
+                   limit: int = 100) -> list[dict[str, Any]]:
+        return [t for t in sorted(self.tasks.values(), key=lambda t: -t["id"])
+                if (state is None or t["state"] == state) and (ticket is None or t["ticket_id"] == ticket)
+                and (before is None or t["id"] < before)][:limit]
+
+    def ticket_detail(self, ticket_id: str) -> dict[str, Any] | None:
+        ticket = self.tickets.get(ticket_id)
+        if ticket is None:
+            return None
+        return {**ticket, "vars": {}, "operations": [],
+                "tasks": [t for t in self.tasks.values() if t["ticket_id"] == ticket_id],
+                "calls": [c for c in sorted(self.calls.values(), key=lambda c: c["id"])
+                          if c["ticket_id"] == ticket_id]}
 
     def recording_path(self, call_id: int) -> Path | None:
         return self.recordings.get(call_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from web import create_app
 
 TOKEN = {"Authorization": "Bearer api-token-for-tests"}
@@ -33,7 +35,72 @@ def test_calls_api_with_bearer_token(client):
     assert [c["id"] for c in calls] == [2, 1]
     assert calls[0]["turns"][1]["text"] == "Great, I will pick it up on Friday."
     assert client.get("/api/v1/calls?limit=1", headers=TOKEN).get_json()["calls"][0]["id"] == 2
-    assert len(client.get("/api/v1/calls?limit=junk", headers=TOKEN).get_json()["calls"]) == 2
+    bad = client.get("/api/v1/calls?limit=junk", headers=TOKEN)
+    assert bad.status_code == 400 and bad.get_json()["parameter"] == "limit"  # as the OpenAPI document says
+
+
+def test_calls_filters_and_paging(client):
+    def ids(query):
+        response = client.get(f"/api/v1/calls?{query}", headers=TOKEN)
+        assert response.status_code == 200, response.get_json()
+        return [c["id"] for c in response.get_json()["calls"]]
+
+    assert ids("outcome=no_answer") == [1] and ids("outcome=completed") == [2]
+    assert ids("task=2") == [2] and ids("phone=%2B1%20555%200111") == [2]
+    assert ids("since=2024-05-01T14:30:00Z") == [2] and ids("until=2024-05-01T14:30:00%2B00:00") == [1]
+    assert ids("since=2024-05-01T16:03:00%2B02:00") == [1, 2][::-1]  # 14:03 UTC: inclusive
+    first = client.get("/api/v1/calls?limit=1&outcome=", headers=TOKEN).get_json()
+    assert [c["id"] for c in first["calls"]] == [2] and first["next"].startswith("/api/v1/calls?")
+    second = client.get(first["next"], headers=TOKEN).get_json()
+    assert [c["id"] for c in second["calls"]] == [1] and second["next"] is None
+    assert "limit=1" in first["next"] and "before=2" in first["next"]
+
+
+def test_bad_call_filters_are_400_naming_the_parameter(client, service):
+    for query, parameter in (("since=yesterday", "since"), ("until=2024-13-01", "until"),
+                             ("outcome=ringing", "outcome"), ("outcome=nope", "outcome"), ("task=two", "task"),
+                             ("before=0", "before"), ("limit=0", "limit"), ("limit=501", "limit"),
+                             ("limit=--5", "limit"), ("phone=call-me-maybe", "phone"), ("task=" + "9" * 5000, "task")):
+        response = client.get(f"/api/v1/calls?{query}", headers=TOKEN)
+        assert response.status_code == 400, query
+        body = response.get_json()
+        assert body["error"] == "invalid_parameter" and body["parameter"] == parameter, query
+        assert body["message"]
+
+
+def test_one_call_has_its_recording_url_served_for_a_bearer_token(client, recorded_call, silent_call):
+    call = client.get(f"/api/v1/calls/{recorded_call}", headers=TOKEN).get_json()
+    assert call["attempt"] == 2 and call["max_attempts"] == 3 and call["task_id"] == 2
+    wav = client.get(call["recording_url"], headers=TOKEN)
+    assert wav.status_code == 200 and wav.mimetype == "audio/wav" and wav.data[:4] == b"RIFF"
+    assert client.get(call["recording_url"]).status_code == 401
+    assert "recording_url" not in client.get(f"/api/v1/calls/{silent_call}", headers=TOKEN).get_json()
+    missing = client.get(f"/api/v1/calls/{silent_call}/recording.wav", headers=TOKEN)
+    assert missing.status_code == 404 and missing.get_json()["error"] == "not_found"
+
+
+def test_tasks_filters_and_paging(client):
+    body = client.get("/api/v1/tasks", headers=TOKEN).get_json()
+    assert [t["id"] for t in body["tasks"]] == [2, 1] and body["next"] is None
+    pending = client.get("/api/v1/tasks?state=pending", headers=TOKEN).get_json()["tasks"]
+    assert [(t["id"], t["attempts"], t["max_attempts"], t["last_outcome"]) for t in pending] == [
+        (1, 1, 3, "no_answer")]
+    assert [t["id"] for t in client.get("/api/v1/tasks?ticket=T-2", headers=TOKEN).get_json()["tasks"]] == [2]
+    page = client.get("/api/v1/tasks?limit=1", headers=TOKEN).get_json()
+    assert [t["id"] for t in page["tasks"]] == [2] and "before=2" in page["next"]
+    bad = client.get("/api/v1/tasks?state=sleeping", headers=TOKEN)
+    assert bad.status_code == 400 and bad.get_json()["parameter"] == "state"
+    assert client.get("/api/v1/tasks").status_code == 401
+
+
+def test_one_ticket_and_404(client, post_ticket, ticket):
+    assert post_ticket(ticket("T-2")).status_code == 202
+    body = client.get("/api/v1/tickets/T-2", headers=TOKEN).get_json()
+    assert body["id"] == "T-2" and [c["id"] for c in body["calls"]] == [2] and body["tasks"][0]["id"] == 2
+    assert body["calls"][0]["recording_url"].endswith("/calls/2/recording.wav")
+    missing = client.get("/api/v1/tickets/T-404", headers=TOKEN)
+    assert missing.status_code == 404 and missing.get_json()["error"] == "not_found"
+    assert client.get("/api/v1/tickets/T-2").status_code == 401
 
 
 def test_one_call_and_404(client):
@@ -71,7 +138,7 @@ def test_openapi_document_covers_every_api_route(app, client):
     doc = response.get_json()
     assert doc["openapi"].startswith("3.1") and doc["info"]["version"] == "0.1.0"
     routes = {
-        (rule.rule.replace("<int:", "{").replace(">", "}"), method.lower())
+        (re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule), method.lower())
         for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1/")
         for method in rule.methods - {"HEAD", "OPTIONS"}
     }

@@ -53,4 +53,5 @@ def test_bad_paging_is_a_clear_400(client):
     for query in ("limit=abc", "limit=0", "limit=501", "offset=-1", "offset=x"):
         response = client.get(f"/api/v1/outbox?{query}", headers=TOKEN)
         assert response.status_code == 400, query
-        assert response.get_json()["error"] == "bad_request"
+        body = response.get_json()  # the same answer as every read route's: the parameter is named
+        assert body["error"] == "invalid_parameter" and body["parameter"] == query.split("=")[0]
