@@ -53,18 +53,30 @@ TICKET = {
             "additionalProperties": {"type": "string", "pattern": "\\S", "maxLength": MAX_TEXT},
             "examples": [{"due_date": "Friday"}],
         },
+        "updated_at": {
+            "type": "string", "format": "date-time",
+            "description": "when the ticketing system last changed the ticket (ISO 8601 with a zone); a delivery "
+                           "older than the stored version is acknowledged and ignored",
+        },
     },
 }
 
 ACCEPTED = {
     "type": "object",
-    "required": ["ticket", "decision", "reason", "task", "duplicate"],
+    "required": ["ticket", "decision", "reason", "task", "duplicate", "change", "updated", "cancelled_task"],
     "properties": {
         "ticket": text(),
         "decision": {"type": "string", "enum": ["call", "skip"]},
         "reason": text("why the box will or will not call"),
         "task": {"type": ["integer", "null"], "description": "the call task made for it, if any"},
         "duplicate": {"type": "boolean", "description": "this webhook-id was delivered before"},
+        "change": {"type": "string", "enum": ["new", "duplicate", "updated", "cancelled", "reopened", "stale"],
+                   "description": "what the delivery did: a new ticket; an update of a known one (stored in place; "
+                                  "its pending call cancelled; a done ticket reopened with a new call); or a "
+                                  "version older than the stored one, ignored (README \"When a ticket changes\")"},
+        "updated": {"type": "boolean", "description": "a known ticket's stored fields took this delivery"},
+        "cancelled_task": {"type": ["integer", "null"],
+                           "description": "the pending call task this update cancelled (the call is pointless now)"},
     },
 }
 

@@ -59,7 +59,8 @@ class PanelService(Protocol):
         """Validate, store (committed before returning), decide.
 
         Returns ``{"ticket": <ticket id>, "decision": "call"|"skip", "reason": str,
-        "task": <task id or None>, "duplicate": bool}``. Raises
+        "task": <task id or None>, "duplicate": bool, "change": "new"|"duplicate"|"updated"|"cancelled"|
+        "reopened"|"stale", "updated": bool, "cancelled_task": <task id or None>}``. Raises
         ``appliance.errors.TicketInvalid(message, field=...)`` for a missing or invalid field.
         """
         ...

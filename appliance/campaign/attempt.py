@@ -116,7 +116,11 @@ TICKET_TRANSITIONS: dict[tuple[TicketStatus, str], TicketStatus] = {
     (S.CALLING, "give_up"): S.UNREACHABLE,
     (S.CALLING, "skip"): S.SKIPPED,  # a guard: the number asked not to be called
     (S.CALLING, "hold"): S.OPEN,  # a guard: the flow is not published; an admin decides
-    **{(s, "redeliver"): S.OPEN for s in (S.CLOSED, S.UNREACHABLE, S.SKIPPED)},  # a new version of the ticket
+    # updates of a known ticket (campaign.updates): one that makes the call pointless cancels the pending call
+    (S.OPEN, "cancel"): S.SKIPPED,
+    (S.SCHEDULED, "cancel"): S.SKIPPED,
+    # a ticket done with, reopened by the helpdesk (or skipped before any call, now calling for one)
+    **{(s, "redeliver"): S.OPEN for s in (S.CLOSED, S.UNREACHABLE, S.SKIPPED)},
     **{(s, "redeliver_skip"): S.SKIPPED for s in (S.CLOSED, S.UNREACHABLE, S.SKIPPED)},
 }
 

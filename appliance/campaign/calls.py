@@ -144,6 +144,7 @@ class CallRunner:
         return CallSummary(0, ticket.id, Outcome.BLOCKED, None, conclusion.ticket_status or "", guard.name)
 
     def _conclude(self, call_id: int, task: TaskRow, ticket: Ticket, result: AttemptResult) -> CallSummary:
+        ticket = self.records.ticket(ticket.id) or ticket  # as stored now: an update may have come during the call
         conclusion = conclude(ticket, task, result, self.clock(), call_id=call_id, retry=self.calling.retry_s)
         self.records.record_conclusion(conclusion)
         status = conclusion.ticket_status or ""

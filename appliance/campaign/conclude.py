@@ -12,7 +12,7 @@ whole conclusion or none of it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -63,8 +63,28 @@ def conclude(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datetime
     unanswered and an answered attempt can have; anything else raises ``IllegalTransition``."""
     next_attempt_state(AttemptState.ANSWERED if result.answered else AttemptState.DIALING, result.outcome.value)
     if not result.answered:
-        return _unanswered(ticket, task, result, now, call_id=call_id, retry=retry)
-    return _conversed(ticket, task, result, now, call_id=call_id, retry=retry)
+        return no_call_after(ticket, _unanswered(ticket, task, result, now, call_id=call_id, retry=retry))
+    return no_call_after(ticket, _conversed(ticket, task, result, now, call_id=call_id, retry=retry))
+
+
+def no_call_after(ticket: Ticket, conclusion: Conclusion) -> Conclusion:
+    """A ticket updated during its call so that calling is pointless (``campaign.updates``: its decision is now
+    ``skip``): what the call did stands (a close closes, a do-not-call is kept, the remark is written), but no
+    retry and no scheduled call follow; the task is cancelled and the ticket ends ``skipped``. ``ticket`` must
+    be the one stored when the attempt ends, not the one read before dialing."""
+    if ticket.decision != "skip" or conclusion.ticket_status not in (TicketStatus.OPEN, TicketStatus.SCHEDULED):
+        return conclusion
+    why = ticket.reason or "the ticket was updated"
+    task = conclusion.task
+    if task is not None:
+        task = TaskEnd(task.task_id, _CANCELLED, task.outcome, None, task.counted)
+    operations = tuple(op for op in conclusion.operations if op[0] != "schedule")
+    outbox = tuple(item for item in conclusion.outbox if item[1].get("operation") != "schedule")
+    return replace(
+        conclusion, task=task, next_task=None, next_call_at=None, outbox=outbox,
+        ticket_status=next_ticket_status(TicketStatus.CALLING, "skip").value,
+        operations=(*operations, ("remark", f"No further call: {why}.")),
+    )
 
 
 def _unanswered(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datetime, *, call_id: int,

@@ -1,5 +1,9 @@
 """Intake: a ticket from the webhook becomes a stored ticket and, if a rule says so and the guards let it, a
-call task, in one transaction. The caller wakes the scheduler when a task was added."""
+call task, in one transaction. The caller wakes the scheduler when a task was added.
+
+A ticket the box already has is an update: ``campaign.updates.plan_update`` decides, inside the same
+transaction, what it does (update in place, cancel the pending call, reopen, or ignore a stale version). A
+ticket the helpdesk already has solved or closed is not called, on first arrival as on an update."""
 
 from __future__ import annotations
 
@@ -10,8 +14,9 @@ from typing import Any
 from appliance.campaign.guards import dial_guard
 from appliance.campaign.tickets import parse_ticket
 from appliance.campaign.trigger import Decision, TriggerRule, decide
+from appliance.campaign.updates import DONE_AT_HELPDESK, plan_update
 from appliance.records.config_store import ConfigStore
-from appliance.records.store import RecordsStore
+from appliance.records.store import KnownTicket, RecordsStore, TicketChange
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +28,18 @@ class Admission:
     reason: str
     task_id: int | None
     duplicate: bool
+    change: str = "new"  # new | duplicate | updated | cancelled | reopened | stale
+    cancelled_task: int | None = None
+
+    @property
+    def updated(self) -> bool:
+        """A known ticket's stored fields took this delivery."""
+        return self.change in ("updated", "cancelled", "reopened")
 
     def as_dict(self) -> dict[str, Any]:
         return {"ticket": self.ticket_id, "decision": self.decision, "reason": self.reason, "task": self.task_id,
-                "duplicate": self.duplicate}
+                "duplicate": self.duplicate, "change": self.change, "updated": self.updated,
+                "cancelled_task": self.cancelled_task}
 
 
 def admit(payload: dict[str, Any], *, webhook_id: str, records: RecordsStore, configs: ConfigStore,
@@ -39,6 +52,12 @@ def admit(payload: dict[str, Any], *, webhook_id: str, records: RecordsStore, co
         guard = dial_guard(ticket.customer_phone, decision.flow, configs=configs, do_not_call=records.do_not_call)
         if guard is not None:
             decision = Decision(False, f"{decision.reason}, but {guard.why}")
+    if decision.call and ticket.helpdesk_status in DONE_AT_HELPDESK:
+        decision = Decision(False, f"{decision.reason}, but the helpdesk has it {ticket.helpdesk_status}")
+
+    def plan(known: KnownTicket) -> TicketChange:
+        return plan_update(known, ticket, decision)
+
     sub = records.submit_ticket(
         ticket,
         webhook_id=webhook_id,
@@ -46,7 +65,9 @@ def admit(payload: dict[str, Any], *, webhook_id: str, records: RecordsStore, co
         reason=decision.reason,
         flow_id=decision.flow if decision.call else None,
         max_attempts=max_attempts,
+        plan=plan,
     )
-    log.info("ticket %s: %s (%s)%s", sub.ticket_id, sub.decision, sub.reason,
-             " [duplicate delivery]" if sub.duplicate else "")
-    return Admission(sub.ticket_id, sub.decision, sub.reason, sub.task_id, sub.duplicate)
+    log.info("ticket %s: %s, %s (%s)%s", sub.ticket_id, sub.change, sub.decision, sub.reason,
+             f" [task {sub.cancelled_task} cancelled]" if sub.cancelled_task is not None else "")
+    return Admission(sub.ticket_id, sub.decision, sub.reason, sub.task_id, sub.duplicate, sub.change,
+                     sub.cancelled_task)

@@ -7,7 +7,7 @@ from typing import Any
 
 from appliance.errors import TicketInvalid
 from appliance.records.phones import PhoneNumberInvalid, e164
-from appliance.records.ticket import STANDARD_VARIABLES, Ticket
+from appliance.records.ticket import STANDARD_VARIABLES, Ticket, version_time
 
 __all__ = ["Ticket", "normalise_phone", "parse_ticket"]
 
@@ -64,6 +64,20 @@ def _vars(payload: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def _updated_at(payload: dict[str, Any]) -> str | None:
+    """The optional ``updated_at``: when the helpdesk last changed the ticket, ISO 8601 with a zone."""
+    value = payload.get("updated_at")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TicketInvalid(f"must be an ISO 8601 time as a string, not {type(value).__name__}", field="updated_at")
+    try:
+        return version_time(value)
+    except ValueError as exc:
+        detail = str(exc) if "zone" in str(exc) else "is not an ISO 8601 time such as 2024-05-01T08:00:00Z"
+        raise TicketInvalid(detail, field="updated_at") from None
+
+
 def normalise_phone(raw: str, region: str | None = None) -> str:
     """The number in E.164; ``region`` (the shop's country) reads a national number such as ``0612345678``."""
     try:
@@ -88,4 +102,5 @@ def parse_ticket(payload: dict[str, Any], *, region: str | None = None) -> Ticke
         order_status=_text(order, "status", "order.status").lower(),
         payload=payload,
         vars=_vars(payload),
+        updated_at=_updated_at(payload),
     )

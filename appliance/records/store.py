@@ -25,9 +25,11 @@ from appliance.records.history import PhoneHistory, phone_history
 from appliance.records.outbox import Outbox
 from appliance.records.phones import normalise_stored_phones
 from appliance.records.queries import CallQuery, TaskQuery, find_calls, find_tasks, one_call, tasks_of
-from appliance.records.ticket import Ticket
+from appliance.records.ticket import Ticket, ticket_from_row
+from appliance.records.ticket_change import KnownTicket, TicketChange, known_ticket, write_change
 
-__all__ = ["Conclusion", "InFlight", "RecordsStore", "Submission", "TaskRow", "Ticket", "Turn", "iso", "now_iso"]
+__all__ = ["Conclusion", "InFlight", "KnownTicket", "RecordsStore", "Submission", "TaskRow", "Ticket", "TicketChange",
+           "Turn", "iso", "now_iso"]
 
 
 def now_iso() -> str:
@@ -66,6 +68,8 @@ class Submission:
     decision: str
     reason: str
     duplicate: bool
+    change: str = "new"  # new | duplicate, or a TicketChange's: updated | cancelled | reopened | stale
+    cancelled_task: int | None = None  # the pending task the update cancelled
 
 
 class RecordsStore:
@@ -97,15 +101,27 @@ class RecordsStore:
         reason: str,
         flow_id: str | None,
         max_attempts: int,
+        plan: Callable[[KnownTicket], TicketChange] | None = None,
     ) -> Submission:
-        """Store a ticket and its call task in one transaction; idempotent per webhook id. A ticket that still
-        has a live task (pending, running, or paused) keeps it: the delivery is answered as a duplicate."""
+        """Store a ticket and its call task in one transaction; idempotent per webhook id. ``decision``,
+        ``reason`` and ``flow_id`` are for a ticket the store does not have yet. A ticket it has is handed to
+        ``plan`` (the campaign's rules for updates, run inside the transaction) and the change it returns is
+        written in the same transaction. Without ``plan``, a ticket that still has a live task keeps it (the
+        delivery is answered as a duplicate) and any other is overwritten."""
 
         def tx(c: sqlite3.Connection) -> Submission:
             seen = c.execute("SELECT ticket_id FROM webhook_messages WHERE id=?", (webhook_id,)).fetchone()
             if seen is not None:
                 return self._existing(c, seen["ticket_id"])
             ts = now_iso()
+            stored = c.execute("SELECT * FROM tickets WHERE id=?", (ticket.id,)).fetchone()
+            if stored is not None and plan is not None:
+                known = known_ticket(c, stored)
+                change = plan(known)
+                c.execute("INSERT INTO webhook_messages VALUES (?,?,?)", (webhook_id, ticket.id, ts))
+                live, cancelled = write_change(c, ticket, change, known=known, ts=ts, max_attempts=max_attempts)
+                return Submission(ticket.id, live, change.decision, change.reason, duplicate=False,
+                                  change=change.change, cancelled_task=cancelled)
             live = c.execute(
                 f"SELECT id FROM tasks WHERE ticket_id=? AND state IN {LIVE_TASK} LIMIT 1", (ticket.id,)
             ).fetchone()
@@ -156,17 +172,18 @@ class RecordsStore:
     def _existing(c: sqlite3.Connection, ticket_id: str) -> Submission:
         t = c.execute("SELECT decision, reason FROM tickets WHERE id=?", (ticket_id,)).fetchone()
         task = c.execute("SELECT id FROM tasks WHERE ticket_id=? ORDER BY id DESC LIMIT 1", (ticket_id,)).fetchone()
-        return Submission(ticket_id, task["id"] if task else None, t["decision"], t["reason"], duplicate=True)
+        return Submission(ticket_id, task["id"] if task else None, t["decision"], t["reason"], duplicate=True,
+                          change="duplicate")
 
     def ticket(self, ticket_id: str) -> Ticket | None:
         row = self.db.read(lambda c: c.execute("SELECT * FROM tickets WHERE id=?", (ticket_id,)).fetchone())
-        return _ticket(row) if row else None
+        return ticket_from_row(row) if row else None
 
     def tickets(self, *, limit: int = 100) -> list[Ticket]:
         rows = self.db.read(
             lambda c: c.execute("SELECT * FROM tickets ORDER BY received_at DESC LIMIT ?", (limit,)).fetchall()
         )
-        return [_ticket(r) for r in rows]
+        return [ticket_from_row(r) for r in rows]
 
     # -- tasks -------------------------------------------------------------
     def claim_due_task(self, now: datetime) -> TaskRow | None:
@@ -311,24 +328,6 @@ class RecordsStore:
         return row[0] if row else None
 
 
-def _ticket(r: sqlite3.Row) -> Ticket:
-    return Ticket(
-        r["id"],
-        r["type"],
-        r["subject"],
-        r["description"],
-        r["customer_name"],
-        r["customer_phone"],
-        r["order_id"],
-        r["order_status"],
-        json.loads(r["payload"]),
-        r["status"],
-        r["decision"],
-        r["reason"],
-        r["flow_id"],
-        r["next_call_at"],
-        vars=json.loads(r["vars"]),
-    )
 
 
 def _task(r: sqlite3.Row) -> TaskRow:
@@ -343,7 +342,7 @@ def _in_flight(c: sqlite3.Connection) -> list[InFlight]:
 
     def ticket_of(ticket_id: str) -> Ticket | None:
         row = c.execute("SELECT * FROM tickets WHERE id=?", (ticket_id,)).fetchone()
-        return _ticket(row) if row is not None else None
+        return ticket_from_row(row) if row is not None else None
 
     for t in c.execute("SELECT * FROM tasks WHERE state='running' ORDER BY id").fetchall():
         call = c.execute(

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from appliance.campaign.publish import install_defaults
 from web import create_app
 
 HELPDESKS = ("zendesk", "zammad", "freshdesk")
@@ -164,3 +165,39 @@ def test_helpdesk_routes_are_in_the_openapi_document_with_their_security(client)
         assert set(post["responses"]) == {"202", "400", "401", "404", "413", "422", "503"}
         body = post["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
         assert body in doc["components"]["schemas"]
+
+
+def test_an_update_through_the_native_route_answers_what_it_did(deliver, admitting):
+    install_defaults(admitting.configs)  # the built-in flows and rules: a shipped delivery is called
+    body = {"id": "N-1", "type": "delivery", "subject": "Parcel", "description": "",
+            "customer": {"name": "Ann", "phone": "+15550100001"}, "order": {"id": "7", "status": "shipped"},
+            "updated_at": "2026-03-01T10:00:00Z"}
+    first = deliver("native", body, delivery="msg_a").get_json()
+    assert first["change"] == "new" and first["decision"] == "call" and first["updated"] is False
+    fixed = deliver("native", {**body, "customer": {"name": "Ann", "phone": "+15550100002"},
+                               "updated_at": "2026-03-01T11:00:00Z"}, delivery="msg_b")
+    assert fixed.status_code == 202
+    assert fixed.get_json() | {"reason": ""} == {"ticket": "N-1", "decision": "call", "reason": "", "task":
+                                                 first["task"], "duplicate": False, "change": "updated",
+                                                 "updated": True, "cancelled_task": None}
+    assert admitting.records.ticket("N-1").customer_phone == "+15550100002"
+    bad = deliver("native", {**body, "updated_at": "soon"}, delivery="msg_c")
+    assert bad.status_code == 422 and bad.get_json()["field"] == "updated_at"
+
+
+def test_zammad_closing_the_ticket_cancels_the_pending_call_and_an_older_version_is_ignored(
+        deliver, admitting, helpdesk_fixture):
+    install_defaults(admitting.configs)
+    body = helpdesk_fixture("zammad")
+    first = deliver("zammad", body, delivery="z-1").get_json()
+    assert first["decision"] == "call" and first["task"] is not None
+    ticket = admitting.records.ticket(first["ticket"])
+    assert ticket.updated_at == "2020-11-13T14:34:35.333000+00:00"  # the helpdesk's update time, mapped
+    closed = {**body, "ticket": {**body["ticket"], "state": "closed", "updated_at": "2020-11-13T15:00:00Z"}}
+    answer = deliver("zammad", closed, delivery="z-2").get_json()
+    assert answer["change"] == "cancelled" and answer["cancelled_task"] == first["task"]
+    assert "the helpdesk has it closed" in answer["reason"]
+    older = {**body, "ticket": {**body["ticket"], "state": "open", "updated_at": "2020-11-13T14:00:00Z"}}
+    stale = deliver("zammad", older, delivery="z-3").get_json()
+    assert stale["change"] == "stale" and stale["updated"] is False
+    assert admitting.records.ticket(first["ticket"]).status == "skipped"

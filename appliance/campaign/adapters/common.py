@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from appliance.errors import TicketInvalid
@@ -117,6 +118,21 @@ def custom_vars(fields: dict[str, Any], *, skip: set[str]) -> dict[str, str]:
     return out
 
 
+def updated_time(obj: dict[str, Any], key: str, path: str) -> str:
+    """The helpdesk's update time under ``key`` as the native ``updated_at`` ("" if it sends none);
+    TicketInvalid naming ``path`` if it is not an ISO 8601 time with a zone."""
+    text = scalar_text(obj.get(key))
+    if not text:
+        return ""
+    try:
+        zone = datetime.fromisoformat(text).tzinfo
+    except ValueError:
+        zone = None
+    if zone is None:  # the native parser (records.ticket.version_time) refuses a time without a zone too
+        raise TicketInvalid("is not an ISO 8601 time with a zone (e.g. 2024-05-01T08:00:00Z)", field=path) from None
+    return text
+
+
 def native_ticket(
     *,
     helpdesk: str,
@@ -130,10 +146,12 @@ def native_ticket(
     order_id: str,
     order_status: str,
     variables: dict[str, str],
+    updated_at: str = "",
 ) -> dict[str, Any]:
     """The native ticket payload. ``vars`` carries the custom fields and, under ``helpdesk`` and
-    ``helpdesk_status``, where the ticket came from and its status there."""
-    return {
+    ``helpdesk_status``, where the ticket came from and its status there; ``updated_at`` (when the helpdesk
+    has one) orders versions of the ticket (``campaign.updates``)."""
+    native: dict[str, Any] = {
         "id": ticket_id,
         "type": ticket_type,
         "subject": subject,
@@ -142,6 +160,9 @@ def native_ticket(
         "order": {"id": order_id, "status": order_status},
         "vars": {**variables, "helpdesk": helpdesk, "helpdesk_status": status},
     }
+    if updated_at:
+        native["updated_at"] = updated_at
+    return native
 
 
 def ticket_type(own_type: str, custom: dict[str, Any], mapping: FieldMapping, *, own_path: str,

@@ -24,6 +24,7 @@ from appliance.campaign.adapters.common import (
     required_text,
     scalar_text,
     ticket_type,
+    updated_time,
 )
 from appliance.errors import TicketInvalid
 
@@ -60,4 +61,5 @@ def freshdesk_ticket(payload: dict[str, Any], mapping: FieldMapping) -> dict[str
         order_id=order_id,
         order_status=order_status,
         variables=variables,
+        updated_at=updated_time(fields, "ticket_updated_at", f"{ROOT}.ticket_updated_at"),
     )

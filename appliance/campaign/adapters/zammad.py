@@ -22,6 +22,7 @@ from appliance.campaign.adapters.common import (
     required_text,
     scalar_text,
     ticket_type,
+    updated_time,
 )
 from appliance.errors import TicketInvalid
 
@@ -89,4 +90,5 @@ def zammad_ticket(payload: dict[str, Any], mapping: FieldMapping) -> dict[str, A
         order_id=order_id,
         order_status=order_status,
         variables=variables,
+        updated_at=updated_time(ticket, "updated_at", "ticket.updated_at"),
     )

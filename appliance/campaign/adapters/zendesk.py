@@ -22,6 +22,7 @@ from appliance.campaign.adapters.common import (
     required_text,
     scalar_text,
     ticket_type,
+    updated_time,
 )
 from appliance.errors import TicketInvalid
 
@@ -72,4 +73,5 @@ def zendesk_ticket(payload: dict[str, Any], mapping: FieldMapping) -> dict[str, 
         order_id=order_id,
         order_status=order_status,
         variables=custom_vars({f"field_{k}": v for k, v in custom.items() if k not in mapped}, skip=set()),
+        updated_at=updated_time(ticket, "updated_at", "ticket.updated_at"),
     )
