@@ -23,6 +23,8 @@ def _field(description: str = "", *, example: str | int, optional: bool = False)
     return schema
 
 
+ISO_WITH_ZONE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})$"
+
 TICKET = {
     "type": "object",
     "required": ["id", "type", "subject", "customer", "order"],
@@ -54,9 +56,11 @@ TICKET = {
             "examples": [{"due_date": "Friday"}],
         },
         "updated_at": {
-            "type": "string", "format": "date-time",
+            "type": "string", "format": "date-time", "maxLength": 64,
+            "pattern": ISO_WITH_ZONE,
             "description": "when the ticketing system last changed the ticket (ISO 8601 with a zone); a delivery "
                            "older than the stored version is acknowledged and ignored",
+            "examples": ["2026-12-03T09:30:00+01:00"],
         },
     },
 }
