@@ -297,5 +297,5 @@ def register(commands: Any) -> None:
     d.add_argument("--port", type=int, default=8080, help="panel port on localhost (0: any free port)")
     d.add_argument("--once", action="store_true", help="exit when every ticket reached a final state")
     d.add_argument("--json", action="store_true", help="print a JSON summary instead of a table")
-    d.add_argument("--timeout", type=float, default=110.0, help="seconds to wait for final states")
+    d.add_argument("--timeout", type=float, default=240.0, help="seconds to wait for final states")
     d.set_defaults(func=_run)
