@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Protocol
 
 FRAME_MS = 20
 LINE_RATE = 8000
@@ -64,3 +65,16 @@ class Utterance:
     confidence: float = 0.0
     words: tuple[WordInfo, ...] = field(default_factory=tuple)
     duration_ms: int = 0
+
+
+class CallAudio(Protocol):
+    """A call's audio, one 20 ms frame at a time (the modem is the clock): what the conversation plays and
+    hears through. The audio pump of an answered call implements it; telephony's ``CallPort.audio`` and the
+    conversation both name this one protocol."""
+
+    def read_frame(self, timeout: float) -> bytes | None: ...
+    def read_frame_with_played(self, timeout: float) -> tuple[bytes, bytes] | None: ...
+    def play(self, pcm: bytes, *, more: bool = False) -> None: ...
+    def flush_playback(self) -> int: ...
+    def playing(self) -> bool: ...
+    def wait_played(self, timeout: float) -> bool: ...

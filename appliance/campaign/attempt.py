@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from appliance.config import RetryConfig
-from appliance.errors import CallboxError
+from appliance.states import IllegalTransition as IllegalTransition  # raised by the tables below
+from appliance.states import StateTable
 
 
 class AttemptState(StrEnum):
@@ -68,13 +69,6 @@ class TicketStatus(StrEnum):
     SKIPPED = "skipped"  # no rule called for a call, or a guard stopped it
 
 
-class IllegalTransition(CallboxError):
-    def __init__(self, kind: str, state: str, event: str) -> None:
-        super().__init__(f"{kind} event {event!r} is not allowed in state {state!r}")
-        self.state = state
-        self.event = event
-
-
 A = AttemptState
 ATTEMPT_TRANSITIONS: dict[tuple[AttemptState, str], AttemptState] = {
     (A.QUEUED, "dial"): A.DIALING,
@@ -125,25 +119,16 @@ TICKET_TRANSITIONS: dict[tuple[TicketStatus, str], TicketStatus] = {
 }
 
 
-def next_ticket_status(status: TicketStatus, event: str) -> TicketStatus:
-    try:
-        return TICKET_TRANSITIONS[(status, event)]
-    except KeyError:
-        raise IllegalTransition("ticket", status.value, event) from None
+TICKET_TABLE = StateTable("ticket", TICKET_TRANSITIONS)
+next_ticket_status = TICKET_TABLE.next
 
 
-def next_attempt_state(state: AttemptState, event: str) -> AttemptState:
-    try:
-        return ATTEMPT_TRANSITIONS[(state, event)]
-    except KeyError:
-        raise IllegalTransition("attempt", state.value, event) from None
+ATTEMPT_TABLE = StateTable("attempt", ATTEMPT_TRANSITIONS)
+next_attempt_state = ATTEMPT_TABLE.next
 
 
-def next_task_state(state: TaskState, event: str) -> TaskState:
-    try:
-        return TASK_TRANSITIONS[(state, event)]
-    except KeyError:
-        raise IllegalTransition("task", state.value, event) from None
+TASK_TABLE = StateTable("task", TASK_TRANSITIONS)
+next_task_state = TASK_TABLE.next
 
 
 @dataclass(frozen=True)

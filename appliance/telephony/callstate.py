@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from enum import StrEnum
 
-from appliance.errors import CallboxError
+from appliance.states import IllegalTransition, StateTable
 
 
 class CallState(StrEnum):
@@ -47,18 +47,9 @@ CALL_TRANSITIONS: dict[tuple[CallState, str], CallState] = {
 ORIGINATED_STATES = frozenset({C.ORIGINATED, C.ALERTING, C.ACTIVE})
 
 
-class IllegalCallTransition(CallboxError):
-    def __init__(self, state: CallState, event: str) -> None:
-        super().__init__(f"call event {event!r} is not allowed in state {state.value!r}")
-        self.state = state
-        self.event = event
-
-
-def next_call_state(state: CallState, event: str) -> CallState:
-    try:
-        return CALL_TRANSITIONS[(state, event)]
-    except KeyError:
-        raise IllegalCallTransition(state, event) from None
+IllegalCallTransition = IllegalTransition  # the call's name for the shared error (appliance.states)
+CALL_TABLE = StateTable("call", CALL_TRANSITIONS)
+next_call_state = CALL_TABLE.next
 
 
 def ends_remotely(state: CallState, event: str) -> bool:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from appliance.errors import CallboxError, ModemError
+from appliance.errors import ModemError
+from appliance.states import IllegalTransition, StateTable
 
 
 class LineState(StrEnum):
@@ -37,19 +38,11 @@ TRANSITIONS: dict[tuple[LineState, str], LineState] = {
 }
 
 
-class IllegalTransition(CallboxError):
-    def __init__(self, state: LineState, event: str) -> None:
-        super().__init__(f"line event {event!r} is not allowed in state {state.value!r}")
-        self.state = state
-        self.event = event
+LINE_TABLE = StateTable("line", TRANSITIONS)
+next_state = LINE_TABLE.next
 
 
 class LineNotReady(ModemError):
     """The line cannot do this now (a text message on a line that is not ``ready``)."""
 
-
-def next_state(state: LineState, event: str) -> LineState:
-    try:
-        return TRANSITIONS[(state, event)]
-    except KeyError:
-        raise IllegalTransition(state, event) from None
+__all__ = ["LINE_TABLE", "TRANSITIONS", "IllegalTransition", "LineNotReady", "LineState", "next_state"]

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from appliance.events import DialResult
+from appliance.events import CallAudio, DialResult
 from appliance.telephony.linestate import LineState
 
 if TYPE_CHECKING:
@@ -22,15 +22,6 @@ if TYPE_CHECKING:
 Tap = Callable[[bytes, bytes], None]  # (heard, played) for every 20 ms tick: the call recorder
 
 
-class CallAudio(Protocol):
-    """A call's audio, one 20 ms frame at a time (the modem is the clock)."""
-
-    def read_frame(self, timeout: float) -> bytes | None: ...
-    def read_frame_with_played(self, timeout: float) -> tuple[bytes, bytes] | None: ...
-    def play(self, pcm: bytes, *, more: bool = False) -> None: ...
-    def flush_playback(self) -> int: ...
-    def playing(self) -> bool: ...
-    def wait_played(self, timeout: float) -> bool: ...
 
 
 class CallPort(Protocol):

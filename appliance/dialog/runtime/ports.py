@@ -1,7 +1,7 @@
 """What a conversation uses of a call's audio and of the endpointer, as complete protocols (no ``getattr``).
 
-:class:`CallAudio` has the same shape as :class:`appliance.telephony.ports.CallAudio` (the audio pump of an
-answered call implements both); it is written out here because dialog does not import telephony.
+:class:`CallAudio` is the one protocol in :mod:`appliance.events` that telephony's call port names too (the
+audio pump of an answered call implements it).
 :class:`EndpointerLike` is what :class:`appliance.speech.vad.Endpointer` offers.
 """
 
@@ -10,20 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
+from appliance.events import CallAudio
 from appliance.speech.vad import EndpointEvent
 
 __all__ = ["CallAudio", "EndpointerLike"]
 
 
-class CallAudio(Protocol):
-    """A call's audio, one 20 ms frame at a time (the modem is the clock)."""
-
-    def read_frame(self, timeout: float) -> bytes | None: ...
-    def read_frame_with_played(self, timeout: float) -> tuple[bytes, bytes] | None: ...
-    def play(self, pcm: bytes, *, more: bool = False) -> None: ...
-    def flush_playback(self) -> int: ...
-    def playing(self) -> bool: ...
-    def wait_played(self, timeout: float) -> bool: ...
 
 
 class EndpointerLike(Protocol):
