@@ -171,30 +171,23 @@ def _task_end(task: TaskRow, outcome: Outcome, retry_at: datetime | None) -> Tas
 _CANCELLED = next_task_state(TaskState.RUNNING, "cancel").value
 
 
+# A guard that ends a task: the ticket's move, and whether the ticketing system is told. A number on the
+# do-not-call list skips the ticket; a ticket lacking a flow variable stays open and upstream hears why; a flow
+# that is not published (any more) leaves the ticket open for an admin and tells nobody.
+_GUARD_ENDS: dict[str, tuple[str, bool]] = {"do_not_call": ("skip", True), "missing_variable": ("hold", True)}
+_UNPUBLISHED_FLOW = ("hold", False)
+
+
 def blocked(ticket: Ticket, task: TaskRow, guard: Guard) -> Conclusion:
     """A guard stopped the task before dialing: no call row; the task is cancelled and the ticket says why."""
-    if guard.name == "do_not_call":
-        return Conclusion(
-            task=TaskEnd(task.id, _CANCELLED, Outcome.BLOCKED.value),
-            ticket_id=ticket.id,
-            operations=(("remark", guard.remark),),
-            outbox=(("ticket.operation", operation_event(ticket.id, 0, "remark", guard.remark)),),
-            ticket_status=next_ticket_status(TicketStatus.CALLING, "skip").value,
-        )
-    if guard.name == "missing_variable":  # the ticket lacks data the flow says: open, and upstream is told
-        return Conclusion(
-            task=TaskEnd(task.id, _CANCELLED, Outcome.BLOCKED.value),
-            ticket_id=ticket.id,
-            operations=(("remark", guard.remark),),
-            outbox=(("ticket.operation", operation_event(ticket.id, 0, "remark", guard.remark)),),
-            ticket_status=next_ticket_status(TicketStatus.CALLING, "hold").value,
-        )
-    # a flow that is not published (any more): the ticket stays open for an admin, nothing is told upstream
+    move, tell = _GUARD_ENDS.get(guard.name, _UNPUBLISHED_FLOW)
+    event = operation_event(ticket.id, 0, "remark", guard.remark)
     return Conclusion(
         task=TaskEnd(task.id, _CANCELLED, Outcome.BLOCKED.value),
         ticket_id=ticket.id,
         operations=(("remark", guard.remark),),
-        ticket_status=next_ticket_status(TicketStatus.CALLING, "hold").value,
+        outbox=(("ticket.operation", event),) if tell else (),
+        ticket_status=next_ticket_status(TicketStatus.CALLING, move).value,
     )
 
 
