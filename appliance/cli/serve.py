@@ -37,12 +37,7 @@ def run_serve(opts: argparse.Namespace) -> int:
         app = create_app(box.panel, secret_key=box.session_key, test_config=extra, helpdesks=config.helpdesks)
         server = waitress.create_server(app, host=config.web.host, port=config.web.port, threads=8)
         stopping = threading.Event()
-
-        def _terminate(*_: object) -> None:
-            stopping.set()
-            server.close()
-
-        signal.signal(signal.SIGTERM, _terminate)
+        signal.signal(signal.SIGTERM, lambda *_: stopping.set())
         rendered = box.flows.prerender_published()  # only what is not cached yet: quick after the first boot
         if rendered:
             log.info("rendered %d prompt(s) of published flows into the prompt cache", rendered)
@@ -50,18 +45,38 @@ def run_serve(opts: argparse.Namespace) -> int:
         log.info("panel and webhook on http://%s:%s/%s", config.web.host, server.effective_port,
                  f" ({len(sims)} simulated line(s))" if sims else "")
         try:
-            server.run()
+            _serve_until(server, stopping)
         except KeyboardInterrupt:
             pass
-        except OSError:
-            if not stopping.is_set():  # the listening socket closed under the loop on SIGTERM: a clean stop
-                raise
         finally:
+            _stop_server(server)
             box.stop()
     finally:
         for sim in sims:
             sim.stop()
     return 0
+
+
+def _serve_until(server: Any, stopping: threading.Event) -> None:
+    """waitress's loop, a quarter second at a time, until SIGTERM. (Closing the server from the signal handler,
+    as ``server.close()`` does, pulls its trigger out from under the request threads still answering: each
+    logged a traceback and the process exited with EBADF.)"""
+    while not stopping.is_set():
+        server.asyncore.loop(timeout=0.25, map=server._map, use_poll=server.adj.asyncore_use_poll, count=1)
+
+
+def _stop_server(server: Any) -> None:
+    """Stop taking connections, let the requests in hand finish (the loop keeps flushing their answers while
+    the request threads end, at most 5 s), then close what is left."""
+    server.accepting = False
+    server.asyncore.dispatcher.close(server)  # the listening socket only; the trigger stays for the answers
+    ending = threading.Thread(target=server.task_dispatcher.shutdown, kwargs={"timeout": 5}, name="http-stop")
+    ending.start()
+    while ending.is_alive():
+        server.asyncore.loop(timeout=0.05, map=server._map, use_poll=server.adj.asyncore_use_poll, count=1)
+    for channel in list(server._map.values()):
+        channel.close()
+    server.trigger.close()
 
 
 def _start_simulated_lines(count: int) -> list[Any]:

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -88,3 +89,43 @@ def test_serve_simulate_takes_a_ticket_calls_and_stops_cleanly(tmp_path: Path) -
             _, err = proc.communicate()
     assert proc.returncode == 0, err[-2000:]
     assert "Traceback" not in err
+
+
+def test_sigterm_while_requests_are_in_flight_answers_them_and_exits_0(tmp_path: Path) -> None:
+    """Closing the HTTP server from the signal handler pulled its trigger out from under the request threads:
+    each one answering logged a traceback ("Bad file descriptor"). Now the requests in hand finish first."""
+    config = tmp_path / "callbox.toml"
+    config.write_text('[calling]\nhours = "00:00-00:00"\n')
+    port = free_port()
+    env = {**os.environ, "CALLBOX_CONFIG": str(config), "CALLBOX_STATE_DIR": str(tmp_path / "state"),
+           "CALLBOX_LISTEN": f"127.0.0.1:{port}"}
+    proc = subprocess.Popen([sys.executable, "-m", "appliance.cli", "serve", "--simulate", "1"], cwd=ROOT, env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    answered = [0] * 4
+    stop = threading.Event()
+
+    def hammer(i: int) -> None:
+        while not stop.is_set():
+            try:
+                answered[i] += bool(get(f"{base}/healthz"))
+            except OSError:
+                time.sleep(0.02)  # refused once the server stopped listening
+
+    threads = [threading.Thread(target=hammer, args=(i,), daemon=True) for i in range(4)]
+    try:
+        wait_for(lambda: get(f"{base}/healthz").get("ok"), 90, proc)
+        for t in threads:
+            t.start()
+        wait_for(lambda: sum(answered) >= 50, 30, proc)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        stop.set()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        for t in threads:
+            t.join(5)
+    assert proc.returncode == 0, err[-2000:]
+    assert "Traceback" not in err and "Bad file descriptor" not in err, err[-3000:]
