@@ -255,10 +255,19 @@ class CallTaskRecords:
             " ORDER BY received_at LIMIT ?", (flow_id, limit))])
 
     def tickets_with_live_task(self, ticket_ids: Sequence[str]) -> set[str]:
-        ids = sorted(set(ticket_ids))
-        return self.db.read(lambda c: {r[0] for i in range(0, len(ids), 500) for r in c.execute(  # type: ignore
-            f"SELECT ticket_id FROM tasks WHERE state IN {LIVE} AND ticket_id IN ({','.join('?' * len(ids[i:i + 500]))})",
-            ids[i:i + 500])})
+        """Which of ``ticket_ids`` already have a live ticket task."""
+        wanted = sorted(set(ticket_ids))
+
+        def read(c: sqlite3.Connection) -> set[str]:
+            found: set[str] = set()
+            for i in range(0, len(wanted), 500):
+                part = wanted[i:i + 500]
+                found.update(r[0] for r in c.execute(
+                    f"SELECT ticket_id FROM tasks WHERE state IN {LIVE} AND ticket_id IN ({','.join('?' * len(part))})",
+                    part))
+            return found
+
+        return self.db.read(read)  # type: ignore[no-any-return]
 
     # -- timers -------------------------------------------------------------------
     def add_timer(self, name: str, cron: str, template: dict[str, Any]) -> int:
@@ -269,6 +278,12 @@ class CallTaskRecords:
             return cur.lastrowid
 
         return int(self.db.write(tx))
+
+    def mark_fired(self, timer_id: int, due: str) -> bool:
+        """The timer fired for ``due`` without making a task (nobody to call): not again for that time."""
+        return bool(self.db.write(lambda c: c.execute(
+            "UPDATE call_task_timers SET last_due=? WHERE id=? AND (last_due IS NULL OR last_due < ?)",
+            (due, timer_id, due)).rowcount))
 
     def timers(self) -> list[dict[str, Any]]:
         rows = self.db.read(lambda c: c.execute("SELECT * FROM call_task_timers ORDER BY id").fetchall())
