@@ -11,15 +11,15 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from appliance.campaign.call_tasks import CallTasks
 from appliance.campaign.calls import CallRunner, CallSummary, SpeechKit
 from appliance.campaign.compliance import CallingRules
 from appliance.campaign.hours import box_zone
 from appliance.campaign.intake import admit
 from appliance.campaign.publish import FlowPublisher, install_defaults
-from appliance.campaign.call_tasks import CallTasks
 from appliance.campaign.scheduler import Scheduler
-from appliance.campaign.timer import TaskTimer
 from appliance.campaign.texts import UnreachableTexts
+from appliance.campaign.timer import TaskTimer
 from appliance.campaign.voices import FlowPrompts
 from appliance.config import Config, LineConfig
 from appliance.files import load_or_create_box_id, load_or_create_secret

@@ -77,6 +77,13 @@ def _text(body: dict[str, Any], key: str, *, required: bool) -> str | None:
     return value.strip()
 
 
+def _cron(expr: Any) -> str:
+    if not isinstance(expr, str) or len(expr) > 200 or not croniter.is_valid(expr):
+        raise TaskInvalid("is not a cron expression such as '0 10 * * 1-5' (minute hour day month weekday)",
+                          field="cron")
+    return expr
+
+
 class CallTasks:
     def __init__(self, *, records: RecordsStore, configs: ConfigStore, max_attempts: int,
                  shop_name: str = "the shop", phone_region: str | None = None, zone: tzinfo = UTC,
@@ -100,6 +107,8 @@ class CallTasks:
         if unknown:
             raise TaskInvalid(f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(_KEYS))}",
                               field="body")
+        if body.get("cron") is not None:
+            _cron(body["cron"])
         flow_id = _text(body, "flow", required=True)
         assert flow_id is not None
         settings = parse_settings(body.get("settings"))
@@ -110,7 +119,7 @@ class CallTasks:
         if len(given) > 1:
             raise TaskInvalid(f"give one of tickets, customers, csv (not {' and '.join(given)})", field=given[1])
         kind = given[0] if given else None
-        if kind is None and body.get("cron") is None:
+        if kind is None and body.get("cron") is None and source != "cron":
             raise TaskInvalid("give tickets (ids), customers, or csv", field="customers")
         name = _text(body, "name", required=False) or f"{flow_id} {self.clock().astimezone(self.zone):%Y-%m-%d %H:%M}"
         declared = parse_flow(found[1]).declared
@@ -257,10 +266,7 @@ class CallTasks:
     def add_timer(self, body: dict[str, Any]) -> dict[str, Any]:
         """A timer: at each time of the cron expression, a call task from the rest of the body (its CSV, its
         customers, its tickets, or without them the flow's tickets still open)."""
-        expr = body.get("cron")
-        if not isinstance(expr, str) or len(expr) > 200 or not croniter.is_valid(expr):
-            raise TaskInvalid("is not a cron expression such as '0 10 * * 1-5' (minute hour day month weekday)",
-                              field="cron")
+        expr = _cron(body.get("cron"))
         template = {k: v for k, v in body.items() if k != "cron"}
         self.preview(template, source="cron")  # checked whole now: the flow, the settings, the customers' shape
         name = _text(body, "name", required=False) or f"{template['flow']} at {expr}"
