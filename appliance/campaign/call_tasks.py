@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from croniter import croniter
@@ -62,7 +62,8 @@ class Preview:
 def latest_due(expr: str, after: datetime, now: datetime, zone: tzinfo) -> datetime | None:
     """The last time ``expr`` (cron, on the wall clock of ``zone``) was due in ``(after, now]``, or None. A timer
     fires for that time once: missed times while the box was off come to one firing, not a burst."""
-    prev = croniter(expr, now.astimezone(zone)).get_prev(datetime)
+    prev = croniter(expr, now.astimezone(zone) + timedelta(seconds=1)).get_prev(datetime)  # `now` itself counts
+    prev = prev.replace(fold=0).astimezone(UTC)
     return prev if prev > after else None
 
 
@@ -112,6 +113,9 @@ class CallTasks:
         flow_id = _text(body, "flow", required=True)
         assert flow_id is not None
         settings = parse_settings(body.get("settings"))
+        ends = settings.ends_at(self.clock())
+        if ends is not None and datetime.fromisoformat(ends) <= self.clock():
+            raise TaskInvalid("has already passed", field="settings.valid_until")
         found = self.configs.flow(flow_id)
         if found is None:
             raise TaskInvalid(f"flow {flow_id!r} is not published", field="flow")
