@@ -62,3 +62,41 @@ def test_customer_lists_raise_only_the_validation_error(items: Any) -> None:
     parsed = checked(customers_from_list, items)
     if parsed is not None:
         assert len(parsed) == len(items)
+
+
+PHONEISH = st.text(alphabet="+0123456789 ()-.x#*abc\u0660\uff11", max_size=40)
+
+
+def test_a_preview_through_the_real_store_raises_only_the_validation_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The whole preview (phones read into E.164, the do-not-call list, live tasks, the flow's variables) on a real
+    SQLite file: any customers list is a preview or a TaskInvalid, and writes nothing."""
+    from appliance.campaign.call_tasks import CallTasks
+    from appliance.campaign.publish import install_defaults
+    from appliance.records.config_store import ConfigStore
+    from appliance.records.store import RecordsStore
+
+    store = RecordsStore(tmp_path / "r.db", phone_region="FR")
+    configs = ConfigStore(tmp_path / "c.json")
+    install_defaults(configs)
+    tasks = CallTasks(records=store, configs=configs, max_attempts=3, phone_region="FR")
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.fixed_dictionaries({"phone": PHONEISH, "name": st.text(max_size=8),
+                                           "order_id": st.text(max_size=8)}), min_size=1, max_size=5),
+           st.one_of(st.none(), SETTINGS))
+    def check(customers: list[dict[str, str]], task_settings: Any) -> None:
+        try:
+            preview = tasks.preview({"flow": "delivery-confirmation", "customers": customers,
+                                     "settings": task_settings})
+        except TaskInvalid as exc:
+            assert exc.field
+            return
+        assert len(preview.accepted) + len(preview.refused) == len(customers)
+        assert all(c.phone.startswith("+") for c in preview.accepted)
+
+    try:
+        check()
+        assert store.call_tasks.find() == []
+    finally:
+        store.close()
+        configs.close()

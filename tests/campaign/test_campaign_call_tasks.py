@@ -263,3 +263,35 @@ def test_settings_round_trip_and_retry_override() -> None:
         parse_settings({"max_attempts": 21})
     assert err.value.field == "settings.max_attempts"
 
+
+
+def test_the_runner_holds_an_attempt_until_the_tasks_own_hours_in_the_callees_zone(tmp_path: Path) -> None:
+    """The US preset allows Wednesday 10:00 in New York; the task's hours (Wednesday 14:00-15:00) hold the
+    attempt, uncounted, until 14:00 New York time."""
+    from typing import cast
+
+    from appliance.campaign.calls import CallRunner, SpeechKit
+    from appliance.config import CallingConfig
+    from appliance.telephony.ports import LinePort
+
+    wednesday_10_ny = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
+    store = RecordsStore(tmp_path / "r.db")
+    configs = ConfigStore(tmp_path / "c.json")
+    install_defaults(configs)
+    try:
+        calling = CallingConfig(preset="us")
+        runner = CallRunner(records=store, configs=configs, speech=cast(SpeechKit, None), calling=calling,
+                            recordings_dir=tmp_path / "rec", clock=lambda: wednesday_10_ny,
+                            rules=CallingRules.from_config(calling, UTC))
+        tasks = desk(store, configs, Clock(wednesday_10_ny))
+        make(tasks, "+12125551234", hours={"wed": ["14:00-15:00"]})
+        task = store.claim_due_task(datetime.now(UTC) + timedelta(seconds=1))
+        assert task is not None
+        summary = runner.run(task, cast(LinePort, None))
+        assert summary.outcome is Outcome.BLOCKED and summary.guard == "outside_hours" and summary.call_id == 0
+        moved = store.task(task.id)
+        assert moved is not None and moved.state == "pending" and moved.attempts == 0
+        assert moved.next_attempt_at == "2026-12-02T19:00:00.000+00:00"  # 14:00 in New York
+    finally:
+        store.close()
+        configs.close()
