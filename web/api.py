@@ -10,7 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, send_file,
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from appliance.campaign.attempt import Outcome
-from appliance.errors import QueryInvalid, StorageError, TaskInvalid
+from appliance.errors import CallboxError, QueryInvalid, StorageError, TaskInvalid
 from appliance.states import IllegalTransition
 from web import query
 from web.auth import admin_required, api_auth_required
@@ -163,6 +163,8 @@ def preview_task() -> Response | tuple[Response, int]:
         return jsonify(service().preview_call_task(body))
     except TaskInvalid as exc:
         return _task_invalid(exc)
+    except CallboxError as exc:
+        return _unavailable(exc)
 
 
 @bp.post("/tasks")
@@ -178,7 +180,14 @@ def create_task() -> tuple[Response, int]:
     except StorageError as exc:
         log.warning("call task not created: %s", exc)
         return error(409, "conflict", "a customer got a call planned meanwhile; preview again")
+    except CallboxError as exc:
+        return _unavailable(exc)
     return jsonify(made), 201
+
+
+def _unavailable(exc: CallboxError) -> tuple[Response, int]:
+    log.warning("call task request failed: %s", exc)
+    return error(503, "unavailable", str(exc)[:500])
 
 
 @bp.get("/tasks/<int:task_id>")
@@ -201,6 +210,8 @@ def act_on_task(task_id: int, action: str) -> Response | tuple[Response, int]:
     except IllegalTransition as exc:
         return error(409, "illegal_transition", f"a {exc.state} call task cannot {action}", state=str(exc.state),
                      action=action)
+    except CallboxError as exc:
+        return _unavailable(exc)
     if task is None:
         return error(404, "not_found", f"no call task {task_id}")
     return jsonify(task)

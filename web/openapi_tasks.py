@@ -160,6 +160,7 @@ def task_paths(read_security: list[dict[str, list[str]]], paging: list[dict[str,
                     "400": bad_body,
                     "401": no_auth,
                     "409": error("a customer got a call planned meanwhile (conflict)"),
+                    "503": error("the box could not do it now; try again (unavailable)"),
                 },
             },
         },
@@ -168,7 +169,8 @@ def task_paths(read_security: list[dict[str, list[str]]], paging: list[dict[str,
                 "summary": "What creating this call task would call and refuse, and why; stores nothing",
                 "security": admin,
                 "requestBody": new_body,
-                "responses": {"200": body("the preview", ref("TaskPreview")), "400": bad_body, "401": no_auth},
+                "responses": {"200": body("the preview", ref("TaskPreview")), "400": bad_body, "401": no_auth,
+                              "503": error("the box could not do it now; try again (unavailable)")},
             }
         },
         "/api/v1/tasks/{task_id}": {
@@ -191,7 +193,8 @@ def task_paths(read_security: list[dict[str, list[str]]], paging: list[dict[str,
                 "responses": {"200": body("the call task after it", ref("CallTask")), "401": no_auth,
                               "404": error("no such call task, or no such action"),
                               "409": error("its state does not allow it (illegal_transition, with state and "
-                                           "action)")},
+                                           "action)"),
+                              "503": error("the box could not do it now; try again (unavailable)")},
             }
         },
     }

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from appliance.errors import StorageError
+from appliance.records.db import Database
 
 __all__ = ["CallTaskRecords", "Customer", "NewCallTask", "settle", "standing_task"]
 
@@ -107,7 +107,7 @@ def _insert_ticket_task(c: sqlite3.Connection, ticket_id: str, flow_id: str, at:
 
 
 class CallTaskRecords:
-    def __init__(self, db: Any) -> None:  # appliance.records.db.Database
+    def __init__(self, db: Database) -> None:
         self.db = db
 
     # -- making them ------------------------------------------------------------
@@ -152,10 +152,7 @@ class CallTaskRecords:
             settle(c, task_id, ts)
             return task_id
 
-        try:
-            return self.db.write(tx)  # type: ignore[no-any-return]
-        except sqlite3.IntegrityError as exc:  # a customer got a live task meanwhile: nothing was written
-            raise StorageError(f"a customer already has a call planned: {exc}") from exc
+        return self.db.write(tx)  # StorageError (nothing written): a customer got a live task meanwhile
 
     def move(self, task_id: int, from_state: str, to_state: str) -> bool:
         """Compare-and-set of the state (the campaign's table allowed the move); a cancel or an expiry ends the
@@ -193,7 +190,7 @@ class CallTaskRecords:
             row = c.execute("SELECT * FROM call_tasks WHERE id=?", (task_id,)).fetchone()
             return _view(c, row) if row is not None else None
 
-        return self.db.read(read)  # type: ignore[no-any-return]
+        return self.db.read(read)
 
     def find(self, *, state: str | None = None, source: str | None = None, flow: str | None = None,
              before: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
@@ -205,7 +202,7 @@ class CallTaskRecords:
                 args.append(value)
         sql = "SELECT * FROM call_tasks" + (" WHERE " + " AND ".join(where) if where else "") + \
             " ORDER BY id DESC LIMIT ?"
-        return self.db.read(  # type: ignore[no-any-return]
+        return self.db.read(
             lambda c: [_view(c, r) for r in c.execute(sql, (*args, limit)).fetchall()])
 
     def attempts(self, task_id: int) -> list[dict[str, Any]]:
@@ -225,7 +222,7 @@ class CallTaskRecords:
                             "calls": [dict(r) for r in calls]})
             return out
 
-        return self.db.read(read)  # type: ignore[no-any-return]
+        return self.db.read(read)
 
     def settings_of(self, task_id: int) -> dict[str, Any] | None:
         row = self.db.read(lambda c: c.execute("SELECT settings FROM call_tasks WHERE id=?", (task_id,)).fetchone())
@@ -245,11 +242,11 @@ class CallTaskRecords:
                     f" WHERE tasks.state IN {LIVE} AND tickets.customer_phone IN ({marks})", part))
             return found
 
-        return self.db.read(read)  # type: ignore[no-any-return]
+        return self.db.read(read)
 
     def open_tickets(self, flow_id: str, *, limit: int = 10000) -> list[dict[str, Any]]:
         """Tickets of ``flow_id`` not done with (open, scheduled, unreachable) that have no live task."""
-        return self.db.read(lambda c: [dict(r) for r in c.execute(  # type: ignore[no-any-return]
+        return self.db.read(lambda c: [dict(r) for r in c.execute(
             "SELECT id, customer_phone, customer_name FROM tickets WHERE flow_id=? AND status IN"
             f" ('open', 'scheduled', 'unreachable') AND id NOT IN (SELECT ticket_id FROM tasks WHERE state IN {LIVE})"
             " ORDER BY received_at LIMIT ?", (flow_id, limit))])
@@ -267,7 +264,7 @@ class CallTaskRecords:
                     part))
             return found
 
-        return self.db.read(read)  # type: ignore[no-any-return]
+        return self.db.read(read)
 
     # -- timers -------------------------------------------------------------------
     def add_timer(self, name: str, cron: str, template: dict[str, Any]) -> int:

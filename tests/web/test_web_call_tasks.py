@@ -167,3 +167,10 @@ def test_a_timer_is_made_with_cron(client, service, flows) -> None:
     assert response.get_json()["cron"] == "0 10 * * 1-5"
     [timer] = service.records.call_tasks.timers()
     assert timer["name"] == "weekday mornings" and timer["last_due"] is None
+
+
+def test_a_box_without_call_tasks_answers_503_not_500(client, service, flows) -> None:
+    service.call_tasks = None
+    for path in ("/api/v1/tasks", "/api/v1/tasks/preview", "/api/v1/tasks/1/pause"):
+        response = post(client, path, {"flow": flows, "tickets": ["x"]})
+        assert response.status_code == 503 and response.get_json()["error"] == "unavailable", path
