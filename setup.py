@@ -31,6 +31,7 @@ setup(
         "pyalsaaudio>=0.10",  # ALSA voice path (Quectel USB audio card, SIM800 sound card); needs libasound2-dev
         "rapidfuzz>=3.0",  # intent matching (appliance/dialog/nlu/intents.py)
         "phonenumbers>=8.13",  # phone slots (appliance/dialog/nlu/slots.py)
+        "croniter>=2.0",  # call task timers (appliance/campaign/timer.py)
     ],
     extras_require={
         "test": [

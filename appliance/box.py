@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from appliance.campaign.call_tasks import CallTasks
 from appliance.campaign.calls import CallRunner, CallSummary, SpeechKit
 from appliance.campaign.compliance import CallingRules
 from appliance.campaign.hours import box_zone
@@ -18,6 +19,7 @@ from appliance.campaign.intake import admit
 from appliance.campaign.publish import FlowPublisher, install_defaults
 from appliance.campaign.scheduler import Scheduler
 from appliance.campaign.texts import UnreachableTexts
+from appliance.campaign.timer import TaskTimer
 from appliance.campaign.voices import FlowPrompts
 from appliance.config import Config, LineConfig
 from appliance.files import load_or_create_box_id, load_or_create_secret
@@ -92,6 +94,7 @@ class Callbox:
 
         self.lines: list[LinePort] = lines if lines is not None else [build_line(lc) for lc in config.lines]
         self.supervisors: list[Supervisor] = []  # one per modem line, made by start()
+        shop_zone = ZoneInfo(config.shop.time_zone) if config.shop.time_zone else box_zone()
         self.runner = CallRunner(
             records=self.records,
             configs=self.configs,
@@ -101,12 +104,15 @@ class Callbox:
             shop_name=self.shop_name,
             texts=UnreachableTexts(config.sms, lines=self.lines, shop_name=self.shop_name),
             # numbers whose zone the numbering plan does not tell are called on the shop's clock
-            rules=CallingRules.from_config(config.calling,
-                                           ZoneInfo(config.shop.time_zone) if config.shop.time_zone else box_zone()),
+            rules=CallingRules.from_config(config.calling, shop_zone),
         )
         self._listeners: list[Callable[[CallSummary], None]] = []
         self.scheduler = Scheduler(records=self.records, runner=self.runner, lines=self.lines,
                                    on_call=self._call_done, retry=config.calling.retry_s)
+        self.call_tasks = CallTasks(records=self.records, configs=self.configs,
+                                    max_attempts=config.calling.max_attempts, shop_name=self.shop_name,
+                                    phone_region=config.shop.region, zone=shop_zone, on_created=self.scheduler.wake)
+        self.task_timer = TaskTimer(self.call_tasks)
         self.outbox: OutboxWorker | None = None
         helpdesk_apis = rest_apis(config.helpdesks)  # tickets from these go back through their REST API
         if config.web.callback_url or helpdesk_apis:
@@ -114,7 +120,7 @@ class Callbox:
                                        box_id=load_or_create_box_id(self.paths.box_id), helpdesks=helpdesk_apis)
         self.panel = BoxPanel(records=self.records, flows=FlowAdmin(self.configs, self.flows.publish_soon),
                               webhook_secret=self.webhook_secret, admit=self.admit_ticket, lines=self.lines,
-                              recogniser=speech.asr, phone_region=config.shop.region)
+                              recogniser=speech.asr, phone_region=config.shop.region, call_tasks=self.call_tasks)
         self._started = False
         self._lock = threading.Lock()
 
@@ -140,10 +146,12 @@ class Callbox:
                 line.start()
             log.info("line %s: %s", line.name, line.state.value)
         self.scheduler.start()
+        self.task_timer.start()
         if self.outbox is not None:
             self.outbox.start()
 
     def stop(self) -> None:
+        self.task_timer.stop()
         self.scheduler.stop()
         if self.outbox is not None:
             self.outbox.stop()

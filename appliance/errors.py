@@ -83,6 +83,15 @@ class TicketInvalid(CallboxError):
         self.message = message
 
 
+class TaskInvalid(CallboxError):
+    """A call task's settings, customers or CSV cannot be used; names the field (``settings.lines``)."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
 class QueryInvalid(CallboxError):
     """A read API query parameter cannot be used (a phone that is not a number, an unknown outcome)."""
 

@@ -9,10 +9,11 @@ from typing import Any, cast
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from appliance.campaign.attempt import Outcome, TaskState
-from appliance.errors import QueryInvalid
+from appliance.campaign.attempt import Outcome
+from appliance.errors import CallboxError, QueryInvalid, StorageError, TaskInvalid
+from appliance.states import IllegalTransition
 from web import query
-from web.auth import api_auth_required
+from web.auth import admin_required, api_auth_required
 from web.openapi import openapi_document
 from web.query import MAX_LIST_LIMIT, ParameterInvalid
 from web.ticket_intake import BodyRejected, error, json_object, service, submit
@@ -121,16 +122,99 @@ def get_ticket(ticket_id: str) -> Response | tuple[Response, int]:
     return jsonify(ticket)
 
 
+CALL_TASK_STATES = ("pending", "running", "paused", "completed", "expired", "cancelled")
+CALL_TASK_SOURCES = ("trigger", "cron", "manual", "csv")
+CALL_TASK_ACTIONS = ("pause", "resume", "cancel")
+
+
 @bp.get("/tasks")
 @api_auth_required
 def list_tasks() -> Response | tuple[Response, int]:
+    """Call tasks newest first, each with its progress; by state, source and flow, a page at a time."""
     try:
         limit = query.limit()
-        tasks = service().find_tasks(state=query.choice("state", (s.value for s in TaskState)),
-                                     ticket=query.text("ticket"), before=query.integer("before"), limit=limit + 1)
+        tasks = service().find_call_tasks(
+            state=query.choice("state", CALL_TASK_STATES), source=query.choice("source", CALL_TASK_SOURCES),
+            flow=query.text("flow"), before=query.integer("before"), limit=limit + 1)
     except ParameterInvalid as exc:
         return _invalid(exc)
     return _page("tasks", tasks, limit)
+
+
+def _task_body() -> dict[str, Any] | tuple[Response, int]:
+    try:
+        return json_object(request.get_data(cache=True))
+    except BodyRejected as exc:
+        return error(400, "malformed_json", str(exc))
+
+
+def _task_invalid(exc: TaskInvalid) -> tuple[Response, int]:
+    return error(400, "invalid_task", exc.message, field=exc.field)
+
+
+@bp.post("/tasks/preview")
+@admin_required
+def preview_task() -> Response | tuple[Response, int]:
+    """What creating this call task would call and refuse, and why; nothing is stored."""
+    body = _task_body()
+    if not isinstance(body, dict):
+        return body
+    try:
+        return jsonify(service().preview_call_task(body))
+    except TaskInvalid as exc:
+        return _task_invalid(exc)
+    except CallboxError as exc:
+        return _unavailable(exc)
+
+
+@bp.post("/tasks")
+@admin_required
+def create_task() -> tuple[Response, int]:
+    body = _task_body()
+    if not isinstance(body, dict):
+        return body
+    try:
+        made = service().create_call_task(body)
+    except TaskInvalid as exc:
+        return _task_invalid(exc)
+    except StorageError as exc:
+        log.warning("call task not created: %s", exc)
+        return error(409, "conflict", "a customer got a call planned meanwhile; preview again")
+    except CallboxError as exc:
+        return _unavailable(exc)
+    return jsonify(made), 201
+
+
+def _unavailable(exc: CallboxError) -> tuple[Response, int]:
+    log.warning("call task request failed: %s", exc)
+    return error(503, "unavailable", str(exc)[:500])
+
+
+@bp.get("/tasks/<int:task_id>")
+@api_auth_required
+def get_task(task_id: int) -> Response | tuple[Response, int]:
+    task = service().call_task(task_id)
+    if task is None:
+        return error(404, "not_found", f"no call task {task_id}")
+    return jsonify(task)
+
+
+@bp.post("/tasks/<int:task_id>/<action>")
+@admin_required
+def act_on_task(task_id: int, action: str) -> Response | tuple[Response, int]:
+    """Pause, resume or cancel a call task; 409 when its state does not allow it."""
+    if action not in CALL_TASK_ACTIONS:
+        return error(404, "not_found", f"no action {action[:40]!r}; one of {', '.join(CALL_TASK_ACTIONS)}")
+    try:
+        task = service().call_task_action(task_id, action)
+    except IllegalTransition as exc:
+        return error(409, "illegal_transition", f"a {exc.state} call task cannot {action}", state=str(exc.state),
+                     action=action)
+    except CallboxError as exc:
+        return _unavailable(exc)
+    if task is None:
+        return error(404, "not_found", f"no call task {task_id}")
+    return jsonify(task)
 
 
 OUTBOX_PAGE = 50

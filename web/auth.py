@@ -126,3 +126,24 @@ def api_auth_required(view: F) -> F:
         return view(*args, **kwargs)
 
     return cast(F, wrapped)
+
+
+def admin_required(view: F) -> F:
+    """Admin API (changes): ``Authorization: Bearer <API_TOKEN>``, or a panel login session that sends its CSRF
+    token in ``X-CSRF-Token`` (a bearer token needs none: a browser never adds it by itself)."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if bearer_ok():
+            return view(*args, **kwargs)
+        expected = session.get(SESSION_CSRF)
+        given = request.headers.get("X-CSRF-Token", "")
+        if logged_in() and isinstance(expected, str) and expected and hmac.compare_digest(expected, given):
+            return view(*args, **kwargs)
+        response = jsonify(error="unauthorized",
+                           message="send a valid bearer token (or log in and send X-CSRF-Token)")
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Bearer realm="callbox"'
+        return response
+
+    return cast(F, wrapped)

@@ -7,6 +7,7 @@ from typing import Any
 from appliance.campaign.attempt import Outcome, TaskState
 from web.openapi_helpdesks import FRESHDESK_TICKET, HELPDESK_PATHS, HELPDESK_SECURITY, ZAMMAD_TICKET, ZENDESK_TICKET
 from web.openapi_parts import JSON, body, error, ref, text
+from web.openapi_tasks import TASK_SCHEMAS, task_paths
 
 MAX_TEXT = 4000  # appliance.campaign.tickets.MAX_TEXT; a test holds the two together
 
@@ -160,6 +161,7 @@ TASK = {
         "max_attempts": {"type": "integer"},
         "next_attempt_at": {**_WHEN, "description": "when the next attempt is due; null once the task has ended"},
         "last_outcome": {"type": ["string", "null"]},
+        "call_task_id": {"type": ["integer", "null"], "description": "the call task it belongs to"},
         "created_at": {"type": "string", "format": "date-time"},
         "updated_at": {"type": "string", "format": "date-time"},
     },
@@ -194,9 +196,13 @@ ERROR = {
     "required": ["error", "message"],
     "properties": {
         "error": text("a code: bad_signature, malformed_json, invalid_ticket, missing_delivery_id, not_connected, "
-                        "storage_unavailable, unauthorized, not_found, invalid_parameter, ..."),
+                        "storage_unavailable, unauthorized, not_found, invalid_parameter, invalid_task, "
+                        "illegal_transition, conflict, ..."),
         "message": text(),
-        "field": text("for invalid_ticket: the offending field, dotted (customer.phone)"),
+        "field": text("for invalid_ticket and invalid_task: the offending field, dotted (customer.phone, "
+                      "settings.lines)"),
+        "state": text("for illegal_transition: the call task's state"),
+        "action": text("for illegal_transition: the action refused"),
         "parameter": text("for invalid_parameter: the offending query parameter"),
     },
 }
@@ -222,12 +228,6 @@ CALL_FILTERS = [
     _query("task", {"type": "integer", "minimum": 1}, "the task's id"),
     *PAGING,
 ]
-TASK_FILTERS = [
-    _query("state", {"type": "string", "enum": [s.value for s in TaskState]}, "the task's state"),
-    _query("ticket", {"type": "string"}, "the ticket's id"),
-    *PAGING,
-]
-
 CALL_ID = {"name": "call_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 
 SIGNATURE_HEADERS = [
@@ -311,18 +311,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                     },
                 }
             },
-            "/api/v1/tasks": {
-                "get": {
-                    "summary": "Call tasks, newest first, with attempts made, the next one and the last outcome",
-                    "security": read_security,
-                    "parameters": TASK_FILTERS,
-                    "responses": {
-                        "200": body("a page of tasks", _page_of("tasks", "Task")),
-                        "400": error("a query parameter is not usable (invalid_parameter, names it)"),
-                        "401": error("no session and no valid bearer token"),
-                    },
-                }
-            },
+            **task_paths(read_security, PAGING, _query),
             "/api/v1/outbox": {
                 "get": {
                     "summary": "Ticket operations not yet delivered to the ticketing system",
@@ -351,7 +340,7 @@ def openapi_document(version: str) -> dict[str, Any]:
             "schemas": {"Ticket": TICKET, "Accepted": ACCEPTED, "Call": CALL, "Error": ERROR, "Task": TASK,
                         "TicketRecord": TICKET_RECORD, "Outbox": OUTBOX, "OutboxItem": OUTBOX_ITEM,
                         "ZendeskTicket": ZENDESK_TICKET, "ZammadTicket": ZAMMAD_TICKET,
-                        "FreshdeskTicket": FRESHDESK_TICKET},
+                        "FreshdeskTicket": FRESHDESK_TICKET, **TASK_SCHEMAS},
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "the configured API token"},
                 "session": {"type": "apiKey", "in": "cookie", "name": "callbox_session",

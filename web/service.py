@@ -90,6 +90,35 @@ class PanelService(Protocol):
         (None once the task has ended), last_outcome, created_at, updated_at."""
         ...
 
+    # -- call tasks (appliance.campaign.call_tasks) ---------------------------------
+
+    def find_call_tasks(self, *, state: str | None = None, source: str | None = None, flow: str | None = None,
+                        before: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Call tasks newest first: id, name, source, flow_id, state, priority, lines, valid_until, settings,
+        created_at, updated_at, progress {total, finished, by_state, calls, by_outcome}."""
+        ...
+
+    def call_task(self, task_id: int) -> dict[str, Any] | None:
+        """One call task as :meth:`find_call_tasks` plus ``attempts``: each customer's ticket task with its calls
+        (id, attempt, outcome, started_at, ...); None when unknown."""
+        ...
+
+    def preview_call_task(self, body: dict[str, Any]) -> dict[str, Any]:
+        """What creating ``body`` would call and refuse (``{name, flow, source, settings, accepted, refused,
+        counts}``); writes nothing. Raises ``appliance.errors.TaskInvalid(message, field=...)``."""
+        ...
+
+    def create_call_task(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The new call task (as :meth:`call_task`, plus ``refused``), or with ``cron`` a timer ``{timer, name,
+        cron, template}``. Raises ``TaskInvalid`` and stores nothing when the body is wrong or nobody can be
+        called."""
+        ...
+
+    def call_task_action(self, task_id: int, action: str) -> dict[str, Any] | None:
+        """``pause`` | ``resume`` | ``cancel``: the call task after it (as :meth:`call_task`), None when unknown.
+        Raises ``appliance.states.IllegalTransition`` when its state does not allow the action."""
+        ...
+
     def ticket_detail(self, ticket_id: str) -> dict[str, Any] | None:
         """One ticket: id, type, subject, customer_name, phone, order_id, order_status, status, decision, reason,
         flow_id, next_call_at, vars, operations [{kind, detail, call_id, at}], tasks (as :meth:`find_tasks`),

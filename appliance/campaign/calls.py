@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.campaign.attempt import Outcome, TicketStatus
+from appliance.campaign.calltask import TaskSettings, parse_settings, task_rules
 from appliance.campaign.compliance import CallingRules, hold
 from appliance.campaign.conclude import AttemptResult, blocked, conclude, held, orphaned
 from appliance.campaign.dialing import SpeechKit, place_and_converse
@@ -83,7 +84,8 @@ class CallRunner:
         found = self.configs.flow(task.flow_id) if guard is None else None
         if guard is not None or found is None:
             return self._blocked(task, ticket, guard or flow_not_published(task.flow_id))  # unpublished meanwhile
-        stop = self._held(ticket, task)
+        settings = self._settings(task)
+        stop = self._held(ticket, task, task_rules(self.rules, settings))
         if stop is not None:
             return stop
         version, document = found
@@ -112,18 +114,29 @@ class CallRunner:
             recorder.close()
         if not result.answered:
             path.unlink(missing_ok=True)
-        summary = self._conclude(call_id, task, ticket, result)
+        summary = self._conclude(call_id, task, ticket, result, settings)
         if summary.ticket_status == TicketStatus.UNREACHABLE and self.texts is not None:
             self._text(summary, ticket, line, document)
         return summary
 
-    def _held(self, ticket: Ticket, task: TaskRow) -> CallSummary | None:
-        """The calling rules: None if the call may be made now; else the task is moved to the first time they
-        allow (or cancelled if there is none) and the attempt ends ``blocked`` with the guard's name."""
+    def _settings(self, task: TaskRow) -> TaskSettings:
+        """The settings of the task's call task (its hours, retry delays); the defaults if it has none."""
+        doc = self.records.call_tasks.settings_of(task.call_task_id) if task.call_task_id is not None else None
+        try:
+            return parse_settings(doc)
+        except CallboxError as exc:  # stored settings were checked when made; never stop a call on them
+            log.warning("task %s: call task %s has settings the box cannot read (%s); using the defaults",
+                        task.id, task.call_task_id, exc)
+            return TaskSettings()
+
+    def _held(self, ticket: Ticket, task: TaskRow, rules: CallingRules) -> CallSummary | None:
+        """The calling rules (the preset's, narrowed by the call task's hours): None if the call may be made
+        now; else the task is moved to the first time they allow (or cancelled if there is none) and the attempt
+        ends ``blocked`` with the guard's name."""
         now = self.clock()
         phone = ticket.customer_phone
-        stop = hold(now, rules=self.rules, zones=callee_zones(phone, self.rules.fallback_zone),
-                    history=self.records.phone_history(phone, now - self.rules.look_back))
+        stop = hold(now, rules=rules, zones=callee_zones(phone, rules.fallback_zone),
+                    history=self.records.phone_history(phone, now - rules.look_back))
         if stop is None:
             return None
         if stop.until is not None:
@@ -143,9 +156,11 @@ class CallRunner:
         self.records.record_conclusion(conclusion)
         return CallSummary(0, ticket.id, Outcome.BLOCKED, None, conclusion.ticket_status or "", guard.name)
 
-    def _conclude(self, call_id: int, task: TaskRow, ticket: Ticket, result: AttemptResult) -> CallSummary:
+    def _conclude(self, call_id: int, task: TaskRow, ticket: Ticket, result: AttemptResult,
+                  settings: TaskSettings) -> CallSummary:
         ticket = self.records.ticket(ticket.id) or ticket  # as stored now: an update may have come during the call
-        conclusion = conclude(ticket, task, result, self.clock(), call_id=call_id, retry=self.calling.retry_s)
+        conclusion = conclude(ticket, task, result, self.clock(), call_id=call_id,
+                              retry=settings.retry_config(self.calling.retry_s))
         self.records.record_conclusion(conclusion)
         status = conclusion.ticket_status or ""
         disposition = conclusion.call.disposition if conclusion.call is not None else None

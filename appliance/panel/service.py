@@ -12,8 +12,9 @@ from typing import Any
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from appliance import __version__
+from appliance.campaign.call_tasks import CallTasks, TaskNotFound
 from appliance.campaign.tickets import normalise_phone
-from appliance.errors import QueryInvalid, TicketInvalid
+from appliance.errors import CallboxError, QueryInvalid, TicketInvalid
 from appliance.panel.flows import FlowAdmin
 from appliance.panel.views import call_view, task_view, ticket_detail_view, ticket_view
 from appliance.records.queries import CallQuery, TaskQuery
@@ -41,7 +42,9 @@ class BoxPanel:
         lines: Sequence[LinePort],
         recogniser: AsrEngine,
         phone_region: str | None = None,
+        call_tasks: CallTasks | None = None,
     ) -> None:
+        self.call_tasks = call_tasks
         self.records = records
         self.flows = flows
         self.webhook_secret = webhook_secret
@@ -89,6 +92,31 @@ class BoxPanel:
                    limit: int = 100) -> list[dict[str, Any]]:
         query = TaskQuery(state=state, ticket_id=ticket, before=before, limit=limit)
         return [task_view(t) for t in self.records.find_tasks(query)]
+
+    # -- call tasks ----------------------------------------------------------------
+    def _tasks(self) -> CallTasks:
+        if self.call_tasks is None:
+            raise CallboxError("this box has no call tasks")
+        return self.call_tasks
+
+    def find_call_tasks(self, *, state: str | None = None, source: str | None = None, flow: str | None = None,
+                        before: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        return self._tasks().find(state=state, source=source, flow=flow, before=before, limit=limit)
+
+    def call_task(self, task_id: int) -> dict[str, Any] | None:
+        return self._tasks().get(task_id)
+
+    def preview_call_task(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._tasks().preview(body).as_dict()
+
+    def create_call_task(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._tasks().create(body)
+
+    def call_task_action(self, task_id: int, action: str) -> dict[str, Any] | None:
+        try:
+            return self._tasks().act(task_id, action)
+        except TaskNotFound:
+            return None
 
     def ticket_detail(self, ticket_id: str) -> dict[str, Any] | None:
         ticket = self.records.ticket(ticket_id)

@@ -74,6 +74,7 @@ def task_view(t: dict[str, Any]) -> dict[str, Any]:
         "max_attempts": t["max_attempts"],
         "next_attempt_at": None if t["state"] in TERMINAL_TASK else t["next_attempt_at"],
         "last_outcome": t["last_outcome"],
+        "call_task_id": t.get("call_task_id"),
         "created_at": t["created_at"],
         "updated_at": t["updated_at"],
     }

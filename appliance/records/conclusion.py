@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from appliance.records.call_tasks import settle, standing_task
 from appliance.records.dnc import add_in
 
 IN_FLIGHT_CALL = ("dialing", "ringing", "answered")  # attempt states that only a crash leaves behind
@@ -112,7 +113,10 @@ def write_conclusion(c: sqlite3.Connection, conclusion: Conclusion, ts: str) -> 
         phone, reason = conclusion.do_not_call
         add_in(c, phone, reason, ticket_id=conclusion.ticket_id, call_id=call_id)
     task = conclusion.task
+    call_task = None  # the call task the attempt belongs to: its progress is written in this transaction too
     if task is not None:
+        row = c.execute("SELECT call_task_id FROM tasks WHERE id=?", (task.task_id,)).fetchone()
+        call_task = row["call_task_id"] if row is not None else None
         c.execute(
             "UPDATE tasks SET state=?, last_outcome=?, next_attempt_at=COALESCE(?, next_attempt_at), updated_at=?,"
             " attempts=attempts-? WHERE id=?",
@@ -120,21 +124,26 @@ def write_conclusion(c: sqlite3.Connection, conclusion: Conclusion, ts: str) -> 
         )
     if conclusion.next_task is not None and conclusion.ticket_id is not None:
         nt = conclusion.next_task
-        insert_task(c, conclusion.ticket_id, nt.flow_id, nt.at, nt.max_attempts, 0, ts)
+        insert_task(c, conclusion.ticket_id, nt.flow_id, nt.at, nt.max_attempts, 0, ts, call_task_id=call_task)
     if conclusion.ticket_status is not None and conclusion.ticket_id is not None:
         c.execute(
             "UPDATE tickets SET status=?, next_call_at=?, updated_at=? WHERE id=?",
             (conclusion.ticket_status, conclusion.next_call_at, ts, conclusion.ticket_id),
         )
+    if call_task is not None:
+        settle(c, call_task, ts)
 
 
 def insert_task(c: sqlite3.Connection, ticket_id: str, flow_id: str, at: str, max_attempts: int, attempts: int,
-                ts: str) -> int:
-    """A pending task; a ticket that already has a live one keeps it (StorageError from the unique index)."""
+                ts: str, *, call_task_id: int | None = None) -> int:
+    """A pending task; a ticket that already has a live one keeps it (StorageError from the unique index). It
+    joins ``call_task_id``, else the standing call task of its flow (the webhook's tickets)."""
+    if call_task_id is None:
+        call_task_id = standing_task(c, flow_id, ts)
     cur = c.execute(
         "INSERT INTO tasks (ticket_id, flow_id, state, attempts, max_attempts, next_attempt_at, created_at,"
-        " updated_at) VALUES (?,?,?,?,?,?,?,?)",
-        (ticket_id, flow_id, "pending", attempts, max_attempts, at, ts, ts),
+        " updated_at, call_task_id) VALUES (?,?,?,?,?,?,?,?,?)",
+        (ticket_id, flow_id, "pending", attempts, max_attempts, at, ts, ts, call_task_id),
     )
     assert cur.lastrowid is not None
     return cur.lastrowid

@@ -173,6 +173,43 @@ MIGRATIONS: list[Migration] = [
                                 WHERE earlier.task_id = calls.task_id AND earlier.id <= calls.id);
     CREATE INDEX calls_task ON calls(task_id, id);
     """,
+    # 9: call tasks (appliance.campaign.calltask): a campaign an owner creates and controls, or the standing one a
+    # trigger fills per flow; each ticket's task row names the call task it belongs to (NULL: made before, claimed
+    # as before). ``finished`` counts its ticket tasks that have ended (the conclusion writes it); timers make call
+    # tasks from a template at the times of a cron expression, at most once per due time (``last_due``)
+    """
+    CREATE TABLE call_tasks (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        source TEXT NOT NULL,
+        flow_id TEXT NOT NULL,
+        settings TEXT NOT NULL DEFAULT '{}',
+        state TEXT NOT NULL,
+        priority INTEGER NOT NULL DEFAULT 0,
+        lines INTEGER,
+        valid_until TEXT,
+        total INTEGER NOT NULL DEFAULT 0,
+        finished INTEGER NOT NULL DEFAULT 0,
+        timer_id INTEGER,
+        reason TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX call_tasks_state ON call_tasks(state, priority);
+    CREATE UNIQUE INDEX call_tasks_one_standing ON call_tasks(flow_id)
+        WHERE source = 'trigger' AND state IN ('pending', 'running', 'paused');
+    ALTER TABLE tasks ADD COLUMN call_task_id INTEGER REFERENCES call_tasks(id);
+    CREATE INDEX tasks_call_task ON tasks(call_task_id, state);
+    CREATE TABLE call_task_timers (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        cron TEXT NOT NULL,
+        template TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        last_due TEXT,
+        created_at TEXT NOT NULL
+    );
+    """,
 ]
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from appliance.records.call_tasks import CallTaskRecords
 from appliance.records.conclusion import (
     IN_FLIGHT_CALL,
     LIVE_TASK,
@@ -49,6 +50,7 @@ class TaskRow:
     attempts: int
     max_attempts: int
     next_attempt_at: str
+    call_task_id: int | None = None  # the call task it belongs to (None: made before call tasks)
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class RecordsStore:
         self.db = Database(path)
         self._do_not_call = DoNotCall(self.db, region=phone_region)
         self._outbox = Outbox(self.db)
+        self._call_tasks = CallTaskRecords(self.db)
         if phone_region:
             self.db.write(lambda c: normalise_stored_phones(c, phone_region))
 
@@ -90,6 +93,11 @@ class RecordsStore:
     def do_not_call(self) -> DoNotCall:
         """The numbers that asked not to be called again."""
         return self._do_not_call
+
+    @property
+    def call_tasks(self) -> CallTaskRecords:
+        """Call tasks (campaigns): their rows, their ticket tasks, their timers."""
+        return self._call_tasks
 
     # -- tickets -----------------------------------------------------------
     def submit_ticket(
@@ -187,15 +195,16 @@ class RecordsStore:
 
     # -- tasks -------------------------------------------------------------
     def claim_due_task(self, now: datetime) -> TaskRow | None:
-        """Atomically take the oldest due pending task and mark it running."""
+        """Atomically take the due pending task that comes first and mark it running: of a call task that is not
+        paused or ended and still has a line to spare (``CLAIMABLE``), highest priority first, then oldest due."""
 
         def tx(c: sqlite3.Connection) -> TaskRow | None:
-            row = c.execute(
-                "SELECT * FROM tasks WHERE state='pending' AND next_attempt_at<=? ORDER BY next_attempt_at, id LIMIT 1",
-                (iso(now),),
-            ).fetchone()
+            row = c.execute(CLAIMABLE, (iso(now), iso(now))).fetchone()
             if row is None:
                 return None
+            if row["call_task_id"] is not None:
+                c.execute("UPDATE call_tasks SET state='running', updated_at=? WHERE id=? AND state='pending'",
+                          (now_iso(), row["call_task_id"]))
             c.execute(
                 "UPDATE tasks SET state='running', attempts=attempts+1, updated_at=? WHERE id=?",
                 (now_iso(), row["id"]),
@@ -330,9 +339,21 @@ class RecordsStore:
 
 
 
+# The one claim query: a due pending ticket task whose call task (if any) is pending or running, still valid,
+# and has fewer running attempts than the lines it may use; priority first, then the oldest due.
+CLAIMABLE = (
+    "SELECT tasks.* FROM tasks LEFT JOIN call_tasks AS ct ON ct.id = tasks.call_task_id"
+    " WHERE tasks.state='pending' AND tasks.next_attempt_at<=?"
+    " AND (ct.id IS NULL OR (ct.state IN ('pending', 'running') AND (ct.valid_until IS NULL OR ct.valid_until>?)"
+    " AND (ct.lines IS NULL OR ct.lines > (SELECT COUNT(*) FROM tasks AS r"
+    " WHERE r.call_task_id = ct.id AND r.state='running'))))"
+    " ORDER BY COALESCE(ct.priority, 0) DESC, tasks.next_attempt_at, tasks.id LIMIT 1"
+)
+
+
 def _task(r: sqlite3.Row) -> TaskRow:
     return TaskRow(r["id"], r["ticket_id"], r["flow_id"], r["state"], r["attempts"], r["max_attempts"],
-                   r["next_attempt_at"])
+                   r["next_attempt_at"], r["call_task_id"])
 
 
 def _in_flight(c: sqlite3.Connection) -> list[InFlight]:

@@ -13,6 +13,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 
+from appliance.records.call_tasks import settle
 from appliance.records.conclusion import LIVE_TASK, insert_task
 from appliance.records.ticket import Ticket, ticket_from_row
 
@@ -67,6 +68,9 @@ def write_change(c: sqlite3.Connection, new: Ticket, change: TicketChange, *, kn
     live, cancelled = known.live_task, None
     if change.cancel_task and live is not None and known.live_task_state in ("pending", "paused"):
         c.execute("UPDATE tasks SET state='cancelled', last_outcome='cancelled', updated_at=? WHERE id=?", (ts, live))
+        call_task = c.execute("SELECT call_task_id FROM tasks WHERE id=?", (live,)).fetchone()["call_task_id"]
+        if call_task is not None:
+            settle(c, call_task, ts)  # its call task's progress (and completion) in the same transaction
         live, cancelled = None, known.live_task
     if change.task_flow is not None and live is not None:
         c.execute("UPDATE tasks SET flow_id=?, updated_at=? WHERE id=? AND state IN ('pending', 'paused')",

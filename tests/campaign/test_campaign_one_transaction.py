@@ -82,9 +82,14 @@ def test_a_conclusion_is_all_or_nothing_at_every_statement(store: RecordsStore, 
 def test_an_attempt_ended_by_a_guard_is_one_transaction_too(store: RecordsStore, db_path: Path) -> None:
     task = claimed(store)
     conclusion = blocked(TICKET, task, Guard("do_not_call", "listed", "Not called: listed."))
-    assert kill_at_every_statement(store, db_path, lambda: store.record_conclusion(conclusion)) == 4
+    # the operation, the outbox row, the task, the ticket, and the call task's progress (its row read, its ticket
+    # tasks counted, its row written): one transaction
+    assert kill_at_every_statement(store, db_path, lambda: store.record_conclusion(conclusion)) == 9
     ticket, ended = store.ticket("T1"), store.task(task.id)
     assert ticket is not None and ticket.status == "skipped" and ended is not None and ended.state == "cancelled"
+    assert ended.call_task_id is not None
+    standing = store.call_tasks.get(ended.call_task_id)
+    assert standing is not None and standing["progress"]["finished"] == 1 and standing["source"] == "trigger"
 
 
 def test_start_up_recovery_is_one_transaction(store: RecordsStore, db_path: Path) -> None:

@@ -46,11 +46,11 @@ def submit(store: RecordsStore, msg: str = "m1", **over: str):  # type: ignore[n
 
 
 def test_schema_is_migrated_wal_and_indexed(store: RecordsStore, tmp_path: Path) -> None:
-    assert store.db.schema_version == len(MIGRATIONS) == 8
+    assert store.db.schema_version == len(MIGRATIONS) == 9
     conn = sqlite3.connect(tmp_path / "callbox.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    assert {"calls_phone_time", "tickets_phone", "calls_time", "tasks_one_live"} <= indexes
+    assert {"calls_phone_time", "tickets_phone", "calls_time", "tasks_one_live", "tasks_call_task"} <= indexes
 
 
 def test_a_box_on_schema_1_upgrades_in_place_and_keeps_its_records(tmp_path: Path) -> None:
@@ -63,7 +63,7 @@ def test_a_box_on_schema_1_upgrades_in_place_and_keeps_its_records(tmp_path: Pat
     conn.close()
     upgraded = RecordsStore(path)
     try:
-        assert upgraded.db.schema_version == 8
+        assert upgraded.db.schema_version == len(MIGRATIONS)
         assert upgraded.password_hash("admin") == "hash"
         upgraded.do_not_call.add("+15550199", "test")
         assert upgraded.do_not_call.entry("+15550199") is not None
@@ -231,11 +231,13 @@ def test_migration_8_numbers_the_calls_made_before_it_within_their_task(tmp_path
     store.close()
     conn = sqlite3.connect(path)
     conn.executescript("BEGIN; DROP INDEX calls_task; ALTER TABLE calls DROP COLUMN attempt;"
+                       " DROP INDEX tasks_call_task; ALTER TABLE tasks DROP COLUMN call_task_id;"  # and 9 undone
+                       " DROP TABLE call_task_timers; DROP TABLE call_tasks;"
                        " PRAGMA user_version=7; COMMIT;")
     conn.close()
     upgraded = RecordsStore(path)
     try:
-        assert upgraded.db.schema_version == 8
+        assert upgraded.db.schema_version == len(MIGRATIONS)
         assert [upgraded.call(i)["attempt"] for i in ids] == [1, 2, 3]  # type: ignore[index]
         assert upgraded.call(ids[0])["max_attempts"] == 3  # type: ignore[index]
         fresh = upgraded.start_call(task=task, phone="+15550100", line="l1", flow_version=1)

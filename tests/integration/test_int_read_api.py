@@ -101,11 +101,14 @@ def test_read_api_on_the_real_box(tmp_path: Path, piper_tts: Any, pocketsphinx_e
         assert wav.status_code == 200 and wav.data[:4] == b"RIFF"
         assert "recording_url" not in client.get(f"/api/v1/calls/{first}", headers=TOKEN).get_json()
 
-        tasks = client.get("/api/v1/tasks?ticket=R-2", headers=TOKEN).get_json()["tasks"]
+        tasks = client.get("/api/v1/tickets/R-2", headers=TOKEN).get_json()["tasks"]
         assert [(t["state"], t["attempts"], t["max_attempts"], t["last_outcome"]) for t in tasks] == [
             ("pending", 1, 3, "rejected")]
         assert tasks[0]["next_attempt_at"] is not None
-        pending = client.get("/api/v1/tasks?state=pending", headers=TOKEN).get_json()["tasks"]
-        assert [t["ticket_id"] for t in pending] == ["R-2"]
+        # the webhook's tickets joined the standing call task of their flow; its attempts show R-2 pending
+        [standing] = client.get("/api/v1/tasks?source=trigger", headers=TOKEN).get_json()["tasks"]
+        detail = client.get(f"/api/v1/tasks/{standing['id']}", headers=TOKEN).get_json()
+        assert tasks[0]["call_task_id"] == standing["id"]
+        assert [a["ticket_id"] for a in detail["attempts"] if a["state"] == "pending"] == ["R-2"]
     finally:
         box.stop()

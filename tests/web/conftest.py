@@ -25,10 +25,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from standardwebhooks.webhooks import Webhook
 
+from appliance.campaign.call_tasks import CallTasks
 from appliance.campaign.intake import admit
 from appliance.config import HelpdeskConfig, HelpdesksConfig
 from appliance.errors import QueryInvalid, TicketInvalid
 from appliance.panel.flows import FlowAdmin
+from appliance.panel.service import BoxPanel
 from appliance.records.config_store import ConfigStore
 from appliance.records.store import RecordsStore
 from web import create_app
@@ -61,6 +63,7 @@ class InMemoryPanelService:
         self.flows = FlowAdmin(self.configs, self.configs.publish_flow)
         self.records = RecordsStore(recordings_dir / "records.db")  # a real SQLite file for the do-not-call list
         self.dnc = self.records.do_not_call
+        self.call_tasks = CallTasks(records=self.records, configs=self.configs, max_attempts=3)  # the real ones
         self.submitted: list[tuple[dict[str, Any], str]] = []
         self.fail_with: Exception | None = None
         self.fallback_reason: str | None = None
@@ -172,6 +175,14 @@ class InMemoryPanelService:
 
     def list_tickets(self, *, limit: int = 100) -> list[dict[str, Any]]:
         return list(self.tickets.values())[:limit]
+
+    # call tasks: the box's own code over the real store
+    _tasks = BoxPanel._tasks
+    find_call_tasks = BoxPanel.find_call_tasks
+    call_task = BoxPanel.call_task
+    preview_call_task = BoxPanel.preview_call_task
+    create_call_task = BoxPanel.create_call_task
+    call_task_action = BoxPanel.call_task_action
 
     def verify_login(self, username: str, password: str) -> bool:
         return username == USERNAME and password == PASSWORD

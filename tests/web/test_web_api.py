@@ -79,15 +79,21 @@ def test_one_call_has_its_recording_url_served_for_a_bearer_token(client, record
     assert missing.status_code == 404 and missing.get_json()["error"] == "not_found"
 
 
-def test_tasks_filters_and_paging(client):
+def test_tasks_filters_and_paging(client, service):
+    from appliance.campaign.publish import install_defaults
+
+    install_defaults(service.configs)
+    made = [client.post("/api/v1/tasks", headers=TOKEN, json={"flow": "delivery-confirmation", "customers": [
+        {"phone": f"+1555019{n}", "name": "Ada", "order_id": f"O-{n}"}]}).get_json()["id"] for n in range(2)]
+    client.post(f"/api/v1/tasks/{made[0]}/pause", headers=TOKEN)
     body = client.get("/api/v1/tasks", headers=TOKEN).get_json()
-    assert [t["id"] for t in body["tasks"]] == [2, 1] and body["next"] is None
-    pending = client.get("/api/v1/tasks?state=pending", headers=TOKEN).get_json()["tasks"]
-    assert [(t["id"], t["attempts"], t["max_attempts"], t["last_outcome"]) for t in pending] == [
-        (1, 1, 3, "no_answer")]
-    assert [t["id"] for t in client.get("/api/v1/tasks?ticket=T-2", headers=TOKEN).get_json()["tasks"]] == [2]
+    assert [t["id"] for t in body["tasks"]] == made[::-1] and body["next"] is None
+    assert body["tasks"][0]["progress"]["total"] == 1
+    paused = client.get("/api/v1/tasks?state=paused", headers=TOKEN).get_json()["tasks"]
+    assert [t["id"] for t in paused] == [made[0]]
+    assert client.get("/api/v1/tasks?flow=other", headers=TOKEN).get_json()["tasks"] == []
     page = client.get("/api/v1/tasks?limit=1", headers=TOKEN).get_json()
-    assert [t["id"] for t in page["tasks"]] == [2] and "before=2" in page["next"]
+    assert [t["id"] for t in page["tasks"]] == [made[1]] and f"before={made[1]}" in page["next"]
     bad = client.get("/api/v1/tasks?state=sleeping", headers=TOKEN)
     assert bad.status_code == 400 and bad.get_json()["parameter"] == "state"
     assert client.get("/api/v1/tasks").status_code == 401
