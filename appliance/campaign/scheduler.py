@@ -154,11 +154,6 @@ class Scheduler:
 
     def _hand_one(self) -> bool:
         """Give the next due task to the line whose turn it is. False if there was no free line or no task."""
-        with self._lock:
-            free = [ln.name for ln in self.lines if ln.state is LineState.READY and ln.name not in self._busy]
-            last_used = dict(self._last_used)
-        if not free:
-            return False
         now = self.clock()
         counts = self.records.calls_started_by_line(start_of_day(now, self.day_zone))
         capped = {name: cap for name, cap in self.caps.items() if cap is not None and counts.get(name, 0) >= cap}
@@ -168,6 +163,10 @@ class Scheduler:
             for name in set(capped) - set(self._capped):
                 log.warning("line %s: daily cap of %d call(s) reached; no more calls today", name, capped[name])
             self._capped = capped
+            free = [ln.name for ln in self.lines if ln.state is LineState.READY and ln.name not in self._busy]
+            last_used = dict(self._last_used)
+        if not free:
+            return False
         chosen = pick_line(free, last_used, counts, self.caps)
         if chosen is None:
             return False

@@ -285,3 +285,47 @@ def test_pick_line_takes_the_least_recently_used_line_under_its_cap(
             assert (last_used[chosen], chosen) <= (last_used[other], other)
     shuffled = data.draw(st.permutations(lines))
     assert pick_line(shuffled, last_used, counts, caps) == chosen  # the order lines are listed in does not matter
+
+
+# -- the caps from the configuration, and the panel's status --------------------------------------------------
+def test_caps_come_from_the_line_or_the_calling_default_and_the_panel_shows_a_held_line(
+    tmp_path: Path, pocketsphinx_engine: object
+) -> None:
+    from appliance.box import Callbox
+    from appliance.campaign.calls import SpeechKit
+    from appliance.config import CallingConfig, Config, LineConfig
+
+    config = Config(state_dir=tmp_path / "state", calling=CallingConfig(line_daily_cap=5),
+                    lines=(LineConfig("g0", "/dev/null-at", "/dev/null-audio", daily_cap=1),
+                           LineConfig("g1", "/dev/null-at1", "/dev/null-audio1")))
+    kit = SpeechKit(asr=pocketsphinx_engine, tts=None, endpointer=lambda: None)  # type: ignore[arg-type]
+    box = Callbox(config, speech=kit)
+    try:
+        assert box.scheduler.caps == {"g0": 1, "g1": 5}
+        submit(box.records, "T-1", "+15550501234")
+        task = box.records.claim_due_task(datetime.now(UTC))
+        assert task is not None
+        box.records.start_call(task=task, phone="+15550501234", line="g0", flow_version=1)  # g0's one call today
+        # (the box starts as after a crash: that call ends interrupted, and it still counts)
+        box.scheduler.idle_poll_s = 0.05
+        box.scheduler.start()
+        deadline = time.monotonic() + 5
+        while "g0" not in box.scheduler.line_notes() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert box.panel.status()["lines"] == [
+            {"name": "g0", "state": "absent", "held": "daily cap of 1 call(s) reached; calls again tomorrow"},
+            {"name": "g1", "state": "absent"}]
+    finally:
+        box.stop()
+
+
+def test_a_negative_daily_cap_is_refused_with_its_key() -> None:
+    from appliance.config import parse_config
+    from appliance.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"calling\.line_daily_cap"):
+        parse_config({"calling": {"line_daily_cap": -1}})
+    with pytest.raises(ConfigError, match=r"lines\[0\]\.daily_cap"):
+        parse_config({"lines": [{"name": "g0", "at_port": "a", "audio_port": "b", "daily_cap": -3}]})
+    assert parse_config({"lines": [{"name": "g0", "at_port": "a", "audio_port": "b", "daily_cap": 40}]}
+                        ).lines[0].cap(0) == 40
