@@ -58,6 +58,14 @@ def build_line(lc: LineConfig) -> Line:
     return Line(lc.name, modem, supervision=supervision)
 
 
+def line_caps(config: Config, lines: list[LinePort]) -> dict[str, int | None]:
+    """line name -> the calls its SIM may start per day: its [[lines]] daily_cap, else [calling] line_daily_cap
+    (also for lines handed in, e.g. simulated ones); None for no cap."""
+    configured = {lc.name: lc for lc in config.lines}
+    default = config.calling.line_daily_cap
+    return {ln.name: configured[ln.name].cap(default) if ln.name in configured else default or None for ln in lines}
+
+
 class Callbox:
     """The running box. ``lines`` and ``speech`` may be handed in (simulated modems, loaded models);
     ``shop_name`` (spoken as ``{shop}``) is ``[shop] name`` from the config unless a caller gives one."""
@@ -108,7 +116,8 @@ class Callbox:
         )
         self._listeners: list[Callable[[CallSummary], None]] = []
         self.scheduler = Scheduler(records=self.records, runner=self.runner, lines=self.lines,
-                                   on_call=self._call_done, retry=config.calling.retry_s)
+                                   on_call=self._call_done, retry=config.calling.retry_s,
+                                   caps=line_caps(config, self.lines), day_zone=self.runner.rules.fallback_zone)
         self.call_tasks = CallTasks(records=self.records, configs=self.configs,
                                     max_attempts=config.calling.max_attempts, shop_name=self.shop_name,
                                     phone_region=config.shop.region, zone=shop_zone, on_created=self.scheduler.wake)
@@ -120,7 +129,8 @@ class Callbox:
                                        box_id=load_or_create_box_id(self.paths.box_id), helpdesks=helpdesk_apis)
         self.panel = BoxPanel(records=self.records, flows=FlowAdmin(self.configs, self.flows.publish_soon),
                               webhook_secret=self.webhook_secret, admit=self.admit_ticket, lines=self.lines,
-                              recogniser=speech.asr, phone_region=config.shop.region, call_tasks=self.call_tasks)
+                              recogniser=speech.asr, phone_region=config.shop.region, call_tasks=self.call_tasks,
+                              line_notes=self.scheduler.line_notes)
         self._started = False
         self._lock = threading.Lock()
 

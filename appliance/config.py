@@ -120,6 +120,9 @@ class CallingConfig:
     ring_timeout_s: float = 45
     max_attempts: int = 3
     max_call_s: float = 300
+    # calls each line (SIM) may start per day, on the box's day ([shop] time_zone, else the box's clock); 0: no
+    # cap. A [[lines]] entry's daily_cap overrides it for that line
+    line_daily_cap: int = 0
     retry_s: RetryConfig = field(default_factory=RetryConfig)
 
     def window(self) -> tuple[time, time]:
@@ -199,6 +202,11 @@ class LineConfig:
     power_cycle: str = ""
     reopen_s: float = 3.0  # a faulted line is reopened this often
     idle_ping_s: float = 10.0
+    daily_cap: int = 0  # calls this SIM may start per day; 0: [calling] line_daily_cap
+
+    def cap(self, default: int) -> int | None:
+        """The calls this line may start per day, None for no cap."""
+        return (self.daily_cap or default) or None
 
 
 @dataclass(frozen=True)
@@ -312,6 +320,11 @@ def parse_config(data: dict[str, Any], *, file: str = "<config>") -> Config:
                           key="calling.preset")
     if cfg.calling.max_per_day < 1:
         raise ConfigError("must be at least 1", file=file, key="calling.max_per_day")
+    if cfg.calling.line_daily_cap < 0:
+        raise ConfigError("must be 0 (no cap) or more", file=file, key="calling.line_daily_cap")
+    for i, line in enumerate(cfg.lines):
+        if line.daily_cap < 0:
+            raise ConfigError("must be 0 ([calling] line_daily_cap) or more", file=file, key=f"lines[{i}].daily_cap")
     shop_problems = cfg.shop.problems()
     if shop_problems:
         key, why = shop_problems[0]

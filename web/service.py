@@ -139,7 +139,8 @@ class PanelService(Protocol):
         ...
 
     def status(self) -> dict[str, Any]:
-        """``{"lines": [{"name", "state", "fault"?}], "asr": {"engine", "fallback_reason"}, "version"}``."""
+        """``{"lines": [{"name", "state", "fault"?, "held"?}], "asr": {"engine", "fallback_reason"}, "version"}``
+        (``held``: why a ready line takes no calls, e.g. its daily cap)."""
         ...
 
     def outbox(self, *, limit: int = 50, offset: int = 0) -> dict[str, Any]:

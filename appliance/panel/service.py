@@ -43,6 +43,7 @@ class BoxPanel:
         recogniser: AsrEngine,
         phone_region: str | None = None,
         call_tasks: CallTasks | None = None,
+        line_notes: Callable[[], dict[str, str]] | None = None,
     ) -> None:
         self.call_tasks = call_tasks
         self.records = records
@@ -52,6 +53,7 @@ class BoxPanel:
         self.lines = lines
         self.recogniser = recogniser
         self.phone_region = phone_region  # the shop's country: reads a national number in a query
+        self.line_notes = line_notes or dict  # line name -> why a ready line takes no calls (its daily cap)
 
     # -- tickets in --------------------------------------------------------------
     def submit_ticket(self, payload: dict[str, Any], *, webhook_id: str) -> dict[str, Any]:
@@ -139,10 +141,12 @@ class BoxPanel:
 
     # -- the box -----------------------------------------------------------------
     def status(self) -> dict[str, Any]:
+        notes = self.line_notes()
         return {
             "lines": [
-                # why a line is not ready (its supervisor keeps reopening it)
-                {"name": ln.name, "state": ln.state.value, **({"fault": ln.fault_reason} if ln.fault_reason else {})}
+                # why a line is not ready (its supervisor keeps reopening it), or ready but held (its daily cap)
+                {"name": ln.name, "state": ln.state.value, **({"fault": ln.fault_reason} if ln.fault_reason else {}),
+                 **({"held": notes[ln.name]} if ln.name in notes else {})}
                 for ln in self.lines
             ],
             "asr": {"engine": self.recogniser.name, "fallback_reason": self.recogniser.fallback_reason},

@@ -23,6 +23,7 @@ from appliance.records.conclusion import (
 from appliance.records.db import Database
 from appliance.records.dnc import DoNotCall
 from appliance.records.history import PhoneHistory, phone_history
+from appliance.records.line_use import ONE_CALL_PER_NUMBER, calls_started_since, last_call_ended
 from appliance.records.outbox import Outbox
 from appliance.records.phones import normalise_stored_phones
 from appliance.records.queries import CallQuery, TaskQuery, find_calls, find_tasks, one_call, tasks_of
@@ -196,7 +197,9 @@ class RecordsStore:
     # -- tasks -------------------------------------------------------------
     def claim_due_task(self, now: datetime) -> TaskRow | None:
         """Atomically take the due pending task that comes first and mark it running: of a call task that is not
-        paused or ended and still has a line to spare (``CLAIMABLE``), highest priority first, then oldest due."""
+        paused or ended and still has a line to spare (``CLAIMABLE``), highest priority first, then oldest due. A
+        task whose number is being called (another task for it running, a call to it in flight) waits: never two
+        calls to one number at once (``appliance.records.line_use``)."""
 
         def tx(c: sqlite3.Connection) -> TaskRow | None:
             row = c.execute(CLAIMABLE, (iso(now), iso(now))).fetchone()
@@ -235,6 +238,15 @@ class RecordsStore:
             lambda c: c.execute("SELECT MIN(next_attempt_at) FROM tasks WHERE state='pending'").fetchone()
         )
         return row[0] if row else None
+
+    def calls_started_by_line(self, since: datetime) -> dict[str, int]:
+        """line name -> calls it started since ``since``: what a SIM's daily cap is checked on."""
+        return self.db.read(lambda c: calls_started_since(c, iso(since)))
+
+    def line_last_call(self) -> dict[str, datetime]:
+        """line name -> when its latest call ended: where least-recently-used starts after a restart."""
+        found = self.db.read(last_call_ended)
+        return {line: datetime.fromisoformat(at) for line, at in found.items()}
 
     def task(self, task_id: int) -> TaskRow | None:
         row = self.db.read(lambda c: c.execute("SELECT * FROM tasks WHERE id=?", (task_id,)).fetchone())
@@ -347,6 +359,7 @@ CLAIMABLE = (
     " AND (ct.id IS NULL OR (ct.state IN ('pending', 'running') AND (ct.valid_until IS NULL OR ct.valid_until>?)"
     " AND (ct.lines IS NULL OR ct.lines > (SELECT COUNT(*) FROM tasks AS r"
     " WHERE r.call_task_id = ct.id AND r.state='running'))))"
+    f" AND {ONE_CALL_PER_NUMBER}"  # appliance.records.line_use
     " ORDER BY COALESCE(ct.priority, 0) DESC, tasks.next_attempt_at, tasks.id LIMIT 1"
 )
 

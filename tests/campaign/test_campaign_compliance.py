@@ -17,11 +17,12 @@ from hypothesis import strategies as st
 from appliance.campaign.attempt import Outcome
 from appliance.campaign.calls import CallRunner, SpeechKit
 from appliance.campaign.compliance import PRESETS, CallingRules, hold, preset_table_markdown
+from appliance.campaign.conclude import AttemptResult, conclude
 from appliance.campaign.hours import allowed, callee_zones
 from appliance.campaign.intake import admit
 from appliance.campaign.publish import install_defaults
 from appliance.campaign.tickets import parse_ticket
-from appliance.config import CALLING_PRESETS, CallingConfig, parse_config
+from appliance.config import CALLING_PRESETS, CallingConfig, RetryConfig, parse_config
 from appliance.errors import ConfigError
 from appliance.records.config_store import ConfigStore
 from appliance.records.history import PhoneHistory
@@ -215,7 +216,11 @@ def test_the_daily_cap_moves_the_task_to_the_callees_next_day(tmp_path: Path) ->
         submit(store, "T-1", "+12125551234")
         first = store.claim_due_task(datetime.now(UTC))
         assert first is not None
-        store.start_call(task=first, phone="+12125551234", line="l1", flow_version=1)  # called once today
+        call_id = store.start_call(task=first, phone="+12125551234", line="l1", flow_version=1)  # once today
+        ticket = store.ticket("T-1")
+        assert ticket is not None  # the call ends (busy) before the second ticket's task may be taken
+        store.record_conclusion(conclude(ticket, first, AttemptResult(Outcome.BUSY), datetime.now(UTC),
+                                         call_id=call_id, retry=RetryConfig()))
         submit(store, "T-2", "+1 (212) 555-1234")
         second = store.claim_due_task(datetime.now(UTC) + timedelta(seconds=1))
         assert second is not None and second.ticket_id == "T-2"

@@ -147,7 +147,7 @@ def test_a_failed_transaction_changes_nothing(store: RecordsStore) -> None:
 
 def test_claim_is_exclusive_across_threads(store: RecordsStore) -> None:
     for i in range(20):
-        submit(store, f"m{i}", id=f"T{i}")
+        submit(store, f"m{i}", id=f"T{i}", customer_phone=f"+155500{i:02d}")  # one number each: none waits
     got: list[int] = []
     lock = threading.Lock()
 
