@@ -173,6 +173,11 @@ MIGRATIONS: list[Migration] = [
                                 WHERE earlier.task_id = calls.task_id AND earlier.id <= calls.id);
     CREATE INDEX calls_task ON calls(task_id, id);
     """,
+    # 9: the scenario the owner's rules picked for a ticket (appliance.campaign.rules): its call takes the
+    # scenario's pinned flow version and variable mapping
+    """
+    ALTER TABLE tickets ADD COLUMN scenario TEXT;
+    """,
 ]
 
 

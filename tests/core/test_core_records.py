@@ -46,7 +46,7 @@ def submit(store: RecordsStore, msg: str = "m1", **over: str):  # type: ignore[n
 
 
 def test_schema_is_migrated_wal_and_indexed(store: RecordsStore, tmp_path: Path) -> None:
-    assert store.db.schema_version == len(MIGRATIONS) == 8
+    assert store.db.schema_version == len(MIGRATIONS) == 9
     conn = sqlite3.connect(tmp_path / "callbox.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
@@ -63,7 +63,7 @@ def test_a_box_on_schema_1_upgrades_in_place_and_keeps_its_records(tmp_path: Pat
     conn.close()
     upgraded = RecordsStore(path)
     try:
-        assert upgraded.db.schema_version == 8
+        assert upgraded.db.schema_version == len(MIGRATIONS)
         assert upgraded.password_hash("admin") == "hash"
         upgraded.do_not_call.add("+15550199", "test")
         assert upgraded.do_not_call.entry("+15550199") is not None
@@ -209,8 +209,8 @@ def test_config_store_versions_are_immutable_and_file_is_always_whole(tmp_path: 
     assert cs.publish_flow({"id": "f", "nodes": 2}) == 2
     assert cs.flow("f", 1) == (1, {"id": "f", "nodes": 1})
     assert cs.flow("f") == (2, {"id": "f", "nodes": 2})
-    cs.set_rules([{"name": "a", "flow": "f"}, {"name": "b", "flow": "f"}])
-    assert [r["name"] for r in cs.rules()] == ["a", "b"]
+    cs.set_decisions(rules=[{"name": "a"}, {"name": "b"}], scenarios=[{"name": "s"}])
+    assert [r["name"] for r in cs.decisions()["rules"]] == ["a", "b"]  # type: ignore[index]
     json.loads((tmp_path / "config.json").read_text())  # valid JSON on disk
     assert not list(tmp_path.glob(".config.json.*"))  # no temp files left behind
     cs.close()
@@ -231,11 +231,12 @@ def test_migration_8_numbers_the_calls_made_before_it_within_their_task(tmp_path
     store.close()
     conn = sqlite3.connect(path)
     conn.executescript("BEGIN; DROP INDEX calls_task; ALTER TABLE calls DROP COLUMN attempt;"
+                       " ALTER TABLE tickets DROP COLUMN scenario;"  # what later migrations added
                        " PRAGMA user_version=7; COMMIT;")
     conn.close()
     upgraded = RecordsStore(path)
     try:
-        assert upgraded.db.schema_version == 8
+        assert upgraded.db.schema_version == len(MIGRATIONS)
         assert [upgraded.call(i)["attempt"] for i in ids] == [1, 2, 3]  # type: ignore[index]
         assert upgraded.call(ids[0])["max_attempts"] == 3  # type: ignore[index]
         fresh = upgraded.start_call(task=task, phone="+15550100", line="l1", flow_version=1)
