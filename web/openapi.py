@@ -7,6 +7,7 @@ from typing import Any
 from appliance.campaign.attempt import Outcome, TaskState
 from web.openapi_helpdesks import FRESHDESK_TICKET, HELPDESK_PATHS, HELPDESK_SECURITY, ZAMMAD_TICKET, ZENDESK_TICKET
 from web.openapi_parts import JSON, body, error, ref, text
+from web.openapi_rules import RULES_SCHEMAS, rules_paths
 
 MAX_TEXT = 4000  # appliance.campaign.tickets.MAX_TEXT; a test holds the two together
 
@@ -194,7 +195,7 @@ ERROR = {
     "required": ["error", "message"],
     "properties": {
         "error": text("a code: bad_signature, malformed_json, invalid_ticket, missing_delivery_id, not_connected, "
-                        "storage_unavailable, unauthorized, not_found, invalid_parameter, ..."),
+                        "storage_unavailable, unauthorized, not_found, invalid_parameter, invalid_rules, ..."),
         "message": text(),
         "field": text("for invalid_ticket: the offending field, dotted (customer.phone)"),
         "parameter": text("for invalid_parameter: the offending query parameter"),
@@ -339,6 +340,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                     },
                 }
             },
+            **rules_paths(read_security),
             "/api/v1/openapi.json": {
                 "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}
             },
@@ -351,7 +353,7 @@ def openapi_document(version: str) -> dict[str, Any]:
             "schemas": {"Ticket": TICKET, "Accepted": ACCEPTED, "Call": CALL, "Error": ERROR, "Task": TASK,
                         "TicketRecord": TICKET_RECORD, "Outbox": OUTBOX, "OutboxItem": OUTBOX_ITEM,
                         "ZendeskTicket": ZENDESK_TICKET, "ZammadTicket": ZAMMAD_TICKET,
-                        "FreshdeskTicket": FRESHDESK_TICKET},
+                        "FreshdeskTicket": FRESHDESK_TICKET, **RULES_SCHEMAS},
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "the configured API token"},
                 "session": {"type": "apiKey", "in": "cookie", "name": "callbox_session",

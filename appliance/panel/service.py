@@ -15,6 +15,7 @@ from appliance import __version__
 from appliance.campaign.tickets import normalise_phone
 from appliance.errors import QueryInvalid, TicketInvalid
 from appliance.panel.flows import FlowAdmin
+from appliance.panel.rules import RulesAdmin
 from appliance.panel.views import call_view, task_view, ticket_detail_view, ticket_view
 from appliance.records.queries import CallQuery, TaskQuery
 from appliance.records.store import RecordsStore
@@ -41,9 +42,11 @@ class BoxPanel:
         lines: Sequence[LinePort],
         recogniser: AsrEngine,
         phone_region: str | None = None,
+        rules: RulesAdmin | None = None,
     ) -> None:
         self.records = records
         self.flows = flows
+        self.rules = rules or RulesAdmin(flows.configs, phone_region=phone_region)
         self.webhook_secret = webhook_secret
         self._admit = admit
         self.lines = lines
