@@ -140,12 +140,13 @@ def _rules(docs: Any, p: Problems, scenario_names: set[str] | None) -> list[Rule
     seen: set[str] = set()
     for i, doc in enumerate(docs):
         rule = _rule(doc, f"rules[{i}]", p, scenario_names)
-        if rule is None:
-            continue
-        if rule.name in seen:
-            p.add(f"rules[{i}].name", f"{rule.name!r} is the name of an earlier rule")
-        seen.add(rule.name)
-        out.append(rule)
+        name = doc.get("name") if isinstance(doc, dict) else None
+        if isinstance(name, str) and name in seen:
+            p.add(f"rules[{i}].name", f"{name!r} is the name of an earlier rule")
+        if isinstance(name, str):
+            seen.add(name)
+        if rule is not None:
+            out.append(rule)
     return out
 
 

@@ -223,12 +223,13 @@ def _scenarios(docs: Any, p: Problems) -> list[Scenario]:
     seen: set[str] = set()
     for i, doc in enumerate(docs):
         scenario = _scenario(doc, f"scenarios[{i}]", p)
-        if scenario is None:
-            continue
-        if scenario.name in seen:
-            p.add(f"scenarios[{i}].name", f"{scenario.name!r} is the name of an earlier scenario")
-        seen.add(scenario.name)
-        out.append(scenario)
+        name = doc.get("name") if isinstance(doc, dict) else None
+        if isinstance(name, str) and name in seen:
+            p.add(f"scenarios[{i}].name", f"{name!r} is the name of an earlier scenario")
+        if isinstance(name, str):
+            seen.add(name)
+        if scenario is not None:
+            out.append(scenario)
     return out
 
 

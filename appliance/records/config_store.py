@@ -50,7 +50,7 @@ class ConfigStore:
     lock."""
 
     def __init__(self, path: Path) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # reentrant: set_decisions' check reads flows under it
         self._db = TinyDB(str(path), storage=AtomicJSONStorage)
         self.path = path
 
