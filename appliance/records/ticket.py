@@ -87,7 +87,7 @@ def _tags_of(payload_json: str) -> tuple[str, ...]:
     value = json.loads(payload_json).get("tags") if payload_json.startswith("{") else None
     if not isinstance(value, list):
         return ()
-    return tuple(t.strip().lower() for t in value if isinstance(t, str) and t.strip())
+    return tuple(dict.fromkeys(t.strip().lower() for t in value if isinstance(t, str) and t.strip()))
 
 
 def _version_of(payload_json: str) -> str | None:

@@ -135,3 +135,19 @@ def test_a_put_rule_changes_which_new_ticket_is_called_and_the_stored_reason_say
     stored = admitting.records.ticket("T-3")
     assert stored.reason == "rule 'delivery shipped' matched → scenario 'delivery'" and stored.scenario == "delivery"
     assert stored.tags == ()
+
+
+def test_the_three_helpdesks_tags_reach_the_ticket(deliver: Any, admitting: Any, helpdesk_fixture: Any) -> None:
+    zendesk = helpdesk_fixture("zendesk")
+    zendesk["ticket"]["tags"] = ["VIP", "call-me", "vip"]
+    zammad = helpdesk_fixture("zammad")
+    zammad["ticket"]["tags"] = ["call-me"]
+    freshdesk = helpdesk_fixture("freshdesk")
+    freshdesk["freshdesk_webhook"]["ticket_tags"] = "call-me, priority "
+    ids = []
+    for name, body in (("zendesk", zendesk), ("zammad", zammad), ("freshdesk", freshdesk)):
+        response = deliver(name, body, delivery=f"tags-{name}")
+        assert response.status_code == 202, response.get_json()
+        ids.append(response.get_json()["ticket"])
+    tags = [admitting.records.ticket(i).tags for i in ids]
+    assert tags == [("vip", "call-me"), ("call-me",), ("call-me", "priority")]
