@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.campaign.guards import dial_guard
-from appliance.campaign.tickets import parse_ticket
 from appliance.campaign.rules import Decision, decide
 from appliance.campaign.ruleset import load_ruleset
+from appliance.campaign.tickets import parse_ticket
 from appliance.campaign.updates import DONE_AT_HELPDESK, plan_update
-from appliance.records.config_store import ConfigStore
 from appliance.errors import RulesInvalid
+from appliance.records.config_store import ConfigStore
 from appliance.records.store import KnownTicket, RecordsStore, TicketChange
 
 log = logging.getLogger(__name__)

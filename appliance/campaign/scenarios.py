@@ -299,9 +299,9 @@ def _mapping(value: Any, where: str, p: Problems, *, paths: bool) -> dict[str, s
 
 
 def _hours(value: Any, where: str, p: Problems) -> dict[str, list[str]]:
-    d = p.obj(value, where, set(WEEKDAYS))
+    d = p.obj(value, where, set(WEEKDAYS)) or {}
     out: dict[str, list[str]] = {}
-    for day in WEEKDAYS if d is not None else ():
+    for day in WEEKDAYS:
         if day not in d:
             continue
         spans = d[day]

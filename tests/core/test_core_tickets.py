@@ -4,10 +4,10 @@ import copy
 
 import pytest
 
-from appliance.campaign.tickets import parse_ticket
 from appliance.campaign.rules import decide, parse_rules
 from appliance.campaign.ruleset import DEFAULT_RULES, DEFAULT_SCENARIOS
 from appliance.campaign.scenarios import parse_scenarios
+from appliance.campaign.tickets import parse_ticket
 from appliance.errors import RulesInvalid, TicketInvalid
 
 GOOD = {
