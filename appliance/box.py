@@ -24,6 +24,7 @@ from appliance.campaign.voices import FlowPrompts
 from appliance.config import Config, LineConfig
 from appliance.files import load_or_create_box_id, load_or_create_secret
 from appliance.panel.flows import FlowAdmin
+from appliance.panel.rules import RulesAdmin
 from appliance.panel.service import BoxPanel
 from appliance.records.config_store import ConfigStore
 from appliance.records.store import RecordsStore
@@ -130,7 +131,9 @@ class Callbox:
         self.panel = BoxPanel(records=self.records, flows=FlowAdmin(self.configs, self.flows.publish_soon),
                               webhook_secret=self.webhook_secret, admit=self.admit_ticket, lines=self.lines,
                               recogniser=speech.asr, phone_region=config.shop.region, call_tasks=self.call_tasks,
-                              line_notes=self.scheduler.line_notes)
+                              line_notes=self.scheduler.line_notes,
+                              rules=RulesAdmin(self.configs, shop_name=self.shop_name,
+                                               phone_region=config.shop.region))
         self._started = False
         self._lock = threading.Lock()
 

@@ -99,3 +99,14 @@ class QueryInvalid(CallboxError):
         super().__init__(f"{parameter}: {message}")
         self.parameter = parameter
         self.message = message
+
+
+class RulesInvalid(CallboxError):
+    """A set of rules or scenarios was refused whole; ``problems`` holds every ``(path, message)`` found, the path
+    naming the item and field (``rules[2].subject_regex``)."""
+
+    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
+        self.problems = list(problems)
+        first = "; ".join(f"{path}: {message}" for path, message in self.problems[:3])
+        more = f" (and {len(self.problems) - 3} more)" if len(self.problems) > 3 else ""
+        super().__init__(f"{first}{more}" if self.problems else "refused")

@@ -65,10 +65,11 @@ def create_app(
         lockout_s=float(app.config["LOGIN_LOCKOUT_S"]),
     )
 
-    from web import api, flows, panel
+    from web import api, flows, panel, rules
     from web import helpdesks as helpdesk_routes
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(rules.bp)
     helpdesk_routes.install(app, helpdesks or HelpdesksConfig())
     app.register_blueprint(panel.bp)
     app.register_blueprint(flows.bp)

@@ -8,6 +8,7 @@ from appliance.campaign.attempt import Outcome, TaskState
 from web.openapi_helpdesks import FRESHDESK_TICKET, HELPDESK_PATHS, HELPDESK_SECURITY, ZAMMAD_TICKET, ZENDESK_TICKET
 from web.openapi_parts import JSON, body, error, ref, text
 from web.openapi_tasks import TASK_SCHEMAS, task_paths
+from web.openapi_rules import RULES_SCHEMAS, rules_paths
 
 MAX_TEXT = 4000  # appliance.campaign.tickets.MAX_TEXT; a test holds the two together
 
@@ -197,7 +198,7 @@ ERROR = {
     "properties": {
         "error": text("a code: bad_signature, malformed_json, invalid_ticket, missing_delivery_id, not_connected, "
                         "storage_unavailable, unauthorized, not_found, invalid_parameter, invalid_task, "
-                        "illegal_transition, conflict, ..."),
+                        "illegal_transition, conflict, invalid_rules, ..."),
         "message": text(),
         "field": text("for invalid_ticket and invalid_task: the offending field, dotted (customer.phone, "
                       "settings.lines)"),
@@ -328,6 +329,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                     },
                 }
             },
+            **rules_paths(read_security),
             "/api/v1/openapi.json": {
                 "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}
             },
@@ -340,7 +342,7 @@ def openapi_document(version: str) -> dict[str, Any]:
             "schemas": {"Ticket": TICKET, "Accepted": ACCEPTED, "Call": CALL, "Error": ERROR, "Task": TASK,
                         "TicketRecord": TICKET_RECORD, "Outbox": OUTBOX, "OutboxItem": OUTBOX_ITEM,
                         "ZendeskTicket": ZENDESK_TICKET, "ZammadTicket": ZAMMAD_TICKET,
-                        "FreshdeskTicket": FRESHDESK_TICKET, **TASK_SCHEMAS},
+                        "FreshdeskTicket": FRESHDESK_TICKET, **TASK_SCHEMAS, **RULES_SCHEMAS},
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "the configured API token"},
                 "session": {"type": "apiKey", "in": "cookie", "name": "callbox_session",

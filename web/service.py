@@ -47,12 +47,44 @@ class FlowService(Protocol):
         ...
 
 
+class RulesService(Protocol):
+    """The owner's rules and scenarios (``appliance.panel.rules.RulesAdmin`` is the real one)."""
+
+    def rules(self) -> list[dict[str, Any]]:
+        """The stored rules, in order, as documents."""
+        ...
+
+    def scenarios(self) -> list[dict[str, Any]]:
+        """The stored scenarios, as documents."""
+        ...
+
+    def set_rules(self, document: Any) -> list[dict[str, Any]]:
+        """Replace the rules whole with ``document`` (a list, or ``{"rules": [...]}``); raises
+        ``appliance.errors.RulesInvalid`` (``.problems``: every (path, message)) and changes nothing."""
+        ...
+
+    def set_scenarios(self, document: Any) -> list[dict[str, Any]]:
+        """Replace the scenarios whole, as :meth:`set_rules` does the rules."""
+        ...
+
+    def test_ticket(self, payload: Any) -> dict[str, Any]:
+        """A dry run of a ticket payload: ``{decision, reason, rule, rules: [{rule, matched, why_not}], scenario,
+        flow, version, variables, missing, problem?}``; raises ``TicketInvalid`` for a payload the webhook would
+        refuse. Changes nothing."""
+        ...
+
+
 class PanelService(Protocol):
     webhook_secret: str  # Standard Webhooks secret, "whsec_<base64>"
 
     @property
     def flows(self) -> FlowService:
         """The Flows pages and their API."""
+        ...
+
+    @property
+    def rules(self) -> RulesService:
+        """The rules and scenarios API."""
         ...
 
     def submit_ticket(self, payload: dict[str, Any], *, webhook_id: str) -> dict[str, Any]:

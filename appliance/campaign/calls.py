@@ -21,12 +21,14 @@ from appliance.campaign.conclude import AttemptResult, blocked, conclude, held, 
 from appliance.campaign.dialing import SpeechKit, place_and_converse
 from appliance.campaign.guards import Guard, dial_guard, flow_not_published, missing_variable
 from appliance.campaign.hours import box_zone, callee_zones
+from appliance.campaign.ruleset import load_ruleset
+from appliance.campaign.scenarios import Scenario, call_variables
 from appliance.campaign.texts import UnreachableTexts
 from appliance.config import CallingConfig
 from appliance.dialog.flow.load import parse_flow
 from appliance.dialog.flow.model import Flow
 from appliance.dialog.runtime.conversation import ConversationLimits
-from appliance.errors import CallboxError
+from appliance.errors import CallboxError, RulesInvalid
 from appliance.records.config_store import ConfigStore
 from appliance.records.recordings import StereoRecorder, recording_path
 from appliance.records.store import RecordsStore, TaskRow, Ticket
@@ -81,7 +83,9 @@ class CallRunner:
             return CallSummary(0, task.ticket_id, Outcome.CANCELLED, None, "")
         guard = dial_guard(ticket.customer_phone, task.flow_id, configs=self.configs,
                            do_not_call=self.records.do_not_call)
-        found = self.configs.flow(task.flow_id) if guard is None else None
+        scenario = self._scenario(ticket, task)
+        pinned = scenario.version if scenario is not None else None
+        found = self.configs.flow(task.flow_id, pinned) if guard is None else None
         if guard is not None or found is None:
             return self._blocked(task, ticket, guard or flow_not_published(task.flow_id))  # unpublished meanwhile
         settings = self._settings(task)
@@ -90,7 +94,8 @@ class CallRunner:
             return stop
         version, document = found
         flow = parse_flow(document)
-        variables = flow.declared.values(ticket.variables(self.shop_name))  # the flow's defaults under the ticket's
+        # the scenario's mapping and defaults, then the flow's defaults, under the ticket's own values
+        variables = flow.declared.values(call_variables(ticket, self.shop_name, scenario))
         guard = missing_variable(flow, variables)
         if guard is not None:
             return self._blocked(task, ticket, guard)
@@ -114,7 +119,7 @@ class CallRunner:
             recorder.close()
         if not result.answered:
             path.unlink(missing_ok=True)
-        summary = self._conclude(call_id, task, ticket, result, settings)
+        summary = self._conclude(call_id, task, ticket, result, settings, scenario)
         if summary.ticket_status == TicketStatus.UNREACHABLE and self.texts is not None:
             self._text(summary, ticket, line, document)
         return summary
@@ -156,11 +161,24 @@ class CallRunner:
         self.records.record_conclusion(conclusion)
         return CallSummary(0, ticket.id, Outcome.BLOCKED, None, conclusion.ticket_status or "", guard.name)
 
+    def _scenario(self, ticket: Ticket, task: TaskRow) -> Scenario | None:
+        """The scenario the rules picked for the ticket, as it stands now, if it still uses the task's flow (else
+        the flow's latest version with the ticket's own variables, as a ticket without a scenario)."""
+        if ticket.scenario is None:
+            return None
+        try:
+            scenario = load_ruleset(self.configs).scenario(ticket.scenario)
+        except RulesInvalid as exc:
+            log.warning("task %s: the stored scenarios are broken (%s); flow %s as is", task.id, exc, task.flow_id)
+            return None
+        return scenario if scenario is not None and scenario.flow == task.flow_id else None
+
     def _conclude(self, call_id: int, task: TaskRow, ticket: Ticket, result: AttemptResult,
-                  settings: TaskSettings) -> CallSummary:
+                  settings: TaskSettings, scenario: Scenario | None = None) -> CallSummary:
         ticket = self.records.ticket(ticket.id) or ticket  # as stored now: an update may have come during the call
+        base = scenario.retry_override(self.calling.retry_s) if scenario is not None else self.calling.retry_s
         conclusion = conclude(ticket, task, result, self.clock(), call_id=call_id,
-                              retry=settings.retry_config(self.calling.retry_s))
+                              retry=settings.retry_config(base))  # the call task's own waits over the scenario's
         self.records.record_conclusion(conclusion)
         status = conclusion.ticket_status or ""
         disposition = conclusion.call.disposition if conclusion.call is not None else None

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.campaign.guards import dial_guard
+from appliance.campaign.rules import Decision, decide
+from appliance.campaign.ruleset import load_ruleset
 from appliance.campaign.tickets import parse_ticket
-from appliance.campaign.trigger import Decision, TriggerRule, decide
 from appliance.campaign.updates import DONE_AT_HELPDESK, plan_update
+from appliance.errors import RulesInvalid
 from appliance.records.config_store import ConfigStore
 from appliance.records.store import KnownTicket, RecordsStore, TicketChange
 
@@ -44,16 +46,27 @@ class Admission:
 
 def admit(payload: dict[str, Any], *, webhook_id: str, records: RecordsStore, configs: ConfigStore,
           max_attempts: int, phone_region: str | None = None) -> Admission:
-    """Parse (TicketInvalid names the field), decide by the rules, check the guards, store. ``phone_region``
-    (the shop's country) reads a national phone number into E.164."""
+    """Parse (TicketInvalid names the field), decide by the owner's rules (``campaign.rules``: the scenario
+    and its flow, or skip and why), check the guards, store. ``max_attempts`` is the box's, unless the scenario's
+    task settings say otherwise. ``phone_region`` (the shop's country) reads a national phone number into
+    E.164."""
     ticket = parse_ticket(payload, region=phone_region)
-    decision = decide(ticket, [TriggerRule.from_doc(r) for r in configs.rules()])
+    try:
+        ruleset = load_ruleset(configs)
+    except RulesInvalid as exc:  # only a hand-edited store gets here: the API and CLI refuse a broken set
+        log.error("the stored rules are broken (%s); ticket %s is stored and not called", exc, ticket.id)
+        ruleset = None
+    decision = (decide(ticket, ruleset.rules, ruleset.scenarios) if ruleset is not None
+                else Decision(False, "the stored rules are broken; fix them with `callbox rules set`"))
+    scenario = ruleset.scenario(decision.scenario) if ruleset is not None else None
+    max_attempts = int(scenario.task.get("max_attempts", max_attempts)) if scenario is not None else max_attempts
     if decision.call and decision.flow is not None:
         guard = dial_guard(ticket.customer_phone, decision.flow, configs=configs, do_not_call=records.do_not_call)
         if guard is not None:
-            decision = Decision(False, f"{decision.reason}, but {guard.why}")
+            decision = Decision(False, f"{decision.reason}, but {guard.why}", rule=decision.rule)
     if decision.call and ticket.helpdesk_status in DONE_AT_HELPDESK:
-        decision = Decision(False, f"{decision.reason}, but the helpdesk has it {ticket.helpdesk_status}")
+        decision = Decision(False, f"{decision.reason}, but the helpdesk has it {ticket.helpdesk_status}",
+                            rule=decision.rule)
 
     def plan(known: KnownTicket) -> TicketChange:
         return plan_update(known, ticket, decision)
@@ -66,6 +79,7 @@ def admit(payload: dict[str, Any], *, webhook_id: str, records: RecordsStore, co
         flow_id=decision.flow if decision.call else None,
         max_attempts=max_attempts,
         plan=plan,
+        scenario=decision.scenario,
     )
     log.info("ticket %s: %s, %s (%s)%s", sub.ticket_id, sub.change, sub.decision, sub.reason,
              f" [task {sub.cancelled_task} cancelled]" if sub.cancelled_task is not None else "")

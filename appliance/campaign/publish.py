@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from appliance.campaign.trigger import DEFAULT_RULES
+from appliance.campaign.ruleset import install_default_rules
 from appliance.campaign.voices import FlowPrompts
 from appliance.dialog.flow.load import builtin_flow_path, load_flow, parse_flow
 from appliance.dialog.flow.model import Flow
@@ -30,14 +30,13 @@ __all__ = ["BUILTIN_FLOWS", "FlowPublisher", "install_defaults"]
 
 
 def install_defaults(configs: ConfigStore) -> None:
-    """First boot: the built-in flows and the default rules (rules the owner deleted stay deleted)."""
+    """First boot: the built-in flows and the default rules and scenarios (rules the owner deleted stay
+    deleted)."""
     for name in BUILTIN_FLOWS:
         flow = load_flow(builtin_flow_path(name))
         if configs.flow(flow.id) is None:
             configs.publish_flow(flow.document)
-    if not configs.rules() and configs.setting("rules_initialised") is None:
-        configs.set_rules(DEFAULT_RULES)
-        configs.set_setting("rules_initialised", True)
+    install_default_rules(configs)
 
 
 class FlowPublisher:

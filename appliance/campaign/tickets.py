@@ -13,6 +13,8 @@ __all__ = ["Ticket", "normalise_phone", "parse_ticket"]
 
 MAX_TEXT = 4000
 MAX_VARS = 50
+MAX_TAGS = 50
+MAX_TAG = 100
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")  # a name a flow template can use: {due_date}
 
 
@@ -64,6 +66,26 @@ def _vars(payload: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def _tags(payload: dict[str, Any]) -> tuple[str, ...]:
+    """The optional ``tags``: a list of short texts the helpdesk tagged the ticket with (rules match on them),
+    kept in lower case, each once."""
+    value = payload.get("tags")
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise TicketInvalid(f"must be a list of texts, not {type(value).__name__}", field="tags")
+    if len(value) > MAX_TAGS:
+        raise TicketInvalid(f"has more than {MAX_TAGS} tags", field="tags")
+    out: list[str] = []
+    for i, tag in enumerate(value):
+        if not isinstance(tag, str) or not tag.strip():
+            raise TicketInvalid("must be a text that is not empty", field=f"tags[{i}]")
+        if len(tag) > MAX_TAG:
+            raise TicketInvalid(f"is longer than {MAX_TAG} characters", field=f"tags[{i}]")
+        out.append(tag.strip().lower())
+    return tuple(dict.fromkeys(out))
+
+
 def _updated_at(payload: dict[str, Any]) -> str | None:
     """The optional ``updated_at``: when the helpdesk last changed the ticket, ISO 8601 with a zone."""
     value = payload.get("updated_at")
@@ -103,4 +125,5 @@ def parse_ticket(payload: dict[str, Any], *, region: str | None = None) -> Ticke
         payload=payload,
         vars=_vars(payload),
         updated_at=_updated_at(payload),
+        tags=_tags(payload),
     )

@@ -33,7 +33,7 @@ still answered as a duplicate and changes nothing; a ticket still has at most on
 from __future__ import annotations
 
 from appliance.campaign.attempt import TicketStatus, next_ticket_status
-from appliance.campaign.trigger import Decision
+from appliance.campaign.rules import Decision
 from appliance.records.store import KnownTicket, Ticket, TicketChange
 
 # The helpdesks' statuses (Zendesk, Freshdesk, Zammad) that mean the ticket is done with there.
@@ -71,7 +71,8 @@ def plan_update(known: KnownTicket, new: Ticket, decision: Decision) -> TicketCh
         if why_not is not None:
             return TicketChange("updated", "skip", f"updated: {why_not}; the call in progress goes on, no call "
                                 "after it", remark=f"Updated during a call: {why_not}. No further call.")
-        return TicketChange("updated", "call", f"updated during a call; {decision.reason}")
+        return TicketChange("updated", "call", f"updated during a call; {decision.reason}",
+                            scenario=decision.scenario)
     return _done(known, new, status, decision, why_not)
 
 
@@ -84,9 +85,10 @@ def _waiting(known: KnownTicket, status: TicketStatus, decision: Decision, why_n
             status=next_ticket_status(status, "cancel").value, cancel_task=True,
             remark=f"Pending call cancelled by an update: {why_not}.")
     if known.live_task is None:  # open without a task (a guard held it for an admin): queue one
-        return TicketChange("updated", "call", f"updated; {decision.reason}", new_task_flow=decision.flow)
+        return TicketChange("updated", "call", f"updated; {decision.reason}", new_task_flow=decision.flow,
+                            scenario=decision.scenario)
     return TicketChange("updated", "call", f"updated; {decision.reason}; the pending call dials the new data",
-                        task_flow=decision.flow)
+                        task_flow=decision.flow, scenario=decision.scenario)
 
 
 def _done(known: KnownTicket, new: Ticket, status: TicketStatus, decision: Decision,
@@ -98,7 +100,7 @@ def _done(known: KnownTicket, new: Ticket, status: TicketStatus, decision: Decis
         why = reopened or "never called before"
         return TicketChange(
             "reopened", "call", f"{why}; {decision.reason}", status=next_ticket_status(status, "redeliver").value,
-            new_task_flow=decision.flow, remark=f"Reopened ({why}): {decision.reason}.")
+            new_task_flow=decision.flow, remark=f"Reopened ({why}): {decision.reason}.", scenario=decision.scenario)
     if why_not is not None:
         return TicketChange("updated", "skip", f"the ticket is {status.value}; {why_not}")
     return TicketChange("updated", "skip", f"the ticket is {status.value} and the helpdesk has not reopened it; "

@@ -16,6 +16,7 @@ from appliance.campaign.call_tasks import CallTasks, TaskNotFound
 from appliance.campaign.tickets import normalise_phone
 from appliance.errors import CallboxError, QueryInvalid, TicketInvalid
 from appliance.panel.flows import FlowAdmin
+from appliance.panel.rules import RulesAdmin
 from appliance.panel.views import call_view, task_view, ticket_detail_view, ticket_view
 from appliance.records.queries import CallQuery, TaskQuery
 from appliance.records.store import RecordsStore
@@ -44,10 +45,12 @@ class BoxPanel:
         phone_region: str | None = None,
         call_tasks: CallTasks | None = None,
         line_notes: Callable[[], dict[str, str]] | None = None,
+        rules: RulesAdmin | None = None,
     ) -> None:
         self.call_tasks = call_tasks
         self.records = records
         self.flows = flows
+        self.rules = rules or RulesAdmin(flows.configs, phone_region=phone_region)
         self.webhook_secret = webhook_secret
         self._admit = admit
         self.lines = lines

@@ -1,9 +1,10 @@
-"""Configuration documents (flows, trigger rules, settings) in TinyDB, written atomically."""
+"""Configuration documents (flows, the owner's rules and scenarios, settings) in TinyDB, written atomically."""
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +46,11 @@ class AtomicJSONStorage(Storage):
 
 
 class ConfigStore:
-    """Flows (with immutable published versions) and trigger rules. TinyDB is not thread-safe: one lock."""
+    """Flows (with immutable published versions), rules and scenarios, settings. TinyDB is not thread-safe: one
+    lock."""
 
     def __init__(self, path: Path) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # reentrant: set_decisions' check reads flows under it
         self._db = TinyDB(str(path), storage=AtomicJSONStorage)
         self.path = path
 
@@ -93,14 +95,42 @@ class ConfigStore:
         with self._lock:
             return sorted({d["flow_id"] for d in self._db.table("flow_versions").all()})
 
-    # -- trigger rules -----------------------------------------------------
-    def set_rules(self, rules: list[dict[str, Any]]) -> None:
+    # -- the owner's rules and scenarios (appliance.campaign.ruleset) ---------
+    def decisions(self) -> dict[str, list[dict[str, Any]]] | None:
+        """The stored rules and scenarios ``{"rules": [...], "scenarios": [...]}``, or None before the first
+        set was stored."""
         with self._lock:
-            table = self._db.table("trigger_rules")
-            table.truncate()
-            table.insert_multiple([{"position": i, **r} for i, r in enumerate(rules)])
+            return self._decisions()
 
-    def rules(self) -> list[dict[str, Any]]:
+    def _decisions(self) -> dict[str, list[dict[str, Any]]] | None:
+        found = self._db.table("decisions").all()  # .all(): no query cache, so another process's write shows
+        return {"rules": found[0]["rules"], "scenarios": found[0]["scenarios"]} if found else None
+
+    def set_decisions(
+        self,
+        *,
+        rules: list[dict[str, Any]] | None = None,
+        scenarios: list[dict[str, Any]] | None = None,
+        check: Callable[[list[dict[str, Any]], list[dict[str, Any]]], None] | None = None,
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Replace the rules, the scenarios, or both, in one atomic write of the file. ``check(rules, scenarios)``
+        sees the whole new set under the store's lock and may raise to refuse it (nothing is written)."""
+        with self._lock:
+            current = self._decisions() or {"rules": [], "scenarios": []}
+            new = {"rules": rules if rules is not None else current["rules"],
+                   "scenarios": scenarios if scenarios is not None else current["scenarios"]}
+            if check is not None:
+                check(new["rules"], new["scenarios"])
+            table = self._db.table("decisions")
+            if table.all():
+                table.update(new)  # one write of the file
+            else:
+                table.insert(new)
+            return new
+
+    def legacy_trigger_rules(self) -> list[dict[str, Any]]:
+        """Rules stored by boxes before rules and scenarios (``{name, type, order_status, subject_contains,
+        flow}``), in order; read once to carry them over."""
         with self._lock:
             docs = self._db.table("trigger_rules").all()
         return [{k: v for k, v in d.items() if k != "position"} for d in sorted(docs, key=lambda d: d["position"])]

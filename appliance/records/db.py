@@ -210,6 +210,11 @@ MIGRATIONS: list[Migration] = [
         created_at TEXT NOT NULL
     );
     """,
+    # 10: the scenario the owner's rules picked for a ticket (appliance.campaign.rules): its call takes the
+    # scenario's pinned flow version and variable mapping
+    """
+    ALTER TABLE tickets ADD COLUMN scenario TEXT;
+    """,
 ]
 
 

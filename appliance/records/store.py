@@ -111,9 +111,11 @@ class RecordsStore:
         flow_id: str | None,
         max_attempts: int,
         plan: Callable[[KnownTicket], TicketChange] | None = None,
+        scenario: str | None = None,
     ) -> Submission:
         """Store a ticket and its call task in one transaction; idempotent per webhook id. ``decision``,
-        ``reason`` and ``flow_id`` are for a ticket the store does not have yet. A ticket it has is handed to
+        ``reason``, ``flow_id`` and ``scenario`` (the one the rules picked) are for a ticket the store does not
+        have yet. A ticket it has is handed to
         ``plan`` (the campaign's rules for updates, run inside the transaction) and the change it returns is
         written in the same transaction. Without ``plan``, a ticket that still has a live task keeps it (the
         delivery is answered as a duplicate) and any other is overwritten."""
@@ -156,17 +158,19 @@ class RecordsStore:
                 ts,
                 ts,
                 json.dumps(ticket.vars, ensure_ascii=False),
+                scenario if decision == "call" else None,
             )
             c.execute(
                 "INSERT INTO tickets (id, type, subject, description, customer_name, customer_phone, order_id, "
                 "order_status, payload, status, decision, reason, flow_id, next_call_at, received_at, updated_at, "
-                "vars) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+                "vars, scenario) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
                 "type=excluded.type, subject=excluded.subject, description=excluded.description, "
                 "customer_name=excluded.customer_name, customer_phone=excluded.customer_phone, "
                 "order_id=excluded.order_id, order_status=excluded.order_status, payload=excluded.payload, "
                 "vars=excluded.vars, "
                 "status=excluded.status, decision=excluded.decision, reason=excluded.reason, "
-                "flow_id=excluded.flow_id, next_call_at=NULL, updated_at=excluded.updated_at",
+                "flow_id=excluded.flow_id, scenario=excluded.scenario, next_call_at=NULL, "
+                "updated_at=excluded.updated_at",
                 row,
             )
             c.execute("INSERT INTO webhook_messages VALUES (?,?,?)", (webhook_id, ticket.id, ts))

@@ -33,6 +33,8 @@ class Ticket:
     vars: dict[str, str] = field(default_factory=dict)  # the payload's "vars": more flow variables by name
     # the payload's "updated_at": when the helpdesk last changed this version (UTC, ``version_time``), if it says
     updated_at: str | None = None
+    tags: tuple[str, ...] = ()  # the payload's "tags" (lower case): rules match on them
+    scenario: str | None = None  # the scenario the rules picked (campaign.rules), when they called for a call
 
     @property
     def helpdesk_status(self) -> str:
@@ -75,7 +77,17 @@ def ticket_from_row(r: sqlite3.Row) -> Ticket:
         r["next_call_at"],
         vars=json.loads(r["vars"]),
         updated_at=_version_of(r["payload"]),
+        tags=_tags_of(r["payload"]),
+        scenario=r["scenario"] if "scenario" in r.keys() else None,
     )
+
+
+def _tags_of(payload_json: str) -> tuple[str, ...]:
+    """The stored payload's ``tags`` (checked when it arrived), lower case."""
+    value = json.loads(payload_json).get("tags") if payload_json.startswith("{") else None
+    if not isinstance(value, list):
+        return ()
+    return tuple(dict.fromkeys(t.strip().lower() for t in value if isinstance(t, str) and t.strip()))
 
 
 def _version_of(payload_json: str) -> str | None:

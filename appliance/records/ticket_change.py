@@ -43,6 +43,7 @@ class TicketChange:
     task_flow: str | None = None  # the live pending/paused task dials this flow from now on
     new_task_flow: str | None = None  # a new pending task with this flow (the ticket must have no live one)
     remark: str | None = None  # a `remark` operation on the ticket (not sent upstream: the helpdesk sent it)
+    scenario: str | None = None  # the scenario the rules now pick (kept with the ticket when it calls)
 
 
 def known_ticket(c: sqlite3.Connection, row: sqlite3.Row) -> KnownTicket:
@@ -60,10 +61,11 @@ def write_change(c: sqlite3.Connection, new: Ticket, change: TicketChange, *, kn
     if change.store_fields:
         c.execute(
             "UPDATE tickets SET type=?, subject=?, description=?, customer_name=?, customer_phone=?, order_id=?,"
-            " order_status=?, payload=?, vars=?, decision=?, reason=?, updated_at=? WHERE id=?",
+            " order_status=?, payload=?, vars=?, decision=?, reason=?, updated_at=?,"
+            " scenario=CASE WHEN ?='call' THEN ? ELSE scenario END WHERE id=?",
             (new.type, new.subject, new.description, new.customer_name, new.customer_phone, new.order_id,
              new.order_status, json.dumps(new.payload, ensure_ascii=False), json.dumps(new.vars, ensure_ascii=False),
-             change.decision, change.reason, ts, new.id),
+             change.decision, change.reason, ts, change.decision, change.scenario, new.id),
         )
     live, cancelled = known.live_task, None
     if change.cancel_task and live is not None and known.live_task_state in ("pending", "paused"):

@@ -46,7 +46,7 @@ def submit(store: RecordsStore, msg: str = "m1", **over: str):  # type: ignore[n
 
 
 def test_schema_is_migrated_wal_and_indexed(store: RecordsStore, tmp_path: Path) -> None:
-    assert store.db.schema_version == len(MIGRATIONS) == 9
+    assert store.db.schema_version == len(MIGRATIONS) == 10
     conn = sqlite3.connect(tmp_path / "callbox.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
@@ -209,8 +209,8 @@ def test_config_store_versions_are_immutable_and_file_is_always_whole(tmp_path: 
     assert cs.publish_flow({"id": "f", "nodes": 2}) == 2
     assert cs.flow("f", 1) == (1, {"id": "f", "nodes": 1})
     assert cs.flow("f") == (2, {"id": "f", "nodes": 2})
-    cs.set_rules([{"name": "a", "flow": "f"}, {"name": "b", "flow": "f"}])
-    assert [r["name"] for r in cs.rules()] == ["a", "b"]
+    cs.set_decisions(rules=[{"name": "a"}, {"name": "b"}], scenarios=[{"name": "s"}])
+    assert [r["name"] for r in cs.decisions()["rules"]] == ["a", "b"]  # type: ignore[index]
     json.loads((tmp_path / "config.json").read_text())  # valid JSON on disk
     assert not list(tmp_path.glob(".config.json.*"))  # no temp files left behind
     cs.close()
@@ -233,6 +233,7 @@ def test_migration_8_numbers_the_calls_made_before_it_within_their_task(tmp_path
     conn.executescript("BEGIN; DROP INDEX calls_task; ALTER TABLE calls DROP COLUMN attempt;"
                        " DROP INDEX tasks_call_task; ALTER TABLE tasks DROP COLUMN call_task_id;"  # and 9 undone
                        " DROP TABLE call_task_timers; DROP TABLE call_tasks;"
+                       " ALTER TABLE tickets DROP COLUMN scenario;"
                        " PRAGMA user_version=7; COMMIT;")
     conn.close()
     upgraded = RecordsStore(path)

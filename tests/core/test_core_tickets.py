@@ -4,9 +4,11 @@ import copy
 
 import pytest
 
+from appliance.campaign.rules import decide, parse_rules
+from appliance.campaign.ruleset import DEFAULT_RULES, DEFAULT_SCENARIOS
+from appliance.campaign.scenarios import parse_scenarios
 from appliance.campaign.tickets import parse_ticket
-from appliance.campaign.trigger import DEFAULT_RULES, TriggerRule, decide
-from appliance.errors import ConfigError, TicketInvalid
+from appliance.errors import RulesInvalid, TicketInvalid
 
 GOOD = {
     "id": "T-1",
@@ -81,16 +83,17 @@ def test_bad_ticket_names_the_field(path: str, value: object, field: str) -> Non
 
 
 def test_default_rule_calls_shipped_deliveries_and_skips_the_rest() -> None:
-    rules = [TriggerRule.from_doc(r) for r in DEFAULT_RULES]
-    yes = decide(parse_ticket(GOOD), rules)
-    assert yes.call and yes.flow == "delivery-confirmation"
-    no = decide(parse_ticket(with_change("order.status", "delivered")), rules)
+    scenarios = parse_scenarios(DEFAULT_SCENARIOS)
+    rules = parse_rules(DEFAULT_RULES, {s.name for s in scenarios})
+    yes = decide(parse_ticket(GOOD), rules, scenarios)
+    assert yes.call and yes.flow == "delivery-confirmation" and yes.scenario == "delivery"
+    no = decide(parse_ticket(with_change("order.status", "delivered")), rules, scenarios)
     assert not no.call and "order status 'delivered'" in no.reason
-    other = decide(parse_ticket(with_change("type", "return")), rules)
+    other = decide(parse_ticket(with_change("type", "return")), rules, scenarios)
     assert not other.call and "type 'return'" in other.reason
-    assert "no trigger rules" in decide(parse_ticket(GOOD), []).reason
+    assert "no rules are configured" in decide(parse_ticket(GOOD), [], scenarios).reason
 
 
 def test_rule_with_unknown_key_is_refused() -> None:
-    with pytest.raises(ConfigError, match="colour"):
-        TriggerRule.from_doc({"name": "x", "flow": "f", "colour": "red"})
+    with pytest.raises(RulesInvalid, match="colour"):
+        parse_rules([{"name": "x", "action": "call", "colour": "red"}])

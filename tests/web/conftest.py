@@ -31,6 +31,7 @@ from appliance.config import HelpdeskConfig, HelpdesksConfig
 from appliance.errors import QueryInvalid, TicketInvalid
 from appliance.panel.flows import FlowAdmin
 from appliance.panel.service import BoxPanel
+from appliance.panel.rules import RulesAdmin
 from appliance.records.config_store import ConfigStore
 from appliance.records.store import RecordsStore
 from web import create_app
@@ -61,6 +62,7 @@ class InMemoryPanelService:
         # Flows are the real thing: a real TinyDB config store behind the box's own FlowAdmin.
         self.configs = ConfigStore(recordings_dir / "flows-config.json")
         self.flows = FlowAdmin(self.configs, self.configs.publish_flow)
+        self.rules = RulesAdmin(self.configs, shop_name="Corner Shop")  # the real rules and scenarios too
         self.records = RecordsStore(recordings_dir / "records.db")  # a real SQLite file for the do-not-call list
         self.dnc = self.records.do_not_call
         self.call_tasks = CallTasks(records=self.records, configs=self.configs, max_attempts=3)  # the real ones

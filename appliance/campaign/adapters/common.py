@@ -21,6 +21,8 @@ from appliance.errors import TicketInvalid
 MAX_DESCRIPTION = 4000  # the native parser's limit on a text field; a longer helpdesk description is cut
 MAX_VARS = 50  # custom fields beyond this many are dropped (a flow uses a handful)
 MAX_VAR_TEXT = 1000
+MAX_TAGS = 50  # the native parser's limits on tags
+MAX_TAG = 100
 
 _VAR_NAME = re.compile(r"[^a-z0-9_]+")
 _TAG = re.compile(r"<[^>]*>")
@@ -118,6 +120,19 @@ def custom_vars(fields: dict[str, Any], *, skip: set[str]) -> dict[str, str]:
     return out
 
 
+def tag_list(value: Any) -> list[str]:
+    """A helpdesk's tags as the native ``tags``: a list of texts (Zendesk, Zammad) or one text of tags separated
+    by commas (Freshdesk's ``{{ticket.tags}}``); anything else, and blank or overlong tags, left out."""
+    if isinstance(value, str):
+        items: list[Any] = value.split(",")
+    elif isinstance(value, list):
+        items = value
+    else:
+        return []
+    tags = [scalar_text(item) for item in items]
+    return list(dict.fromkeys(t for t in tags if t and len(t) <= MAX_TAG))[:MAX_TAGS]
+
+
 def updated_time(obj: dict[str, Any], key: str, path: str) -> str:
     """The helpdesk's update time under ``key`` as the native ``updated_at`` ("" if it sends none);
     TicketInvalid naming ``path`` if it is not an ISO 8601 time with a zone."""
@@ -147,10 +162,12 @@ def native_ticket(
     order_status: str,
     variables: dict[str, str],
     updated_at: str = "",
+    tags: list[str] | None = None,
 ) -> dict[str, Any]:
     """The native ticket payload. ``vars`` carries the custom fields and, under ``helpdesk`` and
     ``helpdesk_status``, where the ticket came from and its status there; ``updated_at`` (when the helpdesk
-    has one) orders versions of the ticket (``campaign.updates``)."""
+    has one) orders versions of the ticket (``campaign.updates``); ``tags`` are the helpdesk's tags (rules match
+    on them)."""
     native: dict[str, Any] = {
         "id": ticket_id,
         "type": ticket_type,
@@ -162,6 +179,8 @@ def native_ticket(
     }
     if updated_at:
         native["updated_at"] = updated_at
+    if tags:
+        native["tags"] = tags
     return native
 
 

@@ -23,6 +23,7 @@ from appliance.campaign.adapters.common import (
     plain_text,
     required_text,
     scalar_text,
+    tag_list,
     ticket_type,
     updated_time,
 )
@@ -62,4 +63,5 @@ def freshdesk_ticket(payload: dict[str, Any], mapping: FieldMapping) -> dict[str
         order_status=order_status,
         variables=variables,
         updated_at=updated_time(fields, "ticket_updated_at", f"{ROOT}.ticket_updated_at"),
+        tags=tag_list(fields.get("ticket_tags")),
     )

@@ -21,6 +21,7 @@ from appliance.campaign.adapters.common import (
     plain_text,
     required_text,
     scalar_text,
+    tag_list,
     ticket_type,
     updated_time,
 )
@@ -91,4 +92,5 @@ def zammad_ticket(payload: dict[str, Any], mapping: FieldMapping) -> dict[str, A
         order_status=order_status,
         variables=variables,
         updated_at=updated_time(ticket, "updated_at", "ticket.updated_at"),
+        tags=tag_list(ticket.get("tags")),
     )

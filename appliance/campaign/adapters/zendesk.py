@@ -21,6 +21,7 @@ from appliance.campaign.adapters.common import (
     order_fields,
     required_text,
     scalar_text,
+    tag_list,
     ticket_type,
     updated_time,
 )
@@ -74,4 +75,5 @@ def zendesk_ticket(payload: dict[str, Any], mapping: FieldMapping) -> dict[str, 
         order_status=order_status,
         variables=custom_vars({f"field_{k}": v for k, v in custom.items() if k not in mapped}, skip=set()),
         updated_at=updated_time(ticket, "updated_at", "ticket.updated_at"),
+        tags=tag_list(ticket.get("tags")),
     )
