@@ -7,8 +7,8 @@ from typing import Any
 from appliance.campaign.attempt import Outcome, TaskState
 from web.openapi_helpdesks import FRESHDESK_TICKET, HELPDESK_PATHS, HELPDESK_SECURITY, ZAMMAD_TICKET, ZENDESK_TICKET
 from web.openapi_parts import JSON, body, error, ref, text
-from web.openapi_tasks import TASK_SCHEMAS, task_paths
 from web.openapi_rules import RULES_SCHEMAS, rules_paths
+from web.openapi_tasks import TASK_SCHEMAS, task_paths
 
 MAX_TEXT = 4000  # appliance.campaign.tickets.MAX_TEXT; a test holds the two together
 

@@ -30,8 +30,8 @@ from appliance.campaign.intake import admit
 from appliance.config import HelpdeskConfig, HelpdesksConfig
 from appliance.errors import QueryInvalid, TicketInvalid
 from appliance.panel.flows import FlowAdmin
-from appliance.panel.service import BoxPanel
 from appliance.panel.rules import RulesAdmin
+from appliance.panel.service import BoxPanel
 from appliance.records.config_store import ConfigStore
 from appliance.records.store import RecordsStore
 from web import create_app
