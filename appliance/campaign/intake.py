@@ -14,6 +14,7 @@ from typing import Any
 from appliance.campaign.guards import dial_guard
 from appliance.campaign.rules import Decision, decide
 from appliance.campaign.ruleset import load_ruleset
+from appliance.campaign.scenarios import Scenario
 from appliance.campaign.tickets import parse_ticket
 from appliance.campaign.updates import DONE_AT_HELPDESK, plan_update
 from appliance.errors import RulesInvalid
@@ -42,6 +43,12 @@ class Admission:
         return {"ticket": self.ticket_id, "decision": self.decision, "reason": self.reason, "task": self.task_id,
                 "duplicate": self.duplicate, "change": self.change, "updated": self.updated,
                 "cancelled_task": self.cancelled_task}
+
+
+def standing_settings(scenario: Scenario) -> dict[str, Any]:
+    """The scenario's task settings as its standing call task keeps them: all but ``valid_days`` (the standing
+    task lasts as long as the scenario; a task made by hand or by a timer is the one that expires)."""
+    return {k: v for k, v in scenario.task.items() if k != "valid_days"}
 
 
 def admit(payload: dict[str, Any], *, webhook_id: str, records: RecordsStore, configs: ConfigStore,
@@ -80,6 +87,7 @@ def admit(payload: dict[str, Any], *, webhook_id: str, records: RecordsStore, co
         max_attempts=max_attempts,
         plan=plan,
         scenario=decision.scenario,
+        call_task_settings=standing_settings(scenario) if decision.call and scenario is not None else None,
     )
     log.info("ticket %s: %s, %s (%s)%s", sub.ticket_id, sub.change, sub.decision, sub.reason,
              f" [task {sub.cancelled_task} cancelled]" if sub.cancelled_task is not None else "")

@@ -56,16 +56,27 @@ class NewCallTask:
     max_attempts: int
 
 
-def standing_task(c: sqlite3.Connection, flow_id: str, ts: str) -> int:
-    """The live call task that the webhook's tickets for ``flow_id`` join (made on first use, named after the
-    flow); a paused one keeps them waiting."""
-    row = c.execute(f"SELECT id FROM call_tasks WHERE source='trigger' AND flow_id=? AND state IN {LIVE}",
-                    (flow_id,)).fetchone()
+def standing_task(c: sqlite3.Connection, flow_id: str, ts: str, *, name: str | None = None,
+                  settings: dict[str, Any] | None = None) -> int:
+    """The live call task that the webhook's tickets join: one per scenario (``name``; a ticket without one: its
+    flow's id), made on first use; a paused one keeps them waiting. ``settings`` (the scenario's task settings,
+    checked by the campaign) are written over the stored ones when they differ, so an owner's edit of the
+    scenario reaches the tickets already waiting in it; None leaves them as they are."""
+    name = name or flow_id
+    row = c.execute("SELECT id, flow_id, settings FROM call_tasks"
+                    f" WHERE source='trigger' AND name=? AND state IN {LIVE}", (name,)).fetchone()
     if row is not None:
+        if settings is not None and (json.loads(row["settings"]) != settings or row["flow_id"] != flow_id):
+            c.execute("UPDATE call_tasks SET flow_id=?, settings=?, priority=?, lines=?, updated_at=? WHERE id=?",
+                      (flow_id, json.dumps(settings), int(settings.get("priority", 0)), settings.get("lines"), ts,
+                       row["id"]))
         return int(row["id"])
+    settings = settings or {}
     cur = c.execute(
-        "INSERT INTO call_tasks (name, source, flow_id, settings, state, created_at, updated_at)"
-        " VALUES (?,?,?,?,?,?,?)", (flow_id, "trigger", flow_id, "{}", "pending", ts, ts))
+        "INSERT INTO call_tasks (name, source, flow_id, settings, state, priority, lines, created_at, updated_at)"
+        " VALUES (?,?,?,?,?,?,?,?,?)",
+        (name, "trigger", flow_id, json.dumps(settings), "pending", int(settings.get("priority", 0)),
+         settings.get("lines"), ts, ts))
     assert cur.lastrowid is not None
     return cur.lastrowid
 

@@ -135,11 +135,14 @@ def write_conclusion(c: sqlite3.Connection, conclusion: Conclusion, ts: str) -> 
 
 
 def insert_task(c: sqlite3.Connection, ticket_id: str, flow_id: str, at: str, max_attempts: int, attempts: int,
-                ts: str, *, call_task_id: int | None = None) -> int:
+                ts: str, *, call_task_id: int | None = None, standing_settings: dict[str, Any] | None = None) -> int:
     """A pending task; a ticket that already has a live one keeps it (StorageError from the unique index). It
-    joins ``call_task_id``, else the standing call task of its flow (the webhook's tickets)."""
+    joins ``call_task_id``, else the standing call task of the ticket's scenario, or of its flow when the rules
+    named none (the webhook's tickets), with ``standing_settings`` (see ``call_tasks.standing_task``)."""
     if call_task_id is None:
-        call_task_id = standing_task(c, flow_id, ts)
+        row = c.execute("SELECT scenario FROM tickets WHERE id=?", (ticket_id,)).fetchone()
+        call_task_id = standing_task(c, flow_id, ts, name=row["scenario"] if row is not None else None,
+                                     settings=standing_settings)
     cur = c.execute(
         "INSERT INTO tasks (ticket_id, flow_id, state, attempts, max_attempts, next_attempt_at, created_at,"
         " updated_at, call_task_id) VALUES (?,?,?,?,?,?,?,?,?)",

@@ -211,9 +211,13 @@ MIGRATIONS: list[Migration] = [
     );
     """,
     # 10: the scenario the owner's rules picked for a ticket (appliance.campaign.rules): its call takes the
-    # scenario's pinned flow version and variable mapping
+    # scenario's pinned flow version and variable mapping, and the ticket joins the scenario's standing call task
+    # (one per scenario name now, not per flow: two scenarios may share a flow with different task settings)
     """
     ALTER TABLE tickets ADD COLUMN scenario TEXT;
+    DROP INDEX call_tasks_one_standing;
+    CREATE UNIQUE INDEX call_tasks_one_standing ON call_tasks(name)
+        WHERE source = 'trigger' AND state IN ('pending', 'running', 'paused');
     """,
 ]
 

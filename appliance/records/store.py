@@ -112,13 +112,14 @@ class RecordsStore:
         max_attempts: int,
         plan: Callable[[KnownTicket], TicketChange] | None = None,
         scenario: str | None = None,
+        call_task_settings: dict[str, Any] | None = None,
     ) -> Submission:
         """Store a ticket and its call task in one transaction; idempotent per webhook id. ``decision``,
         ``reason``, ``flow_id`` and ``scenario`` (the one the rules picked) are for a ticket the store does not
-        have yet. A ticket it has is handed to
-        ``plan`` (the campaign's rules for updates, run inside the transaction) and the change it returns is
-        written in the same transaction. Without ``plan``, a ticket that still has a live task keeps it (the
-        delivery is answered as a duplicate) and any other is overwritten."""
+        have yet; ``call_task_settings`` are its scenario's, for the standing call task the ticket joins. A
+        ticket it has is handed to ``plan`` (the campaign's rules for updates, run inside the transaction) and
+        the change it returns is written in the same transaction. Without ``plan``, a ticket that still has a
+        live task keeps it (the delivery is answered as a duplicate) and any other is overwritten."""
 
         def tx(c: sqlite3.Connection) -> Submission:
             seen = c.execute("SELECT ticket_id FROM webhook_messages WHERE id=?", (webhook_id,)).fetchone()
@@ -176,7 +177,8 @@ class RecordsStore:
             c.execute("INSERT INTO webhook_messages VALUES (?,?,?)", (webhook_id, ticket.id, ts))
             task_id = None
             if decision == "call" and flow_id is not None:
-                task_id = insert_task(c, ticket.id, flow_id, ts, max_attempts, 0, ts)
+                task_id = insert_task(c, ticket.id, flow_id, ts, max_attempts, 0, ts,
+                                      standing_settings=call_task_settings)
             return Submission(ticket.id, task_id, decision, reason, duplicate=False)
 
         return self.db.write(tx)

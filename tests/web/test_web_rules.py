@@ -151,3 +151,49 @@ def test_the_three_helpdesks_tags_reach_the_ticket(deliver: Any, admitting: Any,
         ids.append(response.get_json()["ticket"])
     tags = [admitting.records.ticket(i).tags for i in ids]
     assert tags == [("vip", "call-me"), ("call-me",), ("call-me", "priority")]
+
+
+def test_a_scenarios_task_settings_reach_its_standing_call_task(admitting: Any, sign: Any) -> None:
+    """Webhook tickets join one standing call task per scenario, carrying its task settings (priority, lines,
+    hours, retry; not valid_days: the standing task lasts as long as its scenario); an owner's edit of the
+    scenario reaches the standing task with the next ticket; two scenarios on one flow are two call tasks."""
+    install_defaults(admitting.configs)
+    app = create_app(admitting, secret_key="k", test_config={"TESTING": True, "API_TOKEN": "api-token-for-tests"})
+    client = app.test_client()
+
+    def deliver(ticket_id: str, tags: list[str] | None = None) -> int:
+        payload = {"id": ticket_id, "type": "delivery", "subject": "Your parcel", "customer": {
+            "name": "Ann", "phone": f"+1555010{ticket_id[-2:]}00"}, "order": {"id": "A-" + ticket_id,
+                                                                         "status": "shipped"},
+            **({"tags": tags} if tags else {})}
+        text = json.dumps(payload)
+        response = client.post("/api/v1/tickets", data=text, headers=sign(text, msg_id="m-" + ticket_id))
+        assert response.status_code == 202 and response.get_json()["decision"] == "call", response.get_json()
+        row = admitting.records.db.read(lambda c: dict(c.execute(
+            "SELECT call_task_id FROM tasks WHERE ticket_id=?", (ticket_id,)).fetchone()))
+        return int(row["call_task_id"])
+
+    hours = {"mon": ["10:00-12:00"], "sat": []}
+    scenarios = [{**DEFAULT_SCENARIOS[0], "task": {"priority": 7, "lines": 1, "hours": hours, "valid_days": 3,
+                                                   "retry": {"busy": 20}}},
+                 {"name": "vip", "flow": DEFAULT_SCENARIOS[0]["flow"], "task": {"priority": 50}}]
+    rules = [{"name": "vip", "tags_any": ["vip"], "action": "call", "scenario": "vip"}, *DEFAULT_RULES]
+    assert client.put("/api/v1/scenarios", json={"scenarios": scenarios}, headers=TOKEN).status_code == 200
+    assert client.put("/api/v1/rules", json={"rules": rules}, headers=TOKEN).status_code == 200
+
+    first = deliver("T-11")
+    assert deliver("T-12") == first  # one standing task per scenario
+    vip = deliver("T-13", ["vip"])
+    assert vip != first
+    standing = admitting.records.call_tasks.get(first)
+    assert (standing["name"], standing["source"], standing["priority"], standing["lines"]) == (
+        "delivery", "trigger", 7, 1)
+    assert standing["settings"] == {"priority": 7, "lines": 1, "hours": hours, "retry": {"busy": 20}}
+    assert standing.get("valid_until") is None
+    assert admitting.records.call_tasks.get(vip)["priority"] == 50
+
+    scenarios[0]["task"] = {"priority": 2}  # the owner lowers it: the next ticket carries the edit over
+    assert client.put("/api/v1/scenarios", json={"scenarios": scenarios}, headers=TOKEN).status_code == 200
+    assert deliver("T-14") == first
+    standing = admitting.records.call_tasks.get(first)
+    assert (standing["priority"], standing["lines"], standing["settings"]) == (2, None, {"priority": 2})
