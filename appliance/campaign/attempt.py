@@ -211,13 +211,22 @@ class RetryDecision:
 
 
 def retry_decision(
-    outcome: Outcome, *, attempt: int, max_attempts: int, now: datetime, retry: RetryConfig, cause: int | None = None
+    outcome: Outcome, *, attempt: int, max_attempts: int, now: datetime, retry: RetryConfig, cause: int | None = None,
+    redials_spent: int | None = None,
 ) -> RetryDecision:
-    """An attempt that did not run the flow to its end: try again after the table's delay, or give up."""
+    """An attempt that did not run the flow to its end: try again after the table's delay, or give up.
+    ``redials_spent``: the task's redial limit for this outcome, when it has been reached (its ``redials``): give
+    up as on the last attempt."""
     rule = RETRY_TABLE[outcome]
     if not rule.retry:
         raise ValueError(f"not a retried outcome: {outcome}")
     what = outcome.value.replace("_", " ") + (f" (cause {cause})" if cause is not None else "")
+    if redials_spent is not None and attempt < max_attempts:
+        return RetryDecision(
+            next_ticket_status(TicketStatus.CALLING, "give_up"), None,
+            f"Attempt {attempt} of {max_attempts}: {what}. Redialled {redials_spent} time(s) after "
+            f"{outcome.value.replace('_', ' ')}, the most this task allows. Giving up: customer not reached.",
+        )
     if attempt >= max_attempts:
         return RetryDecision(
             next_ticket_status(TicketStatus.CALLING, "give_up"), None,

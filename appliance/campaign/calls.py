@@ -177,8 +177,10 @@ class CallRunner:
                   settings: TaskSettings, scenario: Scenario | None = None) -> CallSummary:
         ticket = self.records.ticket(ticket.id) or ticket  # as stored now: an update may have come during the call
         base = scenario.retry_override(self.calling.retry_s) if scenario is not None else self.calling.retry_s
+        alike = self.records.ended_alike(task.id, result.outcome.value, call_id) if settings.redials else 0
         conclusion = conclude(ticket, task, result, self.clock(), call_id=call_id,
-                              retry=settings.retry_config(base))  # the call task's own waits over the scenario's
+                              retry=settings.retry_config(base),  # the call task's own waits over the scenario's
+                              redials=settings.redials, ended_alike=alike)
         self.records.record_conclusion(conclusion)
         status = conclusion.ticket_status or ""
         disposition = conclusion.call.disposition if conclusion.call is not None else None

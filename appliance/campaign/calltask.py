@@ -3,7 +3,8 @@ a trigger fills), its state table and its settings. Pure: no I/O.
 
 States ``pending -> running <-> paused -> completed | expired | cancelled`` (``CALL_TASK_TABLE``). Settings are
 the shape a scenario's ``task`` dict has (``max_attempts``, ``retry`` outcome -> minutes, ``priority``,
-``lines``, ``valid_days``, ``hours`` weekday -> ["HH:MM-HH:MM"]) plus ``broadcast`` and ``valid_until``; they
+``lines``, ``valid_days``, ``hours`` weekday -> ["HH:MM-HH:MM"], ``redials`` outcome -> how many times that
+outcome is redialled at most) plus ``broadcast`` and ``valid_until``; they
 are checked whole by :func:`parse_settings`, which raises only ``TaskInvalid`` naming the field. A task's hours
 narrow the compliance preset's (:func:`task_rules` intersects them), never widen them.
 """
@@ -57,7 +58,8 @@ LIVE_STATES = (C.PENDING, C.RUNNING, C.PAUSED)
 
 RETRY_KEYS = tuple(f.name for f in fields(RetryConfig))  # busy, no_answer, rejected, failed, interrupted
 _DAY_KEYS = {name.lower(): i for i, name in enumerate(DAY_NAMES)}
-_KNOWN = {"broadcast", "lines", "max_attempts", "retry", "valid_days", "valid_until", "hours", "priority"}
+_KNOWN = {"broadcast", "lines", "max_attempts", "retry", "redials", "valid_days", "valid_until", "hours",
+          "priority"}
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class TaskSettings:
     valid_until: str | None = None  # UTC ISO text; attempts still pending then end `expired`
     hours: dict[str, tuple[str, ...]] | None = None  # "mon".."sun" -> spans; a day not named has no calls
     priority: int = 0  # higher first
+    redials: dict[str, int] = field(default_factory=dict)  # outcome -> redials at most after it (max_attempts caps)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"broadcast": self.broadcast, "priority": self.priority}
@@ -78,6 +81,8 @@ class TaskSettings:
                 out[key] = getattr(self, key)
         if self.retry:
             out["retry"] = dict(self.retry)
+        if self.redials:
+            out["redials"] = dict(self.redials)
         if self.hours is not None:
             out["hours"] = {day: list(spans) for day, spans in self.hours.items()}
         return out
@@ -137,6 +142,7 @@ def parse_settings(doc: Any) -> TaskSettings:
         lines=_int(doc, "lines", 1, MAX_LINES),
         max_attempts=_int(doc, "max_attempts", 1, MAX_ATTEMPTS),
         retry=_retry(doc.get("retry")),
+        redials=_redials(doc.get("redials")),
         valid_days=_int(doc, "valid_days", 1, MAX_VALID_DAYS),
         valid_until=_valid_until(doc.get("valid_until")),
         hours=_hours(doc.get("hours")),
@@ -159,6 +165,24 @@ def _retry(value: Any) -> dict[str, float]:
         if not 1 <= minutes <= MAX_RETRY_MINUTES:
             raise TaskInvalid(f"must be from 1 to {MAX_RETRY_MINUTES} minutes", field=name)
         out[key] = float(minutes)
+    return out
+
+
+def _redials(value: Any) -> dict[str, int]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TaskInvalid("must be an object: outcome -> redials at most", field="settings.redials")
+    out: dict[str, int] = {}
+    for key, count in value.items():
+        name = f"settings.redials.{str(key)[:40]}"
+        if key not in RETRY_KEYS:
+            raise TaskInvalid(f"not a retried outcome; one of {', '.join(RETRY_KEYS)}", field=name)
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise TaskInvalid(f"must be a whole number from 0 to {MAX_ATTEMPTS}", field=name)
+        if not 0 <= count <= MAX_ATTEMPTS:
+            raise TaskInvalid(f"must be from 0 to {MAX_ATTEMPTS}, not {count}", field=name)
+        out[key] = count
     return out
 
 

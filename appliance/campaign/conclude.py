@@ -11,7 +11,7 @@ whole conclusion or none of it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -58,13 +58,18 @@ def operation_event(ticket_id: str, call_id: int, kind: str, detail: str) -> dic
 
 
 def conclude(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datetime, *, call_id: int,
-             retry: RetryConfig) -> Conclusion:
+             retry: RetryConfig, redials: Mapping[str, int] | None = None, ended_alike: int = 0) -> Conclusion:
     """The end of a dialed attempt (call row ``call_id``). The attempt's state table says which outcomes an
-    unanswered and an answered attempt can have; anything else raises ``IllegalTransition``."""
+    unanswered and an answered attempt can have; anything else raises ``IllegalTransition``. ``redials`` (the call
+    task's outcome -> redials at most) with ``ended_alike`` (how many of the task's earlier attempts ended with
+    this attempt's outcome): once an outcome has been redialled its limit's times, it is not retried again."""
     next_attempt_state(AttemptState.ANSWERED if result.answered else AttemptState.DIALING, result.outcome.value)
+    limit = (redials or {}).get(result.outcome.value)
+    spent = limit if limit is not None and ended_alike >= limit else None
     if not result.answered:
-        return no_call_after(ticket, _unanswered(ticket, task, result, now, call_id=call_id, retry=retry))
-    return no_call_after(ticket, _conversed(ticket, task, result, now, call_id=call_id, retry=retry))
+        return no_call_after(ticket, _unanswered(ticket, task, result, now, call_id=call_id, retry=retry,
+                                                 spent=spent))
+    return no_call_after(ticket, _conversed(ticket, task, result, now, call_id=call_id, retry=retry, spent=spent))
 
 
 def no_call_after(ticket: Ticket, conclusion: Conclusion) -> Conclusion:
@@ -88,9 +93,9 @@ def no_call_after(ticket: Ticket, conclusion: Conclusion) -> Conclusion:
 
 
 def _unanswered(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datetime, *, call_id: int,
-                retry: RetryConfig) -> Conclusion:
+                retry: RetryConfig, spent: int | None = None) -> Conclusion:
     decision = retry_decision(result.outcome, attempt=task.attempts, max_attempts=task.max_attempts, now=now,
-                              retry=retry, cause=result.cause)
+                              retry=retry, cause=result.cause, redials_spent=spent)
     remark = decision.remark
     if result.outcome is Outcome.INTERRUPTED and result.detail:  # say why the line failed
         remark = f"{remark} Line fault: {result.detail}."
@@ -108,7 +113,7 @@ def _unanswered(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datet
 
 
 def _conversed(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datetime, *, call_id: int,
-               retry: RetryConfig) -> Conclusion:
+               retry: RetryConfig, spent: int | None = None) -> Conclusion:
     completed = result.outcome is Outcome.COMPLETED
     operations = result.operations if completed else ()
     disposition = result.disposition if completed else None
@@ -137,7 +142,7 @@ def _conversed(ticket: Ticket, task: TaskRow, result: AttemptResult, now: dateti
     retry_at = None
     if not completed:  # the customer hung up or the line failed mid-call: the retry table decides
         decision = retry_decision(result.outcome, attempt=task.attempts, max_attempts=task.max_attempts, now=now,
-                                  retry=retry, cause=result.cause)
+                                  retry=retry, cause=result.cause, redials_spent=spent)
         ops = [("remark", f"{summary} {decision.remark}")]
         status, retry_at = decision.ticket_status, decision.retry_at
     events = [operation_event(ticket.id, call_id, kind, detail) for kind, detail in ops]

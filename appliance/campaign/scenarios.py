@@ -53,7 +53,7 @@ COVERS_KEYS = {"type", "order_status"}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 RETRIED = tuple(f.name for f in fields(RetryConfig))  # the outcomes the retry table waits after
 # A scenario's call task settings (plain values, checked by ``task_settings``; the call tasks read them)
-TASK_KEYS = ("max_attempts", "retry", "priority", "lines", "valid_days", "hours")
+TASK_KEYS = ("max_attempts", "retry", "redials", "priority", "lines", "valid_days", "hours")
 
 
 class Problems:
@@ -339,7 +339,8 @@ def task_settings(value: Any, where: str, p: Problems) -> dict[str, Any]:
     """The call task's settings, checked: ``max_attempts`` (1-20), ``retry`` (outcome -> minutes before the next
     try, over the box's retry table: busy, no_answer, rejected, failed, interrupted), ``priority`` (0-100,
     higher first), ``lines`` (lines it may use at once, 1-64), ``valid_days`` (1-365 days before what is left
-    expires), ``hours`` (weekday mon..sun -> ["HH:MM-HH:MM", ...] in the customer's time zone)."""
+    expires), ``hours`` (weekday mon..sun -> ["HH:MM-HH:MM", ...] in the customer's time zone), ``redials``
+    (outcome -> how many times that outcome is redialled at most, 0-20; ``max_attempts`` still caps the total)."""
     d = p.obj(value, where, set(TASK_KEYS))
     if d is None:
         return {}
@@ -355,6 +356,11 @@ def task_settings(value: Any, where: str, p: Problems) -> dict[str, Any]:
         if retry is not None:
             minutes = {k: p.integer(v, f"{where}.retry.{k}", 1, 10080) for k, v in retry.items() if k in RETRIED}
             out["retry"] = {k: v for k, v in minutes.items() if v is not None}
+    if "redials" in d:
+        redials = p.obj(d["redials"], f"{where}.redials", set(RETRIED))
+        if redials is not None:
+            counts = {k: p.integer(v, f"{where}.redials.{k}", 0, 20) for k, v in redials.items() if k in RETRIED}
+            out["redials"] = {k: v for k, v in counts.items() if v is not None}
     if "hours" in d:
         out["hours"] = _hours(d["hours"], f"{where}.hours", p)
     return out

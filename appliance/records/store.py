@@ -263,6 +263,13 @@ class RecordsStore:
         """The calls to ``phone`` (E.164) since ``since`` and its last refusal: what the caps are checked on."""
         return self.db.read(lambda c: phone_history(c, phone, since))
 
+    def ended_alike(self, task_id: int, outcome: str, call_id: int) -> int:
+        """How many of task ``task_id``'s calls other than ``call_id`` ended with ``outcome``."""
+        row = self.db.read(lambda c: c.execute(
+            "SELECT COUNT(*) FROM calls WHERE task_id=? AND outcome=? AND id<>?", (task_id, outcome, call_id)
+        ).fetchone())
+        return int(row[0])
+
     def start_call(self, *, task: TaskRow, phone: str, line: str, flow_version: int) -> int:
         def tx(c: sqlite3.Connection) -> int:
             cur = c.execute(

@@ -295,3 +295,45 @@ def test_the_runner_holds_an_attempt_until_the_tasks_own_hours_in_the_callees_zo
     finally:
         store.close()
         configs.close()
+
+
+@pytest.mark.parametrize(("redials", "field"), [
+    ({"hung_up": 1}, "settings.redials.hung_up"), ({"busy": -1}, "settings.redials.busy"),
+    ({"busy": 1.5}, "settings.redials.busy"), ({"busy": True}, "settings.redials.busy"),
+    ({"busy": "2"}, "settings.redials.busy"), ({"busy": 21}, "settings.redials.busy"),
+    ([1], "settings.redials"),
+])
+def test_redials_are_checked_naming_the_field(redials: object, field: str) -> None:
+    with pytest.raises(TaskInvalid) as err:
+        parse_settings({"redials": redials})
+    assert err.value.field == field
+    s = parse_settings({"redials": {"busy": 3, "no_answer": 0}})
+    assert s.redials == {"busy": 3, "no_answer": 0} and parse_settings(s.as_dict()) == s
+
+
+def test_the_runner_stops_redialling_an_outcome_after_its_redials(store: RecordsStore, configs: ConfigStore,
+                                                                  tmp_path: Path) -> None:
+    """busy may be redialled once, max_attempts is 6: busy, no answer (not a busy), busy again -> unreachable
+    (the count comes from the calls table through the runner)."""
+    from typing import cast
+
+    from appliance.campaign.calls import CallRunner, SpeechKit
+    from appliance.config import CallingConfig
+
+    calling = CallingConfig()
+    runner = CallRunner(records=store, configs=configs, speech=cast(SpeechKit, None), calling=calling,
+                        recordings_dir=tmp_path / "rec", clock=lambda: datetime.now(UTC),
+                        rules=CallingRules.from_config(calling, UTC))
+    tasks = desk(store, configs)
+    make(tasks, "+15550001", max_attempts=6, redials={"busy": 1})
+    statuses = []
+    for outcome in (Outcome.BUSY, Outcome.NO_ANSWER, Outcome.BUSY):
+        task = store.claim_due_task(datetime.now(UTC) + timedelta(days=2))
+        assert task is not None
+        ticket = store.ticket(task.ticket_id)
+        assert ticket is not None
+        call_id = store.start_call(task=task, phone=ticket.customer_phone, line="l1", flow_version=1)
+        summary = runner._conclude(call_id, task, ticket, AttemptResult(outcome), runner._settings(task))
+        statuses.append(summary.ticket_status)
+    assert statuses == ["open", "open", "unreachable"]
+    assert store.claim_due_task(datetime.now(UTC) + timedelta(days=2)) is None

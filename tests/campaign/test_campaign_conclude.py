@@ -114,3 +114,29 @@ def test_an_outcome_the_attempt_table_does_not_allow_is_refused() -> None:
         conclude(TICKET, task(), answered(Outcome.BUSY), NOW, call_id=3, retry=RETRY)
     with pytest.raises(IllegalTransition, match="completed"):
         conclude(TICKET, task(), AttemptResult(Outcome.COMPLETED), NOW, call_id=3, retry=RETRY)
+
+
+def test_redials_per_outcome_cap_the_retry_and_max_attempts_still_caps_the_total() -> None:
+    busy = AttemptResult(Outcome.BUSY)
+    # busy may be redialled twice: the first and second busy attempts retry, the third gives up
+    for before in (0, 1):
+        c = conclude(TICKET, task(before + 1, 10), busy, NOW, call_id=3, retry=RETRY, redials={"busy": 2},
+                     ended_alike=before)
+        assert c.ticket_status == "open" and c.task is not None and c.task.state == "pending"
+    spent = conclude(TICKET, task(3, 10), busy, NOW, call_id=3, retry=RETRY, redials={"busy": 2}, ended_alike=2)
+    assert spent.ticket_status == "unreachable" and spent.task is not None and spent.task.state == "completed"
+    assert spent.next_call_at is None and spent.call is not None and "Redialled 2 time(s)" in spent.call.remark
+    # another outcome's limit does not touch busy; zero redials gives up at once
+    other = conclude(TICKET, task(3, 10), busy, NOW, call_id=3, retry=RETRY, redials={"no_answer": 0},
+                     ended_alike=5)
+    assert other.ticket_status == "open"
+    zero = conclude(TICKET, task(1, 10), AttemptResult(Outcome.NO_ANSWER), NOW, call_id=3, retry=RETRY,
+                    redials={"no_answer": 0})
+    assert zero.ticket_status == "unreachable"
+    # max_attempts caps the total even with redials left
+    last = conclude(TICKET, task(3, 3), busy, NOW, call_id=3, retry=RETRY, redials={"busy": 9}, ended_alike=0)
+    assert last.ticket_status == "unreachable" and last.call is not None and "Redialled" not in last.call.remark
+    # an interrupted answered call is capped the same way
+    cut = conclude(TICKET, task(2, 10), answered(Outcome.INTERRUPTED), NOW, call_id=3, retry=RETRY,
+                   redials={"interrupted": 1}, ended_alike=1)
+    assert cut.ticket_status == "unreachable" and cut.task is not None and cut.task.next_attempt_at is None

@@ -273,3 +273,21 @@ def test_dry_run_shows_the_rule_scenario_flow_version_and_variables(configs: Con
     assert configs.decisions() == before
     with pytest.raises(TicketInvalid):
         dry_run(configs, {"id": "x"})
+
+
+def test_scenario_redials_are_validated_with_their_path_and_reach_the_call_task() -> None:
+    from appliance.campaign.calltask import parse_settings
+    from appliance.campaign.intake import standing_settings
+
+    with pytest.raises(RulesInvalid) as err:
+        parse_scenarios([{"name": "a", "flow": "f", "task": {"redials": {
+            "machine": 1, "busy": -1, "no_answer": "2", "failed": 1.5, "rejected": 21}}},
+            {"name": "b", "flow": "f", "task": {"redials": [3]}}])
+    paths = [p for p, _ in err.value.problems]
+    assert paths == ["scenarios[0].task.redials.machine", "scenarios[0].task.redials.busy",
+                     "scenarios[0].task.redials.no_answer", "scenarios[0].task.redials.failed",
+                     "scenarios[0].task.redials.rejected", "scenarios[1].task.redials"]
+    (scenario,) = parse_scenarios([{"name": "s", "flow": "f",
+                                    "task": {"max_attempts": 6, "redials": {"busy": 3, "no_answer": 0}}}])
+    assert dict(scenario.task)["redials"] == {"busy": 3, "no_answer": 0}
+    assert parse_settings(standing_settings(scenario)).redials == {"busy": 3, "no_answer": 0}
