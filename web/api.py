@@ -217,6 +217,47 @@ def act_on_task(task_id: int, action: str) -> Response | tuple[Response, int]:
     return jsonify(task)
 
 
+TIMER_ACTIONS = ("enable", "disable")
+
+
+@bp.get("/timers")
+@api_auth_required
+def list_timers() -> Response | tuple[Response, int]:
+    """The timers that make call tasks at the times of a cron expression, each with its next due time."""
+    try:
+        return jsonify({"timers": service().timers()})
+    except CallboxError as exc:
+        return _unavailable(exc)
+
+
+@bp.post("/timers/<int:timer_id>/<action>")
+@admin_required
+def act_on_timer(timer_id: int, action: str) -> Response | tuple[Response, int]:
+    """Enable or disable a timer (a disabled one never fires)."""
+    if action not in TIMER_ACTIONS:
+        return error(404, "not_found", f"no action {action[:40]!r}; one of {', '.join(TIMER_ACTIONS)}")
+    try:
+        timer = service().timer_action(timer_id, action)
+    except CallboxError as exc:
+        return _unavailable(exc)
+    if timer is None:
+        return error(404, "not_found", f"no timer {timer_id}")
+    return jsonify(timer)
+
+
+@bp.delete("/timers/<int:timer_id>")
+@admin_required
+def delete_timer(timer_id: int) -> Response | tuple[Response, int]:
+    """Remove a timer; the call tasks it made stay."""
+    try:
+        deleted = service().delete_timer(timer_id)
+    except CallboxError as exc:
+        return _unavailable(exc)
+    if not deleted:
+        return error(404, "not_found", f"no timer {timer_id}")
+    return jsonify({"deleted": timer_id})
+
+
 OUTBOX_PAGE = 50
 
 

@@ -1,4 +1,5 @@
-"""The call tasks' part of the OpenAPI document: list, preview, create, one task, pause/resume/cancel."""
+"""The call tasks' part of the OpenAPI document: list, preview, create, one task, pause/resume/cancel; timers:
+list, enable/disable, delete."""
 
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ SETTINGS = {
         "retry": {"type": "object", "propertyNames": {"enum": RETRIED},
                   "additionalProperties": {"type": "number", "minimum": 1, "maximum": 43200},
                   "description": "outcome -> minutes before the redial, over `calling.retry_s`"},
+        "redials": {"type": "object", "propertyNames": {"enum": RETRIED},
+                    "additionalProperties": {"type": "integer", "minimum": 0, "maximum": 20},
+                    "description": "outcome -> how many times that outcome is redialled at most "
+                                   "(max_attempts still caps the total)"},
         "priority": {"type": "integer", "minimum": -1000, "maximum": 1000, "default": 0,
                      "description": "higher is called first"},
         "valid_days": {"type": "integer", "minimum": 1, "maximum": 366},
@@ -120,8 +125,23 @@ PREVIEW = {
     },
 }
 
+TIMER = {
+    "type": "object",
+    "required": ["id", "name", "cron", "active", "last_due", "next_due"],
+    "properties": {
+        "id": {"type": "integer"},
+        "name": {"type": "string"},
+        "cron": {"type": "string", "description": "read on the shop's clock"},
+        "active": {"type": "boolean", "description": "a disabled timer never fires"},
+        "last_due": {**_WHEN, "description": "the due time it last fired for"},
+        "next_due": {**_WHEN, "description": "its next due time (UTC); null when disabled"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "template": {"type": "object", "description": "the call task body it makes at each due time"},
+    },
+}
+
 TASK_SCHEMAS = {"TaskSettings": SETTINGS, "TaskCustomer": CUSTOMER, "NewTask": NEW_TASK, "TaskProgress": PROGRESS,
-                "CallTask": CALL_TASK, "TaskRefusal": REFUSAL, "TaskPreview": PREVIEW}
+                "CallTask": CALL_TASK, "TaskRefusal": REFUSAL, "TaskPreview": PREVIEW, "Timer": TIMER}
 
 
 def task_paths(read_security: list[dict[str, list[str]]], paging: list[dict[str, Any]],
@@ -129,6 +149,7 @@ def task_paths(read_security: list[dict[str, list[str]]], paging: list[dict[str,
     admin: list[dict[str, list[str]]] = [{"bearer": []}, {"session": []}]
     new_body = {"required": True, "content": {JSON: {"schema": ref("NewTask")}}}
     task_id = {"name": "task_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    timer_id = {"name": "timer_id", "in": "path", "required": True, "schema": {"type": "integer"}}
     bad_body = error("the body is not usable (malformed_json, or invalid_task naming the field)")
     no_auth = error("no valid bearer token (a session must send X-CSRF-Token)")
     return {
@@ -194,6 +215,40 @@ def task_paths(read_security: list[dict[str, list[str]]], paging: list[dict[str,
                               "404": error("no such call task, or no such action"),
                               "409": error("its state does not allow it (illegal_transition, with state and "
                                            "action)"),
+                              "503": error("the box could not do it now; try again (unavailable)")},
+            }
+        },
+        "/api/v1/timers": {
+            "get": {
+                "summary": "The timers (call tasks made at the times of a cron expression), with their next due time",
+                "security": read_security,
+                "responses": {"200": body("every timer", {"type": "object", "required": ["timers"],
+                                                          "properties": {"timers": {"type": "array",
+                                                                                    "items": ref("Timer")}}}),
+                              "401": error("no session and no valid bearer token"),
+                              "503": error("the box could not do it now; try again (unavailable)")},
+            }
+        },
+        "/api/v1/timers/{timer_id}": {
+            "delete": {
+                "summary": "Remove a timer; the call tasks it made stay",
+                "security": admin,
+                "parameters": [timer_id],
+                "responses": {"200": body("which timer was removed", {
+                                  "type": "object", "required": ["deleted"],
+                                  "properties": {"deleted": {"type": "integer"}}}),
+                              "401": no_auth, "404": error("no such timer"),
+                              "503": error("the box could not do it now; try again (unavailable)")},
+            }
+        },
+        "/api/v1/timers/{timer_id}/{action}": {
+            "post": {
+                "summary": "disable (it never fires until enabled) or enable a timer",
+                "security": admin,
+                "parameters": [timer_id, {"name": "action", "in": "path", "required": True,
+                                          "schema": {"type": "string", "enum": ["enable", "disable"]}}],
+                "responses": {"200": body("the timer after it", ref("Timer")), "401": no_auth,
+                              "404": error("no such timer, or no such action"),
                               "503": error("the box could not do it now; try again (unavailable)")},
             }
         },

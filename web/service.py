@@ -151,6 +151,19 @@ class PanelService(Protocol):
         Raises ``appliance.states.IllegalTransition`` when its state does not allow the action."""
         ...
 
+    def timers(self) -> list[dict[str, Any]]:
+        """Every timer (``POST /tasks`` with ``cron``): id, name, cron, active, last_due, created_at, template,
+        next_due (UTC ISO, on the shop's clock as the timer thread reads it; None when disabled)."""
+        ...
+
+    def timer_action(self, timer_id: int, action: str) -> dict[str, Any] | None:
+        """``enable`` | ``disable``: the timer after it (as in :meth:`timers`), None when unknown."""
+        ...
+
+    def delete_timer(self, timer_id: int) -> bool:
+        """Remove a timer (its call tasks stay); False when unknown."""
+        ...
+
     def ticket_detail(self, ticket_id: str) -> dict[str, Any] | None:
         """One ticket: id, type, subject, customer_name, phone, order_id, order_status, status, decision, reason,
         flow_id, next_call_at, vars, operations [{kind, detail, call_id, at}], tasks (as :meth:`find_tasks`),

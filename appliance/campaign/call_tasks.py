@@ -40,6 +40,15 @@ class TaskNotFound(CallboxError):
         self.task_id = task_id
 
 
+class TimerNotFound(CallboxError):
+    def __init__(self, timer_id: int) -> None:
+        super().__init__(f"no timer {timer_id}")
+        self.timer_id = timer_id
+
+
+TIMER_ACTIONS = {"enable": True, "disable": False}
+
+
 @dataclass(frozen=True)
 class Preview:
     name: str
@@ -65,6 +74,11 @@ def latest_due(expr: str, after: datetime, now: datetime, zone: tzinfo) -> datet
     prev = croniter(expr, now.astimezone(zone) + timedelta(seconds=1)).get_prev(datetime)  # `now` itself counts
     prev = prev.replace(fold=0).astimezone(UTC)
     return prev if prev > after else None
+
+
+def next_due(expr: str, now: datetime, zone: tzinfo) -> datetime:
+    """The next time after ``now`` that ``expr`` (cron, on the wall clock of ``zone``) is due, in UTC."""
+    return croniter(expr, now.astimezone(zone)).get_next(datetime).replace(fold=0).astimezone(UTC)
 
 
 def _text(body: dict[str, Any], key: str, *, required: bool) -> str | None:
@@ -277,6 +291,42 @@ class CallTasks:
         timer_id = self.records.call_tasks.add_timer(name, expr.strip(), template)
         log.info("timer %s (%s): %s", timer_id, name, expr)
         return {"timer": timer_id, "name": name, "cron": expr.strip(), "template": template}
+
+    def timers(self, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Every timer: id, name, cron, active, last_due, created_at, template and ``next_due`` (the next time its
+        cron expression is due on the shop's clock, as the tick reads it; None when it is disabled)."""
+        now = now or self.clock()
+        out = []
+        for timer in self.records.call_tasks.timers():
+            upcoming = None
+            if timer["active"]:
+                try:
+                    upcoming = next_due(timer["cron"], now, self.zone).isoformat(timespec="milliseconds")
+                except (ValueError, KeyError):
+                    upcoming = None
+            out.append({**timer, "next_due": upcoming})
+        return out
+
+    def timer(self, timer_id: int, now: datetime | None = None) -> dict[str, Any] | None:
+        return next((t for t in self.timers(now) if t["id"] == timer_id), None)
+
+    def timer_action(self, timer_id: int, action: str) -> dict[str, Any]:
+        """``enable`` or ``disable`` a timer (a disabled one never fires); the timer after it."""
+        if action not in TIMER_ACTIONS:
+            raise CallboxError(f"no timer action {action[:40]!r}; one of {', '.join(TIMER_ACTIONS)}")
+        if not self.records.call_tasks.set_timer_active(timer_id, TIMER_ACTIONS[action]):
+            raise TimerNotFound(timer_id)
+        log.info("timer %s: %sd", timer_id, action)
+        found = self.timer(timer_id)
+        if found is None:  # deleted meanwhile
+            raise TimerNotFound(timer_id)
+        return found
+
+    def delete_timer(self, timer_id: int) -> None:
+        """Remove a timer; the call tasks it made stay as they are."""
+        if not self.records.call_tasks.delete_timer(timer_id):
+            raise TimerNotFound(timer_id)
+        log.info("timer %s deleted", timer_id)
 
     def tick(self, now: datetime | None = None) -> tuple[list[int], list[int]]:
         """Expire the call tasks whose validity ended, fire the timers that are due: (expired, created)."""

@@ -12,7 +12,7 @@ from typing import Any
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from appliance import __version__
-from appliance.campaign.call_tasks import CallTasks, TaskNotFound
+from appliance.campaign.call_tasks import CallTasks, TaskNotFound, TimerNotFound
 from appliance.campaign.tickets import normalise_phone
 from appliance.errors import CallboxError, QueryInvalid, TicketInvalid
 from appliance.panel.flows import FlowAdmin
@@ -122,6 +122,22 @@ class BoxPanel:
             return self._tasks().act(task_id, action)
         except TaskNotFound:
             return None
+
+    def timers(self) -> list[dict[str, Any]]:
+        return self._tasks().timers()
+
+    def timer_action(self, timer_id: int, action: str) -> dict[str, Any] | None:
+        try:
+            return self._tasks().timer_action(timer_id, action)
+        except TimerNotFound:
+            return None
+
+    def delete_timer(self, timer_id: int) -> bool:
+        try:
+            self._tasks().delete_timer(timer_id)
+        except TimerNotFound:
+            return False
+        return True
 
     def ticket_detail(self, ticket_id: str) -> dict[str, Any] | None:
         ticket = self.records.ticket(ticket_id)

@@ -293,6 +293,16 @@ class CallTaskRecords:
             "UPDATE call_task_timers SET last_due=? WHERE id=? AND (last_due IS NULL OR last_due < ?)",
             (due, timer_id, due)).rowcount))
 
+    def set_timer_active(self, timer_id: int, active: bool) -> bool:
+        """Enable or disable a timer; False when there is no such timer."""
+        return bool(self.db.write(lambda c: c.execute(
+            "UPDATE call_task_timers SET active=? WHERE id=?", (int(active), timer_id)).rowcount))
+
+    def delete_timer(self, timer_id: int) -> bool:
+        """Remove a timer (the call tasks it made stay); False when there is no such timer."""
+        return bool(self.db.write(lambda c: c.execute(
+            "DELETE FROM call_task_timers WHERE id=?", (timer_id,)).rowcount))
+
     def timers(self) -> list[dict[str, Any]]:
         rows = self.db.read(lambda c: c.execute("SELECT * FROM call_task_timers ORDER BY id").fetchall())
         return [{**dict(r), "template": json.loads(r["template"]), "active": bool(r["active"])} for r in rows]

@@ -337,3 +337,30 @@ def test_the_runner_stops_redialling_an_outcome_after_its_redials(store: Records
         statuses.append(summary.ticket_status)
     assert statuses == ["open", "open", "unreachable"]
     assert store.claim_due_task(datetime.now(UTC) + timedelta(days=2)) is None
+
+
+def test_a_disabled_timer_never_fires_and_fires_again_once_enabled(store: RecordsStore,
+                                                                   configs: ConfigStore) -> None:
+    from appliance.campaign.call_tasks import TimerNotFound
+
+    created = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # a Monday
+    tasks = desk(store, configs, Clock(created))
+    timer_id = tasks.create({"flow": FLOW, "cron": "0 10 * * *", "name": "daily",
+                             "customers": customers("+15550077")})["timer"]
+    store.db.write(lambda c: c.execute("UPDATE call_task_timers SET created_at=?", (created.isoformat(),)))
+    [listed] = tasks.timers()
+    assert listed["next_due"] == "2026-11-30T10:00:00.000+00:00"
+    assert tasks.timer_action(timer_id, "disable")["next_due"] is None
+    for day in range(3):  # due times come and go: nothing fires, nothing is marked
+        assert tasks.tick(datetime(2026, 11, 30 + day, 10, 0, 30, tzinfo=UTC) if day == 0 else
+                          datetime(2026, 12, day, 10, 0, 30, tzinfo=UTC)) == ([], [])
+    assert store.call_tasks.timers()[0]["last_due"] is None and store.call_tasks.find(limit=10) == []
+    tasks.timer_action(timer_id, "enable")
+    _, fired = tasks.tick(datetime(2026, 12, 2, 10, 0, 30, tzinfo=UTC))
+    assert len(fired) == 1 and store.call_tasks.get(fired[0])["source"] == "cron"  # type: ignore[index]
+    tasks.delete_timer(timer_id)
+    assert tasks.timers() == [] and store.call_tasks.get(fired[0]) is not None  # its task stays
+    with pytest.raises(TimerNotFound):
+        tasks.timer_action(timer_id, "enable")
+    with pytest.raises(TimerNotFound):
+        tasks.delete_timer(timer_id)

@@ -185,6 +185,9 @@ class InMemoryPanelService:
     preview_call_task = BoxPanel.preview_call_task
     create_call_task = BoxPanel.create_call_task
     call_task_action = BoxPanel.call_task_action
+    timers = BoxPanel.timers
+    timer_action = BoxPanel.timer_action
+    delete_timer = BoxPanel.delete_timer
 
     def verify_login(self, username: str, password: str) -> bool:
         return username == USERNAME and password == PASSWORD

@@ -174,3 +174,49 @@ def test_a_box_without_call_tasks_answers_503_not_500(client, service, flows) ->
     for path in ("/api/v1/tasks", "/api/v1/tasks/preview", "/api/v1/tasks/1/pause"):
         response = post(client, path, {"flow": flows, "tickets": ["x"]})
         assert response.status_code == 503 and response.get_json()["error"] == "unavailable", path
+
+
+def test_timers_are_listed_disabled_enabled_and_deleted_over_the_api(client, service, flows) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    made = post(client, "/api/v1/tasks", {"flow": "delivery-confirmation", "cron": "30 10 * * *", "name": "daily"})
+    assert made.status_code == 201, made.get_json()
+    timer_id = made.get_json()["timer"]
+    listed = client.get("/api/v1/timers", headers=TOKEN)
+    assert listed.status_code == 200
+    [timer] = listed.get_json()["timers"]
+    assert (timer["id"], timer["name"], timer["cron"], timer["active"], timer["last_due"]) == (
+        timer_id, "daily", "30 10 * * *", True, None)
+    upcoming = datetime.fromisoformat(timer["next_due"])
+    now = datetime.now(UTC)
+    assert now < upcoming <= now + timedelta(days=1, minutes=1)
+    local = upcoming.astimezone(service.call_tasks.zone)
+    assert (local.hour, local.minute) == (10, 30)  # on the shop's clock, as the timer thread reads it
+
+    off = post(client, f"/api/v1/timers/{timer_id}/disable", {})
+    assert off.status_code == 200 and off.get_json()["active"] is False and off.get_json()["next_due"] is None
+    assert service.records.call_tasks.timers()[0]["active"] is False
+    on = post(client, f"/api/v1/timers/{timer_id}/enable", {})
+    assert on.status_code == 200 and on.get_json()["active"] is True and on.get_json()["next_due"] is not None
+
+    for path in (f"/api/v1/timers/{timer_id + 1}/disable", f"/api/v1/timers/{timer_id}/explode"):
+        missing = post(client, path, {})
+        assert missing.status_code == 404 and missing.get_json()["error"] == "not_found", path
+    assert client.get("/api/v1/timers").status_code == 401
+    assert client.post(f"/api/v1/timers/{timer_id}/disable").status_code == 401
+    assert client.delete(f"/api/v1/timers/{timer_id}").status_code == 401
+    assert service.records.call_tasks.timers()[0]["active"] is True  # nothing changed without the token
+
+    gone = client.delete(f"/api/v1/timers/{timer_id}", headers=TOKEN)
+    assert gone.status_code == 200 and gone.get_json() == {"deleted": timer_id}
+    assert service.records.call_tasks.timers() == []
+    again = client.delete(f"/api/v1/timers/{timer_id}", headers=TOKEN)
+    assert again.status_code == 404 and again.get_json()["error"] == "not_found"
+    assert client.get("/api/v1/timers", headers=TOKEN).get_json() == {"timers": []}
+
+
+def test_timer_routes_on_a_box_without_call_tasks_answer_503_not_500(client, service, flows) -> None:
+    service.call_tasks = None
+    assert client.get("/api/v1/timers", headers=TOKEN).status_code == 503
+    assert post(client, "/api/v1/timers/1/disable", {}).status_code == 503
+    assert client.delete("/api/v1/timers/1", headers=TOKEN).status_code == 503
