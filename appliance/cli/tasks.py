@@ -1,5 +1,6 @@
-"""`callbox tasks list|show|create|import|pause|resume|cancel`: call tasks from a terminal, on the box's records
-(the API under /api/v1/tasks does the same over HTTP). A running box sees a new task at its next look (a second)."""
+"""`callbox tasks list|show|create|import|pause|resume|cancel|timers|timer-disable|timer-enable|timer-delete`: call
+tasks and their timers from a terminal, on the box's records (the API under /api/v1/tasks and /api/v1/timers does
+the same over HTTP). A running box sees a new task at its next look (a second)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from appliance.campaign.call_tasks import CallTasks, TaskNotFound
+from appliance.campaign.call_tasks import CallTasks, TaskNotFound, TimerNotFound
+from appliance.campaign.hours import box_zone
 from appliance.cli.common import config_of
 from appliance.errors import CallboxError, TaskInvalid
 from appliance.records.config_store import ConfigStore
@@ -65,6 +68,12 @@ def _show(task: dict[str, Any]) -> None:
               f"  {calls or '-'}")
 
 
+def _timer_line(t: dict[str, Any]) -> str:
+    state = "active" if t["active"] else "disabled"
+    return (f"timer {t['id']:>4}  {state:<8}  {t['cron']:<16}  next {t['next_due'] or '-'}  last fired for "
+            f"{t['last_due'] or '-'}  {t['name']}")
+
+
 def _preview(preview: dict[str, Any]) -> None:
     print(f"{preview['counts']['accepted']} to call, {preview['counts']['refused']} refused"
           f" (flow {preview['flow']}, task {preview['name']!r})")
@@ -79,8 +88,9 @@ def run_tasks_command(opts: argparse.Namespace) -> int:
     config = config_of(opts)
     records = RecordsStore(config.paths.records, phone_region=config.shop.region)
     configs = ConfigStore(config.paths.configs)
+    zone = ZoneInfo(config.shop.time_zone) if config.shop.time_zone else box_zone()  # as the box's timer thread
     tasks = CallTasks(records=records, configs=configs, max_attempts=config.calling.max_attempts,
-                      shop_name=config.shop.name, phone_region=config.shop.region)
+                      shop_name=config.shop.name, phone_region=config.shop.region, zone=zone)
     out: Any = None
     try:
         cmd = opts.tasks_command
@@ -98,6 +108,22 @@ def run_tasks_command(opts: argparse.Namespace) -> int:
                 raise CallboxError(f"no call task {opts.id}")
             if not opts.json:
                 _show(out)
+        elif cmd == "timers":
+            out = tasks.timers()
+            if not opts.json:
+                for timer in out:
+                    print(_timer_line(timer))
+                if not out:
+                    print("no timers")
+        elif cmd in ("timer-disable", "timer-enable"):
+            out = tasks.timer_action(opts.id, cmd.removeprefix("timer-"))
+            if not opts.json:
+                print(_timer_line(out))
+        elif cmd == "timer-delete":
+            tasks.delete_timer(opts.id)
+            out = {"deleted": opts.id}
+            if not opts.json:
+                print(f"timer {opts.id} deleted (the call tasks it made stay)")
         elif cmd in ("pause", "resume", "cancel"):
             out = tasks.act(opts.id, cmd)
             if not opts.json:
@@ -124,7 +150,7 @@ def run_tasks_command(opts: argparse.Namespace) -> int:
     except TaskInvalid as exc:
         print(f"callbox: {exc.field}: {exc.message}", file=sys.stderr)
         return 2
-    except TaskNotFound as exc:
+    except (TaskNotFound, TimerNotFound) as exc:
         raise CallboxError(str(exc)) from None
     finally:
         records.close()
@@ -144,7 +170,8 @@ def _task_options(p: argparse.ArgumentParser) -> None:
 
 
 def register(commands: Any) -> None:
-    t = commands.add_parser("tasks", help="call tasks: list, show, create, import a CSV, pause, resume, cancel")
+    t = commands.add_parser("tasks", help="call tasks: list, show, create, import a CSV, pause, resume, cancel; "
+                                          "their timers")
     sub = t.add_subparsers(dest="tasks_command", required=True)
     ls = sub.add_parser("list", help="call tasks newest first, with progress, and the timers")
     ls.add_argument("--state", default=None)
@@ -166,6 +193,13 @@ def register(commands: Any) -> None:
     _task_options(imp)
     for action, about in (("pause", "no new attempts (calls in progress finish)"), ("resume", "carry on"),
                           ("cancel", "end its pending attempts")):
+        a = sub.add_parser(action, help=about)
+        a.add_argument("id", type=int)
+        a.add_argument("--json", action="store_true")
+    timers = sub.add_parser("timers", help="the timers (call tasks made by cron), with their next due time")
+    timers.add_argument("--json", action="store_true")
+    for action, about in (("timer-disable", "a disabled timer never fires"), ("timer-enable", "it fires again"),
+                          ("timer-delete", "remove a timer (the call tasks it made stay)")):
         a = sub.add_parser(action, help=about)
         a.add_argument("id", type=int)
         a.add_argument("--json", action="store_true")

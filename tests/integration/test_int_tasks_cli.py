@@ -55,3 +55,31 @@ def test_tasks_import_preview_then_drive(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "settings.lines" in bad.stderr and "Traceback" not in bad.stderr
     missing = run(state, "show", "999")
     assert missing.returncode == 2 and "no call task 999" in missing.stderr
+
+
+def test_tasks_timers_listed_disabled_enabled_deleted(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    configs = ConfigStore(load_config(None, state_dir=state).paths.configs)
+    install_defaults(configs)
+    configs.close()
+    made = run(state, "create", "--flow", "delivery-confirmation", "--cron", "15 9 * * 1-5", "--name", "mornings",
+               "--json")
+    assert made.returncode == 0, made.stderr
+    timer_id = json.loads(made.stdout)["timer"]
+    [timer] = json.loads(run(state, "timers", "--json").stdout)
+    assert (timer["id"], timer["name"], timer["cron"], timer["active"]) == (timer_id, "mornings", "15 9 * * 1-5",
+                                                                            True)
+    assert timer["next_due"] is not None and timer["last_due"] is None
+    text = run(state, "timers")
+    assert f"timer {timer_id:>4}  active" in text.stdout and "mornings" in text.stdout
+    off = run(state, "timer-disable", str(timer_id))
+    assert off.returncode == 0 and "disabled" in off.stdout and "next -" in off.stdout
+    assert json.loads(run(state, "timers", "--json").stdout)[0]["active"] is False
+    on = run(state, "timer-enable", str(timer_id), "--json")
+    assert on.returncode == 0 and json.loads(on.stdout)["active"] is True
+    gone = run(state, "timer-delete", str(timer_id))
+    assert gone.returncode == 0 and f"timer {timer_id} deleted" in gone.stdout
+    assert run(state, "timers").stdout.strip() == "no timers"
+    for args in (("timer-delete", str(timer_id)), ("timer-enable", "77")):
+        missing = run(state, *args)
+        assert missing.returncode == 2 and "no timer" in missing.stderr and "Traceback" not in missing.stderr
