@@ -219,6 +219,10 @@ MIGRATIONS: list[Migration] = [
     CREATE UNIQUE INDEX call_tasks_one_standing ON call_tasks(name)
         WHERE source = 'trigger' AND state IN ('pending', 'running', 'paused');
     """,
+    # 11: the claim walks one call task's due ticket tasks in order (appliance.records.store.first_claimable)
+    """
+    CREATE INDEX tasks_claim ON tasks(call_task_id, state, next_attempt_at, id);
+    """,
 ]
 
 

@@ -203,12 +203,12 @@ class RecordsStore:
     # -- tasks -------------------------------------------------------------
     def claim_due_task(self, now: datetime) -> TaskRow | None:
         """Atomically take the due pending task that comes first and mark it running: of a call task that is not
-        paused or ended and still has a line to spare (``CLAIMABLE``), highest priority first, then oldest due. A
+        paused or ended and still has a line to spare (``first_claimable``), highest priority first, then oldest due. A
         task whose number is being called (another task for it running, a call to it in flight) waits: never two
         calls to one number at once (``appliance.records.line_use``)."""
 
         def tx(c: sqlite3.Connection) -> TaskRow | None:
-            row = c.execute(CLAIMABLE, (iso(now), iso(now))).fetchone()
+            row = first_claimable(c, iso(now))
             if row is None:
                 return None
             if row["call_task_id"] is not None:
@@ -366,15 +366,36 @@ class RecordsStore:
 
 # The one claim query: a due pending ticket task whose call task (if any) is pending or running, still valid,
 # and has fewer running attempts than the lines it may use; priority first, then the oldest due.
-CLAIMABLE = (
-    "SELECT tasks.* FROM tasks LEFT JOIN call_tasks AS ct ON ct.id = tasks.call_task_id"
-    " WHERE tasks.state='pending' AND tasks.next_attempt_at<=?"
-    " AND (ct.id IS NULL OR (ct.state IN ('pending', 'running') AND (ct.valid_until IS NULL OR ct.valid_until>?)"
+# The call tasks whose ticket tasks may be taken now: live and not paused, still valid, a line to spare.
+CLAIMABLE_CALL_TASKS = (
+    "SELECT ct.id, ct.priority FROM call_tasks AS ct"
+    " WHERE ct.state IN ('pending', 'running') AND (ct.valid_until IS NULL OR ct.valid_until>?)"
     " AND (ct.lines IS NULL OR ct.lines > (SELECT COUNT(*) FROM tasks AS r"
-    " WHERE r.call_task_id = ct.id AND r.state='running'))))"
-    f" AND {ONE_CALL_PER_NUMBER}"  # appliance.records.line_use
-    " ORDER BY COALESCE(ct.priority, 0) DESC, tasks.next_attempt_at, tasks.id LIMIT 1"
+    " WHERE r.call_task_id = ct.id AND r.state='running'))"
 )
+# The oldest due ticket task of one call task (of none: rows made before call tasks) whose number is not being
+# called; walks the tasks_claim index (call task, state, due time) in order, so it stops at the first that fits.
+_DUE_OF = (" AND tasks.state='pending' AND tasks.next_attempt_at<=?"
+           f" AND {ONE_CALL_PER_NUMBER}"  # appliance.records.line_use
+           " ORDER BY tasks.next_attempt_at, tasks.id LIMIT 1")
+DUE_IN_CALL_TASK = "SELECT tasks.* FROM tasks WHERE tasks.call_task_id=?" + _DUE_OF
+DUE_WITHOUT_CALL_TASK = "SELECT tasks.* FROM tasks WHERE tasks.call_task_id IS NULL" + _DUE_OF
+
+
+def first_claimable(c: sqlite3.Connection, now: str) -> sqlite3.Row | None:
+    """The ticket task to take next: of the claimable call tasks with the highest priority that has one due, the
+    oldest due (then the lowest id). One small query per live call task instead of one over every pending task:
+    with 100,000 tasks waiting, a single ordered query over all of them held the writer for ~150 ms a claim."""
+    groups: dict[int, list[int | None]] = {0: [None]}  # priority -> call task ids; None: tasks without one
+    for g in c.execute(CLAIMABLE_CALL_TASKS, (now,)).fetchall():
+        groups.setdefault(int(g["priority"]), []).append(int(g["id"]))
+    for priority in sorted(groups, reverse=True):
+        found = [row for call_task in groups[priority]
+                 if (row := (c.execute(DUE_WITHOUT_CALL_TASK, (now,)) if call_task is None
+                             else c.execute(DUE_IN_CALL_TASK, (call_task, now))).fetchone()) is not None]
+        if found:
+            return min(found, key=lambda r: (r["next_attempt_at"], r["id"]))
+    return None
 
 
 def _task(r: sqlite3.Row) -> TaskRow:

@@ -46,7 +46,7 @@ def submit(store: RecordsStore, msg: str = "m1", **over: str):  # type: ignore[n
 
 
 def test_schema_is_migrated_wal_and_indexed(store: RecordsStore, tmp_path: Path) -> None:
-    assert store.db.schema_version == len(MIGRATIONS) == 10
+    assert store.db.schema_version == len(MIGRATIONS) == 11
     conn = sqlite3.connect(tmp_path / "callbox.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
@@ -231,7 +231,8 @@ def test_migration_8_numbers_the_calls_made_before_it_within_their_task(tmp_path
     store.close()
     conn = sqlite3.connect(path)
     conn.executescript("BEGIN; DROP INDEX calls_task; ALTER TABLE calls DROP COLUMN attempt;"
-                       " DROP INDEX tasks_call_task; ALTER TABLE tasks DROP COLUMN call_task_id;"  # and 9 undone
+                       " DROP INDEX tasks_claim; DROP INDEX tasks_call_task;"  # 9 and 11 undone
+                       " ALTER TABLE tasks DROP COLUMN call_task_id;"
                        " DROP TABLE call_task_timers; DROP TABLE call_tasks;"
                        " ALTER TABLE tickets DROP COLUMN scenario;"
                        " PRAGMA user_version=7; COMMIT;")
