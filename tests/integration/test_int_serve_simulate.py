@@ -55,6 +55,17 @@ def wait_for(check: Any, timeout: float, proc: subprocess.Popen[str]) -> Any:
     raise AssertionError(f"not reached within {timeout} s")
 
 
+def stop(proc: subprocess.Popen[str]) -> str:
+    """SIGTERM, as systemd stops the box; killed if it is not gone in 30 s. Returns what it wrote to stderr."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+    return err
+
+
 def test_serve_simulate_takes_a_ticket_calls_and_stops_cleanly(tmp_path: Path) -> None:
     config = tmp_path / "callbox.toml"
     config.write_text('[calling]\nhours = "00:00-00:00"\nring_timeout_s = 4\nmax_attempts = 1\n')
@@ -81,12 +92,7 @@ def test_serve_simulate_takes_a_ticket_calls_and_stops_cleanly(tmp_path: Path) -
         assert call["outcome"] == "completed" and call["turns"][0]["speaker"] == "bot"
         assert any(t["speaker"] == "customer" and t["text"] for t in call["turns"])
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            _, err = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
+        err = stop(proc)
     assert proc.returncode == 0, err[-2000:]
     assert "Traceback" not in err
 

@@ -10,7 +10,6 @@ import hmac
 import http.server
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_int_serve_simulate import FINAL, ROOT, free_port, get, wait_for
+from test_int_serve_simulate import FINAL, ROOT, free_port, get, stop, wait_for
 
 ZENDESK_SECRET = "zendesk-signing-secret-for-the-trial"
 TOKEN = "trial-read-token"
@@ -115,12 +114,7 @@ def test_a_zendesk_ticket_becomes_a_call_and_its_note_reaches_zendesk(tmp_path: 
         # every operation the box queued for this ticket reaches Zendesk
         wait_for(lambda: len(zendesk.requests) >= len(stored["operations"]), 60, proc)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            _, err = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
+        err = stop(proc)
         zendesk.close()
     assert proc.returncode == 0, err[-2000:]
     assert "Traceback" not in err, err[max(0, err.find("Traceback") - 300):][:4000]
