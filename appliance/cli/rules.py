@@ -124,22 +124,22 @@ def _test(admin: Any, payload: Any, *, as_json: bool) -> int:
     return 0
 
 
+def _list_show_set(sub: Any, kind: str) -> None:
+    """The ``list``, ``show [NAME]`` and ``set FILE`` commands, the same for the rules and the scenarios."""
+    sub.add_parser("list", help=f"the {kind}, one line each")
+    show = sub.add_parser("show", help=f"the {kind} as JSON (or one, by name)")
+    show.add_argument("name", nargs="?")
+    put = sub.add_parser("set", help=f"replace the {kind} whole from a JSON or TOML file")
+    put.add_argument("file", type=Path)
+
+
 def register(commands: Any) -> None:
     r = commands.add_parser("rules", help="the owner's rules (who is called, with which scenario) and scenarios")
     rsub = r.add_subparsers(dest="rules_command", required=True)
-    rsub.add_parser("list", help="the rules in order, one line each")
-    show = rsub.add_parser("show", help="the rules as JSON (or one, by name)")
-    show.add_argument("name", nargs="?")
-    put = rsub.add_parser("set", help="replace the rules whole from a JSON or TOML file")
-    put.add_argument("file", type=Path)
+    _list_show_set(rsub, "rules")
     test = rsub.add_parser("test", help="dry-run a ticket (JSON, as the webhook takes it): nothing changes")
     test.add_argument("file", type=Path)
     test.add_argument("--json", action="store_true")
     s = rsub.add_parser("scenarios", help="the scenarios: list, show, set")
-    ssub = s.add_subparsers(dest="scenarios_command", required=True)
-    ssub.add_parser("list", help="the scenarios, one line each")
-    sshow = ssub.add_parser("show", help="the scenarios as JSON (or one, by name)")
-    sshow.add_argument("name", nargs="?")
-    sput = ssub.add_parser("set", help="replace the scenarios whole from a JSON or TOML file")
-    sput.add_argument("file", type=Path)
+    _list_show_set(s.add_subparsers(dest="scenarios_command", required=True), "scenarios")
     r.set_defaults(func=run_rules_command)
