@@ -28,7 +28,7 @@ def flow_not_published(flow_id: str) -> Guard:
 
 def dial_guard(phone: str, flow_id: str, *, configs: ConfigStore, do_not_call: DoNotCall) -> Guard | None:
     """The first guard that stops a call to ``phone`` with flow ``flow_id``, or None: it may dial."""
-    if configs.flow(flow_id) is None:
+    if not configs.published(flow_id):
         return flow_not_published(flow_id)
     entry = do_not_call.entry(phone)
     if entry is not None:

@@ -57,7 +57,12 @@ class RuleSet:
 
 
 def load_ruleset(configs: ConfigStore) -> RuleSet:
-    """The stored rules and scenarios, parsed (RulesInvalid if the stored set was broken by hand)."""
+    """The stored rules and scenarios, parsed (RulesInvalid if the stored set was broken by hand); parsed again
+    only when the store's file changed (``ConfigStore.derived``), not per ticket."""
+    return configs.derived("ruleset", _parse_stored)
+
+
+def _parse_stored(configs: ConfigStore) -> RuleSet:
     stored = configs.decisions() or {"rules": [], "scenarios": []}
     scenarios = parse_scenarios(stored["scenarios"])
     rules = parse_rules(stored["rules"], {s.name for s in scenarios})

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
 from appliance.errors import StorageError
 from appliance.files import write_atomic
+
+T = TypeVar("T")
 
 
 class AtomicJSONStorage(Storage):
@@ -21,6 +24,7 @@ class AtomicJSONStorage(Storage):
     def __init__(self, path: str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.generation = 0  # counts this process's writes (ConfigStore.derived)
 
     def read(self) -> dict[str, dict[str, Any]] | None:
         try:
@@ -39,7 +43,10 @@ class AtomicJSONStorage(Storage):
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
         text = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True)
-        write_atomic(self.path, text.encode("utf-8"), sync_dir=True)
+        try:
+            write_atomic(self.path, text.encode("utf-8"), sync_dir=True)
+        finally:
+            self.generation += 1
 
     def close(self) -> None:
         pass
@@ -53,6 +60,31 @@ class ConfigStore:
         self._lock = threading.RLock()  # reentrant: set_decisions' check reads flows under it
         self._db = TinyDB(str(path), storage=AtomicJSONStorage)
         self.path = path
+        self._derived: dict[str, tuple[tuple[int, ...], Any]] = {}
+
+    def _signature(self) -> tuple[int, ...]:
+        """This process's writes so far and the file's identity: any write changes it, ours (the generation)
+        or another process's (``callbox rules set`` renames a new file in: a new inode, mtime and size)."""
+        storage: AtomicJSONStorage = self._db.storage  # type: ignore[assignment]
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return (storage.generation,)
+        return storage.generation, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size
+
+    def derived(self, key: str, build: Callable[[ConfigStore], T]) -> T:
+        """``build(self)``, kept until the file changes, so that what every ticket needs (the parsed rules, the
+        published flows) is not read and parsed again per ticket. The signature is taken before ``build`` reads,
+        so a write racing it only costs a rebuild. The value is shared: ``build`` returns something its users do
+        not change (frozen dataclasses, tuples, frozensets). An exception from ``build`` is not kept."""
+        with self._lock:
+            signature = self._signature()
+            kept = self._derived.get(key)
+            if kept is not None and kept[0] == signature:
+                return kept[1]  # type: ignore[no-any-return]
+            value = build(self)
+            self._derived[key] = (signature, value)
+            return value
 
     def close(self) -> None:
         with self._lock:
@@ -90,6 +122,10 @@ class ConfigStore:
         with self._lock:
             found = self._db.table("flow_versions").search(q.flow_id == flow_id)
         return sorted(int(d["version"]) for d in found)
+
+    def published(self, flow_id: str) -> bool:
+        """Whether any version of ``flow_id`` is published (read from the file only when it changed)."""
+        return flow_id in self.derived("published_flow_ids", lambda store: frozenset(store.flow_ids()))
 
     def flow_ids(self) -> list[str]:
         with self._lock:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
 
 import phonenumbers
 
@@ -25,11 +26,20 @@ class PhoneNumberInvalid(ValueError):
     """Not a phone number, or a national number without a region to read it in; the message says which."""
 
 
+# Numbers e164() returned lately: as it is idempotent, one of them is its own answer in any region, so the
+# ticket's number, read once at intake, is not parsed again by the do-not-call check a moment later.
+_RECENT: dict[str, None] = {}
+_RECENT_MAX = 4096
+_RECENT_LOCK = threading.Lock()
+
+
 def e164(raw: str, region: str | None = None) -> str:
     """``raw`` in E.164. ``region`` reads national numbers (``0612345678`` with ``FR``). Idempotent."""
     compact = _SEPARATORS.sub("", raw.strip())
     if compact.startswith("00"):  # the international prefix most of the world dials
         compact = "+" + compact[2:]
+    if compact in _RECENT:
+        return compact
     if not _DIGITS.match(compact):
         raise PhoneNumberInvalid(f"{raw!r} is not a phone number")
     if not compact.startswith("+") and not region:
@@ -41,7 +51,12 @@ def e164(raw: str, region: str | None = None) -> str:
         raise PhoneNumberInvalid(f"{raw!r} is not a phone number ({exc._msg})") from None
     if not phonenumbers.is_possible_number(number):
         raise PhoneNumberInvalid(f"{raw!r} has the wrong number of digits for country code +{number.country_code}")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    canonical: str = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    with _RECENT_LOCK:
+        if len(_RECENT) >= _RECENT_MAX:
+            del _RECENT[next(iter(_RECENT))]  # the oldest
+        _RECENT[canonical] = None
+    return canonical
 
 
 def e164_or_none(raw: str, region: str | None = None) -> str | None:

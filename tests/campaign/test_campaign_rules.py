@@ -291,3 +291,36 @@ def test_scenario_redials_are_validated_with_their_path_and_reach_the_call_task(
                                     "task": {"max_attempts": 6, "redials": {"busy": 3, "no_answer": 0}}}])
     assert dict(scenario.task)["redials"] == {"busy": 3, "no_answer": 0}
     assert parse_settings(standing_settings(scenario)).redials == {"busy": 3, "no_answer": 0}
+
+
+def test_the_parsed_rules_are_kept_until_the_file_changes_here_or_in_another_process(configs: ConfigStore) -> None:
+    first = load_ruleset(configs)
+    assert load_ruleset(configs) is first  # not read and parsed again per ticket
+    other = ConfigStore(configs.path)  # another writer of the same file, as `callbox rules set` is
+    try:
+        replace_rules(other, [])
+    finally:
+        other.close()
+    assert load_ruleset(configs).rules == ()  # the other writer's change is seen at once
+    configs.set_decisions(rules=DEFAULT_RULES)
+    again = load_ruleset(configs)
+    assert [r.name for r in again.rules] == [r["name"] for r in DEFAULT_RULES]
+    assert load_ruleset(configs) is again
+
+
+def test_a_broken_stored_set_is_reported_on_every_read_not_kept(configs: ConfigStore) -> None:
+    data = json.loads(configs.path.read_text(encoding="utf-8"))
+    (table,) = data["decisions"].values()
+    table["rules"] = [{"name": "no action"}]
+    configs.path.write_text(json.dumps(data), encoding="utf-8")  # by hand, under the box
+    for _ in range(2):
+        with pytest.raises(RulesInvalid):
+            load_ruleset(configs)
+    configs.set_decisions(rules=[])
+    assert load_ruleset(configs).rules == ()
+
+
+def test_a_flow_counts_as_published_from_the_moment_it_is(configs: ConfigStore) -> None:
+    assert not configs.published("payment")
+    configs.publish_flow(PAYMENT)
+    assert configs.published("payment")
