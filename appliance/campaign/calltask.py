@@ -11,6 +11,7 @@ narrow the compliance preset's (:func:`task_rules` intersects them), never widen
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -141,8 +142,8 @@ def parse_settings(doc: Any) -> TaskSettings:
         broadcast=broadcast,
         lines=_int(doc, "lines", 1, MAX_LINES),
         max_attempts=_int(doc, "max_attempts", 1, MAX_ATTEMPTS),
-        retry=_retry(doc.get("retry")),
-        redials=_redials(doc.get("redials")),
+        retry=_per_outcome(doc.get("retry"), "retry", "minutes", _minutes),
+        redials=_per_outcome(doc.get("redials"), "redials", "redials at most", _count),
         valid_days=_int(doc, "valid_days", 1, MAX_VALID_DAYS),
         valid_until=_valid_until(doc.get("valid_until")),
         hours=_hours(doc.get("hours")),
@@ -150,40 +151,36 @@ def parse_settings(doc: Any) -> TaskSettings:
     )
 
 
-def _retry(value: Any) -> dict[str, float]:
+def _per_outcome(value: Any, key: str, what: str, number: Callable[[Any, str], Any]) -> dict[str, Any]:
+    """A dict retried outcome -> ``number(value, field)`` (the value checked, or ``TaskInvalid``); ``what`` says
+    what the values are, for the message when ``value`` is not a dict."""
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise TaskInvalid("must be an object: outcome -> minutes", field="settings.retry")
-    out: dict[str, float] = {}
-    for key, minutes in value.items():
-        name = f"settings.retry.{str(key)[:40]}"
-        if key not in RETRY_KEYS:
+        raise TaskInvalid(f"must be an object: outcome -> {what}", field=f"settings.{key}")
+    out: dict[str, Any] = {}
+    for outcome, item in value.items():
+        name = f"settings.{key}.{str(outcome)[:40]}"
+        if outcome not in RETRY_KEYS:
             raise TaskInvalid(f"not a retried outcome; one of {', '.join(RETRY_KEYS)}", field=name)
-        if isinstance(minutes, bool) or not isinstance(minutes, int | float) or minutes != minutes:
-            raise TaskInvalid("must be a number of minutes", field=name)
-        if not 1 <= minutes <= MAX_RETRY_MINUTES:
-            raise TaskInvalid(f"must be from 1 to {MAX_RETRY_MINUTES} minutes", field=name)
-        out[key] = float(minutes)
+        out[outcome] = number(item, name)
     return out
 
 
-def _redials(value: Any) -> dict[str, int]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise TaskInvalid("must be an object: outcome -> redials at most", field="settings.redials")
-    out: dict[str, int] = {}
-    for key, count in value.items():
-        name = f"settings.redials.{str(key)[:40]}"
-        if key not in RETRY_KEYS:
-            raise TaskInvalid(f"not a retried outcome; one of {', '.join(RETRY_KEYS)}", field=name)
-        if isinstance(count, bool) or not isinstance(count, int):
-            raise TaskInvalid(f"must be a whole number from 0 to {MAX_ATTEMPTS}", field=name)
-        if not 0 <= count <= MAX_ATTEMPTS:
-            raise TaskInvalid(f"must be from 0 to {MAX_ATTEMPTS}, not {count}", field=name)
-        out[key] = count
-    return out
+def _minutes(minutes: Any, name: str) -> float:
+    if isinstance(minutes, bool) or not isinstance(minutes, int | float) or minutes != minutes:
+        raise TaskInvalid("must be a number of minutes", field=name)
+    if not 1 <= minutes <= MAX_RETRY_MINUTES:
+        raise TaskInvalid(f"must be from 1 to {MAX_RETRY_MINUTES} minutes", field=name)
+    return float(minutes)
+
+
+def _count(count: Any, name: str) -> int:
+    if isinstance(count, bool) or not isinstance(count, int):
+        raise TaskInvalid(f"must be a whole number from 0 to {MAX_ATTEMPTS}", field=name)
+    if not 0 <= count <= MAX_ATTEMPTS:
+        raise TaskInvalid(f"must be from 0 to {MAX_ATTEMPTS}, not {count}", field=name)
+    return count
 
 
 def _valid_until(value: Any) -> str | None:
