@@ -21,20 +21,21 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import time
-from typing import Any
+from typing import Any, TypeVar
 
 from appliance.config import RetryConfig
 from appliance.dialog.flow.model import Flow
 from appliance.errors import RulesInvalid
 from appliance.records.ticket import STANDARD_VARIABLES, Ticket
 
-__all__ = ["FIELDS", "TASK_KEYS", "Problems", "Scenario", "call_variables", "check_flows", "field_value",
+__all__ = ["FIELDS", "TASK_KEYS", "Problems", "Scenario", "call_variables", "check_flows", "field_value", "parse_list",
            "parse_scenarios"]
 
 MAX_ITEMS = 200  # rules or scenarios in one set
 MAX_TEXT = 1000
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,63}$")
 VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+T = TypeVar("T")
 
 # The ticket's fields by the path rules and mappings name them (``vars.<name>`` for a ticket variable).
 FIELDS: dict[str, Callable[[Ticket], str]] = {
@@ -212,25 +213,31 @@ def parse_scenarios(docs: Any) -> list[Scenario]:
     return out
 
 
-def _scenarios(docs: Any, p: Problems) -> list[Scenario]:
+def parse_list(docs: Any, key: str, noun: str, p: Problems, parse: Callable[[Any, str], T | None]) -> list[T]:
+    """The items of a list of named documents (``key``: rules or scenarios) that ``parse`` reads at their path
+    (``rules[2]``); a list too long, or a name an earlier item has, noted as a problem."""
     if not isinstance(docs, list):
-        p.add("scenarios", f"must be a list of scenarios, not {kind(docs)}")
+        p.add(key, f"must be a list of {key}, not {kind(docs)}")
         return []
     if len(docs) > MAX_ITEMS:
-        p.add("scenarios", f"has more than {MAX_ITEMS} scenarios")
+        p.add(key, f"has more than {MAX_ITEMS} {key}")
         return []
-    out: list[Scenario] = []
+    out: list[T] = []
     seen: set[str] = set()
     for i, doc in enumerate(docs):
-        scenario = _scenario(doc, f"scenarios[{i}]", p)
+        item = parse(doc, f"{key}[{i}]")
         name = doc.get("name") if isinstance(doc, dict) else None
         if isinstance(name, str) and name in seen:
-            p.add(f"scenarios[{i}].name", f"{name!r} is the name of an earlier scenario")
+            p.add(f"{key}[{i}].name", f"{name!r} is the name of an earlier {noun}")
         if isinstance(name, str):
             seen.add(name)
-        if scenario is not None:
-            out.append(scenario)
+        if item is not None:
+            out.append(item)
     return out
+
+
+def _scenarios(docs: Any, p: Problems) -> list[Scenario]:
+    return parse_list(docs, "scenarios", "scenario", p, lambda doc, where: _scenario(doc, where, p))
 
 
 def _scenario(doc: Any, where: str, p: Problems) -> Scenario | None:
