@@ -150,7 +150,9 @@ def _task_body() -> dict[str, Any] | tuple[Response, int]:
 
 
 def _task_invalid(exc: TaskInvalid) -> tuple[Response, int]:
-    return error(400, "invalid_task", exc.message, field=exc.field)
+    """400 naming the first problem (``field``, ``message``) and every one found (``problems``)."""
+    return error(400, "invalid_task", exc.message, field=exc.field,
+                 problems=[{"field": field, "message": message} for field, message in exc.problems])
 
 
 @bp.post("/tasks/preview")

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
-from datetime import time
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+from appliance.campaign.calltask import check_settings
 from appliance.config import RetryConfig
 from appliance.dialog.flow.model import Flow
 from appliance.errors import RulesInvalid
@@ -51,9 +51,7 @@ FIELDS: dict[str, Callable[[Ticket], str]] = {
 }
 SCENARIO_KEYS = {"name", "description", "covers", "flow", "version", "variables", "defaults", "task"}
 COVERS_KEYS = {"type", "order_status"}
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-RETRIED = tuple(f.name for f in fields(RetryConfig))  # the outcomes the retry table waits after
-# A scenario's call task settings (plain values, checked by ``task_settings``; the call tasks read them)
+# A scenario's call task settings (checked by ``task_settings`` with the call tasks' own check; they read them)
 TASK_KEYS = ("max_attempts", "retry", "redials", "priority", "lines", "valid_days", "hours")
 
 
@@ -185,7 +183,7 @@ class Scenario:
 
     def retry_override(self, retry: RetryConfig) -> RetryConfig:
         """The box's retry table with this scenario's waits (minutes) over it."""
-        minutes: Mapping[str, int] = self.task.get("retry") or {}
+        minutes: Mapping[str, float] = self.task.get("retry") or {}
         return replace(retry, **{name: float(m * 60) for name, m in minutes.items()})
 
 
@@ -305,72 +303,18 @@ def _mapping(value: Any, where: str, p: Problems, *, paths: bool) -> dict[str, s
     return out
 
 
-def _hours(value: Any, where: str, p: Problems) -> dict[str, list[str]]:
-    d = p.obj(value, where, set(WEEKDAYS)) or {}
-    out: dict[str, list[str]] = {}
-    for day in WEEKDAYS:
-        if day not in d:
-            continue
-        spans = d[day]
-        if not isinstance(spans, list):
-            p.add(f"{where}.{day}", f"must be a list of \"HH:MM-HH:MM\" (empty: no calls that day), not {kind(spans)}")
-            continue
-        good = []
-        for i, span in enumerate(spans):
-            why = _span_problem(span)
-            if why is not None:
-                p.add(f"{where}.{day}[{i}]", why)
-            else:
-                good.append(span)
-        out[day] = good
-    return out
-
-
-def _span_problem(span: Any) -> str | None:
-    if not isinstance(span, str) or span.count("-") != 1:
-        return f"must be a text \"HH:MM-HH:MM\", not {span!r}"[:200]
-    start, end = (part.strip() for part in span.split("-"))
-    try:
-        if not re.fullmatch(r"\d\d:\d\d", start) or not re.fullmatch(r"\d\d:\d\d", end):
-            raise ValueError
-        begins = time.fromisoformat(start)
-        ends = time(23, 59, 59, 999999) if end == "24:00" else time.fromisoformat(end)
-    except ValueError:
-        return f"{span!r} is not \"HH:MM-HH:MM\" (24-hour clock; 24:00 ends at midnight)"[:200]
-    if ends <= begins:
-        return f"{span!r} ends before it starts"[:200]
-    return None
-
-
 def task_settings(value: Any, where: str, p: Problems) -> dict[str, Any]:
-    """The call task's settings, checked: ``max_attempts`` (1-20), ``retry`` (outcome -> minutes before the next
-    try, over the box's retry table: busy, no_answer, rejected, failed, interrupted), ``priority`` (0-100,
-    higher first), ``lines`` (lines it may use at once, 1-64), ``valid_days`` (1-365 days before what is left
-    expires), ``hours`` (weekday mon..sun -> ["HH:MM-HH:MM", ...] in the customer's time zone), ``redials``
-    (outcome -> how many times that outcome is redialled at most, 0-20; ``max_attempts`` still caps the total)."""
-    d = p.obj(value, where, set(TASK_KEYS))
-    if d is None:
+    """The call task's settings of a scenario, checked by the call tasks' own check
+    (:func:`appliance.campaign.calltask.check_settings`, every problem noted at its path under ``where``) and kept
+    as the keys given, normalised (``hours`` by three-letter weekday): ``max_attempts``, ``retry``, ``redials``,
+    ``priority``, ``lines``, ``valid_days``, ``hours`` (:data:`TASK_KEYS`; a standing task has no
+    ``broadcast`` or ``valid_until``)."""
+    settings, problems = check_settings(value, where, keys=TASK_KEYS)
+    for path, message in problems:
+        p.add(path, message)
+    if settings is None or not isinstance(value, dict):
         return {}
-    out: dict[str, Any] = {}
-    for key, low, high in (("max_attempts", 1, 20), ("priority", 0, 100), ("lines", 1, 64),
-                           ("valid_days", 1, 365)):
-        if key in d:
-            number = p.integer(d[key], f"{where}.{key}", low, high)
-            if number is not None:
-                out[key] = number
-    if "retry" in d:
-        retry = p.obj(d["retry"], f"{where}.retry", set(RETRIED))
-        if retry is not None:
-            minutes = {k: p.integer(v, f"{where}.retry.{k}", 1, 10080) for k, v in retry.items() if k in RETRIED}
-            out["retry"] = {k: v for k, v in minutes.items() if v is not None}
-    if "redials" in d:
-        redials = p.obj(d["redials"], f"{where}.redials", set(RETRIED))
-        if redials is not None:
-            counts = {k: p.integer(v, f"{where}.redials.{k}", 0, 20) for k, v in redials.items() if k in RETRIED}
-            out["redials"] = {k: v for k, v in counts.items() if v is not None}
-    if "hours" in d:
-        out["hours"] = _hours(d["hours"], f"{where}.hours", p)
-    return out
+    return {k: v for k, v in settings.as_dict().items() if k in value and value[k] is not None}
 
 
 FlowLookup = Callable[[str, "int | None"], "Flow | None"]  # (flow id, version or None: latest) -> parsed flow
