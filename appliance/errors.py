@@ -84,12 +84,20 @@ class TicketInvalid(CallboxError):
 
 
 class TaskInvalid(CallboxError):
-    """A call task's settings, customers or CSV cannot be used; names the field (``settings.lines``)."""
+    """A call task's settings, customers or CSV cannot be used; names the field (``settings.lines``). ``problems``
+    holds every ``(field, message)`` found (settings are checked whole); ``field`` and ``message`` are the first."""
 
-    def __init__(self, message: str, *, field: str) -> None:
-        super().__init__(f"{field}: {message}")
+    def __init__(self, message: str, *, field: str, problems: Sequence[tuple[str, str]] = ()) -> None:
+        self.problems = list(problems) or [(field, message)]
+        super().__init__("; ".join(f"{path}: {text}" for path, text in self.problems))
         self.field = field
         self.message = message
+
+    @classmethod
+    def of(cls, problems: Sequence[tuple[str, str]]) -> TaskInvalid:
+        """The error naming every one of ``problems`` (at least one)."""
+        field, message = problems[0]
+        return cls(message, field=field, problems=problems)
 
 
 class QueryInvalid(CallboxError):

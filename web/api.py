@@ -4,6 +4,7 @@ outbox)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, cast
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
@@ -149,7 +150,9 @@ def _task_body() -> dict[str, Any] | tuple[Response, int]:
 
 
 def _task_invalid(exc: TaskInvalid) -> tuple[Response, int]:
-    return error(400, "invalid_task", exc.message, field=exc.field)
+    """400 naming the first problem (``field``, ``message``) and every one found (``problems``)."""
+    return error(400, "invalid_task", exc.message, field=exc.field,
+                 problems=[{"field": field, "message": message} for field, message in exc.problems])
 
 
 @bp.post("/tasks/preview")
@@ -199,22 +202,33 @@ def get_task(task_id: int) -> Response | tuple[Response, int]:
     return jsonify(task)
 
 
-@bp.post("/tasks/<int:task_id>/<action>")
-@admin_required
-def act_on_task(task_id: int, action: str) -> Response | tuple[Response, int]:
-    """Pause, resume or cancel a call task; 409 when its state does not allow it."""
-    if action not in CALL_TASK_ACTIONS:
-        return error(404, "not_found", f"no action {action[:40]!r}; one of {', '.join(CALL_TASK_ACTIONS)}")
+def _act(call: Callable[[], object | None], missing: str, *, action: str = "") -> Response | tuple[Response, int]:
+    """Run one service call for an owner's action and answer it: its result as JSON, 404 ``missing`` when it
+    found nothing (None or False), 409 when a call task's state refuses ``action``, 503 when the box cannot."""
     try:
-        task = service().call_task_action(task_id, action)
+        found = call()
     except IllegalTransition as exc:
         return error(409, "illegal_transition", f"a {exc.state} call task cannot {action}", state=str(exc.state),
                      action=action)
     except CallboxError as exc:
         return _unavailable(exc)
-    if task is None:
-        return error(404, "not_found", f"no call task {task_id}")
-    return jsonify(task)
+    if found is None or found is False:
+        return error(404, "not_found", missing)
+    return jsonify(found)
+
+
+def _no_action(action: str, actions: tuple[str, ...]) -> tuple[Response, int] | None:
+    if action in actions:
+        return None
+    return error(404, "not_found", f"no action {action[:40]!r}; one of {', '.join(actions)}")
+
+
+@bp.post("/tasks/<int:task_id>/<action>")
+@admin_required
+def act_on_task(task_id: int, action: str) -> Response | tuple[Response, int]:
+    """Pause, resume or cancel a call task; 409 when its state does not allow it."""
+    return _no_action(action, CALL_TASK_ACTIONS) or _act(
+        lambda: service().call_task_action(task_id, action), f"no call task {task_id}", action=action)
 
 
 TIMER_ACTIONS = ("enable", "disable")
@@ -224,38 +238,22 @@ TIMER_ACTIONS = ("enable", "disable")
 @api_auth_required
 def list_timers() -> Response | tuple[Response, int]:
     """The timers that make call tasks at the times of a cron expression, each with its next due time."""
-    try:
-        return jsonify({"timers": service().timers()})
-    except CallboxError as exc:
-        return _unavailable(exc)
+    return _act(lambda: {"timers": service().timers()}, "no timers")
 
 
 @bp.post("/timers/<int:timer_id>/<action>")
 @admin_required
 def act_on_timer(timer_id: int, action: str) -> Response | tuple[Response, int]:
     """Enable or disable a timer (a disabled one never fires)."""
-    if action not in TIMER_ACTIONS:
-        return error(404, "not_found", f"no action {action[:40]!r}; one of {', '.join(TIMER_ACTIONS)}")
-    try:
-        timer = service().timer_action(timer_id, action)
-    except CallboxError as exc:
-        return _unavailable(exc)
-    if timer is None:
-        return error(404, "not_found", f"no timer {timer_id}")
-    return jsonify(timer)
+    return _no_action(action, TIMER_ACTIONS) or _act(
+        lambda: service().timer_action(timer_id, action), f"no timer {timer_id}")
 
 
 @bp.delete("/timers/<int:timer_id>")
 @admin_required
 def delete_timer(timer_id: int) -> Response | tuple[Response, int]:
     """Remove a timer; the call tasks it made stay."""
-    try:
-        deleted = service().delete_timer(timer_id)
-    except CallboxError as exc:
-        return _unavailable(exc)
-    if not deleted:
-        return error(404, "not_found", f"no timer {timer_id}")
-    return jsonify({"deleted": timer_id})
+    return _act(lambda: service().delete_timer(timer_id) and {"deleted": timer_id}, f"no timer {timer_id}")
 
 
 OUTBOX_PAGE = 50

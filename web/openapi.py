@@ -202,6 +202,10 @@ ERROR = {
         "message": text(),
         "field": text("for invalid_ticket and invalid_task: the offending field, dotted (customer.phone, "
                       "settings.lines)"),
+        "problems": {"type": "array", "description": "for invalid_task: every problem found, the first being "
+                     "`field` and `message` (settings are checked whole)",
+                     "items": {"type": "object", "required": ["field", "message"],
+                               "properties": {"field": text(), "message": text()}}},
         "state": text("for illegal_transition: the call task's state"),
         "action": text("for illegal_transition: the action refused"),
         "parameter": text("for invalid_parameter: the offending query parameter"),

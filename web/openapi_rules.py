@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from web.openapi_parts import JSON, body, error, ref, text
+from web.openapi_tasks import SETTINGS
 
 _TEXTS = {"type": "array", "minItems": 1, "maxItems": 200, "items": {"type": "string", "pattern": "\\S",
                                                                       "maxLength": 200}}
@@ -44,23 +45,12 @@ RULE: dict[str, Any] = {
                   "fields": {"vars.carrier": {"absent": True}}, "subject_regex": "parcel|package",
                   "tags_any": ["call-me"], "action": "call", "scenario": "delivery"}],
 }
-_MINUTES = {"type": "integer", "minimum": 1, "maximum": 10080}
-_SPANS = {"type": "array", "items": {"type": "string", "pattern": "^[0-9]{2}:[0-9]{2}-[0-9]{2}:[0-9]{2}$"}}
+# A scenario's call task settings: the call tasks' own (one check serves both), less what a standing task has not
 TASK_SETTINGS: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "max_attempts": {"type": "integer", "minimum": 1, "maximum": 20},
-        "retry": {"type": "object", "additionalProperties": False, "description": "minutes before the next try, "
-                  "over the box's retry table",
-                  "properties": {k: _MINUTES for k in ("busy", "no_answer", "rejected", "failed", "interrupted")}},
-        "priority": {"type": "integer", "minimum": 0, "maximum": 100, "description": "higher first"},
-        "lines": {"type": "integer", "minimum": 1, "maximum": 64, "description": "lines at once"},
-        "valid_days": {"type": "integer", "minimum": 1, "maximum": 365},
-        "hours": {"type": "object", "additionalProperties": False, "description": "calling hours per weekday in "
-                  "the customer's time zone", "properties": {d: _SPANS for d in
-                                                             ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}},
-    },
+    **SETTINGS,
+    "description": "the settings of the scenario's standing call task; every key optional; checked as a call "
+                   "task's settings are, each problem named (scenarios[0].task.lines)",
+    "properties": {k: v for k, v in SETTINGS["properties"].items() if k not in ("broadcast", "valid_until")},
 }
 SCENARIO: dict[str, Any] = {
     "type": "object",
@@ -156,5 +146,5 @@ def rules_paths(security: list[dict[str, list[str]]]) -> dict[str, Any]:
     }
 
 
-RULES_SCHEMAS = {"Rule": RULE, "Scenario": SCENARIO, "TaskSettings": TASK_SETTINGS, "RulesProblems": PROBLEMS,
+RULES_SCHEMAS = {"Rule": RULE, "Scenario": SCENARIO, "ScenarioTaskSettings": TASK_SETTINGS, "RulesProblems": PROBLEMS,
                  "RulesDryRun": DRY_RUN}

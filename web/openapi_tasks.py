@@ -14,10 +14,10 @@ DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun",
         "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _WHEN = {"type": ["string", "null"], "format": "date-time"}
 
-SETTINGS = {
+SETTINGS: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
-    "description": "a scenario's `task` dict; every key optional; refused whole, naming the field (settings.lines)",
+    "description": "every key optional; refused whole, naming every problem (settings.lines)",
     "properties": {
         "broadcast": {"type": "boolean", "default": False,
                       "description": "call every customer once; else until resolved, by the retry table"},
@@ -36,7 +36,7 @@ SETTINGS = {
         "valid_until": {"type": "string", "format": "date-time",
                         "description": "attempts still pending then end `expired` (ISO 8601 with a zone)"},
         "hours": {"type": "object", "propertyNames": {"enum": DAYS},
-                  "additionalProperties": {"type": "array", "maxItems": 8,
+                  "additionalProperties": {"type": "array", "maxItems": 24,
                                            "items": {"type": "string", "examples": ["09:00-12:00"]}},
                   "description": "calling hours per weekday on the customer's clock, inside the compliance "
                                  "preset's (never wider); a day not named has no calls"},

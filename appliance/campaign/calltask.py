@@ -4,13 +4,17 @@ a trigger fills), its state table and its settings. Pure: no I/O.
 States ``pending -> running <-> paused -> completed | expired | cancelled`` (``CALL_TASK_TABLE``). Settings are
 the shape a scenario's ``task`` dict has (``max_attempts``, ``retry`` outcome -> minutes, ``priority``,
 ``lines``, ``valid_days``, ``hours`` weekday -> ["HH:MM-HH:MM"], ``redials`` outcome -> how many times that
-outcome is redialled at most) plus ``broadcast`` and ``valid_until``; they
-are checked whole by :func:`parse_settings`, which raises only ``TaskInvalid`` naming the field. A task's hours
-narrow the compliance preset's (:func:`task_rules` intersects them), never widen them.
+outcome is redialled at most) plus ``broadcast`` and ``valid_until``. They are checked whole by one
+:func:`check_settings`, for a task made by hand, from a CSV or by a timer and for a scenario's ``task`` alike: every
+problem with its path (``settings.redials.busy``), which :func:`parse_settings` raises as ``TaskInvalid``. The
+ranges are the wider of the two checks this one replaced (priority -1000 to 1000, so that a bulk task can yield to
+the standing tasks at 0), so that settings stored under either still read. A task's hours narrow the compliance
+preset's (:func:`task_rules` intersects them), never widen them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -22,8 +26,8 @@ from appliance.config import RetryConfig
 from appliance.errors import TaskInvalid
 from appliance.states import StateTable
 
-__all__ = ["CALL_TASK_TABLE", "SOURCES", "CallTaskState", "TaskSettings", "intersect", "parse_settings",
-           "task_rules"]
+__all__ = ["CALL_TASK_TABLE", "SETTINGS_KEYS", "SOURCES", "CallTaskState", "TaskSettings", "check_settings",
+           "intersect", "parse_settings", "task_rules"]
 
 SOURCES = ("trigger", "cron", "manual", "csv")
 MAX_LINES = 64
@@ -31,6 +35,7 @@ MAX_ATTEMPTS = 20
 MAX_PRIORITY = 1000
 MAX_VALID_DAYS = 366
 MAX_RETRY_MINUTES = 60 * 24 * 30
+MAX_SPANS = 24  # spans in one day's hours
 
 
 class CallTaskState(StrEnum):
@@ -58,8 +63,8 @@ LIVE_STATES = (C.PENDING, C.RUNNING, C.PAUSED)
 
 RETRY_KEYS = tuple(f.name for f in fields(RetryConfig))  # busy, no_answer, rejected, failed, interrupted
 _DAY_KEYS = {name.lower(): i for i, name in enumerate(DAY_NAMES)}
-_KNOWN = {"broadcast", "lines", "max_attempts", "retry", "redials", "valid_days", "valid_until", "hours",
-          "priority"}
+SETTINGS_KEYS = ("broadcast", "lines", "max_attempts", "retry", "redials", "valid_days", "valid_until", "hours",
+                 "priority")
 
 
 @dataclass(frozen=True)
@@ -112,117 +117,146 @@ class TaskSettings:
         return None
 
 
-def _int(doc: dict[str, Any], key: str, low: int, high: int) -> int | None:
-    value = doc.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TaskInvalid(f"must be a whole number from {low} to {high}", field=f"settings.{key}")
-    if not low <= value <= high:
-        raise TaskInvalid(f"must be from {low} to {high}, not {value}", field=f"settings.{key}")
-    return value
+class _Refused(Exception):
+    """One value refused: the message; the caller knows its path."""
+
+
+def check_settings(doc: Any, where: str = "settings", *,
+                   keys: Collection[str] = SETTINGS_KEYS) -> tuple[TaskSettings | None, list[tuple[str, str]]]:
+    """Check a settings dict whole, the one check of a call task's settings wherever they come from (the task
+    API and CLI with ``where="settings"``, a scenario's ``task`` with ``where="scenarios[0].task"`` and its
+    smaller set of ``keys``): the settings and no problems, or None and every problem as ``(path, message)``
+    (``settings.redials.busy``)."""
+    if doc is None:
+        return TaskSettings(), []
+    if not isinstance(doc, dict):
+        return None, [(where, "must be an object")]
+    problems: list[tuple[str, str]] = []
+    unknown = sorted(_shown(k) for k in doc if k not in keys)
+    if unknown:
+        problems.append((where, f"unknown key(s) {', '.join(unknown)[:200]}; known: {', '.join(sorted(keys))}"))
+
+    def checked(key: str, check: Callable[[Any, str], Any], default: Any = None, *, nullable: bool = True) -> Any:
+        if key not in doc or (nullable and doc[key] is None):
+            return default
+        try:
+            return check(doc[key], f"{where}.{key}")
+        except _Refused as exc:
+            problems.append((f"{where}.{key}", str(exc)))
+            return default
+
+    broadcast = checked("broadcast", _bool, False, nullable=False)
+    settings = TaskSettings(  # checked in this order, so the problems come in it
+        broadcast=broadcast,
+        max_attempts=checked("max_attempts", _whole(1, MAX_ATTEMPTS)),
+        priority=checked("priority", _whole(-MAX_PRIORITY, MAX_PRIORITY), 0),
+        lines=checked("lines", _whole(1, MAX_LINES)),
+        valid_days=checked("valid_days", _whole(1, MAX_VALID_DAYS)),
+        valid_until=checked("valid_until", _valid_until),
+        retry=checked("retry", _per_outcome("minutes", _minutes, problems), {}),
+        redials=checked("redials", _per_outcome("redials at most", _whole(0, MAX_ATTEMPTS), problems), {}),
+        hours=checked("hours", lambda value, path: _hours(value, path, problems)),
+    )
+    return (None, problems) if problems else (settings, [])
 
 
 def parse_settings(doc: Any) -> TaskSettings:
-    """Check a settings dict whole; the first problem found raises ``TaskInvalid`` naming its field."""
-    if doc is None:
-        return TaskSettings()
-    if not isinstance(doc, dict):
-        raise TaskInvalid("must be an object", field="settings")
-    unknown = sorted(str(k) for k in doc if k not in _KNOWN)
-    if unknown:
-        raise TaskInvalid(f"unknown key(s) {', '.join(unknown)[:200]}; known: {', '.join(sorted(_KNOWN))}",
-                          field="settings")
-    broadcast = doc.get("broadcast", False)
-    if not isinstance(broadcast, bool):
-        raise TaskInvalid("must be true or false", field="settings.broadcast")
-    priority = _int(doc, "priority", -MAX_PRIORITY, MAX_PRIORITY)
-    return TaskSettings(
-        broadcast=broadcast,
-        lines=_int(doc, "lines", 1, MAX_LINES),
-        max_attempts=_int(doc, "max_attempts", 1, MAX_ATTEMPTS),
-        retry=_retry(doc.get("retry")),
-        redials=_redials(doc.get("redials")),
-        valid_days=_int(doc, "valid_days", 1, MAX_VALID_DAYS),
-        valid_until=_valid_until(doc.get("valid_until")),
-        hours=_hours(doc.get("hours")),
-        priority=priority or 0,
-    )
+    """Check a settings dict whole (:func:`check_settings`); ``TaskInvalid`` names every problem and its field."""
+    settings, problems = check_settings(doc)
+    if settings is None:
+        raise TaskInvalid.of(problems)
+    return settings
 
 
-def _retry(value: Any) -> dict[str, float]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise TaskInvalid("must be an object: outcome -> minutes", field="settings.retry")
-    out: dict[str, float] = {}
-    for key, minutes in value.items():
-        name = f"settings.retry.{str(key)[:40]}"
-        if key not in RETRY_KEYS:
-            raise TaskInvalid(f"not a retried outcome; one of {', '.join(RETRY_KEYS)}", field=name)
-        if isinstance(minutes, bool) or not isinstance(minutes, int | float) or minutes != minutes:
-            raise TaskInvalid("must be a number of minutes", field=name)
-        if not 1 <= minutes <= MAX_RETRY_MINUTES:
-            raise TaskInvalid(f"must be from 1 to {MAX_RETRY_MINUTES} minutes", field=name)
-        out[key] = float(minutes)
-    return out
+def _shown(key: Any) -> str:
+    """A key of the document as a path part: at most 40 characters, a lone surrogate escaped."""
+    return str(key)[:40].encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _redials(value: Any) -> dict[str, int]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise TaskInvalid("must be an object: outcome -> redials at most", field="settings.redials")
-    out: dict[str, int] = {}
-    for key, count in value.items():
-        name = f"settings.redials.{str(key)[:40]}"
-        if key not in RETRY_KEYS:
-            raise TaskInvalid(f"not a retried outcome; one of {', '.join(RETRY_KEYS)}", field=name)
-        if isinstance(count, bool) or not isinstance(count, int):
-            raise TaskInvalid(f"must be a whole number from 0 to {MAX_ATTEMPTS}", field=name)
-        if not 0 <= count <= MAX_ATTEMPTS:
-            raise TaskInvalid(f"must be from 0 to {MAX_ATTEMPTS}, not {count}", field=name)
-        out[key] = count
-    return out
+def _bool(value: Any, _path: str) -> bool:
+    if not isinstance(value, bool):
+        raise _Refused("must be true or false")
+    return value
 
 
-def _valid_until(value: Any) -> str | None:
-    if value is None:
-        return None
+def _whole(low: int, high: int) -> Callable[[Any, str], int]:
+    def check(value: Any, _path: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _Refused(f"must be a whole number from {low} to {high}")
+        if not low <= value <= high:
+            raise _Refused(f"must be from {low} to {high}, not {value}")
+        return value
+
+    return check
+
+
+def _per_outcome(what: str, number: Callable[[Any, str], Any],
+                 problems: list[tuple[str, str]]) -> Callable[[Any, str], dict[str, Any]]:
+    """The check of a dict retried outcome -> ``number(value)``; a bad outcome or value is noted in ``problems``
+    at its own path and the others still checked. ``what`` says what the values are."""
+    def check(value: Any, path: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise _Refused(f"must be an object: outcome -> {what}")
+        out: dict[str, Any] = {}
+        for outcome, item in value.items():
+            name = f"{path}.{_shown(outcome)}"
+            if outcome not in RETRY_KEYS:
+                problems.append((name, f"not a retried outcome; one of {', '.join(RETRY_KEYS)}"))
+                continue
+            try:
+                out[outcome] = number(item, name)
+            except _Refused as exc:
+                problems.append((name, str(exc)))
+        return out
+
+    return check
+
+
+def _minutes(minutes: Any, _path: str) -> float:
+    if isinstance(minutes, bool) or not isinstance(minutes, int | float) or minutes != minutes:
+        raise _Refused("must be a number of minutes")
+    if not 1 <= minutes <= MAX_RETRY_MINUTES:
+        raise _Refused(f"must be from 1 to {MAX_RETRY_MINUTES} minutes")
+    return float(minutes)
+
+
+def _valid_until(value: Any, _path: str) -> str:
     if not isinstance(value, str) or len(value) > 64:
-        raise TaskInvalid("must be an ISO 8601 time with a zone", field="settings.valid_until")
+        raise _Refused("must be an ISO 8601 time with a zone")
     try:
         when = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise TaskInvalid("is not an ISO 8601 time such as 2026-12-24T18:00:00+01:00",
-                          field="settings.valid_until") from None
+        raise _Refused("is not an ISO 8601 time such as 2026-12-24T18:00:00+01:00") from None
     if when.tzinfo is None:
-        raise TaskInvalid("has no time zone (add Z or an offset such as +02:00)", field="settings.valid_until")
+        raise _Refused("has no time zone (add Z or an offset such as +02:00)")
     return when.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
-def _hours(value: Any) -> dict[str, tuple[str, ...]] | None:
-    if value is None:
-        return None
+def _hours(value: Any, path: str, problems: list[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+    """Weekday -> spans; a bad day or span is noted in ``problems`` at the day's path, the other days still
+    checked."""
     if not isinstance(value, dict):
-        raise TaskInvalid('must be an object: weekday -> ["HH:MM-HH:MM", ...]', field="settings.hours")
+        raise _Refused('must be an object: weekday -> ["HH:MM-HH:MM", ...]')
     out: dict[str, tuple[str, ...]] = {}
     for key, spans in value.items():
-        name = f"settings.hours.{str(key)[:40]}"
+        name = f"{path}.{_shown(key)}"
         word = str(key).strip().lower()
-        day = word[:3]
         if word not in _DAY_KEYS and word not in _FULL_DAYS:
-            raise TaskInvalid("not a weekday (mon, tue, wed, thu, fri, sat, sun)", field=name)
+            problems.append((name, "not a weekday (mon, tue, wed, thu, fri, sat, sun)"))
+            continue
         if isinstance(spans, str):
             spans = [spans]
-        if not isinstance(spans, list) or not all(isinstance(s, str) for s in spans) or len(spans) > 8:
-            raise TaskInvalid('must be a list of spans such as "09:00-12:00"', field=name)
+        if not isinstance(spans, list) or not all(isinstance(s, str) for s in spans) or len(spans) > MAX_SPANS:
+            problems.append((name, f'must be a list of at most {MAX_SPANS} spans such as "09:00-12:00"'))
+            continue
+        bad = len(problems)
         for span in spans:
             try:
                 parse_hours(span)
             except ValueError as exc:
-                raise TaskInvalid(str(exc)[:200], field=name) from None
-        out[day] = tuple(spans)
+                problems.append((name, str(exc)[:200]))
+        if len(problems) == bad:
+            out[word[:3]] = tuple(spans)
     return out
 
 

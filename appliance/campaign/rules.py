@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.campaign.scenarios import MAX_ITEMS, Problems, Scenario, field_value, kind, valid_field
+from appliance.campaign.scenarios import Problems, Scenario, field_value, parse_list, valid_field
 from appliance.records.ticket import Ticket
 
 __all__ = ["Decision", "Rule", "RuleCheck", "Verdict", "decide", "evaluate", "parse_rules"]
@@ -130,24 +130,7 @@ def parse_rules(docs: Any, scenario_names: set[str] | None = None) -> list[Rule]
 
 
 def _rules(docs: Any, p: Problems, scenario_names: set[str] | None) -> list[Rule]:
-    if not isinstance(docs, list):
-        p.add("rules", f"must be a list of rules, not {kind(docs)}")
-        return []
-    if len(docs) > MAX_ITEMS:
-        p.add("rules", f"has more than {MAX_ITEMS} rules")
-        return []
-    out: list[Rule] = []
-    seen: set[str] = set()
-    for i, doc in enumerate(docs):
-        rule = _rule(doc, f"rules[{i}]", p, scenario_names)
-        name = doc.get("name") if isinstance(doc, dict) else None
-        if isinstance(name, str) and name in seen:
-            p.add(f"rules[{i}].name", f"{name!r} is the name of an earlier rule")
-        if isinstance(name, str):
-            seen.add(name)
-        if rule is not None:
-            out.append(rule)
-    return out
+    return parse_list(docs, "rules", "rule", p, lambda doc, where: _rule(doc, where, p, scenario_names))
 
 
 def _rule(doc: Any, where: str, p: Problems, scenario_names: set[str] | None) -> Rule | None:

@@ -19,22 +19,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
-from datetime import time
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
+from appliance.campaign.calltask import check_settings
 from appliance.config import RetryConfig
 from appliance.dialog.flow.model import Flow
 from appliance.errors import RulesInvalid
 from appliance.records.ticket import STANDARD_VARIABLES, Ticket
 
-__all__ = ["FIELDS", "TASK_KEYS", "Problems", "Scenario", "call_variables", "check_flows", "field_value",
+__all__ = ["FIELDS", "TASK_KEYS", "Problems", "Scenario", "call_variables", "check_flows", "field_value", "parse_list",
            "parse_scenarios"]
 
 MAX_ITEMS = 200  # rules or scenarios in one set
 MAX_TEXT = 1000
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,63}$")
 VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+T = TypeVar("T")
 
 # The ticket's fields by the path rules and mappings name them (``vars.<name>`` for a ticket variable).
 FIELDS: dict[str, Callable[[Ticket], str]] = {
@@ -50,9 +51,7 @@ FIELDS: dict[str, Callable[[Ticket], str]] = {
 }
 SCENARIO_KEYS = {"name", "description", "covers", "flow", "version", "variables", "defaults", "task"}
 COVERS_KEYS = {"type", "order_status"}
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-RETRIED = tuple(f.name for f in fields(RetryConfig))  # the outcomes the retry table waits after
-# A scenario's call task settings (plain values, checked by ``task_settings``; the call tasks read them)
+# A scenario's call task settings (checked by ``task_settings`` with the call tasks' own check; they read them)
 TASK_KEYS = ("max_attempts", "retry", "redials", "priority", "lines", "valid_days", "hours")
 
 
@@ -184,7 +183,7 @@ class Scenario:
 
     def retry_override(self, retry: RetryConfig) -> RetryConfig:
         """The box's retry table with this scenario's waits (minutes) over it."""
-        minutes: Mapping[str, int] = self.task.get("retry") or {}
+        minutes: Mapping[str, float] = self.task.get("retry") or {}
         return replace(retry, **{name: float(m * 60) for name, m in minutes.items()})
 
 
@@ -212,25 +211,31 @@ def parse_scenarios(docs: Any) -> list[Scenario]:
     return out
 
 
-def _scenarios(docs: Any, p: Problems) -> list[Scenario]:
+def parse_list(docs: Any, key: str, noun: str, p: Problems, parse: Callable[[Any, str], T | None]) -> list[T]:
+    """The items of a list of named documents (``key``: rules or scenarios) that ``parse`` reads at their path
+    (``rules[2]``); a list too long, or a name an earlier item has, noted as a problem."""
     if not isinstance(docs, list):
-        p.add("scenarios", f"must be a list of scenarios, not {kind(docs)}")
+        p.add(key, f"must be a list of {key}, not {kind(docs)}")
         return []
     if len(docs) > MAX_ITEMS:
-        p.add("scenarios", f"has more than {MAX_ITEMS} scenarios")
+        p.add(key, f"has more than {MAX_ITEMS} {key}")
         return []
-    out: list[Scenario] = []
+    out: list[T] = []
     seen: set[str] = set()
     for i, doc in enumerate(docs):
-        scenario = _scenario(doc, f"scenarios[{i}]", p)
+        item = parse(doc, f"{key}[{i}]")
         name = doc.get("name") if isinstance(doc, dict) else None
         if isinstance(name, str) and name in seen:
-            p.add(f"scenarios[{i}].name", f"{name!r} is the name of an earlier scenario")
+            p.add(f"{key}[{i}].name", f"{name!r} is the name of an earlier {noun}")
         if isinstance(name, str):
             seen.add(name)
-        if scenario is not None:
-            out.append(scenario)
+        if item is not None:
+            out.append(item)
     return out
+
+
+def _scenarios(docs: Any, p: Problems) -> list[Scenario]:
+    return parse_list(docs, "scenarios", "scenario", p, lambda doc, where: _scenario(doc, where, p))
 
 
 def _scenario(doc: Any, where: str, p: Problems) -> Scenario | None:
@@ -298,72 +303,18 @@ def _mapping(value: Any, where: str, p: Problems, *, paths: bool) -> dict[str, s
     return out
 
 
-def _hours(value: Any, where: str, p: Problems) -> dict[str, list[str]]:
-    d = p.obj(value, where, set(WEEKDAYS)) or {}
-    out: dict[str, list[str]] = {}
-    for day in WEEKDAYS:
-        if day not in d:
-            continue
-        spans = d[day]
-        if not isinstance(spans, list):
-            p.add(f"{where}.{day}", f"must be a list of \"HH:MM-HH:MM\" (empty: no calls that day), not {kind(spans)}")
-            continue
-        good = []
-        for i, span in enumerate(spans):
-            why = _span_problem(span)
-            if why is not None:
-                p.add(f"{where}.{day}[{i}]", why)
-            else:
-                good.append(span)
-        out[day] = good
-    return out
-
-
-def _span_problem(span: Any) -> str | None:
-    if not isinstance(span, str) or span.count("-") != 1:
-        return f"must be a text \"HH:MM-HH:MM\", not {span!r}"[:200]
-    start, end = (part.strip() for part in span.split("-"))
-    try:
-        if not re.fullmatch(r"\d\d:\d\d", start) or not re.fullmatch(r"\d\d:\d\d", end):
-            raise ValueError
-        begins = time.fromisoformat(start)
-        ends = time(23, 59, 59, 999999) if end == "24:00" else time.fromisoformat(end)
-    except ValueError:
-        return f"{span!r} is not \"HH:MM-HH:MM\" (24-hour clock; 24:00 ends at midnight)"[:200]
-    if ends <= begins:
-        return f"{span!r} ends before it starts"[:200]
-    return None
-
-
 def task_settings(value: Any, where: str, p: Problems) -> dict[str, Any]:
-    """The call task's settings, checked: ``max_attempts`` (1-20), ``retry`` (outcome -> minutes before the next
-    try, over the box's retry table: busy, no_answer, rejected, failed, interrupted), ``priority`` (0-100,
-    higher first), ``lines`` (lines it may use at once, 1-64), ``valid_days`` (1-365 days before what is left
-    expires), ``hours`` (weekday mon..sun -> ["HH:MM-HH:MM", ...] in the customer's time zone), ``redials``
-    (outcome -> how many times that outcome is redialled at most, 0-20; ``max_attempts`` still caps the total)."""
-    d = p.obj(value, where, set(TASK_KEYS))
-    if d is None:
+    """The call task's settings of a scenario, checked by the call tasks' own check
+    (:func:`appliance.campaign.calltask.check_settings`, every problem noted at its path under ``where``) and kept
+    as the keys given, normalised (``hours`` by three-letter weekday): ``max_attempts``, ``retry``, ``redials``,
+    ``priority``, ``lines``, ``valid_days``, ``hours`` (:data:`TASK_KEYS`; a standing task has no
+    ``broadcast`` or ``valid_until``)."""
+    settings, problems = check_settings(value, where, keys=TASK_KEYS)
+    for path, message in problems:
+        p.add(path, message)
+    if settings is None or not isinstance(value, dict):
         return {}
-    out: dict[str, Any] = {}
-    for key, low, high in (("max_attempts", 1, 20), ("priority", 0, 100), ("lines", 1, 64),
-                           ("valid_days", 1, 365)):
-        if key in d:
-            number = p.integer(d[key], f"{where}.{key}", low, high)
-            if number is not None:
-                out[key] = number
-    if "retry" in d:
-        retry = p.obj(d["retry"], f"{where}.retry", set(RETRIED))
-        if retry is not None:
-            minutes = {k: p.integer(v, f"{where}.retry.{k}", 1, 10080) for k, v in retry.items() if k in RETRIED}
-            out["retry"] = {k: v for k, v in minutes.items() if v is not None}
-    if "redials" in d:
-        redials = p.obj(d["redials"], f"{where}.redials", set(RETRIED))
-        if redials is not None:
-            counts = {k: p.integer(v, f"{where}.redials.{k}", 0, 20) for k, v in redials.items() if k in RETRIED}
-            out["redials"] = {k: v for k, v in counts.items() if v is not None}
-    if "hours" in d:
-        out["hours"] = _hours(d["hours"], f"{where}.hours", p)
-    return out
+    return {k: v for k, v in settings.as_dict().items() if k in value and value[k] is not None}
 
 
 FlowLookup = Callable[[str, "int | None"], "Flow | None"]  # (flow id, version or None: latest) -> parsed flow

@@ -148,7 +148,8 @@ def run_tasks_command(opts: argparse.Namespace) -> int:
             print(json.dumps(out, indent=2, ensure_ascii=False))
         return 0
     except TaskInvalid as exc:
-        print(f"callbox: {exc.field}: {exc.message}", file=sys.stderr)
+        for field, message in exc.problems:
+            print(f"callbox: {field}: {message}", file=sys.stderr)
         return 2
     except (TaskNotFound, TimerNotFound) as exc:
         raise CallboxError(str(exc)) from None

@@ -147,13 +147,16 @@ def test_scenario_validation_names_each_field() -> None:
     with pytest.raises(RulesInvalid) as err:
         parse_scenarios([
             {"name": "a", "flow": "f", "task": {"max_attempts": 0, "retry": {"busy": 5, "machine": 3},
-                                                "hours": {"mon": ["18:00-09:00"], "xyz": []}, "lines": True}},
+                                                "hours": {"mon": ["18:00-09:00", "9-10"], "xyz": []},
+                                                "lines": True}},
             {"name": "b", "flow": "f", "variables": {"x": "order.colour", "9y": "id"}, "version": "two"},
             {"name": "a", "flow": "f"},
         ])
     paths = [p for p, _ in err.value.problems]
+    # the task is checked as a call task's settings are: a span past midnight ("18:00-09:00") is two windows, as
+    # a call task takes it; a bad span is named at its day
     assert paths == ["scenarios[0].task.max_attempts", "scenarios[0].task.lines", "scenarios[0].task.retry.machine",
-                     "scenarios[0].task.hours.xyz", "scenarios[0].task.hours.mon[0]", "scenarios[1].version",
+                     "scenarios[0].task.hours.mon", "scenarios[0].task.hours.xyz", "scenarios[1].version",
                      "scenarios[1].variables.x", "scenarios[1].variables.9y", "scenarios[2].name"]
 
 
@@ -164,6 +167,28 @@ def test_task_settings_are_a_plain_validated_dict_and_retry_waits_override_the_t
     assert dict(scenario.task) == task
     retry = scenario.retry_override(RetryConfig())
     assert retry.no_answer == 1800.0 and retry.busy == RetryConfig().busy
+
+
+# Two settings a call task refuses; a scenario's task and a task made by hand get the same messages for them
+BAD_SETTINGS = {"priority": 5000, "redials": {"busy": 21, "no_answer": 1}}
+BAD_MESSAGES = [("priority", "must be from -1000 to 1000, not 5000"), ("redials.busy", "must be from 0 to 20, not 21")]
+
+
+def test_a_scenario_task_is_checked_by_the_call_tasks_check_naming_every_problem() -> None:
+    from appliance.campaign.calltask import parse_settings
+    from appliance.errors import TaskInvalid
+
+    with pytest.raises(RulesInvalid) as err:
+        parse_scenarios([{"name": "ok", "flow": "f"}, {"name": "s", "flow": "f", "task": BAD_SETTINGS}])
+    assert err.value.problems == [(f"scenarios[1].task.{path}", message) for path, message in BAD_MESSAGES]
+    with pytest.raises(TaskInvalid) as task_err:
+        parse_settings(BAD_SETTINGS)
+    assert task_err.value.problems == [(f"settings.{path}", message) for path, message in BAD_MESSAGES]
+    assert (task_err.value.field, task_err.value.message) == task_err.value.problems[0]
+    # one range: what a scenario may say, a task made by hand may say, and the other way round
+    (scenario,) = parse_scenarios([{"name": "s", "flow": "f", "task": {"priority": -5, "retry": {"busy": 1.5}}}])
+    assert dict(scenario.task) == {"priority": -5, "retry": {"busy": 1.5}}
+    assert parse_settings(dict(scenario.task)).priority == -5
 
 
 def test_call_variables_mapping_over_ticket_over_scenario_defaults() -> None:

@@ -61,10 +61,10 @@ def test_scenarios_cli_lists_and_refuses_a_missing_flow(tmp_path: Path) -> None:
     listed = callbox(state, "scenarios", "list")
     assert listed.returncode == 0 and "delivery: flow delivery-confirmation (latest)" in listed.stdout
     bad = tmp_path / "s.json"
-    bad.write_text(json.dumps({"scenarios": [{"name": "delivery", "flow": "nowhere", "task": {"priority": 500}}]}))
+    bad.write_text(json.dumps({"scenarios": [{"name": "delivery", "flow": "nowhere", "task": {"priority": 5000}}]}))
     refused = callbox(state, "scenarios", "set", str(bad))
     assert refused.returncode == 1
-    assert "scenarios[0].task.priority: must be between 0 and 100" in refused.stderr
+    assert "scenarios[0].task.priority: must be from -1000 to 1000, not 5000" in refused.stderr
     pinned = tmp_path / "p.json"
     pinned.write_text(json.dumps([{"name": "delivery", "flow": "delivery-confirmation", "version": 1,
                                    "task": {"max_attempts": 2, "retry": {"no_answer": 15}}}]))

@@ -51,8 +51,10 @@ def test_tasks_import_preview_then_drive(tmp_path: Path) -> None:
     assert "cancelled" in run(state, "cancel", str(task["id"])).stdout
     illegal = run(state, "resume", str(task["id"]))
     assert illegal.returncode == 2 and "cancelled" in illegal.stderr and "Traceback" not in illegal.stderr
-    bad = run(state, "import", str(csv), "--flow", "delivery-confirmation", "--lines", "0")
-    assert bad.returncode == 2 and "settings.lines" in bad.stderr and "Traceback" not in bad.stderr
+    bad = run(state, "import", str(csv), "--flow", "delivery-confirmation", "--lines", "0", "--priority", "5000")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "settings.priority: must be from -1000 to 1000, not 5000" in bad.stderr  # every problem, each named
+    assert "settings.lines: must be from 1 to 64, not 0" in bad.stderr
     missing = run(state, "show", "999")
     assert missing.returncode == 2 and "no call task 999" in missing.stderr
 

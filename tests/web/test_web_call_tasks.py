@@ -116,6 +116,26 @@ def test_existing_tickets_join_a_task_by_id(client, service, flows, post_ticket,
     assert stored is not None and stored.status == "open" and stored.flow_id == "delivery-confirmation"
 
 
+def test_settings_are_refused_naming_every_problem_as_a_scenario_task_names_them(client, service, flows) -> None:
+    """The task API and a scenario's ``task`` go through one check: the same settings, the same messages."""
+    from appliance.campaign.scenarios import parse_scenarios
+    from appliance.errors import RulesInvalid
+
+    settings = {"priority": 5000, "redials": {"busy": 21, "no_answer": 1}, "lines": 0}
+    with pytest.raises(RulesInvalid) as err:
+        parse_scenarios([{"name": "s", "flow": "f", "task": settings}])
+    expected = [{"field": path.replace("scenarios[0].task", "settings"), "message": message}
+                for path, message in err.value.problems]
+    assert [p["field"] for p in expected] == ["settings.priority", "settings.lines", "settings.redials.busy"]
+    for path in ("/api/v1/tasks/preview", "/api/v1/tasks"):
+        response = post(client, path, {"flow": flows, "customers": [{"phone": "+15550100"}], "settings": settings})
+        body = response.get_json()
+        assert response.status_code == 400 and body["error"] == "invalid_task", body
+        assert body["problems"] == expected
+        assert (body["field"], body["message"]) == (expected[0]["field"], expected[0]["message"])
+    assert service.records.call_tasks.find() == []
+
+
 @pytest.mark.parametrize(("body", "field"), [
     ({}, "flow"),
     ({"flow": "nope", "customers": [{"phone": "+15550100"}]}, "flow"),
