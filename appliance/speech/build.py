@@ -21,13 +21,21 @@ from appliance.speech.tts.piper import PiperTts, default_voice
 from appliance.speech.tts.prompts import VoiceLibrary
 from appliance.speech.vad import Endpointer
 
-__all__ = ["build_recogniser", "build_tts", "build_voices", "endpointer_factory"]
+__all__ = ["build_recogniser", "build_tts", "build_voices", "endpointer_factory", "whisper_model_dir"]
 
 
 def build_recogniser(speech: SpeechConfig, paths: StatePaths) -> AsrEngine:
-    """The configured recogniser (``[speech] vosk_model``, else PocketSphinx), with its worker processes."""
+    """The configured recogniser (``[speech] recogniser``: the hybrid of the grammar decoder and Whisper by
+    default; the grammar decoder is ``vosk_model``, else PocketSphinx in its worker processes)."""
     vosk_dir = resolve_model(paths.root, speech.vosk_model, "vosk", language=speech.language)
-    return load_engine(vosk_model_dir=vosk_dir, language=speech.language, workers=speech.asr_workers)
+    return load_engine(vosk_model_dir=vosk_dir, language=speech.language, workers=speech.asr_workers,
+                       recogniser=speech.recogniser, whisper_model_dir=whisper_model_dir(speech),
+                       whisper_decodes=speech.whisper_decodes, whisper_threads=speech.whisper_threads)
+
+
+def whisper_model_dir(speech: SpeechConfig) -> Path | None:
+    """``[speech] whisper_model`` as a path (None: the packaged tiny.en)."""
+    return Path(speech.whisper_model).expanduser() if speech.whisper_model else None
 
 
 def build_tts(speech: SpeechConfig, paths: StatePaths, *, line_rate: int = LINE_RATE) -> PiperTts:
