@@ -259,7 +259,7 @@ class WhisperSession:
         self.prompt = prompt
         self._audio = bytearray()
         self._finished = False
-        self._label = f"turn-{next(WhisperSession._ids)}"
+        self.label = f"turn-{next(WhisperSession._ids)}"
         self._speculation: tuple[int, Future[Utterance]] | None = None  # (bytes it covers, decode)
         self.speculations = 0
         self.used_speculation = False
@@ -278,7 +278,7 @@ class WhisperSession:
         self.resume()
         self.speculations += 1
         self._speculation = (len(self._audio),
-                             self._engine.submit(bytes(self._audio), self.prompt, f"{self._label}-early"))
+                             self._engine.submit(bytes(self._audio), self.prompt, f"{self.label}-early"))
 
     def resume(self) -> None:
         """The customer talks again: the early decode no longer covers the turn; throw it away."""
@@ -305,7 +305,7 @@ class WhisperSession:
             future = self._speculation[1]  # only silence came after it: it is the whole turn
             self.used_speculation = True
         if future is None:
-            future = self._engine.submit(bytes(self._audio), self.prompt, self._label)
+            future = self._engine.submit(bytes(self._audio), self.prompt, self.label)
         self._audio = bytearray()
         try:
             heard = future.result(timeout=DECODE_TIMEOUT_S)
