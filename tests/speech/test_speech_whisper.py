@@ -56,7 +56,8 @@ def test_whisper_hears_a_committed_answer(whisper_engine: WhisperEngine) -> None
     assert "hour" in heard.text.split()
     assert 0.5 < heard.confidence <= 1.0
     assert [w.word for w in heard.words] == heard.text.split()
-    assert heard.duration_ms == pytest.approx(len(pcm_of(FIXTURES / "en" / "en_call_later_04.wav")) / 16, abs=20)  # whole frames fed
+    fed_ms = len(pcm_of(FIXTURES / "en" / "en_call_later_04.wav")) / 16
+    assert heard.duration_ms == pytest.approx(fed_ms, abs=20)  # whole frames fed
     with pytest.raises(SpeechError):
         session.finish()
 
@@ -185,8 +186,10 @@ def test_the_recogniser_setting_is_checked() -> None:
     cfg = parse_config({"speech": {"recogniser": "whisper", "whisper_decodes": 3}})
     assert cfg.speech.recogniser == "whisper" and cfg.speech.whisper_decodes == 3
     assert parse_config({}).speech.recogniser == "hybrid"
-    for bad, key in (({"recogniser": "best"}, "speech.recogniser"), ({"whisper_decodes": 0}, "speech.whisper_decodes"),
-                     ({"whisper_threads": 0}, "speech.whisper_threads"), ({"whisper_workers": 2}, "speech.whisper_workers"),
+    for bad, key in (({"recogniser": "best"}, "speech.recogniser"),
+                     ({"whisper_decodes": 0}, "speech.whisper_decodes"),
+                     ({"whisper_threads": 0}, "speech.whisper_threads"),
+                     ({"whisper_workers": 2}, "speech.whisper_workers"),  # unknown key
                      ({"recogniser": 1}, "speech.recogniser")):
         with pytest.raises(ConfigError) as caught:
             parse_config({"speech": bad})
