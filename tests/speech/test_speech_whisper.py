@@ -19,7 +19,8 @@ from appliance.errors import ConfigError, SpeechError
 from appliance.speech.asr.factory import load_engine
 from appliance.speech.asr.hybrid import HybridEngine
 from appliance.speech.asr.sphinx import PocketSphinxEngine
-from appliance.speech.asr.whisper import TINY_EN_SHA256, WhisperEngine, packaged_model_dir, whisper_prompt
+from appliance.speech.asr.whisper import WhisperEngine, packaged_model_dir, whisper_prompt
+from appliance.speech.models.packaged import TINY_EN_SHA256, find_packaged
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "asr"
 BUILT_IN_FLOW = Path(__file__).resolve().parents[2] / "appliance" / "flows" / "delivery-confirmation.en.json"
@@ -180,6 +181,8 @@ def test_the_packaged_model_is_the_pinned_tiny_en() -> None:
     assert model_dir is not None
     digest = hashlib.sha256((model_dir / "model.bin").read_bytes()).hexdigest()
     assert digest == TINY_EN_SHA256
+    packaged = find_packaged("whisper-tiny.en")
+    assert packaged is not None and packaged.path == model_dir and packaged.check() is None
 
 
 def test_the_recogniser_setting_is_checked() -> None:

