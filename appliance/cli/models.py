@@ -110,16 +110,15 @@ def _cmd_list(opts: argparse.Namespace, config: Config) -> int:
         return 0
     if not rows:
         print(f"no models installed in {models_dir(config.state_dir)} (callbox models add PATH)")
+    else:
+        width = max(len(r["name"]) for r in rows)
+        print(f"{'NAME':<{width}}  KIND   LANGUAGE  {'SIZE':>9}  USED")
+        for r in rows:
+            print(f"{r['name']:<{width}}  {r['kind']:<5}  {r['language']:<8}  {_size(r['size_bytes']):>9}  "
+                  f"{r['used_by'] or '-'}")
     for r in packaged:
         print(f"packaged: {r['name']} ({r['kind']}, {r['language']}, {_size(r['size_bytes'])}, {r['source']}): "
               f"{r['used_by'] or 'not used'}")
-    if not rows:
-        return 0
-    width = max(len(r["name"]) for r in rows)
-    print(f"{'NAME':<{width}}  KIND     LANGUAGE  {'SIZE':>9}  USED")
-    for r in rows:
-        print(f"{r['name']:<{width}}  {r['kind']:<7}  {r['language']:<8}  {_size(r['size_bytes']):>9}  "
-              f"{r['used_by'] or '-'}")
     return 0
 
 

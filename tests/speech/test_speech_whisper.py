@@ -197,3 +197,43 @@ def test_the_recogniser_setting_is_checked() -> None:
         with pytest.raises(ConfigError) as caught:
             parse_config({"speech": bad})
         assert key in str(caught.value), caught.value
+
+
+def test_models_check_verifies_the_pinned_hash(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from appliance.cli import main
+    from appliance.speech.models.packaged import PackagedModel
+
+    base = ["--state-dir", str(tmp_path / "state")]
+    assert main([*base, "models", "check"]) == 0
+    assert capsys.readouterr().out == f"whisper-tiny.en: sha256 {TINY_EN_SHA256} ok\n"
+    assert main([*base, "models", "check", "whisper-base"]) == 2
+    assert "no packaged model named 'whisper-base'" in capsys.readouterr().err
+    damaged = tmp_path / "model"
+    damaged.mkdir()
+    (damaged / "model.bin").write_bytes(b"not the weights")
+    problem = PackagedModel("x", "whisper", "en", "pkg", damaged, "model.bin", TINY_EN_SHA256).check()
+    assert problem is not None and "expected " + TINY_EN_SHA256 in problem
+    assert main([*base, "models", "list", "--json"]) == 0
+    import json
+
+    listed = json.loads(capsys.readouterr().out)
+    assert [(m["name"], m["used_by"]) for m in listed["packaged"]] == [
+        ("whisper-tiny.en", 'speech.recogniser = "hybrid", language en')]
+
+
+def test_doctor_says_which_recogniser_each_language_gets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from appliance.cli import main
+    from appliance.config import StatePaths
+    from appliance.records.config_store import ConfigStore
+
+    state = tmp_path / "state"
+    state.mkdir()
+    store = ConfigStore(StatePaths(state).configs)
+    store.publish_flow({"id": "korean", "language": "ko"})
+    store.close()
+    main(["--state-dir", str(state), "doctor"])
+    out = capsys.readouterr().out
+    assert "speech recognition: hybrid (en)" in out
+    assert "recogniser for en: hybrid: PocketSphinx (bundled en-us) grammar + Whisper tiny.en" in out
+    assert ("recogniser for ko: none (PocketSphinx knows English only) "
+            "(no Whisper: whisper-tiny.en is English only)") in out
