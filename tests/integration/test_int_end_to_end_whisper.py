@@ -32,7 +32,7 @@ from web import create_app
 
 REPO = Path(__file__).resolve().parents[2]
 VOICES = REPO / "appliance" / "sim" / "voices"
-PARAPHRASES = REPO / "tests" / "fixtures" / "asr" / "paraphrase"
+PARAPHRASES = REPO / "tests" / "fixtures" / "paraphrase"
 CUSTOMERS = {
     "+15550300001": CustomerScript(behaviour="answer", replies=[VOICES / "en_confirm.wav"], max_call_s=60),
     "+15550300002": CustomerScript(behaviour="answer", replies=[PARAPHRASES / "around_all_day.wav"], max_call_s=60),

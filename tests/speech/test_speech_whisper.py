@@ -91,10 +91,10 @@ def test_hybrid_answers_from_the_grammar_when_both_agree(hybrid: HybridEngine) -
 def test_hybrid_follows_a_paraphrase_through_whisper(hybrid: HybridEngine, stem: str, intent: str) -> None:
     phrases, intents = first_question(BUILT_IN_FLOW)
     grammar_alone = hybrid.grammar_engine.open_session(phrases)
-    feed(grammar_alone, pcm_of(FIXTURES / "paraphrase" / f"{stem}.wav"))
+    feed(grammar_alone, pcm_of(FIXTURES.parent / "paraphrase" / f"{stem}.wav"))
     assert match_intent(grammar_alone.finish().text, intents).intent != intent  # what the grammar alone makes of it
     session = hybrid.open_session(phrases)
-    feed(session, pcm_of(FIXTURES / "paraphrase" / f"{stem}.wav"))
+    feed(session, pcm_of(FIXTURES.parent / "paraphrase" / f"{stem}.wav"))
     heard = session.finish()
     assert session.decided_by == "whisper", heard
     assert match_intent(heard.text, intents).intent == intent, heard
