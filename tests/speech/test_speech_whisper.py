@@ -87,16 +87,17 @@ def test_hybrid_answers_from_the_grammar_when_both_agree(hybrid: HybridEngine) -
     assert match_intent(heard.text, intents).intent == "call_later"
 
 
-@pytest.mark.parametrize(("stem", "intent"), [("out_of_town", "not_home"), ("around_all_day", "confirm")])
-def test_hybrid_follows_a_paraphrase_through_whisper(hybrid: HybridEngine, stem: str, intent: str) -> None:
+@pytest.mark.parametrize(("stem", "intent", "word"), [("out_of_town", "not_home", "town"),
+                                                      ("around_all_day", "confirm", "around")])
+def test_hybrid_follows_a_paraphrase_through_whisper(hybrid: HybridEngine, stem: str, intent: str,
+                                                     word: str) -> None:
     phrases, intents = first_question(BUILT_IN_FLOW)
-    grammar_alone = hybrid.grammar_engine.open_session(phrases)
-    feed(grammar_alone, pcm_of(FIXTURES.parent / "paraphrase" / f"{stem}.wav"))
-    assert match_intent(grammar_alone.finish().text, intents).intent != intent  # what the grammar alone makes of it
+    assert not any(word in p.split() for p in phrases)  # the flow's phrases never say it: the grammar cannot
     session = hybrid.open_session(phrases)
     feed(session, pcm_of(FIXTURES.parent / "paraphrase" / f"{stem}.wav"))
     heard = session.finish()
     assert session.decided_by == "whisper", heard
+    assert word in heard.text.split(), heard
     assert match_intent(heard.text, intents).intent == intent, heard
 
 
