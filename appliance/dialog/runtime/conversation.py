@@ -19,6 +19,9 @@ Turn taking (the decisions themselves are in :mod:`appliance.speech.vad`):
   the pause may last: a closed answer already heard ends the turn after
   ``complete_answer_silence_ms``, an unfinished phrase or a long-answer node
   waits ``long_utterance_wait_ms``.
+* A pause of ``EARLY_DECODE_AFTER_MS`` tells the recogniser session (``pause``), so an
+  engine that decodes the whole turn at once (Whisper) starts while the end-of-turn
+  silence runs; speech again (``resume``) throws that decode away.
 * :attr:`Conversation.marks` keeps when each prompt started and ended, each
   barge-in, endpoint, recognition result and no-input, for the figures in
   ``bench/turn_latency.py``.
@@ -49,6 +52,9 @@ log = logging.getLogger(__name__)
 DEFAULT_NO_INPUT_MS = 7000  # a flow's default no_input_ms: the box's own setting applies then
 KEY_GAP_MS = 3000  # a keyed number (a slot) ends this long after its last key, or at "#"
 PARTIAL_EVERY_MS = 100  # while the customer pauses, look at the partial transcript this often
+# A pause this long may be the end of the turn: the recogniser may start decoding (Whisper, speculatively;
+# thrown away if the customer goes on). Pauses between words are shorter; the end of a turn takes 300-1500 ms.
+EARLY_DECODE_AFTER_MS = 200
 
 
 @dataclass(frozen=True)
@@ -302,6 +308,7 @@ class Conversation:
             ep.start_barged_in(max(ep.barge_in_ms, 20))
             in_speech = True
         key_gap_ms, keyed = 0, len(self._pressed)
+        paused = False  # the session was told the customer paused (and not yet that they went on)
         while not self.ended.is_set() and not self._over_time():
             if self._take_keys(step):
                 if len(self._pressed) > keyed:
@@ -328,7 +335,13 @@ class Conversation:
                 for f in preroll:
                     session.accept(f)
                 preroll.clear()
-            elif event is None and in_speech and self._ask_partial(ep.silence_ms, bool(complete)):
+            if event is None and in_speech and paused != (ep.silence_ms >= EARLY_DECODE_AFTER_MS):
+                paused = not paused
+                if paused:
+                    session.pause()
+                else:
+                    session.resume()
+            if event is None and in_speech and self._ask_partial(ep.silence_ms, bool(complete)):
                 # a pause: does what was said so far end the answer sooner (a closed answer) or later
                 # (it sounds unfinished)?
                 partial = session.partial()

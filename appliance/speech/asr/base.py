@@ -6,9 +6,11 @@ the customer speaks, and ``finish()`` for the :class:`~appliance.events.Utteranc
 A session with a grammar only hears the listed phrases, which is faster and far
 more accurate on short answers; without one it is free-form.
 
-Two engines: vosk (:mod:`appliance.speech.asr.vosk`), the normal one, and
-PocketSphinx (:mod:`appliance.speech.asr.sphinx`) with its bundled US English
-model, used when no vosk model is installed.
+Engines: vosk (:mod:`appliance.speech.asr.vosk`) for a language with an
+installed model; PocketSphinx (:mod:`appliance.speech.asr.sphinx`) with its
+bundled US English model; Whisper tiny.en (:mod:`appliance.speech.asr.whisper`);
+and the hybrid (:mod:`appliance.speech.asr.hybrid`) that answers from the grammar
+decoder when it is sure and asks Whisper otherwise.
 :func:`appliance.speech.asr.factory.load_engine` picks one and says why when it
 had to fall back; this module imports no engine.
 """
@@ -42,6 +44,15 @@ class AsrSession(Protocol):
 
     def partial(self) -> str:
         """The text heard so far (may change until ``finish``)."""
+        ...
+
+    def pause(self) -> None:
+        """The customer has paused (the end-of-turn silence may have begun): an engine that decodes the
+        whole turn at its end (Whisper) may start now. Frames fed after this are the silence."""
+        ...
+
+    def resume(self) -> None:
+        """The customer talks again after a ``pause``: what the pause started is thrown away."""
         ...
 
     def finish(self) -> Utterance:

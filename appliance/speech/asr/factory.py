@@ -1,4 +1,5 @@
-"""The choice of recognition engine: vosk when its model loads, else PocketSphinx, in worker processes if asked.
+"""The choice of recognition engine: vosk when its model loads, else PocketSphinx, in worker processes if asked;
+with Whisper beside it (the hybrid) or alone when the ``recogniser`` setting says so and Whisper loads.
 
 The engines implement :class:`~appliance.speech.asr.base.AsrEngine`; this module is where one is chosen
 (the worker process builds the engine it was told to, :class:`~appliance.speech.asr.worker.EngineSpec`).
@@ -12,16 +13,52 @@ from pathlib import Path
 
 from appliance.errors import SpeechError
 from appliance.speech.asr.base import AsrEngine
+from appliance.speech.asr.hybrid import HybridEngine
 from appliance.speech.asr.sphinx import PocketSphinxEngine
 from appliance.speech.asr.vosk import VoskEngine
+from appliance.speech.asr.whisper import WhisperEngine
 from appliance.speech.asr.worker import EngineSpec, WorkerEngine
 
-__all__ = ["load_engine"]
+__all__ = ["RECOGNISERS", "load_engine", "load_grammar_engine"]
 
 log = logging.getLogger(__name__)
 
+# "hybrid": the grammar decoder answers when sure, Whisper otherwise; "whisper": Whisper alone;
+# "grammar": vosk or PocketSphinx alone (as before Whisper).
+RECOGNISERS = ("hybrid", "whisper", "grammar")
 
-def load_engine(*, vosk_model_dir: Path | None, language: str, workers: int = 0) -> AsrEngine:
+
+def load_engine(*, vosk_model_dir: Path | None, language: str, workers: int = 0, recogniser: str = "grammar",
+                whisper_model_dir: Path | None = None, whisper_decodes: int = 1,
+                whisper_threads: int = 1) -> AsrEngine:
+    """The recogniser ``recogniser`` names, or the grammar engine alone with ``fallback_reason`` saying why not.
+
+    ``hybrid`` and ``whisper`` load Whisper (``whisper_model_dir``, default the packaged tiny.en) with
+    ``whisper_decodes`` decodes at once; where it is not installed, does not load, or does not speak
+    ``language`` (tiny.en is English only), the grammar engine answers alone (vosk for a language with a
+    model, such as Korean, says nothing of it: Whisper was never a candidate there).
+    """
+    if recogniser not in RECOGNISERS:
+        raise SpeechError(f"unknown recogniser {recogniser!r}: one of {', '.join(RECOGNISERS)}")
+    whisper: WhisperEngine | None = None
+    why_not = ""
+    if recogniser != "grammar":
+        try:
+            whisper = WhisperEngine(language, whisper_model_dir, whisper_decodes, cpu_threads=whisper_threads)
+        except SpeechError as exc:
+            why_not = f"Whisper is not used: {exc}"
+            log.warning("speech recognition without Whisper: %s", exc)
+    if whisper is not None and recogniser == "whisper":
+        return whisper
+    grammar = load_grammar_engine(vosk_model_dir=vosk_model_dir, language=language, workers=workers)
+    if whisper is not None:
+        return HybridEngine(grammar, whisper)
+    if why_not and not isinstance(grammar, VoskEngine):
+        grammar.fallback_reason = "; ".join(r for r in (why_not, grammar.fallback_reason) if r)
+    return grammar
+
+
+def load_grammar_engine(*, vosk_model_dir: Path | None, language: str, workers: int = 0) -> AsrEngine:
     """vosk on ``vosk_model_dir`` when it loads; otherwise PocketSphinx (English), saying why.
 
     The reason is logged as a WARNING and kept in ``engine.fallback_reason`` so

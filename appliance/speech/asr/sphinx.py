@@ -236,6 +236,12 @@ class PocketSphinxSession:
             except RuntimeError as exc:
                 raise SpeechError(f"PocketSphinx failed on a frame: {exc}") from exc
 
+    def pause(self) -> None:
+        """Nothing to start early: this engine decodes as the frames arrive."""
+
+    def resume(self) -> None:
+        """Nothing was started by ``pause``."""
+
     def partial(self) -> str:
         if self._finished:
             return ""

@@ -120,6 +120,12 @@ class VoskSession:
             # vosk found an endpoint inside the turn; keep what it settled on.
             self._collect(self._recognizer.Result())
 
+    def pause(self) -> None:
+        """Nothing to start early: this engine decodes as the frames arrive."""
+
+    def resume(self) -> None:
+        """Nothing was started by ``pause``."""
+
     def partial(self) -> str:
         if self._finished:
             return " ".join(w.word for w in self._words)

@@ -285,6 +285,12 @@ class WorkerSession:
             raise SpeechError("this recognition session has already finished")
         self._worker.send("accept", self._id, frame)
 
+    def pause(self) -> None:
+        """Nothing to start early: this engine decodes as the frames arrive."""
+
+    def resume(self) -> None:
+        """Nothing was started by ``pause``."""
+
     def partial(self) -> str:
         if self._finished:
             return ""

