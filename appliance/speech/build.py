@@ -32,7 +32,8 @@ def build_recogniser(speech: SpeechConfig, paths: StatePaths) -> AsrEngine:
     vosk_dir = resolve_model(paths.root, speech.vosk_model, "vosk", language=speech.language)
     return load_engine(vosk_model_dir=vosk_dir, language=speech.language, workers=speech.asr_workers,
                        recogniser=speech.recogniser, whisper_model_dir=whisper_model_dir(speech),
-                       whisper_decodes=speech.whisper_decodes, whisper_threads=speech.whisper_threads)
+                       whisper_decodes=speech.whisper_decodes, whisper_threads=speech.whisper_threads,
+                       grammar_decoders=speech.grammar_decoders)
 
 
 def whisper_model_dir(speech: SpeechConfig) -> Path | None:

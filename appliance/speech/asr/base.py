@@ -22,16 +22,22 @@ import re
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+from appliance.errors import SpeechError
 from appliance.events import Utterance, WordInfo
 
 __all__ = [
     "AsrEngine",
     "AsrSession",
+    "DecodersBusy",
     "make_utterance",
     "normalise_phrases",
 ]
 
 log = logging.getLogger(__name__)
+
+
+class DecodersBusy(SpeechError):
+    """Every decoder an engine may hold is in use (a capped pool: the hybrid's grammar decoders)."""
 
 
 @runtime_checkable

@@ -19,7 +19,7 @@ from appliance.speech.asr.vosk import VoskEngine
 from appliance.speech.asr.whisper import WhisperEngine
 from appliance.speech.asr.worker import EngineSpec, WorkerEngine
 
-__all__ = ["RECOGNISERS", "load_engine", "load_grammar_engine"]
+__all__ = ["RECOGNISERS", "grammar_decoder_layout", "load_engine", "load_grammar_engine"]
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +30,20 @@ RECOGNISERS = ("hybrid", "whisper", "grammar")
 
 def load_engine(*, vosk_model_dir: Path | None, language: str, workers: int = 0, recogniser: str = "grammar",
                 whisper_model_dir: Path | None = None, whisper_decodes: int = 1,
-                whisper_threads: int = 1) -> AsrEngine:
+                whisper_threads: int = 1, grammar_decoders: int = 2) -> AsrEngine:
     """The recogniser ``recogniser`` names, or the grammar engine alone with ``fallback_reason`` saying why not.
 
     ``hybrid`` and ``whisper`` load Whisper (``whisper_model_dir``, default the packaged tiny.en) with
     ``whisper_decodes`` decodes at once; where it is not installed, does not load, or does not speak
     ``language`` (tiny.en is English only), the grammar engine answers alone (vosk for a language with a
     model, such as Korean, says nothing of it: Whisper was never a candidate there).
+
+    In the hybrid, PocketSphinx holds at most ``grammar_decoders`` decoders in all (each is a copy of its
+    model, ~97 MB): ``min(workers, grammar_decoders)`` worker processes with ``ceil(grammar_decoders /
+    workers)`` each (a worker beyond the cap would only hold an idle model). Alone, it is not capped.
     """
+    if grammar_decoders < 1:
+        raise SpeechError(f"the hybrid needs at least one grammar decoder, not {grammar_decoders}")
     if recogniser not in RECOGNISERS:
         raise SpeechError(f"unknown recogniser {recogniser!r}: one of {', '.join(RECOGNISERS)}")
     whisper: WhisperEngine | None = None
@@ -50,16 +56,31 @@ def load_engine(*, vosk_model_dir: Path | None, language: str, workers: int = 0,
             log.warning("speech recognition without Whisper: %s", exc)
     if whisper is not None and recogniser == "whisper":
         return whisper
-    grammar = load_grammar_engine(vosk_model_dir=vosk_model_dir, language=language, workers=workers)
     if whisper is not None:
-        return HybridEngine(grammar, whisper)
+        processes, cap = grammar_decoder_layout(workers, grammar_decoders)
+        return HybridEngine(load_grammar_engine(vosk_model_dir=vosk_model_dir, language=language,
+                                                workers=processes, max_decoders=cap), whisper)
+    grammar = load_grammar_engine(vosk_model_dir=vosk_model_dir, language=language, workers=workers)
     if why_not and not isinstance(grammar, VoskEngine):
         grammar.fallback_reason = "; ".join(r for r in (why_not, grammar.fallback_reason) if r)
     return grammar
 
 
-def load_grammar_engine(*, vosk_model_dir: Path | None, language: str, workers: int = 0) -> AsrEngine:
+def grammar_decoder_layout(workers: int, grammar_decoders: int) -> tuple[int, int]:
+    """(worker processes, decoders each) for the hybrid's ``grammar_decoders`` over ``workers`` processes
+    (0: in this process, which then holds them all)."""
+    if grammar_decoders < 1 or workers < 0:
+        raise SpeechError(f"no layout for {grammar_decoders} grammar decoder(s) over {workers} worker(s)")
+    processes = min(workers, grammar_decoders)
+    return processes, (-(-grammar_decoders // processes) if processes else grammar_decoders)
+
+
+def load_grammar_engine(*, vosk_model_dir: Path | None, language: str, workers: int = 0,
+                        max_decoders: int | None = None) -> AsrEngine:
     """vosk on ``vosk_model_dir`` when it loads; otherwise PocketSphinx (English), saying why.
+
+    ``max_decoders`` caps PocketSphinx's decoders (per worker process, or in this process); vosk shares one
+    model among its recognisers and is not capped.
 
     The reason is logged as a WARNING and kept in ``engine.fallback_reason`` so
     ``callbox doctor`` and the panel can show it. With ``workers`` > 0 PocketSphinx
@@ -81,5 +102,6 @@ def load_grammar_engine(*, vosk_model_dir: Path | None, language: str, workers: 
         reason += f"; PocketSphinx only knows English, so {language!r} speech will not be understood"
     log.warning("speech recognition falls back to PocketSphinx (bundled en-us model): %s", reason)
     if workers > 0:
-        return WorkerEngine(EngineSpec("pocketsphinx", "en", fallback_reason=reason), workers=workers)
-    return PocketSphinxEngine(language="en", fallback_reason=reason)
+        return WorkerEngine(EngineSpec("pocketsphinx", "en", fallback_reason=reason, max_decoders=max_decoders or 0),
+                            workers=workers)
+    return PocketSphinxEngine(language="en", fallback_reason=reason, max_decoders=max_decoders)

@@ -5,7 +5,13 @@ above the 4 kHz Nyquist limit of line audio, so ``Decoder(samprate=8000)``
 refuses it); each session upsamples the line frames with a streaming soxr
 resampler. Creating a Decoder costs about half a second, so the engine keeps a
 small pool and reuses decoders between sessions (each session owns one decoder
-exclusively until it finishes).
+exclusively until it finishes). Each Decoder loads its own copy of the model
+(about 97 MB resident per concurrent turn, ``bench/asr_cost.py``), so where the
+decoder is only a helper (the hybrid, beside Whisper) the engine is built with
+``max_decoders``: a session that would need one more decoder than that raises
+:class:`~appliance.speech.asr.base.DecodersBusy` instead. Without it (the grammar
+recogniser alone) the pool grows to the number of concurrent turns: a turn never
+fails for want of a decoder.
 
 Cepstral mean: the model's default initial mean (``40,3,-1``) is for wide-band
 microphone speech; telephone-band audio (300-3400 Hz, upsampled) sits far from
@@ -55,7 +61,7 @@ import soxr
 
 from appliance.errors import SpeechError
 from appliance.events import LINE_RATE, Utterance, WordInfo
-from appliance.speech.asr.base import make_utterance, normalise_phrases
+from appliance.speech.asr.base import DecodersBusy, make_utterance, normalise_phrases
 
 __all__ = ["PocketSphinxEngine", "PocketSphinxSession"]
 
@@ -81,21 +87,31 @@ class _PooledDecoder:
 
 
 class PocketSphinxEngine:
-    """The bundled en-us model; ``open_session`` is thread-safe."""
+    """The bundled en-us model; ``open_session`` is thread-safe.
+
+    ``max_decoders`` caps the decoders that exist at once (None: no cap); ``pool_size`` is how many idle ones
+    are kept (at least ``max_decoders``, so a capped engine never re-creates one).
+    """
 
     name = "pocketsphinx"
 
     def __init__(self, language: str = "en", *, fallback_reason: str | None = None,
                  pool_size: int = 2, line_rate: int = LINE_RATE,
-                 initial_cmn: str | None = TELEPHONE_CMN, phrase_loop: bool = False) -> None:
+                 initial_cmn: str | None = TELEPHONE_CMN, phrase_loop: bool = False,
+                 max_decoders: int | None = None) -> None:
         if language.split("-")[0].lower() != "en":
             raise SpeechError(f"PocketSphinx's bundled model is English only, not {language!r}")
+        if max_decoders is not None and max_decoders < 1:
+            raise SpeechError(f"PocketSphinx needs at least one decoder, not {max_decoders}")
         self.language = "en"
         self.fallback_reason = fallback_reason
         self.line_rate = line_rate
-        self.pool_size = max(1, pool_size)
+        self.max_decoders = max_decoders
+        self.pool_size = max(1, pool_size, max_decoders or 0)
         self._lock = threading.Lock()
         self._idle: list[_PooledDecoder] = []
+        self.decoders = 1  # decoders that exist (idle or in a session)
+        self.peak_decoders = 1
         self._initial_cmn = initial_cmn
         self.phrase_loop = phrase_loop
         started = time.perf_counter()
@@ -119,13 +135,28 @@ class PocketSphinxEngine:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
+            if self.max_decoders is not None and self.decoders >= self.max_decoders:
+                raise DecodersBusy(f"all {self.max_decoders} PocketSphinx decoder(s) are in use")
+            self.decoders += 1  # counted before it exists, so two sessions cannot both pass the cap
+            self.peak_decoders = max(self.peak_decoders, self.decoders)
         log.debug("PocketSphinx pool empty; creating another decoder")
-        return _PooledDecoder(self._new_decoder())
+        try:
+            return _PooledDecoder(self._new_decoder())
+        except SpeechError:
+            self._drop()
+            raise
+
+    def _drop(self) -> None:
+        """A decoder is gone (not kept idle, or in an unknown state)."""
+        with self._lock:
+            self.decoders -= 1
 
     def _give_back(self, decoder: _PooledDecoder) -> None:
         with self._lock:
             if len(self._idle) < self.pool_size:
                 self._idle.append(decoder)
+                return
+            self.decoders -= 1
 
     def _recycle(self, pooled: _PooledDecoder) -> None:
         """Return a decoder whose session was dropped without ``finish``."""
@@ -133,6 +164,7 @@ class PocketSphinxEngine:
             pooled.decoder.end_utt()
         except Exception:  # the decoder is in an unknown state: drop it
             log.debug("dropping a PocketSphinx decoder that could not end its utterance")
+            self._drop()
             return
         self._give_back(pooled)
 
@@ -198,6 +230,7 @@ class PocketSphinxEngine:
             self._give_back(pooled)
             raise
         except Exception as exc:  # the decoder is in an unknown state: drop it
+            self._drop()
             raise SpeechError(f"PocketSphinx could not start an utterance: {exc}") from exc
         return PocketSphinxSession(self, pooled, self.line_rate)
 
@@ -265,6 +298,7 @@ class PocketSphinxSession:
             ] if hyp is not None else []
             posterior = float(decoder.get_prob()) if hyp is not None else 0.0
         except (RuntimeError, SpeechError) as exc:  # the decoder is in an unknown state: drop it
+            self._engine._drop()
             raise SpeechError(f"PocketSphinx failed to finish the utterance: {exc}") from exc
         self._engine._give_back(self._pooled)
         confidence = posterior ** (1.0 / len(segments)) if segments and posterior > 0 else 0.0

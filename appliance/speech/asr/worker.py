@@ -14,6 +14,11 @@ The wire is :mod:`multiprocessing.connection` framing (pickled tuples) over a
 ``(request_id, ok, value)``. One receiver thread in the parent routes replies to
 the waiting callers, so several lines can share one worker.
 
+With ``EngineSpec.max_decoders`` (the hybrid's grammar decoders) each worker
+holds at most that many sessions: the parent refuses the next one with
+:class:`~appliance.speech.asr.base.DecodersBusy` without asking a worker (and a
+worker that finds its own pool full says so in the same terms).
+
 If the worker dies, every waiting call fails with :class:`SpeechError` at once
 and the next ``open_session`` starts a new worker; the child exits when the
 parent's end of the socket closes, so a crashed box leaves no orphan decoders.
@@ -41,7 +46,7 @@ from typing import Any
 
 from appliance.errors import SpeechError
 from appliance.events import LINE_RATE, Utterance
-from appliance.speech.asr.base import AsrEngine, AsrSession
+from appliance.speech.asr.base import AsrEngine, AsrSession, DecodersBusy
 from appliance.speech.asr.sphinx import PocketSphinxEngine
 from appliance.speech.asr.vosk import VoskEngine
 
@@ -56,17 +61,20 @@ WORKER_NICE = 5
 
 @dataclass(frozen=True)
 class EngineSpec:
-    """What the child builds: ``kind`` is ``pocketsphinx`` or ``vosk``."""
+    """What the child builds: ``kind`` is ``pocketsphinx`` or ``vosk``; ``max_decoders`` > 0 caps PocketSphinx's
+    decoders (and the sessions) of each worker, 0 leaves them unbounded."""
 
     kind: str
     language: str
     model_dir: str = ""
     fallback_reason: str | None = None
     line_rate: int = LINE_RATE
+    max_decoders: int = 0
 
     def build(self) -> AsrEngine:
         if self.kind == "pocketsphinx":
-            return PocketSphinxEngine(self.language, fallback_reason=self.fallback_reason, line_rate=self.line_rate)
+            return PocketSphinxEngine(self.language, fallback_reason=self.fallback_reason, line_rate=self.line_rate,
+                                      max_decoders=self.max_decoders or None)
         if self.kind == "vosk":
             return VoskEngine(Path(self.model_dir), self.language, sample_rate=self.line_rate)
         raise SpeechError(f"unknown recognition engine {self.kind!r}")
@@ -126,6 +134,8 @@ class _Worker:
                     continue
                 if ok:
                     future.set_result(value)
+                elif isinstance(value, tuple) and value[:1] == ("busy",):
+                    future.set_exception(DecodersBusy(str(value[1])))
                 else:
                     future.set_exception(SpeechError(str(value)))
         except (EOFError, OSError) as exc:
@@ -242,6 +252,9 @@ class WorkerEngine:
                     self._workers[i] = _Worker(self.spec, i)
                     self._workers[i].wait_ready()
             worker = min(self._workers, key=lambda w: w.sessions)
+            cap = self.spec.max_decoders
+            if cap and worker.sessions >= cap:
+                raise DecodersBusy(f"all {cap * len(self._workers)} recognition decoder(s) in the workers are in use")
             worker.sessions += 1
             return worker
 
@@ -312,11 +325,12 @@ class WorkerSession:
         if self._finished:
             return
         self._finished = True
-        self._engine._release(self._worker)
-        try:
+        try:  # the worker frees the decoder before this session stops counting against the cap
             self._worker.send("cancel", self._id)
         except SpeechError:
             pass  # a dead worker holds nothing any more
+        finally:
+            self._engine._release(self._worker)
 
     def __del__(self) -> None:
         # A session dropped without finish/cancel still frees the worker's decoder. No I/O here (the
@@ -370,6 +384,8 @@ def _serve(conn: Connection, engine: AsrEngine) -> None:
             else:
                 raise SpeechError(f"unknown request {op!r}")
             conn.send((request_id, True, reply))
+        except DecodersBusy as exc:
+            conn.send((request_id, False, ("busy", str(exc))))
         except SpeechError as exc:
             conn.send((request_id, False, str(exc)))
 
