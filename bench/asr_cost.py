@@ -1,5 +1,6 @@
 """What recognition costs: CPU seconds per utterance of Whisper tiny.en and of PocketSphinx (grammar), and the
-memory of one shared Whisper model with 1 and with 8 turns decoding at once.
+memory of one shared Whisper model with 1 and with 8 turns decoding at once (in this process; the recogniser as the
+box builds it, ASR worker processes included, is ``bench/asr_memory.py``).
 
     .venv/bin/python bench/asr_cost.py --json            # all 32 English fixture answers
     .venv/bin/python bench/asr_cost.py --quick --json    # 8 of them
