@@ -62,6 +62,8 @@ def models_in_use(config: Config) -> dict[Path, str]:
         if path.is_relative_to(root) and path != root:
             model = root / path.relative_to(root).parts[0]
             used.setdefault(model, how if value else f"picked for speech.language = {sc.language!r}")
+    if sc.zh_whisper:  # Chinese, experimental: Whisper base serves language zh
+        used.setdefault((root / WHISPER_BASE).resolve(), "speech.zh_whisper = true")
     return used
 
 
