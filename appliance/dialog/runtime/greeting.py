@@ -127,7 +127,7 @@ class GreetingLimits:
     # speech longer than this is also heard free-form, for its words (from its start): at the long-speech
     # mark, so a person's "Hello?" costs no free-form decode
     words_after_ms: int = 2800
-    amd: AmdSettings = AmdSettings()
+    amd: AmdSettings = field(default_factory=AmdSettings)
 
 
 @dataclass(frozen=True)
