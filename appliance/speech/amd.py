@@ -10,13 +10,15 @@ Fed the callee's side of the line frame by frame (20 ms, 8 kHz) from the moment 
 * **long speech**: speech (with the short pauses inside sentences) running longer than
   ``machine_speech_ms`` without the pause a person leaves after "Hello?": ``Cue.LONG_SPEECH``, once.
 
-Tones are found with a bank of Goertzel filters per 20 ms frame: the SIT frequencies and a 20 Hz grid over the
-beep band. The filters' outputs are computed together as one matrix product with the frame (the same numbers
-as running each filter's recurrence, at numpy speed: ~25 µs a frame). A frame is a tone when one filter holds
-most of its energy (``tone_purity``: 1.0 for a pure tone on a filter's frequency, ~0.8 half-way between two
-filters, below 0.3 for speech and for DTMF's two tones); consecutive tone frames on one frequency (±30 Hz)
-make a segment. Ringback (400-480 Hz) is below the beep band, so a network that reports the call answered
-while it still rings is not taken for a machine.
+Tones are found with a bank of Goertzel filters per 20 ms frame: the SIT frequencies and a 20 Hz grid from
+300 to 2600 Hz. The filters' outputs are computed together as one matrix product with the frame (the same
+numbers as running each filter's recurrence, at numpy speed: 30-50 µs a frame on this machine). A frame is a
+tone when one filter holds most of its energy (``tone_purity``: 1.0 for a pure tone on a filter's frequency,
+~0.8 half-way between two filters, well below for speech); two filters holding it together (DTMF, the US
+ringback) make a frame tonal but no tone. Consecutive tone frames on one frequency (±30 Hz) make a segment.
+The filters reach down to 300 Hz so that a ringback or dial tone (400-480 Hz) counts as a tone, not as
+speech; it is below the beep band, so a network that reports the call answered while it still rings is not
+taken for a machine either.
 
 Whether long speech is a voicemail greeting or an operator announcement is for the words to say
 (:mod:`appliance.dialog.runtime.greeting`); this module only hears sounds. Measured on the committed fixtures
@@ -39,6 +41,7 @@ __all__ = ["SIT_SEGMENTS", "AmdSettings", "AnswerScreen", "Cue", "ToneFrames"]
 SIT_SEGMENTS: tuple[tuple[float, ...], ...] = ((913.8, 985.2), (1370.6, 1428.5), (1776.7,))
 SIT_TOLERANCE_HZ = 20.0
 BEEP_BAND_HZ = (700.0, 2600.0)
+TONE_BAND_HZ = (300.0, 2600.0)  # tones found (ringback and dial tone too: not speech, not a beep)
 GRID_STEP_HZ = 20.0
 VOICED_RMS = 300.0  # as the greeting's is_voiced: -40.8 dBFS
 
@@ -58,11 +61,12 @@ class AmdSettings:
     sit_gap_ms: int = 60  # at most this between two segments of one SIT
     speech_before_beep_ms: int = 300  # a beep counts after this much speech (not ringback or a lone tone)
     tone_purity: float = 0.6
+    reset_pause_ms: int = 1000  # a pause longer than this ends a span of speech
 
 
 def _bank() -> tuple[np.ndarray, np.ndarray]:
     sit = [f for seg in SIT_SEGMENTS for f in seg]
-    grid = np.arange(BEEP_BAND_HZ[0], BEEP_BAND_HZ[1] + 1, GRID_STEP_HZ)
+    grid = np.arange(TONE_BAND_HZ[0], TONE_BAND_HZ[1] + 1, GRID_STEP_HZ)
     freqs = np.concatenate([np.array(sit), grid])
     n = np.arange(LINE_RATE * FRAME_MS // 1000)
     basis = np.exp(-2j * np.pi * np.outer(freqs, n) / LINE_RATE)
@@ -79,16 +83,25 @@ class ToneFrames:
 
     def measure(self, samples: np.ndarray) -> tuple[float | None, float]:
         """(tone frequency or None, the frame's RMS) of one frame of int16 samples."""
+        freq, rms, _ = self.analyse(samples)
+        return freq, rms
+
+    def analyse(self, samples: np.ndarray) -> tuple[float | None, float, bool]:
+        """(single tone frequency or None, RMS, tonal): ``tonal`` also for two tones at once (DTMF, the US
+        ringback's 440 + 480 Hz), which are no speech but no beep either."""
         x = samples.astype(np.float64)
         n = x.size
         energy = float(np.dot(x, x))
         rms = (energy / n) ** 0.5 if n else 0.0
         if n != self.basis.shape[1] or rms < VOICED_RMS:
-            return None, rms
-        power = np.abs(self.basis @ x) ** 2  # each Goertzel filter's output power
+            return None, rms, False
+        power = np.abs(self.basis @ x) ** 2 * (2.0 / (n * energy))  # each Goertzel filter's share of the frame
         best = int(np.argmax(power))
-        purity = 2.0 * float(power[best]) / (n * energy)
-        return (float(self.freqs[best]) if purity >= self.purity else None), rms
+        if power[best] >= self.purity:
+            return float(self.freqs[best]), rms, True
+        far = np.abs(self.freqs - self.freqs[best]) >= 100.0
+        second = float(power[far].max()) if far.any() else 0.0
+        return None, rms, float(power[best]) + second >= self.purity
 
 
 def _sit_slot(freq: float) -> int | None:
@@ -138,17 +151,19 @@ class AnswerScreen:
 
     def feed(self, frame: bytes) -> Cue | None:
         samples = np.frombuffer(frame[: len(frame) - len(frame) % 2], dtype="<i2")
-        freq, rms = self.tones.measure(samples)
+        freq, rms, tonal = self.tones.analyse(samples)
         index = self.frame
         self.frame += 1
-        self.is_tone = freq is not None
+        self.is_tone = tonal
         cue = self._tone(freq, index)
         if cue is not None:
             return cue
-        if freq is None and rms >= VOICED_RMS:
+        s = self.settings
+        if not tonal and rms >= VOICED_RMS:
             self.speech_ms += FRAME_MS
-            if self.first_speech is None:
-                self.first_speech = index
+            if self.first_speech is None or (
+                    self.last_speech is not None and (index - self.last_speech) * FRAME_MS > s.reset_pause_ms):
+                self.first_speech = index  # speech after a long pause starts a new span
             self.last_speech = index
             if not self._long and self.speech_span_ms >= self.settings.machine_speech_ms:
                 self._long = True
