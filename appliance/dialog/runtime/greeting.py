@@ -228,7 +228,7 @@ class _Listener:
             if cue is Cue.BEEP:
                 return self._done(AnsweredBy.MACHINE, "a beep after the greeting")
             long = long or cue is Cue.LONG_SPEECH
-            voiced = is_voiced(frame) and not self.screen.is_tone
+            voiced = self.screen.voiced  # speech above the line's noise floor, not a tone
             session = self.session
             if session is None:
                 preroll.append(frame)
