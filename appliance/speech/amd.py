@@ -51,6 +51,7 @@ GRID_STEP_HZ = 20.0
 VOICED_RMS = 300.0  # as the greeting's is_voiced: -40.8 dBFS
 NOISE_MARGIN = 3.2  # speech is 10 dB above the line's noise floor (and above VOICED_RMS)
 FLOOR_FRAMES = 150  # the noise floor: the quietest frame of the last 3 s
+FLOOR_MAX = 1000.0  # ... at most -30 dBFS: one who talks from the first frame on still has speech heard
 
 
 class Cue(StrEnum):
@@ -183,7 +184,7 @@ class AnswerScreen:
     @property
     def floor(self) -> float:
         """The line's noise floor: the RMS of the quietest frame of the last 3 s."""
-        return min(self._recent) if self._recent else 0.0
+        return min(min(self._recent), FLOOR_MAX) if self._recent else 0.0
 
     def _above_floor(self, rms: float) -> bool:
         self._recent.append(rms)

@@ -63,7 +63,7 @@ def test_a_beep_after_speech_is_a_beep_and_a_lone_tone_is_not() -> None:
 
 
 def test_a_short_sit_length_beep_after_speech_is_decided_once_no_second_segment_follows() -> None:
-    heard = cues(np.concatenate([babble(1000), silence(200), tone(985.0, ms=300), silence(400)]))
+    heard = cues(np.concatenate([silence(200), babble(1000), silence(200), tone(985.0, ms=300), silence(400)]))
     assert [c for c, _ in heard] == [Cue.BEEP]
 
 
@@ -74,6 +74,16 @@ def test_ringback_and_dtmf_are_neither_beep_nor_sit_nor_speech() -> None:
         assert cues(np.concatenate([babble(800), silence(300), signal])) == []
     # the US ringback (440 + 480 Hz, 2 s on, 4 s off) before anyone speaks
     assert cues(np.concatenate([tone(440, 480, ms=2000), silence(4000)] * 2)) == []
+
+
+def test_steady_line_noise_is_not_speech_but_a_voice_over_it_is() -> None:
+    noise = np.random.default_rng(3).standard_normal(RATE * 6) * 600  # -35 dBFS of hiss, above VOICED_RMS
+    assert cues(noise) == []  # not one long greeting
+    screen = AnswerScreen()
+    voice = noise.copy()
+    voice[RATE : RATE * 5] += babble(4000)
+    heard = cues(voice, screen)
+    assert [c for c, _ in heard] == [Cue.LONG_SPEECH] and screen.speech_ms >= 2800
 
 
 def test_long_speech_is_flagged_once_after_the_machine_threshold() -> None:
