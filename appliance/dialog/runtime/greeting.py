@@ -4,7 +4,8 @@ answering machine or the network's "number not in service".
 
 A human usually speaks within a second or two of picking up; the first voiced frame (and the 300 ms before it)
 opens a recognition session held to :data:`GREETING_PHRASES` for the recogniser's language, and the greeting ends
-after a short silence. Meanwhile :class:`~appliance.speech.amd.AnswerScreen` listens to the same frames:
+after a short silence. A frame is speech when the screen says so: above -40.8 dBFS and 10 dB over the line's
+noise floor, and not a tone. Meanwhile :class:`~appliance.speech.amd.AnswerScreen` listens to the same frames:
 
 * special-information tones: ``invalid_number`` at once (~0.9 s after the answer);
 * a beep after speech: ``machine``;
@@ -32,16 +33,13 @@ from enum import StrEnum
 from appliance.dialog.runtime.ports import CallAudio
 from appliance.speech.amd import AmdSettings, AnswerScreen, Cue
 from appliance.speech.asr.base import AsrEngine, AsrSession
-from appliance.speech.audio import rms_dbfs
 
-__all__ = ["ANNOUNCEMENT_CUES", "GREETING_PHRASES", "PREROLL_FRAMES", "VOICED_DBFS",
-           "VOICEMAIL_CUES", "AnsweredBy", "CalleeGreeting", "GreetingLimits", "is_announcement",
-           "is_voiced", "is_voicemail"]
+__all__ = ["ANNOUNCEMENT_CUES", "GREETING_PHRASES", "LATE_SCREEN_MS", "PREROLL_FRAMES", "VOICEMAIL_CUES",
+           "AnsweredBy", "CalleeGreeting", "GreetingLimits", "is_announcement", "is_voicemail"]
 
 LATE_SCREEN_MS = 10_000  # a beep or tones this long after the answer still tell a machine or the network
 PREROLL_FRAMES = 15  # 300 ms of audio before the detected speech start goes to the recogniser
 FRAME_MS = 20
-VOICED_DBFS = -40.8  # RMS 300 of 32768: above line noise, below any voice
 # What a callee says on picking up, as a grammar: cheaper and steadier than free-form recognition, which in
 # PocketSphinx holds the GIL long enough at the end of an utterance to stall the audio pump.
 GREETING_PHRASES = {
@@ -99,10 +97,6 @@ class AnsweredBy(StrEnum):
     HUMAN = "human"
     MACHINE = "machine"
     INVALID_NUMBER = "invalid_number"
-
-
-def is_voiced(frame: bytes) -> bool:
-    return rms_dbfs(frame) > VOICED_DBFS
 
 
 def is_announcement(text: str, language: str = "en") -> bool:
