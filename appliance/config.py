@@ -117,6 +117,7 @@ class RetryConfig:
     rejected: float = 3600
     failed: float = 600
     interrupted: float = 60
+    machine: float = 7200  # an answering machine: try again in two hours, when the customer may be back
 
 
 RECOGNISERS = ("hybrid", "whisper", "grammar")  # [speech] recogniser: appliance.speech.asr.factory.RECOGNISERS

@@ -106,7 +106,10 @@ def _converse(active: CallPort, flow: Flow, variables: dict[str, Any], speech: S
         Turn(t.speaker, t.text, t.intent, t.confidence, t.node, times[i] if i < len(times) else 0)
         for i, t in enumerate(run.turns)
     )
-    if completed:
+    greeting = convo.greeting
+    if convo.screened and greeting is not None:  # a machine or the network answered: hung up, no message
+        outcome = Outcome(greeting.answered_by.value)
+    elif completed:
         outcome = Outcome.COMPLETED
     else:
         outcome = Outcome.INTERRUPTED if active.interrupted else Outcome.HUNG_UP
@@ -123,6 +126,9 @@ def _converse(active: CallPort, flow: Flow, variables: dict[str, Any], speech: S
         slots=run.result.to_json()["slots"],
         strength=strength.to_dict() if strength is not None else None,
         ended_by=active.ended_by,
+        answered_by=greeting.answered_by.value if greeting is not None and greeting.answered else None,
+        screen_why=greeting.why if greeting is not None else "",
+        screen_ms=greeting.decided_ms if greeting is not None and greeting.answered else None,
         dial_s=round(answered - started, 3),
         talk_s=round(ended - answered, 3),
         total_s=round(ended - started, 3),
