@@ -143,7 +143,7 @@ def test_a_ringing_call_renders_its_greeting_and_plays_it_from_the_cache(
     # the greeting took the cached path: not one of its sentences was synthesised once the call was answered
     assert not set(split_sentences(greeting)) & set(rendered_after), rendered_after
     assert result.disposition == "confirmed"
-    assert [t.text for t in result.turns if t.speaker == "bot"][0] == greeting
+    assert next(t.text for t in result.turns if t.speaker == "bot") == greeting
     # the call is over: its own entries left the cache, the flow's fixed prompts stayed
     deadline = time.monotonic() + 10
     while tts.has_cached(greeting) and time.monotonic() < deadline:
