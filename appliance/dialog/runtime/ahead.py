@@ -38,7 +38,8 @@ def _near(flow: Flow, hops: int) -> list[str]:
         following: list[str] = []
         for node_id in frontier:
             node: Node = flow.nodes[node_id]
-            targets: list[str | None] = [b.next for b in node.branches] + [d.next for d in node.dtmf if d.next]
+            targets: list[str | None] = [b.next for b in node.branches]
+            targets += [d.next for d in node.dtmf]
             targets += [node.next, node.no_input_next, node.no_match_next]
             if node.type == "dialogue":
                 targets += globals_next
