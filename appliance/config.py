@@ -109,6 +109,9 @@ class SpeechConfig:
     # copy of the model): a turn that finds them all busy is heard by Whisper alone. The grammar recogniser
     # alone ("grammar") is not capped.
     grammar_decoders: int = 2
+    # Chinese, experimental (appliance/speech/asr/chinese.py): with language = "zh", Whisper base from
+    # `callbox models install whisper-base` hears the customer; off, nothing understands Chinese.
+    zh_whisper: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,7 @@ class RetryConfig:
     rejected: float = 3600
     failed: float = 600
     interrupted: float = 60
+    machine: float = 7200  # an answering machine: try again in two hours, when the customer may be back
 
 
 RECOGNISERS = ("hybrid", "whisper", "grammar")  # [speech] recogniser: appliance.speech.asr.factory.RECOGNISERS
@@ -338,6 +342,9 @@ def parse_config(data: dict[str, Any], *, file: str = "<config>") -> Config:
                        ("grammar_decoders", sc.grammar_decoders)):
         if count < 1:
             raise ConfigError("must be at least 1", file=file, key=f"speech.{key}")
+    if sc.zh_whisper and sc.language.split("-")[0].lower() not in ("zh", "cmn"):
+        raise ConfigError(f'only applies to Chinese (speech.language = "zh"), not {sc.language!r}', file=file,
+                          key="speech.zh_whisper")
     if cfg.calling.max_per_day < 1:
         raise ConfigError("must be at least 1", file=file, key="calling.max_per_day")
     if cfg.calling.line_daily_cap < 0:

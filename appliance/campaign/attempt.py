@@ -31,6 +31,8 @@ class AttemptState(StrEnum):
     FAILED = "failed"
     INTERRUPTED = "interrupted"
     HUNG_UP = "hung_up"
+    MACHINE = "machine"
+    INVALID_NUMBER = "invalid_number"
     EXPIRED = "expired"
     BLOCKED = "blocked"
     CANCELLED = "cancelled"
@@ -46,6 +48,8 @@ class Outcome(StrEnum):
     FAILED = "failed"
     INTERRUPTED = "interrupted"  # the line failed mid-call, or the box stopped under it
     HUNG_UP = "hung_up"  # the customer hung up before the flow's end
+    MACHINE = "machine"  # an answering machine answered: no message left, tried again later
+    INVALID_NUMBER = "invalid_number"  # the network says the number cannot be called (tones, announcement)
     EXPIRED = "expired"
     BLOCKED = "blocked"  # a guard stopped it before dialing: flow not published, number on the do-not-call list
     CANCELLED = "cancelled"
@@ -81,6 +85,8 @@ ATTEMPT_TRANSITIONS: dict[tuple[AttemptState, str], AttemptState] = {
     (A.ANSWERED, "completed"): A.COMPLETED,
     (A.ANSWERED, "hung_up"): A.HUNG_UP,
     (A.ANSWERED, "interrupted"): A.INTERRUPTED,
+    (A.ANSWERED, "machine"): A.MACHINE,  # the greeting was a voicemail's
+    (A.ANSWERED, "invalid_number"): A.INVALID_NUMBER,  # ... or the network's announcement
     **{(s, e): AttemptState(e) for s in (A.DIALING, A.RINGING)
        for e in ("busy", "no_answer", "rejected", "failed", "interrupted")},
 }
@@ -143,7 +149,7 @@ class RetryRule:
             raise ValueError("this outcome is not retried")
         delays: dict[str, float] = {
             "busy": config.busy, "no_answer": config.no_answer, "rejected": config.rejected,
-            "failed": config.failed, "interrupted": config.interrupted,
+            "failed": config.failed, "interrupted": config.interrupted, "machine": config.machine,
         }
         return delays[self.delay]
 
@@ -158,6 +164,11 @@ RETRY_TABLE: dict[Outcome, RetryRule] = {
     Outcome.INTERRUPTED: RetryRule(True, "interrupted", "bad",
                                    "the line failed mid-call, or the box stopped during it"),
     Outcome.HUNG_UP: RetryRule(True, "failed", "warn", "the customer hung up before the flow's end"),
+    Outcome.MACHINE: RetryRule(True, "machine", "warn",
+                               "an answering machine answered (a long greeting, a beep): no message is left"),
+    Outcome.INVALID_NUMBER: RetryRule(False, None, "bad",
+                                      "the network says the number cannot be called (special-information tones "
+                                      "or an operator announcement): the ticket is unreachable, with a remark"),
     Outcome.EXPIRED: RetryRule(False, None, "muted", "the task's time ran out"),
     Outcome.BLOCKED: RetryRule(False, None, "muted",
                                "a guard stopped it before dialing: the flow is not published, the number is on the "

@@ -48,6 +48,11 @@ class AttemptResult:
     slots: dict[str, Any] = field(default_factory=dict)
     strength: dict[str, Any] | None = None  # {"score", "grade", "reasons"}
     ended_by: str | None = None
+    # who answered, as the greeting's screen decided (human, machine, invalid_number), what gave it away and
+    # how long after the answer it was decided
+    answered_by: str | None = None
+    screen_why: str = ""
+    screen_ms: int | None = None
     dial_s: float = 0.0
     talk_s: float = 0.0
     total_s: float = 0.0
@@ -69,6 +74,9 @@ def conclude(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datetime
     if not result.answered:
         return no_call_after(ticket, _unanswered(ticket, task, result, now, call_id=call_id, retry=retry,
                                                  spent=spent))
+    if result.outcome in (Outcome.MACHINE, Outcome.INVALID_NUMBER):
+        return no_call_after(ticket, _screened(ticket, task, result, now, call_id=call_id, retry=retry,
+                                               spent=spent))
     return no_call_after(ticket, _conversed(ticket, task, result, now, call_id=call_id, retry=retry, spent=spent))
 
 
@@ -108,6 +116,38 @@ def _unanswered(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datet
         outbox=(("ticket.operation", operation_event(ticket.id, call_id, "remark", remark)),),
         ticket_status=decision.ticket_status.value,
         next_call_at=iso(decision.retry_at) if decision.retry_at else None,
+        extra={"disposition": None},
+    )
+
+
+def _screened(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datetime, *, call_id: int,
+              retry: RetryConfig, spent: int | None = None) -> Conclusion:
+    """An answering machine or the network answered: the bot hung up without a word. A machine is retried per
+    the retry table (no message is left); a number the network says cannot be called is not called again and
+    the ticket says why."""
+    heard = f"{result.screen_why}, {result.screen_ms / 1000:.1f} s after the answer" \
+        if result.screen_ms is not None and result.screen_why else result.screen_why or "on answering"
+    head = f"Call {call_id} on {now.astimezone():%Y-%m-%d %H:%M}:"
+    if result.outcome is Outcome.INVALID_NUMBER:
+        remark = f"{head} the network says the number is not in service ({heard}). Not called again: check " \
+                 f"the customer's number ({ticket.customer_phone})."
+        status: TicketStatus = next_ticket_status(TicketStatus.CALLING, "give_up")
+        retry_at = None
+    else:
+        decision = retry_decision(result.outcome, attempt=task.attempts, max_attempts=task.max_attempts, now=now,
+                                  retry=retry, cause=result.cause, redials_spent=spent)
+        remark = f"{head} an answering machine answered ({heard}); no message left. {decision.remark}"
+        status, retry_at = decision.ticket_status, decision.retry_at
+    return Conclusion(
+        task=_task_end(task, result.outcome, retry_at),
+        ticket_id=ticket.id,
+        call_id=call_id,
+        call=CallEnd(result.outcome.value, result.cause, None, remark, result.turns),
+        operations=(("remark", remark),),
+        outbox=(("ticket.operation", operation_event(ticket.id, call_id, "remark", remark)
+                 | {"answered_by": result.answered_by}),),
+        ticket_status=status.value,
+        next_call_at=iso(retry_at) if retry_at else None,
         extra={"disposition": None},
     )
 

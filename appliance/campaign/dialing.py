@@ -17,12 +17,14 @@ from appliance.campaign.attempt import Outcome
 from appliance.campaign.conclude import AttemptResult
 from appliance.campaign.voices import FlowPrompts
 from appliance.dialog.flow.model import Flow
+from appliance.dialog.runtime.ahead import texts_ahead
 from appliance.dialog.runtime.conversation import Conversation, ConversationLimits
 from appliance.dialog.runtime.engine import FlowRun
 from appliance.dialog.runtime.ports import EndpointerLike
 from appliance.events import DialOutcome, DialResult
 from appliance.records.conclusion import Turn
 from appliance.speech.asr.base import AsrEngine
+from appliance.speech.tts.ahead import RenderAhead
 from appliance.speech.tts.player import PromptPlayer, Synthesizer
 from appliance.telephony.ports import CallPort, LinePort, Tap
 
@@ -55,23 +57,46 @@ def place_and_converse(
     version: int | None = None,
     on_answered: Callable[[], None] | None = None,
 ) -> AttemptResult:
-    """Dial ``number``; if answered, ``on_answered()`` and the flow with ``voice``; always hang up."""
+    """Dial ``number``; if answered, ``on_answered()`` and the flow with ``voice``; always hang up.
+
+    While it rings, the flow's templated prompts near its start are rendered into the prompt cache with the
+    call's variables (:func:`~appliance.dialog.runtime.ahead.texts_ahead`), so the greeting plays from the
+    cache; that stops, and the call's entries leave the cache, when the call ends."""
     started = time.monotonic()
+    ahead = _render_ahead(voice, flow, variables, call_id)
     try:
-        result, active = line.place_call(number, ring_timeout=ring_timeout, tap=tap)
-    except Exception as exc:  # the line failed while dialing: never lose the attempt
-        log.exception("call %s: line %s failed while dialing", call_id, line.name)
-        result, active = DialResult(DialOutcome.INTERRUPTED, None, str(exc)), None
-    answered = time.monotonic()
-    dial_s = round(answered - started, 3)
-    if result.outcome is not DialOutcome.ANSWERED or active is None:
-        outcome = Outcome(result.outcome.value if result.outcome is not DialOutcome.ANSWERED else "failed")
-        fault = line.fault_reason if outcome is Outcome.INTERRUPTED else None
-        return AttemptResult(outcome, result.cause, result.detail, fault, dial_s=dial_s, total_s=dial_s)
-    if on_answered is not None:
-        on_answered()
-    return _converse(active, flow, variables, speech, voice=voice, limits=limits, call_id=call_id,
-                     version=version, dial=result, started=started, answered=answered)
+        try:
+            result, active = line.place_call(number, ring_timeout=ring_timeout, tap=tap)
+        except Exception as exc:  # the line failed while dialing: never lose the attempt
+            log.exception("call %s: line %s failed while dialing", call_id, line.name)
+            result, active = DialResult(DialOutcome.INTERRUPTED, None, str(exc)), None
+        answered = time.monotonic()
+        dial_s = round(answered - started, 3)
+        if result.outcome is not DialOutcome.ANSWERED or active is None:
+            outcome = Outcome(result.outcome.value if result.outcome is not DialOutcome.ANSWERED else "failed")
+            fault = line.fault_reason if outcome is Outcome.INTERRUPTED else None
+            return AttemptResult(outcome, result.cause, result.detail, fault, dial_s=dial_s, total_s=dial_s)
+        if ahead is not None:
+            log.debug("call %s: answered after %.1f s; %d of %d prompt(s) rendered ahead", call_id, dial_s,
+                      len(ahead.rendered), len(ahead.texts))
+        if on_answered is not None:
+            on_answered()
+        return _converse(active, flow, variables, speech, voice=voice, limits=limits, call_id=call_id,
+                         version=version, dial=result, started=started, answered=answered)
+    finally:
+        if ahead is not None:
+            ahead.close()
+
+
+def _render_ahead(voice: PromptPlayer, flow: Flow, variables: dict[str, Any],
+                  call_id: int | str) -> RenderAhead | None:
+    """Start rendering the call's templated prompts (None when there are none, or nothing to render with)."""
+    try:
+        texts = texts_ahead(flow, variables)
+        return voice.render_ahead(texts, call_id=call_id) if texts else None
+    except Exception:  # the call goes on without: its templated prompts render as they are said
+        log.exception("call %s: cannot render its prompts ahead", call_id)
+        return None
 
 
 def _converse(active: CallPort, flow: Flow, variables: dict[str, Any], speech: SpeechKit, *, voice: PromptPlayer,
@@ -106,7 +131,10 @@ def _converse(active: CallPort, flow: Flow, variables: dict[str, Any], speech: S
         Turn(t.speaker, t.text, t.intent, t.confidence, t.node, times[i] if i < len(times) else 0)
         for i, t in enumerate(run.turns)
     )
-    if completed:
+    greeting = convo.greeting
+    if convo.screened and greeting is not None:  # a machine or the network answered: hung up, no message
+        outcome = Outcome(greeting.answered_by.value)
+    elif completed:
         outcome = Outcome.COMPLETED
     else:
         outcome = Outcome.INTERRUPTED if active.interrupted else Outcome.HUNG_UP
@@ -123,6 +151,9 @@ def _converse(active: CallPort, flow: Flow, variables: dict[str, Any], speech: S
         slots=run.result.to_json()["slots"],
         strength=strength.to_dict() if strength is not None else None,
         ended_by=active.ended_by,
+        answered_by=greeting.answered_by.value if greeting is not None and greeting.answered else None,
+        screen_why=greeting.why if greeting is not None else "",
+        screen_ms=greeting.decided_ms if greeting is not None and greeting.answered else None,
         dial_s=round(answered - started, 3),
         talk_s=round(ended - answered, 3),
         total_s=round(ended - started, 3),

@@ -38,6 +38,7 @@ DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # No zone's clock jumps by more than this at once (DST shifts are 30 min to 2 h); next_allowed skips ahead by the
 # wall-clock wait less this much, then walks minute by minute, so it never steps over an opening.
 MAX_CLOCK_JUMP = timedelta(hours=2)
+MINUTE = timedelta(minutes=1)
 HORIZON = timedelta(days=15)  # no opening within this: the hours never meet (zones too far apart)
 
 
@@ -153,8 +154,31 @@ def next_allowed(at: datetime, hours: WeeklyHours, zones: tuple[tzinfo, ...],
         if longest == timedelta(0):
             return t.astimezone(at.tzinfo)
         skip = longest - MAX_CLOCK_JUMP
-        t += max(timedelta(minutes=1), timedelta(minutes=skip // timedelta(minutes=1)))
+        t = _no_further_than_a_clock_change(t, t + max(MINUTE, MINUTE * (skip // MINUTE)), zones)
     return None
+
+
+def _offsets(t: datetime, zones: tuple[tzinfo, ...]) -> list[timedelta | None]:
+    return [t.astimezone(zone).utcoffset() for zone in zones]
+
+
+def _no_further_than_a_clock_change(t: datetime, to: datetime, zones: tuple[tzinfo, ...]) -> datetime:
+    """``to``, or the first whole minute after ``t`` at which a zone's clock has changed, if one changes first.
+
+    The skip from ``t`` trusts the wall clock to run forward (by at most ``MAX_CLOCK_JUMP`` more); a clock set
+    back (Sydney at 03:00 on the first Sunday of April) runs an hour of wall time again, and that hour may be
+    open: the search resumes where it starts."""
+    before = _offsets(t, zones)
+    if to - t <= MINUTE or _offsets(to, zones) == before:
+        return to
+    lo, hi = t, to  # the change lies in (lo, hi]
+    while hi - lo > MINUTE:
+        mid = lo + MINUTE * ((hi - lo) // MINUTE // 2)
+        if _offsets(mid, zones) == before:
+            lo = mid
+        else:
+            hi = mid
+    return hi
 
 
 def callee_zones(phone: str, fallback: tzinfo) -> tuple[tzinfo, ...]:

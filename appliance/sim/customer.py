@@ -19,7 +19,19 @@ from appliance.events import FRAME_BYTES, FRAME_MS, LINE_RATE
 
 log = logging.getLogger(__name__)
 
-BEHAVIOURS = ("answer", "busy", "no_answer", "reject", "silent", "hangup_mid_sentence")
+BEHAVIOURS = ("answer", "busy", "no_answer", "reject", "silent", "hangup_mid_sentence", "voicemail", "sit",
+              "announcement")
+# Callees that are not people, and what they play on answering (``appliance/sim/voices``, rendered by
+# tests/fixtures/amd/make_amd_fixtures.py): a voicemail greets, beeps and then records in silence until the
+# caller hangs up; the network plays special-information tones and an announcement (or the announcement
+# alone) and then releases the call.
+MACHINE_GREETINGS = {
+    "voicemail": "en_voicemail.wav",
+    "sit": "en_sit_announcement.wav",
+    "announcement": "en_announcement.wav",
+}
+NETWORK_BEHAVIOURS = ("sit", "announcement")
+VOICES_DIR = Path(__file__).resolve().parent / "voices"
 KEYS_PREFIX = "dtmf:"  # a reply "dtmf:12#" presses those keys instead of speaking
 
 
@@ -56,6 +68,9 @@ class CustomerScript:
             keys = reply_keys(reply)
             if keys is not None and (not keys or set(keys.upper()) - set("0123456789*#ABCD")):
                 raise ValueError(f"customer reply {str(reply)!r}: keys must be 0-9, *, #, A-D")
+        if self.greeting is None and self.behaviour in MACHINE_GREETINGS:
+            self.greeting = VOICES_DIR / MACHINE_GREETINGS[self.behaviour]
+            self.greeting_delay_ms = min(self.greeting_delay_ms, 100)  # a machine answers at once
         if self.greeting is not None:
             self.greeting = Path(self.greeting)
 
@@ -130,8 +145,8 @@ class CustomerVoice:
     def hear(self, frame: bytes) -> None:
         if self.script.echo_db is not None and len(self._echo) < 2 * LINE_RATE * 2:  # at most 2 s behind
             self._echo += frame
-        if self.speaking or self.script.behaviour == "silent":
-            return
+        if self.speaking or self.script.behaviour == "silent" or self.script.behaviour in MACHINE_GREETINGS:
+            return  # (a machine does not answer the bot's prompts)
         if frame_rms(frame) >= self.script.voice_rms:
             self._heard_voice = True
             self._quiet_ms = 0
@@ -148,6 +163,8 @@ class CustomerVoice:
                 self._greeted = True
                 self.said.append(name)
                 self._current, self._pos = pcm, 0
+        if self.greeting is None and not self.speaking and self.script.behaviour in NETWORK_BEHAVIOURS:
+            self.wants_hangup = True  # the announcement is over: the network releases the call
         if not self.speaking and (self._prompt_over() or self._barge_in_now()):
             if self._replied < len(self.replies):
                 self._start_reply()

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from appliance.sim.customer import BEHAVIOURS, CustomerScript, reply_keys
+from appliance.sim.customer import BEHAVIOURS, MACHINE_GREETINGS, CustomerScript, reply_keys
 from appliance.sim.families import FAMILIES, simulated_modem
 from appliance.sim.faults import FAULTS, PluggableModem, apply_fault
 from appliance.sim.modem import SimulatedModem
@@ -30,6 +30,9 @@ BEHAVIOUR_BY_LAST_DIGIT = {
     "3": "reject",
     "4": "silent",
     "5": "hangup_mid_sentence",
+    "7": "voicemail",
+    "8": "sit",
+    "9": "announcement",
 }
 _SCRIPT_KEYS = {
     "behaviour", "replies", "greeting", "greeting_delay_ms", "ring_ms", "max_call_s", "reply_gap_ms", "prompt_end_ms",
@@ -40,7 +43,8 @@ _SCRIPT_KEYS = {
 
 def default_directory(number: str, *, voices_dir: Path = VOICES_DIR) -> CustomerScript:
     """Every number answers, except by last digit: 1 busy, 2 no answer, 3 reject,
-    4 silent, 5 hangs up mid-sentence. The customer greets with ``*hello*.wav``
+    4 silent, 5 hangs up mid-sentence, 7 a voicemail (greeting and beep), 8 the network's special-information
+    tones and announcement, 9 an announcement alone. The customer greets with ``*hello*.wav``
     and then answers prompts with ``*confirm*.wav`` (``*reschedule*.wav`` for
     numbers ending in 6), falling back to every other WAV in ``voices_dir``."""
     behaviour = BEHAVIOUR_BY_LAST_DIGIT.get(number[-1:], "answer")
@@ -48,12 +52,16 @@ def default_directory(number: str, *, voices_dir: Path = VOICES_DIR) -> Customer
     greeting = next((p for p in wavs if "hello" in p.stem), None)
     topic = "reschedule" if number.endswith("6") else "confirm"
     replies = [p for p in wavs if topic in p.stem] or [p for p in wavs if p != greeting]
+    if behaviour in MACHINE_GREETINGS:  # plays its own greeting, answers nothing
+        return CustomerScript(behaviour=behaviour)
     return CustomerScript(behaviour=behaviour, replies=replies, greeting=greeting)
 
 
 def customer_from_spec(spec: str, *, voices_dir: Path = VOICES_DIR) -> CustomerScript:
     """``--customer``: a behaviour name (``busy``; ``answer`` greets and confirms with the shipped voices)
     or a JSON file with CustomerScript fields (relative WAV paths are read from the file's folder)."""
+    if spec in MACHINE_GREETINGS:
+        return CustomerScript(behaviour=spec)
     if spec in BEHAVIOURS:
         base = default_directory("0", voices_dir=voices_dir)
         return CustomerScript(behaviour=spec, replies=base.replies, greeting=base.greeting)

@@ -18,6 +18,7 @@ from appliance.speech.asr.base import AsrEngine
 from appliance.speech.asr.factory import load_engine
 from appliance.speech.models.installed import resolve_model
 from appliance.speech.models.packaged import packaged_models
+from appliance.speech.models.whisper_base import WHISPER_BASE
 from appliance.speech.tts.piper import PiperTts, default_voice
 from appliance.speech.tts.prompts import VoiceLibrary
 from appliance.speech.vad import Endpointer
@@ -33,6 +34,7 @@ def build_recogniser(speech: SpeechConfig, paths: StatePaths) -> AsrEngine:
     return load_engine(vosk_model_dir=vosk_dir, language=speech.language, workers=speech.asr_workers,
                        recogniser=speech.recogniser, whisper_model_dir=whisper_model_dir(speech),
                        whisper_decodes=speech.whisper_decodes, whisper_threads=speech.whisper_threads,
+                       zh_whisper=speech.zh_whisper, zh_model_dir=paths.models / WHISPER_BASE,
                        grammar_decoders=speech.grammar_decoders)
 
 
@@ -45,6 +47,12 @@ def recogniser_plan(speech: SpeechConfig, paths: StatePaths, language: str) -> s
     """Which recogniser ``load_engine`` would pick for ``language`` with these settings, without loading a model
     (for `callbox doctor`)."""
     base = language.split("-")[0].lower()
+    if base in ("zh", "cmn"):
+        zh = paths.models / WHISPER_BASE
+        if not speech.zh_whisper:
+            return "none ([speech] zh_whisper is off; Chinese is Whisper base only)"
+        return f"Whisper base, zh ({zh})" if (zh / "model.bin").is_file() else (
+            "none (zh_whisper is on but whisper-base is not installed: callbox models install whisper-base)")
     vosk_dir = resolve_model(paths.root, speech.vosk_model if language == speech.language else "", "vosk",
                              language=language)
     grammar = f"vosk ({vosk_dir.name})" if vosk_dir is not None and vosk_dir.is_dir() else (

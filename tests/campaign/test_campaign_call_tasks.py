@@ -364,3 +364,11 @@ def test_a_disabled_timer_never_fires_and_fires_again_once_enabled(store: Record
         tasks.timer_action(timer_id, "enable")
     with pytest.raises(TimerNotFound):
         tasks.delete_timer(timer_id)
+
+
+def test_a_task_sets_its_own_delay_and_redials_after_an_answering_machine() -> None:
+    s = parse_settings({"retry": {"machine": 240}, "redials": {"machine": 2}})
+    assert s.retry == {"machine": 240.0} and s.redials == {"machine": 2}
+    with pytest.raises(TaskInvalid) as bad:  # not retried: nothing to redial
+        parse_settings({"redials": {"invalid_number": 1}})
+    assert bad.value.field == "settings.redials.invalid_number"

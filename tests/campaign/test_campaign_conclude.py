@@ -140,3 +140,44 @@ def test_redials_per_outcome_cap_the_retry_and_max_attempts_still_caps_the_total
     cut = conclude(TICKET, task(2, 10), answered(Outcome.INTERRUPTED), NOW, call_id=3, retry=RETRY,
                    redials={"interrupted": 1}, ended_alike=1)
     assert cut.ticket_status == "unreachable" and cut.task is not None and cut.task.next_attempt_at is None
+
+
+def screened(outcome: Outcome, why: str, ms: int) -> AttemptResult:
+    return AttemptResult(outcome, answered=True, answered_by=outcome.value, screen_why=why, screen_ms=ms)
+
+
+def test_an_answering_machine_leaves_no_message_and_is_retried_after_the_machine_delay() -> None:
+    c = conclude(TICKET, task(), screened(Outcome.MACHINE, "a beep after the greeting", 4620), NOW, call_id=3,
+                 retry=RetryConfig(machine=5400))
+    assert c.ticket_status == "open" and c.task is not None and c.task.state == "pending"
+    assert c.next_call_at == iso(NOW + timedelta(seconds=5400)) and c.next_task is None
+    assert c.call is not None and c.call.outcome == "machine" and c.call.disposition is None
+    (kind, remark), = c.operations
+    assert kind == "remark" and "an answering machine answered (a beep after the greeting, 4.6 s after the " \
+                                "answer); no message left" in remark and "Attempt 1 of 3: machine" in remark
+    assert c.call.remark == remark and c.outbox[0][1]["answered_by"] == "machine"
+
+
+def test_a_machine_on_the_last_attempt_or_past_its_redials_gives_up() -> None:
+    last = conclude(TICKET, task(3, 3), screened(Outcome.MACHINE, "long", 3000), NOW, call_id=3, retry=RETRY)
+    assert last.ticket_status == "unreachable" and last.next_call_at is None
+    spent = conclude(TICKET, task(2, 5), screened(Outcome.MACHINE, "long", 3000), NOW, call_id=3, retry=RETRY,
+                     redials={"machine": 1}, ended_alike=1)
+    assert spent.ticket_status == "unreachable" and "Redialled 1 time(s) after machine" in spent.operations[0][1]
+
+
+def test_an_invalid_number_is_not_called_again_and_the_ticket_says_why() -> None:
+    c = conclude(TICKET, task(1, 3), screened(Outcome.INVALID_NUMBER, "special-information tones", 860), NOW,
+                 call_id=4, retry=RETRY)
+    assert c.ticket_status == "unreachable" and c.next_call_at is None and c.next_task is None
+    assert c.task is not None and c.task.state == "completed" and c.task.outcome == "invalid_number"
+    remark = c.operations[0][1]
+    assert "the network says the number is not in service (special-information tones, 0.9 s after the " \
+           "answer)" in remark and "Not called again" in remark and TICKET.customer_phone in remark
+    assert [e["operation"] for _, e in c.outbox] == ["remark"]
+
+
+def test_machine_and_invalid_number_end_only_an_answered_attempt() -> None:
+    for outcome in (Outcome.MACHINE, Outcome.INVALID_NUMBER):
+        with pytest.raises(IllegalTransition):
+            conclude(TICKET, task(), AttemptResult(outcome), NOW, call_id=3, retry=RETRY)

@@ -77,6 +77,8 @@ def _no_opening_between(start: datetime, end: datetime, hours: WeeklyHours, zone
          zones=(ZoneInfo("Europe/Paris"),))  # the autumn hour that happens twice
 @example(at=datetime(2026, 3, 8, 6, 59, tzinfo=UTC), hours=every_day("02:00-03:00"),
          zones=(ZoneInfo("America/New_York"),))  # a window wholly inside the gap: opens the day after
+@example(at=datetime(2024, 4, 6, 15, 10, 13, tzinfo=UTC), hours=every_day("01:00-02:10"),
+         zones=(ZoneInfo("Australia/Sydney"),))  # closed at 02:10 AEDT, open again when 03:00 turns back to 02:00
 @example(at=datetime(2026, 11, 27, 19, 30, tzinfo=UTC), hours=PRESETS["fr"].hours,
          zones=(ZoneInfo("Europe/Paris"),))  # Friday evening: Monday 10:00
 def test_next_allowed_is_allowed_and_nothing_allowed_comes_before_it(

@@ -146,7 +146,7 @@ def test_validation_names_each_rule_and_field() -> None:
 def test_scenario_validation_names_each_field() -> None:
     with pytest.raises(RulesInvalid) as err:
         parse_scenarios([
-            {"name": "a", "flow": "f", "task": {"max_attempts": 0, "retry": {"busy": 5, "machine": 3},
+            {"name": "a", "flow": "f", "task": {"max_attempts": 0, "retry": {"busy": 5, "completed": 3},
                                                 "hours": {"mon": ["18:00-09:00", "9-10"], "xyz": []},
                                                 "lines": True}},
             {"name": "b", "flow": "f", "variables": {"x": "order.colour", "9y": "id"}, "version": "two"},
@@ -155,7 +155,7 @@ def test_scenario_validation_names_each_field() -> None:
     paths = [p for p, _ in err.value.problems]
     # the task is checked as a call task's settings are: a span past midnight ("18:00-09:00") is two windows, as
     # a call task takes it; a bad span is named at its day
-    assert paths == ["scenarios[0].task.max_attempts", "scenarios[0].task.lines", "scenarios[0].task.retry.machine",
+    assert paths == ["scenarios[0].task.max_attempts", "scenarios[0].task.lines", "scenarios[0].task.retry.completed",
                      "scenarios[0].task.hours.mon", "scenarios[0].task.hours.xyz", "scenarios[1].version",
                      "scenarios[1].variables.x", "scenarios[1].variables.9y", "scenarios[2].name"]
 
@@ -306,10 +306,10 @@ def test_scenario_redials_are_validated_with_their_path_and_reach_the_call_task(
 
     with pytest.raises(RulesInvalid) as err:
         parse_scenarios([{"name": "a", "flow": "f", "task": {"redials": {
-            "machine": 1, "busy": -1, "no_answer": "2", "failed": 1.5, "rejected": 21}}},
+            "completed": 1, "busy": -1, "no_answer": "2", "failed": 1.5, "rejected": 21}}},
             {"name": "b", "flow": "f", "task": {"redials": [3]}}])
     paths = [p for p, _ in err.value.problems]
-    assert paths == ["scenarios[0].task.redials.machine", "scenarios[0].task.redials.busy",
+    assert paths == ["scenarios[0].task.redials.completed", "scenarios[0].task.redials.busy",
                      "scenarios[0].task.redials.no_answer", "scenarios[0].task.redials.failed",
                      "scenarios[0].task.redials.rejected", "scenarios[1].task.redials"]
     (scenario,) = parse_scenarios([{"name": "s", "flow": "f",

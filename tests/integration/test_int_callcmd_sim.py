@@ -132,3 +132,23 @@ def test_int_callcmd_sim_cli_runs_a_modem_and_cleans_up_on_sigterm(tmp_path):
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(5) == 0
     assert not os.path.exists(ports["at_port"])  # links and ptys gone
+
+
+@pytest.mark.parametrize(("customer", "outcome", "why"), [
+    ("voicemail", "machine", "a greeting of"),
+    ("sit", "invalid_number", "special-information tones"),
+    ("announcement", "machine", "a greeting of"),  # PocketSphinx does not hear the words: retried, not lost
+])
+def test_int_callcmd_sim_machines_and_the_network_answer(sim_cli, kit, capsys, customer, outcome, why):
+    ports = sim_cli("--customer", customer)
+    rec = call(kit, capsys, ports, "+15550400000")
+    assert rec["outcome"] == outcome, rec
+    assert rec["answered_by"] == outcome and rec["screen_why"].startswith(why)
+    assert 0 < rec["screen_ms"] <= 6000
+    assert not [t for t in rec["turns"] if t["speaker"] == "bot"]  # the bot said nothing
+
+
+def test_int_callcmd_sim_a_person_is_answered_by_the_bot(sim_cli, kit, capsys):
+    ports = sim_cli("--customer", "answer")
+    rec = call(kit, capsys, ports, "+15550400000")
+    assert rec["answered_by"] == "human" and rec["outcome"] == "completed", rec

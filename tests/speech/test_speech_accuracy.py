@@ -75,9 +75,61 @@ def test_the_manifest_and_the_wavs_agree(asr_dir: Path) -> None:
             assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (8000, 1, 2), entry["id"]
             assert wav.getnframes() / 8000 == pytest.approx(entry["seconds"], abs=0.002), entry["id"]
             assert 0.5 < entry["seconds"] < 4.0, entry["id"]
+    others = doc["paraphrases"]["utterances"] + doc["pauses"]["utterances"]
     on_disk = {p.relative_to(asr_dir).as_posix() for p in asr_dir.glob("*/*.wav")}
-    assert on_disk == {e["file"] for e in entries}
-    assert sum(p.stat().st_size for p in asr_dir.glob("*/*.wav")) < 3_000_000
+    assert on_disk == {e["file"] for e in entries + others}
+    for folder in ("en", "ko"):
+        assert sum(p.stat().st_size for p in asr_dir.glob(f"{folder}/*.wav")) < 3_000_000
+
+
+def test_the_paraphrase_set_is_new_wording_in_six_voices_or_more(asr_dir: Path, answers: dict) -> None:
+    doc = json.loads((asr_dir / "manifest.json").read_text(encoding="utf-8"))
+    para = doc["paraphrases"]["utterances"]
+    assert len(para) >= 60 and len({e["id"] for e in para}) == len(para)
+    voices = {json.dumps(e["speaker"], sort_keys=True) for e in para}
+    assert len(voices) >= 6 and {e["speaker"]["engine"] for e in para} == {"espeak-ng", "piper"}
+    assert len({e["speaker"]["length_scale"] for e in para if e["speaker"]["engine"] == "piper"}) >= 3
+    espeak = {json.dumps(e["speaker"], sort_keys=True) for e in para if e["speaker"]["engine"] == "espeak-ng"}
+    in_grammar_voices = {json.dumps(a["speaker"], sort_keys=True) for a in doc["utterances"]}
+    assert len(espeak) >= 6 and not espeak & in_grammar_voices  # espeak-ng voices the in-grammar set never used
+    # every global intent, the knowledge base and the time slot are spoken
+    labels = {e["intent"] for e in para}
+    assert {"confirm", "not_home", "call_later", "human", "stop_calling", "wrong_number", "repeat",
+            "slot:next_call"} <= labels
+    assert any(label.startswith("kb:") for label in labels)
+    for entry in para:
+        with wave.open(str(asr_dir / entry["file"]), "rb") as wav:
+            assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (8000, 1, 2), entry["id"]
+            assert wav.getnframes() / 8000 == pytest.approx(entry["seconds"], abs=0.002), entry["id"]
+    assert sum((asr_dir / e["file"]).stat().st_size for e in para) < 3_000_000
+    # not one of them is said word for word in the flow's examples (that is what the in-grammar set is for)
+    flow = json.loads((REPO / doc["paraphrases"]["flow"]).read_text(encoding="utf-8"))
+    examples = {" ".join(bench.normalise(x)) for i in flow["intents"].values() for x in i["examples"]}
+    assert not [e["text"] for e in para if " ".join(bench.normalise(e["text"])) in examples]
+
+
+def test_every_paraphrase_label_is_what_the_flow_engine_decides_on_the_text(asr_dir: Path) -> None:
+    paraphrases = bench.load_paraphrases(asr_dir / "manifest.json")
+    assert paraphrases
+    wrong = {a.id: bench.flow_decision(a, a.text) for a in paraphrases if bench.flow_decision(a, a.text) != a.intent}
+    assert wrong == {}
+    # and a wrong transcript is decided wrongly: the check can fail
+    stop = next(a for a in paraphrases if a.intent == "stop_calling")
+    assert bench.flow_decision(stop, "we are out all day") != "stop_calling"
+
+
+def test_the_pause_fixtures_have_the_pause_they_claim(asr_dir: Path) -> None:
+    doc = json.loads((asr_dir / "manifest.json").read_text(encoding="utf-8"))
+    pauses = doc["pauses"]["utterances"]
+    assert len(pauses) >= 12
+    assert min(e["pause_ms"] for e in pauses) == 400 and max(e["pause_ms"] for e in pauses) == 900
+    for entry in pauses:
+        with wave.open(str(asr_dir / entry["file"]), "rb") as wav:
+            samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").astype(np.float64)
+        start = int(entry["pause_start"] * 8000)
+        gap = samples[start + 80 : start + int(entry["pause_ms"] * 8) - 80]  # 10 ms in from each edge
+        speech = samples[int(0.15 * 8000) : start]
+        assert np.sqrt(np.mean(gap**2)) < 0.01 * np.sqrt(np.mean(speech**2)), entry["id"]
 
 
 def test_every_label_is_what_the_nlu_decides_on_the_text(answers: dict, listeners: dict) -> None:

@@ -115,9 +115,24 @@ def test_tel_sim_silent_and_mid_sentence_customers():
         CustomerScript("dance")
 
 
+def test_tel_sim_machines_play_their_greeting_answer_nothing_and_the_network_hangs_up():
+    for kind in ("voicemail", "sit", "announcement"):
+        script = CustomerScript(kind)
+        assert script.greeting is not None and script.greeting.is_file() and script.replies == []
+        pcm = load_pcm(script.greeting)
+        voice = CustomerVoice(script, [], (script.greeting.stem, pcm))
+        ticks = len(pcm) // FRAME_BYTES + 20
+        out = run_ticks(voice, bot(ticks * 20 // 2, True) + bot(ticks * 20 // 2, False) + bot(4000, False))
+        played = b"".join(out)
+        assert pcm in played  # its greeting, whole, whatever the bot said meanwhile
+        assert voice.said == [script.greeting.stem]  # and nothing else
+        assert voice.wants_hangup is (kind != "voicemail")  # a voicemail records until the caller hangs up
+
+
 def test_tel_sim_default_directory_and_cli_entry(tmp_path):
-    assert [default_directory(f"+4930555{d}", voices_dir=tmp_path).behaviour for d in "0123456"] == [
-        "answer", "busy", "no_answer", "reject", "silent", "hangup_mid_sentence", "answer"]
+    assert [default_directory(f"+4930555{d}", voices_dir=tmp_path).behaviour for d in "0123456789"] == [
+        "answer", "busy", "no_answer", "reject", "silent", "hangup_mid_sentence", "answer", "voicemail", "sit",
+        "announcement"]
     stop = threading.Event()
     out = io.StringIO()
     with redirect_stdout(out):

@@ -3,7 +3,8 @@
 Public API (``nlu.py`` re-exports these):
 
 ``normalise_text(text) -> str``
-    NFKC (full-width forms become ASCII), case-folded, typographic apostrophes straightened, English
+    NFKC (full-width forms become ASCII), Traditional Chinese characters folded to Simplified (``hanzi.py``),
+    case-folded, typographic apostrophes straightened, English
     contractions expanded (``won't`` -> ``will not``, ``i'll`` -> ``i will``; apostrophe-less ASR forms
     too: ``dont`` -> ``do not``), and a few everyday equivalents folded to one word, the same way in
     examples and utterances: ``ok``/``alright``/``all right`` -> ``okay``; ``yep``/``yup``/``yea`` ->
@@ -33,6 +34,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from typing import NamedTuple
+
+from appliance.dialog.nlu.hanzi import to_simplified
 
 
 class Unit(NamedTuple):
@@ -81,7 +84,7 @@ _FOLDS = [
 
 
 def normalise_text(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).casefold()
+    text = to_simplified(unicodedata.normalize("NFKC", text).casefold())  # Whisper may write Traditional
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
     for pattern, repl in _CONTRACTIONS:
         text = pattern.sub(repl, text)

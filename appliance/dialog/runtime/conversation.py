@@ -104,6 +104,8 @@ class Conversation:
         self.use_grammar = use_grammar
         self.call_id = call_id
         self._t0 = time.monotonic()
+        # who answered (greeting.py): a person, or a machine / the network (``screened``: no conversation)
+        self.greeting: CalleeGreeting | None = None
         self.turn_times_ms: list[int] = []
         # (what, time.monotonic(), node): prompt_start, prompt_end, barge_in, endpoint, recognised, no_input
         self.marks: list[tuple[str, float, str]] = []
@@ -134,7 +136,7 @@ class Conversation:
             self._mark_turns()
             log.info("call %s: bot says (%s): %s", self.call_id, step.node, step.say)
             barged = self._say(step)
-            if barged is None:
+            if barged is None or self.screened:
                 return False
             if not step.listen:
                 return True
@@ -162,10 +164,33 @@ class Conversation:
             self.port, self.asr, self.ended,
             GreetingLimits(lim.frame_timeout_s, lim.greeting_wait_ms, lim.greeting_end_ms, lim.greeting_max_ms),
         )
+        self.greeting = greeting
+        if greeting.screened:
+            log.info("call %s: %s answered (%s), decided %d ms after the answer: no conversation", self.call_id,
+                     greeting.answered_by.value, greeting.why, greeting.decided_ms)
+            return False
         if greeting.text:
             log.info("call %s: callee answered with %r", self.call_id, greeting.text)
             self.run.note_greeting(greeting.text)
         return greeting.answered
+
+    @property
+    def screened(self) -> bool:
+        """A machine or the network answered (at the greeting, or by a beep during the bot's first words)."""
+        return self.greeting is not None and self.greeting.screened
+
+    def _screen_late(self, frame: bytes) -> bool:
+        """Feed a frame heard soon after a person's greeting to the greeting's screen: True when it now
+        hears a voicemail's beep or the network's tones (the call is then no conversation)."""
+        if self.greeting is None:
+            return False
+        late = self.greeting.later(frame)
+        if late is None:
+            return False
+        self.greeting = late
+        log.info("call %s: %s after all (%s), %d ms after the answer", self.call_id, late.answered_by.value,
+                 late.why, late.decided_ms)
+        return True
 
     def _listen_settings(self, step: Step) -> Listen:
         node = self.run.flow.nodes.get(step.node)
@@ -242,6 +267,8 @@ class Conversation:
 
     def _prompt_frame(self, pair: tuple[bytes, bytes | None], barge: bool, heard: collections.deque[bytes]) -> bool:
         frame, played = pair
+        if self._screen_late(frame):
+            return True  # stops the prompt as a barge-in would; execute() sees ``screened``
         heard.append(frame)
         detected = self.endpointer.barge_in(frame, played)  # also keeps the echo guard's memory of the prompt
         return barge and detected
@@ -322,6 +349,9 @@ class Conversation:
             if pair is None:
                 continue
             frame, played = pair
+            if self._screen_late(frame):
+                session.cancel()
+                return None
             event = ep.feed(frame, played)
             if self._pressed:  # keying a number: the keys, not the voice, end this turn
                 key_gap_ms += ep.frame_ms

@@ -1,26 +1,45 @@
 """The callee's greeting: on answering, wait for their "Hello?" so the bot neither talks over it nor greets a
-line that is still ringing (some networks report the call active at ringback).
+line that is still ringing (some networks report the call active at ringback), and tell a person from an
+answering machine or the network's "number not in service".
 
 A human usually speaks within a second or two of picking up; the first voiced frame (and the 300 ms before it)
 opens a recognition session held to :data:`GREETING_PHRASES` for the recogniser's language, and the greeting ends
-after a short silence, or when it runs too long.
+after a short silence. A frame is speech when the screen says so: above -40.8 dBFS and 10 dB over the line's
+noise floor, and not a tone. Meanwhile :class:`~appliance.speech.amd.AnswerScreen` listens to the same frames:
+
+* special-information tones: ``invalid_number`` at once (~0.9 s after the answer);
+* a beep after speech: ``machine``;
+* speech running past ``machine_speech_ms`` (2.8 s; people's greetings in the fixtures run 0.5-2.5 s): from
+  then on the greeting is also heard free-form (from its start), to its next pause or ``decide_ms`` of speech,
+  and the words decide: an operator's announcement (:data:`ANNOUNCEMENT_CUES`: "not in service", "cannot be
+  reached", "the number you have dialed") is ``invalid_number``, anything else a ``machine``;
+* a shorter greeting followed by a pause is a person's, whatever the recogniser made of it; the screen keeps
+  listening through the bot's first prompt for a beep or tones (a voicemail that said "Hi, it's Tom." and
+  paused, :class:`~appliance.dialog.runtime.conversation.Conversation` stops the prompt then).
+
+The free-form words are only as good as the recogniser: PocketSphinx's free-form English is poor on the line
+(announcements without tones come out as noise words, so they end ``machine``: retried later, never lost);
+an engine that hears free-form speech well tells them apart. ``bench/amd.py`` has the figures. The time from
+the answer to the decision is kept (``decided_ms``).
 """
 
 from __future__ import annotations
 
 import collections
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 
 from appliance.dialog.runtime.ports import CallAudio
+from appliance.speech.amd import AmdSettings, AnswerScreen, Cue
 from appliance.speech.asr.base import AsrEngine, AsrSession
-from appliance.speech.audio import rms_dbfs
 
-__all__ = ["GREETING_PHRASES", "PREROLL_FRAMES", "VOICED_DBFS", "CalleeGreeting", "GreetingLimits", "is_voiced"]
+__all__ = ["ANNOUNCEMENT_CUES", "GREETING_PHRASES", "LATE_SCREEN_MS", "PREROLL_FRAMES", "VOICEMAIL_CUES",
+           "AnsweredBy", "CalleeGreeting", "GreetingLimits", "is_announcement", "is_voicemail"]
 
+LATE_SCREEN_MS = 10_000  # a beep or tones this long after the answer still tell a machine or the network
 PREROLL_FRAMES = 15  # 300 ms of audio before the detected speech start goes to the recogniser
 FRAME_MS = 20
-VOICED_DBFS = -40.8  # RMS 300 of 32768: above line noise, below any voice
 # What a callee says on picking up, as a grammar: cheaper and steadier than free-form recognition, which in
 # PocketSphinx holds the GIL long enough at the end of an utterance to stall the audio pump.
 GREETING_PHRASES = {
@@ -37,10 +56,59 @@ GREETING_PHRASES = {
         "good evening",
     ),
 }
+# Words only an operator's announcement says (a voicemail may say "not available", never these).
+ANNOUNCEMENT_CUES = {
+    "en": (
+        "not in service",
+        "no longer in service",
+        "cannot be reached",
+        "can not be reached",
+        "number you have dialed",
+        "number you have dialled",
+        "number you have called",
+        "not been recognized",
+        "not been recognised",
+        "check the number",
+        "number is not available",
+        "subscriber",
+    ),
+}
 
 
-def is_voiced(frame: bytes) -> bool:
-    return rms_dbfs(frame) > VOICED_DBFS
+# Words of a voicemail greeting that a person picking up does not say.
+VOICEMAIL_CUES = {
+    "en": (
+        "leave a message",
+        "leave your name",
+        "leave your number",
+        "after the beep",
+        "after the tone",
+        "you have reached",
+        "you ve reached",
+        "take your call",
+        "missed your call",
+        "voicemail",
+        "voice mail",
+    ),
+}
+
+
+class AnsweredBy(StrEnum):
+    HUMAN = "human"
+    MACHINE = "machine"
+    INVALID_NUMBER = "invalid_number"
+
+
+def is_announcement(text: str, language: str = "en") -> bool:
+    """Whether recognised ``text`` is an operator's announcement (the number cannot be called)."""
+    words = " ".join(text.lower().replace("'", " ").split())
+    return any(cue in words for cue in ANNOUNCEMENT_CUES.get(language.split("-")[0], ()))
+
+
+def is_voicemail(text: str, language: str = "en") -> bool:
+    """Whether recognised ``text`` has a voicemail greeting's words."""
+    words = " ".join(text.lower().replace("'", " ").split())
+    return any(cue in words for cue in VOICEMAIL_CUES.get(language.split("-")[0], ()))
 
 
 @dataclass(frozen=True)
@@ -48,45 +116,145 @@ class GreetingLimits:
     frame_timeout_s: float = 1.0
     wait_ms: int = 2000  # silence this long after answering: greet anyway
     end_ms: int = 400  # once they speak, greet after this much silence
-    max_ms: int = 4000  # ... or when the greeting runs this long
+    max_ms: int = 4000  # ... or when the greeting runs this long (a person's: a long one is screened below)
+    decide_ms: int = 5000  # long speech: decide machine / announcement after at most this much of it
+    # speech longer than this is also heard free-form, for its words (from its start): at the long-speech
+    # mark, so a person's "Hello?" costs no free-form decode
+    words_after_ms: int = 2800
+    amd: AmdSettings = field(default_factory=AmdSettings)
 
 
 @dataclass(frozen=True)
 class CalleeGreeting:
     """What came of waiting for the greeting: ``answered`` False when the call ended first; ``text`` what the
-    callee said ("" when they said nothing, or nothing the recogniser knew)."""
+    callee said ("" when they said nothing, or nothing the recogniser knew); ``answered_by`` who it was,
+    ``why`` what gave it away and ``decided_ms`` how long after the answer it was decided."""
 
     answered: bool
     text: str = ""
+    answered_by: AnsweredBy = AnsweredBy.HUMAN
+    why: str = ""
+    decided_ms: int = 0
+    # the screen that heard it, still listening: a person's greeting may yet turn out a voicemail's, when its
+    # beep comes during the bot's first prompt (Conversation feeds it then)
+    screen: AnswerScreen | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def screened(self) -> bool:
+        """A machine or the network answered: no conversation."""
+        return self.answered and self.answered_by is not AnsweredBy.HUMAN
+
+    def later(self, frame: bytes) -> CalleeGreeting | None:
+        """A frame heard after a person's greeting (during the bot's first prompt): what it turned out to be
+        when the screen now hears a beep or tones, else None. Listens ``LATE_SCREEN_MS`` from the answer."""
+        screen = self.screen
+        if screen is None or self.screened or screen.elapsed_ms >= LATE_SCREEN_MS:
+            return None
+        cue = screen.feed(frame)
+        if cue is Cue.BEEP:
+            return CalleeGreeting(True, self.text, AnsweredBy.MACHINE, "a beep after the greeting, during the "
+                                  "bot's first words", screen.elapsed_ms, screen)
+        if cue is Cue.SIT:
+            return CalleeGreeting(True, self.text, AnsweredBy.INVALID_NUMBER, "special-information tones",
+                                  screen.elapsed_ms, screen)
+        return None
 
     @classmethod
     def await_on(cls, audio: CallAudio, asr: AsrEngine, ended: threading.Event,
                  limits: GreetingLimits) -> CalleeGreeting:
         """Listen on ``audio`` until the callee has greeted, or stayed silent ``limits.wait_ms``."""
+        return _Listener(audio, asr, ended, limits).run()
+
+
+class _Listener:
+    def __init__(self, audio: CallAudio, asr: AsrEngine, ended: threading.Event, limits: GreetingLimits) -> None:
+        self.audio = audio
+        self.asr = asr
+        self.ended = ended
+        self.limits = limits
+        self.language = asr.language.split("-")[0]
+        self.screen = AnswerScreen(limits.amd)
+        self.session: AsrSession | None = None  # the greeting held to the grammar
+        self.words: AsrSession | None = None  # the same audio free-form, once it runs past words_after_ms
+        self.heard: list[bytes] = []  # the greeting's audio so far (preroll included), until ``words`` opens
+
+    def _cancel(self) -> None:
+        for session in (self.session, self.words):
+            if session is not None:
+                session.cancel()
+        self.session = self.words = None
+
+    def _result(self, by: AnsweredBy, why: str, text: str = "") -> CalleeGreeting:
+        return CalleeGreeting(True, text, by, why, self.screen.elapsed_ms, self.screen)
+
+    def _done(self, by: AnsweredBy, why: str) -> CalleeGreeting:
+        self._cancel()
+        return self._result(by, why)
+
+    def _heard(self, long: bool) -> CalleeGreeting:
+        text = self.session.finish().text if self.session is not None else ""
+        words = self.words.finish().text if self.words is not None else ""
+        self.session = self.words = None
+        lang = self.language
+        if is_announcement(words, lang) or is_announcement(text, lang):
+            return self._result(AnsweredBy.INVALID_NUMBER, f"an operator announcement: {words or text!r}",
+                                words or text)
+        if long:
+            span = self.screen.speech_span_ms / 1000
+            return self._result(AnsweredBy.MACHINE, f"a greeting of {span:.1f} s without a pause", words or text)
+        if is_voicemail(words, lang):
+            return self._result(AnsweredBy.MACHINE, f"a voicemail's words: {words!r}", words)
+        return self._result(AnsweredBy.HUMAN, "a short greeting, then a pause", text)
+
+    def run(self) -> CalleeGreeting:
+        lim = self.limits
         waited = heard = quiet = 0
-        session: AsrSession | None = None
+        long = False
         preroll: collections.deque[bytes] = collections.deque(maxlen=PREROLL_FRAMES)
-        while not ended.is_set():
-            frame = audio.read_frame(timeout=limits.frame_timeout_s)
+        while not self.ended.is_set():
+            frame = self.audio.read_frame(timeout=lim.frame_timeout_s)
             if frame is None:
                 continue
             waited += FRAME_MS
-            voiced = is_voiced(frame)
+            cue = self.screen.feed(frame)
+            if cue is Cue.SIT:
+                return self._done(AnsweredBy.INVALID_NUMBER, "special-information tones")
+            if cue is Cue.BEEP:
+                return self._done(AnsweredBy.MACHINE, "a beep after the greeting")
+            long = long or cue is Cue.LONG_SPEECH
+            voiced = self.screen.voiced  # speech above the line's noise floor, not a tone
+            session = self.session
             if session is None:
                 preroll.append(frame)
                 if voiced:
-                    phrases = GREETING_PHRASES.get(asr.language.split("-")[0])
-                    session = asr.open_session(list(phrases) if phrases else None)
+                    phrases = GREETING_PHRASES.get(self.language)
+                    session = self.session = self.asr.open_session(list(phrases) if phrases else None)
                     for f in preroll:
                         session.accept(f)
-                elif waited >= limits.wait_ms:
-                    return cls(answered=True)
+                    self.heard.extend(preroll)
+                elif waited >= lim.wait_ms and self.screen.tone is None:
+                    return self._result(AnsweredBy.HUMAN, "silence")
                 continue
             session.accept(frame)
+            self._words(frame)
             heard += FRAME_MS
             quiet = 0 if voiced else quiet + FRAME_MS
-            if quiet >= limits.end_ms or heard >= limits.max_ms:
-                return cls(answered=True, text=session.finish().text)
-        if session is not None:
-            session.cancel()
-        return cls(answered=False)
+            if long and (quiet >= lim.end_ms or self.screen.speech_span_ms >= lim.decide_ms):
+                return self._heard(long=True)
+            if not long and (quiet >= lim.end_ms or heard >= max(lim.max_ms, lim.decide_ms)):
+                return self._heard(long=False)
+        self._cancel()
+        return CalleeGreeting(answered=False)
+
+    def _words(self, frame: bytes) -> None:
+        """Past ``words_after_ms`` of speech the greeting is heard free-form too, from its start: its words tell
+        an operator's announcement from a voicemail (a grammar of greetings would force them onto "hello")."""
+        if self.words is not None:
+            self.words.accept(frame)
+            return
+        self.heard.append(frame)
+        if self.screen.speech_span_ms >= self.limits.words_after_ms:
+            self.words = self.asr.open_session(None)
+            for f in self.heard:
+                self.words.accept(f)
+            self.heard.clear()

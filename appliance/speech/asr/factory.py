@@ -13,6 +13,7 @@ from pathlib import Path
 
 from appliance.errors import SpeechError
 from appliance.speech.asr.base import AsrEngine
+from appliance.speech.asr.chinese import is_chinese, load_chinese_engine
 from appliance.speech.asr.hybrid import HybridEngine
 from appliance.speech.asr.sphinx import PocketSphinxEngine
 from appliance.speech.asr.vosk import VoskEngine
@@ -30,13 +31,16 @@ RECOGNISERS = ("hybrid", "whisper", "grammar")
 
 def load_engine(*, vosk_model_dir: Path | None, language: str, workers: int = 0, recogniser: str = "grammar",
                 whisper_model_dir: Path | None = None, whisper_decodes: int = 1,
-                whisper_threads: int = 1, grammar_decoders: int = 2) -> AsrEngine:
+                whisper_threads: int = 1, zh_whisper: bool = False,
+                zh_model_dir: Path | None = None, grammar_decoders: int = 2) -> AsrEngine:
     """The recogniser ``recogniser`` names, or the grammar engine alone with ``fallback_reason`` saying why not.
 
     ``hybrid`` and ``whisper`` load Whisper (``whisper_model_dir``, default the packaged tiny.en) with
     ``whisper_decodes`` decodes at once; where it is not installed, does not load, or does not speak
     ``language`` (tiny.en is English only), the grammar engine answers alone (vosk for a language with a
     model, such as Korean, says nothing of it: Whisper was never a candidate there).
+    Chinese (experimental) is Whisper base (``zh_model_dir``) when ``zh_whisper`` is on, whatever
+    ``recogniser`` says: :mod:`appliance.speech.asr.chinese`.
 
     In the hybrid, PocketSphinx holds at most ``grammar_decoders`` decoders in all (each is a copy of its
     model, ~97 MB): ``min(workers, grammar_decoders)`` worker processes with ``ceil(grammar_decoders /
@@ -46,6 +50,10 @@ def load_engine(*, vosk_model_dir: Path | None, language: str, workers: int = 0,
         raise SpeechError(f"the hybrid needs at least one grammar decoder, not {grammar_decoders}")
     if recogniser not in RECOGNISERS:
         raise SpeechError(f"unknown recogniser {recogniser!r}: one of {', '.join(RECOGNISERS)}")
+    if is_chinese(language):
+        return load_chinese_engine(enabled=zh_whisper, model_dir=zh_model_dir, workers=whisper_decodes,
+                                   threads=whisper_threads,
+                                   fallback=lambda why: _without(why, vosk_model_dir, language, workers))
     whisper: WhisperEngine | None = None
     why_not = ""
     if recogniser != "grammar":
@@ -63,6 +71,14 @@ def load_engine(*, vosk_model_dir: Path | None, language: str, workers: int = 0,
     grammar = load_grammar_engine(vosk_model_dir=vosk_model_dir, language=language, workers=workers)
     if why_not and not isinstance(grammar, VoskEngine):
         grammar.fallback_reason = "; ".join(r for r in (why_not, grammar.fallback_reason) if r)
+    return grammar
+
+
+def _without(why: str, vosk_model_dir: Path | None, language: str, workers: int) -> AsrEngine:
+    """The grammar engine for a language Whisper does not serve here, ``why`` first in its fallback reason."""
+    grammar = load_grammar_engine(vosk_model_dir=vosk_model_dir, language=language, workers=workers)
+    if not isinstance(grammar, VoskEngine):
+        grammar.fallback_reason = "; ".join(r for r in (why, grammar.fallback_reason) if r)
     return grammar
 
 

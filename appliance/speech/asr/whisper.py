@@ -63,6 +63,7 @@ import soxr
 from appliance.errors import SpeechError
 from appliance.events import LINE_RATE, Utterance, WordInfo
 from appliance.speech.asr.base import make_utterance, normalise_phrases
+from appliance.speech.niceness import lower_this_thread, with_lowered_thread
 
 __all__ = [
     "NO_SPEECH_MAX",
@@ -128,7 +129,8 @@ class DecodeQueue:
         if limit < 1:
             raise SpeechError(f"at least one decode must be allowed at a time, not {limit}")
         self.limit = limit
-        self._pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix=name)
+        # lowered, as the model's own threads (appliance.speech.niceness): resampling and features run here
+        self._pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix=name, initializer=lower_this_thread)
         self._lock = threading.Lock()
         self.running = 0
         self.peak = 0
@@ -190,8 +192,11 @@ class WhisperEngine:
             raise SpeechError(f"faster-whisper is not installed: {exc}") from exc
         started = time.perf_counter()
         try:
-            self._model = WhisperModel(str(self.model_dir), device="cpu", compute_type="int8",
-                                       num_workers=workers, cpu_threads=cpu_threads, local_files_only=True)
+            # loaded from a lowered thread: CTranslate2's decode threads start from it and inherit its priority
+            self._model = with_lowered_thread(
+                lambda: WhisperModel(str(self.model_dir), device="cpu", compute_type="int8", num_workers=workers,
+                                     cpu_threads=cpu_threads, local_files_only=True),
+                name="whisper-load")
         except Exception as exc:  # CTranslate2 raises RuntimeError/ValueError on a bad model
             raise SpeechError(f"faster-whisper could not load the model in {self.model_dir}: {exc}") from exc
         self.load_seconds = time.perf_counter() - started

@@ -67,7 +67,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-KINDS = ("vosk", "piper")
+KINDS = ("vosk", "piper", "whisper")  # whisper: whisper-base, appliance.speech.models.whisper_base
 MANIFEST = ".callbox-model.json"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
 _GENERIC_DIRS = {"model", "models", "data", "voice", "voices", "share"}

@@ -313,6 +313,25 @@ class PiperTts:
             log.warning("prompt cache file %s unreadable, re-rendering: %s", path, exc)
             return None
 
+    def has_cached(self, text: str) -> bool:
+        """``text`` is in the cache (without reading it)."""
+        path = self._cache_path(text)
+        return path is not None and path.is_file()
+
+    def forget(self, text: str) -> bool:
+        """Remove ``text``'s cache entry (a call's own prompt, once the call is over); True when there was one."""
+        path = self._cache_path(text)
+        if path is None:
+            return False
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            log.warning("cannot remove prompt cache file %s: %s", path, exc)
+            return False
+        return True
+
     def render(self, text: str) -> bytes:
         """``text`` as S16LE mono PCM at the line rate; served from the cache when present."""
         hit = self.cached(text)

@@ -9,13 +9,19 @@ while the next renders. Two players:
 * :class:`SynthesizedPrompts`: one voice (a :class:`Synthesizer` such as
   :class:`~appliance.speech.tts.piper.PiperTts`) saying every prompt: a fixed prompt is cached whole once it has
   played, a templated one is streamed sentence by sentence and not cached.
+
+Both can render a call's templated prompts into the cache while it rings (:meth:`PromptPlayer.render_ahead`,
+:mod:`appliance.speech.tts.ahead`); a templated prompt found there whole plays from the cache in one chunk.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from appliance.speech.tts.ahead import RenderAhead
+from appliance.speech.tts.piper import PiperTts
 
 __all__ = ["Prompt", "PromptPlayer", "SynthesizedPrompts", "Synthesizer"]
 
@@ -41,6 +47,11 @@ class PromptPlayer(Protocol):
         """The whole prompt as one buffer."""
         ...
 
+    def render_ahead(self, texts: Sequence[str], *, call_id: int | str = "") -> RenderAhead | None:
+        """Start rendering a call's filled-in prompts into the cache (None: nothing to render them with);
+        the caller closes what it gets when the call is over."""
+        ...
+
 
 class Synthesizer(Protocol):
     """A voice: text to line audio, whole or a sentence at a time (:class:`~appliance.speech.tts.piper.PiperTts`)."""
@@ -62,3 +73,8 @@ class SynthesizedPrompts:
 
     def render_prompt(self, prompt: Prompt) -> bytes:
         return b"".join(self.prompt_parts(prompt))
+
+    def render_ahead(self, texts: Sequence[str], *, call_id: int | str = "") -> RenderAhead | None:
+        if not texts or not isinstance(self.voice, PiperTts) or self.voice.cache_dir is None:
+            return None
+        return RenderAhead(self.voice, texts, name=f"render-ahead-{call_id}", call_id=call_id)

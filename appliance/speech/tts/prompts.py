@@ -37,11 +37,12 @@ import re
 import string
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from appliance.errors import SpeechError
+from appliance.speech.tts.ahead import RenderAhead
 from appliance.speech.tts.piper import SENTENCE_GAP_S, LoadedVoice, PiperTts
 from appliance.speech.tts.player import Prompt
 from appliance.speech.tts.recorded import RecordedPrompts, decode_wav
@@ -367,6 +368,19 @@ class PromptSource:
 
     def render_prompt(self, prompt: Prompt) -> bytes:
         return self.render(prompt.text, node=prompt.node, kind=prompt.kind)
+
+    def render_ahead(self, texts: Sequence[str], *, call_id: int | str = "") -> RenderAhead | None:
+        """A call's filled-in prompts into the cache while it rings (those it will synthesise: none in mode
+        ``recorded``, those without a recording in mode ``mixed``); the flow's fixed texts stay cached after."""
+        if self.mode == "recorded" or self.tts.cache_dir is None:
+            return None
+        if self.mode == "mixed":
+            missing = set(self.missing_recordings())
+            texts = [t for t in texts if (key := self.locate(t)) is None or key in missing]
+        if not texts:
+            return None
+        keep = prerender_texts(self.templates.values())
+        return RenderAhead(self.tts, texts, name=f"render-ahead-{call_id}", keep=keep, call_id=call_id)
 
     def prerender(self, *, progress: Callable[[int, int, str], None] | None = None) -> PrerenderReport:
         """Render ahead what this flow will synthesise (nothing for prompts played from recordings)."""
