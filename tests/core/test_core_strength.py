@@ -51,6 +51,9 @@ MUMBLE = said("banana", event="no_match")
         # the bot gave up
         ([bot(), SILENCE, SILENCE, SILENCE], {"disposition": "no_response", "ended_by": "fallback"}, "D", 0, 20),
         ([bot(), SILENCE, SILENCE], {"disposition": "no_response"}, "D", 0, 45),
+        # nothing at all: no answer, the slot never given, silences past fluency's floor: 0, not below
+        ([bot(), SILENCE, SILENCE, SILENCE, MUMBLE],
+         {"disposition": None, "slots_filled": 0, "slots_required": 1, "ended_by": "fallback"}, "D", 0, 0),
         # negative outcomes the customer stated clearly are still D for this call's purpose
         ([bot(), said("wrong number", "wrong_number", 0.95)], {"disposition": "wrong_number"}, "D", 45, 45),
         ([bot(), said("stop calling", "stop", 0.95)], {"disposition": "do_not_call"}, "D", 45, 45),

@@ -93,7 +93,7 @@ class Strength:
 
 
 def grade_for(score: float) -> str:
-    return next(g for floor, g in GRADES if score >= floor)
+    return next((g for floor, g in GRADES if score >= floor), GRADES[-1][1])
 
 
 def _times(n: int) -> str:
@@ -193,5 +193,5 @@ def intent_strength(
     if lost and score > CAP_WHEN_LOST:
         score = CAP_WHEN_LOST
         reasons.append(f"capped at {CAP_WHEN_LOST:.0f} because the call did not reach a useful answer")
-    final = round(score)
+    final = round(min(100.0, max(0.0, score)))  # fluency's floor is below 0: a call with nothing else is 0, not -15
     return Strength(final, grade_for(final), reasons)
