@@ -41,7 +41,7 @@ lint: $(VENV)/.installed-test
 	$(VENV)/bin/lint-imports  # the layer contract: .importlinter
 
 test: sysdeps-test $(VENV)/.installed-test lint
-	$(VENV)/bin/python -m pytest -q tests
+	$(VENV)/bin/python -m pytest -q --durations=25 tests
 
 # The speech figures (README, "Figures"): JSON on stdout. The Korean vosk model comes with the test extras.
 bench: sysdeps-test $(VENV)/.installed-test
