@@ -58,7 +58,8 @@ def load_engine(*, vosk_model_dir: Path | None, language: str, workers: int = 0,
     why_not = ""
     if recogniser != "grammar":
         try:
-            whisper = WhisperEngine(language, whisper_model_dir, whisper_decodes, cpu_threads=whisper_threads)
+            whisper = load_whisper(language, whisper_model_dir, whisper_decodes, whisper_threads,
+                                   in_worker=workers > 0)
         except SpeechError as exc:
             why_not = f"Whisper is not used: {exc}"
             log.warning("speech recognition without Whisper: %s", exc)
@@ -72,6 +73,23 @@ def load_engine(*, vosk_model_dir: Path | None, language: str, workers: int = 0,
     if why_not and not isinstance(grammar, VoskEngine):
         grammar.fallback_reason = "; ".join(r for r in (why_not, grammar.fallback_reason) if r)
     return grammar
+
+
+def load_whisper(language: str, model_dir: Path | None, decodes: int, threads: int, *,
+                 in_worker: bool) -> WhisperEngine:
+    """Whisper, its model in this process or (``in_worker``, as the box runs it when its recognition has
+    worker processes) in one worker process of its own: CTranslate2 releases the GIL while it computes, but
+    faster-whisper's Python around it (features, tokens, segments) does not, and a webhook or an audio pump
+    waiting for the GIL behind it is late. One process holds the one model; ``decodes`` run there at once."""
+    if not in_worker:
+        return WhisperEngine(language, model_dir, decodes, cpu_threads=threads)
+    remote = WorkerEngine(EngineSpec("whisper", language, model_dir=str(model_dir) if model_dir else "",
+                                     decodes=decodes, threads=threads), workers=1)
+    try:
+        return WhisperEngine(language, model_dir, decodes, cpu_threads=threads, remote=remote)
+    except SpeechError:
+        remote.close()
+        raise
 
 
 def _without(why: str, vosk_model_dir: Path | None, language: str, workers: int) -> AsrEngine:

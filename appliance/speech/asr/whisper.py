@@ -55,7 +55,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures import wait as wait_futures
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import soxr
@@ -163,6 +163,15 @@ class DecodeQueue:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+class RemoteDecoder(Protocol):
+    """Where the model lives when not in this process: :class:`~appliance.speech.asr.worker.WorkerEngine`
+    running a WhisperEngine of its own (the box's GIL then never waits for Whisper's Python parts)."""
+
+    def decode(self, pcm: bytes, prompt: str | None) -> Utterance: ...
+
+    def close(self) -> None: ...
+
+
 class WhisperEngine:
     """Whisper on one shared model; ``open_session`` is thread-safe.
 
@@ -173,7 +182,7 @@ class WhisperEngine:
     name = "whisper"
 
     def __init__(self, language: str = "en", model_dir: Path | None = None, workers: int = 1, *,
-                 cpu_threads: int = 1, line_rate: int = LINE_RATE) -> None:
+                 cpu_threads: int = 1, line_rate: int = LINE_RATE, remote: RemoteDecoder | None = None) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a path is given, but never let the hub be asked
         self.fallback_reason: str | None = None
         self.line_rate = line_rate
@@ -186,6 +195,15 @@ class WhisperEngine:
             raise SpeechError(f"no Whisper model in {self.model_dir} (model.bin is missing)")
         if workers < 1 or cpu_threads < 1:
             raise SpeechError(f"Whisper needs at least one worker and one thread, not {workers} / {cpu_threads}")
+        self.language = language.split("-")[0].lower()
+        self.workers = workers
+        self.queue = DecodeQueue(workers)
+        self._closed = False
+        self._remote = remote
+        if remote is not None:  # the model lives in a worker process, which checked it when it started
+            self.load_seconds = 0.0
+            log.info("Whisper model %s decodes in a worker process (%d decode(s) at once)", self.model_dir, workers)
+            return
         try:
             from faster_whisper import WhisperModel  # lazy: CTranslate2 loads only where Whisper is wanted
         except ImportError as exc:
@@ -200,13 +218,9 @@ class WhisperEngine:
         except Exception as exc:  # CTranslate2 raises RuntimeError/ValueError on a bad model
             raise SpeechError(f"faster-whisper could not load the model in {self.model_dir}: {exc}") from exc
         self.load_seconds = time.perf_counter() - started
-        base = language.split("-")[0].lower()
-        if not self._model.model.is_multilingual and base != "en":
+        if not self._model.model.is_multilingual and self.language != "en":
+            self.queue.close()
             raise SpeechError(f"the Whisper model in {self.model_dir} is English only, not {language!r}")
-        self.language = base
-        self.workers = workers
-        self.queue = DecodeQueue(workers)
-        self._closed = False
         log.info("Whisper model %s loaded in %.2f s (%d decode(s) at once, %d thread(s) each)",
                  self.model_dir, self.load_seconds, workers, cpu_threads)
 
@@ -219,13 +233,17 @@ class WhisperEngine:
         if not self._closed:
             self._closed = True
             self.queue.close()
+            if self._remote is not None:
+                self._remote.close()
 
     def submit(self, pcm: bytes, prompt: str | None, label: str = "") -> Future[Utterance]:
         """Queue a decode of ``pcm`` (line-rate S16LE)."""
         return self.queue.submit(label, lambda: self.decode(pcm, prompt))
 
     def decode(self, pcm: bytes, prompt: str | None) -> Utterance:
-        """Decode ``pcm`` (line-rate S16LE) now, on this thread."""
+        """Decode ``pcm`` (line-rate S16LE) now, on this thread (in the worker process, if there is one)."""
+        if self._remote is not None:
+            return self._remote.decode(pcm, prompt)
         duration_ms = len(pcm) * 1000 // (2 * self.line_rate)
         samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2").astype(np.float32) / 32768.0
         if samples.size < self.line_rate // 10:  # under 100 ms: nothing Whisper could hear

@@ -49,6 +49,7 @@ from appliance.events import LINE_RATE, Utterance
 from appliance.speech.asr.base import AsrEngine, AsrSession, DecodersBusy
 from appliance.speech.asr.sphinx import PocketSphinxEngine
 from appliance.speech.asr.vosk import VoskEngine
+from appliance.speech.asr.whisper import WhisperEngine
 
 __all__ = ["WorkerEngine", "WorkerSession", "worker_main"]
 
@@ -69,12 +70,17 @@ class EngineSpec:
     model_dir: str = ""
     fallback_reason: str | None = None
     line_rate: int = LINE_RATE
+    decodes: int = 1  # whisper: decodes at once (the model's num_workers), and threads each
+    threads: int = 1
     max_decoders: int = 0
 
     def build(self) -> AsrEngine:
         if self.kind == "pocketsphinx":
             return PocketSphinxEngine(self.language, fallback_reason=self.fallback_reason, line_rate=self.line_rate,
                                       max_decoders=self.max_decoders or None)
+        if self.kind == "whisper":
+            return WhisperEngine(self.language, Path(self.model_dir) if self.model_dir else None, self.decodes,
+                                 cpu_threads=self.threads, line_rate=self.line_rate)
         if self.kind == "vosk":
             return VoskEngine(Path(self.model_dir), self.language, sample_rate=self.line_rate)
         raise SpeechError(f"unknown recognition engine {self.kind!r}")
@@ -273,6 +279,18 @@ class WorkerEngine:
         with self._lock:
             worker.sessions = max(0, worker.sessions - 1)
 
+    def decode(self, pcm: bytes, prompt: str | None) -> Utterance:
+        """Decode a whole utterance in a worker whose engine decodes whole utterances (Whisper's ``submit``):
+        the :class:`~appliance.speech.asr.whisper.RemoteDecoder` of a WhisperEngine in this process."""
+        worker = self._pick()
+        try:
+            result = worker.call("decode", 0, (pcm, prompt))
+        finally:
+            self._release(worker)
+        if not isinstance(result, Utterance):
+            raise SpeechError(f"the recognition worker returned {type(result).__name__}, not an utterance")
+        return result
+
     @property
     def pids(self) -> list[int]:
         return [w.proc.pid for w in self._workers]
@@ -347,12 +365,34 @@ class WorkerSession:
 def _serve(conn: Connection, engine: AsrEngine) -> None:
     sessions: dict[int, AsrSession] = {}
     failed: dict[int, str] = {}
+    send_lock = threading.Lock()  # a decode's reply is sent from the engine's decode thread
+
+    def send(message: tuple[int, bool, Any]) -> None:
+        with send_lock:
+            conn.send(message)
+
+    def decoded(request_id: int, future: Future[Utterance]) -> None:
+        try:
+            send((request_id, True, future.result()))
+        except SpeechError as exc:
+            send((request_id, False, str(exc)))
+        except OSError:
+            pass  # the parent went away
+
     while True:
         try:
             op, request_id, session_id, payload = conn.recv()
         except EOFError:
             return
         try:
+            if op == "decode":  # a whole utterance, decoded on the engine's own threads (Whisper)
+                submit = getattr(engine, "submit", None)
+                if submit is None:
+                    raise SpeechError(f"{engine.name} does not decode whole utterances")
+                pcm, prompt = payload
+                submit(pcm, prompt, f"request {request_id}").add_done_callback(
+                    lambda future, rid=request_id: decoded(rid, future))
+                continue
             if op == "accept":
                 session = sessions.get(session_id)
                 if session is not None:
@@ -383,11 +423,11 @@ def _serve(conn: Connection, engine: AsrEngine) -> None:
                 reply = session.finish()
             else:
                 raise SpeechError(f"unknown request {op!r}")
-            conn.send((request_id, True, reply))
+            send((request_id, True, reply))
         except DecodersBusy as exc:
-            conn.send((request_id, False, ("busy", str(exc))))
+            send((request_id, False, ("busy", str(exc))))
         except SpeechError as exc:
-            conn.send((request_id, False, str(exc)))
+            send((request_id, False, str(exc)))
 
 
 def worker_main(argv: Sequence[str] | None = None) -> int:
