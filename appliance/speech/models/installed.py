@@ -217,21 +217,7 @@ def install_model(
             if notify:
                 notify(f"checking that {layout.kind} loads {final_name}")
             check_loads(layout, label=final_name)
-        with (layout.root / MANIFEST).open("w", encoding="utf-8") as fh:
-            fh.write(json.dumps(_manifest(layout, final_name, lang, source), indent=2) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        if target.exists():
-            old = scratch / "replaced"
-            os.rename(target, old)
-            try:
-                os.rename(layout.root, target)
-            except OSError:
-                os.rename(old, target)
-                raise
-        else:
-            os.rename(layout.root, target)
-        fsync_dir(models)
+        put_in_place(layout.root, _manifest(layout, final_name, lang, source), target, scratch)
     except OSError as exc:
         raise SpeechError(f"installing {source.name} failed: {exc}") from exc
     finally:
@@ -239,6 +225,27 @@ def install_model(
     installed = _read_installed(target)
     log.info("installed %s model %s (%s) from %s", installed.kind, installed.name, installed.language, source)
     return installed
+
+
+def put_in_place(staged: Path, manifest: dict[str, Any], target: Path, scratch: Path) -> None:
+    """Write ``manifest`` into the ``staged`` model folder (fsynced), then rename the folder to ``target``,
+    moving an older one aside into ``scratch`` first and back if the rename fails; the models folder is
+    fsynced, so the model is there whole or not at all. ``scratch`` is on the same file system."""
+    with (staged / MANIFEST).open("w", encoding="utf-8") as fh:
+        fh.write(json.dumps(manifest, indent=2) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    if target.exists():
+        old = scratch / "replaced"
+        os.rename(target, old)
+        try:
+            os.rename(staged, target)
+        except OSError:
+            os.rename(old, target)
+            raise
+    else:
+        os.rename(staged, target)
+    fsync_dir(target.parent)
 
 
 def _read_installed(path: Path) -> InstalledModel:

