@@ -8,11 +8,11 @@ box builds it, ASR worker processes included, is ``bench/asr_memory.py``).
 CPU: each utterance of tests/fixtures/asr/en is fed to a session in 20 ms frames (with a small grammar, which
 Whisper takes as its prompt) and finished, one at a time; the process's CPU time over all of them, divided by
 their number (CTranslate2 decodes on threads of its own, so thread time would miss it).
-Memory: the process's resident set
-(``/proc/self/status`` VmRSS, sampled every 5 ms while the turns decode) before loading, with the model loaded,
-with 1 turn and with 8 turns at once (each turn a session holding its audio, all finished together); "per extra
-line" is (8 turns - 1 turn) / 7. PocketSphinx is measured the same way in this process (each concurrent turn
-needs a decoder of its own).
+Memory: the process's resident set (``Rss`` of
+``/proc/self/smaps_rollup``, sampled every 20 ms while the turns decode: ``proctools.peak_while``) before
+loading, with the model loaded, with 1 turn and with 8 turns at once (each turn a session holding its audio,
+all finished together); "per extra line" is (8 turns - 1 turn) / 7. PocketSphinx is measured the same way
+in this process (each concurrent turn needs a decoder of its own).
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ import os
 import sys
 import threading
 import time
-import wave
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,48 +31,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from proctools import feed, memory_mb, pcm, peak_while  # noqa: E402
+
 from appliance.speech.asr.base import AsrEngine  # noqa: E402
 
 FIXTURES = REPO / "tests" / "fixtures" / "asr" / "en"
 GRAMMAR = ("yes", "no", "call me later", "not a good time", "what is this about", "i'm not home", "next week")
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def pcm(path: Path) -> bytes:
-    with wave.open(str(path)) as w:
-        return w.readframes(w.getnframes())
-
-
-def feed(session: Any, audio: bytes) -> None:
-    for i in range(0, len(audio) - len(audio) % 320, 320):
-        session.accept(audio[i : i + 320])
-
-
-def peak_rss_while(work: Callable[[], None]) -> float:
-    """The largest VmRSS seen while ``work`` runs."""
-    peak = rss_mb()
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, rss_mb())
-            time.sleep(0.005)
-
-    sampler = threading.Thread(target=sample, name="rss-sampler")
-    sampler.start()
-    try:
-        work()
-    finally:
-        done.set()
-        sampler.join(5)
-    return max(peak, rss_mb())
 
 
 def turns_at_once(engine: AsrEngine, audio: bytes, n: int) -> float:
@@ -90,7 +53,7 @@ def turns_at_once(engine: AsrEngine, audio: bytes, n: int) -> float:
         for t in threads:
             t.join(60)
 
-    return peak_rss_while(finish_all)
+    return peak_while(finish_all)[1]
 
 
 def cpu_per_utterance(engine: AsrEngine, audios: Sequence[bytes], grammar: Sequence[str] | None) -> float:
@@ -121,9 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     report: dict[str, Any] = {"utterances": len(audios),
                               "seconds_of_audio": round(sum(len(a) for a in audios) / 16000, 1),
                               "cpus": os.cpu_count()}
-    start = rss_mb()
+    start = memory_mb(os.getpid())[1]
     whisper = WhisperEngine("en", workers=opts.workers)
-    loaded = rss_mb()
+    loaded = memory_mb(os.getpid())[1]
     cpu_whisper = cpu_per_utterance(whisper, audios, GRAMMAR)
     one = turns_at_once(whisper, longest, 1)
     eight = turns_at_once(whisper, longest, 8)
@@ -133,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                          "mb_per_extra_line": round((eight - one) / 7, 1), "peak_decodes": whisper.queue.peak}
     whisper.close()
     sphinx = PocketSphinxEngine("en")
-    before = rss_mb()
+    before = memory_mb(os.getpid())[1]
     cpu_sphinx = cpu_per_utterance(sphinx, audios, GRAMMAR)
     one = turns_at_once(sphinx, longest, 1)
     eight = turns_at_once(sphinx, longest, 8)

@@ -24,9 +24,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
-import wave
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,63 +32,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from proctools import children, memory_mb, pcm, peak_while  # noqa: E402
+
 FIXTURES = REPO / "tests" / "fixtures" / "asr" / "en"
 GRAMMAR = ("yes", "no", "call me later", "not a good time", "what is this about", "i'm not home", "next week")
 TURNS = (1, 4, 8)
-
-
-def children(pid: int) -> list[int]:
-    """``pid``'s child processes (the ASR workers), from ``/proc/<pid>/task/*/children``."""
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            found += [int(p) for p in (task / "children").read_text().split()]
-        except OSError:
-            continue
-    return found
-
-
-def memory_mb(pid: int) -> tuple[float, float]:
-    """(PSS, RSS) in MB of ``pid`` and its children."""
-    pss = rss = 0
-    for p in [pid, *children(pid)]:
-        try:
-            text = Path(f"/proc/{p}/smaps_rollup").read_text()
-        except OSError:
-            continue  # a worker that just exited
-        for line in text.splitlines():
-            if line.startswith("Pss:"):
-                pss += int(line.split()[1])
-            elif line.startswith("Rss:"):
-                rss += int(line.split()[1])
-    return pss / 1024, rss / 1024
-
-
-def peak_while(work: Callable[[], None]) -> tuple[float, float]:
-    pid = os.getpid()
-    peak = list(memory_mb(pid))
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            pss, rss = memory_mb(pid)
-            peak[0], peak[1] = max(peak[0], pss), max(peak[1], rss)
-            time.sleep(0.02)
-
-    sampler = threading.Thread(target=sample, name="memory-sampler")
-    sampler.start()
-    try:
-        work()
-    finally:
-        done.set()
-        sampler.join(5)
-    pss, rss = memory_mb(pid)
-    return max(peak[0], pss), max(peak[1], rss)
-
-
-def pcm(path: Path) -> bytes:
-    with wave.open(str(path)) as w:
-        return w.readframes(w.getnframes())
 
 
 def turns_at_once(engine: Any, audio: bytes, n: int) -> tuple[float, float]:

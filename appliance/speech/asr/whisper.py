@@ -169,6 +169,9 @@ class RemoteDecoder(Protocol):
 
     def decode(self, pcm: bytes, prompt: str | None) -> Utterance: ...
 
+    @property
+    def pids(self) -> list[int]: ...
+
     def close(self) -> None: ...
 
 
@@ -228,6 +231,11 @@ class WhisperEngine:
         if self._closed:
             raise SpeechError("the Whisper engine is closed")
         return WhisperSession(self, whisper_prompt(grammar))
+
+    @property
+    def pids(self) -> list[int]:
+        """The worker process holding the model (none when it is in this process)."""
+        return self._remote.pids if self._remote is not None else []
 
     def close(self) -> None:
         if not self._closed:
