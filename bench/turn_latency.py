@@ -13,8 +13,10 @@ the delivery (the built-in flow's intents confirm / not_home / call_later; gramm
 early endpoint), two of them in the flow's words ("yes", "no") and two paraphrased
 (``tests/fixtures/asr/en-para``, 10 voices, wording not in the flow's examples,
 rotated over the lines), and one open (free-form recognition). The bot's replies
-alternate between cached static prompts and templated ones ({name}, {order_id})
-streamed sentence by sentence.
+alternate between cached static prompts and templated ones ({name}, {order_id}):
+as the box dials, the templated prompts near the flow's start are rendered with the
+call's variables while it rings (``--ring-s``, 3 s), the others are streamed sentence
+by sentence when said.
 
 Figures, all from the pump's own tap (the time each frame was written to or read
 from the modem) and the conversation's endpoint marks:
@@ -49,6 +51,7 @@ import numpy as np
 from proctools import children, cpu_s, memory_mb
 
 from appliance.dialog.flow.load import parse_flow
+from appliance.dialog.runtime.ahead import texts_ahead
 from appliance.dialog.runtime.conversation import Conversation, ConversationLimits
 from appliance.dialog.runtime.engine import FlowRun
 from appliance.events import DialOutcome
@@ -170,7 +173,7 @@ def one_line(index: int, calls: int, kit: dict[str, Any], results: list[Any], er
         return CustomerScript("answer", replies=[path for path, _ in answers[next(placed, calls - 1)]],
                               prompt_end_ms=800, reply_gap_ms=0, max_call_s=90)
 
-    sim = SimulatedHuaweiModem(customer, ring_ms=100, name=f"bench{index}")
+    sim = SimulatedHuaweiModem(customer, ring_ms=int(kit["ring_s"] * 1000), name=f"bench{index}")
     sim.start()
     timeouts = ModemTimeouts(command=5.0, dial_ack=5.0, hangup=3.0)
     line = Line(f"bench{index}", Modem(load_profile("huawei-e1550"), sim.at_port, sim.audio_port, timeouts=timeouts))
@@ -179,11 +182,22 @@ def one_line(index: int, calls: int, kit: dict[str, Any], results: list[Any], er
         flow = parse_flow(kit["flow"])
         for c in range(calls):
             log = CallLog()
-            result, active = line.place_call(f"55501{index:02d}", ring_timeout=5, tap=log.tap)
+            variables = {"name": "Alex", "order_id": f"{4711 + index * 10 + c}"}
+            # as the box dials (appliance/campaign/dialing.py): the templated prompts near the start render
+            # with the call's variables while it rings
+            ahead = kit["tts"].render_ahead(texts_ahead(flow, variables), call_id=f"bench{index}.{c}")
+            try:
+                result, active = line.place_call(f"55501{index:02d}", ring_timeout=kit["ring_s"] + 5, tap=log.tap)
+            except Exception:
+                if ahead is not None:
+                    ahead.close()
+                raise
             if result.outcome is not DialOutcome.ANSWERED or active is None:
                 errors.append(f"line {index} call {c}: {result.outcome.value}")
+                if ahead is not None:
+                    ahead.close()
                 continue
-            run = FlowRun(flow, {"name": "Alex", "order_id": f"{4711 + index * 10 + c}"})
+            run = FlowRun(flow, variables)
             convo = Conversation(run, active.audio, kit["asr"], kit["tts"], kit["endpointer"](), ended=active.ended,
                                  limits=ConversationLimits(max_call_s=80, greeting_wait_ms=300),
                                  call_id=f"bench{index}.{c}")
@@ -192,6 +206,8 @@ def one_line(index: int, calls: int, kit: dict[str, Any], results: list[Any], er
                 completed = convo.execute()
             finally:
                 active.hangup()
+                if ahead is not None:
+                    ahead.close()
             seconds = time.monotonic() - started
             heard = [(t.text, t.intent) for t in run.turns if t.speaker == "customer" and t.event != "greeting"]
             meant = [intent for _, intent in answers[c]]
@@ -233,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="[speech] asr_workers: recognition worker processes (0: in-process)")
     parser.add_argument("--stagger-ms", type=int, default=600,
                         help="line i dials i x this after line 0 (0: every customer talks at the same instant)")
+    parser.add_argument("--ring-s", type=float, default=3.0,
+                        help="how long each call rings (real networks: 5-20 s); the box renders prompts meanwhile")
     parser.add_argument("--json", action="store_true", help="print only the JSON object")
     parser.add_argument("--details", action="store_true", help="add every measured turn to the JSON")
     opts = parser.parse_args(argv)
@@ -283,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
         sampler.start()
         results: list[Any] = []
         errors: list[str] = []
-        kit = {"asr": asr, "tts": tts, "flow": doc, "replies": replies, "endpointer": endpointer_factory(box.vui)}
+        kit = {"asr": asr, "tts": tts, "flow": doc, "replies": replies, "endpointer": endpointer_factory(box.vui),
+               "ring_s": opts.ring_s}
         threads = [threading.Thread(target=one_line, args=(i, opts.calls_per_line, kit, results, errors,
                                                            i * opts.stagger_ms / 1000), name=f"bench-line-{i}")
                    for i in range(opts.lines)]
@@ -334,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         "pss_per_line_mb": round((peak[0] - idle[0]) / opts.lines, 1),
         "rss_per_line_mb": round((peak[1] - idle[1]) / opts.lines, 1),
         "idle_pss_mb": round(idle[0], 1), "peak_pss_mb": round(peak[0], 1),
-        "stagger_ms": opts.stagger_ms,
+        "stagger_ms": opts.stagger_ms, "ring_s": opts.ring_s,
         "wall_s": round(wall, 1),
         "cpus": os.cpu_count(),
         "loadavg_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
