@@ -182,6 +182,7 @@ class CalleeGreeting:
     # the screen that heard it, still listening: a person's greeting may yet turn out a voicemail's, when its
     # beep comes during the bot's first prompt (Conversation feeds it then)
     screen: AnswerScreen | None = field(default=None, compare=False, repr=False)
+    beep: bool = False  # a machine given away by its beep: it records from now
 
     @property
     def screened(self) -> bool:
@@ -197,7 +198,7 @@ class CalleeGreeting:
         cue = screen.feed(frame)
         if cue is Cue.BEEP:
             return CalleeGreeting(True, self.text, AnsweredBy.MACHINE, "a beep after the greeting, during the "
-                                  "bot's first words", screen.elapsed_ms, screen)
+                                  "bot's first words", screen.elapsed_ms, beep=True, screen=screen)
         if cue is Cue.SIT:
             return CalleeGreeting(True, self.text, AnsweredBy.INVALID_NUMBER, "special-information tones",
                                   screen.elapsed_ms, screen)
@@ -280,7 +281,9 @@ class _Listener:
             if cue is Cue.SIT:
                 return self._done(AnsweredBy.INVALID_NUMBER, "special-information tones")
             if cue is Cue.BEEP:
-                return self._done(AnsweredBy.MACHINE, "a beep after the greeting")
+                self._cancel()
+                return CalleeGreeting(True, "", AnsweredBy.MACHINE, "a beep after the greeting",
+                                      self.screen.elapsed_ms + self.waited_ms, beep=True, screen=self.screen)
             long = long or cue is Cue.LONG_SPEECH
             voiced = self.screen.voiced  # speech above the line's noise floor, not a tone
             session = self.session
