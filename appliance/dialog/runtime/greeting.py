@@ -164,7 +164,7 @@ class GreetingLimits:
     words_after_ms: int = 2800
     # with an engine that hears free-form speech well (:data:`FREE_FORM_ENGINES`), long speech is decoded at
     # ``words_after_ms`` of it and again every this much, until its words decide or ``decide_ms``
-    words_every_ms: int = 1000
+    words_every_ms: int = 1500
     amd: AmdSettings = field(default_factory=AmdSettings)
 
 
@@ -298,6 +298,8 @@ class _Listener:
                     return self._result(AnsweredBy.HUMAN, "silence")
                 continue
             session.accept(frame)
+            if self.free:
+                self.heard.append(frame)
             heard += FRAME_MS
             quiet = 0 if voiced else quiet + FRAME_MS
             if self.free:
@@ -324,10 +326,19 @@ class _Listener:
         prompt = GREETING_PROMPT.get(self.language)
         return engine.open_session(list(prompt) if prompt else None)
 
+    def _probe(self) -> str:
+        """``free``: the greeting so far, decoded now (a session of its own, so the greeting's own session keeps
+        its audio and its early decode); the listener waits for it (the line's frames queue meanwhile)."""
+        probe = self._open()
+        for f in self.heard:
+            probe.accept(f)
+        return self._timed(probe.finish).text
+
     def _look(self, session: AsrSession, voiced: bool, quiet: int) -> CalleeGreeting | None:
         """``free``: the session decodes in a pause (the end of the greeting may have begun: the decode overlaps
-        the silence) and, while speech runs on past ``words_after_ms``, every ``words_every_ms`` of it, so an
-        announcement or a voicemail is told by its words within a few seconds, not at its end."""
+        the silence) and, while speech runs on past ``words_after_ms``, the greeting so far is decoded every
+        ``words_every_ms`` of it (:meth:`_probe`), so an announcement or a voicemail is told by its words within
+        a few seconds, not at its end."""
         lim = self.limits
         if voiced and self.paused:
             session.resume()
@@ -339,9 +350,7 @@ class _Listener:
         if not voiced or span < self.next_look_ms or span >= lim.decide_ms:
             return None
         self.next_look_ms = span + lim.words_every_ms
-        session.pause()
-        text = self._timed(session.partial)
-        session.resume()
+        text = self._probe()
         if is_announcement(text, self.language):
             self._cancel()
             return self._result(AnsweredBy.INVALID_NUMBER, f"an operator announcement: {text!r}", text)
