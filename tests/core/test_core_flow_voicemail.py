@@ -70,5 +70,5 @@ def test_a_bad_voicemail_node_is_a_flow_error_naming_where(mutate: Any, node: st
     found = [p for p in problems if words in str(p)]
     assert found, problems
     assert any(p.node == node and (field is None or p.field == field) for p in found), found
-    if field == "say" and "needs" in words or node == "leave_message" and field is None:
+    if (field == "say" and "needs" in words) or (node == "leave_message" and field is None):
         assert not jsonschema.Draft202012Validator(flow_schema()).is_valid(doc)  # the schema says so too

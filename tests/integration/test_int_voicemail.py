@@ -9,7 +9,7 @@ import copy
 import json
 import threading
 import wave
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
