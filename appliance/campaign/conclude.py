@@ -138,7 +138,8 @@ def _screened(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datetim
     else:
         decision = retry_decision(result.outcome, attempt=task.attempts, max_attempts=task.max_attempts, now=now,
                                   retry=retry, cause=result.cause, redials_spent=spent)
-        said = next((t.text for t in result.turns if t.speaker == "bot" and t.text), "")
+        # the message is the bot's last turn (a beep during its first prompt may have stopped that prompt)
+        said = next((t.text for t in reversed(result.turns) if t.speaker == "bot" and t.text), "")
         left = f"left the flow's message: '{said}'" if result.voicemail_left and said else "no message left"
         remark = f"{head} an answering machine answered ({heard}); {left}. {decision.remark}"
         status, retry_at = decision.ticket_status, decision.retry_at
