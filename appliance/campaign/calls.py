@@ -114,6 +114,8 @@ class CallRunner:
                 tap=recorder.write,
                 version=version,
                 on_answered=lambda: self.records.mark_answered(call_id, recording=path),
+                # one message per ticket: a retry of a ticket whose mailbox has the message leaves no second
+                voicemail=self.records.voicemails_left(ticket.id) == 0,
             )
         finally:
             recorder.close()

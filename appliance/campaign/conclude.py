@@ -53,6 +53,7 @@ class AttemptResult:
     answered_by: str | None = None
     screen_why: str = ""
     screen_ms: int | None = None
+    voicemail_left: bool = False  # a machine answered and recorded the flow's voicemail message
     dial_s: float = 0.0
     talk_s: float = 0.0
     total_s: float = 0.0
@@ -122,9 +123,10 @@ def _unanswered(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datet
 
 def _screened(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datetime, *, call_id: int,
               retry: RetryConfig, spent: int | None = None) -> Conclusion:
-    """An answering machine or the network answered: the bot hung up without a word. A machine is retried per
-    the retry table (no message is left); a number the network says cannot be called is not called again and
-    the ticket says why."""
+    """An answering machine or the network answered: no conversation. A machine is retried per the retry table,
+    whether or not the flow's voicemail message was left on it (disposition ``voicemail_left``); a number the
+    network says cannot be called is not called again and the ticket says why."""
+    disposition = result.disposition if result.voicemail_left else None  # "voicemail_left"
     heard = f"{result.screen_why}, {result.screen_ms / 1000:.1f} s after the answer" \
         if result.screen_ms is not None and result.screen_why else result.screen_why or "on answering"
     head = f"Call {call_id} on {now.astimezone():%Y-%m-%d %H:%M}:"
@@ -136,19 +138,23 @@ def _screened(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datetim
     else:
         decision = retry_decision(result.outcome, attempt=task.attempts, max_attempts=task.max_attempts, now=now,
                                   retry=retry, cause=result.cause, redials_spent=spent)
-        remark = f"{head} an answering machine answered ({heard}); no message left. {decision.remark}"
+        # the message is the bot's last turn (a beep during its first prompt may have stopped that prompt)
+        said = next((t.text for t in reversed(result.turns) if t.speaker == "bot" and t.text), "")
+        left = f"left the flow's message: '{said}'" if result.voicemail_left and said else "no message left"
+        remark = f"{head} an answering machine answered ({heard}); {left}. {decision.remark}"
         status, retry_at = decision.ticket_status, decision.retry_at
     return Conclusion(
         task=_task_end(task, result.outcome, retry_at),
         ticket_id=ticket.id,
         call_id=call_id,
-        call=CallEnd(result.outcome.value, result.cause, None, remark, result.turns),
+        call=CallEnd(result.outcome.value, result.cause, disposition, remark, result.turns),
         operations=(("remark", remark),),
         outbox=(("ticket.operation", operation_event(ticket.id, call_id, "remark", remark)
-                 | {"answered_by": result.answered_by}),),
+                 | {"answered_by": result.answered_by}
+                 | ({"disposition": disposition} if disposition else {})),),
         ticket_status=status.value,
         next_call_at=iso(retry_at) if retry_at else None,
-        extra={"disposition": None},
+        extra={"disposition": disposition},
     )
 
 

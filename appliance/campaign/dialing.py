@@ -56,8 +56,10 @@ def place_and_converse(
     tap: Tap | None = None,
     version: int | None = None,
     on_answered: Callable[[], None] | None = None,
+    voicemail: bool = True,
 ) -> AttemptResult:
-    """Dial ``number``; if answered, ``on_answered()`` and the flow with ``voice``; always hang up.
+    """Dial ``number``; if answered, ``on_answered()`` and the flow with ``voice``; always hang up. An answering
+    machine hears the flow's voicemail node when it has one and ``voicemail`` allows it.
 
     While it rings, the flow's templated prompts near its start are rendered into the prompt cache with the
     call's variables (:func:`~appliance.dialog.runtime.ahead.texts_ahead`), so the greeting plays from the
@@ -82,7 +84,7 @@ def place_and_converse(
         if on_answered is not None:
             on_answered()
         return _converse(active, flow, variables, speech, voice=voice, limits=limits, call_id=call_id,
-                         version=version, dial=result, started=started, answered=answered)
+                         version=version, dial=result, started=started, answered=answered, voicemail=voicemail)
     finally:
         if ahead is not None:
             ahead.close()
@@ -101,7 +103,7 @@ def _render_ahead(voice: PromptPlayer, flow: Flow, variables: dict[str, Any],
 
 def _converse(active: CallPort, flow: Flow, variables: dict[str, Any], speech: SpeechKit, *, voice: PromptPlayer,
               limits: ConversationLimits, call_id: int | str, version: int | None, dial: DialResult, started: float,
-              answered: float) -> AttemptResult:
+              answered: float, voicemail: bool = True) -> AttemptResult:
     run = FlowRun(flow, variables, version=version)
     convo = Conversation(
         run,
@@ -114,6 +116,7 @@ def _converse(active: CallPort, flow: Flow, variables: dict[str, Any], speech: S
         use_grammar=speech.use_grammar,
         call_id=call_id,
         keys=active.read_dtmf,  # the keypad
+        voicemail=voicemail,
     )
     try:
         completed = convo.execute()
@@ -132,8 +135,10 @@ def _converse(active: CallPort, flow: Flow, variables: dict[str, Any], speech: S
         for i, t in enumerate(run.turns)
     )
     greeting = convo.greeting
-    if convo.screened and greeting is not None:  # a machine or the network answered: hung up, no message
+    disposition = run.result.disposition if completed else None
+    if convo.screened and greeting is not None:  # a machine or the network answered: hung up, maybe a message
         outcome = Outcome(greeting.answered_by.value)
+        disposition = run.result.disposition if convo.voicemail_left else None
     elif completed:
         outcome = Outcome.COMPLETED
     else:
@@ -145,7 +150,8 @@ def _converse(active: CallPort, flow: Flow, variables: dict[str, Any], speech: S
         detail=dial.detail,
         fault=active.fault,
         answered=True,
-        disposition=run.result.disposition if completed else None,
+        disposition=disposition,
+        voicemail_left=convo.voicemail_left,
         operations=tuple(run.result.operations) if completed else (),
         turns=turns,
         slots=run.result.to_json()["slots"],

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 __all__ = ["PhoneHistory", "phone_history"]
 
 REFUSAL_DISPOSITION = "do_not_call"  # the customer said "stop calling me" during a call
+# the flow's message was left on an answering machine (appliance.dialog.runtime.engine.VOICEMAIL_LEFT)
+VOICEMAIL_DISPOSITION = "voicemail_left"
 
 
 @dataclass(frozen=True)

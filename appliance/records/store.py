@@ -22,7 +22,7 @@ from appliance.records.conclusion import (
 )
 from appliance.records.db import Database
 from appliance.records.dnc import DoNotCall
-from appliance.records.history import PhoneHistory, phone_history
+from appliance.records.history import VOICEMAIL_DISPOSITION, PhoneHistory, phone_history
 from appliance.records.line_use import ONE_CALL_PER_NUMBER, calls_started_since, last_call_ended
 from appliance.records.outbox import Outbox
 from appliance.records.phones import normalise_stored_phones
@@ -267,6 +267,14 @@ class RecordsStore:
         """How many of task ``task_id``'s calls other than ``call_id`` ended with ``outcome``."""
         row = self.db.read(lambda c: c.execute(
             "SELECT COUNT(*) FROM calls WHERE task_id=? AND outcome=? AND id<>?", (task_id, outcome, call_id)
+        ).fetchone())
+        return int(row[0])
+
+    def voicemails_left(self, ticket_id: str) -> int:
+        """How many of ticket ``ticket_id``'s calls left the flow's message on an answering machine
+        (disposition ``voicemail_left``; read through the ``calls_ticket`` index)."""
+        row = self.db.read(lambda c: c.execute(
+            "SELECT COUNT(*) FROM calls WHERE ticket_id=? AND disposition=?", (ticket_id, VOICEMAIL_DISPOSITION)
         ).fetchone())
         return int(row[0])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from appliance.dialog.flow.model import DISPOSITIONS, SCHEMA_PATH
+from appliance.dialog.flow.model import DISPOSITIONS, NODE_TYPES, SCHEMA_PATH
 
 
 def test_flow_schema_is_served_as_shipped(client):
@@ -14,5 +14,6 @@ def test_flow_schema_is_served_as_shipped(client):
     doc = json.loads(response.get_data(as_text=True))
     assert doc == json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     assert doc["$schema"].endswith("2020-12/schema")
-    assert set(doc["$defs"]["node"]["properties"]["type"]["enum"]) == {"dialogue", "api", "hangup"}
+    assert set(doc["$defs"]["node"]["properties"]["type"]["enum"]) == set(NODE_TYPES) \
+        == {"dialogue", "api", "hangup", "voicemail"}
     assert doc["$defs"]["hangup"]["properties"]["disposition"]["enum"] == list(DISPOSITIONS)

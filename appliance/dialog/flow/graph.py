@@ -76,6 +76,7 @@ def graph_problems(flow: Flow, templates: list[tuple[str | None, str, str]]) -> 
         if edge.target not in nodes:
             out.append(FlowError(f"points to missing node {edge.target!r}", field=edge.field))
     global_names = {g.intent for g in flow.global_intents}
+    out += _voicemail_problems(flow)
     for node in nodes.values():
         for edge in node_edges(flow, node):
             if edge.target not in nodes:
@@ -124,6 +125,21 @@ def graph_problems(flow: Flow, templates: list[tuple[str | None, str, str]]) -> 
     return out
 
 
+def _voicemail_problems(flow: Flow) -> list[FlowError]:
+    """At most one voicemail node; it is spoken to answering machines only, so nothing leads to it."""
+    out: list[FlowError] = []
+    machine = [nid for nid, n in flow.nodes.items() if n.type == "voicemail"]
+    out += [FlowError(f"a flow leaves one voicemail message; {machine[0]!r} is already the voicemail node",
+                      node=nid, field="type") for nid in machine[1:]]
+    if flow.start in machine:
+        out.append(FlowError("the start node cannot be the voicemail node (it is spoken to machines only)",
+                             field="start"))
+    edges = [*global_edges(flow), *(e for n in flow.nodes.values() for e in node_edges(flow, n))]
+    out += [FlowError(f"leads to voicemail node {e.target!r}, which only an answering machine reaches",
+                      node=None if e.source == "*" else e.source, field=e.field) for e in edges if e.target in machine]
+    return out
+
+
 def successors(flow: Flow) -> dict[str, set[str]]:
     globals_ = {e.target for e in global_edges(flow)}
     succ: dict[str, set[str]] = {}
@@ -144,10 +160,12 @@ def _reachability(flow: Flow) -> list[FlowError]:
             if nxt not in seen:
                 seen.add(nxt)
                 queue.append(nxt)
+    # the voicemail node is reached by a machine's answer, not by an edge, and ends the call itself
+    machine = {nid for nid, n in flow.nodes.items() if n.type == "voicemail"}
     out = [FlowError(f"unreachable from the start node {flow.start!r}", node=nid)
-           for nid in flow.nodes if nid not in seen]
+           for nid in flow.nodes if nid not in seen and nid not in machine]
     # Nodes from which no hang-up can be reached: the call would never end there.
-    ends = {nid for nid, n in flow.nodes.items() if n.type == "hangup"}
+    ends = {nid for nid, n in flow.nodes.items() if n.type == "hangup"} | machine
     changed = True
     while changed:
         changed = False

@@ -20,7 +20,7 @@ from appliance.dialog.flow.variables import Variables
 DISPOSITIONS = ("confirmed", "rescheduled", "callback", "wrong_number", "handoff", "do_not_call", "no_response")
 OPERATIONS = ("close", "schedule", "remark", "do_not_call")
 SLOT_TYPES = ("enum", "number", "datetime", "date", "time", "phone", "text", "regex")
-NODE_TYPES = ("dialogue", "api", "hangup")
+NODE_TYPES = ("dialogue", "api", "hangup", "voicemail")
 SCHEMA_PATH = Path(__file__).resolve().parent / "flow.schema.json"
 
 
@@ -239,6 +239,11 @@ class Flow:
         for entry in self.knowledge_base:
             add("_kb", f"answer.{entry.id}", entry.answer)
         return out
+
+    @property
+    def voicemail(self) -> Node | None:
+        """The flow's voicemail node: the message left on an answering machine (None: no message is left)."""
+        return next((n for n in self.nodes.values() if n.type == "voicemail"), None)
 
     def slot(self, name: str) -> Slot | None:
         return next((s for n in self.nodes.values() for s in n.slots if s.name == name), None)

@@ -48,6 +48,8 @@ NODE_KEYS = {
     "api": {"type", "name", "description", "say", "request", "timeout_ms", "retries", "save", "branches", "next",
             "failure"},
     "hangup": {"type", "name", "description", "say", "disposition", "operations"},
+    # the message left on an answering machine after its beep; no edges: only a machine's answer leads there
+    "voicemail": {"type", "name", "description", "say"},
 }
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 DTMF_KEYS = re.compile(r"^[0-9*#]$")
@@ -313,7 +315,7 @@ def check_flow(doc: Any) -> tuple[Flow | None, list[FlowError]]:
         kind = _get(obj, "type", str, "", p, nid, required=True)
         if kind not in NODE_KEYS:
             if kind:
-                p.add(f"unknown node type {kind!r} (one of dialogue, api, hangup)", node=nid, field="type")
+                p.add(f"unknown node type {kind!r} (one of {', '.join(NODE_KEYS)})", node=nid, field="type")
             continue
         _keys(obj, NODE_KEYS[kind], p, nid, None)
         say = p.template(_get(obj, "say", str, "", p, nid, required=kind != "api"), nid, "say")
@@ -321,6 +323,11 @@ def check_flow(doc: Any) -> tuple[Flow | None, list[FlowError]]:
             nodes[nid] = _parse_dialogue(obj, nid, say, vui, intents, p)
         elif kind == "api":
             nodes[nid] = _parse_api(obj, nid, say, p)
+        elif kind == "voicemail":
+            if not say.strip():
+                p.add("a voicemail node needs the message to leave", node=nid, field="say")
+            nodes[nid] = Node(nid, "voicemail", say, name=_get(obj, "name", str, "", p, nid),
+                              description=_get(obj, "description", str, "", p, nid))
         else:
             nodes[nid] = _parse_hangup(obj, nid, say, p)
     global_intents = _parse_globals(doc, intents, p)

@@ -16,8 +16,8 @@ COL_GAP = 40
 BOX_H = 46
 CHAR_W = 7.0
 MARGIN = 30
-FILL = {"dialogue": "#dbeafe", "api": "#fde68a", "hangup": "#e5e7eb", "global": "#ffffff"}
-STROKE = {"dialogue": "#1d4ed8", "api": "#b45309", "hangup": "#374151", "global": "#6b7280"}
+FILL = {"dialogue": "#dbeafe", "api": "#fde68a", "hangup": "#e5e7eb", "voicemail": "#fce7f3", "global": "#ffffff"}
+STROKE = {"dialogue": "#1d4ed8", "api": "#b45309", "hangup": "#374151", "voicemail": "#be185d", "global": "#6b7280"}
 GLOBAL = "*"
 
 
@@ -64,7 +64,7 @@ def _columns(text: str) -> int:
 
 def _label(node: Node) -> tuple[str, str]:
     detail = {"dialogue": "dialogue", "api": f"API {node.api.method if node.api else ''}".strip(),
-              "hangup": f"hang up: {node.disposition}"}[node.type]
+              "hangup": f"hang up: {node.disposition}", "voicemail": "to answering machines, then hang up"}[node.type]
     if node.slots:
         detail += " · slots " + ", ".join(s.name for s in node.slots)
     return node.name or node.id, f"{node.id} · {detail}" if node.name else detail

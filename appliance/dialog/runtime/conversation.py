@@ -38,9 +38,10 @@ from dataclasses import dataclass
 
 from appliance.dialog.flow.model import Listen
 from appliance.dialog.runtime.engine import FlowRun, Step
-from appliance.dialog.runtime.greeting import PREROLL_FRAMES, CalleeGreeting, GreetingLimits
+from appliance.dialog.runtime.greeting import PREROLL_FRAMES, AnsweredBy, CalleeGreeting, GreetingLimits
 from appliance.dialog.runtime.ports import CallAudio, EndpointerLike
 from appliance.dialog.runtime.prefetch import PromptPrefetch
+from appliance.dialog.runtime.voicemail import BeepWait, await_recording
 from appliance.events import Utterance
 from appliance.speech.asr.base import AsrEngine
 from appliance.speech.tts.player import Prompt, PromptPlayer
@@ -91,8 +92,13 @@ class Conversation:
         use_grammar: bool = True,
         call_id: int | str = "-",
         keys: Callable[[float], str | None] | None = None,
+        voicemail: bool = True,
     ) -> None:
         self.run = run
+        # an answering machine hears the flow's voicemail node, if it has one (False: this call leaves none,
+        # e.g. a message was left for the ticket before); ``voicemail_left`` says whether it was spoken
+        self.voicemail = voicemail
+        self.voicemail_left = False
         self.keys = keys  # the next key the customer pressed (ActiveCall.read_dtmf), None: no keypad
         self._pressed = ""  # keys pressed during a prompt, for the turn that follows
         self.port = port
@@ -128,7 +134,36 @@ class Conversation:
             self.turn_times_ms.append(self._now_ms())
 
     def execute(self) -> bool:
-        """Run the flow to its end. Returns False if the customer hung up (or time ran out) first."""
+        """Run the flow to its end. Returns False if the customer hung up (or time ran out) first, or a
+        machine answered (after leaving the flow's voicemail message, if it has one)."""
+        completed = self._converse()
+        if self.screened and self.voicemail:
+            self._leave_voicemail()
+        return completed
+
+    def _leave_voicemail(self) -> None:
+        """A machine answered: wait for it to record (its beep, or the end of its greeting) and speak the
+        flow's voicemail message (:mod:`appliance.dialog.runtime.voicemail`)."""
+        greeting = self.greeting
+        if (greeting is None or greeting.answered_by is not AnsweredBy.MACHINE or greeting.screen is None
+                or self.run.flow.voicemail is None or self.run.finished or self.ended.is_set()):
+            return
+        if not greeting.beep:
+            when = await_recording(greeting.screen, self.port, self.ended,
+                                   BeepWait(frame_timeout_s=self.limits.frame_timeout_s))
+            if when is None:
+                log.info("call %s: the machine never recorded (no beep, no end of its greeting): no message",
+                         self.call_id)
+                return
+            log.info("call %s: the machine records (%s)", self.call_id, when.value)
+        step = self.run.voicemail()
+        if step is None:
+            return
+        self._mark_turns()
+        log.info("call %s: bot leaves a message (%s): %s", self.call_id, step.node, step.say)
+        self.voicemail_left = self._say(step) is not None
+
+    def _converse(self) -> bool:
         if not self._await_callee():
             return False
         step = self.run.start()

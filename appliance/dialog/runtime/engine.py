@@ -21,10 +21,11 @@ from appliance.dialog.runtime.slot_fill import fill_slot
 from appliance.dialog.runtime.steps import FlowResult, RenderedOperation, Step, TurnRecord, schedule_time
 from appliance.errors import FlowError
 
-__all__ = ["FlowResult", "FlowRun", "RenderedOperation", "Step", "TurnRecord", "schedule_time"]
+__all__ = ["VOICEMAIL_LEFT", "FlowResult", "FlowRun", "RenderedOperation", "Step", "TurnRecord", "schedule_time"]
 
 log = logging.getLogger(__name__)
 
+VOICEMAIL_LEFT = "voicemail_left"  # the disposition of a call that left the flow's message on a machine
 MAX_HOPS = 32  # nodes passed without listening (API nodes, filled slots) before the flow is called a loop
 
 
@@ -166,6 +167,20 @@ class FlowRun:
     def note_greeting(self, text: str) -> None:
         """The callee spoke first on answering ("Hello?"): part of the transcript, not of the flow."""
         self.turns.append(TurnRecord("customer", text.strip(), "answer", event="greeting"))
+
+    def voicemail(self) -> Step | None:
+        """An answering machine took the call: the flow's voicemail message, filled in (None: the flow has no
+        voicemail node, so no message is left). The run ends there, its disposition ``voicemail_left``."""
+        node = self.flow.voicemail
+        if node is None:
+            return None
+        self._check_live()
+        self._node = node
+        text = self._render(node.say)
+        self.finished = True
+        self._bot(text, "voicemail")
+        self.result.disposition = VOICEMAIL_LEFT
+        return Step(node.id, text, listen=False, barge_in=False, event="voicemail")
 
     def _check_live(self) -> None:
         if self.finished:
