@@ -226,7 +226,7 @@ class WebrtcClassifier:
         if not 0 <= aggressiveness <= 3:
             raise AudioError(f"VAD aggressiveness is 0..3, not {aggressiveness}")
         self.sample_rate = sample_rate
-        self.classifier = classifier
+        self._vad = webrtcvad.Vad(aggressiveness)
 
     def is_speech(self, frame: bytes) -> bool:
         return bool(self._vad.is_speech(frame, self.sample_rate))
