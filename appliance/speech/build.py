@@ -20,7 +20,7 @@ from appliance.speech.asr.factory import load_engine
 from appliance.speech.models.installed import resolve_model
 from appliance.speech.models.packaged import packaged_models
 from appliance.speech.models.whisper_base import WHISPER_BASE
-from appliance.speech.silero import SileroClassifier, silero_problem
+from appliance.speech.silero import ENERGY_FLOOR_DBFS, SileroClassifier, silero_problem
 from appliance.speech.tts.piper import PiperTts, default_voice
 from appliance.speech.tts.prompts import VoiceLibrary
 from appliance.speech.vad import Endpointer, SpeechClassifier, WebrtcClassifier
@@ -119,6 +119,8 @@ def endpointer_factory(vui: VuiConfig, vad: str = "webrtc") -> Callable[[], Endp
     def classifier() -> SpeechClassifier:
         return SileroClassifier() if chosen == "silero" else WebrtcClassifier()
 
+    floor = ENERGY_FLOOR_DBFS if chosen == "silero" else Endpointer.DEFAULT_ENERGY_FLOOR_DBFS
+
     def endpointer() -> Endpointer:
         return Endpointer(
             end_silence_ms=vui.end_silence_ms,
@@ -129,6 +131,7 @@ def endpointer_factory(vui: VuiConfig, vad: str = "webrtc") -> Callable[[], Endp
             barge_in_min_ms=vui.barge_in_min_ms,
             echo_margin_db=vui.echo_margin_db,
             classifier=classifier(),
+            energy_floor_dbfs=floor,
         )
 
     return endpointer

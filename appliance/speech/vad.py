@@ -238,6 +238,8 @@ class Endpointer:
     ``classifier`` decides speech per frame (default: webrtcvad at ``aggressiveness``); it belongs to this
     endpointer alone (one per call: Silero's state is the call's)."""
 
+    DEFAULT_ENERGY_FLOOR_DBFS = -45.0  # webrtcvad calls quieter noise speech
+
     def __init__(
         self,
         *,
@@ -246,7 +248,7 @@ class Endpointer:
         min_speech_ms: int = 120,
         max_utterance_ms: int = 15000,
         aggressiveness: int = 2,
-        energy_floor_dbfs: float = -45.0,
+        energy_floor_dbfs: float = DEFAULT_ENERGY_FLOOR_DBFS,
         sample_rate: int = LINE_RATE,
         frame_ms: int = FRAME_MS,
         long_utterance_wait_ms: int = 1500,
