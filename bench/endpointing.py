@@ -61,7 +61,7 @@ from asr_accuracy import CONDITIONS, MANIFEST, add_noise, machine  # noqa: E402
 
 from appliance.config import VuiConfig  # noqa: E402
 from appliance.events import FRAME_BYTES, FRAME_MS, LINE_RATE  # noqa: E402
-from appliance.speech.audio import frames, read_wav_line, rms_dbfs  # noqa: E402
+from appliance.speech.audio import frames, read_wav_line  # noqa: E402
 from appliance.speech.build import CLASSIFIERS, endpointer_factory, vad_plan  # noqa: E402
 from appliance.speech.vad import Endpointer, EndpointEvent  # noqa: E402
 
@@ -223,7 +223,7 @@ def run(vads: Sequence[str], conditions: Sequence[str], sets: Sequence[str], ste
     truths = {a.id: truth_of(read_wav_line(a.path)) for group in answers.values() for a in group}
     results: dict[str, Any] = {}
     for vad in vads:
-        chosen, why = vad_plan(vad)
+        _, why = vad_plan(vad)
         if why is not None:
             raise SystemExit(f"endpointing: {vad}: {why}")
         results[vad] = {"memory_mb_per_instance": memory_per_instance(vad), "conditions": {
