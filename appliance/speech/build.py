@@ -109,7 +109,7 @@ def vad_plan(vad: str) -> tuple[str, str | None]:
     return vad, None
 
 
-def endpointer_factory(vui: VuiConfig, vad: str = "webrtc") -> Callable[[], Endpointer]:
+def endpointer_factory(vui: VuiConfig, vad: str = "silero") -> Callable[[], Endpointer]:
     """A new endpointer for each call, with the box's turn-taking settings and its own speech classifier
     (``[speech] vad``; a Silero model state is one call's)."""
     chosen, why = vad_plan(vad)

@@ -86,7 +86,7 @@ def test_doctor_reports_fallback_and_absent_modem(tmp_path: Path) -> None:
     assert "shop: Corner Shop (language en, time zone Europe/Berlin, country DE)" in proc.stdout
     assert "PocketSphinx" in proc.stdout and "fallback" in proc.stdout
     assert "gsm0" in proc.stdout and "ABSENT" in proc.stdout
-    assert "turn taking (VAD): webrtc\n" in proc.stdout
+    assert "turn taking (VAD): silero\n" in proc.stdout
 
 
 def test_doctor_says_when_silero_is_asked_for_but_does_not_import(tmp_path: Path) -> None:

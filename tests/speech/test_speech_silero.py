@@ -122,12 +122,15 @@ def test_each_call_gets_its_own_silero_state() -> None:
     one, two = make(), make()
     assert isinstance(one.classifier, SileroClassifier) and isinstance(two.classifier, SileroClassifier)
     assert one.classifier is not two.classifier
-    assert isinstance(endpointer_factory(VuiConfig())().classifier, WebrtcClassifier)
+    assert isinstance(endpointer_factory(VuiConfig())().classifier, SileroClassifier)  # the box's default
+    webrtc = endpointer_factory(VuiConfig(), "webrtc")()
+    assert isinstance(webrtc.classifier, WebrtcClassifier)
+    assert webrtc.energy_floor_dbfs == Endpointer.DEFAULT_ENERGY_FLOOR_DBFS
 
 
 def test_the_vad_setting_is_checked() -> None:
-    assert parse_config({}).speech.vad == "webrtc"
-    assert parse_config({"speech": {"vad": "silero"}}).speech.vad == "silero"
+    assert parse_config({}).speech.vad == "silero"
+    assert parse_config({"speech": {"vad": "webrtc"}}).speech.vad == "webrtc"
     for bad in ("rnnoise", "Silero", "", 1):
         with pytest.raises(ConfigError) as caught:
             parse_config({"speech": {"vad": bad}})
