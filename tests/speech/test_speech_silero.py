@@ -167,3 +167,18 @@ def test_silero_runs_on_the_calling_thread_alone_and_leaves_the_environment_as_i
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env,
                          check=True)
     assert out.stdout.split() == ["0", "None"]  # no OpenMP workers started; the variable is gone again
+
+
+@pytest.mark.parametrize("wav", ["sim/en_confirm.wav", "sim/en_hello.wav", "sim/en_reschedule_2.wav",
+                                 "fixtures/ko_tomorrow.wav", "fixtures/ko_ye.wav"])
+def test_a_silero_endpointer_hears_the_demo_customers_and_korean_as_one_turn(
+        voices_dir: Path, fixtures_dir: Path, wav: str) -> None:
+    where, name = wav.split("/")
+    pcm = read_wav_line((voices_dir if where == "sim" else fixtures_dir / "audio") / name)
+    ep = endpointer_factory(VuiConfig(), "silero")()
+    ep.reset()
+    events = events_of(ep, [SILENCE] * 25 + list(frames(pcm)) + [SILENCE] * 60)
+    assert [e for _, e in events] == [EndpointEvent.SPEECH_START, EndpointEvent.SPEECH_END]
+    assert ep.speech_start_ms is not None and 500 <= ep.speech_start_ms <= 500 + 400
+    spoken_ms = len(pcm) // 16 - 300  # the files carry 150 ms of silence each side
+    assert 0.5 * spoken_ms <= ep.speech_ms <= spoken_ms + 200
