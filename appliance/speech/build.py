@@ -8,6 +8,7 @@ by the :class:`~appliance.speech.tts.prompts.VoiceLibrary`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,12 +20,17 @@ from appliance.speech.asr.factory import load_engine
 from appliance.speech.models.installed import resolve_model
 from appliance.speech.models.packaged import packaged_models
 from appliance.speech.models.whisper_base import WHISPER_BASE
+from appliance.speech.silero import ENERGY_FLOOR_DBFS, SileroClassifier, silero_problem
 from appliance.speech.tts.piper import PiperTts, default_voice
 from appliance.speech.tts.prompts import VoiceLibrary
-from appliance.speech.vad import Endpointer
+from appliance.speech.vad import Endpointer, SpeechClassifier, WebrtcClassifier
 
-__all__ = ["build_recogniser", "build_tts", "build_voices", "endpointer_factory", "recogniser_plan",
-           "whisper_model_dir"]
+__all__ = ["CLASSIFIERS", "build_recogniser", "build_tts", "build_voices", "endpointer_factory", "recogniser_plan",
+           "vad_plan", "whisper_model_dir"]
+
+log = logging.getLogger(__name__)
+
+CLASSIFIERS = ("webrtc", "silero")  # [speech] vad
 
 
 def build_recogniser(speech: SpeechConfig, paths: StatePaths) -> AsrEngine:
@@ -91,8 +97,29 @@ def build_voices(tts: PiperTts, paths: StatePaths) -> VoiceLibrary:
     return VoiceLibrary(tts, resolve=lambda name: resolve_model(paths.root, name, "piper"))
 
 
-def endpointer_factory(vui: VuiConfig) -> Callable[[], Endpointer]:
-    """A new endpointer for each call, with the box's turn-taking settings."""
+def vad_plan(vad: str) -> tuple[str, str | None]:
+    """The classifier ``[speech] vad`` gets here and, when it is not the one asked for, why (for the
+    endpointer factory and `callbox doctor`)."""
+    if vad not in CLASSIFIERS:
+        raise ConfigError(f"must be one of {', '.join(CLASSIFIERS)}, not {vad!r}", key="speech.vad")
+    if vad == "silero":
+        problem = silero_problem()
+        if problem is not None:
+            return "webrtc", f"{problem}; webrtcvad decides instead"
+    return vad, None
+
+
+def endpointer_factory(vui: VuiConfig, vad: str = "silero") -> Callable[[], Endpointer]:
+    """A new endpointer for each call, with the box's turn-taking settings and its own speech classifier
+    (``[speech] vad``; a Silero model state is one call's)."""
+    chosen, why = vad_plan(vad)
+    if why is not None:
+        log.warning("[speech] vad = %r: %s", vad, why)
+
+    def classifier() -> SpeechClassifier:
+        return SileroClassifier() if chosen == "silero" else WebrtcClassifier()
+
+    floor = ENERGY_FLOOR_DBFS if chosen == "silero" else Endpointer.DEFAULT_ENERGY_FLOOR_DBFS
 
     def endpointer() -> Endpointer:
         return Endpointer(
@@ -103,6 +130,8 @@ def endpointer_factory(vui: VuiConfig) -> Callable[[], Endpointer]:
             complete_answer_silence_ms=vui.complete_answer_silence_ms,
             barge_in_min_ms=vui.barge_in_min_ms,
             echo_margin_db=vui.echo_margin_db,
+            classifier=classifier(),
+            energy_floor_dbfs=floor,
         )
 
     return endpointer

