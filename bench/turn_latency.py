@@ -301,8 +301,8 @@ def main(argv: list[str] | None = None) -> int:
         sampler.start()
         results: list[Any] = []
         errors: list[str] = []
-        kit = {"asr": asr, "tts": tts, "flow": doc, "replies": replies, "endpointer": endpointer_factory(box.vui),
-               "ring_s": opts.ring_s}
+        kit = {"asr": asr, "tts": tts, "flow": doc, "replies": replies, "ring_s": opts.ring_s,
+               "endpointer": endpointer_factory(box.vui, box.speech.vad)}
         threads = [threading.Thread(target=one_line, args=(i, opts.calls_per_line, kit, results, errors,
                                                            i * opts.stagger_ms / 1000), name=f"bench-line-{i}")
                    for i in range(opts.lines)]
