@@ -49,6 +49,7 @@ the turns opened without a grammar decoder because all were busy ("grammar_busy"
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import threading
 from collections.abc import Sequence
@@ -111,6 +112,12 @@ def _agree(phrase: str, text: str) -> bool:
     return all(w in said for w in words) and 2 * len(words) >= len(said)
 
 
+def _overlap(phrase: str, text: str) -> bool:
+    """``phrase`` and ``text`` share a word (a grammar phrase with none in common with what Whisper heard is
+    the grammar decoder forcing noise onto the node's phrases)."""
+    return bool(set(phrase.lower().split()) & set(text.lower().split()))
+
+
 class HybridSession:
     """One turn heard by both recognisers; one owner thread."""
 
@@ -163,6 +170,10 @@ class HybridSession:
             return self._decide("grammar", guess)
         if guess is not None and guess.text and (not heard.text or _agree(guess.text, heard.text)):
             return self._decide("grammar", guess)  # they agree, or Whisper heard nothing
+        if guess is not None and heard.text and _overlap(guess.text, heard.text):
+            # Whisper's words answer; the grammar's phrase, which shares a word with them, is the reading the
+            # dialog tries when they decide nothing ("work time" / "what time")
+            heard = dataclasses.replace(heard, alternatives=(guess.text,))
         return self._decide("whisper" if heard.text else "none", heard)
 
     def _decide(self, by: str, heard: Utterance) -> Utterance:
