@@ -19,7 +19,7 @@ from appliance.errors import ConfigError, SpeechError
 from appliance.speech.asr.factory import load_engine
 from appliance.speech.asr.hybrid import HybridEngine
 from appliance.speech.asr.sphinx import PocketSphinxEngine
-from appliance.speech.asr.whisper import WhisperEngine, packaged_model_dir, whisper_prompt
+from appliance.speech.asr.whisper import PROMPT_MAX_WORDS, WhisperEngine, packaged_model_dir, whisper_prompt
 from appliance.speech.models.packaged import TINY_EN_SHA256, find_packaged
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "asr"
@@ -75,6 +75,22 @@ def test_whisper_hears_nothing_in_silence_and_line_hiss(whisper_engine: WhisperE
 def test_the_prompt_lists_the_nodes_answers() -> None:
     assert whisper_prompt(["yes", "Call me later!", "yes"]) == "Yes. Call me later."
     assert whisper_prompt(None) is None and whisper_prompt([]) is None
+
+
+def test_the_prompt_covers_every_answer_of_a_long_grammar_within_its_budget() -> None:
+    phrases, intents = first_question(BUILT_IN_FLOW)  # 80-odd phrases, sorted: far over the prompt's budget
+    prompt = whisper_prompt(phrases)
+    assert prompt is not None and len(prompt.split()) <= PROMPT_MAX_WORDS
+    said = {w.strip(".,").lower() for w in prompt.split()}
+    # the late ones alphabetically too (taking phrases in order kept none of these)
+    for word in ("yes", "wrong", "repeat", "unsubscribe", "nobody"):
+        assert word in said, (word, prompt)
+    # every intent the node hears has a word of its own in the prompt
+    for intent in intents:
+        assert any(w in said for e in intent.examples for w in e.lower().split()), intent.name
+    # the phrases that are kept are the grammar's own, in its order
+    kept = [p.rstrip(".").lower() for p in prompt.split(". ")]
+    assert kept == [p for p in phrases if p in kept]
 
 
 def test_hybrid_answers_from_the_grammar_when_both_agree(hybrid: HybridEngine) -> None:

@@ -104,18 +104,36 @@ def packaged_model_dir() -> Path | None:
 
 
 def whisper_prompt(phrases: Sequence[str] | None) -> str | None:
-    """The ``initial_prompt`` for a node's expected answers: "Yes. No, call me later. ..." (None for none)."""
+    """The ``initial_prompt`` for a node's expected answers: "Yes. No, call me later. ..." (None for none).
+
+    At most :data:`PROMPT_MAX_WORDS` words, chosen to cover the node's vocabulary: phrases that bring the
+    most words not yet in the prompt (per word) first, shorter first among equals, then in the grammar's
+    order. Taking the phrases in order until the budget ran out kept only the alphabetically first ones
+    (the built-in greeting's prompt had no "yes", "wrong number" or "stop calling me"); see the module
+    docstring for what it changed."""
     if not phrases:
         return None
-    sentences: list[str] = []
+    ordered = normalise_phrases(phrases, lower=False)
+    left = list(enumerate(ordered))
+    chosen: list[tuple[int, str]] = []
+    seen: set[str] = set()
     words = 0
-    for phrase in normalise_phrases(phrases, lower=False):
-        n = len(phrase.split())
-        if words + n > PROMPT_MAX_WORDS:
-            break
-        words += n
-        sentences.append(phrase[:1].upper() + phrase[1:] + ".")
-    return " ".join(sentences) or None
+    while left:
+        def gain(item: tuple[int, str]) -> tuple[float, int, int]:
+            said = item[1].lower().split()
+            return len(set(said) - seen) / len(said), -len(said), -item[0]
+
+        best = max(left, key=gain)
+        left.remove(best)
+        said = best[1].lower().split()
+        if not set(said) - seen:
+            break  # every phrase left repeats words the prompt already has
+        if words + len(said) > PROMPT_MAX_WORDS:
+            continue
+        chosen.append(best)
+        seen.update(said)
+        words += len(said)
+    return " ".join(phrase[:1].upper() + phrase[1:] + "." for _, phrase in sorted(chosen)) or None
 
 
 class DecodeQueue:
