@@ -15,6 +15,7 @@ import pytest
 from appliance.config import parse_config
 from appliance.dialog.flow.load import load_flow
 from appliance.dialog.nlu.intents import match_intent
+from appliance.dialog.runtime.engine import FlowRun
 from appliance.errors import ConfigError, SpeechError
 from appliance.speech.asr.factory import load_engine
 from appliance.speech.asr.hybrid import HybridEngine
@@ -115,6 +116,30 @@ def test_hybrid_follows_a_paraphrase_through_whisper(hybrid: HybridEngine, stem:
     assert session.decided_by == "whisper", heard
     assert word in heard.text.split(), heard
     assert match_intent(heard.text, intents).intent == intent, heard
+
+
+def test_hybrid_offers_the_grammars_phrase_when_whisper_mishears(hybrid: HybridEngine) -> None:
+    phrases, _ = first_question(FIXTURES / "flow.en.json")
+    session = hybrid.open_session(phrases)
+    feed(session, pcm_of(FIXTURES / "en" / "en_confirm_04.wav"))  # "Sure, someone will be home." (espeak-ng)
+    heard = session.finish()
+    # Whisper's words answer (they are more than the grammar's phrase), misheard: "sure time when we'll be home"
+    assert session.decided_by == "whisper" and heard.text.startswith("sure ") and heard.text != "sure", heard
+    # the grammar's phrase shares "sure" with them: the reading the dialog tries when they decide nothing
+    # (FlowRun.hear, tests/core/test_core_engine_alternatives.py)
+    assert heard.alternatives == ("sure",), heard
+    run = FlowRun(load_flow(FIXTURES / "flow.en.json"), {})
+    run.start()
+    run.hear("sure time when", confidence=heard.confidence, alternatives=heard.alternatives)
+    assert run.result.intents == ["confirm"], run.turns
+
+
+def test_hybrid_offers_no_phrase_that_shares_no_word_with_whisper(hybrid: HybridEngine) -> None:
+    session = hybrid.open_session(["who is calling", "what time"])  # neither is anything like the answer
+    feed(session, pcm_of(FIXTURES / "en" / "en_call_later_04.wav"))  # "Call me back in an hour."
+    heard = session.finish()
+    assert session.decided_by == "whisper" and "hour" in heard.text.split(), heard
+    assert heard.alternatives == ()
 
 
 def test_the_early_decode_answers_when_the_customer_stays_silent(whisper_engine: WhisperEngine) -> None:
