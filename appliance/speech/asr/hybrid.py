@@ -113,9 +113,11 @@ def _agree(phrase: str, text: str) -> bool:
 
 
 def _overlap(phrase: str, text: str) -> bool:
-    """``phrase`` and ``text`` share a word (a grammar phrase with none in common with what Whisper heard is
-    the grammar decoder forcing noise onto the node's phrases)."""
-    return bool(set(phrase.lower().split()) & set(text.lower().split()))
+    """Whisper heard at least half of the words of ``phrase`` (a grammar phrase with fewer in common with
+    Whisper's words is, in noise, the grammar decoder forcing the noise onto the node's phrases: offered on
+    any shared word, "can i talk to an" beside "i can talk right now" made a request for a person)."""
+    words = set(phrase.lower().split())
+    return bool(words) and 2 * len(words & set(text.lower().split())) >= len(words)
 
 
 class HybridSession:
@@ -171,7 +173,7 @@ class HybridSession:
         if guess is not None and guess.text and (not heard.text or _agree(guess.text, heard.text)):
             return self._decide("grammar", guess)  # they agree, or Whisper heard nothing
         if guess is not None and heard.text and _overlap(guess.text, heard.text):
-            # Whisper's words answer; the grammar's phrase, which shares a word with them, is the reading the
+            # Whisper's words answer; the grammar's phrase, half of which Whisper heard too, is the reading the
             # dialog tries when they decide nothing ("work time" / "what time")
             heard = dataclasses.replace(heard, alternatives=(guess.text,))
         return self._decide("whisper" if heard.text else "none", heard)
