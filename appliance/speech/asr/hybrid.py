@@ -11,8 +11,9 @@ Whisper session buffers the audio. When the turn ends:
   heard and makes at least half of it, the two agree and the grammar's phrase
   answers (the flow's own wording, which its intents match best); otherwise
   Whisper's text answers (so "no" is not the answer in "yep, no problem"),
-  with the grammar's phrase as ``Utterance.alternatives`` when Whisper heard
-  at least half of its words: the dialog takes it only when Whisper's words
+  with the grammar's phrase as ``Utterance.alternatives`` when it is a whole
+  phrase of the grammar (not a partial path) and Whisper heard at least half
+  of its words: the dialog takes it only when Whisper's words
   decide nothing (``FlowRun.hear``: "work time" beside "what time", "sure time
   when we'll be home" beside "sure"); when Whisper heard nothing the grammar's
   guess stands;
@@ -41,9 +42,10 @@ them Whisper copying a phrase of its prompt ("another day, please" heard "i'm no
 home", "pardon me" heard "call me") and 1 the NLU on a fair transcript ("all
 right tomorrow work": "work" is also not_home's word); at 10 dB, 3 of 27 had the
 grammar right and 24 were Whisper mishearing. None was the endpoint (the bench
-feeds whole files). The alternative is gated on half the phrase: offered on any
-shared word it turned noise into wrong intents at 10 dB ("can i talk to an"
-beside "i can talk right now" became a request for a person).
+feeds whole files). The alternative is gated: offered on any shared word, or for a
+partial path of the grammar, it turned noise into wrong intents at 10 dB ("can i
+talk to an" beside "i can talk right now" became a request for a person, "what"
+beside "what are your arms on saturday" a request to repeat).
 
 Whisper's decode starts early, when the conversation says the customer paused
 (``pause``), and is thrown away when they go on (``resume``), so most of it
@@ -191,9 +193,10 @@ class HybridSession:
             return self._decide("grammar", guess)
         if guess is not None and guess.text and (not heard.text or _agree(guess.text, heard.text)):
             return self._decide("grammar", guess)  # they agree, or Whisper heard nothing
-        if guess is not None and heard.text and _overlap(guess.text, heard.text):
+        if guess is not None and heard.text and self._is_phrase(guess.text) and _overlap(guess.text, heard.text):
             # Whisper's words answer; the grammar's phrase, half of which Whisper heard too, is the reading the
-            # dialog tries when they decide nothing ("work time" / "what time")
+            # dialog tries when they decide nothing ("work time" / "what time"). Only a whole phrase: a partial
+            # path ("can i talk to an") is the grammar decoder failing to fit the audio to any phrase.
             heard = dataclasses.replace(heard, alternatives=(guess.text,))
         return self._decide("whisper" if heard.text else "none", heard)
 
