@@ -59,12 +59,16 @@ class WordInfo:
 
 @dataclass(frozen=True)
 class Utterance:
-    """What the recogniser made of one customer turn. Empty text means silence."""
+    """What the recogniser made of one customer turn. Empty text means silence.
+
+    ``alternatives``: other readings of the same turn, best first, for the dialog to try when ``text``
+    decides nothing (the hybrid's grammar phrase when Whisper's words won but may be misheard)."""
 
     text: str
     confidence: float = 0.0
     words: tuple[WordInfo, ...] = field(default_factory=tuple)
     duration_ms: int = 0
+    alternatives: tuple[str, ...] = ()
 
 
 class CallAudio(Protocol):

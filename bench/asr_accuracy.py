@@ -26,7 +26,9 @@ splits differently), and the real-time factor (wall clock; ``cpu_rtf`` is the
 thread's CPU time, steadier on a busy machine) of feeding 20 ms frames and
 finishing the session, one utterance at a time on one thread. ``undecided``
 counts answers the NLU could not decide, ``empty`` those where nothing at all was
-heard. ``--details`` lists every answer decided wrongly with what was heard.
+heard. ``--details`` lists every answer decided wrongly with what was heard (for
+the recognisers: also the alternative reading the dialog tried and which side of
+the hybrid answered).
 
 Recognisers by name (``--recogniser grammar,whisper,hybrid``), each on two sets:
 ``in_grammar`` (the English answers above, decided by the ASR flow's node) and
@@ -41,7 +43,10 @@ alone, ``hybrid`` both (the box's default).
 
 Per recogniser x set x condition: intent accuracy against the issue's target
 (in-grammar >= 0.95 clean and >= 0.9 at 10 dB; paraphrased >= 0.9 at 20 dB and
->= 0.8 at 10 dB) and the CPU seconds per utterance (the whole process's CPU
+>= 0.8 at 10 dB), ``undecided`` (no intent: the box asks again) apart from
+``wrong`` (another intent: the box acts on it, which costs more), the accuracy on
+each half of the set (``odd`` / ``even`` answer numbers: a change tuned on one
+half is checked on the other) and the CPU seconds per utterance (the whole process's CPU
 time, so threads a decoder starts are counted; worker processes are not, which
 is why the bench loads every recogniser in-process).
 """
@@ -70,6 +75,7 @@ from appliance.dialog.nlu.intents import match_intent, normalise
 from appliance.dialog.runtime.engine import FlowRun, Step
 from appliance.events import LINE_RATE
 from appliance.speech.asr.base import AsrEngine
+from appliance.speech.asr.hybrid import HybridSession
 from appliance.speech.audio import frames, read_wav_line
 
 REPO = Path(__file__).resolve().parent.parent
@@ -115,8 +121,14 @@ class Listener:
         node = flow.nodes[flow.start]
         return cls(tuple(flow.expected_phrases(node)), tuple(flow.intents[b.intent] for b in node.branches))
 
-    def decide(self, text: str, confidence: float = 1.0) -> str | None:
-        return match_intent(text, self.intents, asr_confidence=confidence).intent if text.strip() else None
+    def decide(self, text: str, confidence: float = 1.0, alternatives: Sequence[str] = ()) -> str | None:
+        """The intent ``text`` decides, else the first of ``alternatives`` that decides one (as
+        ``FlowRun.hear`` reads ``Utterance.alternatives``)."""
+        for said in (text, *alternatives) if text.strip() else ():
+            found = match_intent(said, self.intents, asr_confidence=confidence).intent
+            if found is not None:
+                return found
+        return None
 
 
 @dataclass(frozen=True)
@@ -184,14 +196,20 @@ def node_grammar(answer: Answer) -> tuple[str, ...] | None:
     return step.grammar or None
 
 
-def flow_decision(answer: Answer, text: str, confidence: float = 1.0) -> str | None:
+def flow_decision(answer: Answer, text: str, confidence: float = 1.0, alternatives: Sequence[str] = ()) -> str | None:
     """What the box's flow engine decides when it hears ``text`` at the answer's node: an intent,
     ``kb:<entry>``, ``slot:<name>``, or None."""
     if not text.strip():
         return None
     run, _ = _run_at(answer)
-    run.hear(text, confidence=confidence)
+    run.hear(text, confidence=confidence, alternatives=tuple(alternatives))
     return [t for t in run.turns if t.speaker == "customer"][-1].intent
+
+
+def half_of(answer: Answer) -> str:
+    """"odd" or "even" by the answer's number (``en_confirm_03``): tune on one half, check on the other."""
+    number = answer.id.rsplit("_", 1)[-1]
+    return "odd" if number.isdigit() and int(number) % 2 else "even"
 
 
 def load_listeners(manifest: Path = MANIFEST) -> dict[str, Listener]:
@@ -337,9 +355,10 @@ def run_sets(recognisers: dict[str, AsrEngine], sets: Sequence[str], conditions:
     for name, engine in recognisers.items():
         for set_name in sets:
             for condition in conditions:
-                n = correct = undecided = empty = 0
+                n = correct = undecided = wrong = empty = 0
                 cpu = wall = 0.0
                 by_label: dict[str, list[bool]] = {}
+                by_half: dict[str, list[bool]] = {}
                 for answer in chosen[set_name]:
                     pcm = answer_audio(answer, condition)
                     grammar = listener.grammar if set_name == "in_grammar" else grammars[answer.id]
@@ -351,27 +370,33 @@ def run_sets(recognisers: dict[str, AsrEngine], sets: Sequence[str], conditions:
                     cpu += time.process_time() - p0
                     wall += time.perf_counter() - w0
                     if set_name == "in_grammar":
-                        decided = listener.decide(heard.text, heard.confidence)
+                        decided = listener.decide(heard.text, heard.confidence, heard.alternatives)
                     else:
-                        decided = flow_decision(answer, heard.text, heard.confidence)
+                        decided = flow_decision(answer, heard.text, heard.confidence, heard.alternatives)
                     hit = decided == answer.intent
                     n, correct = n + 1, correct + hit
                     undecided += decided is None
+                    wrong += decided is not None and not hit
                     empty += not heard.text.strip()
                     by_label.setdefault(answer.intent, []).append(hit)
+                    by_half.setdefault(half_of(answer), []).append(hit)
                     if not hit:
                         misses.append({"recogniser": name, "set": set_name, "condition": condition,
                                        "id": answer.id, "said": answer.text, "heard": heard.text,
+                                       "alternatives": list(heard.alternatives),
+                                       "decided_by": session.decided_by if isinstance(session, HybridSession) else "",
                                        "expected": answer.intent, "decided": decided})
                 accuracy = round(correct / n, 3) if n else 0.0
                 target = TARGETS.get((set_name, condition))
                 rows.append({
                     "recogniser": name, "engine": engine.name, "set": set_name, "condition": condition, "n": n,
-                    "correct": correct, "intent_accuracy": accuracy, "undecided": undecided, "empty": empty,
+                    "correct": correct, "intent_accuracy": accuracy, "undecided": undecided, "wrong": wrong,
+                    "empty": empty,
                     "target": target, "meets_target": None if target is None else accuracy >= target,
                     "cpu_s_per_utterance": round(cpu / n, 3) if n else 0.0,
                     "wall_s_per_utterance": round(wall / n, 3) if n else 0.0,
                     "by_intent": {k: f"{sum(v)}/{len(v)}" for k, v in sorted(by_label.items())},
+                    "by_half": {k: f"{sum(v)}/{len(v)}" for k, v in sorted(by_half.items())},
                 })
     report: dict[str, Any] = {
         "sets": {k: len(v) for k, v in chosen.items() if k in sets},
@@ -384,16 +409,19 @@ def run_sets(recognisers: dict[str, AsrEngine], sets: Sequence[str], conditions:
 
 
 def sets_table(report: dict[str, Any]) -> str:
-    lines = [f"{'recogniser':16}{'set':12}{'cond':7}{'n':>4}{'intent':>8}{'target':>8}{'undec':>6}{'empty':>6}"
-             f"{'cpu_s/utt':>10}{'wall_s/utt':>11}"]
+    lines = [f"{'recogniser':16}{'set':12}{'cond':7}{'n':>4}{'intent':>8}{'target':>8}{'undec':>6}{'wrong':>6}"
+             f"{'empty':>6}{'odd':>7}{'even':>7}{'cpu_s/utt':>10}{'wall_s/utt':>11}"]
     for r in report["results"]:
         target = "-" if r["target"] is None else f"{r['target']:.2f}{'+' if r['meets_target'] else '!'}"
+        halves = r.get("by_half", {})
         lines.append(f"{r['recogniser']:16}{r['set']:12}{r['condition']:7}{r['n']:>4}{r['intent_accuracy']:>8.2f}"
-                     f"{target:>8}{r['undecided']:>6}{r['empty']:>6}{r['cpu_s_per_utterance']:>10.3f}"
-                     f"{r['wall_s_per_utterance']:>11.3f}")
+                     f"{target:>8}{r['undecided']:>6}{r['wrong']:>6}{r['empty']:>6}{halves.get('odd', '-'):>7}"
+                     f"{halves.get('even', '-'):>7}{r['cpu_s_per_utterance']:>10.3f}{r['wall_s_per_utterance']:>11.3f}")
     for miss in report.get("misses", []):
+        also = f" (also {', '.join(map(repr, miss['alternatives']))})" if miss.get("alternatives") else ""
+        by = f" by {miss['decided_by']}" if miss.get("decided_by") else ""
         lines.append(f"  miss {miss['recogniser']}/{miss['set']}/{miss['condition']} {miss['id']}: "
-                     f"said {miss['said']!r} heard {miss['heard']!r} -> {miss['decided']}")
+                     f"said {miss['said']!r} heard {miss['heard']!r}{also}{by} -> {miss['decided']}")
     return "\n".join(lines)
 
 

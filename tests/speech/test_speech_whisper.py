@@ -15,11 +15,12 @@ import pytest
 from appliance.config import parse_config
 from appliance.dialog.flow.load import load_flow
 from appliance.dialog.nlu.intents import match_intent
+from appliance.dialog.runtime.engine import FlowRun
 from appliance.errors import ConfigError, SpeechError
 from appliance.speech.asr.factory import load_engine
 from appliance.speech.asr.hybrid import HybridEngine
 from appliance.speech.asr.sphinx import PocketSphinxEngine
-from appliance.speech.asr.whisper import WhisperEngine, packaged_model_dir, whisper_prompt
+from appliance.speech.asr.whisper import PROMPT_MAX_WORDS, WhisperEngine, packaged_model_dir, whisper_prompt
 from appliance.speech.models.packaged import TINY_EN_SHA256, find_packaged
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "asr"
@@ -93,6 +94,22 @@ def test_the_prompt_lists_the_nodes_answers() -> None:
     assert whisper_prompt(None) is None and whisper_prompt([]) is None
 
 
+def test_the_prompt_covers_every_answer_of_a_long_grammar_within_its_budget() -> None:
+    phrases, intents = first_question(BUILT_IN_FLOW)  # 80-odd phrases, sorted: far over the prompt's budget
+    prompt = whisper_prompt(phrases)
+    assert prompt is not None and len(prompt.split()) <= PROMPT_MAX_WORDS
+    said = {w.strip(".,").lower() for w in prompt.split()}
+    # the late ones alphabetically too (taking phrases in order kept none of these)
+    for word in ("yes", "wrong", "repeat", "unsubscribe", "nobody"):
+        assert word in said, (word, prompt)
+    # every intent the node hears has a word of its own in the prompt
+    for intent in intents:
+        assert any(w in said for e in intent.examples for w in e.lower().split()), intent.name
+    # the phrases that are kept are the grammar's own, in its order
+    kept = [p.rstrip(".").lower() for p in prompt.split(". ")]
+    assert kept == [p for p in phrases if p in kept]
+
+
 def test_hybrid_answers_from_the_grammar_when_both_agree(hybrid: HybridEngine) -> None:
     phrases, intents = first_question(FIXTURES / "flow.en.json")
     session = hybrid.open_session(phrases)
@@ -115,6 +132,30 @@ def test_hybrid_follows_a_paraphrase_through_whisper(hybrid: HybridEngine, stem:
     assert session.decided_by == "whisper", heard
     assert word in heard.text.split(), heard
     assert match_intent(heard.text, intents).intent == intent, heard
+
+
+def test_hybrid_offers_the_grammars_phrase_when_whisper_mishears(hybrid: HybridEngine) -> None:
+    phrases, _ = first_question(FIXTURES / "flow.en.json")
+    session = hybrid.open_session(phrases)
+    feed(session, pcm_of(FIXTURES / "en" / "en_confirm_04.wav"))  # "Sure, someone will be home." (espeak-ng)
+    heard = session.finish()
+    # Whisper's words answer (they are more than the grammar's phrase), misheard: "sure time when we'll be home"
+    assert session.decided_by == "whisper" and heard.text.startswith("sure ") and heard.text != "sure", heard
+    # the grammar's phrase shares "sure" with them: the reading the dialog tries when they decide nothing
+    # (FlowRun.hear, tests/core/test_core_engine_alternatives.py)
+    assert heard.alternatives == ("sure",), heard
+    run = FlowRun(load_flow(FIXTURES / "flow.en.json"), {})
+    run.start()
+    run.hear("sure time when", confidence=heard.confidence, alternatives=heard.alternatives)
+    assert run.result.intents == ["confirm"], run.turns
+
+
+def test_hybrid_offers_no_phrase_that_shares_no_word_with_whisper(hybrid: HybridEngine) -> None:
+    session = hybrid.open_session(["who is calling", "what time"])  # neither is anything like the answer
+    feed(session, pcm_of(FIXTURES / "en" / "en_call_later_04.wav"))  # "Call me back in an hour."
+    heard = session.finish()
+    assert session.decided_by == "whisper" and "hour" in heard.text.split(), heard
+    assert heard.alternatives == ()
 
 
 def test_the_early_decode_answers_when_the_customer_stays_silent(whisper_engine: WhisperEngine) -> None:

@@ -189,7 +189,8 @@ class Conversation:
                 # barge-in prompt ("Sorry, go ahead.") and listen again
                 step = self.run.interrupted()
             else:
-                step = self.run.hear(utterance.text, confidence=utterance.confidence)
+                step = self.run.hear(utterance.text, confidence=utterance.confidence,
+                                     alternatives=utterance.alternatives)
             self._mark_turns()
 
     def _await_callee(self) -> bool:

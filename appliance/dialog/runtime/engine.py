@@ -186,13 +186,24 @@ class FlowRun:
         if self.finished:
             raise RuntimeError("the flow has already ended")
 
-    def hear(self, text: str, *, confidence: float = 1.0) -> Step:
-        """The customer said ``text`` (empty: silence until the no-input timeout)."""
+    def hear(self, text: str, *, confidence: float = 1.0, alternatives: tuple[str, ...] = ()) -> Step:
+        """The customer said ``text`` (empty: silence until the no-input timeout).
+
+        ``alternatives`` are other readings of the same turn (``Utterance.alternatives``): when ``text``
+        decides nothing at this node (no intent, no slot, no knowledge-base answer) and an alternative
+        does, the alternative is what was said (the hybrid recogniser's grammar phrase beside Whisper's
+        misheard words: "work time" / "what time")."""
         self._check_live()
         text = text.strip()
         if not text:
             return self.no_input()
         node = self._node
+        if alternatives and not self._understands(node, text, confidence):
+            for alternative in alternatives:
+                if alternative.strip() and self._understands(node, alternative, confidence):
+                    log.debug("heard %r decides nothing at %s; the alternative %r does", text, node.id, alternative)
+                    text = alternative.strip()
+                    break
         filled = self._fill(node.slots, text)
         candidates = self._candidates(node)
         match = match_intent(text, candidates, asr_confidence=confidence) if candidates else None
@@ -266,18 +277,35 @@ class FlowRun:
         return self._listen_step(self._render(node.vui.barge_in_prompt), "after_barge_in")
 
     # -- helpers for the turns -------------------------------------------------
+    def _understands(self, node: Node, text: str, confidence: float) -> bool:
+        """Whether ``text`` decides something at ``node`` (an intent, a slot, a knowledge-base answer); no
+        side effects."""
+        candidates = self._candidates(node)
+        if candidates and match_intent(text, candidates, asr_confidence=confidence).intent is not None:
+            return True
+        for slot in filter(self._fillable, node.slots):
+            if fill_slot(slot, text, language=self.flow.language, now=self.clock(), tz=self.tz) is not None:
+                return True
+        if node.kb and self.flow.knowledge_base:
+            entries = [Intent(e.id, e.questions, e.keywords) for e in self.flow.knowledge_base]
+            return match_intent(text, entries, asr_confidence=confidence).intent is not None
+        return False
+
     def _candidates(self, node: Node) -> list[Intent]:
         names = [b.intent for b in node.branches] + [g.intent for g in self.flow.global_intents]
         return [self.flow.intents[n] for n in dict.fromkeys(names)]
 
+    def _fillable(self, slot: Slot) -> bool:
+        """A slot this turn may fill: not filled yet (or the one being asked for again); free text only when
+        it is what the node asked for."""
+        if slot is self._asking:
+            return True
+        return slot.name not in self.result.slots and slot.type != "text"
+
     def _fill(self, slots: tuple[Slot, ...] | list[Slot], text: str) -> dict[str, float]:
         """Fill what the text gives of these slots; the filled names with their confidence."""
         got: dict[str, float] = {}
-        for slot in slots:
-            if slot.name in self.result.slots and slot is not self._asking:
-                continue
-            if slot.type == "text" and slot is not self._asking:
-                continue  # free text only when it is what the node asked for
+        for slot in filter(self._fillable, slots):
             found = fill_slot(slot, text, language=self.flow.language, now=self.clock(), tz=self.tz)
             if found is not None:
                 got[slot.name] = found.confidence
