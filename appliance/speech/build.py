@@ -40,6 +40,7 @@ def build_recogniser(speech: SpeechConfig, paths: StatePaths) -> AsrEngine:
     return load_engine(vosk_model_dir=vosk_dir, language=speech.language, workers=speech.asr_workers,
                        recogniser=speech.recogniser, whisper_model_dir=whisper_model_dir(speech),
                        whisper_decodes=speech.whisper_decodes, whisper_threads=speech.whisper_threads,
+                       whisper_window_s=speech.whisper_window_s,
                        zh_whisper=speech.zh_whisper, zh_model_dir=paths.models / WHISPER_BASE,
                        grammar_decoders=speech.grammar_decoders)
 

@@ -87,6 +87,8 @@ def test_a_closed_answer_decodes_in_a_short_window_at_a_third_of_the_cost(whispe
     assert {u.text for u in closed} == {"call me later"}, closed
     assert match_intent(free[0].text, intents).intent == "call_later", free
     assert closed_cpu < 0.6 * free_cpu, (closed_cpu, free_cpu)
+    with pytest.raises(SpeechError, match="5-30 s"):
+        WhisperEngine("en", window_s=40)
 
 
 def test_the_prompt_lists_the_nodes_answers() -> None:
@@ -244,10 +246,14 @@ def test_the_packaged_model_is_the_pinned_tiny_en() -> None:
 
 
 def test_the_recogniser_setting_is_checked() -> None:
-    cfg = parse_config({"speech": {"recogniser": "whisper", "whisper_decodes": 3}})
+    cfg = parse_config({"speech": {"recogniser": "whisper", "whisper_decodes": 3, "whisper_window_s": 30}})
     assert cfg.speech.recogniser == "whisper" and cfg.speech.whisper_decodes == 3
-    assert parse_config({}).speech.recogniser == "hybrid"
+    assert cfg.speech.whisper_window_s == 30
+    assert parse_config({}).speech.recogniser == "hybrid" and parse_config({}).speech.whisper_window_s == 10
     for bad, key in (({"recogniser": "best"}, "speech.recogniser"),
+                     ({"whisper_window_s": 2}, "speech.whisper_window_s"),
+                     ({"whisper_window_s": 31}, "speech.whisper_window_s"),
+                     ({"whisper_window_s": "long"}, "speech.whisper_window_s"),
                      ({"whisper_decodes": 0}, "speech.whisper_decodes"),
                      ({"whisper_threads": 0}, "speech.whisper_threads"),
                      ({"whisper_workers": 2}, "speech.whisper_workers"),  # unknown key

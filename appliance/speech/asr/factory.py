@@ -17,7 +17,7 @@ from appliance.speech.asr.chinese import is_chinese, load_chinese_engine
 from appliance.speech.asr.hybrid import HybridEngine
 from appliance.speech.asr.sphinx import PocketSphinxEngine
 from appliance.speech.asr.vosk import VoskEngine
-from appliance.speech.asr.whisper import WhisperEngine
+from appliance.speech.asr.whisper import WINDOW_S, WhisperEngine
 from appliance.speech.asr.worker import EngineSpec, WorkerEngine
 
 __all__ = ["RECOGNISERS", "grammar_decoder_layout", "load_engine", "load_grammar_engine"]
@@ -31,7 +31,7 @@ RECOGNISERS = ("hybrid", "whisper", "grammar")
 
 def load_engine(*, vosk_model_dir: Path | None, language: str, workers: int = 0, recogniser: str = "grammar",
                 whisper_model_dir: Path | None = None, whisper_decodes: int = 1,
-                whisper_threads: int = 1, zh_whisper: bool = False,
+                whisper_threads: int = 1, whisper_window_s: float | None = None, zh_whisper: bool = False,
                 zh_model_dir: Path | None = None, grammar_decoders: int = 2) -> AsrEngine:
     """The recogniser ``recogniser`` names, or the grammar engine alone with ``fallback_reason`` saying why not.
 
@@ -59,7 +59,7 @@ def load_engine(*, vosk_model_dir: Path | None, language: str, workers: int = 0,
     if recogniser != "grammar":
         try:
             whisper = load_whisper(language, whisper_model_dir, whisper_decodes, whisper_threads,
-                                   in_worker=workers > 0)
+                                   in_worker=workers > 0, window_s=whisper_window_s)
         except SpeechError as exc:
             why_not = f"Whisper is not used: {exc}"
             log.warning("speech recognition without Whisper: %s", exc)
@@ -76,17 +76,18 @@ def load_engine(*, vosk_model_dir: Path | None, language: str, workers: int = 0,
 
 
 def load_whisper(language: str, model_dir: Path | None, decodes: int, threads: int, *,
-                 in_worker: bool) -> WhisperEngine:
+                 in_worker: bool, window_s: float | None = None) -> WhisperEngine:
     """Whisper, its model in this process or (``in_worker``, as the box runs it when its recognition has
     worker processes) in one worker process of its own: CTranslate2 releases the GIL while it computes, but
     faster-whisper's Python around it (features, tokens, segments) does not, and a webhook or an audio pump
     waiting for the GIL behind it is late. One process holds the one model; ``decodes`` run there at once."""
+    window = WINDOW_S if window_s is None else window_s
     if not in_worker:
-        return WhisperEngine(language, model_dir, decodes, cpu_threads=threads)
+        return WhisperEngine(language, model_dir, decodes, cpu_threads=threads, window_s=window)
     remote = WorkerEngine(EngineSpec("whisper", language, model_dir=str(model_dir) if model_dir else "",
-                                     decodes=decodes, threads=threads), workers=1)
+                                     decodes=decodes, threads=threads, window_s=window), workers=1)
     try:
-        return WhisperEngine(language, model_dir, decodes, cpu_threads=threads, remote=remote)
+        return WhisperEngine(language, model_dir, decodes, cpu_threads=threads, remote=remote, window_s=window)
     except SpeechError:
         remote.close()
         raise

@@ -233,7 +233,8 @@ class WhisperEngine:
     name = "whisper"
 
     def __init__(self, language: str = "en", model_dir: Path | None = None, workers: int = 1, *,
-                 cpu_threads: int = 1, line_rate: int = LINE_RATE, remote: RemoteDecoder | None = None) -> None:
+                 cpu_threads: int = 1, line_rate: int = LINE_RATE, remote: RemoteDecoder | None = None,
+                 window_s: float = WINDOW_S) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a path is given, but never let the hub be asked
         self.fallback_reason: str | None = None
         self.line_rate = line_rate
@@ -250,6 +251,9 @@ class WhisperEngine:
         self.workers = workers
         self.queue = DecodeQueue(workers)
         self._closed = False
+        if not 5.0 <= window_s <= 30.0:
+            raise SpeechError(f"Whisper's window must be 5-30 s, not {window_s}")
+        self.window_s = window_s
         self._remote = remote
         if remote is not None:  # the model lives in a worker process, which checked it when it started
             self.load_seconds = 0.0
@@ -311,7 +315,7 @@ class WhisperEngine:
             return Utterance(text="", confidence=0.0, duration_ms=duration_ms)
         audio = soxr.resample(samples, self.line_rate, WHISPER_RATE)
         try:
-            if prompt is not None and audio.size / WHISPER_RATE + 2.0 <= 30.0:  # a closed question's answer
+            if prompt is not None and self.window_s < 30.0 and audio.size / WHISPER_RATE + 2.0 <= 30.0:  # closed
                 found = self._decode_window(audio, prompt, duration_ms)
             else:  # free-form, or a turn near 30 s or longer: faster-whisper's 30 s windows
                 segments, _info = self._model.transcribe(
@@ -326,13 +330,13 @@ class WhisperEngine:
 
     def _decode_window(self, audio: np.ndarray, prompt: str | None, duration_ms: int) -> list[Any]:
         """One greedy decode of ``audio`` (16 kHz) with the encoder on the turn and silence up to
-        :data:`WINDOW_S` (see there), the prompt as faster-whisper builds it; one segment-like result."""
+        :data:`WINDOW_S` by default (see there), the prompt as faster-whisper builds it; one segment-like result."""
         import ctranslate2
         from faster_whisper.transcribe import get_suppressed_tokens
 
         model, tokenizer = self._model, self._tokenizer
         seconds = audio.size / WHISPER_RATE
-        window = min(30.0, max(WINDOW_S, seconds + 2.0))
+        window = min(30.0, max(self.window_s, seconds + 2.0))
         features = model.feature_extractor(audio)
         frames = min(3000, 2 * math.ceil(window * 50))  # 100 a second, even: the encoder's convolutions halve it
         window_features = np.zeros((1, features.shape[0], frames), dtype=np.float32)  # as faster-whisper pads

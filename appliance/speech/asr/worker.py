@@ -49,7 +49,7 @@ from appliance.events import LINE_RATE, Utterance
 from appliance.speech.asr.base import AsrEngine, AsrSession, DecodersBusy
 from appliance.speech.asr.sphinx import PocketSphinxEngine
 from appliance.speech.asr.vosk import VoskEngine
-from appliance.speech.asr.whisper import WhisperEngine
+from appliance.speech.asr.whisper import WINDOW_S, WhisperEngine
 
 __all__ = ["WorkerEngine", "WorkerSession", "worker_main"]
 
@@ -72,6 +72,7 @@ class EngineSpec:
     line_rate: int = LINE_RATE
     decodes: int = 1  # whisper: decodes at once (the model's num_workers), and threads each
     threads: int = 1
+    window_s: float = WINDOW_S  # whisper: the encoder's window for closed answers
     max_decoders: int = 0
 
     def build(self) -> AsrEngine:
@@ -80,7 +81,7 @@ class EngineSpec:
                                       max_decoders=self.max_decoders or None)
         if self.kind == "whisper":
             return WhisperEngine(self.language, Path(self.model_dir) if self.model_dir else None, self.decodes,
-                                 cpu_threads=self.threads, line_rate=self.line_rate)
+                                 cpu_threads=self.threads, line_rate=self.line_rate, window_s=self.window_s)
         if self.kind == "vosk":
             return VoskEngine(Path(self.model_dir), self.language, sample_rate=self.line_rate)
         raise SpeechError(f"unknown recognition engine {self.kind!r}")
