@@ -297,6 +297,6 @@ class MqttPublisher:
             log.exception("mqtt: could not read the lines")
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
-        if self.connected.is_set():
+        if self.connected.is_set() and not self._stop.is_set():
             log.warning("mqtt: lost the broker (%s); reconnecting", reason)
         self.connected.clear()
