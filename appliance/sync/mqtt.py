@@ -46,6 +46,7 @@ MAX_QUEUED = 1000  # QoS 1 messages kept while the broker is away
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 60
 KEEPALIVE_S = 30
+CONNECT_TIMEOUT_S = 3.0
 ONLINE = "online"
 OFFLINE = "offline"
 _NOT_TOPIC = re.compile(r"[^A-Za-z0-9_-]+")
@@ -197,6 +198,7 @@ class MqttPublisher:
             self.client.tls_set()
         self.client.will_set(self.topics.availability, OFFLINE, qos=1, retain=True)
         self.client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
+        self.client.connect_timeout = CONNECT_TIMEOUT_S  # bounds stop() while a connect hangs on a silent host
         self.client.max_queued_messages_set(MAX_QUEUED)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect

@@ -299,3 +299,16 @@ def test_a_broker_that_is_down_makes_nobody_wait(tmp_path: Path) -> None:
     finally:
         pub.stop()
         stop_broker(broker)
+
+
+def test_stop_is_bounded_while_the_broker_is_away() -> None:
+    """SIGTERM must finish within 10 s: a publisher that never reached its broker stops in well under that."""
+    config = MqttConfig(enabled=True, host="127.0.0.1", port=free_port(), topic_prefix=unique_prefix())
+    pub = MqttPublisher(config, box_id=uuid.uuid4().hex, box_name="Corner Shop", lines=Lines(),
+                        line_states=LINE_STATES, counters=DailyCounters(ZoneInfo("UTC")))
+    pub.start()
+    time.sleep(1.5)  # into the reconnect backoff
+    started = time.monotonic()
+    pub.stop()
+    assert time.monotonic() - started < 3.0
+    assert not pub.connected.is_set() and not (pub._thread and pub._thread.is_alive())
