@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-# System packages: python3-venv for the venv; libasound2-dev to build pyalsaaudio; chromium for the panel's browser test.
+# System packages: python3-venv for the venv; libasound2-dev to build pyalsaaudio; chromium for the panel's browser test;
+# mosquitto, the real MQTT broker the MQTT tests start (tests/sync).
 APT_RUNTIME := python3-venv python3-dev libasound2-dev
-APT_TEST := chromium espeak-ng sox
+APT_TEST := chromium espeak-ng sox mosquitto
 SUDO_HINT = printf 'Missing system packages. Run as root:\n  apt-get install -y %s\n' "$(1)"
 
 .PHONY: venv demo test lint bench clean sysdeps sysdeps-test
@@ -16,7 +17,8 @@ sysdeps:
 	  else $(call SUDO_HINT,$(APT_RUNTIME)); exit 1; fi; fi
 
 sysdeps-test: sysdeps
-	@if ! command -v chromium >/dev/null 2>&1 || ! command -v espeak-ng >/dev/null 2>&1 || ! command -v sox >/dev/null 2>&1; then \
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v espeak-ng >/dev/null 2>&1 || ! command -v sox >/dev/null 2>&1 \
+	  || ! PATH="$$PATH:/usr/sbin" command -v mosquitto >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_TEST); \
 	  else $(call SUDO_HINT,$(APT_TEST)); exit 1; fi; fi
 

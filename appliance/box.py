@@ -8,16 +8,18 @@ import dataclasses
 import logging
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from appliance import __version__
 from appliance.campaign.call_tasks import CallTasks
 from appliance.campaign.calls import CallRunner, CallSummary, SpeechKit
 from appliance.campaign.compliance import CallingRules
 from appliance.campaign.hours import box_zone
 from appliance.campaign.intake import admit
 from appliance.campaign.publish import FlowPublisher, install_defaults
-from appliance.campaign.scheduler import Scheduler
+from appliance.campaign.scheduler import Scheduler, start_of_day
 from appliance.campaign.texts import UnreachableTexts
 from appliance.campaign.timer import TaskTimer
 from appliance.campaign.voices import FlowPrompts
@@ -27,13 +29,16 @@ from appliance.panel.flows import FlowAdmin
 from appliance.panel.rules import RulesAdmin
 from appliance.panel.service import BoxPanel
 from appliance.records.config_store import ConfigStore
-from appliance.records.store import RecordsStore
+from appliance.records.queries import CallQuery
+from appliance.records.store import RecordsStore, TaskRow
 from appliance.speech.build import build_recogniser, build_tts, build_voices, endpointer_factory
 from appliance.speech.tts.piper import PiperTts
 from appliance.speech.tts.recorded import RecordedPrompts
 from appliance.sync.destinations import rest_apis
+from appliance.sync.mqtt import DailyCounters, LineReading, MqttPublisher
 from appliance.sync.outbox import OutboxWorker
 from appliance.telephony.line import Line
+from appliance.telephony.linestate import LineState
 from appliance.telephony.modem import Modem, ModemTimeouts
 from appliance.telephony.ports import LinePort
 from appliance.telephony.profile import load_profile
@@ -118,7 +123,8 @@ class Callbox:
         self._listeners: list[Callable[[CallSummary], None]] = []
         self.scheduler = Scheduler(records=self.records, runner=self.runner, lines=self.lines,
                                    on_call=self._call_done, retry=config.calling.retry_s,
-                                   caps=line_caps(config, self.lines), day_zone=self.runner.rules.fallback_zone)
+                                   caps=line_caps(config, self.lines), day_zone=self.runner.rules.fallback_zone,
+                                   on_start=self._call_starting)
         self.call_tasks = CallTasks(records=self.records, configs=self.configs,
                                     max_attempts=config.calling.max_attempts, shop_name=self.shop_name,
                                     phone_region=config.shop.region, zone=shop_zone, on_created=self.scheduler.wake)
@@ -128,6 +134,12 @@ class Callbox:
         if config.web.callback_url or helpdesk_apis:
             self.outbox = OutboxWorker(self.records, url=config.web.callback_url, secret=self.webhook_secret,
                                        box_id=load_or_create_box_id(self.paths.box_id), helpdesks=helpdesk_apis)
+        self.mqtt: MqttPublisher | None = None
+        if config.mqtt.enabled:
+            self.mqtt = MqttPublisher(config.mqtt, box_id=load_or_create_box_id(self.paths.box_id),
+                                      box_name=self.shop_name, lines=self.line_readings,
+                                      line_states=[s.value for s in LineState],
+                                      counters=self._counters_so_far(shop_zone), version=__version__)
         self.panel = BoxPanel(records=self.records, flows=FlowAdmin(self.configs, self.flows.publish_soon),
                               webhook_secret=self.webhook_secret, admit=self.admit_ticket, lines=self.lines,
                               recogniser=speech.asr, phone_region=config.shop.region, call_tasks=self.call_tasks,
@@ -158,6 +170,8 @@ class Callbox:
             else:
                 line.start()
             log.info("line %s: %s", line.name, line.state.value)
+        if self.mqtt is not None:
+            self.mqtt.start()  # returns at once; connects (and reconnects) in the background
         self.scheduler.start()
         self.task_timer.start()
         if self.outbox is not None:
@@ -169,6 +183,8 @@ class Callbox:
         if self.outbox is not None:
             self.outbox.stop()
         self.flows.stop()
+        if self.mqtt is not None:
+            self.mqtt.stop()
         for supervisor in self.supervisors:
             try:
                 supervisor.stop()  # stops watching, then hangs up and closes the line
@@ -187,8 +203,37 @@ class Callbox:
     def on_call(self, listener: Callable[[CallSummary], None]) -> None:
         self._listeners.append(listener)
 
+    def line_readings(self) -> list[LineReading]:
+        """Each line's state and signal (a modem's last health check; unknown for other lines), for MQTT."""
+        out = []
+        for line in self.lines:
+            health = line.health if isinstance(line, Line) else None
+            out.append(LineReading(line.name, line.state.value, health.signal_dbm if health else None,
+                                   health.signal_rssi if health else None))
+        return out
+
+    def _counters_so_far(self, zone: tzinfo) -> DailyCounters:
+        """Today's counters as the records have them (a restart keeps the day's counts)."""
+        counters = DailyCounters(zone)
+        since = start_of_day(datetime.now(UTC), zone)
+        for call in self.records.find_calls(CallQuery(since=since, limit=100_000)):
+            if call["outcome"]:  # one still in flight is counted when it ends
+                counters.add(call["outcome"], answered=call["answered_at"] is not None)
+        return counters
+
+    def _call_starting(self, task: TaskRow, line: str) -> None:
+        if self.mqtt is not None:
+            self.mqtt.call_started(line=line, task_id=task.id, ticket_id=task.ticket_id)
+
     def _call_done(self, summary: CallSummary) -> None:
         if self.outbox is not None:
             self.outbox.wake()
+        if self.mqtt is not None:
+            call = self.records.call(summary.call_id) if summary.call_id else None
+            self.mqtt.call_ended(call_id=summary.call_id, ticket_id=summary.ticket_id, outcome=summary.outcome.value,
+                                 disposition=summary.disposition, ticket_status=summary.ticket_status,
+                                 line=call["line"] if call else None,
+                                 answered=bool(call and call["answered_at"]),
+                                 duration_s=call["duration_s"] if call else None)
         for listener in list(self._listeners):
             listener(summary)

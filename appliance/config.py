@@ -218,6 +218,43 @@ _LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 
 @dataclass(frozen=True)
+class MqttConfig:
+    """``[mqtt]``: publish line state and signal, call events and today's counters to an MQTT broker, with Home
+    Assistant discovery (README "MQTT and Home Assistant"). ``client_id`` "" = ``callbox-<box id>``."""
+
+    enabled: bool = False
+    host: str = ""
+    port: int = 1883
+    username: str = ""
+    password: str = ""
+    tls: bool = False
+    topic_prefix: str = "callbox"
+    discovery_prefix: str = "homeassistant"
+    client_id: str = ""
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(key, what is wrong) for each value that is not usable."""
+        out: list[tuple[str, str]] = []
+        if self.enabled and not self.host.strip():
+            out.append(("host", "is needed when enabled (the broker's name or address)"))
+        if any(c.isspace() for c in self.host):
+            out.append(("host", f"{self.host!r} is not a host name"))
+        if not 1 <= self.port <= 65535:
+            out.append(("port", f"must be between 1 and 65535, not {self.port}"))
+        if self.password and not self.username:
+            out.append(("username", "is needed with password"))
+        for key, prefix in (("topic_prefix", self.topic_prefix), ("discovery_prefix", self.discovery_prefix)):
+            if not _TOPIC_PREFIX.match(prefix):
+                out.append((key, f"{prefix!r} must be topic levels of letters, digits, _ and - (no +, # or blanks)"))
+        if len(self.client_id.encode("utf-8")) > 128 or any(c.isspace() for c in self.client_id):
+            out.append(("client_id", "must be at most 128 bytes without blanks"))
+        return out
+
+
+_TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
+
+
+@dataclass(frozen=True)
 class LineConfig:
     name: str
     at_port: str
@@ -289,6 +326,7 @@ class Config:
     sms: SmsConfig = field(default_factory=SmsConfig)
     helpdesks: HelpdesksConfig = field(default_factory=HelpdesksConfig)
     shop: ShopConfig = field(default_factory=ShopConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
 
     @property
     def paths(self) -> StatePaths:
@@ -374,6 +412,10 @@ def parse_config(data: dict[str, Any], *, file: str = "<config>") -> Config:
         problem = helpdesk.rest_problem(name)
         if problem is not None:
             raise ConfigError(problem[1], file=file, key=f"helpdesks.{name}.{problem[0]}")
+    mqtt_problems = cfg.mqtt.problems()
+    if mqtt_problems:
+        key, why = mqtt_problems[0]
+        raise ConfigError(why, file=file, key=f"mqtt.{key}")
     names = [line.name for line in cfg.lines]
     if len(set(names)) != len(names):
         raise ConfigError("line names must be unique", file=file, key="lines")

@@ -83,11 +83,13 @@ class Scheduler:
         retry: RetryConfig | None = None,
         caps: Mapping[str, int | None] | None = None,
         day_zone: tzinfo | None = None,
+        on_start: Callable[[TaskRow, str], None] | None = None,
     ) -> None:
         self.records = records
         self.runner = runner
         self.lines = list(lines)
         self.on_call = on_call
+        self.on_start = on_start  # (task, line name) as a line worker takes a task, before the call runs
         self.clock = clock
         self.idle_poll_s = idle_poll_s
         self.retry = retry or RetryConfig()  # the delays that start-up recovery follows
@@ -186,6 +188,11 @@ class Scheduler:
             if task is None:
                 return
             made_call = False
+            if self.on_start is not None:
+                try:
+                    self.on_start(task, line.name)
+                except Exception:
+                    log.exception("task %s on %s: the start listener failed", task.id, line.name)
             try:
                 summary = self.runner.run(task, line)
                 made_call = summary.call_id != 0
