@@ -33,6 +33,7 @@ from appliance.speech.tts.piper import PiperTts
 from appliance.speech.tts.recorded import RecordedPrompts
 from appliance.sync.destinations import rest_apis
 from appliance.sync.outbox import OutboxWorker
+from appliance.sync.upstream import UpstreamWorker
 from appliance.telephony.line import Line
 from appliance.telephony.modem import Modem, ModemTimeouts
 from appliance.telephony.ports import LinePort
@@ -83,7 +84,8 @@ class Callbox:
         self.shop_name = shop_name if shop_name is not None else config.shop.name
         self.paths = config.paths
         self.paths.root.mkdir(parents=True, exist_ok=True)
-        self.records = RecordsStore(self.paths.records, phone_region=config.shop.region)
+        self.records = RecordsStore(self.paths.records, phone_region=config.shop.region,
+                                    sync_calls=config.upstream.enabled)
         self.configs = ConfigStore(self.paths.configs)
         self.webhook_secret = config.web.webhook_secret or load_or_create_secret(self.paths.secret)
         self.session_key = load_or_create_secret(self.paths.session_key, prefix="")
@@ -128,10 +130,15 @@ class Callbox:
         if config.web.callback_url or helpdesk_apis:
             self.outbox = OutboxWorker(self.records, url=config.web.callback_url, secret=self.webhook_secret,
                                        box_id=load_or_create_box_id(self.paths.box_id), helpdesks=helpdesk_apis)
+        self.upstream: UpstreamWorker | None = None  # [upstream]: every finished call's record
+        if config.upstream.enabled:
+            self.upstream = UpstreamWorker(self.records, config.upstream,
+                                           box_id=load_or_create_box_id(self.paths.box_id))
         self.panel = BoxPanel(records=self.records, flows=FlowAdmin(self.configs, self.flows.publish_soon),
                               webhook_secret=self.webhook_secret, admit=self.admit_ticket, lines=self.lines,
                               recogniser=speech.asr, phone_region=config.shop.region, call_tasks=self.call_tasks,
                               line_notes=self.scheduler.line_notes,
+                              sync_targets={"ticket": self.outbox is not None, "upstream": self.upstream is not None},
                               rules=RulesAdmin(self.configs, shop_name=self.shop_name,
                                                phone_region=config.shop.region))
         self._started = False
@@ -162,12 +169,16 @@ class Callbox:
         self.task_timer.start()
         if self.outbox is not None:
             self.outbox.start()
+        if self.upstream is not None:
+            self.upstream.start()
 
     def stop(self) -> None:
         self.task_timer.stop()
         self.scheduler.stop()
         if self.outbox is not None:
             self.outbox.stop()
+        if self.upstream is not None:
+            self.upstream.stop()
         self.flows.stop()
         for supervisor in self.supervisors:
             try:
@@ -190,5 +201,7 @@ class Callbox:
     def _call_done(self, summary: CallSummary) -> None:
         if self.outbox is not None:
             self.outbox.wake()
+        if self.upstream is not None:
+            self.upstream.wake()
         for listener in list(self._listeners):
             listener(summary)
