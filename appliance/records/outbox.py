@@ -87,6 +87,13 @@ class Outbox:
             "UPDATE outbox SET delivered_at=?, attempts=attempts+1 WHERE id=?",
             (_iso(at or datetime.now(UTC)), item_id)))
 
+    def delivered_many(self, item_ids: list[int], *, at: datetime) -> None:
+        """Several rows delivered, in one short write (the upstream sender marks a batch at a time)."""
+        if item_ids:
+            self.db.write(lambda c: c.executemany(
+                "UPDATE outbox SET delivered_at=?, attempts=attempts+1 WHERE id=?",
+                [(_iso(at), item_id) for item_id in item_ids]))
+
     def step_done(self, item_id: int, steps_done: int) -> None:
         """``steps_done`` of the item's requests went through: a retry starts at the next one."""
         self.db.write(lambda c: c.execute("UPDATE outbox SET steps_done=? WHERE id=?", (steps_done, item_id)))

@@ -118,7 +118,8 @@ class UpstreamWorker(OutboxWorker):
         self.resume_at: datetime | None = None  # no request before this time (the sender's backoff)
 
     def deliver_due(self) -> int:
-        """Batches of due rows until none is left, one fails, or the worker stops; returns how many went out."""
+        """Batches of due rows until none is left, one fails, or the worker stops; returns how many went out.
+        A batch's deliveries are marked in one write (a crash before it re-sends them: at-least-once)."""
         delivered = 0
         while not self._stop.is_set():
             now = self.clock()
@@ -127,17 +128,25 @@ class UpstreamWorker(OutboxWorker):
             items = self.records.outbox.due(now, limit=self.batch, target=self.target)
             if not items:
                 break
+            done: list[int] = []
+            failed = False
             for item in items:
                 if self._stop.is_set():
-                    return delivered
+                    break
                 outcome = self._deliver_record(item)
                 if outcome is None:  # the upstream failed: the whole sender waits
-                    return delivered
-                delivered += outcome
+                    failed = True
+                    break
+                if outcome:
+                    done.append(int(item["id"]))
+            self.records.outbox.delivered_many(done, at=self.clock())
+            delivered += len(done)
+            if failed or self._stop.is_set():
+                break
         return delivered
 
-    def _deliver_record(self, item: dict[str, Any]) -> int | None:
-        """1: delivered, 0: given up, None: failed for now (the sender backs off)."""
+    def _deliver_record(self, item: dict[str, Any]) -> bool | None:
+        """True: delivered (the caller marks it), False: given up, None: failed for now (the sender backs off)."""
         item_id = int(item["id"])
         now = self.clock()
         key = message_key(self.box_id, item_id)
@@ -147,17 +156,18 @@ class UpstreamWorker(OutboxWorker):
                                          item=item, at=now)
                 send(request, timeout_s=self.timeout_s, now=now)
             if self.config.send_recordings:
-                self.records.outbox.step_done(item_id, 1)
+                if int(item["steps_done"]) == 0:
+                    self.records.outbox.step_done(item_id, 1)  # a retry sends only the recording
                 self._send_recording(item, key, now)
         except ValueError as exc:  # a stored payload that is not JSON: it will never be
             log.error("upstream item %s unreadable, given up: %s", item_id, exc)
             self.records.outbox.gave_up(item_id, f"the stored record is not JSON: {exc}", at=now)
-            return 0
+            return False
         except DeliveryError as exc:
             if _permanent(exc):
                 log.error("upstream item %s refused, given up: %s", item_id, exc)
                 self.records.outbox.gave_up(item_id, str(exc), at=now)
-                return 0
+                return False
             wait = exc.retry_after if exc.retry_after is not None else retry_delay(self.failures, self.jitter())
             self.failures += 1
             self.resume_at = now + timedelta(seconds=wait)
@@ -166,9 +176,7 @@ class UpstreamWorker(OutboxWorker):
             return None
         self.failures = 0
         self.resume_at = None
-        self.records.outbox.delivered(item_id, at=now)
-        log.debug("upstream item %s delivered", item_id)
-        return 1
+        return True
 
     def _send_recording(self, item: dict[str, Any], key: str, now: datetime) -> None:
         call_id = int(json.loads(item["payload"])["call_id"])
