@@ -13,6 +13,7 @@ from typing import Any
 import jsonschema
 import pytest
 from standardwebhooks.webhooks import Webhook
+from upstream_server import UpstreamServer
 
 from appliance.config import UpstreamConfig, parse_config
 from appliance.errors import ConfigError
@@ -22,7 +23,6 @@ from appliance.records.store import RecordsStore, Ticket
 from appliance.records.upstream import queue_call_record
 from appliance.sync.destinations import message_key
 from appliance.sync.upstream import UpstreamWorker, record_request
-from upstream_server import UpstreamServer
 
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 SCHEMA = json.loads((Path(__file__).parents[2] / "docs/upstream/call-record.schema.json").read_text())
