@@ -37,6 +37,7 @@ from appliance.speech.tts.recorded import RecordedPrompts
 from appliance.sync.destinations import rest_apis
 from appliance.sync.mqtt import DailyCounters, LineReading, MqttPublisher
 from appliance.sync.outbox import OutboxWorker
+from appliance.sync.upstream import UpstreamWorker
 from appliance.telephony.line import Line
 from appliance.telephony.linestate import LineState
 from appliance.telephony.modem import Modem, ModemTimeouts
@@ -88,7 +89,8 @@ class Callbox:
         self.shop_name = shop_name if shop_name is not None else config.shop.name
         self.paths = config.paths
         self.paths.root.mkdir(parents=True, exist_ok=True)
-        self.records = RecordsStore(self.paths.records, phone_region=config.shop.region)
+        self.records = RecordsStore(self.paths.records, phone_region=config.shop.region,
+                                    sync_calls=config.upstream.enabled)
         self.configs = ConfigStore(self.paths.configs)
         self.webhook_secret = config.web.webhook_secret or load_or_create_secret(self.paths.secret)
         self.session_key = load_or_create_secret(self.paths.session_key, prefix="")
@@ -140,10 +142,15 @@ class Callbox:
                                       box_name=self.shop_name, lines=self.line_readings,
                                       line_states=[s.value for s in LineState],
                                       counters=self._counters_so_far(shop_zone), version=__version__)
+        self.upstream: UpstreamWorker | None = None  # [upstream]: every finished call's record
+        if config.upstream.enabled:
+            self.upstream = UpstreamWorker(self.records, config.upstream,
+                                           box_id=load_or_create_box_id(self.paths.box_id))
         self.panel = BoxPanel(records=self.records, flows=FlowAdmin(self.configs, self.flows.publish_soon),
                               webhook_secret=self.webhook_secret, admit=self.admit_ticket, lines=self.lines,
                               recogniser=speech.asr, phone_region=config.shop.region, call_tasks=self.call_tasks,
                               line_notes=self.scheduler.line_notes,
+                              sync_targets={"ticket": self.outbox is not None, "upstream": self.upstream is not None},
                               rules=RulesAdmin(self.configs, shop_name=self.shop_name,
                                                phone_region=config.shop.region))
         self._started = False
@@ -176,12 +183,16 @@ class Callbox:
         self.task_timer.start()
         if self.outbox is not None:
             self.outbox.start()
+        if self.upstream is not None:
+            self.upstream.start()
 
     def stop(self) -> None:
         self.task_timer.stop()
         self.scheduler.stop()
         if self.outbox is not None:
             self.outbox.stop()
+        if self.upstream is not None:
+            self.upstream.stop()
         self.flows.stop()
         if self.mqtt is not None:
             self.mqtt.stop()
@@ -235,5 +246,7 @@ class Callbox:
                                  line=call["line"] if call else None,
                                  answered=bool(call and call["answered_at"]),
                                  duration_s=call["duration_s"] if call else None)
+        if self.upstream is not None:
+            self.upstream.wake()
         for listener in list(self._listeners):
             listener(summary)

@@ -255,6 +255,38 @@ _TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
 
 
 @dataclass(frozen=True)
+class UpstreamConfig:
+    """``[upstream]``: where every finished call's record goes (README "Upstream sync"; ``appliance.sync.upstream``).
+    ``url`` ("" = no upstream sync: no record is queued), ``secret`` (``whsec_<base64>``, the Standard Webhooks
+    key the records are signed with; required with a url), ``send_recordings`` (also POST each call's WAV after its
+    record), ``timeout_s`` (one request's time limit)."""
+
+    url: str = ""
+    secret: str = ""
+    send_recordings: bool = False
+    timeout_s: float = 30.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url)
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(key, what is wrong) for each value that is not usable."""
+        out: list[tuple[str, str]] = []
+        if self.url:
+            parts = urlsplit(self.url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                out.append(("url", f"{self.url!r} is not an http(s) URL (e.g. https://office.example/callbox)"))
+            if not self.secret:
+                out.append(("secret", "is required with a url: whsec_ and the base64 of at least 24 random bytes"))
+        if self.secret and not _is_webhook_secret(self.secret):
+            out.append(("secret", "expected whsec_ and the base64 of at least 24 random bytes"))
+        if not 0 < self.timeout_s <= 300:
+            out.append(("timeout_s", "must be more than 0 and at most 300 seconds"))
+        return out
+
+
+@dataclass(frozen=True)
 class LineConfig:
     name: str
     at_port: str
@@ -327,6 +359,7 @@ class Config:
     helpdesks: HelpdesksConfig = field(default_factory=HelpdesksConfig)
     shop: ShopConfig = field(default_factory=ShopConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
+    upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
 
     @property
     def paths(self) -> StatePaths:
@@ -408,6 +441,10 @@ def parse_config(data: dict[str, Any], *, file: str = "<config>") -> Config:
     if shop_problems:
         key, why = shop_problems[0]
         raise ConfigError(why, file=file, key=f"shop.{key}")
+    upstream_problems = cfg.upstream.problems()
+    if upstream_problems:
+        key, why = upstream_problems[0]
+        raise ConfigError(why, file=file, key=f"upstream.{key}")
     for name, helpdesk in cfg.helpdesks.by_name().items():
         problem = helpdesk.rest_problem(name)
         if problem is not None:
@@ -480,14 +517,17 @@ def parse_listen(value: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
+def _is_webhook_secret(secret: str) -> bool:
+    try:
+        raw = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    return secret.startswith("whsec_") and len(raw) >= 24
+
+
 def check_webhook_secret(value: str, *, key: str) -> str:
     """A Standard Webhooks secret: ``whsec_`` and the base64 of at least 24 bytes."""
     secret = value.strip()
-    body = secret.removeprefix("whsec_")
-    try:
-        raw = base64.b64decode(body, validate=True)
-    except (binascii.Error, ValueError):
-        raw = b""
-    if not secret.startswith("whsec_") or len(raw) < 24:
+    if not _is_webhook_secret(secret):
         raise ConfigError("expected whsec_ and the base64 of at least 24 random bytes", file=ENVIRONMENT, key=key)
     return secret

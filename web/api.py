@@ -271,6 +271,13 @@ def outbox() -> Response | tuple[Response, int]:
     return jsonify(service().outbox(limit=limit, offset=offset))
 
 
+@bp.get("/sync")
+@api_auth_required
+def sync() -> Response:
+    """What waits to leave the box, per target (ticket operations, upstream call records)."""
+    return jsonify(service().sync_status())
+
+
 @bp.get("/openapi.json")
 def openapi() -> Response:
     try:

@@ -8,6 +8,7 @@ from appliance.campaign.attempt import Outcome, TaskState
 from web.openapi_helpdesks import FRESHDESK_TICKET, HELPDESK_PATHS, HELPDESK_SECURITY, ZAMMAD_TICKET, ZENDESK_TICKET
 from web.openapi_parts import JSON, body, error, ref, text
 from web.openapi_rules import RULES_SCHEMAS, rules_paths
+from web.openapi_sync import SYNC_SCHEMAS, sync_paths
 from web.openapi_tasks import TASK_SCHEMAS, task_paths
 
 MAX_TEXT = 4000  # appliance.campaign.tickets.MAX_TEXT; a test holds the two together
@@ -334,6 +335,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                 }
             },
             **rules_paths(read_security),
+            **sync_paths(read_security),
             "/api/v1/openapi.json": {
                 "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}
             },
@@ -346,7 +348,8 @@ def openapi_document(version: str) -> dict[str, Any]:
             "schemas": {"Ticket": TICKET, "Accepted": ACCEPTED, "Call": CALL, "Error": ERROR, "Task": TASK,
                         "TicketRecord": TICKET_RECORD, "Outbox": OUTBOX, "OutboxItem": OUTBOX_ITEM,
                         "ZendeskTicket": ZENDESK_TICKET, "ZammadTicket": ZAMMAD_TICKET,
-                        "FreshdeskTicket": FRESHDESK_TICKET, **TASK_SCHEMAS, **RULES_SCHEMAS},
+                        "FreshdeskTicket": FRESHDESK_TICKET, **TASK_SCHEMAS, **RULES_SCHEMAS,
+                        **SYNC_SCHEMAS},
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "the configured API token"},
                 "session": {"type": "apiKey", "in": "cookie", "name": "callbox_session",

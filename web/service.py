@@ -195,6 +195,13 @@ class PanelService(Protocol):
         "next_try_at", "last_error", "state": "pending"|"failed"}] (oldest first), "total", "limit", "offset"}``."""
         ...
 
+    def sync_status(self) -> dict[str, Any]:
+        """What waits to leave the box, per target (``ticket``: operations for the ticketing system;
+        ``upstream``: call records for ``[upstream] url``): ``{"targets": {name: {"configured": bool, "pending":
+        int, "failed": int, "oldest_pending_age_s": float | None, "last_error": {"item", "error"} | None,
+        "last_success": str | None}}}``."""
+        ...
+
     # -- the do-not-call list ----------------------------------------------------
 
     def do_not_call_list(self) -> list[dict[str, Any]]:

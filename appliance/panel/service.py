@@ -4,7 +4,7 @@ hands in. Nothing here starts a thread or opens a port."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,8 +46,10 @@ class BoxPanel:
         call_tasks: CallTasks | None = None,
         line_notes: Callable[[], dict[str, str]] | None = None,
         rules: RulesAdmin | None = None,
+        sync_targets: Mapping[str, bool] | None = None,
     ) -> None:
         self.call_tasks = call_tasks
+        self.sync_targets = dict(sync_targets or {})  # outbox target -> has somewhere to send to
         self.records = records
         self.flows = flows
         self.rules = rules or RulesAdmin(flows.configs, phone_region=phone_region)
@@ -175,6 +177,9 @@ class BoxPanel:
     # -- the outbox ---------------------------------------------------------------
     def outbox(self, *, limit: int = 50, offset: int = 0) -> dict[str, Any]:
         return self.records.outbox.report(datetime.now(UTC), limit=limit, offset=offset)
+
+    def sync_status(self) -> dict[str, Any]:
+        return self.records.outbox.status(datetime.now(UTC), self.sync_targets)
 
     # -- the do-not-call list ----------------------------------------------------
     def do_not_call_list(self) -> list[dict[str, Any]]:

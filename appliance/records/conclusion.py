@@ -1,5 +1,6 @@
-"""How an attempt ends, as one write: the call row, its turns, the ticket operations, the outbox rows, the
-do-not-call entry, the task's state, the next task and the ticket's status, in ONE transaction.
+"""How an attempt ends, as one write: the call row, its turns, the ticket operations, the outbox rows (and the
+call's record for upstream sync, when it is on), the do-not-call entry, the task's state, the next task and the
+ticket's status, in ONE transaction.
 
 The campaign decides (``appliance.campaign.conclude``, a pure function) and hands this module a
 :class:`Conclusion` of plain values; :func:`write_conclusion` runs inside the store's writer transaction, so a
@@ -17,6 +18,8 @@ from typing import Any
 
 from appliance.records.call_tasks import settle, standing_task
 from appliance.records.dnc import add_in
+from appliance.records.outbox import enqueue
+from appliance.records.upstream import queue_call_record
 
 IN_FLIGHT_CALL = ("dialing", "ringing", "answered")  # attempt states that only a crash leaves behind
 LIVE_TASK = ("pending", "running", "paused")  # a ticket has at most one of these (unique index, migration 4)
@@ -76,8 +79,9 @@ class Conclusion:
     extra: dict[str, Any] = field(default_factory=dict, compare=False)  # for the caller's summary only
 
 
-def write_conclusion(c: sqlite3.Connection, conclusion: Conclusion, ts: str) -> None:
-    """Every write of one conclusion, inside the caller's transaction."""
+def write_conclusion(c: sqlite3.Connection, conclusion: Conclusion, ts: str, *, upstream: bool = False) -> None:
+    """Every write of one conclusion, inside the caller's transaction; ``upstream``: a call that ends is queued
+    for ``[upstream] url`` too (``records.upstream``)."""
     call_id = conclusion.call_id
     if conclusion.call is not None:
         if call_id is None:
@@ -105,10 +109,11 @@ def write_conclusion(c: sqlite3.Connection, conclusion: Conclusion, ts: str) -> 
                 (conclusion.ticket_id, call_id, kind, detail, ts),
             )
     for topic, body in conclusion.outbox:
-        c.execute(
-            "INSERT INTO outbox (topic, payload, created_at, next_try_at) VALUES (?,?,?,?)",
-            (topic, json.dumps(body, ensure_ascii=False), ts, ts),
-        )
+        ticket = body.get("ticket")
+        enqueue(c, target="ticket", topic=topic, payload=body, ts=ts,
+                order_key=str(ticket) if ticket is not None else None)
+    if upstream and conclusion.call is not None and call_id is not None:
+        queue_call_record(c, call_id, ts)
     if conclusion.do_not_call is not None:
         phone, reason = conclusion.do_not_call
         add_in(c, phone, reason, ticket_id=conclusion.ticket_id, call_id=call_id)
@@ -152,6 +157,6 @@ def insert_task(c: sqlite3.Connection, ticket_id: str, flow_id: str, at: str, ma
     return cur.lastrowid
 
 
-def write_all(c: sqlite3.Connection, conclusions: Sequence[Conclusion], ts: str) -> None:
+def write_all(c: sqlite3.Connection, conclusions: Sequence[Conclusion], ts: str, *, upstream: bool = False) -> None:
     for conclusion in conclusions:
-        write_conclusion(c, conclusion, ts)
+        write_conclusion(c, conclusion, ts, upstream=upstream)

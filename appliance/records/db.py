@@ -223,6 +223,19 @@ MIGRATIONS: list[Migration] = [
     """
     CREATE INDEX tasks_claim ON tasks(call_task_id, state, next_attempt_at, id);
     """,
+    # 12: one outbox, several targets (appliance.records.outbox): `ticket` (ticket operations to the ticketing
+    # system, as before) and `upstream` (each finished call's record, appliance.records.upstream). `order_key`
+    # holds a target's rows in order (a ticket's operations: the ticket id; a call's records: call:<id>), read
+    # through an index instead of each payload's JSON, so a backlog of 10,000 records stays cheap to walk
+    """
+    ALTER TABLE outbox ADD COLUMN target TEXT NOT NULL DEFAULT 'ticket';
+    ALTER TABLE outbox ADD COLUMN order_key TEXT;
+    UPDATE outbox SET order_key = CAST(json_extract(payload, '$.ticket') AS TEXT) WHERE json_valid(payload);
+    CREATE INDEX outbox_target_pending ON outbox(target, id) WHERE delivered_at IS NULL AND gave_up_at IS NULL;
+    CREATE INDEX outbox_target_order ON outbox(target, order_key, id)
+        WHERE delivered_at IS NULL AND gave_up_at IS NULL;
+    CREATE INDEX outbox_target_delivered ON outbox(target, delivered_at);
+    """,
 ]
 
 

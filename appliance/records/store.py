@@ -24,7 +24,7 @@ from appliance.records.db import Database
 from appliance.records.dnc import DoNotCall
 from appliance.records.history import VOICEMAIL_DISPOSITION, PhoneHistory, phone_history
 from appliance.records.line_use import ONE_CALL_PER_NUMBER, calls_started_since, last_call_ended
-from appliance.records.outbox import Outbox
+from appliance.records.outbox import Outbox, enqueue
 from appliance.records.phones import normalise_stored_phones
 from appliance.records.queries import CallQuery, TaskQuery, find_calls, find_tasks, one_call, tasks_of
 from appliance.records.ticket import Ticket, ticket_from_row
@@ -79,7 +79,8 @@ class RecordsStore:
     """``phone_region`` (the shop's country) reads national numbers; numbers stored before it was known are
     rewritten in E.164 on opening."""
 
-    def __init__(self, path: Path, *, phone_region: str | None = None) -> None:
+    def __init__(self, path: Path, *, phone_region: str | None = None, sync_calls: bool = False) -> None:
+        self.sync_calls = sync_calls  # each finished call's record is queued for [upstream] in its conclusion
         self.db = Database(path)
         self._do_not_call = DoNotCall(self.db, region=phone_region)
         self._outbox = Outbox(self.db)
@@ -225,7 +226,7 @@ class RecordsStore:
 
     def record_conclusion(self, conclusion: Conclusion) -> None:
         """End an attempt: every write of it in one transaction (see appliance.records.conclusion)."""
-        self.db.write(lambda c: write_conclusion(c, conclusion, now_iso()))
+        self.db.write(lambda c: write_conclusion(c, conclusion, now_iso(), upstream=self.sync_calls))
 
     def recover_in_flight(self, plan: Callable[[list[InFlight]], Sequence[Conclusion]]) -> int:
         """At start-up: the attempts a crash left in flight (a running task, a call row still dialing, ringing or
@@ -234,7 +235,7 @@ class RecordsStore:
 
         def tx(c: sqlite3.Connection) -> int:
             found = _in_flight(c)
-            write_all(c, plan(found), now_iso())
+            write_all(c, plan(found), now_iso(), upstream=self.sync_calls)
             return len(found)
 
         return self.db.write(tx)
@@ -331,10 +332,7 @@ class RecordsStore:
                 (ticket_id, None, kind, detail, ts),
             )
             if outbox is not None:
-                c.execute(
-                    "INSERT INTO outbox (topic, payload, created_at, next_try_at) VALUES (?,?,?,?)",
-                    ("ticket.operation", json.dumps(outbox, ensure_ascii=False), ts, ts),
-                )
+                enqueue(c, target="ticket", topic="ticket.operation", payload=outbox, ts=ts, order_key=ticket_id)
 
         self.db.write(tx)
 

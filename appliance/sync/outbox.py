@@ -93,7 +93,11 @@ def send(request: HttpRequest, *, timeout_s: float, now: datetime) -> None:
 class OutboxWorker:
     """``url``/``secret``: the native callback (none when ``url`` is empty); ``helpdesks``: the REST APIs by
     helpdesk name (``sync.destinations.rest_apis``); ``box_id``: this installation's id (``files.
-    load_or_create_box_id``)."""
+    load_or_create_box_id``). It delivers the outbox rows of its ``target`` (``records.outbox``), ``batch`` at a
+    time."""
+
+    target = "ticket"
+    thread_name = "outbox"
 
     def __init__(
         self,
@@ -107,6 +111,7 @@ class OutboxWorker:
         timeout_s: float = 10.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         jitter: Callable[[], float] = random.random,
+        batch: int = 20,
     ) -> None:
         if not box_id:
             raise ValueError("the outbox needs this box's id")
@@ -118,9 +123,10 @@ class OutboxWorker:
         self.timeout_s = timeout_s
         self.clock = clock
         self.jitter = jitter
+        self.batch = batch
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -138,7 +144,7 @@ class OutboxWorker:
             try:
                 self.deliver_due()
             except Exception:
-                log.exception("outbox pass failed")
+                log.exception("%s pass failed", self.thread_name)
             self._wake.wait(self.poll_s)
             self._wake.clear()
 
@@ -155,7 +161,7 @@ class OutboxWorker:
     def deliver_due(self) -> int:
         """One pass over the due items; returns how many were delivered."""
         delivered = 0
-        for item in self.records.outbox.due(self.clock()):
+        for item in self.records.outbox.due(self.clock(), limit=self.batch, target=self.target):
             if self._stop.is_set():
                 break
             if self._deliver(item):

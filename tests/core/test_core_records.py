@@ -46,11 +46,12 @@ def submit(store: RecordsStore, msg: str = "m1", **over: str):  # type: ignore[n
 
 
 def test_schema_is_migrated_wal_and_indexed(store: RecordsStore, tmp_path: Path) -> None:
-    assert store.db.schema_version == len(MIGRATIONS) == 11
+    assert store.db.schema_version == len(MIGRATIONS) == 12
     conn = sqlite3.connect(tmp_path / "callbox.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    assert {"calls_phone_time", "tickets_phone", "calls_time", "tasks_one_live", "tasks_call_task"} <= indexes
+    assert {"calls_phone_time", "tickets_phone", "calls_time", "tasks_one_live", "tasks_call_task",
+            "outbox_target_pending", "outbox_target_order"} <= indexes
 
 
 def test_a_box_on_schema_1_upgrades_in_place_and_keeps_its_records(tmp_path: Path) -> None:
@@ -235,6 +236,9 @@ def test_migration_8_numbers_the_calls_made_before_it_within_their_task(tmp_path
                        " ALTER TABLE tasks DROP COLUMN call_task_id;"
                        " DROP TABLE call_task_timers; DROP TABLE call_tasks;"
                        " ALTER TABLE tickets DROP COLUMN scenario;"
+                       " DROP INDEX outbox_target_pending; DROP INDEX outbox_target_order;"  # 12 undone
+                       " DROP INDEX outbox_target_delivered; ALTER TABLE outbox DROP COLUMN order_key;"
+                       " ALTER TABLE outbox DROP COLUMN target;"
                        " PRAGMA user_version=7; COMMIT;")
     conn.close()
     upgraded = RecordsStore(path)

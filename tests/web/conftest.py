@@ -198,6 +198,9 @@ class InMemoryPanelService:
     def outbox(self, *, limit: int = 50, offset: int = 0) -> dict[str, Any]:
         return self.records.outbox.report(datetime.now(UTC), limit=limit, offset=offset)  # the real table
 
+    def sync_status(self) -> dict[str, Any]:
+        return self.records.outbox.status(datetime.now(UTC), {"ticket": True})  # the real table
+
     def remove_do_not_call(self, phone: str) -> bool:
         return self.dnc.remove(phone)
 
