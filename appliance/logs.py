@@ -20,7 +20,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from appliance.config import LOG_FORMATS, LogConfig
 
@@ -49,9 +49,12 @@ def call_context(*, call: int | None = None, line: str | None = None, ticket: st
         _call.reset(call_token)
 
 
-def bind_call(call: int) -> None:
-    """Inside :func:`call_context`: from here on, records carry the call id (known once its row is written)."""
+def bind_call(call: int, *, line: str | None = None) -> None:
+    """Inside :func:`call_context`: from here on, records carry the call id (known once its row is written)
+    and, if given, its line."""
     _call.set(call)
+    if line is not None:
+        _line.set(line)
 
 
 def bind_line(line: str) -> None:
@@ -111,16 +114,40 @@ class TextFormatter(logging.Formatter):
         return super().format(record)
 
 
-def install(config: LogConfig, *, level: int | None = None, stream: TextIO | None = None) -> logging.Handler:
-    """Logging for the process (the command that runs calls this, once): one handler on the root logger to
-    ``stream`` (stdout: journald keeps it), in ``config.format``; ``level`` (from -v / -q) beats
-    ``config.level``. Returns the handler."""
-    handler = logging.StreamHandler(stream if stream is not None else sys.stdout)
+class _BoxHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The handler :func:`install` puts on the root logger (and takes off again when called twice)."""
+
+
+class _StandardHandler(_BoxHandler):
+    """Writes to whatever ``sys.stdout`` / ``sys.stderr`` is at the time of each record (as logging's own last
+    resort does), so a stream swapped since (a test's capture, a daemon's redirect) is never written closed."""
+
+    def __init__(self, name: str) -> None:
+        logging.Handler.__init__(self)
+        self._name = name
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return cast(TextIO, getattr(sys, self._name))
+
+
+def install(config: LogConfig, *, level: int | None = None, stream: TextIO | str = "stdout") -> logging.Handler:
+    """Logging for the process (the command that runs calls this): one handler on the root logger to
+    ``stream`` ("stdout": journald keeps it, "stderr", or a stream), in ``config.format``; ``level`` (from
+    -v / -q) beats ``config.level``. A handler an earlier call installed is replaced; others (a test
+    runner's) stay. Returns the handler."""
+    if isinstance(stream, str):
+        if stream not in ("stdout", "stderr"):
+            raise ValueError(f"stream must be stdout or stderr, not {stream!r}")
+        handler: _BoxHandler = _StandardHandler(stream)
+    else:
+        handler = _BoxHandler(stream)
     handler.addFilter(CallContextFilter())
     handler.setFormatter(JsonFormatter() if config.format == "json" else TextFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
-        root.removeHandler(old)
+        if isinstance(old, _BoxHandler):
+            root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level if level is not None else getattr(logging, config.level.upper()))
     return handler

@@ -78,8 +78,9 @@ class CallRunner:
 
     def run(self, task: TaskRow, line: LinePort) -> CallSummary:
         """One attempt; every log record written meanwhile (on this thread and the call's own) carries the
-        ticket, the line and, once its row is written, the call id."""
-        with call_context(line=line.name, ticket=task.ticket_id):
+        ticket and, once its row is written, the call id and the line (the scheduler's line worker names its
+        line from the start)."""
+        with call_context(ticket=task.ticket_id):
             return self._attempt(task, line)
 
     def _attempt(self, task: TaskRow, line: LinePort) -> CallSummary:
@@ -107,7 +108,7 @@ class CallRunner:
         if guard is not None:
             return self._blocked(task, ticket, guard)
         call_id = self.records.start_call(task=task, phone=ticket.customer_phone, line=line.name, flow_version=version)
-        bind_call(call_id)
+        bind_call(call_id, line=line.name)
         log.info("call %s: dialing %s on %s for ticket %s (attempt %d/%d)", call_id, ticket.customer_phone,
                  line.name, ticket.id, task.attempts, task.max_attempts)
         path = recording_path(self.recordings_dir, ticket.customer_phone, call_id, self.clock().astimezone())

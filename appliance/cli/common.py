@@ -24,10 +24,10 @@ def setup_logging(verbose: int, *, quiet: bool = False, log: LogConfig | None = 
     carries the call id, line and ticket of the call it was written in (appliance/logs.py)."""
     if log is not None:
         level = logging.DEBUG if verbose > 1 else None
-        logs.install(log, level=level, stream=sys.stdout)
+        logs.install(log, level=level, stream="stdout")
     else:
         level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
-        logs.install(LogConfig(format="text"), level=level, stream=sys.stderr)
+        logs.install(LogConfig(format="text"), level=level, stream="stderr")
     if verbose < 2:
         logging.getLogger("waitress").setLevel(logging.WARNING)
 

@@ -158,3 +158,19 @@ def test_bad_log_settings_are_config_errors(tmp_path: Path, text: str, key: str)
     with pytest.raises(ConfigError) as err:
         load_config(f)
     assert err.value.key == key and str(f) in str(err.value)
+
+
+def test_the_standard_streams_are_looked_up_at_each_record(root_logger: logging.Logger,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A handler holding the stderr of its day would write to a closed stream once it was swapped (a test's
+    capture, a redirect): it writes to whatever sys.stderr is now."""
+    logs.install(LogConfig(format="json"), stream="stderr")
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr("sys.stderr", first)
+    logging.getLogger("x").warning("one")
+    first.close()
+    monkeypatch.setattr("sys.stderr", second)
+    logging.getLogger("x").warning("two")
+    assert json.loads(second.getvalue())["msg"] == "two"
+    with pytest.raises(ValueError, match="stdout or stderr"):
+        logs.install(LogConfig(), stream="journal")
