@@ -2,8 +2,9 @@
 
 The call's context lives in :mod:`contextvars` set where an attempt starts (:func:`call_context`, used by the
 campaign's call runner) and where a line's own threads start (:func:`bind_line`); :class:`CallContextFilter`
-copies it onto every record, so a handler's formatter can print it. A thread started inside a call does not
-inherit the context (Python 3.11 threads start with an empty one): such a thread binds what it needs itself.
+copies it onto every record, so a handler's formatter can print it. A new thread starts with an empty context,
+so the threads a call starts (its audio pump, its watcher, a prompt's prefetch) run in a copy of the
+starter's (``contextvars.copy_context().run``), and a line's long-lived threads bind their line.
 
 ``[log] format``: ``json`` (one object a line: ``journalctl -o cat | jq 'select(.call == 42)'``, and any
 log shipper reads the fields without a parsing rule), or ``text`` for a person at a terminal. The default is
@@ -25,7 +26,7 @@ from typing import Any, TextIO, cast
 from appliance.config import LOG_FORMATS, LogConfig
 
 __all__ = ["LOG_FORMATS", "CallContextFilter", "JsonFormatter", "LogConfig", "TextFormatter", "bind_call",
-           "bind_line", "call_context", "current", "install"]
+           "bind_line", "call_context", "install"]
 
 CONTEXT_FIELDS = ("call", "line", "ticket")
 
@@ -60,12 +61,6 @@ def bind_call(call: int, *, line: str | None = None) -> None:
 def bind_line(line: str) -> None:
     """For the rest of this thread: its records carry ``line`` (a line's reader, pump and worker threads)."""
     _line.set(line)
-
-
-def current() -> dict[str, Any]:
-    """The call context of this thread, without the fields that are not set."""
-    values = {"call": _call.get(), "line": _line.get(), "ticket": _ticket.get()}
-    return {k: v for k, v in values.items() if v is not None}
 
 
 class CallContextFilter(logging.Filter):
