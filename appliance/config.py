@@ -347,6 +347,20 @@ class StatePaths:
         return self.root / "recordings-prompts"  # uploaded prompt WAVs: <flow>/<node>[.<kind>].wav
 
 
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    """``[log]`` (``callbox serve``; appliance/logs.py): ``format`` json (one object a line, the default: journald
+    stamps the time itself and a shipper needs no parsing rule) | text; ``level`` debug | info | warning | error
+    (``-v``/``-vv`` beat it)."""
+
+    format: str = "json"
+    level: str = "info"
+
+
 @dataclass(frozen=True)
 class Config:
     state_dir: Path = DEFAULT_STATE_DIR
@@ -360,6 +374,7 @@ class Config:
     shop: ShopConfig = field(default_factory=ShopConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
+    log: LogConfig = field(default_factory=LogConfig)
 
     @property
     def paths(self) -> StatePaths:
@@ -453,6 +468,9 @@ def parse_config(data: dict[str, Any], *, file: str = "<config>") -> Config:
     if mqtt_problems:
         key, why = mqtt_problems[0]
         raise ConfigError(why, file=file, key=f"mqtt.{key}")
+    for key, value, allowed in (("format", cfg.log.format, LOG_FORMATS), ("level", cfg.log.level, LOG_LEVELS)):
+        if value not in allowed:
+            raise ConfigError(f"must be one of {', '.join(allowed)}, not {value!r}", file=file, key=f"log.{key}")
     names = [line.name for line in cfg.lines]
     if len(set(names)) != len(names):
         raise ConfigError("line names must be unique", file=file, key="lines")

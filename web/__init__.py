@@ -69,6 +69,7 @@ def create_app(
     from web import helpdesks as helpdesk_routes
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(api.scrape)
     app.register_blueprint(rules.bp)
     helpdesk_routes.install(app, helpdesks or HelpdesksConfig())
     app.register_blueprint(panel.bp)
@@ -85,7 +86,7 @@ def healthz() -> Response:
 
 def wants_json() -> bool:
     path = request.path
-    return path.startswith("/api/") or path == "/healthz"
+    return path.startswith("/api/") or path in ("/healthz", "/metrics")
 
 
 def handle_error(exc: Exception) -> ResponseReturnValue:

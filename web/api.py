@@ -22,6 +22,7 @@ from web.ticket_intake import BodyRejected, error, json_object, service, submit
 log = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+scrape = Blueprint("metrics", __name__)  # /metrics sits where Prometheus looks, outside /api/v1
 
 def _verify_signature(text: str) -> str | None:
     """Check the Standard Webhooks signature over the raw body; None if good, else why not."""
@@ -296,3 +297,18 @@ def flow_schema_document() -> Response:
     response = jsonify(flow_schema())
     response.mimetype = "application/schema+json"
     return response
+
+
+@scrape.get("/metrics")
+@api_auth_required
+def metrics() -> Response | tuple[Response, int]:
+    """The box in Prometheus text format (``appliance.panel.metrics``), for a bearer token."""
+    try:
+        scraped = service().metrics()
+    except StorageError as exc:
+        log.error("metrics scrape failed: %s", exc)
+        return error(503, "storage_unavailable", "the records cannot be read now")
+    if scraped is None:
+        return error(404, "not_found", "this box keeps no metrics")
+    body, content_type = scraped
+    return Response(body, content_type=content_type)

@@ -188,6 +188,11 @@ class PanelService(Protocol):
         (``held``: why a ready line takes no calls, e.g. its daily cap)."""
         ...
 
+    def metrics(self) -> tuple[bytes, str] | None:
+        """A Prometheus scrape: (body, content type); None when this box keeps no metrics. Raises
+        ``appliance.errors.StorageError`` when the records cannot be read."""
+        ...
+
     def outbox(self, *, limit: int = 50, offset: int = 0) -> dict[str, Any]:
         """Ticket operations not yet delivered to the ticketing system: ``{"backlog": int (waiting to be
         retried), "failed": int (given up: the ticketing system refused them), "oldest_age_s": float | None,

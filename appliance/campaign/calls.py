@@ -29,6 +29,7 @@ from appliance.dialog.flow.load import parse_flow
 from appliance.dialog.flow.model import Flow
 from appliance.dialog.runtime.conversation import ConversationLimits
 from appliance.errors import CallboxError, RulesInvalid
+from appliance.logs import bind_call, call_context
 from appliance.records.config_store import ConfigStore
 from appliance.records.recordings import StereoRecorder, recording_path
 from appliance.records.store import RecordsStore, TaskRow, Ticket
@@ -76,6 +77,13 @@ class CallRunner:
         self.clock = clock
 
     def run(self, task: TaskRow, line: LinePort) -> CallSummary:
+        """One attempt; every log record written meanwhile (on this thread and the call's own) carries the
+        ticket and, once its row is written, the call id and the line (the scheduler's line worker names its
+        line from the start)."""
+        with call_context(ticket=task.ticket_id):
+            return self._attempt(task, line)
+
+    def _attempt(self, task: TaskRow, line: LinePort) -> CallSummary:
         ticket = self.records.ticket(task.ticket_id)
         if ticket is None:
             log.warning("task %s names missing ticket %s; cancelled", task.id, task.ticket_id)
@@ -100,6 +108,7 @@ class CallRunner:
         if guard is not None:
             return self._blocked(task, ticket, guard)
         call_id = self.records.start_call(task=task, phone=ticket.customer_phone, line=line.name, flow_version=version)
+        bind_call(call_id, line=line.name)
         log.info("call %s: dialing %s on %s for ticket %s (attempt %d/%d)", call_id, ticket.customer_phone,
                  line.name, ticket.id, task.attempts, task.max_attempts)
         path = recording_path(self.recordings_dir, ticket.customer_phone, call_id, self.clock().astimezone())

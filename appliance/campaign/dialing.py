@@ -20,7 +20,7 @@ from appliance.dialog.flow.model import Flow
 from appliance.dialog.runtime.ahead import texts_ahead
 from appliance.dialog.runtime.conversation import Conversation, ConversationLimits
 from appliance.dialog.runtime.engine import FlowRun
-from appliance.dialog.runtime.ports import EndpointerLike
+from appliance.dialog.runtime.ports import EndpointerLike, TurnObserver
 from appliance.events import DialOutcome, DialResult
 from appliance.records.conclusion import Turn
 from appliance.speech.asr.base import AsrEngine
@@ -40,6 +40,8 @@ class SpeechKit:
     # A flow's own prompts: its voice and settings, its broadcast mode (recorded / mixed) and its recordings.
     # None: every flow speaks with ``tts``.
     prompts: FlowPrompts | None = None
+    # Told each turn's latency and recognition confidence (the box's /metrics); None: nobody listens.
+    observer: TurnObserver | None = None
 
 
 def place_and_converse(
@@ -117,6 +119,7 @@ def _converse(active: CallPort, flow: Flow, variables: dict[str, Any], speech: S
         call_id=call_id,
         keys=active.read_dtmf,  # the keypad
         voicemail=voicemail,
+        observer=speech.observer,
     )
     try:
         completed = convo.execute()

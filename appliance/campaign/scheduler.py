@@ -29,6 +29,7 @@ from appliance.campaign.calls import CallRunner, CallSummary
 from appliance.campaign.conclude import recover
 from appliance.campaign.hours import box_zone
 from appliance.config import RetryConfig
+from appliance.logs import bind_line
 from appliance.records.conclusion import Conclusion, TaskEnd
 from appliance.records.store import RecordsStore, TaskRow, iso
 from appliance.telephony.line import LineState
@@ -182,6 +183,7 @@ class Scheduler:
 
     # -- one worker per line ---------------------------------------------------------------------------------
     def _work(self, line: LinePort) -> None:
+        bind_line(line.name)  # this thread's log records name its line
         slot = self._slots[line.name]
         while True:
             task = slot.get()

@@ -10,16 +10,24 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TextIO
 
-from appliance.config import Config, StatePaths, load_config
+from appliance import logs
+from appliance.config import Config, LogConfig, StatePaths, load_config
 from appliance.errors import ConfigError
 
 __all__ = ["ProgressBar", "config_of", "parse_vars", "setup_logging", "state_of"]
 
 
-def setup_logging(verbose: int, *, quiet: bool = False) -> None:
-    """Logging is configured here only, by the command that runs."""
-    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+def setup_logging(verbose: int, *, quiet: bool = False, log: LogConfig | None = None) -> None:
+    """Logging is configured here only, by the command that runs. With ``log`` (``callbox serve``: the service
+    under journald) records go to stdout in ``[log] format`` at ``[log] level`` (``-vv`` still means debug);
+    without it (the other commands, whose stdout is their answer) as text on stderr. Either way each record
+    carries the call id, line and ticket of the call it was written in (appliance/logs.py)."""
+    if log is not None:
+        level = logging.DEBUG if verbose > 1 else None
+        logs.install(log, level=level, stream="stdout")
+    else:
+        level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+        logs.install(LogConfig(format="text"), level=level, stream="stderr")
     if verbose < 2:
         logging.getLogger("waitress").setLevel(logging.WARNING)
 

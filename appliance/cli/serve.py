@@ -26,8 +26,8 @@ def run_serve(opts: argparse.Namespace) -> int:
     from appliance.box import Callbox
     from web import create_app
 
-    setup_logging(opts.verbose)
     config = config_of(opts)
+    setup_logging(opts.verbose, log=config.log)
     sims = _start_simulated_lines(opts.simulate) if opts.simulate else []
     try:
         if sims:

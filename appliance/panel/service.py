@@ -47,9 +47,11 @@ class BoxPanel:
         line_notes: Callable[[], dict[str, str]] | None = None,
         rules: RulesAdmin | None = None,
         sync_targets: Mapping[str, bool] | None = None,
+        metrics: Callable[[], tuple[bytes, str]] | None = None,
     ) -> None:
         self.call_tasks = call_tasks
         self.sync_targets = dict(sync_targets or {})  # outbox target -> has somewhere to send to
+        self._metrics = metrics  # a scrape (appliance.panel.metrics.BoxMetrics.exposition)
         self.records = records
         self.flows = flows
         self.rules = rules or RulesAdmin(flows.configs, phone_region=phone_region)
@@ -173,6 +175,9 @@ class BoxPanel:
             "asr": {"engine": self.recogniser.name, "fallback_reason": self.recogniser.fallback_reason},
             "version": __version__,
         }
+
+    def metrics(self) -> tuple[bytes, str] | None:
+        return self._metrics() if self._metrics is not None else None
 
     # -- the outbox ---------------------------------------------------------------
     def outbox(self, *, limit: int = 50, offset: int = 0) -> dict[str, Any]:

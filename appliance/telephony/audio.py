@@ -14,6 +14,7 @@ So the two directions stay in step without any timer of ours, and a recorder
 from __future__ import annotations
 
 import collections
+import contextvars
 import logging
 import threading
 import time
@@ -170,7 +171,9 @@ class AudioPump:
 
     def start(self) -> None:
         self.transport.open()
-        self._thread = threading.Thread(target=self._run, name=f"audio-pump-{self.name}", daemon=True)
+        # in the starter's context: its log records carry the call it pumps (appliance/logs.py)
+        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self._run,),
+                                        name=f"audio-pump-{self.name}", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 2.0) -> None:

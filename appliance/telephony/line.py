@@ -13,6 +13,7 @@ in flight when its line fails ends ``interrupted`` with the cause in :attr:`Acti
 from __future__ import annotations
 
 import collections
+import contextvars
 import logging
 import threading
 import time
@@ -47,7 +48,8 @@ class ActiveCall:
         self.fault: str | None = None  # why an interrupted call was interrupted
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._watcher = threading.Thread(target=self._watch, name=f"call-watch-{line.name}", daemon=True)
+        self._watcher = threading.Thread(target=contextvars.copy_context().run, args=(self._watch,),  # the call's logs
+                                         name=f"call-watch-{line.name}", daemon=True)
         self._watcher.start()
 
     def send_dtmf(self, digits: str) -> None:

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 
 from appliance.errors import AtCommandError, AtTimeout, ModemError, PortError
+from appliance.logs import bind_line
 from appliance.telephony.health import (
     REGISTERED,
     REGISTRATION,
@@ -125,6 +126,7 @@ class Supervisor:
         return self._thread.is_alive()
 
     def _run(self) -> None:
+        bind_line(self.line.name)  # this thread's log records name its line
         self._next_reopen = self.clock() + self.cfg.reopen_s
         while not self.stop_event.is_set():
             state = self.line.state

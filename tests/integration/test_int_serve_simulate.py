@@ -55,15 +55,21 @@ def wait_for(check: Any, timeout: float, proc: subprocess.Popen[str]) -> Any:
     raise AssertionError(f"not reached within {timeout} s")
 
 
-def stop(proc: subprocess.Popen[str]) -> str:
-    """SIGTERM, as systemd stops the box; killed if it is not gone in 30 s. Returns what it wrote to stderr."""
+def stop_output(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """SIGTERM, as systemd stops the box; killed if it is not gone in 30 s. Returns (stdout, stderr): the log
+    goes to stdout (journald), a crash's own traceback to stderr."""
     proc.send_signal(signal.SIGTERM)
     try:
-        _, err = proc.communicate(timeout=30)
+        return proc.communicate(timeout=30)
     except subprocess.TimeoutExpired:
         proc.kill()
-        _, err = proc.communicate()
-    return err
+        return proc.communicate()
+
+
+def stop(proc: subprocess.Popen[str]) -> str:
+    """:func:`stop_output`, both streams in one text."""
+    out, err = stop_output(proc)
+    return out + err
 
 
 def test_serve_simulate_takes_a_ticket_calls_and_stops_cleanly(tmp_path: Path) -> None:
@@ -92,9 +98,14 @@ def test_serve_simulate_takes_a_ticket_calls_and_stops_cleanly(tmp_path: Path) -
         assert call["outcome"] == "completed" and call["turns"][0]["speaker"] == "bot"
         assert any(t["speaker"] == "customer" and t["text"] for t in call["turns"])
     finally:
-        err = stop(proc)
-    assert proc.returncode == 0, err[-2000:]
-    assert "Traceback" not in err
+        out, err = stop_output(proc)
+    assert proc.returncode == 0, (out + err)[-2000:]
+    assert "Traceback" not in out + err
+    # [log] format is json by default: one object a line on stdout, a call's lines carrying its id, line, ticket
+    lines = [json.loads(line) for line in out.splitlines()]
+    dialing = [line for line in lines if line["msg"].startswith(f"call {call['id']}: dialing")]
+    assert [(d["call"], d["line"], d["ticket"]) for d in dialing] == [(call["id"], "sim0", "SIM-1")]
+    assert any(line["msg"].startswith("panel and webhook on") and "call" not in line for line in lines)
 
 
 def test_sigterm_while_requests_are_in_flight_answers_them_and_exits_0(tmp_path: Path) -> None:
@@ -125,7 +136,8 @@ def test_sigterm_while_requests_are_in_flight_answers_them_and_exits_0(tmp_path:
             t.start()
         wait_for(lambda: sum(answered) >= 50, 30, proc)
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=30)
+        err = out + err  # the log goes to stdout
     finally:
         stop.set()
         if proc.poll() is None:

@@ -212,6 +212,9 @@ class InMemoryPanelService:
             "version": "0.1.0",
         }
 
+    def metrics(self) -> tuple[bytes, str] | None:
+        return None  # the real scrape is tested over a real box's panel (tests/web/test_web_metrics.py)
+
 
 class AdmittingService(InMemoryPanelService):
     """The web tests' service, except that tickets take the real intake (``campaign.intake.admit``) into the

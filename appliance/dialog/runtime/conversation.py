@@ -24,7 +24,8 @@ Turn taking (the decisions themselves are in :mod:`appliance.speech.vad`):
   silence runs; speech again (``resume``) throws that decode away.
 * :attr:`Conversation.marks` keeps when each prompt started and ended, each
   barge-in, endpoint, recognition result and no-input, for the figures in
-  ``bench/turn_latency.py``.
+  ``bench/turn_latency.py``; an ``observer`` (:class:`~appliance.dialog.runtime.ports.TurnObserver`) is told
+  each turn's latency (endpoint -> the reply's first frame handed to the line) and recognition confidence.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from dataclasses import dataclass
 from appliance.dialog.flow.model import Listen
 from appliance.dialog.runtime.engine import FlowRun, Step
 from appliance.dialog.runtime.greeting import PREROLL_FRAMES, AnsweredBy, CalleeGreeting, GreetingLimits
-from appliance.dialog.runtime.ports import CallAudio, EndpointerLike
+from appliance.dialog.runtime.ports import CallAudio, EndpointerLike, TurnObserver
 from appliance.dialog.runtime.prefetch import PromptPrefetch
 from appliance.dialog.runtime.voicemail import BeepWait, await_recording
 from appliance.events import Utterance
@@ -93,8 +94,11 @@ class Conversation:
         call_id: int | str = "-",
         keys: Callable[[float], str | None] | None = None,
         voicemail: bool = True,
+        observer: TurnObserver | None = None,
     ) -> None:
         self.run = run
+        self.observer = observer
+        self._endpoint_at: float | None = None  # the last endpoint whose reply has not started yet
         # an answering machine hears the flow's voicemail node, if it has one (False: this call leaves none,
         # e.g. a message was left for the ticket before); ``voicemail_left`` says whether it was spoken
         self.voicemail = voicemail
@@ -121,6 +125,24 @@ class Conversation:
 
     def _mark(self, what: str, node: str) -> None:
         self.marks.append((what, time.monotonic(), node))
+
+    def _observe(self, *, latency: float | None = None, confidence: float | None = None) -> None:
+        """Tell the observer, if there is one; a broken observer never ends a call."""
+        if self.observer is None:
+            return
+        try:
+            if latency is not None:
+                self.observer.turn_latency(latency)
+            if confidence is not None:
+                self.observer.recognised(confidence)
+        except Exception:
+            log.exception("call %s: turn observer failed", self.call_id)
+
+    def _reply_started(self) -> None:
+        if self._endpoint_at is not None:
+            latency = time.monotonic() - self._endpoint_at
+            self._endpoint_at = None
+            self._observe(latency=latency)
 
     def _read(self, timeout: float) -> tuple[bytes, bytes] | None:
         """The next customer frame and what the bot wrote in the same tick."""
@@ -184,6 +206,8 @@ class Conversation:
                 self._mark_turns()
                 continue
             log.info("call %s: customer said %r (confidence %.2f)", self.call_id, utterance.text, utterance.confidence)
+            if utterance.text:
+                self._observe(confidence=utterance.confidence)
             if barged and not utterance.text:
                 # talked over the prompt but said nothing we heard (a cough, a "hm"): the node's
                 # barge-in prompt ("Sorry, go ahead.") and listen again
@@ -281,11 +305,13 @@ class Conversation:
                 if what == "end":
                     break
                 self.port.play(value, more=True)  # type: ignore[arg-type]
+                self._reply_started()
                 while (pair := self._read(0.0)) is not None:  # frames that came while it rendered
                     if self._prompt_frame(pair, barge, heard):
                         return self._barged_in(step, heard)
         finally:
             fetch.cancel()
+            self._endpoint_at = None  # a prompt that played nothing is no reply to time
         self.port.play(b"")  # end of the prompt: pad and release the last partial frame
         while self.port.playing():
             if self.ended.is_set() or self._over_time():
@@ -417,6 +443,7 @@ class Conversation:
                 event = ep.set_end_silence(wait_ms)
             if event in (EndpointEvent.SPEECH_END, EndpointEvent.MAX_LENGTH):
                 self._mark("endpoint", step.node)
+                self._endpoint_at = time.monotonic()
                 heard = session.finish()
                 self._mark("recognised", step.node)
                 return heard

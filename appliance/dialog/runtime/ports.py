@@ -3,6 +3,8 @@
 :class:`CallAudio` is the one protocol in :mod:`appliance.events` that telephony's call port names too (the
 audio pump of an answered call implements it).
 :class:`EndpointerLike` is what :class:`appliance.speech.vad.Endpointer` offers.
+:class:`TurnObserver` is told each turn's figures (the box's ``/metrics`` histograms); the dialog room knows no
+metrics library.
 """
 
 from __future__ import annotations
@@ -13,9 +15,19 @@ from typing import Protocol
 from appliance.events import CallAudio
 from appliance.speech.vad import EndpointEvent
 
-__all__ = ["CallAudio", "EndpointerLike"]
+__all__ = ["CallAudio", "EndpointerLike", "TurnObserver"]
 
 
+class TurnObserver(Protocol):
+    """Told by a conversation, on its own thread, as each turn goes; must return at once and never raise."""
+
+    def turn_latency(self, seconds: float) -> None:
+        """From the customer's endpoint to the first frame of the bot's reply handed to the line."""
+        ...
+
+    def recognised(self, confidence: float) -> None:
+        """A customer turn's recognition confidence (0..1); turns with nothing heard are not counted."""
+        ...
 
 
 class EndpointerLike(Protocol):

@@ -4,6 +4,7 @@ box)."""
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 from collections.abc import Generator
@@ -19,7 +20,8 @@ class PromptPrefetch:
         self._parts = parts
         self._queue: queue.Queue[tuple[str, object]] = queue.Queue()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self._run,), name=name,
+                                        daemon=True)  # in the call's log context
         self._thread.start()
 
     def _run(self) -> None:
