@@ -10,34 +10,20 @@ beyond the free-form models).
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import wave
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pytest
+from bench_loader import load_bench
 
 from appliance.speech.asr.sphinx import PocketSphinxEngine
 from appliance.speech.asr.vosk import VoskEngine
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _load_bench() -> ModuleType:
-    path = REPO / "bench" / "asr_accuracy.py"
-    spec = importlib.util.spec_from_file_location("bench_asr_accuracy", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load_bench()
+bench = load_bench("asr_accuracy")
 
 
 @pytest.fixture(scope="module")

@@ -4,22 +4,19 @@ each within its time bound. bench/amd.py reports the same figures."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from bench_loader import load_bench
 
 from appliance.dialog.runtime.greeting import AnsweredBy, is_announcement, is_voicemail
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "amd"
 MANIFEST = json.loads((FIXTURES / "manifest.json").read_text(encoding="utf-8"))
-_spec = importlib.util.spec_from_file_location("bench_amd", REPO / "bench" / "amd.py")
-assert _spec is not None and _spec.loader is not None
-bench_amd = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench_amd)
+bench_amd = load_bench("amd")
 
 # "The number you have called is not in service." then a 600 ms pause: as short as a person's "Yes, hello, who
 # is this?" and, without tones or words a recogniser hears, taken for one (bench/amd.py lists it as wrong).

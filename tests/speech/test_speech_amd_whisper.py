@@ -5,12 +5,12 @@ without tones included (their words: ``invalid_number``, never retried); no pers
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from bench_loader import load_bench
 
 from appliance.dialog.runtime.greeting import AnsweredBy, is_announcement, is_voicemail
 from appliance.speech.asr.hybrid import HybridEngine
@@ -18,10 +18,7 @@ from appliance.speech.asr.hybrid import HybridEngine
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "amd"
 MANIFEST = json.loads((FIXTURES / "manifest.json").read_text(encoding="utf-8"))
-_spec = importlib.util.spec_from_file_location("bench_amd_whisper", REPO / "bench" / "amd.py")
-assert _spec is not None and _spec.loader is not None
-bench_amd = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench_amd)
+bench_amd = load_bench("amd")
 
 # A person: from the answer to the decision, the decode waited for included (one decode; generous, the machine
 # is shared). A machine or the network: the audio heard by the decision (the decodes' waits depend on the load).
