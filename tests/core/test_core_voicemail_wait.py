@@ -5,38 +5,24 @@ the greeting outlasts the bound."""
 from __future__ import annotations
 
 import threading
-import wave
 from pathlib import Path
+from typing import Any
+
+from bench_loader import load_bench
 
 from appliance.dialog.runtime.voicemail import BeepWait, RecordFrom, await_recording
 from appliance.events import FRAME_BYTES
 from appliance.speech.amd import AnswerScreen
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "amd"
+bench_amd = load_bench("amd")
 
 
-class Frames:
-    """A call's audio from ``pcm`` then silence; ``ended`` once it has run out."""
-
-    def __init__(self, pcm: bytes, ended: threading.Event, tail_s: float = 3.0) -> None:
-        self.pcm = pcm + bytes(int(tail_s * 50) * FRAME_BYTES)
-        self.pos = 0
-        self.ended = ended
-
-    def read_frame(self, timeout: float) -> bytes | None:
-        if self.pos + FRAME_BYTES > len(self.pcm):
-            self.ended.set()
-            return None
-        self.pos += FRAME_BYTES
-        return self.pcm[self.pos - FRAME_BYTES : self.pos]
-
-
-def screened(name: str, decided_after_s: float) -> tuple[AnswerScreen, Frames, threading.Event]:
-    """The screen fed the first ``decided_after_s`` of fixture ``name`` (as the greeting listener fed it)."""
-    with wave.open(str(FIXTURES / name), "rb") as w:
-        pcm = w.readframes(w.getnframes())
+def screened(name: str, decided_after_s: float) -> tuple[AnswerScreen, Any, threading.Event]:
+    """The screen fed the first ``decided_after_s`` of fixture ``name`` (as the greeting listener fed it), and the
+    call's audio (the fixture then 3 s of silence, bench/amd.py's FileAudio)."""
     ended = threading.Event()
-    audio = Frames(pcm, ended)
+    audio = bench_amd.FileAudio(bench_amd.read_pcm(FIXTURES / name), ended, tail_s=3.0)
     screen = AnswerScreen()
     for _ in range(int(decided_after_s * 50)):
         frame = audio.read_frame(0)
