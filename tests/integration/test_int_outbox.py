@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from http_serving import serving
 from standardwebhooks.webhooks import Webhook
 
 from appliance.records.store import RecordsStore, Ticket
@@ -42,12 +42,8 @@ class Receiver(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def receiver() -> Iterator[str]:
     Receiver.received = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    t = threading.Thread(target=server.serve_forever, name="receiver", daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/callbox"
-    server.shutdown()
-    t.join(5)
+    with serving(Receiver, "receiver") as url:
+        yield f"{url}/callbox"
 
 
 def store_with_ticket(tmp_path: Path) -> RecordsStore:

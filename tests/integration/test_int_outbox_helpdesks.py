@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import http.server
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from http_serving import serving
 from hypothesis import given
 from hypothesis import strategies as st
 from standardwebhooks.webhooks import Webhook
@@ -61,13 +61,8 @@ def helpdesk() -> Iterator[Helpdesk]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, name="helpdesk", daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield state
-    server.shutdown()
-    thread.join(5)
+    with serving(Handler, "helpdesk") as state.url:
+        yield state
 
 
 def store_with(tmp_path: Path, *tickets: tuple[str, str | None]) -> RecordsStore:

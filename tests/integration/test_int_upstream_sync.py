@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from http_serving import serving
 from standardwebhooks.webhooks import Webhook
 
 from appliance.box import Callbox
@@ -43,12 +43,8 @@ class Office(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def office() -> Iterator[str]:
     Office.received = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Office)
-    t = threading.Thread(target=server.serve_forever, name="office", daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/records"
-    server.shutdown()
-    t.join(5)
+    with serving(Office, "office") as url:
+        yield f"{url}/records"
 
 
 def test_a_concluded_call_reaches_the_upstream_through_the_box(tmp_path: Path, office: str, piper_tts: Any,
