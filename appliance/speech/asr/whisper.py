@@ -277,10 +277,13 @@ class WhisperEngine:
             self.queue.close()
             raise SpeechError(f"the Whisper model in {self.model_dir} is English only, not {language!r}")
         from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
 
         multilingual = self._model.model.is_multilingual
         self._tokenizer = Tokenizer(self._model.hf_tokenizer, multilingual, task="transcribe",
                                     language=self.language if multilingual else "en")
+        # the tokens a decode never writes (faster-whisper's "-1": the model's list and non-speech symbols), once
+        self._suppressed = get_suppressed_tokens(self._tokenizer, [-1])
         log.info("Whisper model %s loaded in %.2f s (%d decode(s) at once, %d thread(s) each)",
                  self.model_dir, self.load_seconds, workers, cpu_threads)
 
@@ -332,7 +335,6 @@ class WhisperEngine:
         """One greedy decode of ``audio`` (16 kHz) with the encoder on the turn and silence up to
         :data:`WINDOW_S` by default (see there), the prompt as faster-whisper builds it; one segment-like result."""
         import ctranslate2
-        from faster_whisper.transcribe import get_suppressed_tokens
 
         model, tokenizer = self._model, self._tokenizer
         seconds = audio.size / WHISPER_RATE
@@ -347,7 +349,7 @@ class WhisperEngine:
         tokens = model.get_prompt(tokenizer, previous, without_timestamps=True)
         result = model.model.generate(
             encoded, [tokens], beam_size=1, return_scores=True, return_no_speech_prob=True, suppress_blank=True,
-            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]), no_repeat_ngram_size=NO_REPEAT_NGRAM,
+            suppress_tokens=self._suppressed, no_repeat_ngram_size=NO_REPEAT_NGRAM,
             max_length=len(tokens) + min(MAX_NEW_TOKENS, TOKENS_PER_S * (1 + math.ceil(seconds))))[0]
         ids = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
         # as faster-whisper recovers it: the score is the sum of log-probs over the length
