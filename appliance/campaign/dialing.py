@@ -134,7 +134,7 @@ def _converse(active: CallPort, flow: Flow, variables: dict[str, Any], speech: S
     ended = time.monotonic()
     times = convo.turn_times_ms
     turns = tuple(
-        Turn(t.speaker, t.text, t.intent, t.confidence, t.node, times[i] if i < len(times) else 0)
+        Turn(t.speaker, t.text, t.intent, t.confidence, t.node, times[i] if i < len(times) else 0, t.event)
         for i, t in enumerate(run.turns)
     )
     greeting = convo.greeting

@@ -12,10 +12,26 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from appliance.cli import call, demo, dnc, doctor, flow, models, modem, rules, serve, sim, sms, sync, tasks, users
+from appliance.cli import (
+    call,
+    demo,
+    dnc,
+    doctor,
+    flow,
+    models,
+    modem,
+    recordings,
+    rules,
+    serve,
+    sim,
+    sms,
+    sync,
+    tasks,
+    users,
+)
 from appliance.errors import CallboxError
 
-GROUPS = (demo, serve, doctor, flow, rules, dnc, users, modem, call, sms, models, sim, tasks, sync)
+GROUPS = (demo, serve, doctor, flow, rules, dnc, users, modem, call, sms, models, sim, tasks, sync, recordings)
 
 
 def build_parser() -> argparse.ArgumentParser:

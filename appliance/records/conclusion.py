@@ -33,6 +33,7 @@ class Turn:
     confidence: float | None = None
     node: str | None = None
     at_ms: int = 0
+    event: str = ""  # what the flow engine made of the turn: no_input, no_match, barge_in, kb, dtmf, ...
 
 
 @dataclass(frozen=True)
@@ -98,9 +99,9 @@ def write_conclusion(c: sqlite3.Connection, conclusion: Conclusion, ts: str, *, 
         )
         for i, t in enumerate(end.turns):
             c.execute(
-                "INSERT INTO turns (call_id, seq, speaker, text, intent, confidence, node, at_ms)"
-                " VALUES (?,?,?,?,?,?,?,?)",
-                (call_id, i, t.speaker, t.text, t.intent, t.confidence, t.node, t.at_ms),
+                "INSERT INTO turns (call_id, seq, speaker, text, intent, confidence, node, at_ms, event)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                (call_id, i, t.speaker, t.text, t.intent, t.confidence, t.node, t.at_ms, t.event),
             )
     if conclusion.ticket_id is not None:
         for kind, detail in conclusion.operations:

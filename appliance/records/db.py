@@ -236,6 +236,11 @@ MIGRATIONS: list[Migration] = [
         WHERE delivered_at IS NULL AND gave_up_at IS NULL;
     CREATE INDEX outbox_target_delivered ON outbox(target, delivered_at);
     """,
+    # 13: each turn's event as the flow engine named it (appliance.dialog.runtime.steps.TurnRecord.event):
+    # prompt, no_input, no_match, barge_in, kb, dtmf, greeting, ... ('' for an ordinary turn; NULL before)
+    """
+    ALTER TABLE turns ADD COLUMN event TEXT;
+    """,
 ]
 
 

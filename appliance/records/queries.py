@@ -46,7 +46,7 @@ def _stored(ts: datetime) -> str:
 def call_record(c: sqlite3.Connection, r: sqlite3.Row) -> dict[str, Any]:
     """A call row with its turns, slots, intent strength and duration."""
     turns = c.execute(
-        "SELECT speaker, text, intent, confidence, node, at_ms FROM turns WHERE call_id=? ORDER BY seq",
+        "SELECT speaker, text, intent, confidence, node, at_ms, event FROM turns WHERE call_id=? ORDER BY seq",
         (r["id"],),
     ).fetchall()
     d = dict(r)

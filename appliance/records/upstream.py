@@ -47,7 +47,7 @@ def upstream_record(c: sqlite3.Connection, call_id: int) -> dict[str, Any]:
     if row is None:
         raise ValueError(f"no call {call_id}")
     turns = c.execute(
-        "SELECT seq, speaker, text, intent, confidence, node, at_ms FROM turns WHERE call_id=? ORDER BY seq",
+        "SELECT seq, speaker, text, intent, confidence, node, at_ms, event FROM turns WHERE call_id=? ORDER BY seq",
         (call_id,)).fetchall()
     task = c.execute("SELECT call_task_id FROM tasks WHERE id=?", (row["task_id"],)).fetchone()
     intent = next((t["intent"] for t in reversed(turns) if t["speaker"] == "customer" and t["intent"]), None)
@@ -79,7 +79,7 @@ def upstream_record(c: sqlite3.Connection, call_id: int) -> dict[str, Any]:
         "recording": bool(row["recording"]),
         "turns": [
             {"seq": t["seq"], "speaker": t["speaker"], "text": t["text"], "intent": t["intent"],
-             "confidence": t["confidence"], "node": t["node"], "event": None, "at_ms": t["at_ms"]}
+             "confidence": t["confidence"], "node": t["node"], "event": t["event"] or None, "at_ms": t["at_ms"]}
             for t in turns
         ],
         "tags": [],  # reserved: QA tags once they exist

@@ -46,7 +46,7 @@ def submit(store: RecordsStore, msg: str = "m1", **over: str):  # type: ignore[n
 
 
 def test_schema_is_migrated_wal_and_indexed(store: RecordsStore, tmp_path: Path) -> None:
-    assert store.db.schema_version == len(MIGRATIONS) == 12
+    assert store.db.schema_version == len(MIGRATIONS) == 13
     conn = sqlite3.connect(tmp_path / "callbox.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
@@ -220,33 +220,47 @@ def test_config_store_versions_are_immutable_and_file_is_always_whole(tmp_path: 
         ConfigStore(tmp_path / "config.json").flow("f")
 
 
+def _schema(path: Path, version: int) -> sqlite3.Connection:
+    """A records file on an old schema, built by the migrations up to ``version`` (as a box of that age made
+    it), so a test of one migration needs no undoing of the later ones."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    for number, script in enumerate(MIGRATIONS[:version], start=1):
+        if isinstance(script, str):
+            conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
+            continue
+        conn.execute("BEGIN")
+        script(conn)
+        conn.execute(f"PRAGMA user_version={number}")
+        conn.execute("COMMIT")
+    return conn
+
+
 def test_migration_8_numbers_the_calls_made_before_it_within_their_task(tmp_path: Path) -> None:
     """Calls written on schema 7 had no attempt number: the upgrade numbers them by order within their task,
     and a call started after it takes its task's count."""
     path = tmp_path / "v7.db"
-    store = RecordsStore(path)
-    submit(store, "m1", id="A-1")
-    task = store.claim_due_task(datetime.now(UTC) + timedelta(seconds=1))
-    assert task is not None
-    ids = [store.start_call(task=task, phone="+15550100", line="l1", flow_version=1) for _ in range(3)]
-    store.close()
-    conn = sqlite3.connect(path)
-    conn.executescript("BEGIN; DROP INDEX calls_task; ALTER TABLE calls DROP COLUMN attempt;"
-                       " DROP INDEX tasks_claim; DROP INDEX tasks_call_task;"  # 9 and 11 undone
-                       " ALTER TABLE tasks DROP COLUMN call_task_id;"
-                       " DROP TABLE call_task_timers; DROP TABLE call_tasks;"
-                       " ALTER TABLE tickets DROP COLUMN scenario;"
-                       " DROP INDEX outbox_target_pending; DROP INDEX outbox_target_order;"  # 12 undone
-                       " DROP INDEX outbox_target_delivered; ALTER TABLE outbox DROP COLUMN order_key;"
-                       " ALTER TABLE outbox DROP COLUMN target;"
-                       " PRAGMA user_version=7; COMMIT;")
+    conn = _schema(path, 7)
+    ts = "2026-01-01T10:00:00+00:00"
+    conn.execute("INSERT INTO tickets (id, type, subject, description, customer_name, customer_phone, order_id,"
+                 " order_status, payload, status, decision, reason, flow_id, received_at, updated_at)"
+                 " VALUES ('A-1','delivery','parcel','','Ann','+15550100','o1','held','{}','calling','call','rule',"
+                 "'m1',?,?)", (ts, ts))
+    conn.execute("INSERT INTO tasks (id, ticket_id, flow_id, state, attempts, max_attempts, next_attempt_at,"
+                 " created_at, updated_at) VALUES (1,'A-1','m1','pending',0,3,?,?,?)", (ts, ts, ts))
+    ids = [conn.execute("INSERT INTO calls (task_id, ticket_id, phone, line, flow_id, flow_version, state,"
+                        " started_at, ended_at) VALUES (1,'A-1','+15550100','l1','m1',1,'no_answer',?,?)",
+                        (ts, ts)).lastrowid
+           for _ in range(3)]
     conn.close()
     upgraded = RecordsStore(path)
     try:
         assert upgraded.db.schema_version == len(MIGRATIONS)
         assert [upgraded.call(i)["attempt"] for i in ids] == [1, 2, 3]  # type: ignore[index]
         assert upgraded.call(ids[0])["max_attempts"] == 3  # type: ignore[index]
+        task = upgraded.claim_due_task(datetime.now(UTC) + timedelta(seconds=1))
+        assert task is not None and task.id == 1
         fresh = upgraded.start_call(task=task, phone="+15550100", line="l1", flow_version=1)
-        assert upgraded.call(fresh)["attempt"] == 1  # type: ignore[index]  # the task's own count
+        assert upgraded.call(fresh)["attempt"] == task.attempts  # type: ignore[index]  # the task's own count
     finally:
         upgraded.close()

@@ -51,8 +51,9 @@ def finished_call(store: RecordsStore, n: int, *, recording: Path | None = None)
     assert task is not None and task.ticket_id == f"T{n}"
     call_id = store.start_call(task=task, phone=f"+1555000{n:04d}", line="sim0", flow_version=2)
     store.mark_answered(call_id, recording=recording)
-    turns = (Turn("bot", "Hello, this is the shop.", node="greet", at_ms=0),
-             Turn("customer", "yes that's fine", "confirm", 0.91, "ask", 2400))
+    turns = (Turn("bot", "Hello, this is the shop.", node="greet", at_ms=0, event="prompt"),
+             Turn("customer", "hmm", None, 0.31, "ask", 1800, event="no_match"),
+             Turn("customer", "yes that's fine", "confirm", 0.91, "ask", 2400, event="speech"))
     store.record_conclusion(Conclusion(
         TaskEnd(task.id, "completed", "completed"), f"T{n}", call_id,
         CallEnd("completed", None, "confirmed", "Confirmed.", turns, {"day": "tuesday"},
@@ -82,7 +83,9 @@ def test_a_finished_call_is_queued_with_a_record_that_matches_the_schema(store: 
     assert (data["call_id"], data["ticket_id"], data["phone"], data["line"]) == (call_id, "T1", "+15550000001", "sim0")
     assert data["flow"] == {"id": "delivery", "version": 2} and data["outcome"] == "completed"
     assert data["intent"] == "confirm" and data["intent_strength"]["grade"] == "A"
-    assert [t["speaker"] for t in data["turns"]] == ["bot", "customer"] and data["turns"][1]["confidence"] == 0.91
+    assert [t["speaker"] for t in data["turns"]] == ["bot", "customer", "customer"]
+    assert data["turns"][2]["confidence"] == 0.91
+    assert [t["event"] for t in data["turns"]] == ["prompt", "no_match", "speech"]  # stored with the turn
     assert data["tags"] == [] and data["talk_s"] is not None and data["talk_s"] >= 0
     assert request.headers["idempotency-key"] == request.headers["webhook-id"] == message["id"]
     assert Webhook(SECRET).verify(request.body, request.headers) == message  # the library's own check
