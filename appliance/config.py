@@ -135,6 +135,9 @@ class RetryConfig:
 RECOGNISERS = ("hybrid", "whisper", "grammar")  # [speech] recogniser: appliance.speech.asr.factory.RECOGNISERS
 VADS = ("webrtc", "silero")  # [speech] vad: appliance.speech.build.CLASSIFIERS
 CALLING_PRESETS = ("custom", "us", "fr", "cn")  # appliance.campaign.compliance.PRESETS, one row each
+# the days a calling preset's law keeps call records (recordings too): [recordings] retention_days may not be
+# shorter, and the quota never deletes a younger recording (compliance.PRESETS reads it: keep_records_days)
+MIN_RECORDS_DAYS = {"cn": 30}
 
 
 @dataclass(frozen=True)
@@ -287,6 +290,32 @@ class UpstreamConfig:
 
 
 @dataclass(frozen=True)
+class RecordingsConfig:
+    """``[recordings]``: how long call recordings stay and how much room they may take (README "Recordings";
+    ``appliance.records.retention``). ``retention_days``: older ones are deleted (0 = no age limit; never below
+    the calling preset's legal minimum); ``quota_mb``: the oldest are deleted while they take more (0 = no quota);
+    ``min_free_mb``: the oldest are deleted while the disk has less free, and no call starts without it. A MB is
+    1,048,576 bytes."""
+
+    retention_days: int = 90
+    quota_mb: int = 2048
+    min_free_mb: int = 200
+
+    def problems(self, preset: str) -> list[tuple[str, str]]:
+        """(key, what is wrong) for each value that is not usable under the calling preset ``preset``."""
+        out: list[tuple[str, str]] = []
+        for key, value in (("retention_days", self.retention_days), ("quota_mb", self.quota_mb),
+                           ("min_free_mb", self.min_free_mb)):
+            if value < 0:
+                out.append((key, f"must be 0 or more, not {value}"))
+        least = MIN_RECORDS_DAYS.get(preset, 0)
+        if 0 < self.retention_days < least:
+            out.append(("retention_days", f"must be at least {least}: the calling preset {preset!r} keeps call "
+                                          f"records {least} days by law (0 keeps them until the quota needs room)"))
+        return out
+
+
+@dataclass(frozen=True)
 class LineConfig:
     name: str
     at_port: str
@@ -375,6 +404,7 @@ class Config:
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    recordings: RecordingsConfig = field(default_factory=RecordingsConfig)
 
     @property
     def paths(self) -> StatePaths:
@@ -464,6 +494,10 @@ def parse_config(data: dict[str, Any], *, file: str = "<config>") -> Config:
         problem = helpdesk.rest_problem(name)
         if problem is not None:
             raise ConfigError(problem[1], file=file, key=f"helpdesks.{name}.{problem[0]}")
+    recordings_problems = cfg.recordings.problems(cfg.calling.preset)
+    if recordings_problems:
+        key, why = recordings_problems[0]
+        raise ConfigError(why, file=file, key=f"recordings.{key}")
     mqtt_problems = cfg.mqtt.problems()
     if mqtt_problems:
         key, why = mqtt_problems[0]

@@ -19,7 +19,7 @@ from datetime import datetime, time, timedelta, tzinfo
 
 from appliance.campaign.guards import Guard
 from appliance.campaign.hours import WeeklyHours, every_day, hours_text, next_allowed, weekdays
-from appliance.config import CallingConfig
+from appliance.config import MIN_RECORDS_DAYS, CallingConfig
 from appliance.records.history import PhoneHistory
 
 __all__ = ["PRESETS", "CallingRules", "Hold", "Preset", "hold", "preset_table_markdown"]
@@ -44,7 +44,8 @@ PRESETS: dict[str, Preset] = {
                  quiet_after_refusal_days=60,
                  source="Code de la consommation L.223-1, décret 2022-1313: weekdays 10–13 h and 14–20 h, "
                         "4 calls per 30 days, 60 days after a refusal"),
-    "cn": Preset("cn", "China", every_day("09:00-12:00", "14:00-21:00"), keep_records_days=30,
+    "cn": Preset("cn", "China", every_day("09:00-12:00", "14:00-21:00"),
+                 keep_records_days=MIN_RECORDS_DAYS["cn"],
                  source="no calls in rest hours (12:00–14:00, 21:00–09:00); stop on refusal; records kept "
                         "30 days"),
     "custom": Preset("custom", "any", every_day(CallingConfig().hours),

@@ -19,6 +19,7 @@ from typing import Any
 from appliance.records.call_tasks import settle, standing_task
 from appliance.records.dnc import add_in
 from appliance.records.outbox import enqueue
+from appliance.records.recordings import note_size
 from appliance.records.upstream import queue_call_record
 
 IN_FLIGHT_CALL = ("dialing", "ringing", "answered")  # attempt states that only a crash leaves behind
@@ -97,6 +98,7 @@ def write_conclusion(c: sqlite3.Connection, conclusion: Conclusion, ts: str, *, 
              strength["score"] if strength else None, strength["grade"] if strength else None,
              json.dumps(strength["reasons"], ensure_ascii=False) if strength else None, call_id),
         )
+        note_size(c, call_id, ts)  # the recording's size, for the quota and /metrics (records.recordings)
         for i, t in enumerate(end.turns):
             c.execute(
                 "INSERT INTO turns (call_id, seq, speaker, text, intent, confidence, node, at_ms, event)"

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from appliance.errors import StorageError
 from appliance.records.phones import normalise_stored_phones
+from appliance.records.recordings import index_recordings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -241,6 +242,12 @@ MIGRATIONS: list[Migration] = [
     """
     ALTER TABLE turns ADD COLUMN event TEXT;
     """,
+    # 14: recordings indexed for retention (appliance.records.recordings, .retention): each call's recording size
+    # (written when the call ends) and its deletion mark (when, and why: retention, quota, disk, owner, missing);
+    # a partial index of the kept recordings oldest first (what the quota deletes and /metrics sums) and one of
+    # the marked ones whose file is still there. The recordings on disk get their sizes here; a call whose file
+    # is gone is marked deleted, ``missing``
+    index_recordings,
 ]
 
 

@@ -1,11 +1,21 @@
-"""Call recordings on disk: stereo WAV, customer on the left channel, bot on the right."""
+"""Call recordings on disk: stereo WAV, customer on the left channel, bot on the right.
+
+Each call row names its file (``calls.recording``) and, once the call has ended, its size
+(``recording_bytes``, written in the conclusion's transaction by :func:`note_size`). A recording that retention,
+the quota, the free-space rule or the owner deletes is first marked (``recording_deleted_at`` and
+``recording_deleted_why``), then its file is removed and ``recording`` cleared (``appliance.records.retention``);
+the two partial indexes below hold the kept recordings oldest first and the marked ones whose file is still
+there, so neither the pruning nor the disk-use figure ever walks the directory or the whole calls table."""
 
 from __future__ import annotations
 
+import io
+import os
 import re
+import sqlite3
 import threading
 import wave
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +32,15 @@ class StereoRecorder:
     """Takes aligned (customer, bot) frame pairs from the audio pump and writes them to a WAV file."""
 
     def __init__(self, path: Path, *, rate: int = 8000) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._wav: wave.Wave_write | None = wave.open(str(path), "wb")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            wav = wave.open(str(path), "wb")
+        except FileNotFoundError:  # a prune removed the emptied day folder between mkdir and open
+            path.parent.mkdir(parents=True, exist_ok=True)
+            wav = wave.open(str(path), "wb")
+        self._wav: wave.Wave_write | None = wav
         self._wav.setnchannels(2)
         self._wav.setsampwidth(2)
         self._wav.setframerate(rate)
@@ -48,3 +63,57 @@ class StereoRecorder:
             if self._wav is not None:
                 self._wav.close()
                 self._wav = None
+
+
+# the deletion reasons a call row's recording_deleted_why may hold
+DELETED_WHY = ("retention", "quota", "disk", "owner", "missing")
+KEPT = "recording IS NOT NULL AND recording_deleted_at IS NULL"  # the calls_recordings_kept index's condition
+UNLINKING = "recording IS NOT NULL AND recording_deleted_at IS NOT NULL"  # marked, file not removed yet
+CHANNELS = {"customer": 0, "bot": 1}  # which channel of the stereo file holds whom
+
+
+def index_recordings(c: sqlite3.Connection) -> None:
+    """The migration that indexes the recordings: each call's recording size and deletion mark, the two partial
+    indexes, and the sizes of the recordings already on disk (a call whose file is gone is marked ``missing``)."""
+    c.execute("ALTER TABLE calls ADD COLUMN recording_bytes INTEGER")
+    c.execute("ALTER TABLE calls ADD COLUMN recording_deleted_at TEXT")
+    c.execute("ALTER TABLE calls ADD COLUMN recording_deleted_why TEXT")
+    c.execute(f"CREATE INDEX calls_recordings_kept ON calls(started_at, id, recording_bytes) WHERE {KEPT}")
+    c.execute(f"CREATE INDEX calls_recordings_unlinking ON calls(id) WHERE {UNLINKING}")
+    ts = datetime.now(UTC).isoformat(timespec="milliseconds")
+    for row in c.execute("SELECT id FROM calls WHERE recording IS NOT NULL").fetchall():
+        note_size(c, row[0], ts)
+
+
+def note_size(c: sqlite3.Connection, call_id: int, ts: str) -> None:
+    """Record the size of call ``call_id``'s recording file (inside the caller's transaction); a call whose file
+    is not there has its recording marked deleted, ``missing``."""
+    row = c.execute("SELECT recording FROM calls WHERE id=? AND recording_deleted_at IS NULL",
+                    (call_id,)).fetchone()
+    if row is None or not row[0]:
+        return
+    try:
+        size = os.stat(row[0]).st_size
+    except OSError:
+        c.execute("UPDATE calls SET recording=NULL, recording_bytes=0, recording_deleted_at=?,"
+                  " recording_deleted_why='missing' WHERE id=?", (ts, call_id))
+        return
+    c.execute("UPDATE calls SET recording_bytes=? WHERE id=?", (size, call_id))
+
+
+def one_channel(path: Path, channel: str) -> bytes:
+    """One side of a stereo recording (``customer`` or ``bot``) as a mono WAV at the same rate."""
+    with wave.open(str(path), "rb") as stereo:
+        rate, width, channels = stereo.getframerate(), stereo.getsampwidth(), stereo.getnchannels()
+        frames = stereo.readframes(stereo.getnframes())
+    if width != 2:
+        raise ValueError(f"{path.name}: {8 * width}-bit samples; the box records 16-bit")
+    samples = np.frombuffer(frames, dtype="<i2").reshape(-1, channels)
+    side = samples[:, min(CHANNELS[channel], channels - 1)]
+    out = io.BytesIO()
+    with wave.open(out, "wb") as mono:
+        mono.setnchannels(1)
+        mono.setsampwidth(2)
+        mono.setframerate(rate)
+        mono.writeframes(np.ascontiguousarray(side).tobytes())
+    return out.getvalue()
