@@ -27,10 +27,12 @@ from appliance.config import Config, LineConfig
 from appliance.files import load_or_create_box_id, load_or_create_secret
 from appliance.panel.flows import FlowAdmin
 from appliance.panel.metrics import BoxMetrics
+from appliance.panel.recordings import RecordingsAdmin
 from appliance.panel.rules import RulesAdmin
 from appliance.panel.service import BoxPanel
 from appliance.records.config_store import ConfigStore
 from appliance.records.queries import CallQuery
+from appliance.records.retention import PruneThread, Retention, RetentionPolicy
 from appliance.records.store import RecordsStore, TaskRow
 from appliance.speech.build import build_recogniser, build_tts, build_voices, endpointer_factory
 from appliance.speech.tts.piper import PiperTts
@@ -110,9 +112,12 @@ class Callbox:
                                    prerender_on_publish=config.speech.prerender_on_publish)
 
         self.lines: list[LinePort] = lines if lines is not None else [build_line(lc) for lc in config.lines]
+        # recordings that never fill the disk: pruned at start and hourly, and checked before each call
+        self.retention = Retention(self.records.db, self.paths.recordings,
+                                   RetentionPolicy.from_config(config.recordings, config.calling.preset))
+        self.pruner = PruneThread(self.retention)
         helpdesk_apis = rest_apis(config.helpdesks)  # tickets from these go back through their REST API
-        self.metrics = BoxMetrics(records=self.records, lines=self.lines, recordings_dir=self.paths.recordings,
-                                  helpdesks=list(helpdesk_apis))
+        self.metrics = BoxMetrics(records=self.records, lines=self.lines, helpdesks=list(helpdesk_apis))
         if speech.observer is None:  # each conversation tells /metrics its turn latency and confidence
             speech = dataclasses.replace(speech, observer=self.metrics)
             self.speech = speech
@@ -128,6 +133,7 @@ class Callbox:
             texts=UnreachableTexts(config.sms, lines=self.lines, shop_name=self.shop_name),
             # numbers whose zone the numbering plan does not tell are called on the shop's clock
             rules=CallingRules.from_config(config.calling, shop_zone),
+            room=self.retention.ensure_room,
         )
         self._listeners: list[Callable[[CallSummary], None]] = []
         self.scheduler = Scheduler(records=self.records, runner=self.runner, lines=self.lines,
@@ -155,11 +161,12 @@ class Callbox:
         self.panel = BoxPanel(records=self.records, flows=FlowAdmin(self.configs, self.flows.publish_soon),
                               webhook_secret=self.webhook_secret, admit=self.admit_ticket, lines=self.lines,
                               recogniser=speech.asr, phone_region=config.shop.region, call_tasks=self.call_tasks,
-                              line_notes=self.scheduler.line_notes,
+                              line_notes=self.line_notes,
                               sync_targets={"ticket": self.outbox is not None, "upstream": self.upstream is not None},
                               rules=RulesAdmin(self.configs, shop_name=self.shop_name,
                                                phone_region=config.shop.region),
-                              metrics=self.metrics.exposition)
+                              metrics=self.metrics.exposition,
+                              recordings=RecordingsAdmin(self.retention, phone_region=config.shop.region))
         self._started = False
         self._lock = threading.Lock()
 
@@ -186,6 +193,7 @@ class Callbox:
             log.info("line %s: %s", line.name, line.state.value)
         if self.mqtt is not None:
             self.mqtt.start()  # returns at once; connects (and reconnects) in the background
+        self.pruner.start()  # its first pass runs now, beside the first calls' guards
         self.scheduler.start()
         self.task_timer.start()
         if self.outbox is not None:
@@ -201,6 +209,7 @@ class Callbox:
         if self.upstream is not None:
             self.upstream.stop()
         self.flows.stop()
+        self.pruner.stop()
         if self.mqtt is not None:
             self.mqtt.stop()
         for supervisor in self.supervisors:
@@ -220,6 +229,15 @@ class Callbox:
 
     def on_call(self, listener: Callable[[CallSummary], None]) -> None:
         self._listeners.append(listener)
+
+    def line_notes(self) -> dict[str, str]:
+        """line name -> why a ready line takes no calls, for the panel's status: no room for recordings (every
+        line, as the last look at the disk found it), its daily cap."""
+        notes = self.scheduler.line_notes()
+        room = self.retention.last_room
+        if room is None or room.ok:
+            return notes
+        return {line.name: "; ".join(filter(None, (room.why, notes.get(line.name)))) for line in self.lines}
 
     def line_readings(self) -> list[LineReading]:
         """Each line's state and signal (a modem's last health check; unknown for other lines), for MQTT."""

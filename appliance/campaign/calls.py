@@ -3,14 +3,15 @@ to a customer the campaign gave up on.
 
 The guards are asked here, per task, just before the dial: the flow and the do-not-call list (``dial_guard``,
 which cancel), then the calling rules (``compliance.hold``: hours in the callee's zone, caps, a refusal's quiet
-time), which move the task to the first time they allow."""
+time), which move the task to the first time they allow, and last the room for the recording (``room``: the
+disk's free space after pruning, ``appliance.records.retention``), which holds the task for 15 minutes."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from appliance.campaign.calltask import TaskSettings, parse_settings, task_rules
 from appliance.campaign.compliance import CallingRules, hold
 from appliance.campaign.conclude import AttemptResult, blocked, conclude, held, orphaned
 from appliance.campaign.dialing import SpeechKit, place_and_converse
-from appliance.campaign.guards import Guard, dial_guard, flow_not_published, missing_variable
+from appliance.campaign.guards import Guard, dial_guard, flow_not_published, missing_variable, no_room
 from appliance.campaign.hours import box_zone, callee_zones
 from appliance.campaign.ruleset import load_ruleset
 from appliance.campaign.scenarios import Scenario, call_variables
@@ -32,6 +33,7 @@ from appliance.errors import CallboxError, RulesInvalid
 from appliance.logs import bind_call, call_context
 from appliance.records.config_store import ConfigStore
 from appliance.records.recordings import StereoRecorder, recording_path
+from appliance.records.retention import MB, Room
 from appliance.records.store import RecordsStore, TaskRow, Ticket
 from appliance.speech.tts.player import PromptPlayer, SynthesizedPrompts
 from appliance.telephony.ports import LinePort
@@ -39,6 +41,8 @@ from appliance.telephony.ports import LinePort
 __all__ = ["CallRunner", "CallSummary", "SpeechKit"]
 
 log = logging.getLogger(__name__)
+
+NO_ROOM_RETRY = timedelta(minutes=15)  # a task held for want of disk room is tried again this much later
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,9 @@ class CallRunner:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         texts: UnreachableTexts | None = None,
         rules: CallingRules | None = None,
+        room: Callable[[], Room] | None = None,
     ) -> None:
+        self.room = room  # the disk's room for a recording, after a prune if need be (Retention.ensure_room)
         # the calling rules; by default the configured preset, numbers of unknown zone on the box's clock
         self.rules = rules or CallingRules.from_config(calling, box_zone())
         self.texts = texts  # a text to the customer after the last failed attempt
@@ -107,6 +113,9 @@ class CallRunner:
         guard = missing_variable(flow, variables)
         if guard is not None:
             return self._blocked(task, ticket, guard)
+        stop = self._no_room(ticket, task)
+        if stop is not None:
+            return stop
         call_id = self.records.start_call(task=task, phone=ticket.customer_phone, line=line.name, flow_version=version)
         bind_call(call_id, line=line.name)
         log.info("call %s: dialing %s on %s for ticket %s (attempt %d/%d)", call_id, ticket.customer_phone,
@@ -165,6 +174,20 @@ class CallRunner:
             conclusion = blocked(ticket, task, stop.guard)
         self.records.record_conclusion(conclusion)
         return CallSummary(0, ticket.id, Outcome.BLOCKED, None, conclusion.ticket_status or "", stop.guard.name)
+
+    def _no_room(self, ticket: Ticket, task: TaskRow) -> CallSummary | None:
+        """None if the disk has room for the call's recording; else the task waits ``NO_ROOM_RETRY`` (not counted
+        as an attempt) and the line's status says why (``Retention.last_room``)."""
+        room = self.room() if self.room is not None else None
+        if room is None or room.ok:
+            return None
+        guard = no_room(room.free_bytes // MB, room.min_free_bytes // MB)
+        until = self.clock() + NO_ROOM_RETRY
+        log.warning("task %s: not dialing %s: %s; tried again at %s", task.id, ticket.customer_phone, guard.why,
+                    until.isoformat(timespec="minutes"))
+        conclusion = held(ticket, task, guard, until)
+        self.records.record_conclusion(conclusion)
+        return CallSummary(0, ticket.id, Outcome.BLOCKED, None, conclusion.ticket_status or "", guard.name)
 
     def _blocked(self, task: TaskRow, ticket: Ticket, guard: Guard) -> CallSummary:
         log.info("task %s: not dialing %s: %s", task.id, ticket.customer_phone, guard.why)

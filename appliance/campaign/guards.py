@@ -14,7 +14,8 @@ from appliance.records.dnc import DoNotCall
 
 @dataclass(frozen=True)
 class Guard:
-    """Why a ticket must not be dialed: ``flow_not_published``, ``do_not_call`` or ``missing_variable``."""
+    """Why a ticket must not be dialed: ``flow_not_published``, ``do_not_call``, ``missing_variable``, or (for
+    now) ``no_room``."""
 
     name: str
     why: str  # for an admission's reason: "... matched, but <why>"
@@ -48,3 +49,10 @@ def missing_variable(flow: Flow, variables: Mapping[str, str]) -> Guard | None:
     return Guard("missing_variable", f"flow {flow.id!r} needs {names} and the ticket does not supply it",
                  f"Not called: the ticket does not supply {names}, which flow {flow.id!r} says. "
                  "Send it in the ticket's vars, or give the flow a default.")
+
+
+def no_room(free_mb: int, needed_mb: int) -> Guard:
+    """The disk has less free than ``[recordings] min_free_mb`` even after pruning (what is left is younger than
+    the law's minimum, or not a recording): the call waits rather than fill the disk mid-call."""
+    return Guard("no_room", f"there is no room for recordings ({free_mb} MB free, {needed_mb} MB needed)",
+                 f"Not called: no room for recordings on the box ({free_mb} MB free, {needed_mb} MB needed).")

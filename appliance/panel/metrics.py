@@ -2,9 +2,9 @@
 
 What the records and the lines hold is read at scrape time (a collector over the source of truth, so a restart
 resets nothing): calls by outcome, each line's state and signal, the outbox backlog per target, the bytes the
-recordings take (walked at most every ``disk_cache_s``: a walk over a year of recordings takes a while on an
-SD card). What only a running call knows, turn latency and recognition confidence, the conversations tell
-:class:`BoxMetrics` as a :class:`~appliance.dialog.runtime.ports.TurnObserver`, into two histograms.
+recordings take (summed over the records' index of kept recordings, not walked on disk). What only a running
+call knows, turn latency and recognition confidence, the conversations tell :class:`BoxMetrics` as a
+:class:`~appliance.dialog.runtime.ports.TurnObserver`, into two histograms.
 
 =================================  =========  ================  ==========================================
 metric                             type       labels            what
@@ -13,7 +13,7 @@ callbox_calls_total                counter    outcome           ended calls (rec
 callbox_line_state                 gauge      line, state       1 for the line's current state, else 0
 callbox_line_signal_dbm            gauge      line              the signal at the last health check
 callbox_outbox_backlog             gauge      target, topic     outbox rows not delivered nor given up
-callbox_recordings_bytes           gauge                        bytes under the recordings directory
+callbox_recordings_bytes           gauge                        bytes of the kept recordings (records)
 callbox_turn_latency_seconds       histogram                    customer's endpoint -> bot's reply starts
 callbox_recognition_confidence     histogram                    a customer turn's recognition confidence
 =================================  =========  ================  ==========================================
@@ -21,17 +21,14 @@ callbox_recognition_confidence     histogram                    a customer turn'
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Iterator, Sequence
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from appliance.records.store import RecordsStore
-from appliance.records.tallies import calls_by_outcome, directory_bytes, outbox_backlog
+from appliance.records.tallies import calls_by_outcome, outbox_backlog, recordings_bytes
 from appliance.telephony.line import Line
 from appliance.telephony.linestate import LineState
 from appliance.telephony.ports import LinePort
@@ -46,18 +43,9 @@ CALLBACK_TARGET = "callback"  # outbox rows that go to [web] callback_url (ticke
 
 class BoxMetrics:
     """The box's registry. ``helpdesks``: the helpdesks whose tickets go back through their own REST API (a
-    row's target); ``clock`` is monotonic seconds (for the disk walk's cache)."""
+    row's target)."""
 
-    def __init__(
-        self,
-        *,
-        records: RecordsStore,
-        lines: Sequence[LinePort],
-        recordings_dir: Path,
-        helpdesks: Sequence[str] = (),
-        disk_cache_s: float = 10.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, *, records: RecordsStore, lines: Sequence[LinePort], helpdesks: Sequence[str] = ()) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._latency = Histogram("callbox_turn_latency_seconds",
                                   "From the customer's endpoint to the first frame of the bot's reply",
@@ -65,8 +53,7 @@ class BoxMetrics:
         self._confidence = Histogram("callbox_recognition_confidence",
                                      "Recognition confidence of each customer turn (0..1)",
                                      buckets=CONFIDENCE_BUCKETS, registry=self.registry)
-        self.registry.register(_BoxCollector(records, lines, recordings_dir, frozenset(helpdesks),
-                                             disk_cache_s, clock))
+        self.registry.register(_BoxCollector(records, lines, frozenset(helpdesks)))
 
     # -- TurnObserver (appliance.dialog.runtime.ports) ------------------------------
     def turn_latency(self, seconds: float) -> None:
@@ -82,16 +69,10 @@ class BoxMetrics:
 
 
 class _BoxCollector(Collector):
-    def __init__(self, records: RecordsStore, lines: Sequence[LinePort], recordings_dir: Path,
-                 helpdesks: frozenset[str], disk_cache_s: float, clock: Callable[[], float]) -> None:
+    def __init__(self, records: RecordsStore, lines: Sequence[LinePort], helpdesks: frozenset[str]) -> None:
         self.records = records
         self.lines = lines
-        self.recordings_dir = recordings_dir
         self.helpdesks = helpdesks
-        self.disk_cache_s = disk_cache_s
-        self.clock = clock
-        self._disk_lock = threading.Lock()
-        self._disk: tuple[float, int] | None = None  # (when walked, bytes)
 
     def describe(self) -> Iterator[Metric]:
         return iter(())  # collected at scrape time only: no database read when the registry is built
@@ -125,12 +106,5 @@ class _BoxCollector(Collector):
             backlog.add_metric([target, topic], n)
         yield backlog
 
-        yield GaugeMetricFamily("callbox_recordings_bytes", "Bytes taken by call recordings",
-                                value=self._recordings_bytes())
-
-    def _recordings_bytes(self) -> int:
-        with self._disk_lock:  # two scrapes at once walk once
-            now = self.clock()
-            if self._disk is None or now - self._disk[0] >= self.disk_cache_s:
-                self._disk = (now, directory_bytes(self.recordings_dir))
-            return self._disk[1]
+        yield GaugeMetricFamily("callbox_recordings_bytes", "Bytes taken by the kept call recordings",
+                                value=recordings_bytes(self.records.db))

@@ -13,9 +13,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from appliance import __version__
 from appliance.campaign.call_tasks import CallTasks, TaskNotFound, TimerNotFound
-from appliance.campaign.tickets import normalise_phone
-from appliance.errors import CallboxError, QueryInvalid, TicketInvalid
+from appliance.errors import CallboxError
 from appliance.panel.flows import FlowAdmin
+from appliance.panel.recordings import RecordingsAdmin, query_phone
 from appliance.panel.rules import RulesAdmin
 from appliance.panel.views import call_view, task_view, ticket_detail_view, ticket_view
 from appliance.records.queries import CallQuery, TaskQuery
@@ -48,7 +48,9 @@ class BoxPanel:
         rules: RulesAdmin | None = None,
         sync_targets: Mapping[str, bool] | None = None,
         metrics: Callable[[], tuple[bytes, str]] | None = None,
+        recordings: RecordingsAdmin | None = None,
     ) -> None:
+        self._recordings = recordings  # browse, download, delete; the disk's room (appliance.panel.recordings)
         self.call_tasks = call_tasks
         self.sync_targets = dict(sync_targets or {})  # outbox target -> has somewhere to send to
         self._metrics = metrics  # a scrape (appliance.panel.metrics.BoxMetrics.exposition)
@@ -81,6 +83,12 @@ class BoxPanel:
         path = Path(c["recording"])
         return path if path.exists() else None
 
+    @property
+    def recordings(self) -> RecordingsAdmin:
+        if self._recordings is None:
+            raise CallboxError("this box keeps no recordings")
+        return self._recordings
+
     def list_tickets(self, *, limit: int = 100) -> list[dict[str, Any]]:
         return [ticket_view(t, self.records.operations(t.id)) for t in self.records.tickets(limit=limit)]
 
@@ -88,11 +96,7 @@ class BoxPanel:
     def find_calls(self, *, phone: str | None = None, since: datetime | None = None, until: datetime | None = None,
                    outcome: str | None = None, task: int | None = None, before: int | None = None,
                    limit: int = 100) -> list[dict[str, Any]]:
-        if phone is not None:
-            try:
-                phone = normalise_phone(phone, self.phone_region)
-            except TicketInvalid as exc:
-                raise QueryInvalid(exc.message, parameter="phone") from None
+        phone = query_phone(phone, self.phone_region)
         query = CallQuery(phone=phone, since=since, until=until, outcome=outcome, task_id=task, before=before,
                           limit=limit)
         return [call_view(c) for c in self.records.find_calls(query)]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["CallQuery", "TaskQuery", "call_record", "find_calls", "find_tasks", "one_call", "tasks_of"]
+__all__ = ["CallQuery", "TaskQuery", "call_duration", "call_record", "find_calls", "find_tasks", "one_call", "tasks_of"]
 
 _CALLS = ("SELECT calls.*, tickets.customer_name, tasks.max_attempts FROM calls"
           " JOIN tickets ON tickets.id = calls.ticket_id LEFT JOIN tasks ON tasks.id = calls.task_id")
@@ -57,11 +57,12 @@ def call_record(c: sqlite3.Connection, r: sqlite3.Row) -> dict[str, Any]:
     for key in ("strength_score", "strength_grade", "strength_reasons"):
         d.pop(key, None)
     d["turns"] = [dict(t) for t in turns]
-    d["duration_s"] = _duration(r["answered_at"], r["ended_at"])
+    d["duration_s"] = call_duration(r["answered_at"], r["ended_at"])
     return d
 
 
-def _duration(start: str | None, end: str | None) -> float | None:
+def call_duration(start: str | None, end: str | None) -> float | None:
+    """Seconds from the answer to the end (None for a call never answered or still on the line)."""
     if not start or not end:
         return None
     return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(), 1)

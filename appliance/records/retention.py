@@ -21,12 +21,14 @@ import os
 import shutil
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from appliance.config import MIN_RECORDS_DAYS, RecordingsConfig
 from appliance.records.conclusion import IN_FLIGHT_CALL
 from appliance.records.db import Database
 from appliance.records.recordings import KEPT, UNLINKING
@@ -50,6 +52,12 @@ class RetentionPolicy:
     quota_bytes: int = 2048 * MB
     min_free_bytes: int = 200 * MB
     keep_days: int = 0
+
+    @classmethod
+    def from_config(cls, config: RecordingsConfig, preset: str) -> RetentionPolicy:
+        """``[recordings]`` under the ``[calling] preset`` in force (its legal minimum)."""
+        return cls(config.retention_days, config.quota_mb * MB, config.min_free_mb * MB,
+                   MIN_RECORDS_DAYS.get(preset, 0))
 
 
 @dataclass(frozen=True)
@@ -143,7 +151,11 @@ class Retention:
     policy: RetentionPolicy
     free_bytes: Callable[[], int] | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # a call's guard prunes again only this long after the last pass: with the disk short, every due task is
+    # held in turn, and one pass a minute is enough to find what may go
+    guard_gap_s: float = 60.0
     last_room: Room | None = field(default=None, init=False)  # what the last look at the disk found
+    _last_pass: float | None = field(default=None, init=False, repr=False)  # time.monotonic() of the last pass
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     # -- the disk ------------------------------------------------------------------------------------------------
@@ -157,7 +169,7 @@ class Retention:
     def ensure_room(self) -> Room:
         """The room before a call: when the disk is below the floor, a pass first, then a second look."""
         room = self.room()
-        if room.ok:
+        if room.ok or (self._last_pass is not None and time.monotonic() - self._last_pass < self.guard_gap_s):
             return room
         return self.prune().room
 
@@ -167,6 +179,7 @@ class Retention:
         with self._lock:  # the hourly pass, a call's guard and the owner never prune at once
             marked = self.db.write(lambda c: self._mark(c, self.clock()))
             removed, freed = self._unlink_marked()
+            self._last_pass = time.monotonic()
         if any(marked.values()) or removed:
             log.info("recordings pruned: %s marked, %d file(s) removed, %.1f MB freed",
                      ", ".join(f"{n} {why}" for why, n in marked.items() if n) or "none", removed, freed / MB)

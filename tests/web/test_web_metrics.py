@@ -18,11 +18,13 @@ from appliance.campaign.attempt import Outcome
 from appliance.campaign.conclude import AttemptResult, conclude
 from appliance.campaign.intake import admit
 from appliance.campaign.publish import install_defaults
+from appliance.campaign.tickets import parse_ticket
 from appliance.config import LineConfig, RetryConfig
 from appliance.dialog.runtime.engine import RenderedOperation
 from appliance.errors import StorageError
 from appliance.panel.metrics import BoxMetrics
 from appliance.records.config_store import ConfigStore
+from appliance.records.retention import Retention, RetentionPolicy
 from appliance.records.store import RecordsStore
 from appliance.sim.customer import CustomerScript
 from appliance.sim.huawei import SimulatedHuaweiModem
@@ -47,21 +49,12 @@ class ScrapeService:
         return self.box_metrics.exposition()
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class Seeded:
-    def __init__(self, records: RecordsStore, lines: list[Line], recordings: Path, clock: Clock,
-                 metrics: BoxMetrics, service: ScrapeService, client: FlaskClient) -> None:
+    def __init__(self, records: RecordsStore, lines: list[Line], recordings: Path, metrics: BoxMetrics,
+                 service: ScrapeService, client: FlaskClient) -> None:
         self.records = records
         self.lines = lines
         self.recordings = recordings
-        self.clock = clock
         self.metrics = metrics
         self.service = service
         self.client = client
@@ -98,14 +91,12 @@ def seeded(tmp_path: Path) -> Iterator[Seeded]:
     ready = build_line(LineConfig("sim0", sim.at_port, sim.audio_port))
     unplugged = build_line(LineConfig("usb1", "/dev/callbox-no-such-port", "/dev/callbox-no-such-audio"))
     recordings = tmp_path / "recordings"
-    clock = Clock()
-    metrics = BoxMetrics(records=records, lines=[ready, unplugged], recordings_dir=recordings,
-                         helpdesks=["zendesk"], disk_cache_s=5.0, clock=clock)
+    metrics = BoxMetrics(records=records, lines=[ready, unplugged], helpdesks=["zendesk"])
     service = ScrapeService(metrics)
     client = create_app(service, test_config={"TESTING": True, "API_TOKEN": TOKEN}).test_client()  # type: ignore[arg-type]
     ready.start()
     try:
-        yield Seeded(records, [ready, unplugged], recordings, clock, metrics, service, client)
+        yield Seeded(records, [ready, unplugged], recordings, metrics, service, client)
     finally:
         ready.stop()
         sim.stop()
@@ -160,18 +151,36 @@ def test_outbox_backlog_per_target(seeded: Seeded) -> None:
     assert after[("callbox_outbox_backlog", (("target", "callback"), ("topic", "ticket.operation")))] == 4
 
 
-def test_recordings_bytes_are_cached_for_a_few_seconds(seeded: Seeded) -> None:
-    assert scraped(seeded.client)[("callbox_recordings_bytes", ())] == 0  # no directory yet
-    day = seeded.recordings / "+15550100000" / "2026-12-03"
-    day.mkdir(parents=True)
-    (day / "1.wav").write_bytes(b"\0" * 4000)
-    seeded.clock.now += 5
-    assert scraped(seeded.client)[("callbox_recordings_bytes", ())] == 4000
-    (day / "2.wav").write_bytes(b"\0" * 1000)
-    seeded.clock.now += 4  # within the cache's 5 s: the last walk's figure
-    assert scraped(seeded.client)[("callbox_recordings_bytes", ())] == 4000
-    seeded.clock.now += 1
+def test_recordings_bytes_are_the_kept_recordings_in_the_index(seeded: Seeded) -> None:
+    """Each ended call's recording size is written with its conclusion; a pruned one leaves the sum at once."""
+    assert scraped(seeded.client)[("callbox_recordings_bytes", ())] == 0  # six calls, none recorded
+    records = seeded.records
+    files = []
+    for n, size in enumerate((4000, 1000)):
+        phone = f"+1555020{n:04d}"
+        records.submit_ticket(parse_ticket({"id": f"R-{n}", "type": "delivery", "subject": "Parcel",
+                                            "order": {"id": "A-2", "status": "x"},
+                                            "customer": {"name": "Bo", "phone": phone}}),
+                              webhook_id=f"r{n}", decision="call", reason="test", flow_id="delivery-confirmation",
+                              max_attempts=3)
+        task = records.claim_due_task(datetime.now(UTC))
+        ticket = records.ticket(f"R-{n}")
+        assert task is not None and ticket is not None
+        call_id = records.start_call(task=task, phone=phone, line="sim0", flow_version=1)
+        files.append(seeded.recordings / phone / "2026-12-03" / f"{call_id}.wav")
+        files[-1].parent.mkdir(parents=True)
+        files[-1].write_bytes(b"\0" * size)
+        records.mark_answered(call_id, recording=files[-1])
+        assert scraped(seeded.client)[("callbox_recordings_bytes", ())] == 4000 * n  # not while on the line
+        records.record_conclusion(conclude(ticket, task, AttemptResult(Outcome.HUNG_UP, answered=True),
+                                           datetime.now(UTC), call_id=call_id, retry=RetryConfig()))
     assert scraped(seeded.client)[("callbox_recordings_bytes", ())] == 5000
+    files[0].unlink()  # behind the index's back: the figure is read from the records, not walked
+    assert scraped(seeded.client)[("callbox_recordings_bytes", ())] == 5000
+    pruned = Retention(records.db, seeded.recordings,
+                       RetentionPolicy(retention_days=0, quota_bytes=1000, min_free_bytes=0)).prune()
+    assert pruned.marked["quota"] == 1 and pruned.room.used_bytes == 1000
+    assert scraped(seeded.client)[("callbox_recordings_bytes", ())] == 1000
 
 
 def test_histograms_count_what_the_observer_is_told(seeded: Seeded) -> None:
@@ -209,7 +218,7 @@ def test_unreadable_records_are_503_not_a_traceback(seeded: Seeded) -> None:
 
 def test_a_registry_of_its_own(seeded: Seeded, tmp_path: Path) -> None:
     """Two boxes in one process (tests, the demo) never share or clash over metrics."""
-    other = BoxMetrics(records=seeded.records, lines=[], recordings_dir=tmp_path / "none")
+    other = BoxMetrics(records=seeded.records, lines=[])
     other.turn_latency(1.0)
     assert scraped(seeded.client).get(("callbox_turn_latency_seconds_count", ())) == 0
     text = other.exposition()[0].decode()
