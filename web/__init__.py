@@ -10,7 +10,7 @@ import logging
 import secrets
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from standardwebhooks.webhooks import Webhook
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -65,10 +65,11 @@ def create_app(
         lockout_s=float(app.config["LOGIN_LOCKOUT_S"]),
     )
 
-    from web import api, flows, panel, rules
+    from web import api, flows, panel, recordings, rules
     from web import helpdesks as helpdesk_routes
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(recordings.bp)
     app.register_blueprint(api.scrape)
     app.register_blueprint(rules.bp)
     helpdesk_routes.install(app, helpdesks or HelpdesksConfig())
@@ -81,7 +82,14 @@ def create_app(
 
 
 def healthz() -> Response:
-    return jsonify(ok=True)
+    """The box answers; ``recordings`` says whether the disk has room for them (``ok`` false: calls wait)."""
+    service: PanelService = current_app.extensions["callbox_service"]
+    try:
+        recordings = service.recordings.room()
+    except Exception:
+        log.exception("the recordings' room could not be read for /healthz")
+        recordings = {"ok": False, "why": "the room for recordings cannot be read now"}
+    return jsonify(ok=True, recordings=recordings)
 
 
 def wants_json() -> bool:

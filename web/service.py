@@ -74,6 +74,36 @@ class RulesService(Protocol):
         ...
 
 
+class RecordingsService(Protocol):
+    """Call recordings (``appliance.panel.recordings.RecordingsAdmin`` is the real one). ``phone`` in any form the
+    box reads (else ``appliance.errors.QueryInvalid(parameter="phone")``), ``since`` inclusive, ``until``
+    exclusive (aware; ``QueryInvalid(parameter="until")`` when not after ``since``)."""
+
+    def find(self, *, phone: str | None = None, since: datetime | None = None, until: datetime | None = None,
+             limit: int = 100, offset: int = 0) -> dict[str, Any]:
+        """The kept recordings of ended calls, newest first: ``{"recordings": [{"call_id", "ticket_id", "phone",
+        "customer_name", "started_at", "duration_s", "outcome", "bytes"}], "total", "bytes", "limit",
+        "offset"}`` (``total`` and ``bytes``: of every page)."""
+        ...
+
+    def wav(self, call_id: int, channel: str | None = None) -> Path | bytes | None:
+        """The stereo WAV file (customer left, bot right), or with ``channel`` (``customer`` | ``bot``) that side
+        as mono WAV bytes; None when the call has no kept recording (none, deleted, or still on the line)."""
+        ...
+
+    def delete(self, *, phone: str | None = None, since: datetime | None = None,
+               until: datetime | None = None) -> dict[str, int]:
+        """Delete the range's recordings (the owner's; at least one of the three, else ``QueryInvalid``):
+        ``{"deleted", "freed_bytes", "kept_by_law", "in_progress"}`` (kept: younger than the calling preset's
+        legal minimum, or still on the line)."""
+        ...
+
+    def room(self) -> dict[str, Any]:
+        """The disk for recordings: ``{"ok", "free_mb", "min_free_mb", "used_mb", "quota_mb", "recordings",
+        "retention_days", "keep_days", "why"?}`` (``ok`` false: calls wait, ``why`` says so)."""
+        ...
+
+
 class PanelService(Protocol):
     webhook_secret: str  # Standard Webhooks secret, "whsec_<base64>"
 
@@ -85,6 +115,11 @@ class PanelService(Protocol):
     @property
     def rules(self) -> RulesService:
         """The rules and scenarios API."""
+        ...
+
+    @property
+    def recordings(self) -> RecordingsService:
+        """Browse, download and delete call recordings; the room left for them."""
         ...
 
     def submit_ticket(self, payload: dict[str, Any], *, webhook_id: str) -> dict[str, Any]:

@@ -30,9 +30,11 @@ from appliance.campaign.intake import admit
 from appliance.config import HelpdeskConfig, HelpdesksConfig
 from appliance.errors import QueryInvalid, TicketInvalid
 from appliance.panel.flows import FlowAdmin
+from appliance.panel.recordings import RecordingsAdmin
 from appliance.panel.rules import RulesAdmin
 from appliance.panel.service import BoxPanel
 from appliance.records.config_store import ConfigStore
+from appliance.records.retention import Retention, RetentionPolicy
 from appliance.records.store import RecordsStore
 from web import create_app
 
@@ -72,7 +74,10 @@ class InMemoryPanelService:
         self._lock = threading.Lock()
         self.tickets: dict[str, dict[str, Any]] = {}
         self.by_webhook: dict[str, str] = {}
-        self.recordings: dict[int, Path] = {}
+        self.wav_files: dict[int, Path] = {}  # the panel's player (recording_path)
+        # the recordings API: the box's own code over the real store and a real folder
+        self.recordings = RecordingsAdmin(Retention(self.records.db, recordings_dir / "recordings",
+                                                    RetentionPolicy(min_free_bytes=0)))
         started = datetime(2024, 5, 1, 14, 3, tzinfo=UTC)
         self.calls: dict[int, dict[str, Any]] = {
             SILENT_CALL: {
@@ -106,7 +111,7 @@ class InMemoryPanelService:
         }
         wav = recordings_dir / f"{RECORDED_CALL}.wav"
         write_tone_wav(wav)
-        self.recordings[RECORDED_CALL] = wav
+        self.wav_files[RECORDED_CALL] = wav
 
     def submit_ticket(self, payload: dict[str, Any], *, webhook_id: str) -> dict[str, Any]:
         if self.fail_with is not None:
@@ -173,7 +178,7 @@ class InMemoryPanelService:
                           if c["ticket_id"] == ticket_id]}
 
     def recording_path(self, call_id: int) -> Path | None:
-        return self.recordings.get(call_id)
+        return self.wav_files.get(call_id)
 
     def list_tickets(self, *, limit: int = 100) -> list[dict[str, Any]]:
         return list(self.tickets.values())[:limit]

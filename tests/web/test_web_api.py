@@ -12,7 +12,9 @@ TOKEN = {"Authorization": "Bearer api-token-for-tests"}
 def test_healthz(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"ok": True}
+    body = response.get_json()
+    assert body["ok"] is True
+    assert body["recordings"]["ok"] is True and body["recordings"]["recordings"] == 0  # room, and none kept yet
 
 
 def test_calls_api_needs_auth(client):

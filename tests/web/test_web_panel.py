@@ -135,9 +135,9 @@ def test_calls_page_shows_line_flow_cause_and_intent(logged_in):
 
 
 def test_relative_recording_path_is_read_from_the_working_directory(logged_in, service, monkeypatch):
-    wav = service.recordings[2]
+    wav = service.wav_files[2]
     monkeypatch.chdir(wav.parent)
-    service.recordings[2] = type(wav)(wav.name)
+    service.wav_files[2] = type(wav)(wav.name)
     response = logged_in.get("/calls/2/recording.wav")
     assert response.status_code == 200
     assert response.data == wav.read_bytes()
@@ -165,7 +165,7 @@ def test_recording_is_served_as_wav(logged_in, service):
 
 
 def test_recording_supports_range_requests(logged_in, service):
-    whole = service.recordings[2].read_bytes()
+    whole = service.wav_files[2].read_bytes()
     response = logged_in.get("/calls/2/recording.wav", headers={"Range": "bytes=100-199"})
     assert response.status_code == 206
     assert response.headers["Content-Range"] == f"bytes 100-199/{len(whole)}"
@@ -179,7 +179,7 @@ def test_recording_supports_range_requests(logged_in, service):
 def test_recording_404_when_none_or_file_gone(logged_in, service):
     assert logged_in.get("/calls/1/recording.wav").status_code == 404
     assert logged_in.get("/calls/999/recording.wav").status_code == 404
-    service.recordings[2].unlink()
+    service.wav_files[2].unlink()
     response = logged_in.get("/calls/2/recording.wav")
     assert response.status_code == 404
     assert "no recording" in response.get_data(as_text=True)
