@@ -7,22 +7,19 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from recorded_calls import FRAME, NOW, record
 
 from appliance.campaign.compliance import PRESETS
 from appliance.config import MIN_RECORDS_DAYS, RecordingsConfig, parse_config
 from appliance.errors import ConfigError
-from appliance.records.conclusion import CallEnd, Conclusion, TaskEnd
 from appliance.records.db import MIGRATIONS
-from appliance.records.recordings import StereoRecorder, index_recordings, one_channel, recording_path
+from appliance.records.recordings import index_recordings, one_channel
 from appliance.records.retention import MB, Retention, RetentionPolicy, Selection
-from appliance.records.store import RecordsStore, Ticket, iso
-
-NOW = datetime.now(UTC)
-FRAME = 160  # samples a side per 20 ms frame at 8 kHz: 640 bytes of stereo WAV
+from appliance.records.store import RecordsStore, iso
 
 
 @pytest.fixture
@@ -30,32 +27,6 @@ def store(tmp_path: Path):  # type: ignore[no-untyped-def]
     s = RecordsStore(tmp_path / "callbox.db")
     yield s
     s.close()
-
-
-def record(store: RecordsStore, root: Path, n: int, *, days_ago: float, frames: int = 50,
-           phone: str | None = None, end: bool = True) -> int:
-    """A call that started ``days_ago`` with a real stereo WAV of ``frames`` 20 ms frames (customer: n, bot: -n),
-    ended through a real conclusion unless ``end`` is False (still on the line)."""
-    phone = phone or f"+1555010{n:04d}"
-    store.submit_ticket(Ticket(id=f"T-{n}", type="delivery", subject="s", description="", customer_name="Ann",
-                               customer_phone=phone, order_id="o", order_status="shipped", payload={}),
-                        webhook_id=f"m-{n}", decision="call", reason="test", flow_id="f", max_attempts=3)
-    task = store.claim_due_task(NOW + timedelta(seconds=1))
-    assert task is not None and task.ticket_id == f"T-{n}"
-    call_id = store.start_call(task=task, phone=phone, line="l1", flow_version=1)
-    started = NOW - timedelta(days=days_ago)
-    path = recording_path(root, phone, call_id, started)
-    recorder = StereoRecorder(path)
-    for _ in range(frames):
-        recorder.write(int(n).to_bytes(2, "little", signed=True) * FRAME,
-                       int(-n).to_bytes(2, "little", signed=True) * FRAME)
-    recorder.close()
-    store.mark_answered(call_id, recording=path)
-    store.db.write(lambda c: c.execute("UPDATE calls SET started_at=? WHERE id=?", (iso(started), call_id)))
-    if end:
-        store.record_conclusion(Conclusion(TaskEnd(task.id, "completed", "completed"), f"T-{n}", call_id=call_id,
-                                           call=CallEnd("completed", None, "confirmed", "")))
-    return call_id
 
 
 def row(store: RecordsStore, call_id: int) -> sqlite3.Row:
