@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from appliance.errors import StorageError
+from appliance.records.figures import add_call_figures
 from appliance.records.phones import normalise_stored_phones
 
 log = logging.getLogger(__name__)
@@ -241,6 +242,11 @@ MIGRATIONS: list[Migration] = [
     """
     ALTER TABLE turns ADD COLUMN event TEXT;
     """,
+    # 14: what each call keeps for statistics (appliance.records.figures): ring, duration and each side's talk
+    # time, customer turns, interruptions, silences and the longest, no-matches, knowledge-base answers, the
+    # intent, and the call task and scenario copied onto the row, so that statistics group one covering index
+    # (calls_stats) without a join; calls recorded before get what their rows, turns, tasks and tickets tell
+    add_call_figures,
 ]
 
 
