@@ -47,6 +47,9 @@ class DialResult:
     outcome: DialOutcome
     cause: int | None = None
     detail: str = ""
+    # how long the far end rang: from the alerting URC (or, when the modem never reports one, the dial's
+    # acknowledgement) to the answer or the give-up; None when the dial ended before it was acknowledged
+    ring_ms: int | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ disk's free space after pruning, ``appliance.records.retention``), which holds t
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -139,6 +140,8 @@ class CallRunner:
             recorder.close()
         if not result.answered:
             path.unlink(missing_ok=True)
+        else:  # who talked for how long, from the recording's two channels
+            result = dataclasses.replace(result, talk=recorder.tally)
         summary = self._conclude(call_id, task, ticket, result, settings, scenario)
         if summary.ticket_status == TicketStatus.UNREACHABLE and self.texts is not None:
             self._text(summary, ticket, line, document)

@@ -31,6 +31,7 @@ from appliance.config import RetryConfig
 from appliance.dialog.runtime.engine import RenderedOperation, schedule_time
 from appliance.records.conclusion import CallEnd, Conclusion, NewTask, TaskEnd, Turn
 from appliance.records.store import InFlight, TaskRow, Ticket, iso
+from appliance.records.talk import TalkTally
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,15 @@ class AttemptResult:
     dial_s: float = 0.0
     talk_s: float = 0.0
     total_s: float = 0.0
+    ring_ms: int | None = None  # how long the far end rang (the modem's alerting to the answer or the give-up)
+    talk: TalkTally | None = None  # who talked for how long, from the recording (the call runner's recorder)
+
+    def call_end(self, disposition: str | None, remark: str, *, turns: tuple[Turn, ...] = (),
+                 slots: dict[str, Any] | None = None, strength: dict[str, Any] | None = None) -> CallEnd:
+        """The call row's end with this attempt's figures: ring time always, duration and talk once answered."""
+        return CallEnd(self.outcome.value, self.cause, disposition, remark, turns, slots, strength,
+                       ring_ms=self.ring_ms, duration_ms=round(self.talk_s * 1000) if self.answered else None,
+                       talk=self.talk if self.answered else None)
 
 
 def operation_event(ticket_id: str, call_id: int, kind: str, detail: str) -> dict[str, Any]:
@@ -112,7 +122,7 @@ def _unanswered(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datet
         task=_task_end(task, result.outcome, decision.retry_at),
         ticket_id=ticket.id,
         call_id=call_id,
-        call=CallEnd(result.outcome.value, result.cause, None, remark),
+        call=result.call_end(None, remark),
         operations=(("remark", remark),),
         outbox=(("ticket.operation", operation_event(ticket.id, call_id, "remark", remark)),),
         ticket_status=decision.ticket_status.value,
@@ -147,7 +157,7 @@ def _screened(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datetim
         task=_task_end(task, result.outcome, retry_at),
         ticket_id=ticket.id,
         call_id=call_id,
-        call=CallEnd(result.outcome.value, result.cause, disposition, remark, result.turns),
+        call=result.call_end(disposition, remark, turns=result.turns),
         operations=(("remark", remark),),
         outbox=(("ticket.operation", operation_event(ticket.id, call_id, "remark", remark)
                  | {"answered_by": result.answered_by}
@@ -200,8 +210,8 @@ def _conversed(ticket: Ticket, task: TaskRow, result: AttemptResult, now: dateti
         task=_task_end(task, result.outcome, retry_at),
         ticket_id=ticket.id,
         call_id=call_id,
-        call=CallEnd(result.outcome.value, result.cause, disposition, ops[0][1], result.turns,
-                     result.slots or None, result.strength),
+        call=result.call_end(disposition, ops[0][1], turns=result.turns, slots=result.slots or None,
+                             strength=result.strength),
         operations=tuple(ops),
         outbox=tuple(("ticket.operation", e) for e in events),
         do_not_call=(ticket.customer_phone, f"asked during call {call_id}") if stop_calling else None,

@@ -79,7 +79,8 @@ def place_and_converse(
         if result.outcome is not DialOutcome.ANSWERED or active is None:
             outcome = Outcome(result.outcome.value if result.outcome is not DialOutcome.ANSWERED else "failed")
             fault = line.fault_reason if outcome is Outcome.INTERRUPTED else None
-            return AttemptResult(outcome, result.cause, result.detail, fault, dial_s=dial_s, total_s=dial_s)
+            return AttemptResult(outcome, result.cause, result.detail, fault, dial_s=dial_s, total_s=dial_s,
+                                 ring_ms=result.ring_ms)
         if ahead is not None:
             log.debug("call %s: answered after %.1f s; %d of %d prompt(s) rendered ahead", call_id, dial_s,
                       len(ahead.rendered), len(ahead.texts))
@@ -165,5 +166,6 @@ def _converse(active: CallPort, flow: Flow, variables: dict[str, Any], speech: S
         screen_ms=greeting.decided_ms if greeting is not None and greeting.answered else None,
         dial_s=round(answered - started, 3),
         talk_s=round(ended - answered, 3),
+        ring_ms=dial.ring_ms,
         total_s=round(ended - started, 3),
     )

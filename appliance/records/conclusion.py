@@ -18,8 +18,10 @@ from typing import Any
 
 from appliance.records.call_tasks import settle, standing_task
 from appliance.records.dnc import add_in
+from appliance.records.figures import write_turn_figures
 from appliance.records.outbox import enqueue
 from appliance.records.recordings import note_size
+from appliance.records.talk import TalkTally
 from appliance.records.upstream import queue_call_record
 
 IN_FLIGHT_CALL = ("dialing", "ringing", "answered")  # attempt states that only a crash leaves behind
@@ -48,6 +50,12 @@ class CallEnd:
     turns: tuple[Turn, ...] = ()
     slots: dict[str, Any] | None = None
     strength: dict[str, Any] | None = None  # {"score", "grade", "reasons"}
+    # the call's figures (records.figures): how long it rang (the dial's own measure), how long it lasted from
+    # the answer, and who talked for how long from the recording's two channels (None: not answered, or no
+    # recording); the turns' figures are counted from the turns when they are written
+    ring_ms: int | None = None
+    duration_ms: int | None = None
+    talk: TalkTally | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +113,7 @@ def write_conclusion(c: sqlite3.Connection, conclusion: Conclusion, ts: str, *, 
                 " VALUES (?,?,?,?,?,?,?,?,?)",
                 (call_id, i, t.speaker, t.text, t.intent, t.confidence, t.node, t.at_ms, t.event),
             )
+        write_call_figures(c, call_id, end)
     if conclusion.ticket_id is not None:
         for kind, detail in conclusion.operations:
             c.execute(
@@ -140,6 +149,19 @@ def write_conclusion(c: sqlite3.Connection, conclusion: Conclusion, ts: str, *, 
         )
     if call_task is not None:
         settle(c, call_task, ts)
+
+
+def write_call_figures(c: sqlite3.Connection, call_id: int, end: CallEnd) -> None:
+    """The call's figures onto its row (after its turns are written): the times and the recording's tally as
+    the campaign measured them, the rest counted from the turns (``records.figures``)."""
+    talk = end.talk
+    c.execute(
+        "UPDATE calls SET ring_ms=?, duration_ms=?, customer_talk_ms=?, bot_talk_ms=?, silences=?,"
+        " longest_silence_ms=? WHERE id=?",
+        (end.ring_ms, end.duration_ms, talk.customer_talk_ms if talk else None, talk.bot_talk_ms if talk else None,
+         talk.silences if talk else None, talk.longest_silence_ms if talk else None, call_id),
+    )
+    write_turn_figures(c, call_id, interruptions=talk.interruptions if talk else None)
 
 
 def insert_task(c: sqlite3.Connection, ticket_id: str, flow_id: str, at: str, max_attempts: int, attempts: int,

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from appliance.errors import StorageError
+from appliance.records.figures import add_call_figures
 from appliance.records.phones import normalise_stored_phones
 from appliance.records.recordings import index_recordings
 
@@ -248,6 +249,11 @@ MIGRATIONS: list[Migration] = [
     # the marked ones whose file is still there. The recordings on disk get their sizes here; a call whose file
     # is gone is marked deleted, ``missing``
     index_recordings,
+    # 15: what each call keeps for statistics (appliance.records.figures): ring, duration and each side's talk
+    # time, customer turns, interruptions, silences and the longest, no-matches, knowledge-base answers, the
+    # intent, and the call task and scenario copied onto the row, so that statistics group one covering index
+    # (calls_stats) without a join; calls recorded before get what their rows, turns, tasks and tickets tell
+    add_call_figures,
 ]
 
 

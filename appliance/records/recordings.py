@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from appliance.records.talk import TalkMeter, TalkTally
+
 _UNSAFE = re.compile(r"[^0-9A-Za-z+_-]")
 
 
@@ -29,7 +31,8 @@ def recording_path(root: Path, phone: str, call_id: int, when: datetime) -> Path
 
 
 class StereoRecorder:
-    """Takes aligned (customer, bot) frame pairs from the audio pump and writes them to a WAV file."""
+    """Takes aligned (customer, bot) frame pairs from the audio pump and writes them to a WAV file; a
+    :class:`~appliance.records.talk.TalkMeter` measures the two channels as they are written (:attr:`tally`)."""
 
     def __init__(self, path: Path, *, rate: int = 8000) -> None:
         self.path = path
@@ -45,6 +48,12 @@ class StereoRecorder:
         self._wav.setsampwidth(2)
         self._wav.setframerate(rate)
         self.frames = 0
+        self.meter = TalkMeter()
+
+    @property
+    def tally(self) -> TalkTally:
+        """Who talked and for how long in what was recorded so far (all zeros before the answer)."""
+        return self.meter.tally
 
     def write(self, customer: bytes, bot: bytes) -> None:
         left = np.frombuffer(customer, dtype="<i2")
@@ -57,6 +66,7 @@ class StereoRecorder:
             if self._wav is not None:
                 self._wav.writeframes(stereo.tobytes())
                 self.frames += 1
+                self.meter.feed(customer, bot)
 
     def close(self) -> None:
         with self._lock:

@@ -283,8 +283,10 @@ class RecordsStore:
         def tx(c: sqlite3.Connection) -> int:
             cur = c.execute(
                 "INSERT INTO calls (task_id, ticket_id, phone, line, flow_id, flow_version, state, started_at,"
-                " attempt) VALUES (?,?,?,?,?,?,?,?,(SELECT attempts FROM tasks WHERE id=?))",
-                (task.id, task.ticket_id, phone, line, task.flow_id, flow_version, "dialing", now_iso(), task.id),
+                " attempt, call_task_id, scenario) VALUES (?,?,?,?,?,?,?,?,(SELECT attempts FROM tasks WHERE id=?),"
+                " (SELECT call_task_id FROM tasks WHERE id=?), (SELECT scenario FROM tickets WHERE id=?))",
+                (task.id, task.ticket_id, phone, line, task.flow_id, flow_version, "dialing", now_iso(), task.id,
+                 task.id, task.ticket_id),
             )
             assert cur.lastrowid is not None
             return cur.lastrowid

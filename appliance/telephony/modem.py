@@ -8,6 +8,7 @@ to the call-state table (:mod:`appliance.telephony.callstate`), turns them into
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import re
@@ -70,6 +71,7 @@ class Modem:
         self._channel: AtChannel | None = None
         self._generation = 0  # bumped by every open and close: a dial in flight ends when it changes
         self._call_idx = 1
+        self._ringing_since: float | None = None  # the current dial: when the far end began to ring (monotonic)
         self.voice = VoicePath(self, profile, audio_port, name=self.name, call_ended=self._call.ended,
                                start_timeout=self.timeouts.audio_start)
         self.dtmf_digits = self.voice.dtmf_digits
@@ -150,7 +152,18 @@ class Modem:
     # -- calls ---------------------------------------------------------------
 
     def dial(self, number: str, *, ring_timeout: float) -> DialResult:
-        """Dial and block until answered or a terminal outcome; never longer than ring_timeout (+ hang-up)."""
+        """Dial and block until answered or a terminal outcome; never longer than ring_timeout (+ hang-up). The
+        result says how long the far end rang (``ring_ms``): from the alerting URC, or from the dial's
+        acknowledgement on a modem that reports none, to the answer (confirmed by speech where the profile asks)
+        or the give-up."""
+        self._ringing_since = None
+        result = self._dial(number, ring_timeout=ring_timeout)
+        since = self._ringing_since
+        if since is None:
+            return result
+        return dataclasses.replace(result, ring_ms=round((time.monotonic() - since) * 1000))
+
+    def _dial(self, number: str, *, ring_timeout: float) -> DialResult:
         self.voice.stop_quietly()  # the last call ended at the far end with audio still on
         self._reset_call()
         cmd = self.profile.dial_command(number)
@@ -165,6 +178,8 @@ class Modem:
             self.try_hangup()
             return DialResult(DialOutcome.FAILED, detail=f"dial not acknowledged: {exc}")
         deadline = time.monotonic() + ring_timeout
+        self._ringing_since = time.monotonic()  # acknowledged; an alerting URC moves it to when the ringing began
+        alerted = False
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -177,6 +192,9 @@ class Modem:
                 event = self._progress.get(timeout=min(left, 0.1))
             except queue.Empty:
                 continue
+            if event.state == "alerting" and not alerted:
+                alerted = True
+                self._ringing_since = time.monotonic()
             if event.state == "active":
                 if self.profile.confirm_answer_by_speech:
                     return self._confirm_answer(number, event.raw, deadline)
