@@ -128,6 +128,7 @@ class Callbox:
             texts=UnreachableTexts(config.sms, lines=self.lines, shop_name=self.shop_name),
             # numbers whose zone the numbering plan does not tell are called on the shop's clock
             rules=CallingRules.from_config(config.calling, shop_zone),
+            qa=config.qa,
         )
         self._listeners: list[Callable[[CallSummary], None]] = []
         self.scheduler = Scheduler(records=self.records, runner=self.runner, lines=self.lines,
@@ -159,7 +160,7 @@ class Callbox:
                               sync_targets={"ticket": self.outbox is not None, "upstream": self.upstream is not None},
                               rules=RulesAdmin(self.configs, shop_name=self.shop_name,
                                                phone_region=config.shop.region),
-                              metrics=self.metrics.exposition)
+                              metrics=self.metrics.exposition, zone=shop_zone)
         self._started = False
         self._lock = threading.Lock()
 

@@ -1,6 +1,6 @@
-"""How an attempt ends, as one write: the call row, its turns, the ticket operations, the outbox rows (and the
-call's record for upstream sync, when it is on), the do-not-call entry, the task's state, the next task and the
-ticket's status, in ONE transaction.
+"""How an attempt ends, as one write: the call row, its turns and automatic QA tags, the ticket operations, the
+outbox rows (and the call's record for upstream sync, when it is on), the do-not-call entry, the task's state, the
+next task and the ticket's status, in ONE transaction.
 
 The campaign decides (``appliance.campaign.conclude``, a pure function) and hands this module a
 :class:`Conclusion` of plain values; :func:`write_conclusion` runs inside the store's writer transaction, so a
@@ -19,6 +19,7 @@ from typing import Any
 from appliance.records.call_tasks import settle, standing_task
 from appliance.records.dnc import add_in
 from appliance.records.outbox import enqueue
+from appliance.records.qa import write_tags
 from appliance.records.upstream import queue_call_record
 
 IN_FLIGHT_CALL = ("dialing", "ringing", "answered")  # attempt states that only a crash leaves behind
@@ -34,6 +35,8 @@ class Turn:
     node: str | None = None
     at_ms: int = 0
     event: str = ""  # what the flow engine made of the turn: no_input, no_match, barge_in, kb, dtmf, ...
+    asr_confidence: float | None = None  # a spoken customer turn: the recogniser's confidence
+    margin: float | None = None  # a matched intent's lead over the runner-up ((best - second) / best)
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class CallEnd:
     turns: tuple[Turn, ...] = ()
     slots: dict[str, Any] | None = None
     strength: dict[str, Any] | None = None  # {"score", "grade", "reasons"}
+    tags: tuple[tuple[str, str], ...] = ()  # automatic QA tags (tag, reason): appliance.campaign.qa
 
 
 @dataclass(frozen=True)
@@ -99,10 +103,12 @@ def write_conclusion(c: sqlite3.Connection, conclusion: Conclusion, ts: str, *, 
         )
         for i, t in enumerate(end.turns):
             c.execute(
-                "INSERT INTO turns (call_id, seq, speaker, text, intent, confidence, node, at_ms, event)"
-                " VALUES (?,?,?,?,?,?,?,?,?)",
-                (call_id, i, t.speaker, t.text, t.intent, t.confidence, t.node, t.at_ms, t.event),
+                "INSERT INTO turns (call_id, seq, speaker, text, intent, confidence, node, at_ms, event,"
+                " asr_confidence, margin) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (call_id, i, t.speaker, t.text, t.intent, t.confidence, t.node, t.at_ms, t.event, t.asr_confidence,
+                 t.margin),
             )
+        write_tags(c, call_id, end.tags, ts)  # before the upstream record is read: it carries them
     if conclusion.ticket_id is not None:
         for kind, detail in conclusion.operations:
             c.execute(
