@@ -49,6 +49,8 @@ _OPEN = (f"SELECT t.call_id, MAX({_SEVERITY_SQL}) AS severity, COUNT(*) AS tag_c
 
 def write_tags(c: sqlite3.Connection, call_id: int, tags: Sequence[tuple[str, str]], ts: str) -> None:
     """The call's automatic tags ``(tag, reason)``, in the caller's transaction."""
+    if not tags:
+        return
     c.executemany("INSERT INTO qa_tags (call_id, tag, source, note, reviewer, created_at) VALUES (?,?,?,?,?,?)",
                   [(call_id, tag, "auto", reason, None, ts) for tag, reason in tags])
 
