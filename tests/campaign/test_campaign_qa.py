@@ -205,8 +205,8 @@ def test_conclude_tags_a_conversation_and_hands_the_tags_to_the_call_end() -> No
 
 
 def test_calls_without_a_conversation_get_no_tags() -> None:
+    message = bot("Hello, this is the shop.", event="voicemail")
     for result in (AttemptResult(Outcome.NO_ANSWER),
-                   AttemptResult(Outcome.MACHINE, answered=True, turns=(bot("Hello, this is the shop.", event="voicemail"),),
-                                 screen_why="a beep")):
+                   AttemptResult(Outcome.MACHINE, answered=True, turns=(message,), screen_why="a beep")):
         ended = conclude(TICKET, TASK, result, datetime.now(UTC), call_id=7, retry=RetryConfig())
         assert ended.call is not None and ended.call.tags == ()

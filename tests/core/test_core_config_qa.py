@@ -27,8 +27,8 @@ def test_the_example_config_spells_out_the_defaults() -> None:
 
 
 def test_a_qa_section_is_read() -> None:
-    qa = parse_config({"qa": {"asr_error": False, "min_asr_confidence": 0.6, "min_intent_margin": 0, "long_silence_s": 12,
-                              "opposite_intents": [["yes", "no"]], "barge_in": False}}).qa
+    qa = parse_config({"qa": {"asr_error": False, "min_asr_confidence": 0.6, "min_intent_margin": 0,
+                              "long_silence_s": 12, "opposite_intents": [["yes", "no"]], "barge_in": False}}).qa
     assert not qa.asr_error and not qa.barge_in and qa.intent_error
     assert (qa.min_asr_confidence, qa.min_intent_margin, qa.long_silence_s) == (0.6, 0.0, 12.0)
     assert qa.opposite_intents == (("yes", "no"),)
