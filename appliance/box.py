@@ -134,6 +134,7 @@ class Callbox:
             # numbers whose zone the numbering plan does not tell are called on the shop's clock
             rules=CallingRules.from_config(config.calling, shop_zone),
             room=self.retention.ensure_room,
+            qa=config.qa,
         )
         self._listeners: list[Callable[[CallSummary], None]] = []
         self.scheduler = Scheduler(records=self.records, runner=self.runner, lines=self.lines,
@@ -166,7 +167,8 @@ class Callbox:
                               rules=RulesAdmin(self.configs, shop_name=self.shop_name,
                                                phone_region=config.shop.region),
                               metrics=self.metrics.exposition,
-                              recordings=RecordingsAdmin(self.retention, phone_region=config.shop.region))
+                              recordings=RecordingsAdmin(self.retention, phone_region=config.shop.region),
+                              zone=shop_zone)
         self._started = False
         self._lock = threading.Lock()
 

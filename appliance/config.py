@@ -316,6 +316,42 @@ class RecordingsConfig:
 
 
 @dataclass(frozen=True)
+class QaConfig:
+    """``[qa]``: the automatic QA tags set at the end of each call (``appliance.campaign.qa``; README "QA"). Each
+    tag has a switch; ``min_asr_confidence``: a customer turn heard with less is an ``asr_error``;
+    ``min_intent_margin``: an intent chosen with a smaller lead over the runner-up ((best - second) / best, the
+    NLU itself refuses under 0.2) is an ``intent_error``, as is one of ``opposite_intents`` (pairs of a flow's
+    intent names) heard after the other; ``long_silence_s``: a customer silence this long is a ``long_silence``."""
+
+    asr_error: bool = True
+    min_asr_confidence: float = 0.45
+    intent_error: bool = True
+    min_intent_margin: float = 0.35
+    opposite_intents: tuple[tuple[str, str], ...] = (
+        ("confirm", "not_home"), ("confirm", "reject"), ("will_pay", "cannot_pay"), ("will_pay", "already_paid"))
+    intent_not_triggered: bool = True
+    long_silence: bool = True
+    long_silence_s: float = 6.0
+    barge_in: bool = True
+    fallback_used: bool = True
+    hung_up_mid_flow: bool = True
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(key, what is wrong) for each value that is not usable."""
+        out: list[tuple[str, str]] = []
+        for key, value in (("min_asr_confidence", self.min_asr_confidence),
+                           ("min_intent_margin", self.min_intent_margin)):
+            if not 0.0 <= value <= 1.0:
+                out.append((key, f"must be between 0 and 1, not {value}"))
+        if not 0.0 < self.long_silence_s <= 600.0:
+            out.append(("long_silence_s", f"must be more than 0 and at most 600 seconds, not {self.long_silence_s}"))
+        for i, (first, second) in enumerate(self.opposite_intents):
+            if not first.strip() or not second.strip() or first == second:
+                out.append((f"opposite_intents[{i}]", "must name two different intents"))
+        return out
+
+
+@dataclass(frozen=True)
 class LineConfig:
     name: str
     at_port: str
@@ -405,6 +441,7 @@ class Config:
     upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
     log: LogConfig = field(default_factory=LogConfig)
     recordings: RecordingsConfig = field(default_factory=RecordingsConfig)
+    qa: QaConfig = field(default_factory=QaConfig)
 
     @property
     def paths(self) -> StatePaths:
@@ -447,6 +484,11 @@ def _coerce(value: Any, ftype: str, key: str, file: str) -> Any:
         return float(value)
     if ftype == "str" and isinstance(value, str):
         return value
+    if ftype == "tuple[tuple[str, str], ...]":  # [qa] opposite_intents = [["confirm", "not_home"], ...]
+        if isinstance(value, list) and all(isinstance(pair, list) and len(pair) == 2
+                                           and all(isinstance(name, str) for name in pair) for pair in value):
+            return tuple((first, second) for first, second in value)
+        raise ConfigError('must be an array of pairs of names, e.g. [["confirm", "not_home"]]', file=file, key=key)
     raise ConfigError(f"must be {ftype}, not {type(value).__name__}", file=file, key=key)
 
 
@@ -498,6 +540,10 @@ def parse_config(data: dict[str, Any], *, file: str = "<config>") -> Config:
     if recordings_problems:
         key, why = recordings_problems[0]
         raise ConfigError(why, file=file, key=f"recordings.{key}")
+    qa_problems = cfg.qa.problems()
+    if qa_problems:
+        key, why = qa_problems[0]
+        raise ConfigError(why, file=file, key=f"qa.{key}")
     mqtt_problems = cfg.mqtt.problems()
     if mqtt_problems:
         key, why = mqtt_problems[0]

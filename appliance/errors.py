@@ -118,3 +118,12 @@ class RulesInvalid(CallboxError):
         first = "; ".join(f"{path}: {message}" for path, message in self.problems[:3])
         more = f" (and {len(self.problems) - 3} more)" if len(self.problems) > 3 else ""
         super().__init__(f"{first}{more}" if self.problems else "refused")
+
+
+class TagInvalid(CallboxError):
+    """A reviewer's QA tag cannot be stored (a tag name that is not one, a note too long); names the field."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message

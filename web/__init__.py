@@ -65,13 +65,14 @@ def create_app(
         lockout_s=float(app.config["LOGIN_LOCKOUT_S"]),
     )
 
-    from web import api, flows, panel, recordings, rules
+    from web import api, flows, panel, qa, recordings, rules
     from web import helpdesks as helpdesk_routes
 
     app.register_blueprint(api.bp)
     app.register_blueprint(recordings.bp)
     app.register_blueprint(api.scrape)
     app.register_blueprint(rules.bp)
+    app.register_blueprint(qa.bp)
     helpdesk_routes.install(app, helpdesks or HelpdesksConfig())
     app.register_blueprint(panel.bp)
     app.register_blueprint(flows.bp)

@@ -7,6 +7,7 @@ from typing import Any
 from appliance.campaign.attempt import Outcome, TaskState
 from web.openapi_helpdesks import FRESHDESK_TICKET, HELPDESK_PATHS, HELPDESK_SECURITY, ZAMMAD_TICKET, ZENDESK_TICKET
 from web.openapi_parts import JSON, body, error, ref, text
+from web.openapi_qa import QA_SCHEMAS, qa_paths
 from web.openapi_recordings import RECORDINGS_SCHEMAS, recordings_paths
 from web.openapi_rules import RULES_SCHEMAS, rules_paths
 from web.openapi_sync import SYNC_SCHEMAS, sync_paths
@@ -118,6 +119,8 @@ CALL = {
         },
         "has_recording": {"type": "boolean"},
         "recording_url": text("where the WAV is served (bearer token or session); only when has_recording"),
+        "tags": {"type": "array", "items": ref("QaTag"), "description": "the call's QA tags (in its detail)"},
+        "review": ref("QaReview"),
     },
 }
 
@@ -338,6 +341,7 @@ def openapi_document(version: str) -> dict[str, Any]:
             **rules_paths(read_security),
             **sync_paths(read_security),
             **recordings_paths(read_security, _query, LIMIT),
+            **qa_paths(read_security),
             "/api/v1/openapi.json": {
                 "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}
             },
@@ -351,7 +355,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                         "TicketRecord": TICKET_RECORD, "Outbox": OUTBOX, "OutboxItem": OUTBOX_ITEM,
                         "ZendeskTicket": ZENDESK_TICKET, "ZammadTicket": ZAMMAD_TICKET,
                         "FreshdeskTicket": FRESHDESK_TICKET, **TASK_SCHEMAS, **RULES_SCHEMAS,
-                        **SYNC_SCHEMAS, **RECORDINGS_SCHEMAS},
+                        **SYNC_SCHEMAS, **RECORDINGS_SCHEMAS, **QA_SCHEMAS},
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "the configured API token"},
                 "session": {"type": "apiKey", "in": "cookie", "name": "callbox_session",

@@ -104,8 +104,43 @@ class RecordingsService(Protocol):
         ...
 
 
+class QaService(Protocol):
+    """QA tags, reviews, the review queue and tag counts (``appliance.panel.qa.QaAdmin`` is the real one)."""
+
+    def add_tag(self, call_id: int, *, tag: str, note: str, reviewer: str) -> dict[str, Any] | None:
+        """A reviewer's tag with a note: ``{id, tag, source: "manual", note, reviewer, created_at}``; None when
+        there is no such call. Raises ``appliance.errors.TagInvalid`` (``.field``) and stores nothing for a tag
+        name, note or reviewer that cannot be stored."""
+        ...
+
+    def remove_tag(self, call_id: int, tag_id: int) -> bool:
+        """Take a tag (manual or automatic) off a call; False when the call has no such tag."""
+        ...
+
+    def mark_reviewed(self, call_id: int, *, reviewer: str) -> dict[str, Any] | None:
+        """The call leaves the review queue: ``{reviewed_at, reviewer}``; None when there is no such call."""
+        ...
+
+    def queue(self, *, tag: str | None = None, grade: str | None = None, limit: int = 50,
+              offset: int = 0) -> dict[str, Any]:
+        """Tagged calls not reviewed yet, worst first: ``{items: [{call_id, started_at, phone, customer_name,
+        outcome, disposition, grade, score, severity, tags}], total, limit, offset}``."""
+        ...
+
+    def counts(self, *, since: datetime | None = None, until: datetime | None = None,
+               by: str = "day") -> dict[str, Any]:
+        """Tags set per day (or hour) of the shop: ``{by, zone, since, until, buckets: [{start, counts, total}],
+        totals}``. Raises ``appliance.errors.QueryInvalid`` naming the parameter for a range it cannot count."""
+        ...
+
+
 class PanelService(Protocol):
     webhook_secret: str  # Standard Webhooks secret, "whsec_<base64>"
+
+    @property
+    def qa(self) -> QaService:
+        """QA tags and the review queue."""
+        ...
 
     @property
     def flows(self) -> FlowService:
@@ -139,7 +174,7 @@ class PanelService(Protocol):
         ...
 
     def get_call(self, call_id: int) -> dict[str, Any] | None:
-        """One call shaped like an item of :meth:`list_calls`, or None."""
+        """One call shaped like an item of :meth:`list_calls` (plus its QA ``tags`` and ``review``), or None."""
         ...
 
     def find_calls(self, *, phone: str | None = None, since: datetime | None = None, until: datetime | None = None,

@@ -26,7 +26,7 @@ from appliance.campaign.hours import box_zone, callee_zones
 from appliance.campaign.ruleset import load_ruleset
 from appliance.campaign.scenarios import Scenario, call_variables
 from appliance.campaign.texts import UnreachableTexts
-from appliance.config import CallingConfig
+from appliance.config import CallingConfig, QaConfig
 from appliance.dialog.flow.load import parse_flow
 from appliance.dialog.flow.model import Flow
 from appliance.dialog.runtime.conversation import ConversationLimits
@@ -70,8 +70,10 @@ class CallRunner:
         texts: UnreachableTexts | None = None,
         rules: CallingRules | None = None,
         room: Callable[[], Room] | None = None,
+        qa: QaConfig | None = None,
     ) -> None:
         self.room = room  # the disk's room for a recording, after a prune if need be (Retention.ensure_room)
+        self.qa = qa or QaConfig()  # the automatic QA tags each conversation gets
         # the calling rules; by default the configured preset, numbers of unknown zone on the box's clock
         self.rules = rules or CallingRules.from_config(calling, box_zone())
         self.texts = texts  # a text to the customer after the last failed attempt
@@ -217,7 +219,7 @@ class CallRunner:
         alike = self.records.ended_alike(task.id, result.outcome.value, call_id) if settings.redials else 0
         conclusion = conclude(ticket, task, result, self.clock(), call_id=call_id,
                               retry=settings.retry_config(base),  # the call task's own waits over the scenario's
-                              redials=settings.redials, ended_alike=alike)
+                              redials=settings.redials, ended_alike=alike, qa=self.qa)
         self.records.record_conclusion(conclusion)
         status = conclusion.ticket_status or ""
         disposition = conclusion.call.disposition if conclusion.call is not None else None

@@ -27,7 +27,8 @@ from appliance.campaign.attempt import (
     retry_decision,
 )
 from appliance.campaign.guards import Guard
-from appliance.config import RetryConfig
+from appliance.campaign.qa import CallFacts, tag_call
+from appliance.config import QaConfig, RetryConfig
 from appliance.dialog.runtime.engine import RenderedOperation, schedule_time
 from appliance.records.conclusion import CallEnd, Conclusion, NewTask, TaskEnd, Turn
 from appliance.records.store import InFlight, TaskRow, Ticket, iso
@@ -62,11 +63,17 @@ class AttemptResult:
     talk: TalkTally | None = None  # who talked for how long, from the recording (the call runner's recorder)
 
     def call_end(self, disposition: str | None, remark: str, *, turns: tuple[Turn, ...] = (),
-                 slots: dict[str, Any] | None = None, strength: dict[str, Any] | None = None) -> CallEnd:
+                 slots: dict[str, Any] | None = None, strength: dict[str, Any] | None = None,
+                 tags: tuple[tuple[str, str], ...] = ()) -> CallEnd:
         """The call row's end with this attempt's figures: ring time always, duration and talk once answered."""
-        return CallEnd(self.outcome.value, self.cause, disposition, remark, turns, slots, strength,
+        return CallEnd(self.outcome.value, self.cause, disposition, remark, turns, slots, strength, tags=tags,
                        ring_ms=self.ring_ms, duration_ms=round(self.talk_s * 1000) if self.answered else None,
                        talk=self.talk if self.answered else None)
+    flow_ended: bool = False  # the flow reached a hang-up node (a customer may hang up during its goodbye)
+    longest_silence_ms: int | None = None  # the customer's longest silence, when known (QA's long_silence)
+
+
+DEFAULT_QA = QaConfig()  # every automatic tag, the documented thresholds
 
 
 def operation_event(ticket_id: str, call_id: int, kind: str, detail: str) -> dict[str, Any]:
@@ -74,11 +81,13 @@ def operation_event(ticket_id: str, call_id: int, kind: str, detail: str) -> dic
 
 
 def conclude(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datetime, *, call_id: int,
-             retry: RetryConfig, redials: Mapping[str, int] | None = None, ended_alike: int = 0) -> Conclusion:
+             retry: RetryConfig, redials: Mapping[str, int] | None = None, ended_alike: int = 0,
+             qa: QaConfig = DEFAULT_QA) -> Conclusion:
     """The end of a dialed attempt (call row ``call_id``). The attempt's state table says which outcomes an
     unanswered and an answered attempt can have; anything else raises ``IllegalTransition``. ``redials`` (the call
     task's outcome -> redials at most) with ``ended_alike`` (how many of the task's earlier attempts ended with
-    this attempt's outcome): once an outcome has been redialled its limit's times, it is not retried again."""
+    this attempt's outcome): once an outcome has been redialled its limit's times, it is not retried again. A
+    conversation gets its automatic QA tags under ``qa`` (``campaign.qa``), written with the call."""
     next_attempt_state(AttemptState.ANSWERED if result.answered else AttemptState.DIALING, result.outcome.value)
     limit = (redials or {}).get(result.outcome.value)
     spent = limit if limit is not None and ended_alike >= limit else None
@@ -88,7 +97,15 @@ def conclude(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datetime
     if result.outcome in (Outcome.MACHINE, Outcome.INVALID_NUMBER):
         return no_call_after(ticket, _screened(ticket, task, result, now, call_id=call_id, retry=retry,
                                                spent=spent))
-    return no_call_after(ticket, _conversed(ticket, task, result, now, call_id=call_id, retry=retry, spent=spent))
+    tags = tuple((t.name, t.reason) for t in tag_call(facts_of(result), qa))
+    return no_call_after(ticket, _conversed(ticket, task, result, now, call_id=call_id, retry=retry, spent=spent,
+                                            tags=tags))
+
+
+def facts_of(result: AttemptResult) -> CallFacts:
+    """What QA reads of an attempt."""
+    return CallFacts(result.turns, result.outcome.value, result.disposition, result.flow_ended,
+                     result.longest_silence_ms)
 
 
 def no_call_after(ticket: Ticket, conclusion: Conclusion) -> Conclusion:
@@ -169,7 +186,7 @@ def _screened(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datetim
 
 
 def _conversed(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datetime, *, call_id: int,
-               retry: RetryConfig, spent: int | None = None) -> Conclusion:
+               retry: RetryConfig, spent: int | None = None, tags: tuple[tuple[str, str], ...] = ()) -> Conclusion:
     completed = result.outcome is Outcome.COMPLETED
     operations = result.operations if completed else ()
     disposition = result.disposition if completed else None
@@ -211,7 +228,7 @@ def _conversed(ticket: Ticket, task: TaskRow, result: AttemptResult, now: dateti
         ticket_id=ticket.id,
         call_id=call_id,
         call=result.call_end(disposition, ops[0][1], turns=result.turns, slots=result.slots or None,
-                             strength=result.strength),
+                             strength=result.strength, tags=tags),
         operations=tuple(ops),
         outbox=tuple(("ticket.operation", e) for e in events),
         do_not_call=(ticket.customer_phone, f"asked during call {call_id}") if stop_calling else None,

@@ -15,6 +15,7 @@ from typing import Any
 
 from appliance.campaign.attempt import Outcome
 from appliance.campaign.conclude import AttemptResult
+from appliance.campaign.qa import silence_from_no_input
 from appliance.campaign.voices import FlowPrompts
 from appliance.dialog.flow.model import Flow
 from appliance.dialog.runtime.ahead import texts_ahead
@@ -135,9 +136,12 @@ def _converse(active: CallPort, flow: Flow, variables: dict[str, Any], speech: S
     ended = time.monotonic()
     times = convo.turn_times_ms
     turns = tuple(
-        Turn(t.speaker, t.text, t.intent, t.confidence, t.node, times[i] if i < len(times) else 0, t.event)
+        Turn(t.speaker, t.text, t.intent, t.confidence, t.node, times[i] if i < len(times) else 0, t.event,
+             t.asr_confidence, t.margin)
         for i, t in enumerate(run.turns)
     )
+    # until the recording's own measure: each no-input turn is a silence of its node's no-input time
+    silence = silence_from_no_input(turns, {node.id: node.vui.no_input_ms for node in flow.nodes.values()})
     greeting = convo.greeting
     disposition = run.result.disposition if completed else None
     if convo.screened and greeting is not None:  # a machine or the network answered: hung up, maybe a message
@@ -168,4 +172,6 @@ def _converse(active: CallPort, flow: Flow, variables: dict[str, Any], speech: S
         talk_s=round(ended - answered, 3),
         ring_ms=dial.ring_ms,
         total_s=round(ended - started, 3),
+        flow_ended=run.finished,
+        longest_silence_ms=silence,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from appliance import __version__
 from appliance.campaign.call_tasks import CallTasks, TaskNotFound, TimerNotFound
 from appliance.errors import CallboxError
 from appliance.panel.flows import FlowAdmin
+from appliance.panel.qa import QaAdmin
 from appliance.panel.recordings import RecordingsAdmin, query_phone
 from appliance.panel.rules import RulesAdmin
 from appliance.panel.views import call_view, task_view, ticket_detail_view, ticket_view
@@ -49,8 +50,10 @@ class BoxPanel:
         sync_targets: Mapping[str, bool] | None = None,
         metrics: Callable[[], tuple[bytes, str]] | None = None,
         recordings: RecordingsAdmin | None = None,
+        zone: tzinfo = UTC,
     ) -> None:
         self._recordings = recordings  # browse, download, delete; the disk's room (appliance.panel.recordings)
+        self.qa = QaAdmin(records, zone=zone)  # QA tags, reviews, the review queue, tag counts (the shop's days)
         self.call_tasks = call_tasks
         self.sync_targets = dict(sync_targets or {})  # outbox target -> has somewhere to send to
         self._metrics = metrics  # a scrape (appliance.panel.metrics.BoxMetrics.exposition)
@@ -74,7 +77,7 @@ class BoxPanel:
 
     def get_call(self, call_id: int) -> dict[str, Any] | None:
         c = self.records.call(call_id)
-        return call_view(c) if c else None
+        return call_view(c) | self.qa.call_tags(call_id) if c else None  # the detail shows its QA tags
 
     def recording_path(self, call_id: int) -> Path | None:
         c = self.records.call(call_id)

@@ -1,6 +1,6 @@
-"""How an attempt ends, as one write: the call row, its turns, the ticket operations, the outbox rows (and the
-call's record for upstream sync, when it is on), the do-not-call entry, the task's state, the next task and the
-ticket's status, in ONE transaction.
+"""How an attempt ends, as one write: the call row, its turns and automatic QA tags, the ticket operations, the
+outbox rows (and the call's record for upstream sync, when it is on), the do-not-call entry, the task's state, the
+next task and the ticket's status, in ONE transaction.
 
 The campaign decides (``appliance.campaign.conclude``, a pure function) and hands this module a
 :class:`Conclusion` of plain values; :func:`write_conclusion` runs inside the store's writer transaction, so a
@@ -20,6 +20,7 @@ from appliance.records.call_tasks import settle, standing_task
 from appliance.records.dnc import add_in
 from appliance.records.figures import write_turn_figures
 from appliance.records.outbox import enqueue
+from appliance.records.qa import write_tags
 from appliance.records.recordings import note_size
 from appliance.records.talk import TalkTally
 from appliance.records.upstream import queue_call_record
@@ -37,6 +38,8 @@ class Turn:
     node: str | None = None
     at_ms: int = 0
     event: str = ""  # what the flow engine made of the turn: no_input, no_match, barge_in, kb, dtmf, ...
+    asr_confidence: float | None = None  # a spoken customer turn: the recogniser's confidence
+    margin: float | None = None  # a matched intent's lead over the runner-up ((best - second) / best)
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class CallEnd:
     ring_ms: int | None = None
     duration_ms: int | None = None
     talk: TalkTally | None = None
+    tags: tuple[tuple[str, str], ...] = ()  # automatic QA tags (tag, reason): appliance.campaign.qa
 
 
 @dataclass(frozen=True)
@@ -109,11 +113,13 @@ def write_conclusion(c: sqlite3.Connection, conclusion: Conclusion, ts: str, *, 
         note_size(c, call_id, ts)  # the recording's size, for the quota and /metrics (records.recordings)
         for i, t in enumerate(end.turns):
             c.execute(
-                "INSERT INTO turns (call_id, seq, speaker, text, intent, confidence, node, at_ms, event)"
-                " VALUES (?,?,?,?,?,?,?,?,?)",
-                (call_id, i, t.speaker, t.text, t.intent, t.confidence, t.node, t.at_ms, t.event),
+                "INSERT INTO turns (call_id, seq, speaker, text, intent, confidence, node, at_ms, event,"
+                " asr_confidence, margin) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (call_id, i, t.speaker, t.text, t.intent, t.confidence, t.node, t.at_ms, t.event, t.asr_confidence,
+                 t.margin),
             )
         write_call_figures(c, call_id, end)
+        write_tags(c, call_id, end.tags, ts)  # before the upstream record is read: it carries them
     if conclusion.ticket_id is not None:
         for kind, detail in conclusion.operations:
             c.execute(

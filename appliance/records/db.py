@@ -254,6 +254,31 @@ MIGRATIONS: list[Migration] = [
     # intent, and the call task and scenario copied onto the row, so that statistics group one covering index
     # (calls_stats) without a join; calls recorded before get what their rows, turns, tasks and tickets tell
     add_call_figures,
+    # 16: QA (appliance.records.qa): each customer turn's recognition confidence and its intent's lead over the
+    # runner-up (NULL for turns stored before, and for turns without them); the calls' QA tags, automatic ones
+    # written with the call's conclusion and a reviewer's manual ones with a note; and which calls a reviewer has
+    # seen (the review queue is the tagged calls without a review). Calls made before have no tags and no review.
+    """
+    ALTER TABLE turns ADD COLUMN asr_confidence REAL;
+    ALTER TABLE turns ADD COLUMN margin REAL;
+    CREATE TABLE qa_tags (
+        id INTEGER PRIMARY KEY,
+        call_id INTEGER NOT NULL REFERENCES calls(id),
+        tag TEXT NOT NULL,
+        source TEXT NOT NULL CHECK (source IN ('auto', 'manual')),
+        note TEXT NOT NULL DEFAULT '',
+        reviewer TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX qa_tags_call ON qa_tags(call_id, id);
+    CREATE INDEX qa_tags_time ON qa_tags(created_at, tag);
+    CREATE INDEX qa_tags_tag ON qa_tags(tag, call_id);
+    CREATE TABLE qa_reviews (
+        call_id INTEGER PRIMARY KEY REFERENCES calls(id),
+        reviewed_at TEXT NOT NULL,
+        reviewer TEXT NOT NULL
+    );
+    """,
 ]
 
 

@@ -26,6 +26,7 @@ from appliance.records.history import VOICEMAIL_DISPOSITION, PhoneHistory, phone
 from appliance.records.line_use import ONE_CALL_PER_NUMBER, calls_started_since, last_call_ended
 from appliance.records.outbox import Outbox, enqueue
 from appliance.records.phones import normalise_stored_phones
+from appliance.records.qa import QaRecords
 from appliance.records.queries import CallQuery, TaskQuery, find_calls, find_tasks, one_call, tasks_of
 from appliance.records.ticket import Ticket, ticket_from_row
 from appliance.records.ticket_change import KnownTicket, TicketChange, known_ticket, write_change
@@ -85,6 +86,7 @@ class RecordsStore:
         self._do_not_call = DoNotCall(self.db, region=phone_region)
         self._outbox = Outbox(self.db)
         self._call_tasks = CallTaskRecords(self.db)
+        self._qa = QaRecords(self.db)
         if phone_region:
             self.db.write(lambda c: normalise_stored_phones(c, phone_region))
 
@@ -100,6 +102,11 @@ class RecordsStore:
     def call_tasks(self) -> CallTaskRecords:
         """Call tasks (campaigns): their rows, their ticket tasks, their timers."""
         return self._call_tasks
+
+    @property
+    def qa(self) -> QaRecords:
+        """QA tags, reviews, the review queue and tag counts."""
+        return self._qa
 
     # -- tickets -----------------------------------------------------------
     def submit_ticket(

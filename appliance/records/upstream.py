@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from appliance.records.outbox import enqueue
+from appliance.records.qa import tags_of
 
 __all__ = ["RECORD_TOPIC", "queue_call_record", "upstream_record"]
 
@@ -82,7 +83,7 @@ def upstream_record(c: sqlite3.Connection, call_id: int) -> dict[str, Any]:
              "confidence": t["confidence"], "node": t["node"], "event": t["event"] or None, "at_ms": t["at_ms"]}
             for t in turns
         ],
-        "tags": [],  # reserved: QA tags once they exist
+        "tags": [{"tag": t["tag"], "source": t["source"], "note": t["note"]} for t in tags_of(c, call_id)],
     }
 
 

@@ -30,6 +30,7 @@ from appliance.campaign.intake import admit
 from appliance.config import HelpdeskConfig, HelpdesksConfig
 from appliance.errors import QueryInvalid, TicketInvalid
 from appliance.panel.flows import FlowAdmin
+from appliance.panel.qa import QaAdmin
 from appliance.panel.recordings import RecordingsAdmin
 from appliance.panel.rules import RulesAdmin
 from appliance.panel.service import BoxPanel
@@ -68,6 +69,7 @@ class InMemoryPanelService:
         self.records = RecordsStore(recordings_dir / "records.db")  # a real SQLite file for the do-not-call list
         self.dnc = self.records.do_not_call
         self.call_tasks = CallTasks(records=self.records, configs=self.configs, max_attempts=3)  # the real ones
+        self.qa = QaAdmin(self.records)  # QA tags and the review queue: the box's own, over the real store
         self.submitted: list[tuple[dict[str, Any], str]] = []
         self.fail_with: Exception | None = None
         self.fallback_reason: str | None = None

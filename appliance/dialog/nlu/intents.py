@@ -8,7 +8,7 @@ Public API (stable; the flow engine and ``callbox flow try`` call it):
     ``IntentMatch(intent, confidence, scores, candidates)``: ``intent`` is ``None`` when nothing matched
     well enough, when the best two tie, or when the best does not lead the runner-up by ``min_margin``
     (relative: ``(best - runner_up) / best``). ``scores`` maps every intent to its match quality (0..1);
-    ``candidates`` are ``Candidate(intent, score)`` best first.
+    ``candidates`` are ``Candidate(intent, score)`` best first; ``margin`` is that relative lead of the best.
 ``IntentMatcher(intents)``
     The same, compiled once for a fixed set of intents (``match_intent`` keeps a small cache of these).
 ``normalise_text``, ``units``, ``analyse``, ``clauses``, ``Unit``: re-exported from ``textnorm.py`` (NFKC,
@@ -109,6 +109,16 @@ class IntentMatch:
     confidence: float
     scores: dict[str, float]
     candidates: tuple[Candidate, ...] = ()
+
+    @property
+    def margin(self) -> float | None:
+        """The best candidate's lead over the runner-up, ``(best - runner_up) / best`` as the decision weighed it
+        (1.0 with no runner-up); None when nothing scored. QA reads a small one as a doubtful intent."""
+        if not self.candidates or self.candidates[0].score <= 0:
+            return None
+        top = self.candidates[0].score
+        runner = self.candidates[1].score if len(self.candidates) > 1 else 0.0
+        return round((top - runner) / top, 4)
 
 
 def _example_units(text: str) -> tuple[tuple[Unit, ...], list[Unit]]:

@@ -213,6 +213,8 @@ class Conversation:
                 # barge-in prompt ("Sorry, go ahead.") and listen again
                 step = self.run.interrupted()
             else:
+                if barged:  # the answer started over the prompt: the bot's turn was cut short
+                    self.run.talked_over()
                 step = self.run.hear(utterance.text, confidence=utterance.confidence,
                                      alternatives=utterance.alternatives)
             self._mark_turns()

@@ -209,7 +209,8 @@ class FlowRun:
         match = match_intent(text, candidates, asr_confidence=confidence) if candidates else None
         intent = match.intent if match is not None else None
         self.turns.append(TurnRecord("customer", text, node.id, intent, match.confidence if match else None,
-                                     event="speech"))
+                                     event="speech", asr_confidence=round(confidence, 4),
+                                     margin=match.margin if match is not None and intent is not None else None))
         if match is not None and intent is not None:
             self.result.confidences.append(match.confidence)
         text_slot_only = bool(filled) and all(s.type == "text" for s in node.slots if s.name in filled)
@@ -228,7 +229,7 @@ class FlowRun:
                     self.result.confidences.pop()
                 entry = next(e for e in self.flow.knowledge_base if e.id == kb.intent)
                 self.turns[-1].intent, self.turns[-1].confidence = f"kb:{entry.id}", kb.confidence
-                self.turns[-1].event = "kb"
+                self.turns[-1].event, self.turns[-1].margin = "kb", kb.margin
                 return self._listen_step(self._join(self._render(entry.answer), self._question), "kb")
         if intent is not None:
             return self._take_intent(node, intent, text)
@@ -268,6 +269,12 @@ class FlowRun:
             return self._fallback(node.no_input_next)
         prompt = _escalate(vui.no_input_prompts, self._no_input)
         return self._listen_step(self._render(prompt) if prompt else self._question, "no_input")
+
+    def talked_over(self) -> None:
+        """The customer talked over the prompt and said something (it follows with :meth:`hear`): the bot's
+        turn was cut short, kept as a ``barge_in`` turn as :meth:`interrupted` keeps one."""
+        self._check_live()
+        self.turns.append(TurnRecord("bot", "(interrupted)", self._node.id, event="barge_in"))
 
     def interrupted(self) -> Step:
         """The customer talked over the prompt (barge-in): say the node's barge-in prompt and listen."""
@@ -318,6 +325,7 @@ class FlowRun:
         turn = self.turns[-1]
         turn.intent = "slot:" + ",".join(filled)
         turn.confidence = round(min(filled.values()), 3)
+        turn.margin = None  # no intent was chosen over another
         self.result.confidences.append(turn.confidence)
 
     def _after_slots(self, node: Node) -> Step:

@@ -47,8 +47,10 @@ class TurnRecord:
     text: str
     node: str
     intent: str | None = None
-    confidence: float | None = None
+    confidence: float | None = None  # the intent's (or slot's) confidence, the recogniser's folded in
     event: str = ""
+    asr_confidence: float | None = None  # a spoken turn: the recogniser's own confidence (QA's asr_error)
+    margin: float | None = None  # a matched intent's lead over the runner-up (IntentMatch.margin; QA's intent_error)
 
     def to_json(self) -> dict[str, Any]:
         return {"speaker": self.speaker, "text": self.text, "intent": self.intent, "confidence": self.confidence,
