@@ -38,10 +38,10 @@ from appliance.dialog.flow.model import Flow
 from appliance.dialog.runtime.rehearing import Rehearing
 from appliance.dialog.runtime.steps import TurnRecord
 from appliance.errors import AudioError, CallboxError, SpeechError
-from appliance.events import FRAME_BYTES
 from appliance.logs import call_context
 from appliance.records.reanalysis import Reading, ReanalysisRecords, RunRow, StoredCall, StoredTurn, call_intent
 from appliance.speech.asr.base import AsrEngine
+from appliance.speech.audio import frames
 from appliance.speech.recorded import StereoRecording, find_utterance
 from appliance.speech.vad import Endpointer
 
@@ -233,9 +233,8 @@ class Reanalyser:
         grammar = rehearing.grammar_at(node)
         try:
             session = self.asr.open_session(list(grammar) or None)
-            audio = recording.customer_audio(*found)
-            for i in range(0, len(audio), FRAME_BYTES):
-                session.accept(audio[i: i + FRAME_BYTES])
+            for frame in frames(recording.customer_audio(*found)):
+                session.accept(frame)
             utterance = session.finish()
         except SpeechError as exc:
             raise Skip(f"recognition failed: {exc}") from None

@@ -22,6 +22,7 @@ import numpy as np
 
 from appliance.errors import AudioError
 from appliance.events import FRAME_MS, LINE_RATE
+from appliance.speech.audio import frames
 from appliance.speech.vad import Endpointer, EndpointEvent, EndpointState
 
 __all__ = ["PREROLL_MS", "TAIL_MS", "StereoRecording", "find_utterance"]
@@ -64,10 +65,9 @@ class StereoRecording:
         return self.customer[self._offset(start_ms): self._offset(end_ms)]
 
     def frames(self, start_ms: int, end_ms: int) -> list[tuple[bytes, bytes]]:
-        """(customer, bot) 20 ms frame pairs from ``start_ms`` to ``end_ms`` (whole frames only)."""
-        size = self.rate * FRAME_MS // 1000 * 2
+        """(customer, bot) 20 ms frame pairs from ``start_ms`` to ``end_ms``."""
         a, b = self._offset(start_ms), self._offset(end_ms)
-        return [(self.customer[i: i + size], self.bot[i: i + size]) for i in range(a, b - size + 1, size)]
+        return list(zip(frames(self.customer[a:b]), frames(self.bot[a:b]), strict=True))
 
 
 def find_utterance(recording: StereoRecording, start_ms: int, end_ms: int,
@@ -76,14 +76,14 @@ def find_utterance(recording: StereoRecording, start_ms: int, end_ms: int,
     tail, in ms (None: the endpointer hears no speech there). ``endpointer`` is the call's own (its echo guard
     learns the call's echo from one turn to the next)."""
     start_ms = max(0, start_ms - start_ms % FRAME_MS)
-    frames = recording.frames(start_ms, end_ms)
-    if not frames:
+    pairs = recording.frames(start_ms, end_ms)
+    if not pairs:
         return None
-    wait_ms = (len(frames) + 1) * FRAME_MS  # no "no input" inside the stretch: only speech matters here
+    wait_ms = (len(pairs) + 1) * FRAME_MS  # no "no input" inside the stretch: only speech matters here
     endpointer.reset(long_answer=True, silence_timeout_ms=wait_ms)
     segments: list[tuple[int, int]] = []  # frame indexes [first, end)
     base = 0  # the frame the endpointer's turn began at
-    for i, (heard, played) in enumerate(frames):
+    for i, (heard, played) in enumerate(pairs):
         event = endpointer.feed(heard, played)
         if event in (EndpointEvent.SPEECH_END, EndpointEvent.MAX_LENGTH):
             began, ended = endpointer.speech_start_ms, endpointer.speech_end_ms
@@ -91,8 +91,9 @@ def find_utterance(recording: StereoRecording, start_ms: int, end_ms: int,
             segments.append((base + began // FRAME_MS, base + ended // FRAME_MS))
             endpointer.reset(long_answer=True, silence_timeout_ms=wait_ms)
             base = i + 1
-    if endpointer.state is EndpointState.SPEAKING and endpointer.speech_start_ms is not None:
-        segments.append((base + endpointer.speech_start_ms // FRAME_MS, len(frames)))
+    if endpointer.state is EndpointState.SPEAKING and endpointer.speech_start_ms is not None:  # to its last word
+        spoken_ms = endpointer.elapsed_ms - endpointer.silence_ms
+        segments.append((base + endpointer.speech_start_ms // FRAME_MS, base + spoken_ms // FRAME_MS))
     if not segments:
         return None
     first, end = segments[-1]
@@ -101,4 +102,4 @@ def find_utterance(recording: StereoRecording, start_ms: int, end_ms: int,
             break
         first = earlier_first
     return (start_ms + max(0, first * FRAME_MS - PREROLL_MS),
-            start_ms + min(len(frames) * FRAME_MS, end * FRAME_MS + TAIL_MS))
+            start_ms + min(len(pairs) * FRAME_MS, end * FRAME_MS + TAIL_MS))
