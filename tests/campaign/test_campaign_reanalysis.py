@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 from recorded_calls import FLOW, GREET, SeededCall, answered_call, pcm, seed
 
 from appliance.box import Callbox
@@ -27,6 +28,7 @@ from appliance.records.store import Ticket
 from appliance.speech.asr.base import AsrEngine, AsrSession
 from appliance.speech.vad import Endpointer
 from web import create_app
+from web.openapi import openapi_document
 
 TOKEN = {"Authorization": "Bearer reanalysis-token"}
 PARA = Path(__file__).resolve().parents[1] / "fixtures" / "asr" / "en-para"
@@ -105,6 +107,7 @@ def test_reanalysis_changes_the_intent_and_keeps_the_original(box: Callbox, voic
     assert [(t["text"], t["intent"]) for t in shown["turns"] if t["speaker"] == "customer"] == [("yes", "confirm")]
     assert shown["intent_strength"] == before["intent_strength"] and shown["disposition"] == "confirmed"
     assert shown["reanalysis"]["intent"] == "not_home" and shown["reanalysis"]["turns"][0]["original_text"] == "yes"
+    Draft202012Validator({"$ref": "#/components/schemas/Call", **openapi_document("test")}).validate(shown)
     listed = client.get("/api/v1/calls", headers=TOKEN).get_json()["calls"]
     assert "reanalysis" not in listed[0]  # the detail carries it, not every page of calls
 
