@@ -121,6 +121,33 @@ CALL = {
         "recording_url": text("where the WAV is served (bearer token or session); only when has_recording"),
         "tags": {"type": "array", "items": ref("QaTag"), "description": "the call's QA tags (in its detail)"},
         "review": ref("QaReview"),
+        "reanalysis": {"$ref": "#/components/schemas/Reanalysis"},
+    },
+}
+
+# The latest re-analysis of a call's recording (`callbox recordings reanalyse`), beside the original values
+REANALYSIS = {
+    "type": ["object", "null"],
+    "description": "the recording heard again (callbox recordings reanalyse), its latest run, beside the call's own "
+                   "values, which stay as they were; null: never re-analysed. Only in one call's detail",
+    "properties": {
+        "run": {"type": "integer"},
+        "recogniser": {"type": "string", "enum": ["hybrid", "whisper", "grammar"]},
+        "analysed_at": {"type": "string", "format": "date-time"},
+        "intent": {"type": ["string", "null"], "description": "the call's intent: its last customer intent"},
+        "original_intent": {"type": ["string", "null"], "description": "the same, from the stored turns"},
+        "changed": {"type": "boolean", "description": "a customer turn's intent differs from the stored one"},
+        "slots": {"type": "object"},
+        "intent_strength": {"type": "object", "properties": {
+            "score": {"type": "integer"}, "grade": {"type": "string", "enum": ["A", "B", "C", "D"]},
+            "reasons": {"type": "array", "items": {"type": "string"}}}},
+        "turns": {"type": "array", "description": "the customer's turns", "items": {"type": "object", "properties": {
+            "seq": {"type": "integer", "description": "the stored turn's place in the transcript"},
+            "text": {"type": "string"}, "intent": {"type": ["string", "null"]},
+            "confidence": {"type": ["number", "null"]}, "event": {"type": "string"},
+            "heard_again": {"type": "boolean", "description": "false: kept as stored (keys, silence, greeting, "
+                                                             "or no speech found in the recording)"},
+            "original_text": {"type": ["string", "null"]}, "original_intent": {"type": ["string", "null"]}}}},
     },
 }
 
@@ -355,7 +382,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                         "TicketRecord": TICKET_RECORD, "Outbox": OUTBOX, "OutboxItem": OUTBOX_ITEM,
                         "ZendeskTicket": ZENDESK_TICKET, "ZammadTicket": ZAMMAD_TICKET,
                         "FreshdeskTicket": FRESHDESK_TICKET, **TASK_SCHEMAS, **RULES_SCHEMAS,
-                        **SYNC_SCHEMAS, **RECORDINGS_SCHEMAS, **QA_SCHEMAS},
+                        **SYNC_SCHEMAS, **RECORDINGS_SCHEMAS, **QA_SCHEMAS, "Reanalysis": REANALYSIS},
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "the configured API token"},
                 "session": {"type": "apiKey", "in": "cookie", "name": "callbox_session",

@@ -42,6 +42,7 @@ def call_view(c: dict[str, Any]) -> dict[str, Any]:
             for t in c["turns"]
         ],
         "has_recording": bool(c["recording"]) and Path(c["recording"]).exists(),
+        **({"reanalysis": c["reanalysis"]} if "reanalysis" in c else {}),  # one call's detail only
     }
 
 

@@ -279,6 +279,39 @@ MIGRATIONS: list[Migration] = [
         reviewer TEXT NOT NULL
     );
     """,
+    # 17: re-analysis of stored recordings (appliance.records.reanalysis, `callbox recordings reanalyse`): a run
+    # row per pass over a time range (resumable: ``done`` of ``total``) and one row per call it handled, with
+    # what it heard again (turns, intent, slots, intent strength) or why it skipped the call; the call row and
+    # its turns keep the original values. New tables: nothing to backfill
+    """
+    CREATE TABLE reanalysis_runs (
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        since TEXT NOT NULL,
+        until TEXT,
+        flow TEXT,
+        recogniser TEXT NOT NULL,
+        state TEXT NOT NULL,
+        done INTEGER NOT NULL DEFAULT 0,
+        total INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE reanalysis (
+        call_id INTEGER NOT NULL REFERENCES calls(id) ON DELETE CASCADE,
+        run_id INTEGER NOT NULL REFERENCES reanalysis_runs(id) ON DELETE CASCADE,
+        turns TEXT NOT NULL DEFAULT '[]',
+        intent TEXT,
+        slots TEXT,
+        strength_score INTEGER,
+        strength_grade TEXT,
+        strength_reasons TEXT,
+        changed INTEGER NOT NULL DEFAULT 0,
+        skipped TEXT,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (run_id, call_id)
+    );
+    CREATE INDEX reanalysis_call ON reanalysis(call_id, run_id);
+    """,
 ]
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from appliance.records.reanalysis import latest_reanalysis
+
 __all__ = ["CallQuery", "TaskQuery", "call_duration", "call_record", "find_calls", "find_tasks", "one_call", "tasks_of"]
 
 _CALLS = ("SELECT calls.*, tickets.customer_name, tasks.max_attempts FROM calls"
@@ -89,8 +91,11 @@ def find_calls(c: sqlite3.Connection, q: CallQuery) -> list[dict[str, Any]]:
 
 
 def one_call(c: sqlite3.Connection, call_id: int) -> dict[str, Any] | None:
+    """A call's record, with its latest re-analysis beside the original values (``reanalysis``, None if none)."""
     r = c.execute(_CALLS + " WHERE calls.id=?", (call_id,)).fetchone()
-    return call_record(c, r) if r else None
+    if r is None:
+        return None
+    return {**call_record(c, r), "reanalysis": latest_reanalysis(c, call_id)}
 
 
 def find_tasks(c: sqlite3.Connection, q: TaskQuery) -> list[dict[str, Any]]:

@@ -164,6 +164,23 @@ class FlowRun:
     def start(self) -> Step:
         return self._enter(self.flow.start)
 
+    def stand_at(self, node_id: str) -> Step:
+        """Re-analysis (:mod:`appliance.dialog.runtime.rehearing`): stand at dialogue node ``node_id`` as if its
+        question had just been asked, wherever the run was, and return its listening step (the grammar heard
+        there). A recorded call is heard again turn by turn at the nodes it went through, whatever a new reading
+        of an earlier turn would have done."""
+        node = self.flow.nodes.get(node_id)
+        if node is None or node.type != "dialogue":
+            raise FlowError("not a dialogue node of this flow version", node=node_id)
+        self.finished = False
+        self._node, self._no_input, self._no_match = node, 0, 0
+        self._visited[node.id] = None
+        missing = self._missing(node)
+        unfilled = [s for s in node.slots if s.name not in self.result.slots]
+        self._asking = missing[0] if missing else (unfilled[0] if unfilled else None)
+        self._question = self._render(node.say) if node.say else ""
+        return self._listen_step(self._question, "stand_at")
+
     def note_greeting(self, text: str) -> None:
         """The callee spoke first on answering ("Hello?"): part of the transcript, not of the flow."""
         self.turns.append(TurnRecord("customer", text.strip(), "answer", event="greeting"))
