@@ -170,7 +170,7 @@ class Reanalyser:
                 if call is None:
                     raise Skip("the call is no longer stored")
                 reading = self.reanalyse(call)
-            except Skip as exc:
+            except CallboxError as exc:  # Skip, or a flow or audio the box cannot use: the next call goes on
                 log.info("call %s: not re-analysed: %s", call_id, exc)
                 self.records.skip(run_id, call_id, str(exc))
                 report.skipped.append({"call": call_id, "reason": str(exc)})
