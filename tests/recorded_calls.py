@@ -23,7 +23,7 @@ def record(store: RecordsStore, root: Path, n: int, *, days_ago: float, frames: 
     store.submit_ticket(Ticket(id=f"T-{n}", type="delivery", subject="s", description="", customer_name="Ann",
                                customer_phone=phone, order_id="o", order_status="shipped", payload={}),
                         webhook_id=f"m-{n}", decision="call", reason="test", flow_id="f", max_attempts=3)
-    task = store.claim_due_task(NOW + timedelta(seconds=1))
+    task = store.claim_due_task(datetime.now(UTC) + timedelta(seconds=1))
     assert task is not None and task.ticket_id == f"T-{n}"
     call_id = store.start_call(task=task, phone=phone, line="l1", flow_version=1)
     started = NOW - timedelta(days=days_ago)
