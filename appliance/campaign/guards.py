@@ -14,8 +14,8 @@ from appliance.records.dnc import DoNotCall
 
 @dataclass(frozen=True)
 class Guard:
-    """Why a ticket must not be dialed: ``flow_not_published``, ``do_not_call``, ``missing_variable``, or (for
-    now) ``no_room``."""
+    """Why a ticket must not be dialed: ``flow_not_published``, ``do_not_call``, ``missing_variable``, or
+    ``no_room`` (which only holds the task a while)."""
 
     name: str
     why: str  # for an admission's reason: "... matched, but <why>"

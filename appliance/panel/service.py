@@ -81,7 +81,7 @@ class BoxPanel:
 
     def recording_path(self, call_id: int) -> Path | None:
         c = self.records.call(call_id)
-        if not c or not c["recording"]:
+        if not c or not c["recording"] or c.get("recording_deleted_at"):
             return None
         path = Path(c["recording"])
         return path if path.exists() else None

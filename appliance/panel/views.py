@@ -41,7 +41,8 @@ def call_view(c: dict[str, Any]) -> dict[str, Any]:
             }
             for t in c["turns"]
         ],
-        "has_recording": bool(c["recording"]) and Path(c["recording"]).exists(),
+        # a recording marked deleted is gone even if a cut-short prune left its file for the next pass
+        "has_recording": bool(c["recording"]) and not c.get("recording_deleted_at") and Path(c["recording"]).exists(),
         **({"reanalysis": c["reanalysis"]} if "reanalysis" in c else {}),  # one call's detail only
     }
 

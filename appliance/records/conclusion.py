@@ -1,6 +1,6 @@
-"""How an attempt ends, as one write: the call row, its turns and automatic QA tags, the ticket operations, the
-outbox rows (and the call's record for upstream sync, when it is on), the do-not-call entry, the task's state, the
-next task and the ticket's status, in ONE transaction.
+"""How an attempt ends, as one write: the call row (with its recording's size), its turns and automatic QA tags, the
+ticket operations, the outbox rows (and the call's record for upstream sync, when it is on), the do-not-call entry,
+the task's state, the next task and the ticket's status, in ONE transaction.
 
 The campaign decides (``appliance.campaign.conclude``, a pure function) and hands this module a
 :class:`Conclusion` of plain values; :func:`write_conclusion` runs inside the store's writer transaction, so a
