@@ -6,6 +6,7 @@ user of a session; with a bearer token, the body's ``reviewer`` (else "api")."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, session
@@ -54,62 +55,54 @@ def _reviewer(body: dict[str, Any]) -> str:
     return _text(body, "reviewer") or "api"
 
 
-def _refused(exc: TagInvalid) -> tuple[Response, int]:
-    return error(400, "invalid_tag", exc.message, field=exc.field)
-
-
-def _stored_nothing(exc: StorageError) -> tuple[Response, int]:
-    log.error("QA change not stored: %s", exc)
-    return error(503, "storage_unavailable", "the records could not be written; nothing changed")
+def _changed(change: Callable[[], dict[str, Any] | None], missing: str, status: int = 200) -> tuple[Response, int]:
+    """Run a reviewer's change and answer it: what it did as JSON, 404 ``missing`` when it found nothing, 400 for
+    a body or tag that cannot be used, 503 when nothing could be written."""
+    try:
+        done = change()
+    except BodyRejected as exc:
+        return error(400, "malformed_json", str(exc))
+    except TagInvalid as exc:
+        return error(400, "invalid_tag", exc.message, field=exc.field)
+    except StorageError as exc:
+        log.error("QA change not stored: %s", exc)
+        return error(503, "storage_unavailable", "the records could not be written; nothing changed")
+    if done is None:
+        return error(404, "not_found", missing)
+    return jsonify(done), status
 
 
 @bp.post("/calls/<int:call_id>/tags")
 @admin_required
 def add_tag(call_id: int) -> tuple[Response, int]:
     """A reviewer's tag with a note on the call."""
-    try:
+
+    def add() -> dict[str, Any] | None:
         body = _body()
-        added = _qa().add_tag(call_id, tag=_text(body, "tag", required=True), note=_text(body, "note"),
-                              reviewer=_reviewer(body))
-    except BodyRejected as exc:
-        return error(400, "malformed_json", str(exc))
-    except TagInvalid as exc:
-        return _refused(exc)
-    except StorageError as exc:
-        return _stored_nothing(exc)
-    if added is None:
-        return error(404, "not_found", f"no call {call_id}")
-    return jsonify(added), 201
+        return _qa().add_tag(call_id, tag=_text(body, "tag", required=True), note=_text(body, "note"),
+                             reviewer=_reviewer(body))
+
+    return _changed(add, f"no call {call_id}", 201)
 
 
 @bp.delete("/calls/<int:call_id>/tags/<int:tag_id>")
 @admin_required
-def remove_tag(call_id: int, tag_id: int) -> Response | tuple[Response, int]:
+def remove_tag(call_id: int, tag_id: int) -> tuple[Response, int]:
     """Take a tag off the call (a reviewer's, or an automatic one judged wrong)."""
-    try:
-        removed = _qa().remove_tag(call_id, tag_id)
-    except StorageError as exc:
-        return _stored_nothing(exc)
-    if not removed:
-        return error(404, "not_found", f"call {call_id} has no tag {tag_id}")
-    return jsonify({"deleted": tag_id, "call_id": call_id})
+    return _changed(lambda: {"deleted": tag_id, "call_id": call_id} if _qa().remove_tag(call_id, tag_id) else None,
+                    f"call {call_id} has no tag {tag_id}")
 
 
 @bp.post("/calls/<int:call_id>/reviewed")
 @admin_required
-def mark_reviewed(call_id: int) -> Response | tuple[Response, int]:
+def mark_reviewed(call_id: int) -> tuple[Response, int]:
     """The call leaves the review queue."""
-    try:
-        review = _qa().mark_reviewed(call_id, reviewer=_reviewer(_body()))
-    except BodyRejected as exc:
-        return error(400, "malformed_json", str(exc))
-    except TagInvalid as exc:
-        return _refused(exc)
-    except StorageError as exc:
-        return _stored_nothing(exc)
-    if review is None:
-        return error(404, "not_found", f"no call {call_id}")
-    return jsonify({"call_id": call_id, **review})
+
+    def review() -> dict[str, Any] | None:
+        done = _qa().mark_reviewed(call_id, reviewer=_reviewer(_body()))
+        return {"call_id": call_id, **done} if done is not None else None
+
+    return _changed(review, f"no call {call_id}")
 
 
 def _invalid(exc: ParameterInvalid | QueryInvalid) -> tuple[Response, int]:

@@ -105,7 +105,7 @@ def conclude(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datetime
 def facts_of(result: AttemptResult) -> CallFacts:
     """What QA reads of an attempt."""
     return CallFacts(result.turns, result.outcome.value, result.disposition, result.flow_ended,
-                     result.longest_silence_ms)
+                     result.longest_silence_ms, result.ended_by)
 
 
 def no_call_after(ticket: Ticket, conclusion: Conclusion) -> Conclusion:

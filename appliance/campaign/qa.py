@@ -16,7 +16,7 @@ records store writes the tags in the transaction that ends the call (``appliance
 - ``fallback_used``: the flow took its fallback path (a bot turn ``fallback``: no-input or no-match past the node's
   limit), ended with its fallback disposition ``no_response``, handed the customer to a person (``handoff``) after
   turns it did not understand, or a question (where, what, ...) got no answer (no intent, no knowledge-base entry).
-- ``hung_up_mid_flow``: the customer hung up before the flow reached a hang-up node.
+- ``hung_up_mid_flow``: the customer (not the box, nor a line fault) hung up before the flow reached a hang-up node.
 
 The dispositions and events are the flow engine's names (``appliance.dialog.flow.model.DISPOSITIONS``,
 ``appliance.dialog.runtime.engine``).
@@ -53,13 +53,16 @@ class Tag:
 @dataclass(frozen=True)
 class CallFacts:
     """What a call produced, as QA reads it. ``longest_silence_ms``: the customer's longest silence, measured or
-    worked out from the no-input turns (:func:`silence_from_no_input`); None when unknown."""
+    worked out from the no-input turns (:func:`silence_from_no_input`); None when unknown. ``ended_by``: who ended
+    the call on the line (the line's words: ``remote`` is the customer, ``bot`` the box, e.g. when the call ran out
+    of time); None when unknown."""
 
     turns: tuple[Turn, ...]
     outcome: str
     disposition: str | None = None
     flow_ended: bool = False
     longest_silence_ms: int | None = None
+    ended_by: str | None = None
 
 
 def silence_from_no_input(turns: Sequence[Turn], timeout_ms: Mapping[str, int]) -> int | None:
@@ -179,8 +182,8 @@ def _fallback_used(facts: CallFacts, qa: QaConfig) -> Tag | None:
 
 
 def _hung_up_mid_flow(facts: CallFacts, qa: QaConfig) -> Tag | None:
-    if facts.outcome != "hung_up" or facts.flow_ended:
-        return None
+    if facts.outcome != "hung_up" or facts.flow_ended or facts.ended_by not in (None, "remote"):
+        return None  # finished, or not the customer's doing (the box hung up when the call ran out of time)
     node = next((t.node for t in reversed(facts.turns) if t.node and t.node != "answer"), None)
     where = f" at {node}" if node else ""
     return Tag("hung_up_mid_flow", f"the customer hung up{where} before the flow ended")

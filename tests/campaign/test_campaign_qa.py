@@ -46,8 +46,8 @@ GOODBYE = bot("Thank you. Your parcel arrives tomorrow. Goodbye.", "confirmed", 
 
 
 def call(*turns: Turn, outcome: str = "completed", disposition: str | None = "confirmed", ended: bool = True,
-         silence_ms: int | None = None) -> CallFacts:
-    return CallFacts(tuple(turns), outcome, disposition, ended, silence_ms)
+         silence_ms: int | None = None, ended_by: str | None = None) -> CallFacts:
+    return CallFacts(tuple(turns), outcome, disposition, ended, silence_ms, ended_by)
 
 
 CLEAN = call(Turn("customer", "hello", None, None, "answer", event="greeting"), bot(),
@@ -89,8 +89,10 @@ TRIGGERED = [
                            said("yes", "confirm"), GOODBYE),
      "turn 2 'where is the driver now' is a question the bot had no answer for"),
     ("hung_up_mid_flow", call(bot(), said("no", "not_home"), bot("When should we call you again?", "ask_time"),
-                              outcome="hung_up", disposition=None, ended=False),
+                              outcome="hung_up", disposition=None, ended=False, ended_by="remote"),
      "the customer hung up at ask_time before the flow ended"),
+    ("hung_up_mid_flow", call(bot(), outcome="hung_up", disposition=None, ended=False),  # who is not known
+     "the customer hung up at greet before the flow ended"),
 ]
 
 # (tag, a call built close to triggering it that must not)
@@ -122,6 +124,8 @@ NOT_TRIGGERED = [
     ("hung_up_mid_flow", call(bot(), said("yes", "confirm"), GOODBYE, outcome="hung_up", disposition=None,
                               ended=True)),  # gone during the goodbye: the flow had ended
     ("hung_up_mid_flow", call(bot(), outcome="interrupted", disposition=None, ended=False)),  # the line failed
+    ("hung_up_mid_flow", call(bot(), said("er", None, event="no_match"), outcome="hung_up", disposition=None,
+                              ended=False, ended_by="bot")),  # the box hung up: the call ran out of time
 ]
 
 
