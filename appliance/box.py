@@ -159,7 +159,7 @@ class Callbox:
                               sync_targets={"ticket": self.outbox is not None, "upstream": self.upstream is not None},
                               rules=RulesAdmin(self.configs, shop_name=self.shop_name,
                                                phone_region=config.shop.region),
-                              metrics=self.metrics.exposition)
+                              metrics=self.metrics.exposition, zone=shop_zone)
         self._started = False
         self._lock = threading.Lock()
 

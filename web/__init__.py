@@ -65,12 +65,13 @@ def create_app(
         lockout_s=float(app.config["LOGIN_LOCKOUT_S"]),
     )
 
-    from web import api, flows, panel, rules
+    from web import api, flows, panel, rules, stats
     from web import helpdesks as helpdesk_routes
 
     app.register_blueprint(api.bp)
     app.register_blueprint(api.scrape)
     app.register_blueprint(rules.bp)
+    app.register_blueprint(stats.bp)
     helpdesk_routes.install(app, helpdesks or HelpdesksConfig())
     app.register_blueprint(panel.bp)
     app.register_blueprint(flows.bp)

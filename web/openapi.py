@@ -8,6 +8,7 @@ from appliance.campaign.attempt import Outcome, TaskState
 from web.openapi_helpdesks import FRESHDESK_TICKET, HELPDESK_PATHS, HELPDESK_SECURITY, ZAMMAD_TICKET, ZENDESK_TICKET
 from web.openapi_parts import JSON, body, error, ref, text
 from web.openapi_rules import RULES_SCHEMAS, rules_paths
+from web.openapi_stats import STATS_SCHEMAS, stats_paths
 from web.openapi_sync import SYNC_SCHEMAS, sync_paths
 from web.openapi_tasks import TASK_SCHEMAS, task_paths
 
@@ -336,6 +337,7 @@ def openapi_document(version: str) -> dict[str, Any]:
             },
             **rules_paths(read_security),
             **sync_paths(read_security),
+            **stats_paths(read_security, _query),
             "/api/v1/openapi.json": {
                 "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}
             },
@@ -349,7 +351,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                         "TicketRecord": TICKET_RECORD, "Outbox": OUTBOX, "OutboxItem": OUTBOX_ITEM,
                         "ZendeskTicket": ZENDESK_TICKET, "ZammadTicket": ZAMMAD_TICKET,
                         "FreshdeskTicket": FRESHDESK_TICKET, **TASK_SCHEMAS, **RULES_SCHEMAS,
-                        **SYNC_SCHEMAS},
+                        **SYNC_SCHEMAS, **STATS_SCHEMAS},
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "the configured API token"},
                 "session": {"type": "apiKey", "in": "cookie", "name": "callbox_session",

@@ -4,8 +4,8 @@ hands in. Nothing here starts a thread or opens a port."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +13,15 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from appliance import __version__
 from appliance.campaign.call_tasks import CallTasks, TaskNotFound, TimerNotFound
+from appliance.campaign.hours import box_zone
 from appliance.campaign.tickets import normalise_phone
 from appliance.errors import CallboxError, QueryInvalid, TicketInvalid
 from appliance.panel.flows import FlowAdmin
 from appliance.panel.rules import RulesAdmin
 from appliance.panel.views import call_view, task_view, ticket_detail_view, ticket_view
+from appliance.records.export import EXPORTS
 from appliance.records.queries import CallQuery, TaskQuery
+from appliance.records.stats import CallFilter, StatsQuery, local_moment, parse_flow_version
 from appliance.records.store import RecordsStore
 from appliance.speech.asr.base import AsrEngine
 from appliance.telephony.ports import LinePort
@@ -28,6 +31,8 @@ log = logging.getLogger(__name__)
 MAX_TICKET_CALLS = 500  # a ticket's calls in its read API answer (its caps keep it far below)
 
 Admit = Callable[[dict[str, Any], str], dict[str, Any]]  # (payload, webhook id) -> the webhook's answer
+
+EXPORT_KINDS = tuple(EXPORTS)  # calls, turns
 
 __all__ = ["BoxPanel"]
 
@@ -48,7 +53,9 @@ class BoxPanel:
         rules: RulesAdmin | None = None,
         sync_targets: Mapping[str, bool] | None = None,
         metrics: Callable[[], tuple[bytes, str]] | None = None,
+        zone: tzinfo | None = None,
     ) -> None:
+        self.zone = zone or box_zone()  # the shop's: statistics' days and hours, and times given without an offset
         self.call_tasks = call_tasks
         self.sync_targets = dict(sync_targets or {})  # outbox target -> has somewhere to send to
         self._metrics = metrics  # a scrape (appliance.panel.metrics.BoxMetrics.exposition)
@@ -101,6 +108,40 @@ class BoxPanel:
                    limit: int = 100) -> list[dict[str, Any]]:
         query = TaskQuery(state=state, ticket_id=ticket, before=before, limit=limit)
         return [task_view(t) for t in self.records.find_tasks(query)]
+
+    # -- statistics and exports (appliance.records.stats, appliance.records.export) -------
+    def call_filter(self, *, since: datetime | None = None, until: datetime | None = None, task: int | None = None,
+                    scenario: str | None = None, flow_version: str | None = None) -> CallFilter:
+        """The calls a statistics or export request asks for; a time without an offset is the shop's clock."""
+        flow, version = None, None
+        if flow_version is not None:
+            try:
+                flow, version = parse_flow_version(flow_version)
+            except ValueError as exc:
+                raise QueryInvalid(str(exc), parameter="flow_version") from None
+        since = local_moment(since, self.zone) if since is not None else None
+        until = local_moment(until, self.zone) if until is not None else None
+        if since is not None and until is not None and until <= since:
+            raise QueryInvalid("must be later than since", parameter="until")
+        return CallFilter(since=since, until=until, task=task, scenario=scenario, flow=flow, flow_version=version)
+
+    def stats(self, *, group_by: str = "day", since: datetime | None = None, until: datetime | None = None,
+              task: int | None = None, scenario: str | None = None,
+              flow_version: str | None = None) -> dict[str, Any]:
+        calls = self.call_filter(since=since, until=until, task=task, scenario=scenario, flow_version=flow_version)
+        try:
+            query = StatsQuery(group_by=group_by, calls=calls)
+        except ValueError as exc:
+            raise QueryInvalid(str(exc), parameter="group_by") from None
+        return self.records.stats(query, self.zone)
+
+    def export_csv(self, kind: str, *, since: datetime | None = None, until: datetime | None = None,
+                   task: int | None = None, scenario: str | None = None,
+                   flow_version: str | None = None) -> Iterator[str]:
+        if kind not in EXPORT_KINDS:
+            raise QueryInvalid(f"must be one of {', '.join(EXPORT_KINDS)}", parameter="kind")
+        calls = self.call_filter(since=since, until=until, task=task, scenario=scenario, flow_version=flow_version)
+        return self.records.export_csv(kind, calls)
 
     # -- call tasks ----------------------------------------------------------------
     def _tasks(self) -> CallTasks:
