@@ -105,12 +105,13 @@ def _offsets(zone: tzinfo, lo: datetime, hi: datetime) -> list[tuple[str | None,
     t = lo
     while t < hi:
         step = min(day, hi - t)
-        if minutes(t + step) != out[-1][1]:  # a change in (t, t + step]: find its minute
-            a, b = t, t + step
-            while b - a > timedelta(minutes=1):
-                mid = a + (b - a) / 2
-                a, b = (mid, b) if minutes(mid) == out[-1][1] else (a, mid)
-            out.append((_stored(b), minutes(b)))
+        if minutes(t + step) != out[-1][1]:  # a change in (t, t + step]: find its second
+            a, b = int(t.timestamp()), int((t + step).timestamp())
+            while b - a > 1:
+                mid = (a + b) // 2
+                a, b = (mid, b) if minutes(datetime.fromtimestamp(mid, UTC)) == out[-1][1] else (a, mid)
+            changed = datetime.fromtimestamp(b, UTC)
+            out.append((_stored(changed), minutes(changed)))
         t += step
     return out
 
