@@ -21,7 +21,7 @@ from appliance.panel.rules import RulesAdmin
 from appliance.panel.views import call_view, task_view, ticket_detail_view, ticket_view
 from appliance.records.export import EXPORTS
 from appliance.records.queries import CallQuery, TaskQuery
-from appliance.records.stats import CallFilter, StatsQuery, local_moment, parse_flow_version
+from appliance.records.stats import CallFilter, FilterInvalid, StatsQuery, call_filter
 from appliance.records.store import RecordsStore
 from appliance.speech.asr.base import AsrEngine
 from appliance.telephony.ports import LinePort
@@ -113,17 +113,11 @@ class BoxPanel:
     def call_filter(self, *, since: datetime | None = None, until: datetime | None = None, task: int | None = None,
                     scenario: str | None = None, flow_version: str | None = None) -> CallFilter:
         """The calls a statistics or export request asks for; a time without an offset is the shop's clock."""
-        flow, version = None, None
-        if flow_version is not None:
-            try:
-                flow, version = parse_flow_version(flow_version)
-            except ValueError as exc:
-                raise QueryInvalid(str(exc), parameter="flow_version") from None
-        since = local_moment(since, self.zone) if since is not None else None
-        until = local_moment(until, self.zone) if until is not None else None
-        if since is not None and until is not None and until <= since:
-            raise QueryInvalid("must be later than since", parameter="until")
-        return CallFilter(since=since, until=until, task=task, scenario=scenario, flow=flow, flow_version=version)
+        try:
+            return call_filter(self.zone, since=since, until=until, task=task, scenario=scenario,
+                               flow_version=flow_version)
+        except FilterInvalid as exc:
+            raise QueryInvalid(exc.message, parameter=exc.parameter) from None
 
     def stats(self, *, group_by: str = "day", since: datetime | None = None, until: datetime | None = None,
               task: int | None = None, scenario: str | None = None,

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-__all__ = ["DURATION_EDGES_S", "GROUPINGS", "TURN_EDGES", "CallFilter", "StatsQuery", "local_moment",
-           "parse_flow_version", "stats"]
+__all__ = ["DURATION_EDGES_S", "GROUPINGS", "TURN_EDGES", "CallFilter", "FilterInvalid", "StatsQuery",
+           "call_filter", "local_moment", "parse_flow_version", "stats"]
 
 GROUPINGS = ("day", "hour", "task", "scenario", "flow_version")
 DURATION_EDGES_S = (15, 30, 60, 120, 300, 600)  # buckets [0, 15), [15, 30), ... [600, ...)
@@ -81,6 +81,32 @@ class CallFilter:
                 "scenario": self.scenario,
                 "flow_version": None if self.flow is None else
                 self.flow if self.flow_version is None else f"{self.flow}@{self.flow_version}"}
+
+
+class FilterInvalid(ValueError):
+    """A filter value that cannot be used; ``parameter`` names it."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(f"{parameter}: {message}")
+        self.parameter = parameter
+        self.message = message
+
+
+def call_filter(zone: tzinfo, *, since: datetime | None = None, until: datetime | None = None,
+                task: int | None = None, scenario: str | None = None, flow_version: str | None = None) -> CallFilter:
+    """The filter a request or a command asks for: times without an offset on the shop's clock (``zone``),
+    ``flow_version`` as :func:`parse_flow_version` reads it. Raises :class:`FilterInvalid`."""
+    flow, version = None, None
+    if flow_version is not None:
+        try:
+            flow, version = parse_flow_version(flow_version)
+        except ValueError as exc:
+            raise FilterInvalid("flow_version", str(exc)) from None
+    since = local_moment(since, zone) if since is not None else None
+    until = local_moment(until, zone) if until is not None else None
+    if since is not None and until is not None and until <= since:
+        raise FilterInvalid("until", "must be later than since")
+    return CallFilter(since=since, until=until, task=task, scenario=scenario, flow=flow, flow_version=version)
 
 
 @dataclass(frozen=True)
