@@ -65,7 +65,7 @@ def create_app(
         lockout_s=float(app.config["LOGIN_LOCKOUT_S"]),
     )
 
-    from web import api, flows, panel, qa, recordings, rules
+    from web import api, flows, panel, qa, recordings, rules, stats
     from web import helpdesks as helpdesk_routes
 
     app.register_blueprint(api.bp)
@@ -73,6 +73,7 @@ def create_app(
     app.register_blueprint(api.scrape)
     app.register_blueprint(rules.bp)
     app.register_blueprint(qa.bp)
+    app.register_blueprint(stats.bp)
     helpdesk_routes.install(app, helpdesks or HelpdesksConfig())
     app.register_blueprint(panel.bp)
     app.register_blueprint(flows.bp)

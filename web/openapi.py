@@ -10,6 +10,7 @@ from web.openapi_parts import JSON, body, error, ref, text
 from web.openapi_qa import QA_SCHEMAS, qa_paths
 from web.openapi_recordings import RECORDINGS_SCHEMAS, recordings_paths
 from web.openapi_rules import RULES_SCHEMAS, rules_paths
+from web.openapi_stats import STATS_SCHEMAS, stats_paths
 from web.openapi_sync import SYNC_SCHEMAS, sync_paths
 from web.openapi_tasks import TASK_SCHEMAS, task_paths
 
@@ -369,6 +370,7 @@ def openapi_document(version: str) -> dict[str, Any]:
             **sync_paths(read_security),
             **recordings_paths(read_security, _query, LIMIT),
             **qa_paths(read_security),
+            **stats_paths(read_security, _query),
             "/api/v1/openapi.json": {
                 "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}
             },
@@ -382,7 +384,8 @@ def openapi_document(version: str) -> dict[str, Any]:
                         "TicketRecord": TICKET_RECORD, "Outbox": OUTBOX, "OutboxItem": OUTBOX_ITEM,
                         "ZendeskTicket": ZENDESK_TICKET, "ZammadTicket": ZAMMAD_TICKET,
                         "FreshdeskTicket": FRESHDESK_TICKET, **TASK_SCHEMAS, **RULES_SCHEMAS,
-                        **SYNC_SCHEMAS, **RECORDINGS_SCHEMAS, **QA_SCHEMAS, "Reanalysis": REANALYSIS},
+                        **SYNC_SCHEMAS, **RECORDINGS_SCHEMAS, **QA_SCHEMAS, **STATS_SCHEMAS,
+                        "Reanalysis": REANALYSIS},
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "the configured API token"},
                 "session": {"type": "apiKey", "in": "cookie", "name": "callbox_session",

@@ -7,7 +7,7 @@ handed to :func:`web.create_app`. ``appliance.panel.service.BoxPanel`` is the re
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -190,6 +190,25 @@ class PanelService(Protocol):
                    limit: int = 100) -> list[dict[str, Any]]:
         """Call tasks, newest first: id, ticket_id, flow_id, state, attempts, max_attempts, next_attempt_at
         (None once the task has ended), last_outcome, created_at, updated_at."""
+        ...
+
+    # -- statistics and exports (appliance.records.stats, appliance.records.export) -----------
+
+    def stats(self, *, group_by: str = "day", since: datetime | None = None, until: datetime | None = None,
+              task: int | None = None, scenario: str | None = None,
+              flow_version: str | None = None) -> dict[str, Any]:
+        """Statistics of the ended calls (shaped as the OpenAPI ``Stats``): ``group_by`` day | hour | task |
+        scenario | flow_version; ``since`` inclusive, ``until`` exclusive, either without an offset meaning the
+        shop's clock; ``task`` a call task id; ``flow_version`` ``<flow>@<version>`` or ``<flow>``. Raises
+        ``appliance.errors.QueryInvalid(parameter=...)`` for a value that cannot be used."""
+        ...
+
+    def export_csv(self, kind: str, *, since: datetime | None = None, until: datetime | None = None,
+                   task: int | None = None, scenario: str | None = None,
+                   flow_version: str | None = None) -> Iterator[str]:
+        """``calls`` or ``turns`` as CSV text chunks (header first), the same filters as :meth:`stats`. The
+        parameters are checked before this returns (``QueryInvalid``); the rows are read as the chunks are
+        taken, a page at a time."""
         ...
 
     # -- call tasks (appliance.campaign.call_tasks) ---------------------------------

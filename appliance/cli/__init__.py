@@ -17,6 +17,7 @@ from appliance.cli import (
     demo,
     dnc,
     doctor,
+    export,
     flow,
     models,
     modem,
@@ -31,7 +32,8 @@ from appliance.cli import (
 )
 from appliance.errors import CallboxError
 
-GROUPS = (demo, serve, doctor, flow, rules, dnc, users, modem, call, sms, models, sim, tasks, sync, recordings)
+GROUPS = (demo, serve, doctor, flow, rules, dnc, users, modem, call, sms, models, sim, tasks, sync, recordings,
+          export)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,7 +4,7 @@ hands in. Nothing here starts a thread or opens a port."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -13,13 +13,16 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from appliance import __version__
 from appliance.campaign.call_tasks import CallTasks, TaskNotFound, TimerNotFound
-from appliance.errors import CallboxError
+from appliance.campaign.hours import box_zone
+from appliance.errors import CallboxError, QueryInvalid
 from appliance.panel.flows import FlowAdmin
 from appliance.panel.qa import QaAdmin
 from appliance.panel.recordings import RecordingsAdmin, query_phone
 from appliance.panel.rules import RulesAdmin
 from appliance.panel.views import call_view, task_view, ticket_detail_view, ticket_view
+from appliance.records.export import EXPORTS
 from appliance.records.queries import CallQuery, TaskQuery
+from appliance.records.stats import CallFilter, FilterInvalid, StatsQuery, call_filter
 from appliance.records.store import RecordsStore
 from appliance.speech.asr.base import AsrEngine
 from appliance.telephony.ports import LinePort
@@ -29,6 +32,8 @@ log = logging.getLogger(__name__)
 MAX_TICKET_CALLS = 500  # a ticket's calls in its read API answer (its caps keep it far below)
 
 Admit = Callable[[dict[str, Any], str], dict[str, Any]]  # (payload, webhook id) -> the webhook's answer
+
+EXPORT_KINDS = tuple(EXPORTS)  # calls, turns
 
 __all__ = ["BoxPanel"]
 
@@ -50,10 +55,11 @@ class BoxPanel:
         sync_targets: Mapping[str, bool] | None = None,
         metrics: Callable[[], tuple[bytes, str]] | None = None,
         recordings: RecordingsAdmin | None = None,
-        zone: tzinfo = UTC,
+        zone: tzinfo | None = None,
     ) -> None:
+        self.zone = zone or box_zone()  # the shop's: statistics' days and hours, and times given without an offset
         self._recordings = recordings  # browse, download, delete; the disk's room (appliance.panel.recordings)
-        self.qa = QaAdmin(records, zone=zone)  # QA tags, reviews, the review queue, tag counts (the shop's days)
+        self.qa = QaAdmin(records, zone=self.zone)  # QA tags, reviews, the review queue, tag counts (the shop's days)
         self.call_tasks = call_tasks
         self.sync_targets = dict(sync_targets or {})  # outbox target -> has somewhere to send to
         self._metrics = metrics  # a scrape (appliance.panel.metrics.BoxMetrics.exposition)
@@ -108,6 +114,34 @@ class BoxPanel:
                    limit: int = 100) -> list[dict[str, Any]]:
         query = TaskQuery(state=state, ticket_id=ticket, before=before, limit=limit)
         return [task_view(t) for t in self.records.find_tasks(query)]
+
+    # -- statistics and exports (appliance.records.stats, appliance.records.export) -------
+    def call_filter(self, *, since: datetime | None = None, until: datetime | None = None, task: int | None = None,
+                    scenario: str | None = None, flow_version: str | None = None) -> CallFilter:
+        """The calls a statistics or export request asks for; a time without an offset is the shop's clock."""
+        try:
+            return call_filter(self.zone, since=since, until=until, task=task, scenario=scenario,
+                               flow_version=flow_version)
+        except FilterInvalid as exc:
+            raise QueryInvalid(exc.message, parameter=exc.parameter) from None
+
+    def stats(self, *, group_by: str = "day", since: datetime | None = None, until: datetime | None = None,
+              task: int | None = None, scenario: str | None = None,
+              flow_version: str | None = None) -> dict[str, Any]:
+        calls = self.call_filter(since=since, until=until, task=task, scenario=scenario, flow_version=flow_version)
+        try:
+            query = StatsQuery(group_by=group_by, calls=calls)
+        except ValueError as exc:
+            raise QueryInvalid(str(exc), parameter="group_by") from None
+        return self.records.stats(query, self.zone)
+
+    def export_csv(self, kind: str, *, since: datetime | None = None, until: datetime | None = None,
+                   task: int | None = None, scenario: str | None = None,
+                   flow_version: str | None = None) -> Iterator[str]:
+        if kind not in EXPORT_KINDS:
+            raise QueryInvalid(f"must be one of {', '.join(EXPORT_KINDS)}", parameter="kind")
+        calls = self.call_filter(since=since, until=until, task=task, scenario=scenario, flow_version=flow_version)
+        return self.records.export_csv(kind, calls)
 
     # -- call tasks ----------------------------------------------------------------
     def _tasks(self) -> CallTasks:

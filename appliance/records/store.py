@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +22,15 @@ from appliance.records.conclusion import (
 )
 from appliance.records.db import Database
 from appliance.records.dnc import DoNotCall
+from appliance.records.export import EXPORTS
 from appliance.records.history import VOICEMAIL_DISPOSITION, PhoneHistory, phone_history
 from appliance.records.line_use import ONE_CALL_PER_NUMBER, calls_started_since, last_call_ended
 from appliance.records.outbox import Outbox, enqueue
 from appliance.records.phones import normalise_stored_phones
 from appliance.records.qa import QaRecords
 from appliance.records.queries import CallQuery, TaskQuery, find_calls, find_tasks, one_call, tasks_of
+from appliance.records.stats import CallFilter, StatsQuery
+from appliance.records.stats import stats as call_stats
 from appliance.records.ticket import Ticket, ticket_from_row
 from appliance.records.ticket_change import KnownTicket, TicketChange, known_ticket, write_change
 
@@ -317,6 +320,14 @@ class RecordsStore:
 
     def call(self, call_id: int) -> dict[str, Any] | None:
         return self.db.read(lambda c: one_call(c, call_id))
+
+    def stats(self, query: StatsQuery, zone: tzinfo) -> dict[str, Any]:
+        """Statistics of the ended calls (appliance.records.stats); days and hours in ``zone``."""
+        return self.db.read(lambda c: call_stats(c, query, zone))
+
+    def export_csv(self, kind: str, calls: CallFilter) -> Iterator[str]:
+        """``calls`` or ``turns`` as CSV text chunks, streamed a page at a time (appliance.records.export)."""
+        return EXPORTS[kind](self.db.read, calls)
 
     def find_tasks(self, query: TaskQuery) -> list[dict[str, Any]]:
         return self.db.read(lambda c: find_tasks(c, query))

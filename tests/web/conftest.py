@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -184,6 +185,12 @@ class InMemoryPanelService:
 
     def list_tickets(self, *, limit: int = 100) -> list[dict[str, Any]]:
         return list(self.tickets.values())[:limit]
+
+    # statistics and CSV exports: the box's own code over the real store, on the shop's clock in Berlin
+    zone = ZoneInfo("Europe/Berlin")
+    call_filter = BoxPanel.call_filter
+    stats = BoxPanel.stats
+    export_csv = BoxPanel.export_csv
 
     # call tasks: the box's own code over the real store
     _tasks = BoxPanel._tasks
