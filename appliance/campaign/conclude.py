@@ -104,8 +104,11 @@ def conclude(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datetime
 
 def facts_of(result: AttemptResult) -> CallFacts:
     """What QA reads of an attempt."""
+    silence = result.longest_silence_ms  # from the no-input turns: a lower bound
+    if result.talk is not None:  # measured on the recording: the longest stretch where neither side spoke
+        silence = max(silence or 0, result.talk.longest_silence_ms)
     return CallFacts(result.turns, result.outcome.value, result.disposition, result.flow_ended,
-                     result.longest_silence_ms, result.ended_by)
+                     silence, result.ended_by)
 
 
 def no_call_after(ticket: Ticket, conclusion: Conclusion) -> Conclusion:

@@ -16,6 +16,7 @@ from appliance.config import QaConfig, RetryConfig
 from appliance.records.conclusion import Turn
 from appliance.records.qa import AUTO_TAGS, SEVERITY
 from appliance.records.store import TaskRow, Ticket
+from appliance.records.talk import TalkTally
 from web.openapi_qa import AUTO_TAGS as DOCUMENTED_TAGS
 
 QA = QaConfig()
@@ -214,3 +215,18 @@ def test_calls_without_a_conversation_get_no_tags() -> None:
                    AttemptResult(Outcome.MACHINE, answered=True, turns=(message,), screen_why="a beep")):
         ended = conclude(TICKET, TASK, result, datetime.now(UTC), call_id=7, retry=RetryConfig())
         assert ended.call is not None and ended.call.tags == ()
+
+
+def test_long_silence_reads_the_recordings_measure_when_it_is_longer() -> None:
+    """The no-input turns give a lower bound; dead air the recording measured (neither side spoke) counts too."""
+    turns = (bot(), said("yes", "confirm"), bot("Thank you, goodbye.", "bye", event="hangup"))
+    quiet_line = AttemptResult(Outcome.COMPLETED, answered=True, turns=turns, flow_ended=True, longest_silence_ms=0,
+                               talk=TalkTally(customer_talk_ms=900, bot_talk_ms=4000, longest_silence_ms=9000))
+    ended = conclude(TICKET, TASK, quiet_line, datetime.now(UTC), call_id=7, retry=RetryConfig())
+    assert ended.call is not None
+    assert [(name, reason) for name, reason in ended.call.tags] == \
+        [("long_silence", "the customer was silent for 9.0 s >= 6 s")]
+    brisk = dataclasses.replace(quiet_line, talk=TalkTally(customer_talk_ms=900, bot_talk_ms=4000,
+                                                           longest_silence_ms=1200))
+    brisk_end = conclude(TICKET, TASK, brisk, datetime.now(UTC), call_id=7, retry=RetryConfig())
+    assert brisk_end.call is not None and brisk_end.call.tags == ()

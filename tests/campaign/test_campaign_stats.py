@@ -14,8 +14,8 @@ import pytest
 from stats_seed import BERLIN, CALLS, seed_calls
 
 from appliance.records.db import MIGRATIONS
-from appliance.records.figures import add_call_figures
 from appliance.records.export import CALL_COLUMNS, TURN_COLUMNS
+from appliance.records.figures import add_call_figures
 from appliance.records.stats import GROUPINGS, CallFilter, StatsQuery, _offsets, parse_flow_version
 from appliance.records.store import RecordsStore
 from web.openapi_stats import STATS_GROUPINGS
@@ -161,7 +161,8 @@ def test_each_call_keeps_its_figures(seeded: tuple[RecordsStore, dict[str, int]]
 
 
 def test_the_migration_backfills_calls_recorded_before(tmp_path: Path) -> None:
-    """A database at the schema before the figures' migration, with a finished call: after migrating, its row has what its times and turns tell."""
+    """A database at the schema before the figures' migration, with a finished call: after migrating, its row has
+    what its times and turns tell."""
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path, isolation_level=None)
     before = MIGRATIONS.index(add_call_figures)  # the schema just before the figures' migration
