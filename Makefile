@@ -9,7 +9,7 @@ APT_RUNTIME := python3-venv python3-dev libasound2-dev
 APT_TEST := chromium espeak-ng sox mosquitto
 SUDO_HINT = printf 'Missing system packages. Run as root:\n  apt-get install -y %s\n' "$(1)"
 
-.PHONY: venv demo test lint bench clean sysdeps sysdeps-test
+.PHONY: venv demo test lint bench clean sysdeps sysdeps-test i18n
 
 sysdeps:
 	@if ! $(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1 || ! test -e /usr/include/alsa/asoundlib.h; then \
@@ -50,6 +50,13 @@ bench: sysdeps-test $(VENV)/.installed-test
 	$(PY) bench/turn_latency.py --lines 1 --json
 	$(PY) bench/turn_latency.py --lines 8 --json
 	$(PY) bench/asr_accuracy.py --json
+
+# The panel's message catalogues (web/translations): extract the strings from web/, merge them into each language's
+# .po (translate the new ones there), compile the .mo files the box reads. Both are committed.
+i18n: $(VENV)/.installed
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -o web/translations/messages.pot --no-location --sort-output .
+	$(VENV)/bin/pybabel update -i web/translations/messages.pot -d web/translations --no-fuzzy-matching --ignore-obsolete
+	$(VENV)/bin/pybabel compile -d web/translations --statistics
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

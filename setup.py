@@ -13,7 +13,8 @@ setup(
     include_package_data=True,
     package_data={
         "appliance": ["flows/*.json", "dialog/flow/flow.schema.json", "py.typed"],
-        "web": ["templates/*.html", "static/*"],
+        "web": ["templates/*.html", "static/*", "static/vendor/*", "static/vendor/*/*",
+                "translations/*/LC_MESSAGES/*"],
     },
     data_files=[("share/callbox/modems", sorted(str(p) for p in Path("firmware-config/modems").glob("*.toml")))],
     install_requires=[
@@ -22,6 +23,7 @@ setup(
         "vosk>=0.3.45",
         "piper-tts>=1.2",
         "flask>=3.0",
+        "flask-babel>=4.0",  # the panel in English and Simplified Chinese (web/i18n.py, web/translations)
         "tinydb>=4.8",
         "waitress>=3.0",
         "standardwebhooks>=1.0",

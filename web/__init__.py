@@ -65,9 +65,12 @@ def create_app(
         lockout_s=float(app.config["LOGIN_LOCKOUT_S"]),
     )
 
-    from web import api, flows, panel, qa, recordings, rules, stats
+    from web import api, flows, i18n, panel, qa, recordings, rules, stats
     from web import helpdesks as helpdesk_routes
+    from web.nav import nav_items
 
+    i18n.install(app)
+    app.jinja_env.globals["nav_items"] = nav_items
     app.register_blueprint(api.bp)
     app.register_blueprint(recordings.bp)
     app.register_blueprint(api.scrape)

@@ -19,6 +19,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from appliance.campaign.attempt import IN_FLIGHT_TONES, RETRY_TABLE, TICKET_TONES
@@ -133,18 +134,18 @@ def login() -> BaseResponse | tuple[str, int] | str:
     if not csrf_ok():
         log.warning("login from %s without a valid CSRF token", _client())
         return render_template(
-            "login.html", next_url=next_url, error="Your session expired. Please try again."
+            "login.html", next_url=next_url, error=_("Your session expired. Please try again.")
         ), 400
     wait = throttle().retry_after(_client())
     if wait > 0:
-        message = f"Too many failed attempts. Try again in {int(wait) + 1} seconds."
+        message = _("Too many failed attempts. Try again in %(seconds)d seconds.", seconds=int(wait) + 1)
         return render_template("login.html", next_url=next_url, error=message), 429
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     if not (username and password and service().verify_login(username, password)):
         throttle().failed(_client())
         log.warning("failed login for %r from %s", username[:64], _client())
-        return render_template("login.html", next_url=next_url, error="Wrong username or password."), 401
+        return render_template("login.html", next_url=next_url, error=_("Wrong username or password.")), 401
     throttle().succeeded(_client())
     session.clear()
     session[SESSION_USER] = username
@@ -156,8 +157,8 @@ def login() -> BaseResponse | tuple[str, int] | str:
 @bp.post("/logout")
 def logout() -> BaseResponse | tuple[str, int]:
     if not csrf_ok():
-        return render_template("error.html", code=400, title="Bad request",
-                               message="The form was stale. Please try again."), 400
+        return render_template("error.html", code=400, title=_("Bad request"),
+                               message=_("The form was stale. Please try again.")), 400
     session.clear()
     return redirect(url_for("panel.login"))
 
@@ -196,8 +197,8 @@ def tickets() -> str:
 def remove_do_not_call() -> BaseResponse | tuple[str, int]:
     """An admin takes a number off the do-not-call list (it may be called again)."""
     if not csrf_ok():
-        return render_template("error.html", code=400, title="Bad request",
-                               message="The form was stale. Please try again."), 400
+        return render_template("error.html", code=400, title=_("Bad request"),
+                               message=_("The form was stale. Please try again.")), 400
     phone = request.form.get("phone", "")
     if not service().remove_do_not_call(phone):
         return render_template("error.html", code=404, title="Not on the list",

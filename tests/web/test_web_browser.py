@@ -64,7 +64,7 @@ def test_panel_in_a_real_browser(browser: Browser, server_url: str, creds, tmp_p
     user, password = creds
     page.fill("#username", user)
     page.fill("#password", password)
-    page.click("button[type=submit]")
+    page.click("form.form button[type=submit]")
     page.wait_for_url(server_url + "/calls")
 
     customer_turn = page.locator(".turn-customer .says").first
@@ -120,7 +120,7 @@ def test_panel_fits_a_phone_screen(browser: Browser, server_url: str, creds, ser
     user, password = creds
     page.fill("#username", user)
     page.fill("#password", password)
-    page.click("button[type=submit]")
+    page.click("form.form button[type=submit]")
     page.wait_for_url(server_url + "/calls")
     for path in ("/calls", "/tickets"):
         page.goto(server_url + path)
@@ -151,7 +151,7 @@ def test_flows_in_a_real_browser(browser: Browser, server_url: str, creds, tmp_p
     user, password = creds
     page.fill("#username", user)
     page.fill("#password", password)
-    page.click("button[type=submit]")
+    page.click("form.form button[type=submit]")
     page.wait_for_url(server_url + "/flows")
     page.set_input_files("#flow-file", str(example))
     page.click("text=Check and publish")
