@@ -30,6 +30,7 @@ from appliance.panel.metrics import BoxMetrics
 from appliance.panel.recordings import RecordingsAdmin
 from appliance.panel.rules import RulesAdmin
 from appliance.panel.service import BoxPanel
+from appliance.panel.setup import SetupAdmin, Target
 from appliance.records.config_store import ConfigStore
 from appliance.records.queries import CallQuery
 from appliance.records.retention import PruneThread, Retention, RetentionPolicy
@@ -168,9 +169,22 @@ class Callbox:
                                                phone_region=config.shop.region),
                               metrics=self.metrics.exposition,
                               recordings=RecordingsAdmin(self.retention, phone_region=config.shop.region),
-                              zone=shop_zone)
+                              zone=shop_zone, setup=self._setup_admin(config))
         self._started = False
         self._lock = threading.Lock()
+
+    def _setup_admin(self, config: Config) -> SetupAdmin:
+        """The Setup page's side of the box: the shop's answers, the webhooks and the targets it tests."""
+        targets = []
+        if config.web.callback_url:
+            targets.append(Target("callback", config.web.callback_url, self.webhook_secret))
+        if config.upstream.enabled:
+            targets.append(Target("upstream", config.upstream.url, config.upstream.secret))
+        return SetupAdmin(configs=self.configs, shop={"name": self.shop_name, "time_zone": config.shop.time_zone,
+                                                      "preset": config.calling.preset},
+                          webhook_secret=self.webhook_secret, helpdesks=config.helpdesks, targets=targets,
+                          admit=self.admit_ticket,
+                          rules=RulesAdmin(self.configs, shop_name=self.shop_name, phone_region=config.shop.region))
 
     # -- tickets in ----------------------------------------------------------------
     def admit_ticket(self, payload: dict[str, Any], webhook_id: str) -> dict[str, Any]:

@@ -127,3 +127,14 @@ class TagInvalid(CallboxError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class AccessInvalid(CallboxError):
+    """A change to the panel's users or API tokens was refused (a name taken, a short password, the last admin);
+    ``code`` says which, so the panel can say it in the reader's language; ``field`` names the form field."""
+
+    def __init__(self, message: str, *, code: str, field: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
+        self.message = message

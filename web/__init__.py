@@ -16,7 +16,7 @@ from standardwebhooks.webhooks import Webhook
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from appliance.config import HelpdesksConfig
-from web.auth import LoginThrottle
+from web.auth import LoginThrottle, guard
 from web.service import PanelService
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def create_app(
         lockout_s=float(app.config["LOGIN_LOCKOUT_S"]),
     )
 
-    from web import api, flows, i18n, panel, qa, recordings, rules, stats
+    from web import access, api, flows, i18n, panel, qa, recordings, rules, stats
     from web import helpdesks as helpdesk_routes
     from web.nav import nav_items
 
@@ -80,6 +80,8 @@ def create_app(
     helpdesk_routes.install(app, helpdesks or HelpdesksConfig())
     app.register_blueprint(panel.bp)
     app.register_blueprint(flows.bp)
+    access.install(app)  # first-run setup, users and API tokens, the audit log
+    app.before_request(guard)  # sign-in, CSRF and role for every route (web.auth)
     app.add_url_rule("/healthz", "healthz", healthz)
     app.register_error_handler(Exception, handle_error)
     app.after_request(add_security_headers)

@@ -1,4 +1,13 @@
-"""Who may see what: the panel login session, CSRF tokens, a login throttle, API tokens."""
+"""Who may see what: the panel login session with its role, CSRF tokens, a login throttle, API tokens, and the
+one check every request passes (:func:`guard`, installed by ``create_app``).
+
+The guard is central so that a page added later is covered without remembering a decorator: every endpoint needs a
+signed-in user or a bearer token except the few in ``PUBLIC`` (and the signed webhooks in ``SIGNED``, which prove
+themselves); every POST/PUT/PATCH/DELETE from a browser session needs its CSRF token (the form's ``csrf_token`` or
+an ``X-CSRF-Token`` header; a bearer token needs none: a browser never adds it by itself). A reviewer reads
+everything, but changes only what ``REVIEWER_CHANGES`` lists, and never opens a view marked
+``role_required("admin")``. While no user exists, every page leads to the first-run setup.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +19,25 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from flask import current_app, jsonify, redirect, request, session, url_for
+from flask import current_app, g, jsonify, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 
 SESSION_USER = "user"
+SESSION_ROLE = "role"
 SESSION_CSRF = "csrf"
+ROLES = ("admin", "reviewer")
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Endpoints anyone may reach: the login form, the first-run setup (only while no user exists: see SETUP), the health
+# check, static files and the language switch. Their POSTs still need the session's CSRF token.
+PUBLIC = frozenset({"panel.login", "healthz", "static", "i18n.switch_language"})
+SETUP = frozenset({"setup.index"})  # public while the box has no user, then an admin's page
+# The signed webhooks: a helpdesk proves itself with the signature, has no session and sends no CSRF token.
+SIGNED = frozenset({"api.submit_ticket", "helpdesks.receive_zendesk", "helpdesks.receive_freshdesk",
+                    "helpdesks.receive_zammad"})
+# What a reviewer may change: tag calls, mark them reviewed, sign out, switch the language.
+REVIEWER_CHANGES = frozenset({"qa.add_tag", "qa.remove_tag", "qa.mark_reviewed", "panel.logout",
+                              "i18n.switch_language"})
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -104,13 +128,146 @@ def login_required(view: F) -> F:
     return cast(F, wrapped)
 
 
-def bearer_ok() -> bool:
-    token = current_app.config.get("API_TOKEN")
-    if not token:
-        return False
+def _bearer() -> str:
     header = request.headers.get("Authorization", "")
-    scheme, _, given = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), str(token).encode())
+    scheme, _sep, given = header.partition(" ")
+    return given.strip() if scheme.lower() == "bearer" else ""
+
+
+def bearer_ok() -> bool:
+    """``Authorization: Bearer`` with ``CALLBOX_API_TOKEN`` or a token made on the Users page (once per request)."""
+    if "callbox_bearer" in g:
+        return bool(g.callbox_bearer)
+    given = _bearer()
+    ok = False
+    if given:
+        token = current_app.config.get("API_TOKEN")
+        if token and hmac.compare_digest(given.encode(), str(token).encode()):
+            ok = True
+        else:
+            ok = current_app.extensions["callbox_service"].access.token(given) is not None
+    g.callbox_bearer = ok
+    return ok
+
+
+def current_role() -> str | None:
+    """``admin`` or ``reviewer`` for a signed-in user, ``admin`` for a bearer token, else None."""
+    if bearer_ok():
+        return "admin"
+    role = session.get(SESSION_ROLE) if logged_in() else None
+    return role if role in ROLES else None
+
+
+def role_required(role: str) -> Callable[[F], F]:
+    """Mark a view for ``role`` (``admin``): the guard answers 403 to anyone else (and a test of the URL map reads
+    the mark). The check itself is also made here, so the view is safe even without the guard."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}")
+
+    def mark(view: F) -> F:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if role == "admin" and current_role() != "admin":
+                return forbidden()
+            return view(*args, **kwargs)
+
+        wrapped.required_role = role  # type: ignore[attr-defined]
+        return cast(F, wrapped)
+
+    return mark
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/metrics"
+
+
+def unauthorized() -> ResponseReturnValue:
+    if _wants_json():
+        response = jsonify(error="unauthorized", message="log in or send a valid bearer token")
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Bearer realm="callbox"'
+        return response
+    return redirect(url_for("panel.login", next=request.full_path.rstrip("?")))
+
+
+def forbidden() -> ResponseReturnValue:
+    if _wants_json():
+        return jsonify(error="forbidden", message="a reviewer may read and tag calls, not change this"), 403
+    return render_template("error.html", code=403, title=_("Not allowed"),
+                           message=_("Your account is a reviewer's: it can read, listen and tag calls, "
+                                     "but not change this.")), 403
+
+
+def stale_form() -> ResponseReturnValue:
+    if _wants_json():
+        response = jsonify(error="unauthorized",
+                           message="send a valid bearer token (or log in and send X-CSRF-Token)")
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Bearer realm="callbox"'
+        return response
+    return render_template("error.html", code=400, title=_("Bad request"),
+                           message=_("The form was stale. Please try again.")), 400
+
+
+def csrf_sent_ok() -> bool:
+    """The session's CSRF token came with the request, as a form field or an ``X-CSRF-Token`` header."""
+    expected = session.get(SESSION_CSRF)
+    given = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
+    return isinstance(expected, str) and bool(expected) and hmac.compare_digest(expected, given)
+
+
+def setup_pending() -> bool:
+    """No user yet; once one exists this is remembered (the last admin can never be deleted)."""
+    if current_app.extensions.get("callbox_set_up"):
+        return False
+    pending = bool(current_app.extensions["callbox_service"].access.needs_setup())
+    if not pending:
+        current_app.extensions["callbox_set_up"] = True
+    return pending
+
+
+def _load_user() -> None:
+    """The signed-in user's role as stored now: a role changed or a user deleted takes effect on the next
+    request, not at the next sign-in."""
+    name = session.get(SESSION_USER)
+    if not isinstance(name, str):
+        return
+    user = current_app.extensions["callbox_service"].access.user(name)
+    if user is None:
+        session.pop(SESSION_USER, None)
+        session.pop(SESSION_ROLE, None)
+        return
+    if session.get(SESSION_ROLE) != user["role"]:
+        session[SESSION_ROLE] = user["role"]
+
+
+def guard() -> ResponseReturnValue | None:
+    """Every request: sign-in, CSRF and role, by the rules in this module's docstring."""
+    endpoint = request.endpoint
+    if endpoint is None or endpoint in SIGNED or endpoint == "static":
+        return None  # 404/405 answer by themselves; webhooks check their signature
+    view = current_app.view_functions.get(endpoint)
+    pending = setup_pending()
+    if pending and endpoint not in SETUP and endpoint not in PUBLIC - {"panel.login"} and not _wants_json():
+        return redirect(url_for("setup.index"))
+    _load_user()
+    public = endpoint in PUBLIC or (pending and endpoint in SETUP)
+    if not public and not (logged_in() or bearer_ok()):
+        return unauthorized()
+    if request.method in STATE_CHANGING and not bearer_ok() and not csrf_sent_ok():
+        log_stale()
+        return stale_form()
+    if public or current_role() == "admin":
+        return None
+    needs_admin = getattr(view, "required_role", None) == "admin" and endpoint not in REVIEWER_CHANGES
+    if needs_admin or (request.method in STATE_CHANGING and endpoint not in REVIEWER_CHANGES):
+        return forbidden()
+    return None
+
+
+def log_stale() -> None:
+    current_app.logger.warning("%s %s without a valid CSRF token from %s", request.method, request.path,
+                               request.remote_addr)
 
 
 def api_auth_required(view: F) -> F:
@@ -129,8 +286,9 @@ def api_auth_required(view: F) -> F:
 
 
 def admin_required(view: F) -> F:
-    """Admin API (changes): ``Authorization: Bearer <API_TOKEN>``, or a panel login session that sends its CSRF
-    token in ``X-CSRF-Token`` (a bearer token needs none: a browser never adds it by itself)."""
+    """Admin API (changes): a bearer token, or an admin's panel session that sends its CSRF token in
+    ``X-CSRF-Token`` (a bearer token needs none: a browser never adds it by itself). A reviewer's session gets 403,
+    except on the routes in ``REVIEWER_CHANGES`` (tagging calls, marking them reviewed)."""
 
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -139,11 +297,14 @@ def admin_required(view: F) -> F:
         expected = session.get(SESSION_CSRF)
         given = request.headers.get("X-CSRF-Token", "")
         if logged_in() and isinstance(expected, str) and expected and hmac.compare_digest(expected, given):
-            return view(*args, **kwargs)
+            if current_role() == "admin" or request.endpoint in REVIEWER_CHANGES:
+                return view(*args, **kwargs)
+            return forbidden()
         response = jsonify(error="unauthorized",
                            message="send a valid bearer token (or log in and send X-CSRF-Token)")
         response.status_code = 401
         response.headers["WWW-Authenticate"] = 'Bearer realm="callbox"'
         return response
 
+    wrapped.required_role = "admin"  # type: ignore[attr-defined]
     return cast(F, wrapped)

@@ -7,11 +7,11 @@ switch), the one a visitor picked before signing in, then the browser's ``Accept
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, redirect, request, session, url_for
+from flask import Blueprint, Flask, abort, current_app, redirect, request, session, url_for
 from flask_babel import Babel, get_locale
 from werkzeug.wrappers import Response as BaseResponse
 
-from web.auth import csrf_ok
+from web.auth import SESSION_USER, csrf_ok
 
 LANGUAGES: dict[str, str] = {"en": "English", "zh": "中文"}  # code -> its own name, as the switcher shows it
 HTML_LANG = {"en": "en", "zh": "zh-Hans"}
@@ -41,6 +41,9 @@ def switch_language() -> BaseResponse:
     if code not in LANGUAGES:
         abort(400, description=f"unknown language {code!r}; one of {', '.join(LANGUAGES)}")
     session[SESSION_LANG] = code
+    user = session.get(SESSION_USER)
+    if isinstance(user, str):  # a signed-in user's choice is theirs: it comes back at their next sign-in
+        current_app.extensions["callbox_service"].access.set_language(user, code)
     back = request.form.get("next", "")
     if not back.startswith("/") or back.startswith("//"):
         back = url_for("panel.index")

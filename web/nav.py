@@ -28,6 +28,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("stats", "stats_page.index", _l("Statistics")),
     NavItem("modems", "modems_page.index", _l("Modems")),
     NavItem("settings", "settings_page.index", _l("Settings"), role="admin"),
+    NavItem("users", "users_page.index", _l("Users"), role="admin"),
 )
 
 

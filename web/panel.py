@@ -23,7 +23,8 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from appliance.campaign.attempt import IN_FLIGHT_TONES, RETRY_TABLE, TICKET_TONES
-from web.auth import SESSION_USER, csrf_ok, csrf_token, login_required, throttle
+from web.auth import SESSION_ROLE, SESSION_USER, csrf_ok, csrf_token, login_required, throttle
+from web.i18n import SESSION_LANG
 from web.service import PanelService
 
 log = logging.getLogger(__name__)
@@ -142,13 +143,18 @@ def login() -> BaseResponse | tuple[str, int] | str:
         return render_template("login.html", next_url=next_url, error=message), 429
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
-    if not (username and password and service().verify_login(username, password)):
+    user = service().access.verify(username, password) if username and password else None
+    if user is None:
         throttle().failed(_client())
         log.warning("failed login for %r from %s", username[:64], _client())
         return render_template("login.html", next_url=next_url, error=_("Wrong username or password.")), 401
     throttle().succeeded(_client())
+    lang = user.get("lang") or session.get(SESSION_LANG)  # the user's own language, else the one picked here
     session.clear()
     session[SESSION_USER] = username
+    session[SESSION_ROLE] = user["role"]
+    if lang:
+        session[SESSION_LANG] = lang
     csrf_token()  # fresh token for the logged-in session
     log.info("%s logged in from %s", username, _client())
     return redirect(next_url)

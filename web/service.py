@@ -134,8 +134,118 @@ class QaService(Protocol):
         ...
 
 
+class AccessService(Protocol):
+    """Users with a role (``admin`` | ``reviewer``) and a language, API tokens, the audit log
+    (``appliance.panel.access.AccessAdmin`` is the real one). Refusals raise ``appliance.errors.AccessInvalid``
+    (``.code``, ``.field``) and change nothing."""
+
+    def needs_setup(self) -> bool:
+        """True while no user exists (the first visit makes the admin)."""
+        ...
+
+    def verify(self, username: str, password: str) -> dict[str, Any] | None:
+        """``{username, role, lang, created_at}`` when the password is right, else None."""
+        ...
+
+    def user(self, username: str) -> dict[str, Any] | None:
+        """``{username, role, lang, created_at}``, or None."""
+        ...
+
+    def users(self) -> list[dict[str, Any]]:
+        """Every user as :meth:`user`, admins first."""
+        ...
+
+    def create_first_admin(self, username: str, password: str, repeat: str) -> dict[str, Any]:
+        """The first-run admin; ``AccessInvalid(code="setup_done")`` once any user exists."""
+        ...
+
+    def create_user(self, username: str, password: str, role: str) -> dict[str, Any]:
+        ...
+
+    def set_role(self, username: str, role: str) -> tuple[str, str]:
+        """(before, after); never leaves the box without an admin (``last_admin``)."""
+        ...
+
+    def reset_password(self, username: str, password: str) -> None:
+        ...
+
+    def delete_user(self, username: str) -> dict[str, Any]:
+        """The user as it was; never the last admin."""
+        ...
+
+    def set_language(self, username: str, lang: str | None) -> None:
+        ...
+
+    def tokens(self) -> list[dict[str, Any]]:
+        """API tokens newest first: ``{id, name, created_by, created_at, last_used_at}`` (never the token)."""
+        ...
+
+    def create_token(self, name: str, created_by: str) -> tuple[dict[str, Any], str]:
+        """(the stored token as in :meth:`tokens`, the bearer token itself: shown once, only its hash is kept)."""
+        ...
+
+    def revoke_token(self, token_id: int) -> dict[str, Any] | None:
+        """The revoked token as it was, or None when unknown."""
+        ...
+
+    def token(self, token: str) -> dict[str, Any] | None:
+        """The stored token a bearer token is (its use noted), or None."""
+        ...
+
+    def audit_page(self, *, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        """The audit log newest first: ``{items: [{id, at, who, what, before, after}], total, limit, offset}``."""
+        ...
+
+
+class SetupService(Protocol):
+    """The Setup page (``appliance.panel.setup.SetupAdmin`` is the real one)."""
+
+    def presets(self) -> list[str]:
+        """The calling presets by country (README "Calling hours and compliance")."""
+        ...
+
+    def shop(self) -> dict[str, str]:
+        """``{name, time_zone, preset}``."""
+        ...
+
+    def save_shop(self, *, name: str, time_zone: str, preset: str) -> tuple[dict[str, str], dict[str, str]]:
+        """(before, after); ``AccessInvalid`` (``.field``) for a value it cannot use."""
+        ...
+
+    def webhooks(self) -> list[dict[str, Any]]:
+        """``[{helpdesk, path, secret, how}]``: native first; ``secret`` "" when that helpdesk is not connected."""
+        ...
+
+    def test_ticket(self) -> dict[str, Any]:
+        """A ticket no rule calls, through the box's own intake: ``{sent, ticket, decision, reason}``."""
+        ...
+
+    def target_list(self) -> list[dict[str, str]]:
+        """Where the box sends to: ``[{name: "callback"|"upstream", url}]``."""
+        ...
+
+    def test_target(self, name: str) -> dict[str, Any]:
+        """A signed test message: ``{name, url, result, status, ms}``, ``result`` ``ok`` | ``refused_signature`` |
+        ``http_error`` | ``refused`` | ``timeout`` | ``unknown_host`` | ``error``."""
+        ...
+
+
 class PanelService(Protocol):
     webhook_secret: str  # Standard Webhooks secret, "whsec_<base64>"
+
+    @property
+    def access(self) -> AccessService:
+        """Users, roles, API tokens and the audit log."""
+        ...
+
+    @property
+    def setup(self) -> SetupService:
+        """The Setup page's side of the box."""
+        ...
+
+    def audit_change(self, user: str, what: str, before: Any, after: Any) -> None:
+        """Store one audit log entry (``web.audit.record_change``)."""
+        ...
 
     @property
     def qa(self) -> QaService:

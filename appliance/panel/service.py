@@ -9,16 +9,16 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from werkzeug.security import check_password_hash, generate_password_hash
-
 from appliance import __version__
 from appliance.campaign.call_tasks import CallTasks, TaskNotFound, TimerNotFound
 from appliance.campaign.hours import box_zone
 from appliance.errors import CallboxError, QueryInvalid
+from appliance.panel.access import AccessAdmin
 from appliance.panel.flows import FlowAdmin
 from appliance.panel.qa import QaAdmin
 from appliance.panel.recordings import RecordingsAdmin, query_phone
 from appliance.panel.rules import RulesAdmin
+from appliance.panel.setup import SetupAdmin
 from appliance.panel.views import call_view, task_view, ticket_detail_view, ticket_view
 from appliance.records.export import EXPORTS
 from appliance.records.queries import CallQuery, TaskQuery
@@ -56,6 +56,7 @@ class BoxPanel:
         metrics: Callable[[], tuple[bytes, str]] | None = None,
         recordings: RecordingsAdmin | None = None,
         zone: tzinfo | None = None,
+        setup: SetupAdmin | None = None,
     ) -> None:
         self.zone = zone or box_zone()  # the shop's: statistics' days and hours, and times given without an offset
         self._recordings = recordings  # browse, download, delete; the disk's room (appliance.panel.recordings)
@@ -72,6 +73,10 @@ class BoxPanel:
         self.recogniser = recogniser
         self.phone_region = phone_region  # the shop's country: reads a national number in a query
         self.line_notes = line_notes or dict  # line name -> why a ready line takes no calls (its daily cap)
+        self.access = AccessAdmin(records.accounts)  # users and roles, API tokens, the audit log
+        # the Setup page: the shop, where tickets come in, where the box sends to
+        self.setup = setup or SetupAdmin(configs=flows.configs, shop={}, webhook_secret=webhook_secret,
+                                         helpdesks=None, targets=[], admit=admit, rules=self.rules)
 
     # -- tickets in --------------------------------------------------------------
     def submit_ticket(self, payload: dict[str, Any], *, webhook_id: str) -> dict[str, Any]:
@@ -194,14 +199,14 @@ class BoxPanel:
 
     # -- users -------------------------------------------------------------------
     def verify_login(self, username: str, password: str) -> bool:
-        stored = self.records.password_hash(username)
-        if stored is None:
-            check_password_hash(generate_password_hash("x"), password)  # same time either way
-            return False
-        return check_password_hash(stored, password)
+        return self.access.verify(username, password) is not None
 
-    def set_password(self, username: str, password: str) -> None:
-        self.records.set_user(username, generate_password_hash(password))
+    def set_password(self, username: str, password: str, role: str | None = None) -> None:
+        self.access.set_password(username, password, role)
+
+    def audit_change(self, user: str, what: str, before: Any, after: Any) -> None:
+        """One entry of the audit log (``web.audit.record_change``): who, what, before -> after."""
+        self.access.audit(user, what, before, after)
 
     # -- the box -----------------------------------------------------------------
     def status(self) -> dict[str, Any]:

@@ -312,6 +312,31 @@ MIGRATIONS: list[Migration] = [
     );
     CREATE INDEX reanalysis_call ON reanalysis(call_id, run_id);
     """,
+    # 18: the console's access (appliance.records.access): each user's role (admin | reviewer) and language; API
+    # tokens kept as SHA-256 hashes with a name, who made them and when last used; the audit log of configuration
+    # changes (who, when, what, before -> after as JSON). Backfill: every existing user was the admin, so "admin";
+    # no language chosen yet (the browser's is used)
+    """
+    ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'admin' CHECK (role IN ('admin', 'reviewer'));
+    ALTER TABLE users ADD COLUMN lang TEXT;
+    CREATE TABLE api_tokens (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        last_used_at TEXT
+    );
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        who TEXT NOT NULL,
+        what TEXT NOT NULL,
+        before TEXT,
+        after TEXT
+    );
+    CREATE INDEX audit_log_at ON audit_log(at);
+    """,
 ]
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+from appliance.records.access import Accounts
 from appliance.records.call_tasks import CallTaskRecords
 from appliance.records.conclusion import (
     IN_FLIGHT_CALL,
@@ -90,6 +91,7 @@ class RecordsStore:
         self._outbox = Outbox(self.db)
         self._call_tasks = CallTaskRecords(self.db)
         self._qa = QaRecords(self.db)
+        self.accounts = Accounts(self.db)  # users with roles, API tokens, the audit log
         if phone_region:
             self.db.write(lambda c: normalise_stored_phones(c, phone_region))
 
@@ -372,20 +374,12 @@ class RecordsStore:
         self._outbox.failed(item_id, error, next_try_at)
 
     # -- users -------------------------------------------------------------
-    def set_user(self, username: str, password_hash: str) -> None:
-        self.db.write(
-            lambda c: c.execute(
-                "INSERT INTO users VALUES (?,?,?) ON CONFLICT(username) DO UPDATE"
-                " SET password_hash=excluded.password_hash",
-                (username, password_hash, now_iso()),
-            )
-        )
+    def set_user(self, username: str, password_hash: str, role: str | None = None) -> None:
+        """Set a user's password, creating the user (an admin unless ``role``) if need be."""
+        self.accounts.upsert(username, password_hash, role)
 
     def password_hash(self, username: str) -> str | None:
-        row = self.db.read(
-            lambda c: c.execute("SELECT password_hash FROM users WHERE username=?", (username,)).fetchone()
-        )
-        return row[0] if row else None
+        return self.accounts.password_hash(username)
 
 
 

@@ -25,16 +25,19 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from standardwebhooks.webhooks import Webhook
+from werkzeug.security import generate_password_hash
 
 from appliance.campaign.call_tasks import CallTasks
 from appliance.campaign.intake import admit
 from appliance.config import HelpdeskConfig, HelpdesksConfig
 from appliance.errors import QueryInvalid, TicketInvalid
+from appliance.panel.access import AccessAdmin
 from appliance.panel.flows import FlowAdmin
 from appliance.panel.qa import QaAdmin
 from appliance.panel.recordings import RecordingsAdmin
 from appliance.panel.rules import RulesAdmin
 from appliance.panel.service import BoxPanel
+from appliance.panel.setup import SetupAdmin
 from appliance.records.config_store import ConfigStore
 from appliance.records.retention import Retention, RetentionPolicy
 from appliance.records.store import RecordsStore
@@ -43,6 +46,7 @@ from web import create_app
 SECRET = "whsec_" + base64.b64encode(b"callbox-web-tests-secret-32bytes").decode()
 USERNAME = "admin"
 PASSWORD = "correct horse battery staple"
+PASSWORD_HASH = generate_password_hash(PASSWORD)  # hashed once per session: the admin every test starts with
 RECORDED_CALL = 2
 SILENT_CALL = 1
 
@@ -71,6 +75,14 @@ class InMemoryPanelService:
         self.dnc = self.records.do_not_call
         self.call_tasks = CallTasks(records=self.records, configs=self.configs, max_attempts=3)  # the real ones
         self.qa = QaAdmin(self.records)  # QA tags and the review queue: the box's own, over the real store
+        # users, roles, tokens and the audit log: the box's own over the real store, with the admin the tests sign in as
+        self.access = AccessAdmin(self.records.accounts)
+        self.records.set_user(USERNAME, PASSWORD_HASH)
+        self.setup = SetupAdmin(configs=self.configs, shop={"name": "Corner Shop", "time_zone": "Europe/Berlin",
+                                                            "preset": "custom"},
+                                webhook_secret=SECRET, helpdesks=None, targets=[],
+                                admit=lambda payload, webhook_id: self.submit_ticket(payload, webhook_id=webhook_id),
+                                rules=self.rules)
         self.submitted: list[tuple[dict[str, Any], str]] = []
         self.fail_with: Exception | None = None
         self.fallback_reason: str | None = None
@@ -204,7 +216,10 @@ class InMemoryPanelService:
     delete_timer = BoxPanel.delete_timer
 
     def verify_login(self, username: str, password: str) -> bool:
-        return username == USERNAME and password == PASSWORD
+        return self.access.verify(username, password) is not None
+
+    def audit_change(self, user: str, what: str, before: Any, after: Any) -> None:
+        self.access.audit(user, what, before, after)
 
     def do_not_call_list(self) -> list[dict[str, Any]]:
         return [e.as_dict() for e in self.dnc.entries()]

@@ -10,10 +10,15 @@ import pytest
 from web import create_app
 
 
-def test_root_redirects_to_calls(client):
-    response = client.get("/")
+def test_root_redirects_to_calls(logged_in):
+    response = logged_in.get("/")
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/calls")
+
+
+def test_root_sends_a_visitor_to_the_login(client):
+    response = client.get("/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
 @pytest.mark.parametrize("path", ["/calls", "/tickets", "/calls/2/recording.wav"])
