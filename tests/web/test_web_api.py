@@ -141,7 +141,7 @@ def test_read_api_error_is_json_500(client, service):
 
 
 def test_openapi_document_covers_every_api_route(app, client):
-    response = client.get("/api/v1/openapi.json")
+    response = client.get("/api/v1/openapi.json", headers=TOKEN)
     assert response.status_code == 200
     doc = response.get_json()
     assert doc["openapi"].startswith("3.1") and doc["info"]["version"] == "0.1.0"

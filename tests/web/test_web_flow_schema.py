@@ -8,7 +8,7 @@ from appliance.dialog.flow.model import DISPOSITIONS, NODE_TYPES, SCHEMA_PATH
 
 
 def test_flow_schema_is_served_as_shipped(client):
-    response = client.get("/api/v1/flow-schema")
+    response = client.get("/api/v1/flow-schema", headers={"Authorization": "Bearer api-token-for-tests"})
     assert response.status_code == 200
     assert response.mimetype == "application/schema+json"
     doc = json.loads(response.get_data(as_text=True))

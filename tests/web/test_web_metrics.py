@@ -22,6 +22,7 @@ from appliance.campaign.tickets import parse_ticket
 from appliance.config import LineConfig, RetryConfig
 from appliance.dialog.runtime.engine import RenderedOperation
 from appliance.errors import StorageError
+from appliance.panel.access import AccessAdmin
 from appliance.panel.metrics import BoxMetrics
 from appliance.records.config_store import ConfigStore
 from appliance.records.retention import Retention, RetentionPolicy
@@ -38,8 +39,10 @@ SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 class ScrapeService:
     """The part of PanelService that /metrics uses, over the real collector."""
 
-    def __init__(self, metrics: BoxMetrics) -> None:
+    def __init__(self, metrics: BoxMetrics, records: RecordsStore) -> None:
         self.webhook_secret = SECRET
+        self.access = AccessAdmin(records.accounts)  # the guard asks who may come in (a bearer token, here)
+        records.set_user("admin", "not-a-hash")  # an admin exists: no first-run setup
         self.box_metrics = metrics
         self.broken = False
 
@@ -92,7 +95,7 @@ def seeded(tmp_path: Path) -> Iterator[Seeded]:
     unplugged = build_line(LineConfig("usb1", "/dev/callbox-no-such-port", "/dev/callbox-no-such-audio"))
     recordings = tmp_path / "recordings"
     metrics = BoxMetrics(records=records, lines=[ready, unplugged], helpdesks=["zendesk"])
-    service = ScrapeService(metrics)
+    service = ScrapeService(metrics, records)
     client = create_app(service, test_config={"TESTING": True, "API_TOKEN": TOKEN}).test_client()  # type: ignore[arg-type]
     ready.start()
     try:

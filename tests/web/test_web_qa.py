@@ -228,7 +228,7 @@ def test_counts_group_by_the_shops_day_across_a_clock_change(service: Any, calls
 
 
 def test_qa_is_in_the_openapi_document(client: FlaskClient) -> None:
-    doc = client.get("/api/v1/openapi.json").get_json()
+    doc = client.get("/api/v1/openapi.json", headers=TOKEN).get_json()
     for path in ("/api/v1/calls/{call_id}/tags", "/api/v1/calls/{call_id}/tags/{tag_id}",
                  "/api/v1/calls/{call_id}/reviewed", "/api/v1/qa/queue", "/api/v1/qa/counts"):
         assert path in doc["paths"], path

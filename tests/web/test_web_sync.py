@@ -35,7 +35,7 @@ def test_sync_shows_each_target_backlog_error_and_success(client, service):
 
 
 def test_sync_is_in_the_openapi_document(client):
-    doc = client.get("/api/v1/openapi.json").get_json()
+    doc = client.get("/api/v1/openapi.json", headers=TOKEN).get_json()
     assert "/api/v1/sync" in doc["paths"]
     assert set(doc["components"]["schemas"]["SyncTarget"]["required"]) == {
         "configured", "pending", "failed", "oldest_pending_age_s", "last_error", "last_success"}
