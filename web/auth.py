@@ -107,6 +107,9 @@ def csrf_token() -> str:
 
 
 def csrf_ok() -> bool:
+    """The form came with the session's CSRF token (a bearer token needs none: no browser adds it by itself)."""
+    if bearer_ok():
+        return True
     expected = session.get(SESSION_CSRF)
     given = request.form.get("csrf_token", "")
     return isinstance(expected, str) and bool(expected) and hmac.compare_digest(expected, given)

@@ -208,6 +208,10 @@ class SetupService(Protocol):
         """``{name, time_zone, preset}``."""
         ...
 
+    def check_shop(self, *, name: str, time_zone: str, preset: str) -> dict[str, str]:
+        """The answers as they would be stored; ``AccessInvalid`` (``.field``) for a value it cannot use."""
+        ...
+
     def save_shop(self, *, name: str, time_zone: str, preset: str) -> tuple[dict[str, str], dict[str, str]]:
         """(before, after); ``AccessInvalid`` (``.field``) for a value it cannot use."""
         ...

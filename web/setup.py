@@ -30,7 +30,7 @@ bp = Blueprint("setup", __name__)
 
 @cache
 def time_zones() -> list[str]:
-    return sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
+    return ["UTC", *sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))]
 
 
 def _status_lines() -> list[dict[str, Any]]:
@@ -88,7 +88,10 @@ def index() -> Any:
         return _page()
     form = {k: request.form.get(k, "") for k in ("username", "shop_name", "time_zone", "preset")}
     pending = setup_pending()
+    setup = service().setup
     try:
+        # the shop's answers are checked before the account is made: a wrong one makes nothing
+        setup.check_shop(name=form["shop_name"], time_zone=form["time_zone"], preset=form["preset"])
         if pending:
             user = service().access.create_first_admin(request.form.get("username", ""),
                                                        request.form.get("password", ""),
@@ -101,7 +104,7 @@ def index() -> Any:
             csrf_token()
             log.info("first-run setup: admin %s created from %s", user["username"], request.remote_addr)
             record_change(f"user:{user['username']}", None, {"role": "admin", "by": "first-run setup"})
-        before, after = service().setup.save_shop(name=form["shop_name"], time_zone=form["time_zone"],
+        before, after = setup.save_shop(name=form["shop_name"], time_zone=form["time_zone"],
                                                   preset=form["preset"])
     except AccessInvalid as exc:
         return _page({exc.field or "form": refusal(exc)}, form, 400)

@@ -72,8 +72,8 @@ class SetupAdmin:
         stored = self.configs.setting(SHOP_SETTING)
         return {**self.defaults, **(stored if isinstance(stored, dict) else {})}
 
-    def save_shop(self, *, name: str, time_zone: str, preset: str) -> tuple[dict[str, str], dict[str, str]]:
-        """(before, after); raises ``AccessInvalid`` naming the field and stores nothing for a value it cannot use."""
+    def check_shop(self, *, name: str, time_zone: str, preset: str) -> dict[str, str]:
+        """The answers as they would be stored; raises ``AccessInvalid`` naming the field for one it cannot use."""
         name = " ".join(name.split())
         if not name or len(name) > MAX_SHOP_NAME:
             raise AccessInvalid(f"the shop's name is 1 to {MAX_SHOP_NAME} characters", code="bad_shop_name",
@@ -83,8 +83,12 @@ class SetupAdmin:
         if preset not in CALLING_PRESETS:
             raise AccessInvalid(f"preset must be one of {', '.join(CALLING_PRESETS)}", code="bad_preset",
                                 field="preset")
+        return {"name": name, "time_zone": time_zone, "preset": preset}
+
+    def save_shop(self, *, name: str, time_zone: str, preset: str) -> tuple[dict[str, str], dict[str, str]]:
+        """(before, after); raises ``AccessInvalid`` naming the field and stores nothing for a value it cannot use."""
+        after = self.check_shop(name=name, time_zone=time_zone, preset=preset)
         before = self.shop()
-        after = {"name": name, "time_zone": time_zone, "preset": preset}
         self.configs.set_setting(SHOP_SETTING, after)
         return before, after
 
