@@ -373,11 +373,13 @@ def openapi_document(version: str) -> dict[str, Any]:
             **stats_paths(read_security, _query),
             "/api/v1/openapi.json": {
                 "get": {"summary": "This document", "security": read_security,
-                        "responses": {"200": {"description": "OpenAPI 3.1"}, "401": error("no session and no valid bearer token")}}
+                        "responses": {"200": {"description": "OpenAPI 3.1"},
+                                      "401": error("no session and no valid bearer token")}}
             },
             "/api/v1/flow-schema": {
                 "get": {"summary": "The JSON Schema of a flow document", "security": read_security,
-                        "responses": {"200": {"description": "JSON Schema (draft 2020-12)"}, "401": error("no session and no valid bearer token")}}
+                        "responses": {"200": {"description": "JSON Schema (draft 2020-12)"},
+                                      "401": error("no session and no valid bearer token")}}
             },
         },
         "components": {
@@ -388,7 +390,8 @@ def openapi_document(version: str) -> dict[str, Any]:
                         **SYNC_SCHEMAS, **RECORDINGS_SCHEMAS, **QA_SCHEMAS, **STATS_SCHEMAS,
                         "Reanalysis": REANALYSIS},
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "description": "CALLBOX_API_TOKEN, or a token made on the panel's Users page"},
+                "bearer": {"type": "http", "scheme": "bearer",
+                           "description": "CALLBOX_API_TOKEN, or a token made on the panel's Users page"},
                 "session": {"type": "apiKey", "in": "cookie", "name": "callbox_session",
                             "description": "a logged-in panel session"},
                 **HELPDESK_SECURITY,

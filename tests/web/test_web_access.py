@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from flask import Flask
@@ -240,9 +240,9 @@ class Receiver(BaseHTTPRequestHandler):
     """A target that checks the Standard Webhooks signature with its secret, as a real receiver would."""
 
     secret = ""
-    answers: list[int] = []
+    answers: ClassVar[list[int]] = []
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         try:
             Webhook(self.secret).verify(body, dict(self.headers))
