@@ -26,7 +26,7 @@ class Receiver(BaseHTTPRequestHandler):
 
     seen: ClassVar[list[int]] = []
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         try:
             Webhook(SECRET).verify(body, dict(self.headers))
