@@ -44,7 +44,8 @@ def _status_lines() -> list[dict[str, Any]]:
 
 def _words(result: dict[str, Any]) -> tuple[str, str]:
     """(tone, sentence) for a target's test: what the owner reads."""
-    status, ms, name = result.get("status"), result.get("ms", 0), result.get("name", "")
+    status, ms = result.get("status"), result.get("ms", 0)
+    name = _target_names().get(str(result.get("name")), str(result.get("name", "")))
     words = {
         "ok": ("good", _("%(name)s answered %(status)s in %(ms)d ms: the connection works.",
                          name=name, status=status, ms=ms)),
@@ -56,6 +57,10 @@ def _words(result: dict[str, Any]) -> tuple[str, str]:
         "unknown_host": ("bad", _("The host name of %(name)s is unknown.", name=name)),
     }
     return words.get(str(result.get("result")), ("bad", _("%(name)s cannot be reached.", name=name)))
+
+
+def _target_names() -> dict[str, str]:
+    return {"callback": _("Ticket callback"), "upstream": _("Upstream call records")}
 
 
 def _page(errors: dict[str, str] | None = None, form: dict[str, str] | None = None, status: int = 200) -> Any:
@@ -72,7 +77,7 @@ def _page(errors: dict[str, str] | None = None, form: dict[str, str] | None = No
         "how_names": {"standard_webhooks": _("Signing secret"), "zendesk_signature": _("Signing secret"),
                       "freshdesk_header": _("Value of the X-Callbox-Token header"),
                       "zammad_signature": _("HMAC SHA1 signature token")},
-        "target_names": {"callback": _("Ticket callback"), "upstream": _("Upstream call records")},
+        "target_names": _target_names(),
     }
     if not pending:
         base = request.host_url.rstrip("/")

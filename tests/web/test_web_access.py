@@ -285,8 +285,8 @@ def test_test_the_connection_says_in_words_what_the_target_answered(logged_in: F
         follow = logged_in.post("/setup/test-target", data={"csrf_token": csrf_of(logged_in), "target": name},
                                 follow_redirects=True)
         words[name] = follow.get_data(as_text=True)
-    assert "callback answered 204 in" in words["callback"] and "the connection works" in words["callback"]
-    assert "upstream answered 401: it does not accept the signature" in words["upstream"]
+    assert "Ticket callback answered 204 in" in words["callback"] and "the connection works" in words["callback"]
+    assert "Upstream call records answered 401: it does not accept the signature" in words["upstream"]
     assert "connection refused" in words["dead"]
     assert Receiver.answers == [204, 401]
 
