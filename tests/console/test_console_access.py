@@ -68,6 +68,12 @@ def fresh_box(tmp_path_factory: pytest.TempPathFactory, receiver: str) -> Iterat
 
 def test_first_run_setup_on_a_fresh_box(browser: Browser, fresh_box: Box, shot: Screens) -> None:
     box = fresh_box
+    phone_context, phone, _ = new_page(browser, box, width=390, height=844, mobile=True)
+    phone.goto(box.url + "/")
+    assert phone.url == box.url + "/setup"
+    assert phone.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    shot(phone, "first-run-phone")
+    phone_context.close()
     context, page, problems = new_page(browser, box)
     page.goto(box.url + "/calls")
     assert page.url == box.url + "/setup"
