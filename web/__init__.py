@@ -65,7 +65,8 @@ def create_app(
         lockout_s=float(app.config["LOGIN_LOCKOUT_S"]),
     )
 
-    from web import api, flows, i18n, panel, qa, recordings, rules, stats
+    from web import api, flows, i18n, panel, qa, recordings, rules, stats, words
+    from web import console_calls  # noqa: F401  (the Calls and Tickets pages: routes on panel.bp)
     from web import helpdesks as helpdesk_routes
     from web.nav import nav_items
 
@@ -78,6 +79,7 @@ def create_app(
     app.register_blueprint(qa.bp)
     app.register_blueprint(stats.bp)
     helpdesk_routes.install(app, helpdesks or HelpdesksConfig())
+    words.install(app)  # outcomes, statuses and network causes in the user's language
     app.register_blueprint(panel.bp)
     app.register_blueprint(flows.bp)
     app.add_url_rule("/healthz", "healthz", healthz)
