@@ -65,8 +65,7 @@ def create_app(
         lockout_s=float(app.config["LOGIN_LOCKOUT_S"]),
     )
 
-    from web import api, flows, i18n, panel, qa, recordings, rules, stats, words
-    from web import console_calls  # noqa: F401  (the Calls and Tickets pages: routes on panel.bp)
+    from web import api, console_calls, flows, i18n, panel, qa, recordings, rules, stats
     from web import helpdesks as helpdesk_routes
     from web.nav import nav_items
 
@@ -79,7 +78,7 @@ def create_app(
     app.register_blueprint(qa.bp)
     app.register_blueprint(stats.bp)
     helpdesk_routes.install(app, helpdesks or HelpdesksConfig())
-    words.install(app)  # outcomes, statuses and network causes in the user's language
+    console_calls.install(app)  # the Calls and Tickets pages (their routes are on panel.bp) and their words
     app.register_blueprint(panel.bp)
     app.register_blueprint(flows.bp)
     app.add_url_rule("/healthz", "healthz", healthz)

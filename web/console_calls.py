@@ -15,14 +15,14 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import abort, redirect, render_template, request, session, url_for
+from flask import Flask, abort, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as BaseResponse
 
 from appliance.campaign.attempt import Outcome, TicketStatus
 from appliance.errors import QueryInvalid, StorageError, TagInvalid, TicketActionRefused
-from web import query
+from web import query, words
 from web.auth import SESSION_USER, csrf_ok, login_required
 from web.panel import bp, render_page, service
 from web.query import ParameterInvalid
@@ -71,6 +71,11 @@ DONE: dict[str, Any] = {
     "untagged": _l("The tag was removed."),
     "reviewed": _l("The call was marked reviewed."),
 }
+
+
+def install(app: Flask) -> None:
+    """The pages' template filters: outcomes, statuses and network causes in the user's language."""
+    words.install(app)
 
 
 def _user() -> str:

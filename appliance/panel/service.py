@@ -20,8 +20,8 @@ from appliance.panel.qa import QaAdmin
 from appliance.panel.recordings import RecordingsAdmin, query_phone
 from appliance.panel.rules import RulesAdmin
 from appliance.panel.views import call_view, task_view, ticket_detail_view, ticket_view
-from appliance.records.export import EXPORTS
 from appliance.records.browse import CallSearch, TicketSearch
+from appliance.records.export import EXPORTS
 from appliance.records.queries import CallQuery, TaskQuery
 from appliance.records.stats import CallFilter, FilterInvalid, StatsQuery, call_filter
 from appliance.records.store import RecordsStore

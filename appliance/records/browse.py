@@ -145,7 +145,7 @@ def search_tickets(c: sqlite3.Connection, q: TicketSearch) -> dict[str, Any]:
     rows = c.execute(
         "SELECT id, subject, customer_name, customer_phone, status, decision, reason, next_call_at, received_at,"
         " (SELECT COUNT(*) FROM calls WHERE calls.ticket_id = tickets.id) AS calls"
-        f" FROM tickets{where} ORDER BY received_at DESC, id DESC LIMIT ? OFFSET ?",
+        f" FROM tickets{where} ORDER BY received_at DESC, tickets.rowid DESC LIMIT ? OFFSET ?",
         (*args, q.limit, q.offset)).fetchall()
     tickets = [{**dict(r), "phone": r["customer_phone"]} for r in rows]
     for ticket in tickets:
