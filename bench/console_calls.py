@@ -26,13 +26,13 @@ from typing import Any
 from werkzeug.security import generate_password_hash
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stats import END, seed  # noqa: E402  (bench/stats.py: the same 100,000 calls)
+from stats import END, seed
 
-from appliance.panel.flows import FlowAdmin  # noqa: E402
-from appliance.panel.service import BoxPanel  # noqa: E402
-from appliance.records.config_store import ConfigStore  # noqa: E402
-from appliance.records.store import RecordsStore, iso  # noqa: E402
-from web import create_app  # noqa: E402
+from appliance.panel.flows import FlowAdmin
+from appliance.panel.service import BoxPanel
+from appliance.records.config_store import ConfigStore
+from appliance.records.store import RecordsStore, iso
+from web import create_app
 
 USER, PASSWORD = "owner", "bench-password"
 
