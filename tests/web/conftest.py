@@ -159,13 +159,16 @@ class InMemoryPanelService:
         wav = recordings_dir / f"{RECORDED_CALL}.wav"
         write_tone_wav(wav)
         self.wav_files[RECORDED_CALL] = wav
-        # the same two calls in the real store, where the console's Calls page searches
+
+    def store_dict_calls(self) -> None:
+        """The two dict calls in the real store too, where the console's Calls and Tickets pages search."""
+        started = datetime.fromisoformat(self.calls[SILENT_CALL]["started_at"])
         store_ticket(self.records, "T-1", phone="+15550100", name="Ada Park")
         store_ticket(self.records, "T-2", phone="+15550111", name="Min-jun Kim")
         store_call(self.records, SILENT_CALL, "T-1", started_at=started, outcome="no_answer", cause=19,
-                   seconds=None, task_state="pending")
+                   seconds=None)
         store_call(self.records, RECORDED_CALL, "T-2", started_at=started + timedelta(hours=1), outcome="completed",
-                   disposition="confirmed", seconds=47.4, intent="confirm", recording=wav,
+                   disposition="confirmed", seconds=47.4, intent="confirm",  # its WAV is the dict call's only
                    turns=(("bot", "Hello, this is the repair shop. Your phone is ready.", None, 0),
                           ("customer", "Great, I will pick it up on Friday.", "confirm", 4000),
                           ("bot", "Thank you, see you on Friday.", None, 7000)))

@@ -25,6 +25,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture
 def server_url(service) -> Iterator[str]:
+    service.store_dict_calls()  # the Calls page searches the real store
     app: Flask = create_app(service, secret_key="browser-test-key")
     server = create_server(app, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, name="web-test-waitress", daemon=True)

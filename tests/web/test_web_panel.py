@@ -10,6 +10,11 @@ import pytest
 from web import create_app
 
 
+
+@pytest.fixture(autouse=True)
+def calls_in_the_store(service):
+    service.store_dict_calls()  # the Calls page searches the real store
+
 def test_root_redirects_to_calls(client):
     response = client.get("/")
     assert response.status_code == 302
