@@ -10,7 +10,6 @@ import pytest
 from web import create_app
 
 
-
 @pytest.fixture(autouse=True)
 def calls_in_the_store(service):
     service.store_dict_calls()  # the Calls page searches the real store
