@@ -224,7 +224,7 @@ def test_ticket_page_shows_decision_calls_and_what_the_helpdesk_has(logged_in: A
     html = page(logged_in, "/tickets/E-1")
     assert "Ended Eze" in html and 'href="/calls/202"' in html and "no answer (19)" in html
     assert "Delivered" in html and "Waiting to be sent" in html and "Given up" in html
-    assert "The helpdesk answered: HTTP 422: ticket is closed" in html
+    assert "Last problem: HTTP 422: ticket is closed" in html
     assert 'value="retry"' in html and 'value="cancel"' not in html
     skipped = page(logged_in, "/tickets/N-1")
     assert "no rule matched" in skipped and "the box cannot call about it" in skipped
@@ -322,3 +322,20 @@ def test_pages_and_changes_need_a_session(client: Any, tickets: Any) -> None:
     assert client.post("/tickets/W-1/act", data={"action": "cancel"}).status_code == 302
     assert client.post("/calls/2/tags", data={"tag": "x"}).status_code == 302
     assert everything(tickets) == before
+
+
+def test_call_page_shows_the_re_analysis_beside_the_original(logged_in: Any, calls: Any) -> None:
+    def heard_again(c: Any) -> None:
+        run = c.execute("INSERT INTO reanalysis_runs (started_at, since, recogniser, state) VALUES (?,?,?,?)",
+                        ("2024-06-10T00:00:00.000+00:00", "2024-06-01T00:00:00.000+00:00", "whisper", "done")).lastrowid
+        c.execute("INSERT INTO reanalysis (call_id, run_id, turns, intent, slots, strength_score, strength_grade,"
+                  " strength_reasons, changed, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                  (102, run, json.dumps([{"seq": 1, "text": "Yes, but not tomorrow.", "intent": "reschedule",
+                                          "confidence": 0.8, "event": "", "heard_again": True}]),
+                   "reschedule", "{}", 40, "C", "[]", 1, "2024-06-10T00:00:01.000+00:00"))
+
+    calls.records.db.write(heard_again)
+    html = page(logged_in, "/calls/102")
+    assert "Heard again" in html and "whisper" in html
+    assert "Heard again: “Yes, but not tomorrow.” → Reschedule" in html
+    assert "(was confirm)" in html
