@@ -60,6 +60,7 @@ REFUSALS: dict[str, Any] = {
     "no_flow": _l("No flow was chosen for this ticket (its rules skipped it), so the box does not know what to say."),
     "note_empty": _l("Write the note first."),
     "note_too_long": _l("The note is too long."),
+    "task_paused": _l("Its call task is paused; resume the task first."),
     "unknown_action": _l("There is no such action."),
 }
 DONE: dict[str, Any] = {

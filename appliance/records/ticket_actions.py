@@ -2,7 +2,8 @@
 transaction: it checks the ticket's state and changes everything it changes (task, ticket, the operation that
 says who did it, the outbox row of a note), or raises ``TicketActionRefused`` and changes nothing.
 
-- **call now**: the ticket's waiting task (a retry or a scheduled call) becomes due at once.
+- **call now**: the ticket's waiting task (a retry or a scheduled call) becomes due at once (not while its call task
+  is paused: the owner resumes the task).
 - **retry**: a ticket whose calls have ended (reached, unreachable, skipped, cancelled) gets a new task, due at once,
   with the attempts its last task had.
 - **cancel**: the waiting task is cancelled; the ticket is skipped and gets no further call.
@@ -71,6 +72,10 @@ def act(c: sqlite3.Connection, ticket_id: str, action: str, *, who: str) -> str 
             if live is None:
                 raise TicketActionRefused("No call is waiting for this ticket; use Retry to call again.",
                                           code="nothing_waiting")
+            held = c.execute("SELECT 1 FROM call_tasks WHERE id=? AND state='paused'",
+                             (live["call_task_id"],)).fetchone()
+            if held is not None:
+                raise TicketActionRefused("Its call task is paused; resume the task first.", code="task_paused")
             c.execute("UPDATE tasks SET state='pending', next_attempt_at=?, updated_at=? WHERE id=?",
                       (ts, ts, live["id"]))
             done = f"Call brought forward to now by {who}."

@@ -43,6 +43,15 @@ def test_call_now_makes_the_waiting_retry_due(store: RecordsStore) -> None:
     assert claimed is not None and claimed.id == task_id and claimed.attempts == 2
 
 
+def test_call_now_waits_for_a_paused_call_task(store: RecordsStore) -> None:
+    busy_for_an_hour(store)
+    store.db.write(lambda c: c.execute("UPDATE call_tasks SET state='paused'"))
+    with pytest.raises(TicketActionRefused) as refused:
+        store.ticket_action("T1", "call_now", who="owner")
+    assert refused.value.code == "task_paused"
+    assert store.claim_due_task(datetime.now(UTC) + timedelta(hours=2)) is None
+
+
 def test_cancel_ends_the_task_counts_it_and_retry_plans_a_new_one_the_scheduler_takes(store: RecordsStore) -> None:
     task_id = busy_for_an_hour(store)
     store.ticket_action("T1", "cancel", who="owner")
