@@ -138,3 +138,12 @@ class AccessInvalid(CallboxError):
         self.code = code
         self.field = field
         self.message = message
+class TicketActionRefused(CallboxError):
+    """An owner's action on a ticket (call now, retry, cancel, a note) that its state does not allow, or a note
+    that cannot be stored; ``message`` says why in plain words, ``code`` names the reason (the panel says it in
+    the user's language). Nothing was changed."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code

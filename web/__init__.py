@@ -65,7 +65,7 @@ def create_app(
         lockout_s=float(app.config["LOGIN_LOCKOUT_S"]),
     )
 
-    from web import access, api, flows, i18n, panel, qa, recordings, rules, stats
+    from web import access, api, console_calls, flows, i18n, panel, qa, recordings, rules, stats
     from web import helpdesks as helpdesk_routes
     from web.nav import nav_items
 
@@ -78,6 +78,7 @@ def create_app(
     app.register_blueprint(qa.bp)
     app.register_blueprint(stats.bp)
     helpdesk_routes.install(app, helpdesks or HelpdesksConfig())
+    console_calls.install(app)  # the Calls and Tickets pages (their routes are on panel.bp) and their words
     app.register_blueprint(panel.bp)
     app.register_blueprint(flows.bp)
     access.install(app)  # first-run setup, users and API tokens, the audit log

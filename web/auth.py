@@ -37,7 +37,9 @@ SIGNED = frozenset({"api.submit_ticket", "helpdesks.receive_zendesk", "helpdesks
                     "helpdesks.receive_zammad"})
 # What a reviewer may change: tag calls, mark them reviewed, sign out, switch the language.
 REVIEWER_CHANGES = frozenset({"qa.add_tag", "qa.remove_tag", "qa.mark_reviewed", "panel.logout",
-                              "i18n.switch_language"})
+                              "i18n.switch_language",
+                              # the call page's forms: a reviewer tags, untags and marks reviewed
+                              "panel.tag_call", "panel.untag_call", "panel.review_call"})
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -115,7 +115,8 @@ CALL = {
             "type": "array",
             "items": {
                 "type": "object",
-                "properties": {"speaker": {"type": "string", "enum": ["bot", "customer"]}, "text": text()},
+                "properties": {"speaker": {"type": "string", "enum": ["bot", "customer"]}, "text": text(),
+                               "node": {"type": ["string", "null"], "description": "the flow node it was said at"}},
             },
         },
         "has_recording": {"type": "boolean"},

@@ -1,4 +1,5 @@
-"""The admin panel: login, calls with transcripts and recordings, tickets, status strip."""
+"""The admin panel: login, the recordings it plays, the do-not-call list, the status strip. The Calls and Tickets
+pages are ``web.console_calls`` (on this blueprint)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,6 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("panel", __name__)
 
-PAGE_LIMIT = 100
 # Attempt outcomes by the retry table's tones (appliance.campaign.attempt), attempts in flight, ticket statuses and
 # line states.
 OUTCOME_TONES: dict[str, str] = {
@@ -169,12 +169,6 @@ def logout() -> BaseResponse | tuple[str, int]:
     return redirect(url_for("panel.login"))
 
 
-@bp.get("/calls")
-@login_required
-def calls() -> str:
-    return render_page("calls.html", calls=service().list_calls(limit=PAGE_LIMIT), page="calls")
-
-
 @bp.get("/calls/<int:call_id>/recording.wav")
 @login_required
 def recording(call_id: int) -> Response:
@@ -189,13 +183,6 @@ def recording(call_id: int) -> Response:
         download_name=f"call-{call_id}.wav",
         max_age=0,
     )
-
-
-@bp.get("/tickets")
-@login_required
-def tickets() -> str:
-    return render_page("tickets.html", tickets=service().list_tickets(limit=PAGE_LIMIT), page="tickets",
-                       do_not_call=service().do_not_call_list(), removed=request.args.get("removed"))
 
 
 @bp.post("/do-not-call/remove")

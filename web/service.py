@@ -373,6 +373,42 @@ class PanelService(Protocol):
         calls (as :meth:`find_calls`, oldest first); None when unknown."""
         ...
 
+    # -- the console's Calls and Tickets pages ------------------------------------------
+
+    def search_calls(self, *, phone: str | None = None, since: datetime | None = None,
+                     until: datetime | None = None, outcome: str | None = None, intent: str | None = None,
+                     grade: str | None = None, tag: str | None = None, limit: int = 50,
+                     offset: int = 0) -> dict[str, Any]:
+        """A page of calls, newest first: ``{"calls": [{id, ticket_id, phone, customer_name, line, started_at,
+        outcome (None: on the line), state, in_progress, cause, disposition, duration_s, intent, grade, score,
+        flow, attempt, has_recording, tags: [str]}], "total", "limit", "offset"}``. ``phone`` in any form the box
+        reads (else ``appliance.errors.QueryInvalid(parameter="phone")``); ``outcome`` a terminal attempt state or
+        ``in_progress``; ``grade`` A-D; ``tag`` a QA tag; ``since``/``until`` without an offset are the shop's clock."""
+        ...
+
+    def search_tickets(self, *, phone: str | None = None, status: str | None = None, text: str | None = None,
+                       since: datetime | None = None, until: datetime | None = None, limit: int = 50,
+                       offset: int = 0) -> dict[str, Any]:
+        """A page of tickets, the latest arrived first: ``{"tickets": [{id, subject, customer_name, phone, status,
+        decision, reason, next_call_at, received_at, calls}], "total", "limit", "offset"}``; ``text`` part of the id
+        or subject."""
+        ...
+
+    def ticket_deliveries(self, ticket_id: str) -> list[dict[str, Any]]:
+        """What the ticketing system has of the ticket, oldest first: ``[{id, operation, detail, created_at,
+        delivered_at, state: "delivered"|"pending"|"given_up", attempts, next_try_at, last_error}]``."""
+        ...
+
+    def ticket_action(self, ticket_id: str, action: str, *, who: str) -> str | None:
+        """``call_now`` | ``retry`` | ``cancel``, all or nothing: what was done in words, None for an unknown ticket.
+        Raises ``appliance.errors.TicketActionRefused`` (``.code``) when the ticket's state does not allow it."""
+        ...
+
+    def ticket_note(self, ticket_id: str, text: str, *, who: str) -> str | None:
+        """An owner's note on the ticket, also queued for the ticketing system; the note as stored, None for an
+        unknown ticket. Raises ``TicketActionRefused`` for an empty or too long note."""
+        ...
+
     def recording_path(self, call_id: int) -> Path | None:
         """The WAV file of a call, or None if it has none."""
         ...

@@ -20,6 +20,7 @@ from appliance.panel.recordings import RecordingsAdmin, query_phone
 from appliance.panel.rules import RulesAdmin
 from appliance.panel.setup import SetupAdmin
 from appliance.panel.views import call_view, task_view, ticket_detail_view, ticket_view
+from appliance.records.browse import CallSearch, TicketSearch
 from appliance.records.export import EXPORTS
 from appliance.records.queries import CallQuery, TaskQuery
 from appliance.records.stats import CallFilter, FilterInvalid, StatsQuery, call_filter
@@ -196,6 +197,39 @@ class BoxPanel:
         calls = self.records.find_calls(CallQuery(ticket_id=ticket_id, limit=MAX_TICKET_CALLS))
         return ticket_detail_view(ticket, self.records.operations(ticket_id), self.records.tasks_of(ticket_id),
                                   calls[::-1])
+
+    # -- the console's Calls and Tickets pages (appliance.records.browse, appliance.records.ticket_actions) ----
+    def search_calls(self, *, phone: str | None = None, since: datetime | None = None,
+                     until: datetime | None = None, outcome: str | None = None, intent: str | None = None,
+                     grade: str | None = None, tag: str | None = None, limit: int = 50,
+                     offset: int = 0) -> dict[str, Any]:
+        since, until = self._shop_time(since), self._shop_time(until)
+        query = CallSearch(phone=query_phone(phone, self.phone_region), since=since, until=until, outcome=outcome,
+                           intent=intent, grade=grade, tag=tag, limit=limit, offset=offset)
+        return {**self.records.search_calls(query), "limit": limit, "offset": offset}
+
+    def search_tickets(self, *, phone: str | None = None, status: str | None = None, text: str | None = None,
+                       since: datetime | None = None, until: datetime | None = None, limit: int = 50,
+                       offset: int = 0) -> dict[str, Any]:
+        query = TicketSearch(phone=query_phone(phone, self.phone_region), status=status, text=text,
+                             since=self._shop_time(since), until=self._shop_time(until), limit=limit, offset=offset)
+        return {**self.records.search_tickets(query), "limit": limit, "offset": offset}
+
+    def _shop_time(self, moment: datetime | None) -> datetime | None:
+        """A time without an offset is on the shop's clock (a day picked in the console)."""
+        return moment.replace(tzinfo=self.zone) if moment is not None and moment.tzinfo is None else moment
+
+    def ticket_deliveries(self, ticket_id: str) -> list[dict[str, Any]]:
+        return self.records.ticket_outbox(ticket_id)
+
+    def ticket_action(self, ticket_id: str, action: str, *, who: str) -> str | None:
+        done = self.records.ticket_action(ticket_id, action, who=who)
+        if done is not None:
+            log.info("ticket %s: %s (%s)", ticket_id, action, who)
+        return done
+
+    def ticket_note(self, ticket_id: str, text: str, *, who: str) -> str | None:
+        return self.records.ticket_note(ticket_id, text, who=who)
 
     # -- users -------------------------------------------------------------------
     def verify_login(self, username: str, password: str) -> bool:

@@ -38,6 +38,7 @@ def call_view(c: dict[str, Any]) -> dict[str, Any]:
                 "intent": t["intent"],
                 "confidence": t["confidence"],
                 "at_ms": t["at_ms"],
+                "node": t.get("node"),
             }
             for t in c["turns"]
         ],

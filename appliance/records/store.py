@@ -10,6 +10,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+from appliance.records import browse, ticket_actions
 from appliance.records.access import Accounts
 from appliance.records.call_tasks import CallTaskRecords
 from appliance.records.conclusion import (
@@ -357,6 +358,22 @@ class RecordsStore:
                 enqueue(c, target="ticket", topic="ticket.operation", payload=outbox, ts=ts, order_key=ticket_id)
 
         self.db.write(tx)
+
+    # -- the console's lists and an owner's ticket actions (appliance.records.browse, .ticket_actions) -----
+    def search_calls(self, query: browse.CallSearch) -> dict[str, Any]:
+        return self.db.read(lambda c: browse.search_calls(c, query))
+
+    def search_tickets(self, query: browse.TicketSearch) -> dict[str, Any]:
+        return self.db.read(lambda c: browse.search_tickets(c, query))
+
+    def ticket_outbox(self, ticket_id: str) -> list[dict[str, Any]]:
+        return self.db.read(lambda c: browse.ticket_outbox(c, ticket_id))
+
+    def ticket_action(self, ticket_id: str, action: str, *, who: str) -> str | None:
+        return self.db.write(lambda c: ticket_actions.act(c, ticket_id, action, who=who))
+
+    def ticket_note(self, ticket_id: str, text: str, *, who: str) -> str | None:
+        return self.db.write(lambda c: ticket_actions.add_note(c, ticket_id, text, who=who))
 
     # -- outbox (appliance.records.outbox) ------------------------------------
     @property

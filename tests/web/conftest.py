@@ -62,6 +62,50 @@ def write_tone_wav(path: Path, *, seconds: float = 1.0, rate: int = 8000) -> Non
         out.writeframes(frames)
 
 
+def store_ticket(records: RecordsStore, ticket_id: str, *, phone: str = "+15550100", name: str = "Ada Park",
+                 subject: str = "Phone repair ready", status: str = "open", decision: str = "call",
+                 reason: str = "order ready", flow_id: str | None = "repair-ready",
+                 received_at: str = "2024-05-01T12:00:00.000+00:00") -> None:
+    """A ticket row in the real SQLite store, as the intake would have written it."""
+    records.db.write(lambda c: c.execute(
+        "INSERT INTO tickets (id, type, subject, description, customer_name, customer_phone, order_id, order_status,"
+        " payload, status, decision, reason, flow_id, received_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (ticket_id, "repair", subject, "", name, phone, "O-" + ticket_id, "ready", "{}", status, decision, reason,
+         flow_id, received_at, received_at)))
+
+
+def store_call(records: RecordsStore, call_id: int, ticket_id: str, *, started_at: datetime,
+               outcome: str | None = "completed", cause: int | None = None, disposition: str | None = None,
+               seconds: float | None = 30.0, intent: str | None = None, grade: str | None = None,
+               turns: tuple[tuple[str, str, str | None, int], ...] = (), recording: Path | None = None,
+               task_state: str = "completed", phone: str | None = None) -> None:
+    """A call (with its task and turns: speaker, text, intent, at_ms) in the real store; ``outcome`` None is a
+    call still on the line. The ticket must be stored first."""
+
+    def write(c: Any) -> None:
+        ticket_row = c.execute("SELECT customer_phone FROM tickets WHERE id=?", (ticket_id,)).fetchone()
+        at = started_at.astimezone(UTC).isoformat(timespec="milliseconds")
+        answered = (started_at + timedelta(seconds=5)).astimezone(UTC).isoformat(timespec="milliseconds") \
+            if seconds is not None else None
+        ended = (started_at + timedelta(seconds=5 + seconds)).astimezone(UTC).isoformat(timespec="milliseconds") \
+            if seconds is not None and outcome is not None else None
+        task = c.execute("INSERT INTO tasks (ticket_id, flow_id, state, attempts, max_attempts, next_attempt_at,"
+                         " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)",
+                         (ticket_id, "repair-ready", task_state, 1, 3, at, at, at)).lastrowid
+        c.execute("INSERT INTO calls (id, task_id, ticket_id, phone, line, flow_id, flow_version, state, started_at,"
+                  " answered_at, ended_at, outcome, cause, disposition, intent, strength_grade, strength_score,"
+                  " recording, attempt) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                  (call_id, task, ticket_id, phone or ticket_row[0], "line1", "repair-ready", 3,
+                   outcome or "answered", at, answered, ended, outcome, cause, disposition, intent, grade,
+                   {"A": 90, "B": 70, "C": 50, "D": 20}.get(grade or ""), str(recording) if recording else None, 1))
+        for seq, (speaker, text, turn_intent, at_ms) in enumerate(turns):
+            c.execute("INSERT INTO turns (call_id, seq, speaker, text, intent, confidence, node, at_ms)"
+                      " VALUES (?,?,?,?,?,?,?,?)", (call_id, seq, speaker, text, turn_intent,
+                                                    0.9 if speaker == "customer" else None, "ask", at_ms))
+
+    records.db.write(write)
+
+
 class InMemoryPanelService:
     """Satisfies web.service.PanelService with dicts; for the web tests only."""
 
@@ -99,7 +143,7 @@ class InMemoryPanelService:
                 "id": SILENT_CALL, "ticket_id": "T-1", "phone": "+15550100", "customer_name": "Ada Park",
                 "started_at": started.isoformat(), "outcome": "no_answer", "disposition": None,
                 "duration_s": 0, "remark": None, "turns": [], "has_recording": False,
-                "cause": "no answer after 45 s", "task_id": 1, "attempt": 1, "max_attempts": 3,
+                "cause": 19, "task_id": 1, "attempt": 1, "max_attempts": 3,
             },
             RECORDED_CALL: {
                 "id": RECORDED_CALL, "ticket_id": "T-2", "phone": "+15550111", "customer_name": "Min-jun Kim",
@@ -127,6 +171,19 @@ class InMemoryPanelService:
         wav = recordings_dir / f"{RECORDED_CALL}.wav"
         write_tone_wav(wav)
         self.wav_files[RECORDED_CALL] = wav
+
+    def store_dict_calls(self) -> None:
+        """The two dict calls in the real store too, where the console's Calls and Tickets pages search."""
+        started = datetime.fromisoformat(self.calls[SILENT_CALL]["started_at"])
+        store_ticket(self.records, "T-1", phone="+15550100", name="Ada Park")
+        store_ticket(self.records, "T-2", phone="+15550111", name="Min-jun Kim")
+        store_call(self.records, SILENT_CALL, "T-1", started_at=started, outcome="no_answer", cause=19,
+                   seconds=None)
+        store_call(self.records, RECORDED_CALL, "T-2", started_at=started + timedelta(hours=1), outcome="completed",
+                   disposition="confirmed", seconds=47.4, intent="confirm",  # its WAV is the dict call's only
+                   turns=(("bot", "Hello, this is the repair shop. Your phone is ready.", None, 0),
+                          ("customer", "Great, I will pick it up on Friday.", "confirm", 4000),
+                          ("bot", "Thank you, see you on Friday.", None, 7000)))
 
     def submit_ticket(self, payload: dict[str, Any], *, webhook_id: str) -> dict[str, Any]:
         if self.fail_with is not None:
@@ -158,7 +215,8 @@ class InMemoryPanelService:
         return calls[:limit]
 
     def get_call(self, call_id: int) -> dict[str, Any] | None:
-        return self.calls.get(call_id)
+        """The dict calls above, else the real store's (the console's pages write theirs there)."""
+        return self.calls.get(call_id) or BoxPanel.get_call(self, call_id)  # type: ignore[arg-type]
 
     def find_calls(self, *, phone: str | None = None, since: datetime | None = None, until: datetime | None = None,
                    outcome: str | None = None, task: int | None = None, before: int | None = None,
@@ -186,14 +244,14 @@ class InMemoryPanelService:
     def ticket_detail(self, ticket_id: str) -> dict[str, Any] | None:
         ticket = self.tickets.get(ticket_id)
         if ticket is None:
-            return None
+            return BoxPanel.ticket_detail(self, ticket_id)  # type: ignore[arg-type]
         return {**ticket, "vars": {}, "operations": [],
                 "tasks": [t for t in self.tasks.values() if t["ticket_id"] == ticket_id],
                 "calls": [c for c in sorted(self.calls.values(), key=lambda c: c["id"])
                           if c["ticket_id"] == ticket_id]}
 
     def recording_path(self, call_id: int) -> Path | None:
-        return self.wav_files.get(call_id)
+        return self.wav_files.get(call_id) or BoxPanel.recording_path(self, call_id)  # type: ignore[arg-type]
 
     def list_tickets(self, *, limit: int = 100) -> list[dict[str, Any]]:
         return list(self.tickets.values())[:limit]
@@ -203,6 +261,15 @@ class InMemoryPanelService:
     call_filter = BoxPanel.call_filter
     stats = BoxPanel.stats
     export_csv = BoxPanel.export_csv
+
+    # the console's Calls and Tickets pages: the box's own code over the real store
+    phone_region: str | None = None
+    search_calls = BoxPanel.search_calls
+    search_tickets = BoxPanel.search_tickets
+    _shop_time = BoxPanel._shop_time
+    ticket_deliveries = BoxPanel.ticket_deliveries
+    ticket_action = BoxPanel.ticket_action
+    ticket_note = BoxPanel.ticket_note
 
     # call tasks: the box's own code over the real store
     _tasks = BoxPanel._tasks
@@ -440,6 +507,16 @@ def creds() -> tuple[str, str]:
 @pytest.fixture
 def recorded_call() -> int:
     return RECORDED_CALL
+
+
+@pytest.fixture(name="store_ticket")
+def store_ticket_fixture() -> Callable[..., None]:
+    return store_ticket
+
+
+@pytest.fixture(name="store_call")
+def store_call_fixture() -> Callable[..., None]:
+    return store_call
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture
 def server_url(service) -> Iterator[str]:
+    service.store_dict_calls()  # the Calls page searches the real store
     app: Flask = create_app(service, secret_key="browser-test-key")
     server = create_server(app, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, name="web-test-waitress", daemon=True)
@@ -66,6 +67,8 @@ def test_panel_in_a_real_browser(browser: Browser, server_url: str, creds, tmp_p
     page.fill("#password", password)
     page.click("form.form button[type=submit]")
     page.wait_for_url(server_url + "/calls")
+    page.click("#call-2 a[href='/calls/2']")
+    page.wait_for_url(server_url + "/calls/2")
 
     customer_turn = page.locator(".turn-customer .says").first
     assert customer_turn.inner_text() == "Great, I will pick it up on Friday."
@@ -75,7 +78,7 @@ def test_panel_in_a_real_browser(browser: Browser, server_url: str, creds, tmp_p
     customer_bg = customer_turn.evaluate("e => getComputedStyle(e.parentElement).backgroundColor")
     assert bot_bg != customer_bg  # the stylesheet loaded and tells the speakers apart
 
-    audio = page.locator("audio.player")
+    audio = page.locator("#call-audio")
     assert audio.count() == 1
     src = audio.get_attribute("src")
     assert src == "/calls/2/recording.wav"
@@ -122,7 +125,7 @@ def test_panel_fits_a_phone_screen(browser: Browser, server_url: str, creds, ser
     page.fill("#password", password)
     page.click("form.form button[type=submit]")
     page.wait_for_url(server_url + "/calls")
-    for path in ("/calls", "/tickets"):
+    for path in ("/calls", "/tickets", "/calls/2", "/tickets/T-2"):
         page.goto(server_url + path)
         assert page.locator("h1").is_visible()
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
@@ -133,7 +136,7 @@ def test_panel_fits_a_phone_screen(browser: Browser, server_url: str, creds, ser
             ".map(e => e.tagName + '.' + e.className)"
         )
         assert clipped == [], f"{path}: cut off at the right edge: {clipped}"
-    page.goto(server_url + "/calls")
+    page.goto(server_url + "/calls/2")
     font_px = page.locator(".turn .says").first.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
     assert font_px >= 14  # readable without zooming
     context.close()

@@ -10,6 +10,11 @@ import pytest
 from web import create_app
 
 
+@pytest.fixture(autouse=True)
+def calls_in_the_store(service):
+    service.store_dict_calls()  # the Calls page searches the real store
+
+
 def test_root_redirects_to_calls(logged_in):
     response = logged_in.get("/")
     assert response.status_code == 302
@@ -120,23 +125,29 @@ def test_session_cookie_is_httponly_and_lax(client, login):
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
-def test_calls_page_shows_transcript_and_audio(logged_in, service):
+def test_calls_page_lists_calls_newest_first_with_links(logged_in, service):
     html = logged_in.get("/calls").get_data(as_text=True)
     assert "Min-jun Kim" in html and "+15550111" in html
-    assert "I will pick it up on Friday." in html
-    assert 'class="turn turn-bot"' in html and 'class="turn turn-customer"' in html
-    assert '<audio class="player" controls preload="none" src="/calls/2/recording.wav">' in html
-    assert "/calls/1/recording.wav" not in html  # the unanswered call has no recording
-    assert "Customer will pick up on Friday" in html  # remark
+    assert 'href="/calls/2"' in html and 'href="/tickets/T-2"' in html
     assert "47 s" in html and ">Completed<" in html
     assert html.index("Min-jun Kim") < html.index("Ada Park")  # newest first
 
 
-def test_calls_page_shows_line_flow_cause_and_intent(logged_in):
-    html = logged_in.get("/calls").get_data(as_text=True)
-    assert "Line line1 · Flow repair-ready v3" in html
-    assert "no answer after 45 s" in html
-    assert "→ Confirm" in html
+def test_call_page_shows_transcript_and_audio(logged_in, service):
+    html = logged_in.get("/calls/2").get_data(as_text=True)
+    assert "I will pick it up on Friday." in html
+    assert 'class="turn turn-bot"' in html and 'class="turn turn-customer"' in html
+    assert 'id="call-audio" controls preload="metadata" src="/calls/2/recording.wav"' in html
+    assert "Customer will pick up on Friday" in html  # remark
+    assert "/calls/1/recording.wav" not in logged_in.get("/calls/1").get_data(as_text=True)  # never answered
+
+
+def test_call_pages_show_line_flow_cause_in_words_and_intent(logged_in):
+    html = logged_in.get("/calls/2").get_data(as_text=True)
+    assert "Line line1" in html and "Flow repair-ready v3" in html
+    assert ">Confirm<" in html
+    listed = logged_in.get("/calls").get_data(as_text=True)
+    assert "no answer (19)" in listed and ">19<" not in listed
 
 
 def test_relative_recording_path_is_read_from_the_working_directory(logged_in, service, monkeypatch):
@@ -149,13 +160,13 @@ def test_relative_recording_path_is_read_from_the_working_directory(logged_in, s
 
 
 def test_calls_page_empty_state(logged_in, service):
-    service.calls.clear()
+    service.records.db.write(lambda c: (c.execute("DELETE FROM turns"), c.execute("DELETE FROM calls")))
     assert "No calls yet" in logged_in.get("/calls").get_data(as_text=True)
 
 
 def test_transcript_text_is_escaped(logged_in, service):
     service.calls[2]["turns"].append({"speaker": "customer", "text": "<script>alert(1)</script>"})
-    html = logged_in.get("/calls").get_data(as_text=True)
+    html = logged_in.get("/calls/2").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
@@ -190,12 +201,12 @@ def test_recording_404_when_none_or_file_gone(logged_in, service):
     assert "no recording" in response.get_data(as_text=True)
 
 
-def test_tickets_page_shows_status_and_remarks(logged_in, post_ticket, ticket):
-    assert post_ticket(ticket("T-555")).status_code == 202
+def test_tickets_page_shows_status_and_decision(logged_in, service, store_ticket):
+    store_ticket(service.records, "T-555", status="scheduled", reason="order ready")
     html = logged_in.get("/tickets").get_data(as_text=True)
-    assert "T-555" in html and "Phone repair ready" in html
-    assert ">Scheduled<" in html and "badge badge-info" in html
-    assert "Queued for a call" in html
+    assert "T-555" in html and "Phone repair ready" in html and 'href="/tickets/T-555"' in html
+    assert ">Scheduled<" in html and "badge pill badge-info" in html
+    assert "order ready" in html
 
 
 def test_status_strip_shows_lines_and_engine(logged_in):
@@ -223,7 +234,10 @@ def test_failing_status_does_not_break_the_page(logged_in, service, monkeypatch)
 
 
 def test_panel_error_is_a_friendly_page(logged_in, service, caplog):
-    service.fail_with = RuntimeError("boom at /secret/path")
+    def broken(**_: object) -> dict:
+        raise RuntimeError("boom at /secret/path")
+
+    service.search_calls = broken
     response = logged_in.get("/calls")
     assert response.status_code == 500
     assert response.mimetype == "text/html"
