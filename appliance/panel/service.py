@@ -16,6 +16,7 @@ from appliance.campaign.call_tasks import CallTasks, TaskNotFound, TimerNotFound
 from appliance.campaign.hours import box_zone
 from appliance.errors import CallboxError, QueryInvalid
 from appliance.panel.flows import FlowAdmin
+from appliance.panel.knowledge import KnowledgeAdmin
 from appliance.panel.qa import QaAdmin
 from appliance.panel.recordings import RecordingsAdmin, query_phone
 from appliance.panel.rules import RulesAdmin
@@ -66,6 +67,7 @@ class BoxPanel:
         self.records = records
         self.flows = flows
         self.rules = rules or RulesAdmin(flows.configs, phone_region=phone_region)
+        self.knowledge = KnowledgeAdmin(flows.configs)  # VUI presets, knowledge bases (the console's Rules pages)
         self.webhook_secret = webhook_secret
         self._admit = admit
         self.lines = lines

@@ -31,6 +31,7 @@ from appliance.campaign.intake import admit
 from appliance.config import HelpdeskConfig, HelpdesksConfig
 from appliance.errors import QueryInvalid, TicketInvalid
 from appliance.panel.flows import FlowAdmin
+from appliance.panel.knowledge import KnowledgeAdmin
 from appliance.panel.qa import QaAdmin
 from appliance.panel.recordings import RecordingsAdmin
 from appliance.panel.rules import RulesAdmin
@@ -67,6 +68,7 @@ class InMemoryPanelService:
         self.configs = ConfigStore(recordings_dir / "flows-config.json")
         self.flows = FlowAdmin(self.configs, self.configs.publish_flow)
         self.rules = RulesAdmin(self.configs, shop_name="Corner Shop")  # the real rules and scenarios too
+        self.knowledge = KnowledgeAdmin(self.configs)  # VUI presets and knowledge bases: the real ones
         self.records = RecordsStore(recordings_dir / "records.db")  # a real SQLite file for the do-not-call list
         self.dnc = self.records.do_not_call
         self.call_tasks = CallTasks(records=self.records, configs=self.configs, max_attempts=3)  # the real ones
