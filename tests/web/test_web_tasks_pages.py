@@ -97,7 +97,7 @@ def test_a_task_from_chosen_tickets(box: Any, service: Any) -> None:
     response = box.post("/tasks/new", data={"csrf_token": token(box), "scenario": "delivery", "source": "tickets",
                                             "tickets": ["K-7", "nope"], "step": "preview"})
     page = text(response)
-    assert response.status_code == 200 and "no such ticket" in page and "call 1 customers" in page
+    assert response.status_code == 200 and "no such ticket" in page and "call 1 customer" in page
     made = box.post("/tasks/new", data={"csrf_token": token(box), "scenario": "delivery", "source": "tickets",
                                         "tickets": ["K-7"], "step": "create"})
     assert made.status_code == 302
