@@ -66,7 +66,7 @@ def test_a_csv_preview_shows_each_refused_line_and_why_and_creates_nothing(box: 
     assert "line 4" in refused[1] and "the same number twice in the file" in refused[1]
     assert "line 5" in refused[2] and "on the do-not-call list" in refused[2]
     assert len(re.findall(r'<tr class="accepted-row">', page)) == 2
-    assert "Create the task: call 2 customers" in page
+    assert "Create the task (customers to call: 2)" in page
     assert (count(service, "tickets"), count(service, "call_tasks")) == (tickets, tasks)  # a preview stores nothing
 
 
@@ -97,7 +97,7 @@ def test_a_task_from_chosen_tickets(box: Any, service: Any) -> None:
     response = box.post("/tasks/new", data={"csrf_token": token(box), "scenario": "delivery", "source": "tickets",
                                             "tickets": ["K-7", "nope"], "step": "preview"})
     page = text(response)
-    assert response.status_code == 200 and "no such ticket" in page and "call 1 customer" in page
+    assert response.status_code == 200 and "no such ticket" in page and "customers to call: 1" in page
     made = box.post("/tasks/new", data={"csrf_token": token(box), "scenario": "delivery", "source": "tickets",
                                         "tickets": ["K-7"], "step": "create"})
     assert made.status_code == 302
