@@ -6,10 +6,10 @@ from typing import Any
 
 from appliance.campaign.attempt import Outcome, TaskState
 from web.openapi_helpdesks import FRESHDESK_TICKET, HELPDESK_PATHS, HELPDESK_SECURITY, ZAMMAD_TICKET, ZENDESK_TICKET
+from web.openapi_knowledge import KNOWLEDGE_SCHEMAS, knowledge_paths
 from web.openapi_parts import JSON, body, error, ref, text
 from web.openapi_qa import QA_SCHEMAS, qa_paths
 from web.openapi_recordings import RECORDINGS_SCHEMAS, recordings_paths
-from web.openapi_knowledge import KNOWLEDGE_SCHEMAS, knowledge_paths
 from web.openapi_rules import RULES_SCHEMAS, rules_paths
 from web.openapi_stats import STATS_SCHEMAS, stats_paths
 from web.openapi_sync import SYNC_SCHEMAS, sync_paths

@@ -112,7 +112,8 @@ def _call_link(call_id: int) -> str:
 
 @bp.app_template_global("task_helpers")
 def _helpers() -> dict[str, Any]:
-    return {"bar": _bar, "customers_bar": _customers_bar, "state": _state, "source": _source, "reason": _reason, "call_link": _call_link}
+    return {"bar": _bar, "customers_bar": _customers_bar, "state": _state, "source": _source, "reason": _reason,
+            "call_link": _call_link}
 
 
 @bp.get("")
