@@ -12,11 +12,19 @@ import re
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from appliance.campaign.publish import install_defaults
 from appliance.records.ticket import Ticket
+from web.openapi import openapi_document
 
 TOKEN = {"Authorization": "Bearer api-token-for-tests"}
+DOCUMENT = openapi_document("test")
+
+
+def conforms(value: Any, schema: str) -> None:
+    """``value`` is what the OpenAPI document's ``schema`` describes (its references resolved in the document)."""
+    Draft202012Validator({**DOCUMENT, "$ref": f"#/components/schemas/{schema}"}).validate(value)
 CSV = (
     "phone,name,order_id\n"
     "+15550140,Ada,A-1\n"
@@ -239,6 +247,7 @@ def test_vui_presets_and_knowledge_over_the_api(client: Any, service: Any) -> No
     assert client.put("/api/v1/vui-presets", json={"presets": []}).status_code == 401
     got = client.get("/api/v1/vui-presets", headers=TOKEN).get_json()
     assert [p["name"] for p in got["presets"]] == ["standard", "patient", "brisk"]
+    conforms(got, "VuiPresets")
     refused = client.put("/api/v1/vui-presets", json={"presets": [{"name": "x", "vui": {"barge_in": "yes"}}]},
                          headers=TOKEN)
     assert refused.status_code == 422 and refused.get_json()["problems"][0]["path"] == "presets[0].vui.barge_in"
@@ -255,6 +264,8 @@ def test_vui_presets_and_knowledge_over_the_api(client: Any, service: Any) -> No
     answered = client.post("/api/v1/knowledge/test", json={"flow": "delivery-confirmation", "question": question},
                            headers=TOKEN).get_json()
     assert answered["answer"]["entry"] == entries[0]["id"] and answered["answer"]["text"] == entries[0]["answer"]
+    conforms(answered, "KnowledgeAnswer")
+    conforms({"flows": flows}, "KnowledgeBases")
     assert client.post("/api/v1/knowledge/test", json={"flow": "nope", "question": "hi"},
                        headers=TOKEN).status_code == 404
     assert client.post("/api/v1/knowledge/test", json={"flow": "delivery-confirmation"},
