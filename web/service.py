@@ -259,6 +259,11 @@ class PanelService(Protocol):
         (id, attempt, outcome, started_at, ...); None when unknown."""
         ...
 
+    def call_task_page(self, task_id: int, *, after: int | None = None, limit: int = 100) -> dict[str, Any] | None:
+        """One call task as :meth:`call_task`, with one page of its ``attempts``: the ticket tasks after ``after``
+        (a ticket task id; the first page without it), at most ``limit``; None when unknown."""
+        ...
+
     def preview_call_task(self, body: dict[str, Any]) -> dict[str, Any]:
         """What creating ``body`` would call and refuse (``{name, flow, source, settings, accepted, refused,
         counts}``); writes nothing. Raises ``appliance.errors.TaskInvalid(message, field=...)``."""

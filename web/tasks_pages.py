@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("tasks_page", __name__, url_prefix="/tasks")
 
 PAGE = 50
+CUSTOMERS_PAGE = 100  # a task's customers per page on its own page
 STATES = ("pending", "running", "paused", "completed", "expired", "cancelled")
 ACTIONS = {"pause": ("pending", "running"), "resume": ("paused",), "cancel": ("pending", "running", "paused")}
 UPLOAD_BYTES = 2 * 1024 * 1024  # a CSV of a few thousand customers (the JSON API keeps its 64 KiB)
@@ -219,13 +220,25 @@ def new() -> BaseResponse | tuple[str, int]:
     return redirect(url_for("tasks_page.task", task_id=made["id"], done="created"))
 
 
+def _task_page(task_id: int) -> dict[str, Any]:
+    """The task with one page of its customers (``?after=`` the last ticket task shown), ``more`` when there are
+    others after them."""
+    after = request.args.get("after", type=int)
+    found = service().call_task_page(task_id, after=after, limit=CUSTOMERS_PAGE + 1)
+    if found is None:
+        abort(404, description=_("There is no call task %(id)s.", id=task_id))
+    attempts = found["attempts"]
+    found["more"] = attempts[CUSTOMERS_PAGE - 1]["task_id"] if len(attempts) > CUSTOMERS_PAGE else None
+    found["attempts"] = attempts[:CUSTOMERS_PAGE]
+    found["after"] = after
+    return found
+
+
 @bp.get("/<int:task_id>")
 @login_required
 def task(task_id: int) -> str:
-    found = service().call_task(task_id)
-    if found is None:
-        abort(404, description=_("There is no call task %(id)s.", id=task_id))
-    return render_page("task.html", page="tasks", task=found, actions=ACTIONS, done=request.args.get("done"))
+    return render_page("task.html", page="tasks", task=_task_page(task_id), actions=ACTIONS,
+                       done=request.args.get("done"))
 
 
 @bp.post("/<int:task_id>/<action>")
@@ -239,9 +252,7 @@ def act(task_id: int, action: str) -> BaseResponse | tuple[str, int]:
     try:
         found = service().call_task_action(task_id, action)
     except IllegalTransition as exc:
-        found = service().call_task(task_id)
-        if found is None:
-            abort(404, description=_("There is no call task %(id)s.", id=task_id))
+        found = _task_page(task_id)
         message = _("A task that is %(state)s cannot be changed that way.", state=_state(str(exc.state)).lower())
         return render_page("task.html", page="tasks", task=found, actions=ACTIONS, error=message), 409
     except CallboxError as exc:

@@ -158,6 +158,13 @@ class BoxPanel:
     def call_task(self, task_id: int) -> dict[str, Any] | None:
         return self._tasks().get(task_id)
 
+    def call_task_page(self, task_id: int, *, after: int | None = None, limit: int = 100) -> dict[str, Any] | None:
+        """A call task with one page of its customers (the console's task page: a task of 10,000 reads 100)."""
+        task = self.records.call_tasks.get(task_id)
+        if task is None:
+            return None
+        return {**task, "attempts": self.records.call_tasks.attempts(task_id, after=after, limit=limit)}
+
     def preview_call_task(self, body: dict[str, Any]) -> dict[str, Any]:
         return self._tasks().preview(body).as_dict()
 

@@ -42,6 +42,8 @@ def test_create_a_task_from_a_csv(admin: Page, box: Box, shot: Screens) -> None:
     made = box.api(f"/api/v1/tasks/{task_id}")
     assert made["name"] == "Week 49 from the browser" and made["source"] == "csv"
     assert [a["phone"] for a in made["attempts"]] == ["+15550177712"]
+    assert "+15550177712" in admin.inner_text("table.attempts")
+    shot(admin, "task")
     admin.click(".crumbs a")
     row = admin.locator(f"#task-{task_id}")
     row.wait_for()
@@ -68,6 +70,11 @@ def test_test_a_ticket_against_the_rules(admin: Page, box: Box, shot: Screens) -
     assert missing.value.code == 404
 
 
+def admin_sees_presets(page: Page) -> bool:
+    names = page.locator("tr.preset-row strong").all_inner_texts()
+    return len(names) >= 1 and page.locator("form.apply-preset").count() == 1
+
+
 def test_rules_and_knowledge_on_a_phone(browser: Browser, box: Box, shot: Screens) -> None:
     context, page, problems = new_page(browser, box, width=390, height=844, mobile=True)
     sign_in(page, box)
@@ -75,6 +82,9 @@ def test_rules_and_knowledge_on_a_phone(browser: Browser, box: Box, shot: Screen
         page.goto(box.url + path)
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px on a phone"
+        if path == "/rules/vui":
+            assert admin_sees_presets(page)
+            shot(page, "vui-phone")
     page.goto(box.url + "/rules/knowledge")
     entry = page.locator("table.kb-entries tbody tr").first
     question = entry.locator(".cond").first.inner_text()

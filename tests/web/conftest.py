@@ -198,6 +198,7 @@ class InMemoryPanelService:
     _tasks = BoxPanel._tasks
     find_call_tasks = BoxPanel.find_call_tasks
     call_task = BoxPanel.call_task
+    call_task_page = BoxPanel.call_task_page
     preview_call_task = BoxPanel.preview_call_task
     create_call_task = BoxPanel.create_call_task
     call_task_action = BoxPanel.call_task_action

@@ -282,3 +282,22 @@ def test_the_knowledge_page_answers_a_question(box: Any, service: Any) -> None:
     nothing = text(box.get("/rules/knowledge", query_string={"flow": "delivery-confirmation",
                                                               "q": "zebra quantum violin"}))
     assert ">no answer<" in nothing
+
+
+def test_a_tasks_customers_are_paged(box: Any, service: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from web import tasks_pages
+
+    monkeypatch.setattr(tasks_pages, "CUSTOMERS_PAGE", 2)
+    made = service.create_call_task({"flow": "delivery-confirmation", "customers": [
+        {"phone": f"+1555019000{i}", "name": f"Customer {i}", "order_id": f"P-{i}"} for i in range(5)]})
+    shown: list[str] = []
+    url = f"/tasks/{made['id']}"
+    for _page in range(3):
+        page = text(box.get(url))
+        shown += re.findall(r'id="attempt-(\d+)"', page)
+        more = re.search(r'href="([^"]+after=\d+)">More customers', page)
+        if more is None:
+            break
+        url = more.group(1).replace("&amp;", "&")
+    assert shown == [str(a["task_id"]) for a in made["attempts"]]  # each customer once, in order, 2 a page
+    assert "More customers" not in page
