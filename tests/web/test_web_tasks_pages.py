@@ -301,3 +301,14 @@ def test_a_tasks_customers_are_paged(box: Any, service: Any, monkeypatch: pytest
         url = more.group(1).replace("&amp;", "&")
     assert shown == [str(a["task_id"]) for a in made["attempts"]]  # each customer once, in order, 2 a page
     assert "More customers" not in page
+
+
+def test_a_sessions_put_of_the_rules_needs_its_csrf_token(box: Any, service: Any) -> None:
+    """The Rules page changes the rules with its form's token; the API's PUT from a session needs it too."""
+    rules = service.rules.rules()
+    changed = [{"name": "skip all", "action": "skip", "reason": "holidays"}]
+    assert box.put("/api/v1/rules", json={"rules": changed}).status_code == 401
+    assert box.put("/api/v1/scenarios", json={"scenarios": []}).status_code == 401
+    assert service.rules.rules() == rules
+    stored = box.put("/api/v1/rules", json={"rules": changed}, headers={"X-CSRF-Token": token(box, "/rules")})
+    assert stored.status_code == 200 and service.rules.rules() == changed
