@@ -312,3 +312,15 @@ def test_a_sessions_put_of_the_rules_needs_its_csrf_token(box: Any, service: Any
     assert service.rules.rules() == rules
     stored = box.put("/api/v1/rules", json={"rules": changed}, headers={"X-CSRF-Token": token(box, "/rules")})
     assert stored.status_code == 200 and service.rules.rules() == changed
+
+
+def test_a_csv_larger_than_the_apis_64_kib_is_previewed(box: Any, service: Any) -> None:
+    rows = "".join(f"+1555{i:07d},Customer number {i},ORDER-{i:08d}\n" for i in range(3000))
+    csv = "phone,name,order_id\n" + rows
+    assert len(csv.encode()) > 100 * 1024
+    response = box.post("/tasks/new", data={"csrf_token": token(box), "scenario": "delivery", "source": "csv",
+                                            "step": "preview", "file": (io.BytesIO(csv.encode()), "big.csv")},
+                        content_type="multipart/form-data")
+    page = text(response)
+    assert response.status_code == 200 and "customers to call: 3000" in page and "and 2800 more" in page
+    assert count(service, "call_tasks") == 0
