@@ -147,3 +147,10 @@ class TicketActionRefused(CallboxError):
         super().__init__(message)
         self.message = message
         self.code = code
+class PresetsInvalid(CallboxError):
+    """A list of VUI presets was refused whole; ``problems`` holds every ``(path, message)`` found
+    (``presets[1].vui.no_input_ms``)."""
+
+    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(f"{path}: {message}" for path, message in self.problems[:3]) or "refused")

@@ -83,6 +83,12 @@ def create_app(
     app.register_blueprint(flows.bp)
     access.install(app)  # first-run setup, users and API tokens, the audit log
     app.before_request(guard)  # sign-in, CSRF and role for every route (web.auth)
+    # the console's tasks part: call tasks, rules and scenarios, VUI presets, knowledge base pages
+    from web import knowledge_pages, rules_pages, tasks_pages
+    app.register_blueprint(tasks_pages.bp)
+    app.register_blueprint(rules_pages.bp)
+    app.register_blueprint(knowledge_pages.bp)
+    app.register_blueprint(knowledge_pages.api)
     app.add_url_rule("/healthz", "healthz", healthz)
     app.register_error_handler(Exception, handle_error)
     app.after_request(add_security_headers)

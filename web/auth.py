@@ -163,6 +163,17 @@ def current_role() -> str | None:
     return role if role in ROLES else None
 
 
+def body_limit(limit: int) -> Callable[[F], F]:
+    """Let a view take a larger body than the app's limit (an upload form); put it above the other decorators. The
+    guard applies it before it reads the form for the CSRF token."""
+
+    def mark(view: F) -> F:
+        setattr(view, "body_limit", limit)  # noqa: B010 (an attribute of a function)
+        return view
+
+    return mark
+
+
 def role_required(role: str) -> Callable[[F], F]:
     """Mark a view for ``role`` (``admin``): the guard answers 403 to anyone else (and a test of the URL map reads
     the mark). The check itself is also made here, so the view is safe even without the guard."""
@@ -252,6 +263,10 @@ def guard() -> ResponseReturnValue | None:
     if endpoint is None or endpoint in SIGNED or endpoint == "static":
         return None  # 404/405 answer by themselves; webhooks check their signature
     view = current_app.view_functions.get(endpoint)
+    limit = getattr(view, "body_limit", None)
+    if limit:  # an upload form: its larger limit holds before the CSRF check below reads the form
+        request.max_content_length = limit
+        request.max_form_memory_size = limit
     pending = setup_pending()
     if pending and endpoint not in SETUP and endpoint not in PUBLIC - {"panel.login"} and not _wants_json():
         return redirect(url_for("setup.index"))

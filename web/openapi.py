@@ -6,6 +6,7 @@ from typing import Any
 
 from appliance.campaign.attempt import Outcome, TaskState
 from web.openapi_helpdesks import FRESHDESK_TICKET, HELPDESK_PATHS, HELPDESK_SECURITY, ZAMMAD_TICKET, ZENDESK_TICKET
+from web.openapi_knowledge import KNOWLEDGE_SCHEMAS, knowledge_paths
 from web.openapi_parts import JSON, body, error, ref, text
 from web.openapi_qa import QA_SCHEMAS, qa_paths
 from web.openapi_recordings import RECORDINGS_SCHEMAS, recordings_paths
@@ -368,6 +369,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                 }
             },
             **rules_paths(read_security),
+            **knowledge_paths(read_security),
             **sync_paths(read_security),
             **recordings_paths(read_security, _query, LIMIT),
             **qa_paths(read_security),
@@ -387,7 +389,7 @@ def openapi_document(version: str) -> dict[str, Any]:
             "schemas": {"Ticket": TICKET, "Accepted": ACCEPTED, "Call": CALL, "Error": ERROR, "Task": TASK,
                         "TicketRecord": TICKET_RECORD, "Outbox": OUTBOX, "OutboxItem": OUTBOX_ITEM,
                         "ZendeskTicket": ZENDESK_TICKET, "ZammadTicket": ZAMMAD_TICKET,
-                        "FreshdeskTicket": FRESHDESK_TICKET, **TASK_SCHEMAS, **RULES_SCHEMAS,
+                        "FreshdeskTicket": FRESHDESK_TICKET, **TASK_SCHEMAS, **RULES_SCHEMAS, **KNOWLEDGE_SCHEMAS,
                         **SYNC_SCHEMAS, **RECORDINGS_SCHEMAS, **QA_SCHEMAS, **STATS_SCHEMAS,
                         "Reanalysis": REANALYSIS},
             "securitySchemes": {

@@ -121,7 +121,7 @@ def _document(key: str, item: str, summary: str, security: list[dict[str, list[s
                 "requestBody": {"required": True, "content": {JSON: {"schema": _list_of(key, item)}}},
                 "responses": {"200": body(f"stored: the {key}", _list_of(key, item)),
                               "400": error("body is not a JSON object (malformed_json)"),
-                              "401": unauthorized,
+                              "401": error("no valid bearer token (a session must send X-CSRF-Token)"),
                               "413": error("body over 64 KiB"),
                               "422": body("refused whole, nothing changed: every problem with its path",
                                           ref("RulesProblems")),

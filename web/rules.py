@@ -1,6 +1,7 @@
 """The owner's rules and scenarios over HTTP: ``GET``/``PUT /api/v1/rules`` and ``/api/v1/scenarios`` (a PUT
 replaces the whole list, or is refused whole with 422 naming the path of every problem and changes nothing),
-and ``POST /api/v1/rules/test``, a dry run of a ticket that changes nothing. Same auth as the read API."""
+and ``POST /api/v1/rules/test``, a dry run of a ticket that changes nothing. Reading and the dry run: the read
+API's auth; a PUT: the admin API's (a bearer token, or a session sending its CSRF token in ``X-CSRF-Token``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from appliance.errors import RulesInvalid, StorageError, TicketInvalid
-from web.auth import api_auth_required
+from web.auth import admin_required, api_auth_required
 from web.service import RulesService
 from web.ticket_intake import BodyRejected, error, json_object, service
 
@@ -56,7 +57,7 @@ def get_rules() -> Response:
 
 
 @bp.put("/rules")
-@api_auth_required
+@admin_required
 def put_rules() -> tuple[Response, int]:
     return _replace("rules")
 
@@ -68,7 +69,7 @@ def get_scenarios() -> Response:
 
 
 @bp.put("/scenarios")
-@api_auth_required
+@admin_required
 def put_scenarios() -> tuple[Response, int]:
     return _replace("scenarios")
 

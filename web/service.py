@@ -74,6 +74,36 @@ class RulesService(Protocol):
         ...
 
 
+class KnowledgeService(Protocol):
+    """VUI presets and the flows' knowledge bases (``appliance.panel.knowledge.KnowledgeAdmin`` is the real one)."""
+
+    def vui_presets(self) -> list[dict[str, Any]]:
+        """The presets: ``{name, description, vui, flows}`` (``flows``: published flows whose VUI holds it)."""
+        ...
+
+    def set_vui_presets(self, document: Any) -> list[dict[str, Any]]:
+        """Replace the presets whole (a list, or ``{"presets": [...]}``); raises
+        ``appliance.errors.PresetsInvalid`` (``.problems``: every (path, message)) and changes nothing."""
+        ...
+
+    def preset_document(self, name: str, flow_id: str) -> dict[str, Any] | None:
+        """The flow's latest document with the preset over its ``vui``, to publish; None when either is unknown."""
+        ...
+
+    def flow_vui(self) -> list[dict[str, Any]]:
+        """Each published flow's latest VUI rules: ``{flow, name, version, vui}``."""
+        ...
+
+    def knowledge(self) -> list[dict[str, Any]]:
+        """Each published flow's knowledge base: ``{flow, name, language, version, entries}``."""
+        ...
+
+    def ask(self, flow_id: str, question: str) -> dict[str, Any] | None:
+        """Which entry of the flow's knowledge base answers ``question`` as a call would choose it: ``{flow,
+        version, question, answer: {entry, text, confidence, margin} | None, candidates}``; None: no such flow."""
+        ...
+
+
 class RecordingsService(Protocol):
     """Call recordings (``appliance.panel.recordings.RecordingsAdmin`` is the real one). ``phone`` in any form the
     box reads (else ``appliance.errors.QueryInvalid(parameter="phone")``), ``since`` inclusive, ``until``
@@ -267,6 +297,11 @@ class PanelService(Protocol):
         ...
 
     @property
+    def knowledge(self) -> KnowledgeService:
+        """VUI presets and knowledge bases."""
+        ...
+
+    @property
     def recordings(self) -> RecordingsService:
         """Browse, download and delete call recordings; the room left for them."""
         ...
@@ -336,6 +371,11 @@ class PanelService(Protocol):
     def call_task(self, task_id: int) -> dict[str, Any] | None:
         """One call task as :meth:`find_call_tasks` plus ``attempts``: each customer's ticket task with its calls
         (id, attempt, outcome, started_at, ...); None when unknown."""
+        ...
+
+    def call_task_page(self, task_id: int, *, after: int | None = None, limit: int = 100) -> dict[str, Any] | None:
+        """One call task as :meth:`call_task`, with one page of its ``attempts``: the ticket tasks after ``after``
+        (a ticket task id; the first page without it), at most ``limit``; None when unknown."""
         ...
 
     def preview_call_task(self, body: dict[str, Any]) -> dict[str, Any]:

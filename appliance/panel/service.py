@@ -15,6 +15,7 @@ from appliance.campaign.hours import box_zone
 from appliance.errors import CallboxError, QueryInvalid
 from appliance.panel.access import AccessAdmin
 from appliance.panel.flows import FlowAdmin
+from appliance.panel.knowledge import KnowledgeAdmin
 from appliance.panel.qa import QaAdmin
 from appliance.panel.recordings import RecordingsAdmin, query_phone
 from appliance.panel.rules import RulesAdmin
@@ -68,6 +69,7 @@ class BoxPanel:
         self.records = records
         self.flows = flows
         self.rules = rules or RulesAdmin(flows.configs, phone_region=phone_region)
+        self.knowledge = KnowledgeAdmin(flows.configs)  # VUI presets, knowledge bases (the console's Rules pages)
         self.webhook_secret = webhook_secret
         self._admit = admit
         self.lines = lines
@@ -161,6 +163,13 @@ class BoxPanel:
 
     def call_task(self, task_id: int) -> dict[str, Any] | None:
         return self._tasks().get(task_id)
+
+    def call_task_page(self, task_id: int, *, after: int | None = None, limit: int = 100) -> dict[str, Any] | None:
+        """A call task with one page of its customers (the console's task page: a task of 10,000 reads 100)."""
+        task = self.records.call_tasks.get(task_id)
+        if task is None:
+            return None
+        return {**task, "attempts": self.records.call_tasks.attempts(task_id, after=after, limit=limit)}
 
     def preview_call_task(self, body: dict[str, Any]) -> dict[str, Any]:
         return self._tasks().preview(body).as_dict()

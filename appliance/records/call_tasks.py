@@ -216,22 +216,32 @@ class CallTaskRecords:
         return self.db.read(
             lambda c: [_view(c, r) for r in c.execute(sql, (*args, limit)).fetchall()])
 
-    def attempts(self, task_id: int) -> list[dict[str, Any]]:
-        """Every ticket task of the call task with its calls (id, attempt, outcome, times), oldest first."""
+    def attempts(self, task_id: int, *, after: int | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """The ticket tasks of the call task with their calls (id, attempt, outcome, times), oldest first; with
+        ``after`` (a ticket task id) and ``limit``, one page of them. Two queries however many there are: the
+        ticket tasks, then the calls of all of them."""
 
         def read(c: sqlite3.Connection) -> list[dict[str, Any]]:
-            out = []
-            for t in c.execute("SELECT tasks.*, tickets.customer_phone, tickets.customer_name FROM tasks"
-                               " JOIN tickets ON tickets.id = tasks.ticket_id WHERE call_task_id=? ORDER BY tasks.id",
-                               (task_id,)).fetchall():
-                calls = c.execute("SELECT id, attempt, line, state, outcome, disposition, started_at, ended_at"
-                                  " FROM calls WHERE task_id=? ORDER BY id", (t["id"],)).fetchall()
-                out.append({"task_id": t["id"], "ticket_id": t["ticket_id"], "phone": t["customer_phone"],
-                            "name": t["customer_name"], "state": t["state"], "attempts": t["attempts"],
-                            "max_attempts": t["max_attempts"], "last_outcome": t["last_outcome"],
-                            "next_attempt_at": t["next_attempt_at"] if t["state"] == "pending" else None,
-                            "calls": [dict(r) for r in calls]})
-            return out
+            sql = ("SELECT tasks.*, tickets.customer_phone, tickets.customer_name FROM tasks"
+                   " JOIN tickets ON tickets.id = tasks.ticket_id WHERE call_task_id=?"
+                   + (" AND tasks.id > ?" if after is not None else "") + " ORDER BY tasks.id"
+                   + (" LIMIT ?" if limit is not None else ""))
+            args = [task_id] + ([after] if after is not None else []) + ([limit] if limit is not None else [])
+            rows = c.execute(sql, args).fetchall()
+            calls: dict[int, list[dict[str, Any]]] = {}
+            ids = [t["id"] for t in rows]
+            for i in range(0, len(ids), 500):
+                part = ids[i:i + 500]
+                for r in c.execute("SELECT task_id, id, attempt, line, state, outcome, disposition, started_at,"
+                                   f" ended_at FROM calls WHERE task_id IN ({','.join('?' * len(part))})"
+                                   " ORDER BY id", part):
+                    call = dict(r)
+                    calls.setdefault(call.pop("task_id"), []).append(call)
+            return [{"task_id": t["id"], "ticket_id": t["ticket_id"], "phone": t["customer_phone"],
+                     "name": t["customer_name"], "state": t["state"], "attempts": t["attempts"],
+                     "max_attempts": t["max_attempts"], "last_outcome": t["last_outcome"],
+                     "next_attempt_at": t["next_attempt_at"] if t["state"] == "pending" else None,
+                     "calls": calls.get(t["id"], [])} for t in rows]
 
         return self.db.read(read)
 
@@ -312,9 +322,8 @@ def _view(c: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
     """A call task with its progress: ticket tasks by state, ended ones by outcome, calls made."""
     by_state = {r[0]: r[1] for r in c.execute(
         "SELECT state, COUNT(*) FROM tasks WHERE call_task_id=? GROUP BY state", (row["id"],))}
-    by_outcome = {r[0]: r[1] for r in c.execute(
-        "SELECT COALESCE(outcome, state), COUNT(*) FROM calls WHERE task_id IN"
-        " (SELECT id FROM tasks WHERE call_task_id=?) GROUP BY 1", (row["id"],))}
+    by_outcome = {r[0]: r[1] for r in c.execute(  # calls.call_task_id: the task's, copied when the call is made
+        "SELECT COALESCE(outcome, state), COUNT(*) FROM calls WHERE call_task_id=? GROUP BY 1", (row["id"],))}
     d = dict(row)
     d["settings"] = json.loads(row["settings"])
     d["progress"] = {"total": row["total"], "finished": row["finished"], "by_state": by_state,

@@ -33,6 +33,7 @@ from appliance.config import HelpdeskConfig, HelpdesksConfig
 from appliance.errors import QueryInvalid, TicketInvalid
 from appliance.panel.access import AccessAdmin
 from appliance.panel.flows import FlowAdmin
+from appliance.panel.knowledge import KnowledgeAdmin
 from appliance.panel.qa import QaAdmin
 from appliance.panel.recordings import RecordingsAdmin
 from appliance.panel.rules import RulesAdmin
@@ -115,6 +116,7 @@ class InMemoryPanelService:
         self.configs = ConfigStore(recordings_dir / "flows-config.json")
         self.flows = FlowAdmin(self.configs, self.configs.publish_flow)
         self.rules = RulesAdmin(self.configs, shop_name="Corner Shop")  # the real rules and scenarios too
+        self.knowledge = KnowledgeAdmin(self.configs)  # VUI presets and knowledge bases: the real ones
         self.records = RecordsStore(recordings_dir / "records.db")  # a real SQLite file for the do-not-call list
         self.dnc = self.records.do_not_call
         self.call_tasks = CallTasks(records=self.records, configs=self.configs, max_attempts=3)  # the real ones
@@ -275,6 +277,7 @@ class InMemoryPanelService:
     _tasks = BoxPanel._tasks
     find_call_tasks = BoxPanel.find_call_tasks
     call_task = BoxPanel.call_task
+    call_task_page = BoxPanel.call_task_page
     preview_call_task = BoxPanel.preview_call_task
     create_call_task = BoxPanel.create_call_task
     call_task_action = BoxPanel.call_task_action

@@ -21,9 +21,15 @@ GUARD_WORDS = ("The form was stale", "send a valid bearer token (or log in and s
 
 
 def _path(rule: Rule) -> str:
-    """The rule with every variable filled: 1 for numbers, a word otherwise."""
-    return re.sub(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>", lambda m: "1" if m.group(1) in ("int", "float") else "x",
-                  rule.rule)
+    """The rule with every variable filled: 1 for numbers, the first choice of an ``any``, a word otherwise."""
+    def fill(m: re.Match[str]) -> str:
+        if m.group(1) in ("int", "float"):
+            return "1"
+        if m.group(1) == "any":  # the first of its words: another would not route at all
+            return m.group(2).split(",")[0].strip()
+        return "x"
+
+    return re.sub(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>", fill, rule.rule)
 
 
 def _requests(app: Flask) -> Iterator[tuple[str, str, str]]:
