@@ -26,6 +26,7 @@ from appliance.campaign.voices import FlowPrompts
 from appliance.config import Config, LineConfig
 from appliance.files import load_or_create_box_id, load_or_create_secret
 from appliance.panel.flows import FlowAdmin
+from appliance.panel.voice import VoiceAdmin, installed_models
 from appliance.panel.metrics import BoxMetrics
 from appliance.panel.recordings import RecordingsAdmin
 from appliance.panel.rules import RulesAdmin
@@ -159,7 +160,12 @@ class Callbox:
         if config.upstream.enabled:
             self.upstream = UpstreamWorker(self.records, config.upstream,
                                            box_id=load_or_create_box_id(self.paths.box_id))
-        self.panel = BoxPanel(records=self.records, flows=FlowAdmin(self.configs, self.flows.publish_soon),
+        # the Flows and Voice pages: rendering progress, voices and previews, stored tickets to try a flow with
+        flow_admin = FlowAdmin(self.configs, self.flows.publish_soon, render_progress=self.flows.render_progress,
+                               voice=VoiceAdmin(self.prompts.voices if self.prompts is not None else None,
+                                                models=lambda: installed_models(self.paths.root)),
+                               tickets=self.records.ticket, shop_name=self.shop_name)
+        self.panel = BoxPanel(records=self.records, flows=flow_admin,
                               webhook_secret=self.webhook_secret, admit=self.admit_ticket, lines=self.lines,
                               recogniser=speech.asr, phone_region=config.shop.region, call_tasks=self.call_tasks,
                               line_notes=self.line_notes,

@@ -80,6 +80,9 @@ def create_app(
     helpdesk_routes.install(app, helpdesks or HelpdesksConfig())
     app.register_blueprint(panel.bp)
     app.register_blueprint(flows.bp)
+    from web import voice  # the Voice page (flows' voices, previews)
+
+    app.register_blueprint(voice.bp)
     app.add_url_rule("/healthz", "healthz", healthz)
     app.register_error_handler(Exception, handle_error)
     app.after_request(add_security_headers)
