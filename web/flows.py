@@ -16,7 +16,6 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from werkzeug.wrappers import Response as BaseResponse
 
 from appliance.errors import CallboxError, FlowError, FlowRejected
@@ -83,8 +82,7 @@ def import_flow() -> BaseResponse | tuple[str, int]:
 
 
 def _not_published(what: str, count: int) -> str:
-    return ngettext("%(file)s was not published: %(num)d problem.",
-                    "%(file)s was not published: %(num)d problems.", count, file=what)
+    return _("%(file)s was not published. Problems found: %(num)d.", file=what, num=count)
 
 
 def _latest_version(flow_id: Any) -> dict[str, int] | None:

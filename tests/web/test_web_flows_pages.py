@@ -133,7 +133,7 @@ def test_the_editor_shows_each_problem_at_its_node_and_line(logged_in: FlaskClie
     text = json.dumps(broken, indent=2)
     response = edit_page(logged_in, csrf, text)
     page = response.get_data(as_text=True)
-    assert response.status_code == 400 and "3 problems: nothing was published" in page
+    assert response.status_code == 400 and "Problems found: 3. Nothing was published" in page
     greet = page[page.index('id="node-greet"') - 40:]
     greet = greet[:greet.index("</article>")]
     assert "node-card node-bad" in greet and "points to missing node nowhere" in greet
