@@ -26,11 +26,11 @@ from appliance.campaign.voices import FlowPrompts
 from appliance.config import Config, LineConfig
 from appliance.files import load_or_create_box_id, load_or_create_secret
 from appliance.panel.flows import FlowAdmin
-from appliance.panel.voice import VoiceAdmin, installed_models
 from appliance.panel.metrics import BoxMetrics
 from appliance.panel.recordings import RecordingsAdmin
 from appliance.panel.rules import RulesAdmin
 from appliance.panel.service import BoxPanel
+from appliance.panel.voice import VoiceAdmin, installed_models
 from appliance.records.config_store import ConfigStore
 from appliance.records.queries import CallQuery
 from appliance.records.retention import PruneThread, Retention, RetentionPolicy

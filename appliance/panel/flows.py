@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from appliance.dialog.flow.load import parse_flow
-from appliance.dialog.flow.settings import parse_voice
 from appliance.dialog.flow.model import Flow
 from appliance.dialog.flow.parse import check_flow
+from appliance.dialog.flow.settings import parse_voice
 from appliance.dialog.runtime.api_client import HttpClient
 from appliance.dialog.runtime.rehearsal import converse, result_json
 from appliance.errors import CallboxError, FlowError, FlowRejected
