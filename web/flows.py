@@ -232,7 +232,7 @@ def _edit_post(flow_id: str, version: int, text: str, context: dict[str, Any]) -
         context["json_error"] = {"line": exc.lineno, "column": exc.colno, "why": exc.msg}
         context["view"] = editor_view(text, None, [])
         context["view"].bad_lines.append(exc.lineno)
-        return 400
+        return 200  # the check's answer is the page (a browser reports a 400 document as a failed load)
     flows = service().flows
     problems = flows.check_document(edited)
     if isinstance(edited, dict) and edited.get("id") not in (None, flow_id) and not problems:
@@ -241,7 +241,7 @@ def _edit_post(flow_id: str, version: int, text: str, context: dict[str, Any]) -
     context["view"] = editor_view(text, edited, problems)
     context["checked"] = True
     if problems:
-        return 400
+        return 200
     if request.form.get("action") != "publish":
         return 200
     try:

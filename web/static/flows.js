@@ -98,6 +98,9 @@
     var form = button.closest("form");
     var audio = form.querySelector(".preview-audio");
     var problem = form.querySelector(".preview-error");
+    audio.addEventListener("loadedmetadata", function () {
+      audio.dataset.duration = audio.duration.toFixed(2);  /* what was heard, for the page's tests and readers */
+    });
     button.addEventListener("click", function () {
       var query = new URLSearchParams();
       ["voice", "speaker", "length_scale", "volume", "text"].forEach(function (name) {
@@ -106,6 +109,7 @@
       });
       var url = button.dataset.preview + "?" + query.toString();
       problem.textContent = "";
+      delete audio.dataset.duration;
       button.disabled = true;
       button.setAttribute("aria-busy", "true");
       fetch(url, { credentials: "same-origin" }).then(function (response) {
