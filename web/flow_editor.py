@@ -152,6 +152,6 @@ def editor_view(text: str, document: Any, problems: list[dict[str, Any]]) -> Edi
             view.general.append(shown | {"line": line})
         if line is not None and line not in view.bad_lines:
             view.bad_lines.append(line)
-    view.nodes = list(cards.values())
+    view.nodes = sorted(cards.values(), key=lambda card: not card.problems)  # the nodes at fault first
     view.bad_lines.sort()
     return view
