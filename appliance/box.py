@@ -164,7 +164,8 @@ class Callbox:
         flow_admin = FlowAdmin(self.configs, self.flows.publish_soon, render_progress=self.flows.render_progress,
                                voice=VoiceAdmin(self.prompts.voices if self.prompts is not None else None,
                                                 models=lambda: installed_models(self.paths.root)),
-                               tickets=self.records.ticket, shop_name=self.shop_name)
+                               tickets=self.records.ticket, recent_tickets=self.records.tickets,
+                               shop_name=self.shop_name)
         self.panel = BoxPanel(records=self.records, flows=flow_admin,
                               webhook_secret=self.webhook_secret, admit=self.admit_ticket, lines=self.lines,
                               recogniser=speech.asr, phone_region=config.shop.region, call_tasks=self.call_tasks,

@@ -101,11 +101,8 @@ def _found(flow_id: str, version: int | None = None) -> tuple[int, dict[str, Any
 
 
 # -- one flow: versions, rollback, rendering progress, drawing, try console ---------------------------------
-def _recent_tickets() -> list[dict[str, Any]]:
-    try:
-        return service().list_tickets(limit=RECENT_TICKETS)
-    except CallboxError:
-        return []
+def _recent_tickets() -> list[dict[str, str]]:
+    return service().flows.recent_tickets(RECENT_TICKETS)
 
 
 def _variables_text(values: dict[str, str]) -> str:

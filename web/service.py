@@ -67,6 +67,10 @@ class FlowService(Protocol):
         new version (the same version when nothing changed); raises ``FlowError`` naming ``voice.<field>``."""
         ...
 
+    def recent_tickets(self, limit: int = 20) -> list[dict[str, str]]:
+        """The newest stored tickets (one query): ``[{id, customer_name, subject}]``, for the try console."""
+        ...
+
     def try_variables(self, flow_id: str, *, scenario: str | None = None,
                       ticket: str | None = None) -> dict[str, Any] | None:
         """Variables from a stored ticket or a sample one through a scenario: ``{variables, missing, ticket,

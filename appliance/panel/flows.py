@@ -66,6 +66,7 @@ class FlowAdmin:
                  render_progress: Callable[[str], dict[str, Any] | None] | None = None,
                  voice: VoiceAdmin | None = None,
                  tickets: Callable[[str], Ticket | None] | None = None,
+                 recent_tickets: Callable[..., list[Ticket]] | None = None,
                  shop_name: str = "the shop") -> None:
         self.configs = configs
         self._publish = publish
@@ -73,6 +74,7 @@ class FlowAdmin:
         self._render_progress = render_progress  # the prerender thread's (campaign.publish.FlowPublisher)
         self.voice = voice or VoiceAdmin(None)  # the Voice page: voices, models, previews
         self._tickets = tickets  # a stored ticket by id, for the try console's variables
+        self._recent = recent_tickets  # the newest tickets (``limit=``), one query, for its picker
         self.shop_name = shop_name
 
     def list_flows(self) -> list[dict[str, Any]]:
@@ -182,6 +184,13 @@ class FlowAdmin:
         if document == latest[1]:
             return latest[0]
         return self.publish_document(document)
+
+    def recent_tickets(self, limit: int = 20) -> list[dict[str, str]]:
+        """The newest stored tickets to try a flow with: ``[{id, customer_name, subject}]``."""
+        if self._recent is None:
+            return []
+        return [{"id": t.id, "customer_name": t.customer_name, "subject": t.subject}
+                for t in self._recent(limit=limit)]
 
     def try_variables(self, flow_id: str, *, scenario: str | None = None,
                       ticket: str | None = None) -> dict[str, Any] | None:

@@ -46,7 +46,8 @@ def box_flows(service: Any, piper_tts: Any, tmp_path: Path) -> Iterator[FlowPubl
     publisher = FlowPublisher(service.configs, FlowPrompts(voices, RecordedPrompts(tmp_path / "recorded")),
                               prerender_on_publish=True)
     service.flows = FlowAdmin(service.configs, publisher.publish_soon, render_progress=publisher.render_progress,
-                              voice=VoiceAdmin(voices), tickets=service.records.ticket, shop_name="Corner Shop")
+                              voice=VoiceAdmin(voices), tickets=service.records.ticket,
+                              recent_tickets=service.records.tickets, shop_name="Corner Shop")
     yield publisher
     publisher.stop()
 
@@ -212,6 +213,8 @@ def test_try_variables_from_a_sample_or_a_stored_ticket_through_a_scenario(logge
     admit({"id": "T-77", "type": "payment", "subject": "Invoice", "customer": {"name": "Dana Li",
            "phone": "+15550100777"}, "order": {"id": "O-9", "status": "unpaid"}, "vars": {"amount": "40 euros"}},
           webhook_id="msg-77", records=service.records, configs=service.configs, max_attempts=3)
+    picker = logged_in.get(f"/flows/{PAYMENT['id']}").get_data(as_text=True)
+    assert '<option value="T-77">T-77 · Dana Li</option>' in picker  # the newest tickets to choose from
     page = logged_in.get(f"/flows/{PAYMENT['id']}?ticket=T-77&scenario=reminders").get_data(as_text=True)
     assert "name=Dana Li" in page and "amount=40 euros" in page and "order_id=O-9" in page
     assert "missing-variables" not in page and "Filled from ticket T-77 through scenario reminders" in page
