@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
-from console_box import Box, Screens
-from playwright.sync_api import Page
+from console_box import Box, Screens, new_page, sign_in
+from playwright.sync_api import Browser, Page
 
 pytestmark = pytest.mark.slow
 
@@ -124,3 +124,17 @@ def test_preview_a_voice(admin: Page, box: Box, shot: Screens) -> None:
     assert float(audio.get_attribute("data-duration") or 0) > 1
     assert section.locator(".preview-error").inner_text() == ""
     shot(admin, "voice-preview")
+
+
+def test_the_flow_pages_fit_a_phone(browser: Browser, box: Box, shot: Screens, tmp_path: Path) -> None:
+    context, page, problems = new_page(browser, box, width=390, height=844, mobile=True)
+    sign_in(page, box)
+    import_my_flow(page, box, tmp_path)
+    for path in (f"/flows/{MINE}", f"/flows/{MINE}/edit", "/voice"):
+        page.goto(box.url + path)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path} scrolls sideways by {overflow}px on a phone"
+    page.goto(f"{box.url}/flows/{MINE}/edit")
+    shot(page, "phone-editor")
+    context.close()
+    assert problems == []
