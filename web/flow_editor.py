@@ -84,6 +84,8 @@ _MESSAGES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = 
     (re.compile(r"a dialogue node needs no_input and no_match targets \(or a vui.fallback_node\)$"),
      lambda m: _("a dialogue node needs no_input and no_match targets (or a vui.fallback_node)")),
     (re.compile(r"unknown intent '(.+)'$"), lambda m: _("unknown intent %(intent)s", intent=m[1])),
+    (re.compile(r"^must be a number above (\S+) and at most (\S+)$"),
+     lambda m: _("must be a number above %(low)s and at most %(high)s", low=m[1], high=m[2])),
     (re.compile(r"^is required$"), lambda m: _("is required")),
     (re.compile(r"^must be a string$"), lambda m: _("must be a text")),
     (re.compile(r"^must be an object$"), lambda m: _("must be an object")),

@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from appliance.errors import CallboxError, FlowError
 from web.audit import record_change
 from web.auth import csrf_ok, login_required
+from web.flow_editor import translate
 from web.panel import render_page, service
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,8 @@ def save(flow_id: str) -> BaseResponse | tuple[str, int]:
     except FlowError as exc:
         where = _fields().get((exc.field or "").split(".")[-1], _("Voice"))
         message = str(exc).split(": ", 1)[-1] if exc.field else str(exc)
-        return _page(status=400, error=_("%(field)s: %(why)s", field=where, why=message), error_flow=flow_id)
+        return _page(status=400, error=_("%(field)s: %(why)s", field=where, why=translate(message)),
+                     error_flow=flow_id)
     if version != found[0]:
         record_change(f"flow:{flow_id}.voice", before, voice or None)
     return redirect(url_for("voice_page.index", saved=flow_id, version=version) + f"#voice-{flow_id}")

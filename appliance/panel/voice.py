@@ -103,11 +103,14 @@ class VoiceAdmin:
             raise PreviewInvalid(f"must be above {low} and at most {high}", field="length_scale")
         if choice.volume is not None and not 0.0 < choice.volume <= 1.0:
             raise PreviewInvalid("must be above 0 and at most 1", field="volume")
-        if choice.name:
-            try:
-                self.voices.load(choice.name)
-            except CallboxError as exc:
-                raise PreviewInvalid(str(exc), field="voice") from None
+        try:
+            loaded = self.voices.load(choice.name or None)
+        except CallboxError as exc:
+            raise PreviewInvalid(str(exc), field="voice") from None
+        try:
+            loaded.speaker_id(choice.speaker)  # a speaker the voice does not have would fail every prompt
+        except CallboxError as exc:
+            raise PreviewInvalid(str(exc), field="speaker") from None
 
     def preview(self, text: str, *, name: str | None = None, speaker: int | str | None = None,
                 length_scale: float | None = None, volume: float | None = None) -> bytes:

@@ -237,9 +237,12 @@ def test_the_voice_page_lists_voices_and_saves_a_flows_voice_as_a_new_version(
     assert "Hello Alex Sample" in page  # the preview's sentence: the flow's greeting with the sample values
     token = csrf(page)
     bad = logged_in.post(f"/voice/{FLOW}", data={"csrf_token": token, "volume": "3"})
-    assert bad.status_code == 400 and "Volume" in bad.get_data(as_text=True)
+    assert bad.status_code == 400 and "Volume: must be a number above 0.0 and at most 1.0" in bad.get_data(
+        as_text=True)
     unknown = logged_in.post(f"/voice/{FLOW}", data={"csrf_token": token, "voice": "no-such-voice"})
     assert unknown.status_code == 400 and "no-such-voice" in unknown.get_data(as_text=True)
+    speaker = logged_in.post(f"/voice/{FLOW}", data={"csrf_token": token, "speaker": "7"})
+    assert speaker.status_code == 400 and "Speaker: voice" in speaker.get_data(as_text=True)
     assert service.flows.flow_versions(FLOW) == [1]  # refused whole
     saved = logged_in.post(f"/voice/{FLOW}", data={"csrf_token": token, "length_scale": "1.2", "volume": "0.8"})
     assert saved.status_code == 302
