@@ -282,3 +282,14 @@ def test_the_voice_pages_need_a_login(client: FlaskClient) -> None:
         response = client.get(path)
         assert response.status_code == 302 and "/login" in response.headers["Location"], path
     assert client.post(f"/flows/{FLOW}/rollback", data={"version": "1"}).status_code == 302
+
+
+def test_key_lines_find_the_nodes_in_the_text_as_typed() -> None:
+    from web.flow_editor import key_lines
+
+    text = ('{\n  "id": "x",\n  "intents": {"greet": {"examples": ["say \\"greet\\": {"]}},\n  "nodes": {\n'
+            '    "greet": {"next": "bye", "intents": {"bye": {}}},\n\n    "bye": {}\n  },\n  "start": "greet"\n}')
+    top, nodes = key_lines(text)
+    assert top == {"id": 2, "intents": 3, "nodes": 4, "start": 9}
+    assert nodes == {"greet": 5, "bye": 7}  # an intent or a string that looks like a key is not a node
+    assert key_lines('{"nodes": {"a": {}, ')[1] == {"a": 1}  # broken text: what can be placed is
