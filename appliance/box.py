@@ -31,6 +31,7 @@ from appliance.panel.recordings import RecordingsAdmin
 from appliance.panel.rules import RulesAdmin
 from appliance.panel.service import BoxPanel
 from appliance.panel.setup import SetupAdmin, Target
+from appliance.panel.voice import VoiceAdmin, installed_models
 from appliance.records.config_store import ConfigStore
 from appliance.records.queries import CallQuery
 from appliance.records.retention import PruneThread, Retention, RetentionPolicy
@@ -160,7 +161,13 @@ class Callbox:
         if config.upstream.enabled:
             self.upstream = UpstreamWorker(self.records, config.upstream,
                                            box_id=load_or_create_box_id(self.paths.box_id))
-        self.panel = BoxPanel(records=self.records, flows=FlowAdmin(self.configs, self.flows.publish_soon),
+        # the Flows and Voice pages: rendering progress, voices and previews, stored tickets to try a flow with
+        flow_admin = FlowAdmin(self.configs, self.flows.publish_soon, render_progress=self.flows.render_progress,
+                               voice=VoiceAdmin(self.prompts.voices if self.prompts is not None else None,
+                                                models=lambda: installed_models(self.paths.root)),
+                               tickets=self.records.ticket, recent_tickets=self.records.tickets,
+                               shop_name=self.shop_name)
+        self.panel = BoxPanel(records=self.records, flows=flow_admin,
                               webhook_secret=self.webhook_secret, admit=self.admit_ticket, lines=self.lines,
                               recogniser=speech.asr, phone_region=config.shop.region, call_tasks=self.call_tasks,
                               line_notes=self.line_notes,

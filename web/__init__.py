@@ -89,6 +89,9 @@ def create_app(
     app.register_blueprint(rules_pages.bp)
     app.register_blueprint(knowledge_pages.bp)
     app.register_blueprint(knowledge_pages.api)
+    from web import voice  # the Voice page (flows' voices, previews)
+
+    app.register_blueprint(voice.bp)
     app.add_url_rule("/healthz", "healthz", healthz)
     app.register_error_handler(Exception, handle_error)
     app.after_request(add_security_headers)

@@ -23,6 +23,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("tickets", "panel.tickets", _l("Tickets")),
     NavItem("tasks", "tasks_page.index", _l("Tasks")),
     NavItem("flows", "flows.flows", _l("Flows")),
+    NavItem("voice", "voice_page.index", _l("Voice")),
     NavItem("rules", "rules_page.index", _l("Rules")),
     NavItem("qa", "qa_page.index", _l("QA")),
     NavItem("stats", "stats_page.index", _l("Statistics")),

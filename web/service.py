@@ -46,6 +46,58 @@ class FlowService(Protocol):
         """A text conversation with a published flow, shaped like ``callbox flow try --json``."""
         ...
 
+    # -- the console's Flows and Voice pages (appliance.panel.flows, appliance.panel.voice) ------------
+    def usage(self) -> dict[str, dict[str, list[str]]]:
+        """flow id -> ``{"scenarios": [names], "rules": [names]}`` that use it."""
+        ...
+
+    def rollback(self, flow_id: str, version: int) -> int:
+        """Publish an older version again as the newest; the new version number. Raises
+        ``appliance.errors.FlowError`` (``FlowNotFound``, ``FlowRejected``, or already the newest), nothing
+        changed."""
+        ...
+
+    def render_progress(self, flow_id: str) -> dict[str, Any] | None:
+        """``{version, state: queued|rendering|done|failed, done, total, error}`` of the prompts' prerendering
+        after the flow's last publish; None when nothing is rendered ahead."""
+        ...
+
+    def set_voice(self, flow_id: str, voice: dict[str, Any] | None) -> int:
+        """Publish the flow with this ``"voice"`` (name, speaker, length_scale, volume; None: the default) as a
+        new version (the same version when nothing changed); raises ``FlowError`` naming ``voice.<field>``."""
+        ...
+
+    def recent_tickets(self, limit: int = 20) -> list[dict[str, str]]:
+        """The newest stored tickets (one query): ``[{id, customer_name, subject}]``, for the try console."""
+        ...
+
+    def try_variables(self, flow_id: str, *, scenario: str | None = None,
+                      ticket: str | None = None) -> dict[str, Any] | None:
+        """Variables from a stored ticket or a sample one through a scenario: ``{variables, missing, ticket,
+        sample, scenario, scenarios}``; None for an unknown flow; ``FlowError`` (field ticket|scenario)."""
+        ...
+
+    @property
+    def voice(self) -> VoiceService:
+        """Installed voices and models, and previews."""
+        ...
+
+
+class VoiceService(Protocol):
+    """``appliance.panel.voice.VoiceAdmin`` is the real one."""
+
+    def catalogue(self) -> dict[str, Any]:
+        """``{"default": {name, speaker, length_scale, volume} | None, "voices": [names], "asr": [models],
+        "models": [every installed model: name, kind, language, size_bytes, ...]}``."""
+        ...
+
+    def preview(self, text: str, *, name: str | None = None, speaker: int | str | None = None,
+                length_scale: float | None = None, volume: float | None = None) -> bytes:
+        """A mono WAV at the line's rate of ``text`` spoken with this voice and settings (None: the default's);
+        raises a ``CallboxError`` with ``.field`` (text, voice, length_scale, volume) for an empty or too long
+        text or a bad choice."""
+        ...
+
 
 class RulesService(Protocol):
     """The owner's rules and scenarios (``appliance.panel.rules.RulesAdmin`` is the real one)."""

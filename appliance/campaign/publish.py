@@ -11,6 +11,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from appliance.campaign.ruleset import install_default_rules
@@ -26,7 +27,22 @@ log = logging.getLogger(__name__)
 BUILTIN_FLOWS = ("delivery-confirmation.en",)
 Progress = Callable[[int, int, str], None]
 
-__all__ = ["BUILTIN_FLOWS", "FlowPublisher", "install_defaults"]
+__all__ = ["BUILTIN_FLOWS", "FlowPublisher", "RenderProgress", "install_defaults"]
+
+
+@dataclass
+class RenderProgress:
+    """Where a published version's prompts are on the prerender thread, for the panel's progress bar.
+    ``state``: queued -> rendering -> done | failed (``error``: why, in plain words)."""
+
+    version: int
+    state: str = "queued"
+    done: int = 0
+    total: int = 0
+    error: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def install_defaults(configs: ConfigStore) -> None:
@@ -47,9 +63,10 @@ class FlowPublisher:
         self.prompts = prompts
         self.prerender_on_publish = prerender_on_publish
         # a flow's prompts to render, an event to set once all before it are done, or None: stop
-        self._queue: queue.Queue[PromptSource | threading.Event | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[PromptSource, int] | threading.Event | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._progress: dict[str, RenderProgress] = {}  # flow id -> its latest queued version's rendering
 
     def _source(self, flow: Flow) -> PromptSource | None:
         return self.prompts.for_flow(flow) if self.prompts is not None else None  # an unknown voice fails here
@@ -70,8 +87,15 @@ class FlowPublisher:
         source = self._source(flow)
         version = self.configs.publish_flow(document)
         if source is not None and self.prerender_on_publish:
-            self._enqueue(source)
+            self._enqueue(source, version)
         return version
+
+    def render_progress(self, flow_id: str) -> dict[str, Any] | None:
+        """The rendering of the flow's last version published here: ``{version, state, done, total, error}``;
+        None when nothing was queued for it (prompts not rendered ahead on this box, or not published here)."""
+        with self._lock:
+            found = self._progress.get(flow_id)
+            return found.as_dict() if found is not None else None
 
     def prerender_flow(self, flow: Flow, *, progress: Progress | None = None) -> PrerenderReport | None:
         """Render a flow's static prompts into the cache (None when the box has no piper voice)."""
@@ -116,21 +140,41 @@ class FlowPublisher:
         if thread.is_alive():
             log.warning("%s did not stop within %.0f s", thread.name, timeout)
 
-    def _enqueue(self, source: PromptSource) -> None:
+    def _enqueue(self, source: PromptSource, version: int) -> None:
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="prerender", daemon=True)
                 self._thread.start()
-            self._queue.put(source)
+            self._progress[source.flow_id] = RenderProgress(version)
+            self._queue.put((source, version))
+
+    def _update(self, flow_id: str, version: int, **changes: Any) -> None:
+        """Change a rendering's progress, unless a newer version of the flow was queued since."""
+        with self._lock:
+            found = self._progress.get(flow_id)
+            if found is not None and found.version == version:
+                for key, value in changes.items():
+                    setattr(found, key, value)
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
             if isinstance(item, threading.Event):
                 item.set()
                 continue
+            source, version = item
+            flow_id = source.flow_id
+
+            def progress(done: int, total: int, _text: str, flow_id: str = flow_id, version: int = version) -> None:
+                self._update(flow_id, version, done=done, total=total)
+
+            self._update(flow_id, version, state="rendering")
             try:
-                item.prerender()
+                report = source.prerender(progress=progress)
             except CallboxError as exc:
-                log.warning("flow %s: prompts not prerendered: %s", item.flow_id, exc)
+                log.warning("flow %s: prompts not prerendered: %s", flow_id, exc)
+                self._update(flow_id, version, state="failed", error=str(exc))
             except Exception:  # the thread outlives one bad flow
-                log.exception("flow %s: prompts not prerendered", item.flow_id)
+                log.exception("flow %s: prompts not prerendered", flow_id)
+                self._update(flow_id, version, state="failed", error="the voice could not render them")
+            else:
+                self._update(flow_id, version, state="done", done=report.total, total=report.total)

@@ -71,7 +71,7 @@ def test_try_a_flow_in_text_shows_the_transcript_and_the_outcome(logged_in: Flas
                                                                   csrf: Callable[[str], str]) -> None:
     assert upload(logged_in, csrf, EXAMPLE.read_bytes()).status_code == 302
     page = logged_in.get("/flows/delivery-confirmation-example").get_data(as_text=True)
-    assert "name=\norder_id=" in page  # the flow's variables, ready to fill in
+    assert "name=Alex Sample\norder_id=10001" in page  # the flow's variables, filled from a sample ticket
     response = logged_in.post("/flows/delivery-confirmation-example", data={
         "csrf_token": csrf(page), "variables": "name=Ada\norder_id=A-77", "says": "how much is the delivery fee\nyes"})
     result = response.get_data(as_text=True)
