@@ -127,3 +127,13 @@ class TagInvalid(CallboxError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class SettingInvalid(CallboxError):
+    """A setting changed from the panel cannot be used (the loader refused it, or it is set by the environment);
+    names the key (``calling.hours``). Nothing was written."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message

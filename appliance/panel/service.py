@@ -15,10 +15,12 @@ from appliance import __version__
 from appliance.campaign.call_tasks import CallTasks, TaskNotFound, TimerNotFound
 from appliance.campaign.hours import box_zone
 from appliance.errors import CallboxError, QueryInvalid
+from appliance.panel.dnc import DoNotCallAdmin
 from appliance.panel.flows import FlowAdmin
 from appliance.panel.qa import QaAdmin
 from appliance.panel.recordings import RecordingsAdmin, query_phone
 from appliance.panel.rules import RulesAdmin
+from appliance.panel.settings import SettingsAdmin
 from appliance.panel.views import call_view, task_view, ticket_detail_view, ticket_view
 from appliance.records.export import EXPORTS
 from appliance.records.queries import CallQuery, TaskQuery
@@ -56,6 +58,7 @@ class BoxPanel:
         metrics: Callable[[], tuple[bytes, str]] | None = None,
         recordings: RecordingsAdmin | None = None,
         zone: tzinfo | None = None,
+        settings: SettingsAdmin | None = None,
     ) -> None:
         self.zone = zone or box_zone()  # the shop's: statistics' days and hours, and times given without an offset
         self._recordings = recordings  # browse, download, delete; the disk's room (appliance.panel.recordings)
@@ -72,6 +75,8 @@ class BoxPanel:
         self.recogniser = recogniser
         self.phone_region = phone_region  # the shop's country: reads a national number in a query
         self.line_notes = line_notes or dict  # line name -> why a ready line takes no calls (its daily cap)
+        self._settings = settings  # the Settings and QA pages' keys of the config file (appliance.panel.settings)
+        self.dnc = DoNotCallAdmin(records.do_not_call, region=phone_region)  # the Settings page's do-not-call list
 
     # -- tickets in --------------------------------------------------------------
     def submit_ticket(self, payload: dict[str, Any], *, webhook_id: str) -> dict[str, Any]:
@@ -97,6 +102,12 @@ class BoxPanel:
         if self._recordings is None:
             raise CallboxError("this box keeps no recordings")
         return self._recordings
+
+    @property
+    def settings(self) -> SettingsAdmin:
+        if self._settings is None:
+            raise CallboxError("this box was started without a config file to change")
+        return self._settings
 
     def list_tickets(self, *, limit: int = 100) -> list[dict[str, Any]]:
         return [ticket_view(t, self.records.operations(t.id)) for t in self.records.tickets(limit=limit)]
