@@ -80,6 +80,11 @@ def create_app(
     helpdesk_routes.install(app, helpdesks or HelpdesksConfig())
     app.register_blueprint(panel.bp)
     app.register_blueprint(flows.bp)
+    from web import qa_page, settings, stats_page  # the Settings, QA and Statistics pages
+
+    app.register_blueprint(settings.bp)
+    app.register_blueprint(qa_page.bp)
+    app.register_blueprint(stats_page.bp)
     app.add_url_rule("/healthz", "healthz", healthz)
     app.register_error_handler(Exception, handle_error)
     app.after_request(add_security_headers)

@@ -76,7 +76,7 @@ class BoxPanel:
         self.phone_region = phone_region  # the shop's country: reads a national number in a query
         self.line_notes = line_notes or dict  # line name -> why a ready line takes no calls (its daily cap)
         self._settings = settings  # the Settings and QA pages' keys of the config file (appliance.panel.settings)
-        self.dnc = DoNotCallAdmin(records.do_not_call, region=phone_region)  # the Settings page's do-not-call list
+        self.do_not_call = DoNotCallAdmin(records.do_not_call, region=phone_region)  # the Settings page's list
 
     # -- tickets in --------------------------------------------------------------
     def submit_ticket(self, payload: dict[str, Any], *, webhook_id: str) -> dict[str, Any]:

@@ -191,6 +191,8 @@ class SettingsAdmin:
         changes: dict[str, dict[str, Any]] = {}
         for f in fields:
             raw = form.get(f.key)
+            if raw is None and f.kind != "bool":
+                continue  # not on the form: unchanged (an unticked box is not sent: off)
             if f.kind == "secret" and not (raw or "").strip():
                 continue  # an empty secret field keeps the stored one
             before = value_of(self.current, f.key)

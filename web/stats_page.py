@@ -1,0 +1,119 @@
+"""The Statistics page: calls per day, outcomes, intents, grades, duration and turn distributions, and the connect
+rate by hour of day, filterable by dates, call task, scenario and flow version, with the CSV exports' links.
+
+Two statistics queries per page (by day, by hour; ``appliance.records.stats`` aggregates in SQL, so 100,000 calls
+are no query per call). The charts are uPlot, drawn by ``static/settings.js`` from a JSON block on the page; each
+has its figures as a table too, for screen readers and for reading exact numbers."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, request, url_for
+from flask_babel import gettext as _
+
+from appliance.errors import CallboxError, QueryInvalid
+from web.auth import login_required
+from web.panel import render_page, service
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("stats_page", __name__)
+
+DEFAULT_DAYS = 30
+MAX_CHOICES = 100
+
+
+def _day(name: str) -> tuple[str, datetime | None]:
+    """A date field of the filter form: (its text, its midnight on the shop's clock)."""
+    raw = (request.args.get(name) or "").strip()[:40]
+    if not raw:
+        return "", None
+    try:
+        return raw, datetime.combine(date.fromisoformat(raw), datetime.min.time())
+    except ValueError:
+        raise QueryInvalid(_("must be a date such as 2026-11-20"), parameter=name) from None
+
+
+def _filters() -> tuple[dict[str, str], dict[str, Any]]:
+    """(the form as typed, the service's filters). The range defaults to the last 30 days; ``until`` is inclusive
+    on the page (the day it names is counted)."""
+    since_text, since = _day("since")
+    until_text, until = _day("until")
+    if since is None and until is None:
+        since = datetime.combine(date.today() - timedelta(days=DEFAULT_DAYS - 1), datetime.min.time())
+        since_text = since.date().isoformat()
+    task_text = (request.args.get("task") or "").strip()
+    if task_text and not task_text.isdigit():
+        raise QueryInvalid(_("must be a call task's number"), parameter="task")
+    scenario = (request.args.get("scenario") or "").strip()[:200] or None
+    flow_version = (request.args.get("flow_version") or "").strip()[:200] or None
+    form = {"since": since_text, "until": until_text, "task": task_text, "scenario": scenario or "",
+            "flow_version": flow_version or ""}
+    filters = {"since": since, "until": until + timedelta(days=1) if until else None,
+               "task": int(task_text) if task_text else None, "scenario": scenario, "flow_version": flow_version}
+    return form, filters
+
+
+def _choices() -> dict[str, list[tuple[str, str]]]:
+    """The filter's options: call tasks, scenarios, flow versions (value, label)."""
+    out: dict[str, list[tuple[str, str]]] = {"tasks": [], "scenarios": [], "flow_versions": []}
+    try:
+        out["tasks"] = [(str(t["id"]), f"#{t['id']} {t.get('name') or ''}".strip())
+                        for t in service().find_call_tasks(limit=MAX_CHOICES)]
+    except CallboxError:
+        pass  # a box without call tasks
+    out["scenarios"] = [(s["name"], s["name"]) for s in service().rules.scenarios()[:MAX_CHOICES]
+                        if isinstance(s.get("name"), str)]
+    for flow in service().flows.list_flows()[:MAX_CHOICES]:
+        out["flow_versions"].append((flow["id"], _("%(flow)s (every version)", flow=flow["name"])))
+        out["flow_versions"] += [(f"{flow['id']}@{v}", f"{flow['name']} v{v}") for v in flow.get("versions", [])]
+    return out
+
+
+def _buckets(figure: dict[str, Any], unit: str) -> list[dict[str, Any]]:
+    """A distribution's buckets with a label each ("30–60 s", "120+ s")."""
+    key = f"_{unit}" if unit == "s" else ""
+    out = []
+    for b in figure.get("buckets", []):
+        low, high = b[f"from{key}"], b[f"to{key}"]
+        label = f"{low}–{high}" if high is not None else f"{low}+"
+        out.append({"label": f"{label} {unit}".strip(), "calls": b["calls"]})
+    return out
+
+
+def charts(by_day: dict[str, Any], by_hour: dict[str, Any]) -> dict[str, Any]:
+    """What the charts draw (also the tables' rows)."""
+    total = by_day["total"]
+    hours = {g["key"]: g for g in by_hour["groups"]}
+    return {
+        "days": [{"day": g["key"], "calls": g["calls"], "connected": g["connected"]} for g in by_day["groups"]],
+        "hours": [{"hour": h, "calls": hours[h]["calls"] if h in hours else 0,
+                   "rate": round(100 * hours[h]["connect_rate"], 1)
+                   if h in hours and hours[h]["connect_rate"] is not None else None} for h in range(24)],
+        "duration": _buckets(total["duration"], "s"),
+        "turns": _buckets(total["turns"], ""),
+    }
+
+
+@bp.get("/statistics")
+@login_required
+def index() -> tuple[str, int]:
+    error: QueryInvalid | None = None
+    by_day: dict[str, Any] | None = None
+    form = {k: (request.args.get(k) or "")[:200] for k in ("since", "until", "task", "scenario", "flow_version")}
+    try:
+        form, filters = _filters()
+        by_day = service().stats(group_by="day", **filters)
+        by_hour = service().stats(group_by="hour", **filters)
+    except QueryInvalid as exc:
+        error = exc
+    query = {k: v for k, v in form.items() if v}
+    if "until" in query and error is None:  # the exports' until is exclusive
+        query["until"] = (date.fromisoformat(query["until"]) + timedelta(days=1)).isoformat()
+    exports = {kind: url_for(f"stats.export_{kind}", **query) for kind in ("calls", "turns")}
+    return render_page("stats.html", page="stats", form=form, error=error, stats=by_day,
+                       charts=charts(by_day, by_hour) if by_day is not None else None, choices=_choices(),
+                       exports=exports), 400 if error else 200
