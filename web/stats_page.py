@@ -110,7 +110,7 @@ def index() -> tuple[str, int]:
         by_hour = service().stats(group_by="hour", **filters)
     except QueryInvalid as exc:
         error = exc
-    query = {k: v for k, v in form.items() if v}
+    query: dict[str, Any] = {k: v for k, v in form.items() if v}
     if "until" in query and error is None:  # the exports' until is exclusive
         query["until"] = (date.fromisoformat(query["until"]) + timedelta(days=1)).isoformat()
     exports = {kind: url_for(f"stats.export_{kind}", **query) for kind in ("calls", "turns")}
