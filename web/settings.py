@@ -110,7 +110,7 @@ def _page(*, status: int = 200, failed: str | None = None, form: dict[str, str] 
         sections, secret_source = [], None
     return render_page("settings.html", page="settings", sections=sections, secret_source=secret_source,
                        error=error, failed=failed, dnc=service().do_not_call.page(limit=DNC_PAGE, offset=offset),
-                       dnc_error=dnc_error, new_secret=new_secret, notice=notice or _notice(),
+                       dnc_error=dnc_error, dnc_notice=(request.args.get("dnc") or "")[:200], new_secret=new_secret, notice=notice or _notice(),
                        webhook_url=url_for("api.submit_ticket", _external=True)), status
 
 
@@ -118,8 +118,6 @@ def _notice() -> str | None:
     saved = request.args.get("saved")
     if saved in SECTION_TITLES:
         return _("Saved: %(section)s.", section=SECTION_TITLES[saved])
-    if request.args.get("dnc"):
-        return request.args["dnc"][:200]
     return None
 
 
