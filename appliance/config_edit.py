@@ -37,12 +37,18 @@ class ConfigFile:
     def text(self) -> str:
         try:
             return self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return ""
+        except (FileNotFoundError, NotADirectoryError):
+            return ""  # no file yet: every key has its default, and saving makes the file
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SettingInvalid(f"{self.path} cannot be read ({getattr(exc, 'strerror', None) or exc})",
+                                 field="file") from None
 
     def data(self) -> dict[str, Any]:
         """The file as plain TOML data (what the loader reads)."""
-        return tomllib.loads(self.text())
+        try:
+            return tomllib.loads(self.text())
+        except tomllib.TOMLDecodeError as exc:  # edited by hand since the box started
+            raise SettingInvalid(f"{self.path} is not valid TOML now ({exc})", field="file") from None
 
     def has(self, dotted: str) -> bool:
         """Whether the file itself sets ``dotted`` (else the default, or the environment, applies)."""
@@ -57,6 +63,7 @@ class ConfigFile:
         """Set ``values`` (dotted keys), validate the whole result, write it; the new file's config. Raises
         :class:`SettingInvalid` naming the key, with nothing written, when the result would not load."""
         with self._lock:
+            self.data()  # a file broken by hand since the box started is not written over
             document = tomlkit.parse(self.text())
             for dotted, value in values.items():
                 _set(document, dotted.split("."), value)
@@ -70,7 +77,11 @@ class ConfigFile:
                 raise SettingInvalid(str(exc), field=next(iter(values), "")) from None
             if check is not None:
                 check(config)
-            write_atomic(self.path, text.encode("utf-8"), sync_dir=True)
+            try:
+                write_atomic(self.path, text.encode("utf-8"), sync_dir=True)
+            except OSError as exc:  # a read-only /etc, a full disk: said in words, the old file stays
+                raise SettingInvalid(f"could not be saved: {self.path} cannot be written ({exc.strerror or exc})",
+                                     field=next(iter(values), "")) from None
             return config
 
 

@@ -48,7 +48,7 @@ LABELS = {
     "mqtt.enabled": _l("Publish to MQTT"), "mqtt.host": _l("Broker"), "mqtt.port": _l("Port"),
     "mqtt.username": _l("User name"), "mqtt.password": _l("Password"), "mqtt.tls": _l("TLS"),
     "mqtt.topic_prefix": _l("Topic prefix"), "mqtt.discovery_prefix": _l("Home Assistant discovery prefix"),
-    "mqtt.client_id": _l("Client id (empty = callbox-<box id>)"),
+    "mqtt.client_id": _l("Client id (empty = callbox- and the box id)"),
     "qa.asr_error": _l("Tag poorly heard turns (asr_error)"),
     "qa.min_asr_confidence": _l("Least recognition confidence (0-1)"),
     "qa.intent_error": _l("Tag doubtful intents (intent_error)"),

@@ -23,6 +23,9 @@ from appliance.box import Callbox, build_line
 from appliance.campaign.calls import CallSummary, SpeechKit
 from appliance.campaign.hours import every_day
 from appliance.config import LineConfig, apply_environment, load_config, parse_config
+from appliance.config_edit import ConfigFile
+from appliance.errors import SettingInvalid
+from appliance.panel.settings import SettingsAdmin, WebhookSecret
 from appliance.sim.customer import CustomerScript
 from appliance.sim.huawei import SimulatedHuaweiModem
 from web import create_app
@@ -149,6 +152,18 @@ def test_a_preset_change_that_the_retention_would_break_is_refused(logged_in: Fl
     assert response.status_code == 400
     assert "must be at least 30" in response.get_data(as_text=True)
     assert service.config_file.read_bytes() == before
+
+
+def test_a_file_that_cannot_be_written_is_said_in_words(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the config's folder should be")
+    file = ConfigFile(blocker / "callbox.toml")
+    admin = SettingsAdmin(file=file, current=parse_config({}), env={}, apply=lambda config: None,
+                          webhook=WebhookSecret(env={}, file=file, state_file=tmp_path / "s", on_rotate=print))
+    with pytest.raises(SettingInvalid) as refused:
+        admin.update("calling", {"calling.hours": "08:00-09:00"})
+    assert refused.value.field == "calling.hours" and "cannot be written" in refused.value.message
+    assert admin.current.calling.hours == "09:00-20:00"
 
 
 def test_changes_need_the_forms_csrf_token(logged_in: FlaskClient, service: Any) -> None:
