@@ -110,7 +110,8 @@ def _page(*, status: int = 200, failed: str | None = None, form: dict[str, str] 
         sections, secret_source = [], None
     return render_page("settings.html", page="settings", sections=sections, secret_source=secret_source,
                        error=error, failed=failed, dnc=service().do_not_call.page(limit=DNC_PAGE, offset=offset),
-                       dnc_error=dnc_error, dnc_notice=(request.args.get("dnc") or "")[:200], new_secret=new_secret, notice=notice or _notice(),
+                       dnc_error=dnc_error, dnc_notice=(request.args.get("dnc") or "")[:200], new_secret=new_secret,
+                       notice=notice or _notice(),
                        webhook_url=url_for("api.submit_ticket", _external=True)), status
 
 
@@ -171,6 +172,11 @@ def rotate_secret() -> tuple[str, int]:
     return _page(new_secret=new)
 
 
+def _dnc_done(message: str) -> BaseResponse:
+    """Back to the list, saying what was done (a redirect: reloading the page does not post again)."""
+    return redirect(url_for("settings_page.index", dnc=message) + "#do-not-call")
+
+
 @bp.post("/settings/do-not-call/add")
 @login_required
 def dnc_add() -> BaseResponse | tuple[str, int]:
@@ -181,8 +187,7 @@ def dnc_add() -> BaseResponse | tuple[str, int]:
     except SettingInvalid as exc:
         return _page(status=400, dnc_error=_("Not added: %(why)s", why=exc.message))
     record_change(f"do-not-call:{number}", None, "added")
-    return redirect(url_for("settings_page.index", dnc=_("%(phone)s is on the do-not-call list.", phone=number))
-                    + "#do-not-call")
+    return _dnc_done(_("%(phone)s is on the do-not-call list.", phone=number))
 
 
 @bp.post("/settings/do-not-call/remove")
@@ -194,9 +199,7 @@ def dnc_remove() -> BaseResponse | tuple[str, int]:
     if not service().do_not_call.remove(phone):
         return _page(status=404, dnc_error=_("%(phone)s is not on the do-not-call list.", phone=phone[:40]))
     record_change(f"do-not-call:{phone}", "added", None)
-    return redirect(url_for("settings_page.index",
-                            dnc=_("%(phone)s was taken off the list and may be called again.", phone=phone))
-                    + "#do-not-call")
+    return _dnc_done(_("%(phone)s was taken off the list and may be called again.", phone=phone))
 
 
 @bp.post("/settings/do-not-call/import")
@@ -221,9 +224,7 @@ def dnc_import() -> BaseResponse | tuple[str, int]:
         return _page(status=400, dnc_error=_("Nothing was imported: %(where)s: %(why)s", where=exc.field,
                                              why=exc.message))
     record_change("do-not-call:import", None, result)
-    return redirect(url_for("settings_page.index",
-                            dnc=_("Imported %(rows)d numbers (%(added)d new).", rows=result["rows"],
-                                  added=result["added"])) + "#do-not-call")
+    return _dnc_done(_("Imported %(rows)d numbers (%(added)d new).", rows=result["rows"], added=result["added"]))
 
 
 @bp.get("/settings/do-not-call.csv")
