@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("stats_page", __name__)
 
 DEFAULT_DAYS = 30
+MAX_DAYS = 366  # days drawn on the chart (and listed in its table)
 MAX_CHOICES = 100
 
 
@@ -84,12 +85,26 @@ def _buckets(figure: dict[str, Any], unit: str) -> list[dict[str, Any]]:
     return out
 
 
+def every_day(by_day: dict[str, Any]) -> list[dict[str, Any]]:
+    """Calls per day over the whole range asked for, a day without calls as 0 (the statistics list only days with
+    calls), so that the chart's axis is time; at most :data:`MAX_DAYS` days, the last ones."""
+    groups = {str(g["key"]): g for g in by_day["groups"]}
+    since, until = by_day["filters"].get("since"), by_day["filters"].get("until")
+    keys = sorted(groups)
+    first = date.fromisoformat(since[:10]) if since else date.fromisoformat(keys[0]) if keys else date.today()
+    last = date.fromisoformat(until[:10]) - timedelta(days=1) if until else max(
+        [date.today(), *(date.fromisoformat(k) for k in keys[-1:])])
+    days = [first + timedelta(days=n) for n in range(max((last - first).days + 1, 0))][-MAX_DAYS:]
+    return [{"day": d.isoformat(), "calls": groups[d.isoformat()]["calls"] if d.isoformat() in groups else 0,
+             "connected": groups[d.isoformat()]["connected"] if d.isoformat() in groups else 0} for d in days]
+
+
 def charts(by_day: dict[str, Any], by_hour: dict[str, Any]) -> dict[str, Any]:
     """What the charts draw (also the tables' rows)."""
     total = by_day["total"]
     hours = {g["key"]: g for g in by_hour["groups"]}
     return {
-        "days": [{"day": g["key"], "calls": g["calls"], "connected": g["connected"]} for g in by_day["groups"]],
+        "days": every_day(by_day),
         "hours": [{"hour": h, "calls": hours[h]["calls"] if h in hours else 0,
                    "rate": round(100 * hours[h]["connect_rate"], 1)
                    if h in hours and hours[h]["connect_rate"] is not None else None} for h in range(24)],

@@ -335,6 +335,12 @@ def test_calling_hours_apply_to_the_running_box_at_once(tmp_path: Path, pocketsp
                                                          "recordings.quota_mb": "100",
                                                          "recordings.min_free_mb": "0"}).status_code == 302
         assert (box.retention.policy.retention_days, box.retention.policy.quota_bytes) == (30, 100 * 1024 * 1024)
+        old = box.webhook_secret
+        rotated = client.post("/settings/webhook-secret", data={"csrf_token": "token"})
+        assert rotated.status_code == 200
+        assert box.webhook_secret != old and box.panel.webhook_secret == box.webhook_secret
+        assert (tmp_path / "state" / "webhook-secret").read_text().strip() == box.webhook_secret
+        assert box.webhook_secret in rotated.get_data(as_text=True)
     finally:
         box.stop()
         sim.stop()
