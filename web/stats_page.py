@@ -11,7 +11,7 @@ import logging
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, request, url_for
+from flask import Blueprint, render_template, request, url_for
 from flask_babel import gettext as _
 
 from appliance.errors import CallboxError, QueryInvalid
@@ -113,22 +113,48 @@ def charts(by_day: dict[str, Any], by_hour: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _figures(filters: dict[str, Any]) -> dict[str, Any]:
+    """The template's ``stats``, ``charts`` and ``error``: two aggregate queries (by day, by hour of day)."""
+    try:
+        by_day = service().stats(group_by="day", **filters)
+        by_hour = service().stats(group_by="hour", **filters)
+    except QueryInvalid as exc:  # what only the statistics see: a flow version's form, until before since
+        return {"stats": None, "charts": None, "error": exc}
+    return {"stats": by_day, "charts": charts(by_day, by_hour), "error": None}
+
+
 @bp.get("/statistics")
 @login_required
 def index() -> tuple[str, int]:
-    error: QueryInvalid | None = None
-    by_day: dict[str, Any] | None = None
+    """The page at once (filters, exports); its figures follow from :func:`figures` (htmx), as counting 100,000
+    calls takes longer than a page should (README "Figures"). ``inline=1`` counts them in the page itself."""
     form = {k: (request.args.get(k) or "")[:200] for k in ("since", "until", "task", "scenario", "flow_version")}
+    inline = request.args.get("inline") == "1"
+    shown: dict[str, Any] = {"stats": None, "charts": None, "error": None}
     try:
         form, filters = _filters()
-        by_day = service().stats(group_by="day", **filters)
-        by_hour = service().stats(group_by="hour", **filters)
+        if inline:
+            shown = _figures(filters)
     except QueryInvalid as exc:
-        error = exc
+        shown["error"] = exc
     query: dict[str, Any] = {k: v for k, v in form.items() if v}
-    if "until" in query and error is None:  # the exports' until is exclusive
+    figures_url = url_for("stats_page.figures", **query)
+    inline_url = url_for("stats_page.index", inline="1", **query)
+    if "until" in query and shown["error"] is None:  # the exports' until is exclusive
         query["until"] = (date.fromisoformat(query["until"]) + timedelta(days=1)).isoformat()
     exports = {kind: url_for(f"stats.export_{kind}", **query) for kind in ("calls", "turns")}
-    return render_page("stats.html", page="stats", form=form, error=error, stats=by_day,
-                       charts=charts(by_day, by_hour) if by_day is not None else None, choices=_choices(),
-                       exports=exports), 400 if error else 200
+    return render_page("stats.html", page="stats", form=form, choices=_choices(), exports=exports, inline=inline,
+                       figures_url=figures_url, inline_url=inline_url, **shown), 400 if shown["error"] else 200
+
+
+@bp.get("/statistics/figures")
+@login_required
+def figures() -> str:
+    """The figures of :func:`index`'s filters as a fragment for htmx (a refused filter: its message, answered 200 so
+    that htmx shows it)."""
+    try:
+        _, filters = _filters()
+        shown = _figures(filters)
+    except QueryInvalid as exc:
+        shown = {"stats": None, "charts": None, "error": exc}
+    return render_template("_stats_figures.html", **shown)

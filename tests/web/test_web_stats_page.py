@@ -17,11 +17,21 @@ def chart_data(html: str) -> dict[str, Any]:
     return parsed
 
 
-def test_the_page_shows_the_hand_counts(logged_in: FlaskClient, service: Any) -> None:
+def test_the_page_comes_at_once_and_its_figures_follow(logged_in: FlaskClient, service: Any) -> None:
     seed_calls(service.records)
-    response = logged_in.get("/statistics?since=2026-11-19&until=2026-11-21")
+    shell = logged_in.get("/statistics?since=2026-11-19&until=2026-11-21&scenario=A").get_data(as_text=True)
+    assert 'hx-get="/statistics/figures?since=2026-11-19&amp;until=2026-11-21&amp;scenario=A"' in shell
+    assert 'id="fig-calls"' not in shell  # not counted in the page itself
+    assert "/statistics?inline=1&amp;since=2026-11-19" in shell  # without JavaScript: a link to them
+    inline = logged_in.get("/statistics?since=2026-11-19&until=2026-11-21&scenario=A&inline=1").get_data(as_text=True)
+    assert '<dd id="fig-calls">7</dd>' in inline
+
+
+def test_the_figures_are_the_hand_counts(logged_in: FlaskClient, service: Any) -> None:
+    seed_calls(service.records)
+    response = logged_in.get("/statistics/figures?since=2026-11-19&until=2026-11-21")
     html = response.get_data(as_text=True)
-    assert response.status_code == 200
+    assert response.status_code == 200 and "<html" not in html  # a fragment
     assert '<dd id="fig-calls">12</dd>' in html
     charts = chart_data(html)
     assert [d["day"] for d in charts["days"]] == ["2026-11-19", "2026-11-20", "2026-11-21"]
@@ -31,18 +41,21 @@ def test_the_page_shows_the_hand_counts(logged_in: FlaskClient, service: Any) ->
     assert by_hour[3]["calls"] == 0 and by_hour[3]["rate"] is None
     outcomes = html[html.index('id="outcomes"'):html.index('id="intents"')]
     assert "Completed" in outcomes and 'value="6"' in outcomes  # six completed calls, drawn as a meter
-    assert "/api/v1/export/calls.csv?since=2026-11-19&amp;until=2026-11-22" in html
+    page = logged_in.get("/statistics?since=2026-11-19&until=2026-11-21").get_data(as_text=True)
+    assert "/api/v1/export/calls.csv?since=2026-11-19&amp;until=2026-11-22" in page  # the day named is counted
 
 
 def test_the_filters_narrow_the_figures(logged_in: FlaskClient, service: Any) -> None:
     tasks = seed_calls(service.records)
-    html = logged_in.get("/statistics?since=2026-11-20&until=2026-11-21&scenario=B").get_data(as_text=True)
+    figures = "/statistics/figures?since=2026-11-20&until=2026-11-21"
+    html = logged_in.get(f"{figures}&scenario=B").get_data(as_text=True)
     assert '<dd id="fig-calls">5</dd>' in html
-    html = logged_in.get(f"/statistics?since=2026-11-20&until=2026-11-21&task={tasks['A']}").get_data(as_text=True)
+    html = logged_in.get(f"{figures}&task={tasks['A']}").get_data(as_text=True)
     assert '<dd id="fig-calls">7</dd>' in html
-    html = logged_in.get("/statistics?since=2026-11-20&until=2026-11-21&flow_version=delivery@2"
-                         ).get_data(as_text=True)
+    html = logged_in.get(f"{figures}&flow_version=delivery@2").get_data(as_text=True)
     assert '<dd id="fig-calls">1</dd>' in html
-    bad = logged_in.get("/statistics?since=2026-11-20&flow_version=delivery@zero")
-    assert bad.status_code == 400 and "flow_version" in bad.get_data(as_text=True)
+    bad = logged_in.get(f"{figures}&flow_version=delivery@zero")  # 200: htmx shows what it is given
+    assert bad.status_code == 200 and "Not shown: flow_version must be" in bad.get_data(as_text=True)
     assert "Traceback" not in bad.get_data(as_text=True)
+    refused = logged_in.get("/statistics?since=2026-11-20&task=first")
+    assert refused.status_code == 400 and "must be a call task&#39;s number" in refused.get_data(as_text=True)

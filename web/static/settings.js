@@ -104,7 +104,7 @@
     if (typeof uPlot === "undefined") {
       return;
     }
-    document.querySelectorAll(".chart[data-chart]").forEach(function (el) {
+    document.querySelectorAll(".chart[data-chart]:not([data-drawn])").forEach(function (el) {
       var build = BUILDERS[el.dataset.chart];
       var data = readJson(el.dataset.source);
       if (build && data) {
@@ -113,6 +113,7 @@
     });
   }
 
+  document.addEventListener("htmx:afterSettle", drawAll);  /* the Statistics page's figures arrive after it */
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", drawAll);
   } else {
