@@ -285,8 +285,8 @@ def test_the_statistics_and_qa_pages_render_their_figures(logged_in: FlaskClient
     assert stats.status_code == 200
     for chart in ("per-day", "by-hour", "duration", "turns"):
         assert f'data-chart="{chart}"' in html
-    data = html[html.index('id="stats-data">') + len('id="stats-data">'):]
-    charts = json.loads(data[:data.index("</script>")])
+    data = html[html.index("id=\"stats-data\" hidden data-json='") + len("id=\"stats-data\" hidden data-json='"):]
+    charts = json.loads(data[:data.index("'")])
     assert len(charts["hours"]) == 24 and len(charts["days"]) == 62  # every day of April and May, and June 1st
     bad = logged_in.get("/statistics?since=yesterday")
     assert bad.status_code == 400 and "must be a date such as 2026-11-20" in bad.get_data(as_text=True)

@@ -12,8 +12,8 @@ from stats_seed import seed_calls
 
 
 def chart_data(html: str) -> dict[str, Any]:
-    data = html[html.index('id="stats-data">') + len('id="stats-data">'):]
-    parsed: dict[str, Any] = json.loads(data[:data.index("</script>")])
+    data = html[html.index("id=\"stats-data\" hidden data-json='") + len("id=\"stats-data\" hidden data-json='"):]
+    parsed: dict[str, Any] = json.loads(data[:data.index("'")])
     return parsed
 
 

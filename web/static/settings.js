@@ -1,5 +1,5 @@
-/* The Statistics and QA pages' charts (uPlot, vendored): each element .chart[data-chart] is drawn from the JSON
-   block named by its data-source; the same figures are in a table beside it. Colours come from the page's CSS
+/* The Statistics and QA pages' charts (uPlot, vendored): each element .chart[data-chart] is drawn from the JSON in
+   the data-json attribute of the element its data-source names (not a script block: htmx drops those); the same figures are in a table beside it. Colours come from the page's CSS
    variables, so the charts follow the dark theme. No inline script: the CSP forbids it. */
 (function () {
   "use strict";
@@ -11,7 +11,7 @@
 
   function readJson(id) {
     var el = document.getElementById(id);
-    return el ? JSON.parse(el.textContent) : null;
+    return el && el.dataset.json ? JSON.parse(el.dataset.json) : null;
   }
 
   var PALETTE = ["--accent", "--info", "--warn", "--bad", "--good", "--muted"];
@@ -113,7 +113,8 @@
     });
   }
 
-  document.addEventListener("htmx:afterSettle", drawAll);  /* the Statistics page's figures arrive after it */
+  /* the Statistics page's figures arrive after it: htmx:load fires on new content, which is in the page */
+  document.addEventListener("htmx:load", drawAll);
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", drawAll);
   } else {
