@@ -4,13 +4,15 @@ then skipped), the statistics' charts drawn, the QA queue as the API counts it."
 
 from __future__ import annotations
 
+import json
 import tomllib
+import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from console_box import Box, Screens, new_page, sign_in
+from console_box import TOKEN, Box, Screens, new_page, sign_in
 from playwright.sync_api import Browser, Page
 
 pytestmark = pytest.mark.slow
@@ -104,14 +106,29 @@ def test_statistics_charts_are_drawn(admin: Page, box: Box, shot: Screens) -> No
 
 
 def test_qa_page_shows_the_review_queue_and_the_tag_chart(admin: Page, box: Box, shot: Screens) -> None:
-    admin.goto(box.url + "/qa")
+    ticket_id = f"SET-QA-{uuid.uuid4().hex[:8]}"
+    box.ticket(ticket_id, phone=f"+1555010{uuid.uuid4().int % 1000:03d}2")  # busy: a quick call to tag
+    [call] = box.wait(lambda: [c for c in box.api(f"/api/v1/tickets/{ticket_id}")["calls"] if c.get("outcome")], 90)
+    tag = f"settings_check_{uuid.uuid4().hex[:6]}"
+    post(box, f"/api/v1/calls/{call['id']}/tags", {"tag": tag, "note": "from the console test"})
+    admin.goto(box.url + f"/qa?tag={tag}")
     admin.wait_for_selector(".chart[data-chart=qa-counts][data-drawn='1'] canvas")
-    queue = box.api("/api/v1/qa/queue")
-    if queue["total"]:
-        assert f"{queue['total']} calls to review" in admin.inner_text("#review-queue")
-        first = admin.locator("#review-queue tbody tr a").first
-        assert first.get_attribute("href") == f"/calls/{queue['items'][0]['call_id']}"
-    else:
-        assert "Nothing to review." in admin.inner_text("#review-queue")
+    queue = box.api(f"/api/v1/qa/queue?tag={tag}")
+    assert queue["total"] == 1 and "1 calls to review" in admin.inner_text("#review-queue")
+    row = admin.locator("#review-queue tbody tr")
+    assert row.count() == 1 and tag in row.inner_text()
+    assert row.locator("a").first.get_attribute("href") == f"/calls/{call['id']}"
+    admin.click("#tag-counts summary")  # the chart's figures as a table
+    assert tag in str(admin.locator("#tag-counts table thead").text_content())  # shown upper-case by the CSS
     assert admin.locator("[name='qa.long_silence_s']").count() == 1
     shot(admin, "qa")
+    admin.goto(box.url + "/qa")
+    assert admin.locator("#review-queue tbody tr").count() == min(box.api("/api/v1/qa/queue")["total"], 25)
+
+
+def post(box: Box, path: str, body: dict[str, Any]) -> Any:
+    """A change through the admin API with the box's bearer token."""
+    request = urllib.request.Request(box.url + path, data=json.dumps(body).encode(), method="POST", headers={
+        "Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
