@@ -132,3 +132,18 @@ def post(box: Box, path: str, body: dict[str, Any]) -> Any:
         "Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
+
+
+def test_settings_and_statistics_on_a_phone_in_chinese(browser: Browser, box: Box, shot: Screens) -> None:
+    context, page, problems = new_page(browser, box, width=390, height=844, mobile=True, locale="zh-CN")
+    sign_in(page, box)
+    page.goto(box.url + "/settings")
+    assert "呼叫时间" in page.inner_text("#calling h2") and "保存" in page.inner_text("#calling button")
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    shot(page, "settings-phone")
+    page.goto(box.url + "/statistics")
+    page.wait_for_selector(".chart[data-chart=per-day][data-drawn='1'] canvas")
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    shot(page, "statistics-phone")
+    context.close()
+    assert problems == []
