@@ -25,6 +25,7 @@ setup(
         "flask>=3.0",
         "flask-babel>=4.0",  # the panel in English and Simplified Chinese (web/i18n.py, web/translations)
         "tinydb>=4.8",
+        "tomlkit>=0.12",  # the Settings page writes callbox.toml keeping the owner's comments (appliance/config_edit.py)
         "waitress>=3.0",
         "standardwebhooks>=1.0",
         "soxr>=0.3",

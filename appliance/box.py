@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,13 +25,15 @@ from appliance.campaign.scheduler import Scheduler, start_of_day
 from appliance.campaign.texts import UnreachableTexts
 from appliance.campaign.timer import TaskTimer
 from appliance.campaign.voices import FlowPrompts
-from appliance.config import Config, LineConfig
+from appliance.config import Config, LineConfig, config_path
+from appliance.config_edit import ConfigFile
 from appliance.files import load_or_create_box_id, load_or_create_secret
 from appliance.panel.flows import FlowAdmin
 from appliance.panel.metrics import BoxMetrics
 from appliance.panel.recordings import RecordingsAdmin
 from appliance.panel.rules import RulesAdmin
 from appliance.panel.service import BoxPanel
+from appliance.panel.settings import SettingsAdmin, WebhookSecret
 from appliance.panel.setup import SetupAdmin, Target
 from appliance.panel.voice import VoiceAdmin, installed_models
 from appliance.records.config_store import ConfigStore
@@ -39,7 +43,7 @@ from appliance.records.store import RecordsStore, TaskRow
 from appliance.speech.build import build_recogniser, build_tts, build_voices, endpointer_factory
 from appliance.speech.tts.piper import PiperTts
 from appliance.speech.tts.recorded import RecordedPrompts
-from appliance.sync.destinations import rest_apis
+from appliance.sync.destinations import NativeCallback, rest_apis
 from appliance.sync.mqtt import DailyCounters, LineReading, MqttPublisher
 from appliance.sync.outbox import OutboxWorker
 from appliance.sync.upstream import UpstreamWorker
@@ -80,7 +84,8 @@ def line_caps(config: Config, lines: list[LinePort]) -> dict[str, int | None]:
 
 class Callbox:
     """The running box. ``lines`` and ``speech`` may be handed in (simulated modems, loaded models);
-    ``shop_name`` (spoken as ``{shop}``) is ``[shop] name`` from the config unless a caller gives one."""
+    ``shop_name`` (spoken as ``{shop}``) is ``[shop] name`` from the config unless a caller gives one;
+    ``config_file``: the file the Settings page writes (else ``CALLBOX_CONFIG``, else /etc/callbox/callbox.toml)."""
 
     def __init__(
         self,
@@ -89,6 +94,7 @@ class Callbox:
         lines: list[LinePort] | None = None,
         speech: SpeechKit | None = None,
         shop_name: str | None = None,
+        config_file: Path | None = None,
     ) -> None:
         self.config = config
         self.shop_name = shop_name if shop_name is not None else config.shop.name
@@ -176,7 +182,8 @@ class Callbox:
                                                phone_region=config.shop.region),
                               metrics=self.metrics.exposition,
                               recordings=RecordingsAdmin(self.retention, phone_region=config.shop.region),
-                              zone=shop_zone, setup=self._setup_admin(config))
+                              zone=shop_zone, setup=self._setup_admin(config),
+                              settings=self._settings(config_file or config_path()))
         self._started = False
         self._lock = threading.Lock()
 
@@ -192,6 +199,37 @@ class Callbox:
                           webhook_secret=self.webhook_secret, helpdesks=config.helpdesks, targets=targets,
                           admit=self.admit_ticket,
                           rules=RulesAdmin(self.configs, shop_name=self.shop_name, phone_region=config.shop.region))
+
+    # -- settings changed from the panel (appliance.panel.settings) ----------------------------------------
+    def _settings(self, path: Path) -> SettingsAdmin:
+        file = ConfigFile(path)
+        webhook = WebhookSecret(env=os.environ, file=file, state_file=self.paths.secret,
+                                on_rotate=self.rotate_webhook_secret)
+        return SettingsAdmin(file=file, current=self.config, env=os.environ, apply=self.apply_settings,
+                             webhook=webhook)
+
+    def apply_settings(self, config: Config) -> None:
+        """Take the Settings page's live sections into the running parts: each is read afresh per call (an
+        attribute swapped whole, no lock needed), so the next call uses them and a call on the line keeps its own."""
+        zone = self.runner.rules.fallback_zone
+        self.runner.calling = dataclasses.replace(self.runner.calling, hours=config.calling.hours,
+                                                  preset=config.calling.preset,
+                                                  max_per_day=config.calling.max_per_day)
+        self.runner.rules = CallingRules.from_config(self.runner.calling, zone)
+        self.retention.policy = RetentionPolicy.from_config(config.recordings, config.calling.preset)
+        self.runner.texts = UnreachableTexts(config.sms, lines=self.lines, shop_name=self.shop_name)
+        self.runner.qa = config.qa
+        self.config = dataclasses.replace(self.config, calling=self.runner.calling, recordings=config.recordings,
+                                          sms=config.sms, qa=config.qa)
+        log.info("settings applied: calling %s (%s), retention %d days, quota %d MB", config.calling.preset,
+                 config.calling.hours, config.recordings.retention_days, config.recordings.quota_mb)
+
+    def rotate_webhook_secret(self, secret: str) -> None:
+        """A new webhook secret is in force: the panel checks webhooks with it, the native callback signs with it."""
+        self.webhook_secret = secret
+        self.panel.webhook_secret = secret
+        if self.outbox is not None and self.outbox.native is not None:
+            self.outbox.native = NativeCallback(self.config.web.callback_url, secret)
 
     # -- tickets in ----------------------------------------------------------------
     def admit_ticket(self, payload: dict[str, Any], webhook_id: str) -> dict[str, Any]:

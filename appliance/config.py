@@ -557,9 +557,14 @@ def parse_config(data: dict[str, Any], *, file: str = "<config>") -> Config:
     return cfg
 
 
+def config_path(path: Path | None = None) -> Path:
+    """The config file: ``path`` (``--config``), else ``CALLBOX_CONFIG``, else /etc/callbox/callbox.toml."""
+    return path or Path(os.environ.get("CALLBOX_CONFIG", DEFAULT_CONFIG))
+
+
 def load_config(path: Path | None = None, *, state_dir: Path | None = None) -> Config:
     """Read the config file (missing file: defaults), then apply --state-dir / CALLBOX_STATE_DIR."""
-    path = path or Path(os.environ.get("CALLBOX_CONFIG", DEFAULT_CONFIG))
+    path = config_path(path)
     data: dict[str, Any] = {}
     if path.exists():
         try:

@@ -154,3 +154,11 @@ class PresetsInvalid(CallboxError):
     def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
         self.problems = list(problems)
         super().__init__("; ".join(f"{path}: {message}" for path, message in self.problems[:3]) or "refused")
+class SettingInvalid(CallboxError):
+    """A setting changed from the panel cannot be used (the loader refused it, or it is set by the environment);
+    names the key (``calling.hours``). Nothing was written."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message

@@ -92,6 +92,11 @@ def create_app(
     from web import voice  # the Voice page (flows' voices, previews)
 
     app.register_blueprint(voice.bp)
+    from web import qa_page, settings, stats_page  # the Settings, QA and Statistics pages
+
+    app.register_blueprint(settings.bp)
+    app.register_blueprint(qa_page.bp)
+    app.register_blueprint(stats_page.bp)
     app.add_url_rule("/healthz", "healthz", healthz)
     app.register_error_handler(Exception, handle_error)
     app.after_request(add_security_headers)

@@ -7,7 +7,7 @@ handed to :func:`web.create_app`. ``appliance.panel.service.BoxPanel`` is the re
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -313,6 +313,64 @@ class SetupService(Protocol):
     def test_target(self, name: str) -> dict[str, Any]:
         """A signed test message: ``{name, url, result, status, ms}``, ``result`` ``ok`` | ``refused_signature`` |
         ``http_error`` | ``refused`` | ``timeout`` | ``unknown_host`` | ``error``."""
+class WebhookSecretService(Protocol):
+    """The native webhook's signing secret (``appliance.panel.settings.WebhookSecret`` is the real one)."""
+
+    @property
+    def source(self) -> str:
+        """Where it is kept: ``environment`` (cannot be changed here) | ``file`` | ``state``."""
+        ...
+
+    def rotate(self) -> str:
+        """A new secret, written and in force (the old one is refused from now on); raises
+        ``appliance.errors.SettingInvalid`` when the environment sets it."""
+        ...
+
+
+class SettingsService(Protocol):
+    """The config file's keys on the Settings and QA pages (``appliance.panel.settings.SettingsAdmin``)."""
+
+    @property
+    def webhook(self) -> WebhookSecretService:
+        ...
+
+    def section(self, name: str) -> dict[str, Any]:
+        """``{name, live, restart_pending, fields: [{key, kind, value, source, env, choices}]}``: ``kind`` text |
+        textarea | int | float | bool | choice | secret | pairs; ``source`` environment | file | default; a
+        secret's value is "(set)" or ""."""
+        ...
+
+    def sections(self) -> dict[str, dict[str, Any]]:
+        """Every section (calling, recordings, sms, upstream, mqtt, qa) as :meth:`section`."""
+        ...
+
+    def update(self, name: str, form: Mapping[str, str]) -> dict[str, Any]:
+        """Save a section's form (text values by key; a bool's key absent = off; an empty secret keeps it):
+        ``{"changes": {key: {"before", "after"}}, "live": bool}``. Validated whole before the file is written;
+        raises ``appliance.errors.SettingInvalid`` (``.field``) and writes nothing when a value cannot be used."""
+        ...
+
+
+class DoNotCallService(Protocol):
+    """The do-not-call list on the Settings page (``appliance.panel.dnc.DoNotCallAdmin``)."""
+
+    def page(self, *, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+        """``{entries: [{phone, added_at, reason, ticket_id, call_id}], total, limit, offset}``, newest first."""
+        ...
+
+    def add(self, phone: str, reason: str = "") -> str:
+        """The number in E.164, now on the list; ``SettingInvalid(field="phone")`` when it is no number."""
+        ...
+
+    def remove(self, phone: str) -> bool:
+        ...
+
+    def import_csv(self, text: str) -> dict[str, int]:
+        """``{rows, added}``; every number or none (``SettingInvalid`` naming the line)."""
+        ...
+
+    def export_csv(self) -> str:
+        """The list as CSV (phone, added_at, reason, ticket_id, call_id), which :meth:`import_csv` reads back."""
         ...
 
 
@@ -331,6 +389,16 @@ class PanelService(Protocol):
 
     def audit_change(self, user: str, what: str, before: Any, after: Any) -> None:
         """Store one audit log entry (``web.audit.record_change``)."""
+        ...
+
+    @property
+    def settings(self) -> SettingsService:
+        """The config file's keys an owner may change (raises ``CallboxError`` when the box has no file)."""
+        ...
+
+    @property
+    def do_not_call(self) -> DoNotCallService:
+        """The do-not-call list: add, remove, import, export."""
         ...
 
     @property

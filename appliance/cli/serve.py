@@ -15,7 +15,7 @@ import threading
 from typing import Any
 
 from appliance.cli.common import config_of, setup_logging
-from appliance.config import Config, LineConfig
+from appliance.config import Config, LineConfig, config_path
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def run_serve(opts: argparse.Namespace) -> int:
     try:
         if sims:
             config = _with_lines(config, [(s.at_port, s.audio_port) for s in sims])
-        box = Callbox(config)
+        box = Callbox(config, config_file=config_path(opts.config))  # the file the Settings page writes
         extra = {"API_TOKEN": config.web.api_token} if config.web.api_token else None
         app = create_app(box.panel, secret_key=box.session_key, test_config=extra, helpdesks=config.helpdesks)
         server = waitress.create_server(app, host=config.web.host, port=config.web.port, threads=8)

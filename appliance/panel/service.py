@@ -14,11 +14,13 @@ from appliance.campaign.call_tasks import CallTasks, TaskNotFound, TimerNotFound
 from appliance.campaign.hours import box_zone
 from appliance.errors import CallboxError, QueryInvalid
 from appliance.panel.access import AccessAdmin
+from appliance.panel.dnc import DoNotCallAdmin
 from appliance.panel.flows import FlowAdmin
 from appliance.panel.knowledge import KnowledgeAdmin
 from appliance.panel.qa import QaAdmin
 from appliance.panel.recordings import RecordingsAdmin, query_phone
 from appliance.panel.rules import RulesAdmin
+from appliance.panel.settings import SettingsAdmin
 from appliance.panel.setup import SetupAdmin
 from appliance.panel.views import call_view, task_view, ticket_detail_view, ticket_view
 from appliance.records.browse import CallSearch, TicketSearch
@@ -59,6 +61,7 @@ class BoxPanel:
         recordings: RecordingsAdmin | None = None,
         zone: tzinfo | None = None,
         setup: SetupAdmin | None = None,
+        settings: SettingsAdmin | None = None,
     ) -> None:
         self.zone = zone or box_zone()  # the shop's: statistics' days and hours, and times given without an offset
         self._recordings = recordings  # browse, download, delete; the disk's room (appliance.panel.recordings)
@@ -80,6 +83,8 @@ class BoxPanel:
         # the Setup page: the shop, where tickets come in, where the box sends to
         self.setup = setup or SetupAdmin(configs=flows.configs, shop={}, webhook_secret=webhook_secret,
                                          helpdesks=None, targets=[], admit=admit, rules=self.rules)
+        self._settings = settings  # the Settings and QA pages' keys of the config file (appliance.panel.settings)
+        self.do_not_call = DoNotCallAdmin(records.do_not_call, region=phone_region)  # the Settings page's list
 
     # -- tickets in --------------------------------------------------------------
     def submit_ticket(self, payload: dict[str, Any], *, webhook_id: str) -> dict[str, Any]:
@@ -105,6 +110,12 @@ class BoxPanel:
         if self._recordings is None:
             raise CallboxError("this box keeps no recordings")
         return self._recordings
+
+    @property
+    def settings(self) -> SettingsAdmin:
+        if self._settings is None:
+            raise CallboxError("this box was started without a config file to change")
+        return self._settings
 
     def list_tickets(self, *, limit: int = 100) -> list[dict[str, Any]]:
         return [ticket_view(t, self.records.operations(t.id)) for t in self.records.tickets(limit=limit)]

@@ -76,3 +76,22 @@ class DoNotCall:
         """Take a number off the list; False if it was not on it."""
         key = self._key(phone)
         return bool(self.db.write(lambda c: c.execute("DELETE FROM do_not_call WHERE phone = ?", (key,)).rowcount))
+
+    # -- the panel's Settings page: a page of the list, and a CSV import whole or not at all --------------------
+    def page(self, *, limit: int, offset: int = 0) -> tuple[list[DoNotCallEntry], int]:
+        """A page of the list, newest first, and how many numbers it holds in all."""
+        def read(c: sqlite3.Connection) -> tuple[list[DoNotCallEntry], int]:
+            rows = c.execute("SELECT * FROM do_not_call ORDER BY added_at DESC, phone LIMIT ? OFFSET ?",
+                             (limit, offset)).fetchall()
+            total = c.execute("SELECT COUNT(*) FROM do_not_call").fetchone()[0]
+            return [DoNotCallEntry(**dict(r)) for r in rows], total
+        return self.db.read(read)
+
+    def add_many(self, numbers: list[tuple[str, str]]) -> int:
+        """Put (E.164 number, reason) pairs on the list in one transaction; how many were not on it yet."""
+        def tx(c: sqlite3.Connection) -> int:
+            before = c.total_changes
+            for phone, reason in numbers:
+                add_in(c, phone, reason)
+            return c.total_changes - before
+        return int(self.db.write(tx))

@@ -29,15 +29,18 @@ from werkzeug.security import generate_password_hash
 
 from appliance.campaign.call_tasks import CallTasks
 from appliance.campaign.intake import admit
-from appliance.config import HelpdeskConfig, HelpdesksConfig
+from appliance.config import Config, HelpdeskConfig, HelpdesksConfig, apply_environment, parse_config
+from appliance.config_edit import ConfigFile
 from appliance.errors import QueryInvalid, TicketInvalid
 from appliance.panel.access import AccessAdmin
+from appliance.panel.dnc import DoNotCallAdmin
 from appliance.panel.flows import FlowAdmin
 from appliance.panel.knowledge import KnowledgeAdmin
 from appliance.panel.qa import QaAdmin
 from appliance.panel.recordings import RecordingsAdmin
 from appliance.panel.rules import RulesAdmin
 from appliance.panel.service import BoxPanel
+from appliance.panel.settings import SettingsAdmin, WebhookSecret
 from appliance.panel.setup import SetupAdmin
 from appliance.records.config_store import ConfigStore
 from appliance.records.retention import Retention, RetentionPolicy
@@ -49,6 +52,16 @@ USERNAME = "admin"
 PASSWORD = "correct horse battery staple"
 PASSWORD_HASH = generate_password_hash(PASSWORD)  # hashed once per session: the admin every test starts with
 RECORDED_CALL = 2
+SETTINGS_TOML = """\
+# Callbox at the corner shop: the owner's notes stay where they are.
+[shop]
+name = "Corner Shop"  # spoken as {shop}
+
+[calling]
+# weekdays only, the owner says
+hours = "09:00-18:00"
+max_per_day = 2
+"""
 SILENT_CALL = 1
 
 
@@ -129,6 +142,19 @@ class InMemoryPanelService:
                                 webhook_secret=SECRET, helpdesks=None, targets=[],
                                 admit=lambda payload, webhook_id: self.submit_ticket(payload, webhook_id=webhook_id),
                                 rules=self.rules)
+        # the Settings and QA pages: the box's own SettingsAdmin over a real TOML file with the owner's comments;
+        # ``applied`` holds each config the running box would take, ``env`` stands for the process environment
+        self.config_file = recordings_dir / "callbox.toml"
+        self.config_file.write_text(SETTINGS_TOML, encoding="utf-8")
+        self.env: dict[str, str] = {}
+        self.applied: list[Config] = []
+        file = ConfigFile(self.config_file)
+        self.settings = SettingsAdmin(
+            file=file, current=apply_environment(parse_config(file.data()), self.env), env=self.env,
+            apply=self.applied.append,
+            webhook=WebhookSecret(env=self.env, file=file, state_file=recordings_dir / "webhook-secret",
+                                  on_rotate=self._rotated))
+        self.do_not_call = DoNotCallAdmin(self.records.do_not_call)
         self.submitted: list[tuple[dict[str, Any], str]] = []
         self.fail_with: Exception | None = None
         self.fallback_reason: str | None = None
@@ -186,6 +212,8 @@ class InMemoryPanelService:
                    turns=(("bot", "Hello, this is the repair shop. Your phone is ready.", None, 0),
                           ("customer", "Great, I will pick it up on Friday.", "confirm", 4000),
                           ("bot", "Thank you, see you on Friday.", None, 7000)))
+    def _rotated(self, secret: str) -> None:
+        self.webhook_secret = secret
 
     def submit_ticket(self, payload: dict[str, Any], *, webhook_id: str) -> dict[str, Any]:
         if self.fail_with is not None:
