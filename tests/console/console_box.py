@@ -20,15 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from appliance.cli.demo import post_ticket
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-output" / "console"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SECRET = "whsec_" + base64.b64encode(b"console-browser-tests-secret-012").decode()
 TOKEN = "console-test-api-token"
 ADMIN = ("owner", "correct horse battery staple")
@@ -128,19 +125,6 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
     finally:
         stop_box(running)
     assert "Traceback" not in running.log.read_text(), running.log.read_text()[-4000:]
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    playwright = sync_playwright().start()
-    try:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
-    finally:
-        playwright.stop()
 
 
 class Screens:

@@ -8,18 +8,13 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 from waitress.server import create_server
 
 from web import create_app
 
 pytestmark = pytest.mark.slow  # a real browser against the real box
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -36,19 +31,6 @@ def server_url(service) -> Iterator[str]:
         server.close()
         thread.join(timeout=5)
         assert not thread.is_alive(), "waitress did not stop"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    playwright = sync_playwright().start()
-    try:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-    finally:
-        playwright.stop()
 
 
 def test_panel_in_a_real_browser(browser: Browser, server_url: str, creds, tmp_path: Path):
