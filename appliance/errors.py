@@ -127,3 +127,16 @@ class TagInvalid(CallboxError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class TestCallRefused(CallboxError):
+    """The panel's test call was not placed. ``reason`` is a kind the panel puts in words (``number``,
+    ``do_not_call``, ``hours``, ``line``, ``busy``); ``until``: the first time the calling rules allow (``hours``)."""
+
+    __test__ = False  # not a pytest class, whatever its name says
+
+    def __init__(self, reason: str, message: str, *, until: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.until = until

@@ -49,6 +49,7 @@ def run_serve(opts: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             pass
         finally:
+            box.board.hub.close()  # the panel's event streams end now, not after the server's 5 s grace
             _stop_server(server)
             box.stop()
     finally:

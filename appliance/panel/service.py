@@ -15,6 +15,7 @@ from appliance import __version__
 from appliance.campaign.call_tasks import CallTasks, TaskNotFound, TimerNotFound
 from appliance.campaign.hours import box_zone
 from appliance.errors import CallboxError, QueryInvalid
+from appliance.panel.dashboard import LiveAdmin
 from appliance.panel.flows import FlowAdmin
 from appliance.panel.qa import QaAdmin
 from appliance.panel.recordings import RecordingsAdmin, query_phone
@@ -56,7 +57,9 @@ class BoxPanel:
         metrics: Callable[[], tuple[bytes, str]] | None = None,
         recordings: RecordingsAdmin | None = None,
         zone: tzinfo | None = None,
+        live: LiveAdmin | None = None,
     ) -> None:
+        self._live = live  # the dashboard and Modems page: live events, today's counters, test calls
         self.zone = zone or box_zone()  # the shop's: statistics' days and hours, and times given without an offset
         self._recordings = recordings  # browse, download, delete; the disk's room (appliance.panel.recordings)
         self.qa = QaAdmin(records, zone=self.zone)  # QA tags, reviews, the review queue, tag counts (the shop's days)
@@ -97,6 +100,12 @@ class BoxPanel:
         if self._recordings is None:
             raise CallboxError("this box keeps no recordings")
         return self._recordings
+
+    @property
+    def live(self) -> LiveAdmin:
+        if self._live is None:
+            raise CallboxError("this box shows nothing live")
+        return self._live
 
     def list_tickets(self, *, limit: int = 100) -> list[dict[str, Any]]:
         return [ticket_view(t, self.records.operations(t.id)) for t in self.records.tickets(limit=limit)]
