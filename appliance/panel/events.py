@@ -55,6 +55,10 @@ class Subscription:
             self._ready.notify_all()
             return True
 
+    @property
+    def closed(self) -> bool:
+        return self.hub.closed
+
     def get(self, timeout: float) -> list[Event]:
         """The events waiting, after at most ``timeout`` seconds (maybe none); [] at once when lost or closed."""
         with self._ready:

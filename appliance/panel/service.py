@@ -17,6 +17,7 @@ from appliance.campaign.hours import box_zone
 from appliance.errors import CallboxError, QueryInvalid
 from appliance.panel.dashboard import LiveAdmin
 from appliance.panel.flows import FlowAdmin
+from appliance.panel.lines import line_problem
 from appliance.panel.qa import QaAdmin
 from appliance.panel.recordings import RecordingsAdmin, query_phone
 from appliance.panel.rules import RulesAdmin
@@ -219,6 +220,7 @@ class BoxPanel:
             "lines": [
                 # why a line is not ready (its supervisor keeps reopening it), or ready but held (its daily cap)
                 {"name": ln.name, "state": ln.state.value, **({"fault": ln.fault_reason} if ln.fault_reason else {}),
+                 "problem": line_problem(ln.state.value, ln.fault_reason),  # the panel's words for it
                  **({"held": notes[ln.name]} if ln.name in notes else {})}
                 for ln in self.lines
             ],

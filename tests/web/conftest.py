@@ -30,7 +30,10 @@ from appliance.campaign.call_tasks import CallTasks
 from appliance.campaign.intake import admit
 from appliance.config import HelpdeskConfig, HelpdesksConfig
 from appliance.errors import QueryInvalid, TicketInvalid
+from appliance.panel.dashboard import LiveAdmin
 from appliance.panel.flows import FlowAdmin
+from appliance.panel.live import LiveBoard
+from appliance.panel.modems import ModemsAdmin
 from appliance.panel.qa import QaAdmin
 from appliance.panel.recordings import RecordingsAdmin
 from appliance.panel.rules import RulesAdmin
@@ -71,6 +74,11 @@ class InMemoryPanelService:
         self.dnc = self.records.do_not_call
         self.call_tasks = CallTasks(records=self.records, configs=self.configs, max_attempts=3)  # the real ones
         self.qa = QaAdmin(self.records)  # QA tags and the review queue: the box's own, over the real store
+        # the dashboard and Modems page: the box's own live board (no lines here; events published by tests)
+        board = LiveBoard()
+        self.live = LiveAdmin(board=board, records=self.records, zone=ZoneInfo("UTC"), call_tasks=self.call_tasks,
+                              modems=ModemsAdmin(board=board, lines=[], records=self.records))
+        board.counters = self.live.counters
         self.submitted: list[tuple[dict[str, Any], str]] = []
         self.fail_with: Exception | None = None
         self.fallback_reason: str | None = None

@@ -10,10 +10,10 @@ import pytest
 from web import create_app
 
 
-def test_root_redirects_to_calls(client):
+def test_root_redirects_to_the_dashboard(client):
     response = client.get("/")
     assert response.status_code == 302
-    assert response.headers["Location"].endswith("/calls")
+    assert response.headers["Location"].endswith("/dashboard")
 
 
 @pytest.mark.parametrize("path", ["/calls", "/tickets", "/calls/2/recording.wav"])
@@ -26,7 +26,7 @@ def test_login_required(client, path):
 def test_login_then_calls_page(client, login):
     response = login(client)
     assert response.status_code == 302
-    assert response.headers["Location"].endswith("/calls")
+    assert response.headers["Location"].endswith("/dashboard")
     assert client.get("/calls").status_code == 200
 
 
@@ -42,7 +42,7 @@ def test_login_returns_to_the_page_asked_for_but_never_offsite(client, csrf, cre
     token = csrf(client.get("/login").get_data(as_text=True))
     evil = client.post("/login", data={"csrf_token": token, "username": user, "password": password,
                                        "next": "//evil.example/x"})
-    assert evil.headers["Location"] == "/calls"
+    assert evil.headers["Location"] == "/dashboard"
 
 
 def test_wrong_password_shows_error_and_no_session(client, login):
@@ -195,7 +195,7 @@ def test_tickets_page_shows_status_and_remarks(logged_in, post_ticket, ticket):
 
 def test_status_strip_shows_lines_and_engine(logged_in):
     html = logged_in.get("/calls").get_data(as_text=True)
-    assert "line1 · ready" in html and "line2 · in call" in html
+    assert "line1 · ready" in html and "line2 · in a call" in html
     assert "vosk" in html
     assert "fell back to PocketSphinx" not in html
 
