@@ -59,7 +59,7 @@ def test_call(line: str) -> BaseResponse | tuple[str, int]:
     except TestCallRefused as exc:
         message = refusal(exc.reason)
         if exc.until:
-            when = datetime.fromisoformat(exc.until).strftime("%Y-%m-%d %H:%M")
+            when = datetime.fromisoformat(exc.until).astimezone().strftime("%Y-%m-%d %H:%M")  # the box's clock
             message += " " + _("The first allowed time is %(when)s.", when=when)
         return _page(refused=message, refused_line=line), 400
     return redirect(url_for("modems_page.index", placed=placed["id"], line=line))
