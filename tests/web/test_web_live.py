@@ -149,12 +149,28 @@ def test_streams_are_limited_and_one_too_many_is_told_to_come_back(logged_in, se
     hub = service.live.board.hub
     held = [hub.subscribe() for _ in range(hub.max_streams)]
     assert all(held)
-    response = logged_in.get("/events")
-    assert response.status_code == 503 and response.headers["Retry-After"] == "10"
+    response = logged_in.get("/events")  # answered at once, and the browser comes back later by itself
+    assert response.status_code == 200 and response.mimetype == "text/event-stream"
+    assert response.get_data(as_text=True) == 'retry: 10000\n\nevent: busy\ndata: {}\n\n'
+    assert hub.streams == hub.max_streams
     for sub in held:
         assert sub is not None
         sub.close()
     assert logged_in.get("/events", buffered=False).status_code == 200
+
+
+def test_a_stream_whose_browser_went_away_ends_within_a_second():
+    hub = EventHub(snapshot=dict)
+    sub = hub.subscribe()
+    assert sub is not None
+    left = threading.Event()
+    stream = event_stream(_Live(hub), sub, stream_s=60.0, heartbeat_s=15.0, gone=left.is_set)
+    assert next(stream).startswith("retry: ") and "snapshot" in next(stream)
+    threading.Timer(0.2, left.set).start()
+    started = datetime.now(UTC)
+    assert list(stream) == []
+    assert datetime.now(UTC) - started < timedelta(seconds=2.5)
+    assert hub.streams == 0
 
 
 def test_closing_the_hub_ends_the_streams_at_once():

@@ -235,7 +235,8 @@
       while (list.children.length > 5) { list.removeChild(list.lastChild); }
       noCalls();
     },
-    counters: drawCounters
+    counters: drawCounters,
+    busy: function () { show("reconnecting"); }  // the box has no room for another stream now: back in 10 s
   };
 
   var indicator = document.getElementById("live-indicator");
