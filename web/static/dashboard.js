@@ -95,6 +95,7 @@
     card.dataset.call = call.id;
     card.dataset.phone = call.phone;
     card.dataset.name = call.customer_name || "";
+    card.dataset.test = call.test ? "1" : "";
     var head = el("header", "call-head");
     var who = el("div");
     var name = el("h3", "call-customer", call.customer_name || call.phone);
@@ -134,6 +135,10 @@
     li.appendChild(el("span", null, call.customer_name || call.phone));
     li.appendChild(document.createTextNode(" "));
     li.appendChild(el("span", "muted", call.phone + " · " + call.line));
+    if (call.test) {
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(el("span", "badge badge-info", words.test));
+    }
     return li;
   }
   function drawEnded(ended) {
@@ -226,6 +231,7 @@
       if (node) {
         call.customer_name = node.dataset.name;
         call.phone = node.dataset.phone;
+        call.test = node.dataset.test === "1";
         node.remove();
       }
       var list = document.getElementById("ended-calls");

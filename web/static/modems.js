@@ -17,9 +17,12 @@
         var xs = points.map(function (p) { return p[0]; });
         var ys = points.map(function (p) { return p[1]; });
         var width = Math.max(240, box.clientWidth || 300);
+        var hours = body.hours || 24;
+        var now = Math.floor(Date.now() / 1000);
         var opts = {
           width: width, height: 160, legend: { show: false },
-          scales: { y: { range: [-113, -51] } },
+          // the whole period asked for, whatever it holds: one sample is a dot at its time, not a span of years
+          scales: { x: { time: true, range: [now - hours * 3600, now] }, y: { range: [-113, -51] } },
           axes: [{ stroke: css("--muted"), grid: { stroke: css("--line") } },
                  { stroke: css("--muted"), grid: { stroke: css("--line") }, label: box.dataset.label }],
           series: [{}, { label: box.dataset.label, stroke: css("--accent"), width: 2, spanGaps: false,
