@@ -66,7 +66,7 @@ def event_stream(live: LiveService, stream: LiveStream, *, stream_s: float = STR
             wait = min(heartbeat_s - (now - beat), stream_s - (now - start), heartbeat_s)
             events = current.get(min(wait, GONE_CHECK_S) if gone is not None else wait)
             if current.lost:  # too far behind: a new snapshot instead of what it missed
-                current = live.resubscribe(current)
+                current = current.renew()
                 if current is not None:
                     yield _snapshot(live, current)
                 continue

@@ -151,7 +151,7 @@ class LiveStream(Protocol):
     """One subscriber of the live events (``appliance.panel.events.Subscription``)."""
 
     snapshot: dict[str, Any]  # the state its events apply to: lines, calls (with turns), ended, event_id
-    lost: bool  # fell too far behind: take a new snapshot (``LiveService.resubscribe``)
+    lost: bool  # fell too far behind: take a new snapshot (``renew``)
 
     @property
     def closed(self) -> bool:
@@ -162,6 +162,10 @@ class LiveStream(Protocol):
         """The events waiting, after at most ``timeout`` seconds (maybe none)."""
         ...
 
+    def renew(self) -> LiveStream | None:
+        """A lost stream's new snapshot and queue (None when the box is stopping or too many are open)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -170,10 +174,6 @@ class LiveService(Protocol):
 
     def subscribe(self) -> LiveStream | None:
         """A new stream of live events with its snapshot; None when too many streams are open."""
-        ...
-
-    def resubscribe(self, stream: LiveStream) -> LiveStream | None:
-        """A lost stream's new snapshot and queue (None when the box is stopping or too many are open)."""
         ...
 
     def dashboard(self) -> dict[str, Any]:

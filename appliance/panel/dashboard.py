@@ -41,9 +41,6 @@ class LiveAdmin:
     def subscribe(self) -> Subscription | None:
         return self.board.hub.subscribe()
 
-    def resubscribe(self, stream: Subscription) -> Subscription | None:
-        return self.board.hub.resubscribe(stream)
-
     # -- what the page draws -------------------------------------------------------------------------------------
     def dashboard(self) -> dict[str, Any]:
         """The board's snapshot (lines, calls in progress with their turns, calls that ended lately) and today's

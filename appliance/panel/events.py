@@ -39,7 +39,7 @@ class Subscription:
     hub: EventHub
     snapshot: dict[str, Any]
     limit: int = QUEUE_LIMIT
-    lost: bool = False  # fell behind by ``limit`` events: read a new snapshot (``EventHub.resubscribe``)
+    lost: bool = False  # fell behind by ``limit`` events: read a new snapshot (``renew``)
     _events: collections.deque[Event] = field(default_factory=collections.deque)
     _ready: threading.Condition = field(default_factory=threading.Condition)
 
@@ -71,6 +71,10 @@ class Subscription:
     def wake(self) -> None:
         with self._ready:
             self._ready.notify_all()
+
+    def renew(self) -> Subscription | None:
+        """A lost subscriber's way back: a new snapshot and an empty queue (None when closed or full)."""
+        return self.hub.resubscribe(self)
 
     def close(self) -> None:
         self.hub.unsubscribe(self)

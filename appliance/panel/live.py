@@ -179,8 +179,8 @@ class LineWatch:
             if view != before:
                 self._seen[line.name] = view
                 self.board.hub.publish("line", view)
-                if view["state"] == "ready" and (before is None or before["state"] != "ready"
-                                                 and before["state"] != "in_call"):
+                if view["state"] == "ready" and (before is None or (before["state"] != "ready"
+                                                 and before["state"] != "in_call")):
                     self._probe(line)
         if self.signal is not None and time.monotonic() >= self._next_sample:
             self._next_sample = time.monotonic() + self.sample_every_s

@@ -21,7 +21,7 @@ from appliance.config import CallingConfig
 from appliance.errors import TestCallRefused
 from appliance.panel.dashboard import LiveAdmin
 from appliance.panel.events import EventHub
-from appliance.panel.live import LineWatch, LiveBoard
+from appliance.panel.live import LineWatch
 from appliance.panel.modems import ModemsAdmin, TestCaller
 from appliance.records.signal import SignalLog, SignalSample
 from appliance.telephony.linestate import LineState
@@ -124,7 +124,7 @@ def test_a_slow_subscriber_never_blocks_the_publisher_and_is_resynchronised():
     for n in range(25):  # nobody reads: the publisher goes on
         hub.publish("turn", {"n": n})
     assert slow.lost and hub.dropped == 1 and hub.streams == 0
-    again = hub.resubscribe(slow)
+    again = slow.renew()
     assert again is not None and again.snapshot["event_id"] == 25
     stream = event_stream(_Live(hub), again, stream_s=5.0, heartbeat_s=0.05)
     assert next(stream).startswith("retry: ")
@@ -344,13 +344,10 @@ def test_the_line_watch_samples_each_lines_signal(service: InMemoryPanelService)
 
 
 class _Live:
-    """What event_stream asks of the service: a new snapshot after a subscriber was lost, and the counters."""
+    """What event_stream asks of the service: the counters that go with a snapshot."""
 
     def __init__(self, hub: EventHub) -> None:
         self.hub = hub
-
-    def resubscribe(self, stream: Any) -> Any:
-        return self.hub.resubscribe(stream)
 
     def counters(self) -> dict[str, Any]:
         return {}
