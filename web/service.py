@@ -350,8 +350,9 @@ class PanelService(Protocol):
         ...
 
     def status(self) -> dict[str, Any]:
-        """``{"lines": [{"name", "state", "fault"?, "held"?}], "asr": {"engine", "fallback_reason"}, "version"}``
-        (``held``: why a ready line takes no calls, e.g. its daily cap)."""
+        """``{"lines": [{"name", "state", "fault"?, "problem"?, "held"?}], "asr": {"engine", "fallback_reason"},
+        "version"}`` (``held``: why a ready line takes no calls, e.g. its daily cap; ``problem``: the fault's kind,
+        which the panel says in words, ``web.live_words.problem``)."""
         ...
 
     def metrics(self) -> tuple[bytes, str] | None:

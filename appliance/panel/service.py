@@ -219,8 +219,10 @@ class BoxPanel:
         return {
             "lines": [
                 # why a line is not ready (its supervisor keeps reopening it), or ready but held (its daily cap)
-                {"name": ln.name, "state": ln.state.value, **({"fault": ln.fault_reason} if ln.fault_reason else {}),
-                 "problem": line_problem(ln.state.value, ln.fault_reason),  # the panel's words for it
+                # a fault's kind (``problem``) is what the panel puts in words; the raw text is for logs and tests
+                {"name": ln.name, "state": ln.state.value,
+                 **({"fault": ln.fault_reason, "problem": line_problem(ln.state.value, ln.fault_reason)}
+                    if ln.fault_reason else {}),
                  **({"held": notes[ln.name]} if ln.name in notes else {})}
                 for ln in self.lines
             ],
