@@ -3,8 +3,13 @@ live board (appliance.panel.live), event hub, signal log and test-call guards, o
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
+import socket
 import threading
+import time
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,7 +17,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import InMemoryPanelService, csrf_from
+from conftest import PASSWORD, USERNAME, InMemoryPanelService, csrf_from
+from waitress.server import create_server
 
 from appliance.campaign.attempt import Outcome
 from appliance.campaign.calls import CallSummary
@@ -25,6 +31,7 @@ from appliance.panel.live import LineWatch
 from appliance.panel.modems import ModemsAdmin, TestCaller
 from appliance.records.signal import SignalLog, SignalSample
 from appliance.telephony.linestate import LineState
+from web import create_app
 from web.live import event_stream
 
 
@@ -352,3 +359,36 @@ class _Live:
     def counters(self) -> dict[str, Any]:
         return {}
 
+
+
+def test_through_waitress_a_stream_frees_its_thread_when_the_browser_leaves(service: InMemoryPanelService):
+    """A real waitress on 127.0.0.1, as ``callbox serve`` runs it (``channel_request_lookahead``): the stream sends
+    its snapshot at once, and a client that goes away frees its thread within a second or two, with no heartbeat
+    written."""
+    app = create_app(service, secret_key="live-test-key")
+    server = create_server(app, host="127.0.0.1", port=0, threads=4, channel_request_lookahead=4)
+    thread = threading.Thread(target=server.run, name="live-test-waitress", daemon=True)
+    thread.start()
+    hub = service.live.board.hub
+    try:
+        url = f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        token = csrf_from(opener.open(url + "/login").read().decode())
+        opener.open(url + "/login", data=urllib.parse.urlencode(
+            {"csrf_token": token, "username": USERNAME, "password": PASSWORD}).encode())
+        cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+        with socket.create_connection(("127.0.0.1", server.effective_port), timeout=5) as conn:  # type: ignore[union-attr]
+            conn.sendall(f"GET /events HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n\r\n".encode())
+            seen = b""
+            while b"event: snapshot" not in seen:
+                seen += conn.recv(65536)
+            assert b"200 OK" in seen and b"text/event-stream" in seen
+            assert hub.streams == 1
+        left = time.monotonic()
+        while hub.streams and time.monotonic() - left < 5:
+            time.sleep(0.05)  # waiting on another thread's state
+        assert hub.streams == 0 and time.monotonic() - left < 2.5
+    finally:
+        server.close()
+        thread.join(timeout=5)
