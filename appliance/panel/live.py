@@ -5,8 +5,8 @@ Where the events come from, with the smallest hook in each place:
 
 - calls: the call runner tells its :class:`~appliance.campaign.calls.CallWatch` (this board) when a call row is
   written, when it is answered, each turn as the conversation adds it, and when the attempt is over;
-- lines: :class:`LineWatch`, one thread that looks at every line twice a second and publishes a line whose view
-  changed (state, fault, operator, signal, SIM, call). The line and its supervisor stay as they are: a line's
+- lines: :class:`LineWatch`, one thread that looks at every line twice a second (and at once when a call starts
+  or ends) and publishes a line whose view changed (state, fault, operator, signal, SIM, call). The line and its supervisor stay as they are: a line's
   state is a field the supervisor, the dialer and the call's watcher each set, and one reader sees them all. The
   same thread stores a signal sample per line every few minutes (the Modems page's chart) and asks a modem that
   came up what it is (``callbox modem probe``'s questions, through the line's own AT channel).
@@ -53,6 +53,7 @@ class LiveBoard:
         self._ended: collections.deque[dict[str, Any]] = collections.deque(maxlen=RECENT)
         self.probes: dict[str, ProbeResult] = {}  # line -> what its modem said it is, when it last came up
         self.counters: Callable[[], dict[str, Any]] | None = None
+        self._pokes: list[Callable[[], None]] = []  # told when a call starts or ends (the line watch looks at once)
         self.hub = EventHub(max_streams=max_streams, apply=self._apply, snapshot=self.snapshot)
 
     # -- the state -------------------------------------------------------------------------------------------------
@@ -84,6 +85,13 @@ class LiveBoard:
                 "ended": [dict(c) for c in self._ended],
             }
 
+    def on_calls_changed(self, poke: Callable[[], None]) -> None:
+        self._pokes.append(poke)
+
+    def _poke(self) -> None:
+        for poke in self._pokes:
+            poke()
+
     def call_on(self, line: str) -> dict[str, Any] | None:
         """The call in progress on ``line`` (id, phone, customer_name, test), or None."""
         with self._lock:
@@ -97,6 +105,7 @@ class LiveBoard:
                                   "customer_name": customer_name, "attempt": attempt,
                                   "max_attempts": max_attempts, "started_at": _now(), "answered": False,
                                   "test": test})
+        self._poke()
 
     def call_answered(self, call_id: int | str) -> None:
         self.hub.publish("answered", {"id": str(call_id)})
@@ -116,6 +125,7 @@ class LiveBoard:
         if self.call_on(line) is not None:
             self.hub.publish("call_ended", {"line": line, "outcome": outcome, "disposition": disposition,
                                             "ticket_status": ticket_status, "ended_at": _now()})
+            self._poke()
 
     def refresh_counters(self) -> None:
         """Today's counters, read now and sent to the browsers (a failure to read them is logged, not raised)."""
@@ -146,6 +156,8 @@ class LineWatch:
         self._seen: dict[str, dict[str, Any]] = {}
         self._next_sample = 0.0
         self._stop = threading.Event()
+        self._look_now = threading.Event()  # a call started or ended: the line's call changed
+        board.on_calls_changed(self._look_now.set)
         self._thread = threading.Thread(target=self._run, name="live-lines", daemon=True)
 
     def start(self) -> None:
@@ -153,6 +165,7 @@ class LineWatch:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
+        self._look_now.set()
         if self._thread.ident is not None:
             self._thread.join(timeout)
             if self._thread.is_alive():
@@ -164,7 +177,8 @@ class LineWatch:
                 self.look()
             except Exception:  # the dashboard's view must outlive any bug
                 log.exception("the line watch failed; going on")
-            self._stop.wait(self.every_s)
+            self._look_now.wait(self.every_s)
+            self._look_now.clear()
 
     def look(self) -> None:
         """One look at every line: publish those that changed, probe those that came up, sample when due."""
