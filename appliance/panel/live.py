@@ -6,9 +6,9 @@ Where the events come from, with the smallest hook in each place:
 - calls: the call runner tells its :class:`~appliance.campaign.calls.CallWatch` (this board) when a call row is
   written, when it is answered, each turn as the conversation adds it, and when the attempt is over;
 - lines: :class:`LineWatch`, one thread that looks at every line twice a second (and at once when a call starts
-  or ends) and publishes a line whose view changed (state, fault, operator, signal, SIM, call). The line and its supervisor stay as they are: a line's
-  state is a field the supervisor, the dialer and the call's watcher each set, and one reader sees them all. The
-  same thread stores a signal sample per line every few minutes (the Modems page's chart) and asks a modem that
+  or ends) and publishes a line whose view changed (state, fault, operator, signal, SIM, call). The line and its
+  supervisor stay as they are: a line's state is a field the supervisor, the dialer and the call's watcher each
+  set, and one reader sees them all. The same thread stores a signal sample per line every few minutes (the Modems page's chart) and asks a modem that
   came up what it is (``callbox modem probe``'s questions, through the line's own AT channel).
 """
 
