@@ -8,8 +8,9 @@ Where the events come from, with the smallest hook in each place:
 - lines: :class:`LineWatch`, one thread that looks at every line twice a second (and at once when a call starts
   or ends) and publishes a line whose view changed (state, fault, operator, signal, SIM, call). The line and its
   supervisor stay as they are: a line's state is a field the supervisor, the dialer and the call's watcher each
-  set, and one reader sees them all. The same thread stores a signal sample per line every few minutes (the Modems page's chart) and asks a modem that
-  came up what it is (``callbox modem probe``'s questions, through the line's own AT channel).
+  set, and one reader sees them all. The same thread stores a signal sample per line every few minutes (the
+  Modems page's chart) and asks a modem that came up what it is (``callbox modem probe``'s questions, through the
+  line's own AT channel).
 """
 
 from __future__ import annotations
