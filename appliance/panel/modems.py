@@ -124,11 +124,17 @@ class ModemsAdmin:
             raise TestCallRefused("hours", stop.guard.why,
                                   until=stop.until.isoformat(timespec="minutes") if stop.until else None)
         call_id = f"test-{next(self._ids)}"
-        if not caller.run_on(line.name, lambda on: self._place(on, phone, call_id, caller)):
-            raise TestCallRefused("busy", f"line {line.name} is {line.state.value.replace('_', ' ')} or busy")
-        with self._lock:
+        with self._lock:  # before the hand-over: the line's worker may be done with it before run_on returns
+            before = self._results.get(line.name)
             self._results[line.name] = {"id": call_id, "phone": phone, "state": "placing", "outcome": None,
                                         "started_at": now.isoformat(timespec="seconds")}
+        if not caller.run_on(line.name, lambda on: self._place(on, phone, call_id, caller)):
+            with self._lock:
+                if before is None:
+                    del self._results[line.name]
+                else:
+                    self._results[line.name] = before
+            raise TestCallRefused("busy", f"line {line.name} is {line.state.value.replace('_', ' ')} or busy")
         log.info("test call %s to %s on line %s", call_id, phone, line.name)
         return {"id": call_id, "line": line.name, "phone": phone}
 

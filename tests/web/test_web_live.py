@@ -392,3 +392,17 @@ def test_through_waitress_a_stream_frees_its_thread_when_the_browser_leaves(serv
     finally:
         server.close()
         thread.join(timeout=5)
+
+
+def test_a_busy_line_refuses_the_test_call_and_keeps_its_last_result(logged_in, modems):
+    admin, run_on = modems
+    admin.test_call("line1", "+4930123456")
+    first = admin.modems()[0]["test_call"]
+    run_on.free = False
+    with pytest.raises(TestCallRefused) as refused:
+        admin.test_call("line1", "+4930123457")
+    assert refused.value.reason == "busy"
+    assert admin.modems()[0]["test_call"] == first
+    html = logged_in.get("/modems").get_data(as_text=True)
+    page = logged_in.post("/modems/line9/test-call", data={"csrf_token": csrf_from(html), "number": "+4930123456"})
+    assert page.status_code == 400 and "There is no such line." in page.get_data(as_text=True)
