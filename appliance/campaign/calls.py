@@ -64,8 +64,9 @@ class CallWatch(Protocol):
                      customer_name: str, attempt: int, max_attempts: int) -> None: ...
     def call_answered(self, call_id: int | str) -> None: ...
     def call_turn(self, call_id: int | str, turn: dict[str, Any]) -> None: ...
-    def attempt_over(self, line: str, summary: CallSummary | None) -> None:
-        """The attempt on ``line`` ended (``summary`` None: it failed with an error)."""
+    def attempt_over(self, line: str | None, summary: CallSummary | None) -> None:
+        """The attempt on ``line`` ended (``summary`` None: it failed with an error; ``line`` None: it made no
+        call)."""
         ...
 
 
@@ -105,13 +106,15 @@ class CallRunner:
         ticket and, once its row is written, the call id and the line (the scheduler's line worker names its
         line from the start)."""
         with call_context(ticket=task.ticket_id):
-            summary: CallSummary | None = None
             try:
                 summary = self._attempt(task, line)
-                return summary
-            finally:
+            except BaseException:
                 if self.watch is not None:
-                    self.watch.attempt_over(line.name, summary)
+                    self.watch.attempt_over(line.name, None)
+                raise
+            if self.watch is not None:  # an attempt a guard stopped made no call and never touched the line
+                self.watch.attempt_over(line.name if summary.call_id else None, summary)
+            return summary
 
     def _attempt(self, task: TaskRow, line: LinePort) -> CallSummary:
         ticket = self.records.ticket(task.ticket_id)

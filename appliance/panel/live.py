@@ -114,8 +114,8 @@ class LiveBoard:
     def call_turn(self, call_id: int | str, turn: dict[str, Any]) -> None:
         self.hub.publish("turn", {"id": str(call_id), "turn": turn})
 
-    def attempt_over(self, line: str, summary: CallSummary | None) -> None:
-        if summary is None or summary.call_id:  # a blocked attempt made no call; an error ended the one it made
+    def attempt_over(self, line: str | None, summary: CallSummary | None) -> None:
+        if line is not None:  # a blocked attempt made no call; an error ended the one it made
             self.call_over(line, outcome=summary.outcome.value if summary else "failed",
                            disposition=summary.disposition if summary else None,
                            ticket_status=summary.ticket_status if summary else None)
