@@ -68,3 +68,17 @@ def test_the_modems_page_shows_both_lines_with_a_signal_chart_and_places_a_test_
     admin.goto(box.url + "/modems")
     expect(admin.locator(".modem-card .test-result").first).to_contain_text("completed")
     shot(admin, "test-call")
+
+
+def test_the_status_strip_of_another_page_follows_a_call(admin: Page, box: Box, shot: Screens) -> None:
+    admin.goto(box.url + "/calls")
+    chips = admin.locator("section.status .line-chip")
+    expect(chips).to_have_count(2)
+    expect(admin.locator("section.status .line-chip", has_text="in a call")).to_have_count(0)
+    answer = box.ticket(f"STRIP-{uuid.uuid4().hex[:8]}", name="Eli Strip",
+                        phone="+1555019" + str(uuid.uuid4().int % 1000).zfill(3) + "0")
+    assert answer["decision"] == "call", answer
+    busy = admin.locator("section.status .line-chip", has_text="in a call")
+    expect(busy).to_have_count(1, timeout=30_000)  # asked every 5 s: no reload
+    shot(admin, "strip-in-call")
+    expect(busy).to_have_count(0, timeout=60_000)
