@@ -28,8 +28,11 @@ from appliance.campaign.voices import FlowPrompts
 from appliance.config import Config, LineConfig, config_path
 from appliance.config_edit import ConfigFile
 from appliance.files import load_or_create_box_id, load_or_create_secret
+from appliance.panel.dashboard import LiveAdmin
 from appliance.panel.flows import FlowAdmin
+from appliance.panel.live import LineWatch, LiveBoard
 from appliance.panel.metrics import BoxMetrics
+from appliance.panel.modems import ModemsAdmin, TestCaller
 from appliance.panel.recordings import RecordingsAdmin
 from appliance.panel.rules import RulesAdmin
 from appliance.panel.service import BoxPanel
@@ -131,6 +134,7 @@ class Callbox:
             self.speech = speech
         self.supervisors: list[Supervisor] = []  # one per modem line, made by start()
         shop_zone = ZoneInfo(config.shop.time_zone) if config.shop.time_zone else box_zone()
+        self.board = LiveBoard()  # the dashboard's live view: told by the call runner and the line watch
         self.runner = CallRunner(
             records=self.records,
             configs=self.configs,
@@ -143,6 +147,7 @@ class Callbox:
             rules=CallingRules.from_config(config.calling, shop_zone),
             room=self.retention.ensure_room,
             qa=config.qa,
+            watch=self.board,
         )
         self._listeners: list[Callable[[CallSummary], None]] = []
         self.scheduler = Scheduler(records=self.records, runner=self.runner, lines=self.lines,
@@ -167,6 +172,15 @@ class Callbox:
         if config.upstream.enabled:
             self.upstream = UpstreamWorker(self.records, config.upstream,
                                            box_id=load_or_create_box_id(self.paths.box_id))
+        modems = ModemsAdmin(board=self.board, lines=self.lines, records=self.records,
+                             phone_region=config.shop.region,
+                             caller=TestCaller(speech, self.runner.rules, self.scheduler.run_on, self.shop_name,
+                                               config.calling.ring_timeout_s, config.calling.max_call_s))
+        self.line_watch = LineWatch(self.board, self.lines, signal=modems.signal, notes=self.line_notes)
+        live = LiveAdmin(board=self.board, records=self.records, zone=shop_zone, modems=modems,
+                         call_tasks=self.call_tasks, sync_targets={"ticket": self.outbox is not None,
+                                                                   "upstream": self.upstream is not None})
+        self.board.counters = live.counters
         # the Flows and Voice pages: rendering progress, voices and previews, stored tickets to try a flow with
         flow_admin = FlowAdmin(self.configs, self.flows.publish_soon, render_progress=self.flows.render_progress,
                                voice=VoiceAdmin(self.prompts.voices if self.prompts is not None else None,
@@ -183,7 +197,7 @@ class Callbox:
                               metrics=self.metrics.exposition,
                               recordings=RecordingsAdmin(self.retention, phone_region=config.shop.region),
                               zone=shop_zone, setup=self._setup_admin(config),
-                              settings=self._settings(config_file or config_path()))
+                              settings=self._settings(config_file or config_path()), live=live)
         self._started = False
         self._lock = threading.Lock()
 
@@ -252,6 +266,7 @@ class Callbox:
             else:
                 line.start()
             log.info("line %s: %s", line.name, line.state.value)
+        self.line_watch.start()  # the dashboard's lines, signal samples, probes
         if self.mqtt is not None:
             self.mqtt.start()  # returns at once; connects (and reconnects) in the background
         self.pruner.start()  # its first pass runs now, beside the first calls' guards
@@ -263,6 +278,7 @@ class Callbox:
             self.upstream.start()
 
     def stop(self) -> None:
+        self.board.hub.close()  # the panel's event streams end
         self.task_timer.stop()
         self.scheduler.stop()
         if self.outbox is not None:
@@ -271,6 +287,7 @@ class Callbox:
             self.upstream.stop()
         self.flows.stop()
         self.pruner.stop()
+        self.line_watch.stop()
         if self.mqtt is not None:
             self.mqtt.stop()
         for supervisor in self.supervisors:

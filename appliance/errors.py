@@ -147,6 +147,8 @@ class TicketActionRefused(CallboxError):
         super().__init__(message)
         self.message = message
         self.code = code
+
+
 class PresetsInvalid(CallboxError):
     """A list of VUI presets was refused whole; ``problems`` holds every ``(path, message)`` found
     (``presets[1].vui.no_input_ms``)."""
@@ -162,3 +164,14 @@ class SettingInvalid(CallboxError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+class TestCallRefused(CallboxError):
+    """The panel's test call was not placed. ``reason`` is a kind the panel puts in words (``number``,
+    ``do_not_call``, ``hours``, ``line``, ``busy``); ``until``: the first time the calling rules allow (``hours``)."""
+
+    __test__ = False  # not a pytest class, whatever its name says
+
+    def __init__(self, reason: str, message: str, *, until: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.until = until

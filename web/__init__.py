@@ -65,12 +65,14 @@ def create_app(
         lockout_s=float(app.config["LOGIN_LOCKOUT_S"]),
     )
 
-    from web import access, api, console_calls, flows, i18n, panel, qa, recordings, rules, stats
+    from web import access, api, console_calls, flows, i18n, live, modems, panel, qa, recordings, rules, stats
     from web import helpdesks as helpdesk_routes
+    from web.live_words import words as live_words
     from web.nav import nav_items
 
     i18n.install(app)
     app.jinja_env.globals["nav_items"] = nav_items
+    app.jinja_env.globals["live_words"] = live_words  # the status strip's words (web.live_words)
     app.register_blueprint(api.bp)
     app.register_blueprint(recordings.bp)
     app.register_blueprint(api.scrape)
@@ -97,6 +99,8 @@ def create_app(
     app.register_blueprint(settings.bp)
     app.register_blueprint(qa_page.bp)
     app.register_blueprint(stats_page.bp)
+    app.register_blueprint(live.bp)  # the dashboard and its live events
+    app.register_blueprint(modems.bp)
     app.add_url_rule("/healthz", "healthz", healthz)
     app.register_error_handler(Exception, handle_error)
     app.after_request(add_security_headers)

@@ -70,7 +70,7 @@ def _safe_next(target: str | None) -> str:
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
             return target
-    return url_for("panel.calls")
+    return url_for("dashboard.index")
 
 
 def render_page(template: str, **context: Any) -> str:
@@ -122,7 +122,7 @@ def label(value: Any) -> str:
 
 @bp.get("/")
 def index() -> BaseResponse:
-    return redirect(url_for("panel.calls"))
+    return redirect(url_for("dashboard.index"))
 
 
 @bp.route("/login", methods=["GET", "POST"])

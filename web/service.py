@@ -371,6 +371,75 @@ class DoNotCallService(Protocol):
 
     def export_csv(self) -> str:
         """The list as CSV (phone, added_at, reason, ticket_id, call_id), which :meth:`import_csv` reads back."""
+class LiveEvent(Protocol):
+    """One event of the live stream (``appliance.panel.events.Event``)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind(self) -> str:
+        """line, call, answered, turn, call_ended, counters"""
+        ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+
+
+class LiveStream(Protocol):
+    """One subscriber of the live events (``appliance.panel.events.Subscription``)."""
+
+    snapshot: dict[str, Any]  # the state its events apply to: lines, calls (with turns), ended, event_id
+    lost: bool  # fell too far behind: take a new snapshot (``renew``)
+
+    @property
+    def closed(self) -> bool:
+        """The box is stopping: end the stream."""
+        ...
+
+    def get(self, timeout: float) -> Sequence[LiveEvent]:
+        """The events waiting, after at most ``timeout`` seconds (maybe none)."""
+        ...
+
+    def renew(self) -> LiveStream | None:
+        """A lost stream's new snapshot and queue (None when the box is stopping or too many are open)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class LiveService(Protocol):
+    """The dashboard and the Modems page (``appliance.panel.dashboard.LiveAdmin`` is the real one)."""
+
+    def subscribe(self) -> LiveStream | None:
+        """A new stream of live events with its snapshot; None when too many streams are open."""
+        ...
+
+    def dashboard(self) -> dict[str, Any]:
+        """``{lines: [line view], calls: [call in progress with turns], ended: [recent calls], counters}``; a
+        line view: name, state, problem (a kind, or None), operator, signal_dbm, signal_rssi, bars (0..4), sim,
+        registered, call ({id, phone, customer_name, test} or None), held."""
+        ...
+
+    def lines(self) -> list[dict[str, Any]]:
+        """The line views of :meth:`dashboard` (the status strip)."""
+        ...
+
+    def counters(self) -> dict[str, Any]:
+        """``{day, today: {calls, answered, connected, connect_rate, outcomes}, tasks: [{id, name, state,
+        flow_id, total, finished}], outbox: {target: {configured, pending, failed}}}``."""
+        ...
+
+    def modems(self) -> list[dict[str, Any]]:
+        """Each line: name, line (its view), at_port, profile, profile_description, matched_profile, probe
+        (model, firmware, imei, ... or None), test_call (the last one: id, phone, state, outcome, ... or None)."""
+        ...
+
+    def signal(self, line: str, *, hours: int = 24) -> dict[str, Any]:
+        """``{line, hours, points: [[unix seconds, dBm or None]]}``, oldest first."""
+        ...
+
+    def test_call(self, line: str, number: str) -> dict[str, Any]:
+        """Place a test call (``{id, line, phone}``); raises ``appliance.errors.TestCallRefused`` (``reason``:
+        number, do_not_call, hours, line, busy) with nothing dialled."""
         ...
 
 
@@ -399,6 +468,11 @@ class PanelService(Protocol):
     @property
     def do_not_call(self) -> DoNotCallService:
         """The do-not-call list: add, remove, import, export."""
+        ...
+
+    @property
+    def live(self) -> LiveService:
+        """The dashboard's live view, its event stream and the Modems page."""
         ...
 
     @property
@@ -583,8 +657,9 @@ class PanelService(Protocol):
         ...
 
     def status(self) -> dict[str, Any]:
-        """``{"lines": [{"name", "state", "fault"?, "held"?}], "asr": {"engine", "fallback_reason"}, "version"}``
-        (``held``: why a ready line takes no calls, e.g. its daily cap)."""
+        """``{"lines": [{"name", "state", "fault"?, "problem"?, "held"?}], "asr": {"engine", "fallback_reason"},
+        "version"}`` (``held``: why a ready line takes no calls, e.g. its daily cap; ``problem``: the fault's kind,
+        which the panel says in words, ``web.live_words.problem``)."""
         ...
 
     def metrics(self) -> tuple[bytes, str] | None:

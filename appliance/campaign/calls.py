@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from appliance.campaign.attempt import Outcome, TicketStatus
 from appliance.campaign.calltask import TaskSettings, parse_settings, task_rules
@@ -39,7 +39,7 @@ from appliance.records.store import RecordsStore, TaskRow, Ticket
 from appliance.speech.tts.player import PromptPlayer, SynthesizedPrompts
 from appliance.telephony.ports import LinePort
 
-__all__ = ["CallRunner", "CallSummary", "SpeechKit"]
+__all__ = ["CallRunner", "CallSummary", "CallWatch", "SpeechKit"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,20 @@ class CallSummary:
     disposition: str | None
     ticket_status: str
     guard: str | None = None  # which guard blocked it (outcome ``blocked``)
+
+
+class CallWatch(Protocol):
+    """Told what a call does as it goes (the panel's live view: ``appliance.panel.live.LiveBoard``), on the call's
+    own threads; each method returns at once and never raises."""
+
+    def call_started(self, call_id: int | str, *, line: str, phone: str, ticket_id: str | None,
+                     customer_name: str, attempt: int, max_attempts: int) -> None: ...
+    def call_answered(self, call_id: int | str) -> None: ...
+    def call_turn(self, call_id: int | str, turn: dict[str, Any]) -> None: ...
+    def attempt_over(self, line: str | None, summary: CallSummary | None) -> None:
+        """The attempt on ``line`` ended (``summary`` None: it failed with an error; ``line`` None: it made no
+        call)."""
+        ...
 
 
 class CallRunner:
@@ -71,7 +85,9 @@ class CallRunner:
         rules: CallingRules | None = None,
         room: Callable[[], Room] | None = None,
         qa: QaConfig | None = None,
+        watch: CallWatch | None = None,
     ) -> None:
+        self.watch = watch  # the panel's live view of each call
         self.room = room  # the disk's room for a recording, after a prune if need be (Retention.ensure_room)
         self.qa = qa or QaConfig()  # the automatic QA tags each conversation gets
         # the calling rules; by default the configured preset, numbers of unknown zone on the box's clock
@@ -90,7 +106,15 @@ class CallRunner:
         ticket and, once its row is written, the call id and the line (the scheduler's line worker names its
         line from the start)."""
         with call_context(ticket=task.ticket_id):
-            return self._attempt(task, line)
+            try:
+                summary = self._attempt(task, line)
+            except BaseException:
+                if self.watch is not None:
+                    self.watch.attempt_over(line.name, None)
+                raise
+            if self.watch is not None:  # an attempt a guard stopped made no call and never touched the line
+                self.watch.attempt_over(line.name if summary.call_id else None, summary)
+            return summary
 
     def _attempt(self, task: TaskRow, line: LinePort) -> CallSummary:
         ticket = self.records.ticket(task.ticket_id)
@@ -125,6 +149,11 @@ class CallRunner:
                  line.name, ticket.id, task.attempts, task.max_attempts)
         path = recording_path(self.recordings_dir, ticket.customer_phone, call_id, self.clock().astimezone())
         recorder = StereoRecorder(path)
+        watch = self.watch
+        if watch is not None:
+            watch.call_started(call_id, line=line.name, phone=ticket.customer_phone, ticket_id=ticket.id,
+                               customer_name=ticket.customer_name, attempt=task.attempts,
+                               max_attempts=task.max_attempts)
         try:
             result = place_and_converse(
                 line, ticket.customer_phone, flow, variables, self.speech,
@@ -134,9 +163,10 @@ class CallRunner:
                 call_id=call_id,
                 tap=recorder.write,
                 version=version,
-                on_answered=lambda: self.records.mark_answered(call_id, recording=path),
+                on_answered=lambda: self._answered(call_id, path),
                 # one message per ticket: a retry of a ticket whose mailbox has the message leaves no second
                 voicemail=self.records.voicemails_left(ticket.id) == 0,
+                on_turn=(lambda turn: watch.call_turn(call_id, turn)) if watch is not None else None,
             )
         finally:
             recorder.close()
@@ -148,6 +178,11 @@ class CallRunner:
         if summary.ticket_status == TicketStatus.UNREACHABLE and self.texts is not None:
             self._text(summary, ticket, line, document)
         return summary
+
+    def _answered(self, call_id: int, recording: Path) -> None:
+        self.records.mark_answered(call_id, recording=recording)
+        if self.watch is not None:
+            self.watch.call_answered(call_id)
 
     def _settings(self, task: TaskRow) -> TaskSettings:
         """The settings of the task's call task (its hours, retry delays); the defaults if it has none."""

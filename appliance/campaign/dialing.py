@@ -60,9 +60,11 @@ def place_and_converse(
     version: int | None = None,
     on_answered: Callable[[], None] | None = None,
     voicemail: bool = True,
+    on_turn: Callable[[dict[str, Any]], None] | None = None,
 ) -> AttemptResult:
     """Dial ``number``; if answered, ``on_answered()`` and the flow with ``voice``; always hang up. An answering
-    machine hears the flow's voicemail node when it has one and ``voicemail`` allows it.
+    machine hears the flow's voicemail node when it has one and ``voicemail`` allows it. ``on_turn`` is told each
+    turn as the conversation adds it (the panel's live transcript).
 
     While it rings, the flow's templated prompts near its start are rendered into the prompt cache with the
     call's variables (:func:`~appliance.dialog.runtime.ahead.texts_ahead`), so the greeting plays from the
@@ -88,7 +90,8 @@ def place_and_converse(
         if on_answered is not None:
             on_answered()
         return _converse(active, flow, variables, speech, voice=voice, limits=limits, call_id=call_id,
-                         version=version, dial=result, started=started, answered=answered, voicemail=voicemail)
+                         version=version, dial=result, started=started, answered=answered, voicemail=voicemail,
+                         on_turn=on_turn)
     finally:
         if ahead is not None:
             ahead.close()
@@ -107,7 +110,8 @@ def _render_ahead(voice: PromptPlayer, flow: Flow, variables: dict[str, Any],
 
 def _converse(active: CallPort, flow: Flow, variables: dict[str, Any], speech: SpeechKit, *, voice: PromptPlayer,
               limits: ConversationLimits, call_id: int | str, version: int | None, dial: DialResult, started: float,
-              answered: float, voicemail: bool = True) -> AttemptResult:
+              answered: float, voicemail: bool = True,
+              on_turn: Callable[[dict[str, Any]], None] | None = None) -> AttemptResult:
     run = FlowRun(flow, variables, version=version)
     convo = Conversation(
         run,
@@ -122,6 +126,7 @@ def _converse(active: CallPort, flow: Flow, variables: dict[str, Any], speech: S
         keys=active.read_dtmf,  # the keypad
         voicemail=voicemail,
         observer=speech.observer,
+        on_turn=on_turn,
     )
     try:
         completed = convo.execute()

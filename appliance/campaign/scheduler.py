@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
+LineJob = Callable[[LinePort], None]  # something else a line's worker runs instead of a task (a panel test call)
+
 
 def pick_line(
     lines: Sequence[str],
@@ -102,7 +104,8 @@ class Scheduler:
         self._busy: set[str] = set()
         self._last_used: dict[str, datetime] = {}
         self._capped: dict[str, int] = {}  # line -> its cap, for the lines that reached it today
-        self._slots: dict[str, queue.Queue[TaskRow | None]] = {line.name: queue.Queue() for line in self.lines}
+        self._slots: dict[str, queue.Queue[TaskRow | LineJob | None]] = {line.name: queue.Queue()
+                                                                         for line in self.lines}
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -143,6 +146,17 @@ class Scheduler:
             return {name: f"daily cap of {cap} call(s) reached; calls again tomorrow"
                     for name, cap in self._capped.items()}
 
+    def run_on(self, line_name: str, job: LineJob) -> bool:
+        """Run ``job`` on the worker of ``line_name`` while no task is handed to that line (the panel's test call:
+        the box's own line, never two calls on it). False when the line is unknown, not ready or busy."""
+        with self._lock:
+            line = next((ln for ln in self.lines if ln.name == line_name), None)
+            if line is None or line.state is not LineState.READY or line_name in self._busy or self._stop.is_set():
+                return False
+            self._busy.add(line_name)
+        self._slots[line_name].put(job)
+        return True
+
     # -- the dispatcher --------------------------------------------------------------------------------------
     def _dispatch(self) -> None:
         while not self._stop.is_set():
@@ -181,6 +195,16 @@ class Scheduler:
         self._slots[chosen].put(task)
         return True
 
+    def _run_job(self, line: LinePort, job: LineJob) -> None:
+        try:
+            job(line)
+        except Exception:
+            log.exception("a job on line %s failed", line.name)
+        finally:
+            with self._lock:
+                self._busy.discard(line.name)
+            self._wake.set()
+
     # -- one worker per line ---------------------------------------------------------------------------------
     def _work(self, line: LinePort) -> None:
         bind_line(line.name)  # this thread's log records name its line
@@ -189,6 +213,9 @@ class Scheduler:
             task = slot.get()
             if task is None:
                 return
+            if not isinstance(task, TaskRow):
+                self._run_job(line, task)
+                continue
             made_call = False
             if self.on_start is not None:
                 try:

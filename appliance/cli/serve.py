@@ -35,7 +35,10 @@ def run_serve(opts: argparse.Namespace) -> int:
         box = Callbox(config, config_file=config_path(opts.config))  # the file the Settings page writes
         extra = {"API_TOKEN": config.web.api_token} if config.web.api_token else None
         app = create_app(box.panel, secret_key=box.session_key, test_config=extra, helpdesks=config.helpdesks)
-        server = waitress.create_server(app, host=config.web.host, port=config.web.port, threads=8)
+        # channel_request_lookahead: waitress reads on while a request runs, so the panel's event stream learns
+        # at once that its browser went away (environ["waitress.client_disconnected"]) and frees its thread
+        server = waitress.create_server(app, host=config.web.host, port=config.web.port, threads=8,
+                                        channel_request_lookahead=4)
         stopping = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stopping.set())
         rendered = box.flows.prerender_published()  # only what is not cached yet: quick after the first boot
@@ -49,6 +52,7 @@ def run_serve(opts: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             pass
         finally:
+            box.board.hub.close()  # the panel's event streams end now, not after the server's 5 s grace
             _stop_server(server)
             box.stop()
     finally:

@@ -14,9 +14,11 @@ from appliance.campaign.call_tasks import CallTasks, TaskNotFound, TimerNotFound
 from appliance.campaign.hours import box_zone
 from appliance.errors import CallboxError, QueryInvalid
 from appliance.panel.access import AccessAdmin
+from appliance.panel.dashboard import LiveAdmin
 from appliance.panel.dnc import DoNotCallAdmin
 from appliance.panel.flows import FlowAdmin
 from appliance.panel.knowledge import KnowledgeAdmin
+from appliance.panel.lines import line_problem
 from appliance.panel.qa import QaAdmin
 from appliance.panel.recordings import RecordingsAdmin, query_phone
 from appliance.panel.rules import RulesAdmin
@@ -62,7 +64,9 @@ class BoxPanel:
         zone: tzinfo | None = None,
         setup: SetupAdmin | None = None,
         settings: SettingsAdmin | None = None,
+        live: LiveAdmin | None = None,
     ) -> None:
+        self._live = live  # the dashboard and Modems page: live events, today's counters, test calls
         self.zone = zone or box_zone()  # the shop's: statistics' days and hours, and times given without an offset
         self._recordings = recordings  # browse, download, delete; the disk's room (appliance.panel.recordings)
         self.qa = QaAdmin(records, zone=self.zone)  # QA tags, reviews, the review queue, tag counts (the shop's days)
@@ -116,6 +120,12 @@ class BoxPanel:
         if self._settings is None:
             raise CallboxError("this box was started without a config file to change")
         return self._settings
+
+    @property
+    def live(self) -> LiveAdmin:
+        if self._live is None:
+            raise CallboxError("this box shows nothing live")
+        return self._live
 
     def list_tickets(self, *, limit: int = 100) -> list[dict[str, Any]]:
         return [ticket_view(t, self.records.operations(t.id)) for t in self.records.tickets(limit=limit)]
@@ -268,7 +278,10 @@ class BoxPanel:
         return {
             "lines": [
                 # why a line is not ready (its supervisor keeps reopening it), or ready but held (its daily cap)
-                {"name": ln.name, "state": ln.state.value, **({"fault": ln.fault_reason} if ln.fault_reason else {}),
+                # a fault's kind (``problem``) is what the panel puts in words; the raw text is for logs and tests
+                {"name": ln.name, "state": ln.state.value,
+                 **({"fault": ln.fault_reason, "problem": line_problem(ln.state.value, ln.fault_reason)}
+                    if ln.fault_reason else {}),
                  **({"held": notes[ln.name]} if ln.name in notes else {})}
                 for ln in self.lines
             ],

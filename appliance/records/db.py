@@ -342,6 +342,19 @@ MIGRATIONS: list[Migration] = [
     """
     CREATE INDEX calls_call_task ON calls(call_task_id, outcome, state);
     """,
+    # 20: each line's signal, sampled every few minutes by the panel's line watch (appliance.records.signal), for
+    # the Modems page's chart of the last day; pruned after two days. A new table: nothing to backfill
+    """
+    CREATE TABLE line_signal (
+        line TEXT NOT NULL,
+        at TEXT NOT NULL,
+        dbm INTEGER,
+        rssi INTEGER,
+        state TEXT NOT NULL
+    );
+    CREATE INDEX line_signal_line ON line_signal(line, at);
+    CREATE INDEX line_signal_at ON line_signal(at);
+    """,
 ]
 
 

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 from appliance.errors import AtCommandError, AtTimeout, PortError
 from appliance.telephony.at import AtChannel
+from appliance.telephony.health import Commander
 from appliance.telephony.supervisor import REGISTRATION, parse_cops, parse_cpin, parse_csq, parse_registration
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,15 @@ def probe_modem(port: str, *, baudrate: int = 115200, timeout: float = 2.0) -> P
     return result
 
 
-def _ask(channel: AtChannel, cmd: str, timeout: float, expect: str | None = None) -> list[str] | None:
+def probe_line(modem: Commander, port: str, *, timeout: float = 2.0) -> ProbeResult:
+    """The same questions asked through an open line's own channel (the panel's Modems page, as the line comes
+    up): read-only queries between the supervisor's, one command at a time."""
+    result = ProbeResult(port=port)
+    _probe(modem, result, timeout)
+    return result
+
+
+def _ask(channel: Commander, cmd: str, timeout: float, expect: str | None = None) -> list[str] | None:
     try:
         return channel.command(cmd, timeout=timeout, expect=expect)
     except AtCommandError as exc:
@@ -140,7 +149,7 @@ def _ask(channel: AtChannel, cmd: str, timeout: float, expect: str | None = None
         return None
 
 
-def _probe(channel: AtChannel, result: ProbeResult, timeout: float) -> None:
+def _probe(channel: Commander, result: ProbeResult, timeout: float) -> None:
     try:
         channel.command("AT", timeout=timeout)
     except AtTimeout:
@@ -187,4 +196,4 @@ def _probe(channel: AtChannel, result: ProbeResult, timeout: float) -> None:
         result.notes.append("not registered on a network: calls will fail until it is")
 
 
-__all__ = ["PROFILE_MATCH", "VOICE_CHECKS", "PortError", "ProbeResult", "match_profile", "probe_modem"]
+__all__ = ["PROFILE_MATCH", "VOICE_CHECKS", "PortError", "ProbeResult", "match_profile", "probe_line", "probe_modem"]

@@ -329,3 +329,37 @@ def test_a_negative_daily_cap_is_refused_with_its_key() -> None:
         parse_config({"lines": [{"name": "g0", "at_port": "a", "audio_port": "b", "daily_cap": -3}]})
     assert parse_config({"lines": [{"name": "g0", "at_port": "a", "audio_port": "b", "daily_cap": 40}]}
                         ).lines[0].cap(0) == 40
+
+
+@pytest.mark.parametrize("rig", [["s-a"]], indirect=True)
+def test_a_job_runs_on_the_lines_own_worker_and_no_task_is_handed_to_it_meanwhile(rig: Rig) -> None:
+    """The panel's test call: ``run_on`` hands a job to the line's worker; while it runs the line takes no task and
+    a second job is refused; after it the line takes the waiting task."""
+    scheduler = rig.scheduler()
+    scheduler.start()
+    release, running = threading.Event(), threading.Event()
+    ran_on: list[tuple[str, str]] = []
+
+    def job(line: Line) -> None:
+        ran_on.append((line.name, threading.current_thread().name))
+        running.set()
+        assert release.wait(10)
+
+    try:
+        assert scheduler.run_on("s-zz", job) is False  # no such line
+        assert scheduler.run_on("s-a", job) is True
+        assert running.wait(5)
+        assert ran_on == [("s-a", "line-worker:s-a")]
+        assert scheduler.run_on("s-a", job) is False  # busy with the first one
+        submit(rig.records, "T-J", "+15550209999")
+        scheduler.wake()
+        time.sleep(0.3)  # the dispatcher polls every 0.05 s: several looks at a busy line
+        assert rig.runner.placed == []
+        release.set()
+        rig.runner.wait_calls(1)
+        assert [p.line for p in rig.runner.placed] == ["s-a"]
+    finally:
+        release.set()
+        scheduler.stop(timeout=5)
+    rig.lines[0].stop()
+    assert scheduler.run_on("s-a", job) is False  # a stopped scheduler, a line not ready

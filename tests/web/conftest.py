@@ -33,9 +33,12 @@ from appliance.config import Config, HelpdeskConfig, HelpdesksConfig, apply_envi
 from appliance.config_edit import ConfigFile
 from appliance.errors import QueryInvalid, TicketInvalid
 from appliance.panel.access import AccessAdmin
+from appliance.panel.dashboard import LiveAdmin
 from appliance.panel.dnc import DoNotCallAdmin
 from appliance.panel.flows import FlowAdmin
 from appliance.panel.knowledge import KnowledgeAdmin
+from appliance.panel.live import LiveBoard
+from appliance.panel.modems import ModemsAdmin
 from appliance.panel.qa import QaAdmin
 from appliance.panel.recordings import RecordingsAdmin
 from appliance.panel.rules import RulesAdmin
@@ -155,6 +158,11 @@ class InMemoryPanelService:
             webhook=WebhookSecret(env=self.env, file=file, state_file=recordings_dir / "webhook-secret",
                                   on_rotate=self._rotated))
         self.do_not_call = DoNotCallAdmin(self.records.do_not_call)
+        # the dashboard and Modems page: the box's own live board (no lines here; events published by tests)
+        board = LiveBoard()
+        self.live = LiveAdmin(board=board, records=self.records, zone=ZoneInfo("UTC"), call_tasks=self.call_tasks,
+                              modems=ModemsAdmin(board=board, lines=[], records=self.records))
+        board.counters = self.live.counters
         self.submitted: list[tuple[dict[str, Any], str]] = []
         self.fail_with: Exception | None = None
         self.fallback_reason: str | None = None

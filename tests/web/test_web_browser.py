@@ -22,7 +22,8 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def server_url(service) -> Iterator[str]:
     service.store_dict_calls()  # the Calls page searches the real store
     app: Flask = create_app(service, secret_key="browser-test-key")
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    # as `callbox serve`: the dashboard's event stream ends as soon as its browser leaves
+    server = create_server(app, host="127.0.0.1", port=0, threads=4, channel_request_lookahead=4)
     thread = threading.Thread(target=server.run, name="web-test-waitress", daemon=True)
     thread.start()
     try:
@@ -48,7 +49,8 @@ def test_panel_in_a_real_browser(browser: Browser, server_url: str, creds, tmp_p
     page.fill("#username", user)
     page.fill("#password", password)
     page.click("form.form button[type=submit]")
-    page.wait_for_url(server_url + "/calls")
+    page.wait_for_url(server_url + "/dashboard")  # where a sign-in without a page to return to leads
+    page.goto(server_url + "/calls")
     page.click("#call-2 a[href='/calls/2']")
     page.wait_for_url(server_url + "/calls/2")
 
@@ -106,8 +108,8 @@ def test_panel_fits_a_phone_screen(browser: Browser, server_url: str, creds, ser
     page.fill("#username", user)
     page.fill("#password", password)
     page.click("form.form button[type=submit]")
-    page.wait_for_url(server_url + "/calls")
-    for path in ("/calls", "/tickets", "/calls/2", "/tickets/T-2"):
+    page.wait_for_url(server_url + "/dashboard")
+    for path in ("/dashboard", "/modems", "/calls", "/tickets", "/calls/2", "/tickets/T-2"):
         page.goto(server_url + path)
         assert page.locator("h1").is_visible()
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")

@@ -15,10 +15,10 @@ def calls_in_the_store(service):
     service.store_dict_calls()  # the Calls page searches the real store
 
 
-def test_root_redirects_to_calls(logged_in):
+def test_root_redirects_to_the_dashboard(logged_in):
     response = logged_in.get("/")
     assert response.status_code == 302
-    assert response.headers["Location"].endswith("/calls")
+    assert response.headers["Location"].endswith("/dashboard")
 
 
 def test_root_sends_a_visitor_to_the_login(client):
@@ -36,7 +36,7 @@ def test_login_required(client, path):
 def test_login_then_calls_page(client, login):
     response = login(client)
     assert response.status_code == 302
-    assert response.headers["Location"].endswith("/calls")
+    assert response.headers["Location"].endswith("/dashboard")
     assert client.get("/calls").status_code == 200
 
 
@@ -52,7 +52,7 @@ def test_login_returns_to_the_page_asked_for_but_never_offsite(client, csrf, cre
     token = csrf(client.get("/login").get_data(as_text=True))
     evil = client.post("/login", data={"csrf_token": token, "username": user, "password": password,
                                        "next": "//evil.example/x"})
-    assert evil.headers["Location"] == "/calls"
+    assert evil.headers["Location"] == "/dashboard"
 
 
 def test_wrong_password_shows_error_and_no_session(client, login):
@@ -211,7 +211,7 @@ def test_tickets_page_shows_status_and_decision(logged_in, service, store_ticket
 
 def test_status_strip_shows_lines_and_engine(logged_in):
     html = logged_in.get("/calls").get_data(as_text=True)
-    assert "line1 · ready" in html and "line2 · in call" in html
+    assert "line1 · ready" in html and "line2 · in a call" in html
     assert "vosk" in html
     assert "fell back to PocketSphinx" not in html
 

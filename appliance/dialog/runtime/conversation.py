@@ -36,6 +36,7 @@ import threading
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import Any
 
 from appliance.dialog.flow.model import Listen
 from appliance.dialog.runtime.engine import FlowRun, Step
@@ -95,9 +96,13 @@ class Conversation:
         keys: Callable[[float], str | None] | None = None,
         voicemail: bool = True,
         observer: TurnObserver | None = None,
+        on_turn: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.run = run
         self.observer = observer
+        # told each turn as it is added (the panel's live transcript): the turn's JSON with its ``index`` and
+        # ``at_ms``; on the conversation's thread, must return at once
+        self.on_turn = on_turn
         self._endpoint_at: float | None = None  # the last endpoint whose reply has not started yet
         # an answering machine hears the flow's voicemail node, if it has one (False: this call leaves none,
         # e.g. a message was left for the ticket before); ``voicemail_left`` says whether it was spoken
@@ -154,6 +159,13 @@ class Conversation:
     def _mark_turns(self) -> None:
         while len(self.turn_times_ms) < len(self.run.turns):
             self.turn_times_ms.append(self._now_ms())
+            if self.on_turn is not None:
+                index = len(self.turn_times_ms) - 1
+                try:
+                    self.on_turn(self.run.turns[index].to_json() | {"index": index,
+                                                                    "at_ms": self.turn_times_ms[index]})
+                except Exception:  # a broken listener never ends a call
+                    log.exception("call %s: turn listener failed", self.call_id)
 
     def execute(self) -> bool:
         """Run the flow to its end. Returns False if the customer hung up (or time ran out) first, or a
