@@ -19,6 +19,11 @@ def test_a_ticket_becomes_a_live_call_with_its_transcript_then_ends(admin: Page,
     expect(admin.locator("#live-indicator")).to_have_attribute("data-state", "live")  # the stream's snapshot came
     expect(admin.locator("#live-lines .line-card")).to_have_count(2)
     admin.evaluate("window.__notReloaded = true")
+    other = admin.context.new_page()  # another page, opened before the call: its status strip follows it too
+    other.goto(box.url + "/calls")
+    expect(other.locator("section.status .line-chip")).to_have_count(2)
+    strip_busy = other.locator("section.status .line-chip", has_text="in a call")
+    expect(strip_busy).to_have_count(0)
     shot(admin, "before")
 
     ticket = f"LIVE-{uuid.uuid4().hex[:8]}"
@@ -35,6 +40,8 @@ def test_a_ticket_becomes_a_live_call_with_its_transcript_then_ends(admin: Page,
     status_chip = admin.locator("section.status .line-chip", has_text="in a call")
     expect(status_chip).to_have_count(1)  # the strip under the top bar follows too
     shot(admin, "in-progress")
+    expect(strip_busy).to_have_count(1, timeout=30_000)  # asked every 5 s: no reload
+    shot(other, "strip-in-call")
 
     ended = admin.locator("#ended-calls li", has_text="Dana Live")
     expect(ended).to_be_visible(timeout=60_000)
@@ -43,6 +50,7 @@ def test_a_ticket_becomes_a_live_call_with_its_transcript_then_ends(admin: Page,
     expect(admin.locator("#today [data-figure=calls]")).not_to_have_text("0")
     assert admin.evaluate("window.__notReloaded") is True
     shot(admin, "ended")
+    expect(strip_busy).to_have_count(0, timeout=30_000)
 
 
 def test_the_modems_page_shows_both_lines_with_a_signal_chart_and_places_a_test_call(
@@ -68,17 +76,3 @@ def test_the_modems_page_shows_both_lines_with_a_signal_chart_and_places_a_test_
     admin.goto(box.url + "/modems")
     expect(admin.locator(".modem-card .test-result").first).to_contain_text("completed")
     shot(admin, "test-call")
-
-
-def test_the_status_strip_of_another_page_follows_a_call(admin: Page, box: Box, shot: Screens) -> None:
-    admin.goto(box.url + "/calls")
-    chips = admin.locator("section.status .line-chip")
-    expect(chips).to_have_count(2)
-    expect(admin.locator("section.status .line-chip", has_text="in a call")).to_have_count(0)
-    answer = box.ticket(f"STRIP-{uuid.uuid4().hex[:8]}", name="Eli Strip",
-                        phone="+1555019" + str(uuid.uuid4().int % 1000).zfill(3) + "0")
-    assert answer["decision"] == "call", answer
-    busy = admin.locator("section.status .line-chip", has_text="in a call")
-    expect(busy).to_have_count(1, timeout=30_000)  # asked every 5 s: no reload
-    shot(admin, "strip-in-call")
-    expect(busy).to_have_count(0, timeout=60_000)
