@@ -187,6 +187,7 @@ class Callbox:
                                                 models=lambda: installed_models(self.paths.root)),
                                tickets=self.records.ticket, recent_tickets=self.records.tickets,
                                shop_name=self.shop_name)
+        settings = self._settings(config_file or config_path())
         self.panel = BoxPanel(records=self.records, flows=flow_admin,
                               webhook_secret=self.webhook_secret, admit=self.admit_ticket, lines=self.lines,
                               recogniser=speech.asr, phone_region=config.shop.region, call_tasks=self.call_tasks,
@@ -196,12 +197,12 @@ class Callbox:
                                                phone_region=config.shop.region),
                               metrics=self.metrics.exposition,
                               recordings=RecordingsAdmin(self.retention, phone_region=config.shop.region),
-                              zone=shop_zone, setup=self._setup_admin(config),
-                              settings=self._settings(config_file or config_path()), live=live)
+                              zone=shop_zone, setup=self._setup_admin(config, settings),
+                              settings=settings, live=live)
         self._started = False
         self._lock = threading.Lock()
 
-    def _setup_admin(self, config: Config) -> SetupAdmin:
+    def _setup_admin(self, config: Config, settings: SettingsAdmin) -> SetupAdmin:
         """The Setup page's side of the box: the shop's answers, the webhooks and the targets it tests."""
         targets = []
         if config.web.callback_url:
@@ -212,7 +213,8 @@ class Callbox:
                                                       "preset": config.calling.preset},
                           webhook_secret=self.webhook_secret, helpdesks=config.helpdesks, targets=targets,
                           admit=self.admit_ticket,
-                          rules=RulesAdmin(self.configs, shop_name=self.shop_name, phone_region=config.shop.region))
+                          rules=RulesAdmin(self.configs, shop_name=self.shop_name, phone_region=config.shop.region),
+                          write=settings.update)
 
     # -- settings changed from the panel (appliance.panel.settings) ----------------------------------------
     def _settings(self, path: Path) -> SettingsAdmin:

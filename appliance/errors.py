@@ -138,6 +138,8 @@ class AccessInvalid(CallboxError):
         self.code = code
         self.field = field
         self.message = message
+
+
 class TicketActionRefused(CallboxError):
     """An owner's action on a ticket (call now, retry, cancel, a note) that its state does not allow, or a note
     that cannot be stored; ``message`` says why in plain words, ``code`` names the reason (the panel says it in
@@ -156,6 +158,8 @@ class PresetsInvalid(CallboxError):
     def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
         self.problems = list(problems)
         super().__init__("; ".join(f"{path}: {message}" for path, message in self.problems[:3]) or "refused")
+
+
 class SettingInvalid(CallboxError):
     """A setting changed from the panel cannot be used (the loader refused it, or it is set by the environment);
     names the key (``calling.hours``). Nothing was written."""
@@ -164,6 +168,8 @@ class SettingInvalid(CallboxError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
 class TestCallRefused(CallboxError):
     """The panel's test call was not placed. ``reason`` is a kind the panel puts in words (``number``,
     ``do_not_call``, ``hours``, ``line``, ``busy``); ``until``: the first time the calling rules allow (``hours``)."""

@@ -29,14 +29,16 @@ bp = Blueprint("settings_page", __name__)
 
 DNC_PAGE = 50
 MAX_IMPORT_BYTES = 60 * 1024  # under the app's body limit (web.MAX_BODY_BYTES)
-PAGE_SECTIONS = ("calling", "recordings", "sms", "upstream", "mqtt")
+PAGE_SECTIONS = ("shop", "calling", "recordings", "sms", "upstream", "mqtt")
 
 # what each section and key is called on the page (the keys as in callbox.toml, for the owner who reads the file)
 SECTION_TITLES = {
-    "calling": _l("Calling hours"), "recordings": _l("Recordings: retention and quota"),
+    "shop": _l("The shop"), "calling": _l("Calling hours"), "recordings": _l("Recordings: retention and quota"),
     "sms": _l("Text message"), "upstream": _l("Upstream"), "mqtt": _l("MQTT"), "qa": _l("Automatic QA tags"),
 }
 LABELS = {
+    "shop.name": _l("Shop name (said in calls and texts)"),
+    "shop.time_zone": _l("Time zone (e.g. Europe/Berlin; empty: the box's own)"),
     "calling.preset": _l("Country preset"), "calling.hours": _l("Calling hours (custom preset)"),
     "calling.max_per_day": _l("Calls per number per day"),
     "recordings.retention_days": _l("Keep recordings (days, 0 = no age limit)"),

@@ -51,6 +51,9 @@ class Field:
 
 # section -> (its fields, whether the running box takes a change at once)
 SECTIONS: dict[str, tuple[tuple[Field, ...], bool]] = {
+    # the shop's name (spoken in flows and texts) and time zone: written by the first-run Setup page; they apply
+    # after a restart (the flows' prompts and the day's boundaries are made from them at start)
+    "shop": ((Field("shop.name"), Field("shop.time_zone")), False),
     "calling": ((Field("calling.preset", "choice", CALLING_PRESETS), Field("calling.hours"),
                  Field("calling.max_per_day", "int")), True),
     "recordings": ((Field("recordings.retention_days", "int"), Field("recordings.quota_mb", "int"),

@@ -2,8 +2,10 @@
 each helpdesk sends its tickets and with which secret; a test ticket through the box's own intake that phones
 nobody; a signed test message to each target the box sends to, its answer in a code the panel puts in words.
 
-The shop's answers are kept in the configuration store (``settings`` key ``shop``) beside the config file's
-``[shop]`` and ``[calling] preset``, which stay the box's running values until the settings writer applies them.
+The shop's answers are written to the config file through the Settings page's writer (``write``: ``[shop] name``
+and ``time_zone``, applied at the next start; ``[calling] preset``, applied at once) and kept in the configuration
+store (``settings`` key ``shop``) to show on Setup. A box without a config file to write keeps them in the store
+only.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from zoneinfo import available_timezones
 from standardwebhooks.webhooks import Webhook
 
 from appliance.config import CALLING_PRESETS, HelpdesksConfig
-from appliance.errors import AccessInvalid, CallboxError
+from appliance.errors import AccessInvalid, CallboxError, SettingInvalid
 from appliance.panel.rules import RulesAdmin
 from appliance.records.config_store import ConfigStore
 
@@ -54,8 +56,10 @@ class Target:
 class SetupAdmin:
     def __init__(self, *, configs: ConfigStore, shop: Mapping[str, str], webhook_secret: str,
                  helpdesks: HelpdesksConfig | None, targets: list[Target],
-                 admit: Callable[[dict[str, Any], str], dict[str, Any]], rules: RulesAdmin) -> None:
+                 admit: Callable[[dict[str, Any], str], dict[str, Any]], rules: RulesAdmin,
+                 write: Callable[[str, Mapping[str, str]], Any] | None = None) -> None:
         self.configs = configs
+        self.write = write  # (section, {dotted key: form value}) -> the settings writer's answer; raises SettingInvalid
         self.defaults = dict(shop)  # name, time_zone, preset from the config file
         self.webhook_secret = webhook_secret
         self.helpdesks = helpdesks or HelpdesksConfig()
@@ -89,6 +93,13 @@ class SetupAdmin:
         """(before, after); raises ``AccessInvalid`` naming the field and stores nothing for a value it cannot use."""
         after = self.check_shop(name=name, time_zone=time_zone, preset=preset)
         before = self.shop()
+        if self.write is not None:  # the config file first: a value it refuses stores nothing anywhere
+            try:
+                self.write("shop", {"shop.name": after["name"], "shop.time_zone": after["time_zone"]})
+                self.write("calling", {"calling.preset": after["preset"]})
+            except SettingInvalid as exc:
+                field = {"shop.name": "shop_name", "shop.time_zone": "time_zone"}.get(exc.field, "preset")
+                raise AccessInvalid(f"{exc.field} {exc.message}", code="not_saved", field=field) from None
         self.configs.set_setting(SHOP_SETTING, after)
         return before, after
 

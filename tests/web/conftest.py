@@ -158,6 +158,7 @@ class InMemoryPanelService:
             webhook=WebhookSecret(env=self.env, file=file, state_file=recordings_dir / "webhook-secret",
                                   on_rotate=self._rotated))
         self.do_not_call = DoNotCallAdmin(self.records.do_not_call)
+        self.setup.write = self.settings.update  # Setup's shop answers go into the same file, as on the box
         # the dashboard and Modems page: the box's own live board (no lines here; events published by tests)
         board = LiveBoard()
         self.live = LiveAdmin(board=board, records=self.records, zone=ZoneInfo("UTC"), call_tasks=self.call_tasks,

@@ -8,6 +8,7 @@ import argparse
 import io
 import sqlite3
 import threading
+import tomllib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -89,6 +90,9 @@ def test_setup_makes_the_admin_signs_them_in_and_then_refuses_a_second_admin(fre
     (user,) = fresh.access.users()
     assert (user["username"], user["role"]) == (ADMIN[0], "admin")
     assert fresh.setup.shop() == {"name": "Lin's Repairs", "time_zone": "Asia/Shanghai", "preset": "cn"}
+    written = tomllib.loads(fresh.config_file.read_text(encoding="utf-8"))  # the config file the box reads
+    assert written["shop"]["name"] == "Lin's Repairs" and written["shop"]["time_zone"] == "Asia/Shanghai"
+    assert written["calling"]["preset"] == "cn" and fresh.applied[-1].calling.preset == "cn"  # applied at once
     page = fresh_client.get("/setup").get_data(as_text=True)
     assert "The admin account is ready." in page and "Your admin account" not in page  # signed in, no account form
     assert "http://localhost/api/v1/tickets" in page and fresh.webhook_secret in page and "data-copy" in page
