@@ -146,9 +146,11 @@ def test_a_reviewer_made_on_the_users_page_cannot_change_anything(admin: Page, b
     context, page, problems = new_page(browser, box)
     sign_in(page, box, (name, password))
     nav = page.locator("nav.nav").inner_text()
-    assert "Calls" in nav and "Users" not in nav
+    assert "Calls" in nav and "Users" not in nav and "Settings" not in nav
     refused = page.goto(box.url + "/users")
     assert refused is not None and refused.status == 403
+    settings_page = page.goto(box.url + "/settings")
+    assert settings_page is not None and settings_page.status == 403
     expect(page.locator("main")).to_contain_text("reviewer")
     shot(page, "reviewer-refused")
     page.goto(box.url + "/calls")
@@ -164,9 +166,14 @@ def test_a_reviewer_made_on_the_users_page_cannot_change_anything(admin: Page, b
                 setup: await form('/setup', {shop_name: 'x', time_zone: 'UTC', preset: 'us'}),
                 role: await form('/users/owner/role', {role: 'reviewer'}),
                 token: await form('/tokens', {name: 'sneaky'}),
+                hours: await form('/settings/calling', {'calling.preset': 'custom', 'calling.hours': '03:00-04:00'}),
+                dnc: await form('/settings/do-not-call/add', {phone: '+15550199999'}),
+                secret: await form('/settings/webhook-secret', {}),
             };
         }""", token)
-    assert statuses == {"rules": 403, "setup": 403, "role": 403, "token": 403}
+    assert statuses == {"rules": 403, "setup": 403, "role": 403, "token": 403, "hours": 403, "dnc": 403,
+                        "secret": 403}
+    assert 'hours = "03:00-04:00"' not in box.config.read_text()  # the calling hours are as the owner left them
     assert admin.goto(box.url + "/users") is not None
     expect(admin.locator("#user-owner select")).to_have_value("admin")
     expect(admin.locator("#tokens")).not_to_contain_text("sneaky")
