@@ -469,6 +469,11 @@ def _build(cls: type, data: Any, where: str, file: str) -> Any:
             kwargs[key] = tuple(_build(LineConfig, v, f"{name}[{i}]", file) for i, v in enumerate(value))
         else:
             kwargs[key] = _coerce(value, ftype, name, file)
+    missing = [n for n, f in fields.items() if n not in kwargs and f.default is dataclasses.MISSING
+               and f.default_factory is dataclasses.MISSING]
+    if missing:  # named as a key, so that `callbox config check` can point at its table
+        name = f"{where}.{missing[0]}" if where else missing[0]
+        raise ConfigError("is required and missing", file=file, key=name)
     try:
         return cls(**kwargs)
     except TypeError as exc:

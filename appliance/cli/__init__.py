@@ -14,6 +14,7 @@ from pathlib import Path
 
 from appliance.cli import (
     call,
+    config_cmd,
     demo,
     dnc,
     doctor,
@@ -33,7 +34,7 @@ from appliance.cli import (
 from appliance.errors import CallboxError
 
 GROUPS = (demo, serve, doctor, flow, rules, dnc, users, modem, call, sms, models, sim, tasks, sync, recordings,
-          export)
+          export, config_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
