@@ -1,108 +1,76 @@
-"""`callbox doctor`: check the config, the state dir, the speech models and the modems."""
+"""`callbox doctor`: one line per check with ok / warn / error and the fix in words; exit 1 if any is an error.
+
+The checks (appliance/cli/doctor_box.py, doctor_lines.py) only read: nothing is created or changed on disk,
+and the modems get only the read-only queries of `callbox modem probe`.
+"""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import json
+import os
 from pathlib import Path
 from typing import Any
 
-from appliance.cli.common import config_of, setup_logging
-from appliance.cli.models import doctor_model_lines, doctor_packaged_lines
-from appliance.config import Config, ShopConfig
-from appliance.errors import PortError
-from appliance.telephony.probe import probe_modem
+from appliance.cli.common import setup_logging
+from appliance.cli.doctor_box import (
+    admin_check,
+    clock_check,
+    config_checks,
+    disk_check,
+    package_checks,
+    speech_checks,
+    state_check,
+    targets_checks,
+    time_zone_check,
+    web_port_check,
+)
+from appliance.cli.doctor_lines import PROC_CARDS, Check, line_checks, service_user
+from appliance.config import Config, config_path, load_config
+from appliance.errors import ConfigError
+
+
+def doctor_checks(opts: argparse.Namespace, *, cards: Path = PROC_CARDS, speech: bool = True) -> list[Check]:
+    """Every check, in the order a person would fix them."""
+    path = config_path(opts.config)
+    checks = config_checks(path, dict(os.environ))
+    try:
+        config = load_config(opts.config, state_dir=opts.state_dir)
+    except ConfigError:
+        config = Config() if opts.state_dir is None else Config(state_dir=opts.state_dir)  # reported above
+    checks += package_checks(config)
+    if speech:
+        checks += speech_checks(config)
+    checks.append(state_check(config))
+    if not config.lines:
+        checks.append(Check("lines", "error", "none configured",
+                            "add a [[lines]] table per modem (firmware-config/callbox.toml.example)"))
+    user = service_user() if os.geteuid() == 0 else None  # root passes every permission test: ask for callbox's
+    for lc in config.lines:
+        checks += line_checks(lc, cards=cards, user=user)
+    checks += [disk_check(config), clock_check(), time_zone_check(config), web_port_check(config),
+               admin_check(config)]
+    checks += targets_checks(config)
+    return checks
 
 
 def run_doctor(opts: argparse.Namespace) -> int:
-    from appliance.speech.asr.hybrid import HybridEngine
-    from appliance.speech.build import (  # loads a model: only when the command runs
-        build_recogniser,
-        recogniser_plan,
-        vad_plan,
-    )
-
     setup_logging(0, quiet=True)
-    config = config_of(opts)
-    problems = 0
-    print(f"config: {opts.config or '/etc/callbox/callbox.toml'} (ok)")
-    shop = config.shop
-    zone = shop.time_zone or "the system's"
-    unset = "  (the default: set [shop] name in the config)" if shop.name == ShopConfig().name else ""
-    print(f"shop: {shop.name} (language {shop.language}, time zone {zone}, country {shop.country or 'not set'}){unset}")
-    state = config.state_dir
-    try:
-        state.mkdir(parents=True, exist_ok=True)
-        probe = state / ".doctor"
-        probe.write_text("ok")
-        probe.unlink()
-        print(f"state dir: {state} (writable)")
-    except OSError as exc:
-        print(f"state dir: {state} NOT WRITABLE: {exc}")
-        problems += 1
-    engine = build_recogniser(dataclasses.replace(config.speech, asr_workers=0), config.paths)  # no workers
-    try:
-        print(f"speech recognition: {engine.name} ({engine.language})")
-        if isinstance(engine, HybridEngine):
-            grammar, whisper = engine.grammar_engine, engine.whisper_engine
-            print(f"  the grammar decoder ({grammar.name}) and {whisper.name} hear every turn; agreement decides")
-            engine = grammar
-        if engine.fallback_reason:
-            print(f"  fallback to PocketSphinx's bundled English model: {engine.fallback_reason}")
-    finally:
-        engine.close()
-    for language in _languages(config):
-        print(f"recogniser for {language}: {recogniser_plan(config.speech, config.paths, language)}")
-    vad, why = vad_plan(config.speech.vad)
-    print(f"turn taking (VAD): {vad}" + (f" instead of {config.speech.vad}: {why}" if why else ""))
-    print("\n".join(doctor_model_lines(config) + doctor_packaged_lines(config)))
-    if not config.lines:
-        print("lines: none configured ([[lines]] in the config)")
-    for lc in config.lines:
-        ok = Path(lc.at_port).exists() and Path(lc.audio_port).exists()
-        print(f"line {lc.name}: {lc.profile} at {lc.at_port} / {lc.audio_port} ({'present' if ok else 'ABSENT'})")
-        problems += 0 if ok else 1
-        if ok:
-            problems += _probe(lc.at_port, lc.profile)
-    return 1 if problems else 0
-
-
-def _languages(config: Config) -> list[str]:
-    """``[speech] language`` and the languages of the published flows."""
-    from appliance.records.config_store import ConfigStore
-
-    found = {config.speech.language: None}
-    if config.paths.configs.exists():
-        store = ConfigStore(config.paths.configs)
-        try:
-            for flow_id in store.flow_ids():
-                latest = store.flow(flow_id)
-                language = latest[1].get("language") if latest else None
-                if isinstance(language, str) and language.strip():
-                    found.setdefault(language.strip(), None)
-        finally:
-            store.close()
-    return list(found)
-
-
-def _probe(at_port: str, profile: str) -> int:
-    """Ask a present modem what it is (`callbox modem probe`); 1 if it cannot carry calls for this profile."""
-    try:
-        found = probe_modem(at_port, timeout=1.0)
-    except PortError as exc:
-        print(f"  probe: {exc} (is callbox serve running? it holds the port)")
-        return 0
-    voice = {True: "voice", False: "NO VOICE", None: "voice unknown"}[found.voice]
-    reg = "registered" if found.registered else "NOT REGISTERED"
-    print(f"  probe: {found.manufacturer} {found.model}, SIM {found.sim}, {reg}, "
-          f"signal {found.signal_dbm} dBm, {voice}, profile {found.profile or 'none matched'}")
-    bad = not found.responding or found.voice is False or not found.registered
-    if found.profile is not None and found.profile != profile and not profile.startswith(found.profile):
-        print(f"  the config says profile {profile}, the modem looks like {found.profile}")
-        bad = True
-    return 1 if bad else 0
+    checks = doctor_checks(opts, cards=opts.asound_cards)
+    errors = sum(c.status == "error" for c in checks)
+    if opts.json:
+        print(json.dumps({"ok": not errors, "checks": [c.as_dict() for c in checks]}, indent=2))
+    else:
+        for check in checks:
+            print(check)
+        warnings = sum(c.status == "warn" for c in checks)
+        print(f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}")
+    return 1 if errors else 0
 
 
 def register(commands: Any) -> None:
-    doc = commands.add_parser("doctor", help="check the config, state dir, speech models and modems")
+    doc = commands.add_parser("doctor", help="check the config, packages, models, modems, clock and network; "
+                              "say what to fix")
+    doc.add_argument("--json", action="store_true", help="print JSON")
+    doc.add_argument("--asound-cards", type=Path, default=PROC_CARDS, help=argparse.SUPPRESS)  # tests
     doc.set_defaults(func=run_doctor)
