@@ -26,7 +26,7 @@ from appliance.cli.doctor_box import (
     web_port_check,
 )
 from appliance.cli.doctor_lines import PROC_CARDS, Check, line_checks, service_user
-from appliance.config import Config, config_path, load_config
+from appliance.config import Config, ShopConfig, config_path, load_config
 from appliance.errors import ConfigError
 
 
@@ -38,6 +38,12 @@ def doctor_checks(opts: argparse.Namespace, *, cards: Path = PROC_CARDS, speech:
         config = load_config(opts.config, state_dir=opts.state_dir)
     except ConfigError:
         config = Config() if opts.state_dir is None else Config(state_dir=opts.state_dir)  # reported above
+    shop = config.shop
+    zone = shop.time_zone or "the system's"
+    checks.append(Check("shop", "ok" if shop.name != ShopConfig().name else "warn",
+                        f"{shop.name} (language {shop.language}, time zone {zone}, "
+                        f"country {shop.country or 'not set'})",
+                        "" if shop.name != ShopConfig().name else "set [shop] name (customers hear it)"))
     checks += package_checks(config)
     if speech:
         checks += speech_checks(config)

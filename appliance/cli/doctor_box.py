@@ -66,6 +66,24 @@ def package_checks(config: Config) -> list[Check]:
     return out
 
 
+def flow_languages(config: Config) -> list[str]:
+    """``[speech] language`` and the languages of the published flows (the config store is only read)."""
+    from appliance.records.config_store import ConfigStore
+
+    found = {config.speech.language: None}
+    if config.paths.configs.exists():
+        store = ConfigStore(config.paths.configs)
+        try:
+            for flow_id in store.flow_ids():
+                latest = store.flow(flow_id)
+                language = latest[1].get("language") if latest else None
+                if isinstance(language, str) and language.strip():
+                    found.setdefault(language.strip(), None)
+        finally:
+            store.close()
+    return list(found)
+
+
 def speech_checks(config: Config) -> list[Check]:
     """The recogniser and the voice, loaded as the box loads them (a model that does not load is an error)."""
     from appliance.cli.models import doctor_model_lines
@@ -80,23 +98,27 @@ def speech_checks(config: Config) -> list[Check]:
                          "callbox models list / callbox models check; reinstall the model or the package"))
     else:
         try:
-            names = engine.name
+            names = f"{engine.name} ({engine.language})"
             if isinstance(engine, HybridEngine):
-                names = f"{engine.grammar_engine.name} + {engine.whisper_engine.name} (Whisper tiny.en)"
+                names += (f": the grammar decoder ({engine.grammar_engine.name}) and {engine.whisper_engine.name} "
+                          "hear every turn")
                 engine = engine.grammar_engine
             expected = not config.speech.vosk_model and config.speech.language.split("-")[0].lower() == "en"
             if engine.fallback_reason and expected:  # English without a vosk model: PocketSphinx is the plan
-                out.append(Check("speech recognition", "ok", f"{names} loads (PocketSphinx's bundled en-us)"))
+                out.append(Check("speech recognition", "ok", f"{names}; PocketSphinx's bundled en-us model"))
             elif engine.fallback_reason:
                 out.append(Check("speech recognition", "warn", f"{names}: fell back to PocketSphinx's bundled "
                                  f"English model: {engine.fallback_reason}",
                                  "install the configured model: callbox models add PATH"))
             else:
-                out.append(Check("speech recognition", "ok", f"{names} loads ({engine.language})"))
+                out.append(Check("speech recognition", "ok", names))
         finally:
             engine.close()
-    out.append(Check(f"recogniser for {config.speech.language}", "ok",
-                     recogniser_plan(config.speech, config.paths, config.speech.language)))
+    for language in flow_languages(config):
+        plan = recogniser_plan(config.speech, config.paths, language)
+        out.append(Check(f"recogniser for {language}", "warn" if plan.startswith("none") else "ok", plan,
+                         "install a model for this language: callbox models add PATH" if plan.startswith("none")
+                         else ""))
     try:
         tts = build_tts(config.speech, config.paths)
         out.append(Check("piper voice", "ok", f"{tts.voice_id} loads"))
@@ -110,6 +132,9 @@ def speech_checks(config: Config) -> list[Check]:
     for line in doctor_model_lines(config):
         if "is not installed" in line:
             out.append(Check("speech model", "error", line.strip(), "callbox models add PATH, or fix the name"))
+        else:
+            out.append(Check("speech models" if line.startswith("models:") else "speech model", "ok",
+                             line.strip().removeprefix("models: ")))
     if config.speech.vosk_model and "vosk" not in recogniser_plan(config.speech, config.paths,
                                                                   config.speech.language):
         out.append(Check("vosk model", "error", f"{config.speech.vosk_model} is not installed",

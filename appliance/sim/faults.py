@@ -42,6 +42,7 @@ class SimFaults:
 
     mute: threading.Event = field(default_factory=threading.Event)
     registration: int = 1  # +CREG stat the modem reports
+    sim_state: str = "READY"  # what AT+CPIN? answers: "SIM PIN" plays a SIM whose PIN is on (`callbox doctor`)
     cme_left: int = 0
     cme_code: int = 100
     refused: dict[str, float] = field(default_factory=dict)  # command -> refused until (monotonic)
@@ -98,6 +99,8 @@ class SimFaults:
                 if time.monotonic() < until:
                     return ["ERROR"]
                 del self.refused[upper]
+        if self.sim_state != "READY" and upper == "AT+CPIN?":
+            return [f"+CPIN: {self.sim_state}", "OK"]
         if self.registration != 1 and upper in ("AT+CREG?", "AT+CEREG?"):
             return [f"{upper[2:-1]}: 0,{self.registration}", "OK"]
         return None
