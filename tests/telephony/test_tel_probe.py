@@ -95,6 +95,8 @@ def test_tel_probe_doctor_probes_present_modems(make_sim, capsys, tmp_path):
     )
     code = main(["--config", str(cfg), "--state-dir", str(tmp_path / "state"), "doctor"])
     out = capsys.readouterr().out
-    assert "probe: huawei E1550, SIM READY, registered, signal -73 dBm, voice, profile huawei-e1550" in out
-    assert "NO VOICE" in out and "the config says profile sim800, the modem looks like huawei-e1550" in out
+    assert "ok    line a modem: huawei E1550 answers\n" in out and "ok    line a voice: ^CVOICE:0" in out
+    assert "ok    line a signal: -73 dBm (rssi 20)\n" in out
+    assert "error line b voice: AT^CVOICE? answered" in out
+    assert "error line b profile: the config says sim800, the modem looks like huawei-e1550" in out
     assert code == 1
