@@ -33,7 +33,7 @@ def test_config_file_with_lines(tmp_path: Path) -> None:
         ('[calling]\nhours = "all day"\n', "calling.hours"),
         ('[calling]\npreset = "de"\n', "calling.preset"),
         ("[calling]\nmax_per_day = 0\n", "calling.max_per_day"),
-        ('[[lines]]\nname = "a"\n', "lines[0]"),
+        ('[[lines]]\nname = "a"\n', "lines[0].at_port"),  # the first required key missing
         ("not toml at all [", None),
         ('[shop]\nnmae = "Corner Shop"\n', "shop.nmae"),
         ('[shop]\nname = " "\n', "shop.name"),
