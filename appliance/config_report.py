@@ -24,7 +24,8 @@ import tomlkit.exceptions
 from appliance.config import ENVIRONMENT, Config, apply_environment, parse_config
 from appliance.errors import ConfigError
 
-__all__ = ["ENV_KEYS", "Problem", "Setting", "check_config_file", "effective_settings", "key_lines"]
+__all__ = ["ENV_KEYS", "Problem", "Setting", "check_config_file", "checked_config", "effective_settings",
+           "key_lines"]
 
 # Which environment variable sets which key (appliance.config.apply_environment reads them).
 ENV_KEYS: dict[str, str] = {
@@ -37,6 +38,7 @@ ENV_KEYS: dict[str, str] = {
 }
 SECRET_KEYS = frozenset({"webhook_secret", "api_token", "password", "secret"})
 _MAX_ERRORS = 100
+_STAND_IN = "\x00broken-line-"  # the name of a [[lines]] table put in place of a broken one
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,7 @@ def _take_out(data: dict[str, Any], key: str | None, count: int) -> bool:
             if isinstance(last, int) and isinstance(parent, list) and last < len(parent) \
                     and isinstance(parent[last], dict):
                 # an array of tables keeps its length, so the next errors still name the right [[lines]]
-                parent[last] = {"name": f"\x00checked-{count}", "at_port": "", "audio_port": ""}
+                parent[last] = {"name": f"{_STAND_IN}{count}", "at_port": "", "audio_port": ""}
                 return True
             if isinstance(last, str) and isinstance(parent, dict) and last in parent:
                 del parent[last]
@@ -158,23 +160,29 @@ def _message(exc: ConfigError) -> str:
 def check_config_file(path: Path, env: Mapping[str, str] | None = None) -> list[Problem]:
     """Every error of the config file at ``path`` (a missing file is one), then of the environment variables
     the box reads; [] when the box would start with it."""
+    return checked_config(path, env)[0]
+
+
+def checked_config(path: Path, env: Mapping[str, str] | None = None) -> tuple[list[Problem], Config | None]:
+    """The errors, and the config the file gives with the wrong keys left out (None when it cannot be read):
+    `callbox doctor` still checks the lines of a file with a typo in [shop]."""
     file = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return [Problem(file, None, None, "no such file (copy firmware-config/callbox.toml.example there)")]
+        return [Problem(file, None, None, "no such file (copy firmware-config/callbox.toml.example there)")], None
     except (OSError, UnicodeDecodeError) as exc:
-        return [Problem(file, None, None, f"cannot read it: {exc}")]
+        return [Problem(file, None, None, f"cannot read it: {exc}")], None
     try:
         tomlkit.parse(text)
     except tomlkit.exceptions.ParseError as exc:
         return [Problem(file, exc.line, None, f"TOML syntax error: {str(exc).split(' at line ')[0]}"
-                        f" (column {exc.col})")]
+                        f" (column {exc.col})")], None
     try:
         data = tomllib.loads(text)  # what the loader itself reads
     except tomllib.TOMLDecodeError as exc:
         found = re.search(r"line (\d+)", str(exc))
-        return [Problem(file, int(found.group(1)) if found else None, None, f"TOML syntax error: {exc}")]
+        return [Problem(file, int(found.group(1)) if found else None, None, f"TOML syntax error: {exc}")], None
     lines = key_lines(text)
     problems: list[Problem] = []
     cfg: Config | None = None
@@ -186,13 +194,15 @@ def check_config_file(path: Path, env: Mapping[str, str] | None = None) -> list[
             problems.append(Problem(file, _line_of(exc.key, lines), exc.key, _message(exc)))
             if not _take_out(data, exc.key, len(problems)):
                 break
+    if cfg is not None and problems:  # the [[lines]] tables stood in for broken ones are not lines
+        cfg = dataclasses.replace(cfg, lines=tuple(lc for lc in cfg.lines if not lc.name.startswith(_STAND_IN)))
     problems.sort(key=lambda p: p.line or 0)  # in the file's order; the loader's order is its own
     if env is not None:
         try:
-            apply_environment(cfg or Config(), env)
+            cfg = apply_environment(cfg or Config(), env)
         except ConfigError as exc:
             problems.append(Problem(ENVIRONMENT, None, exc.key, _message(exc)))
-    return problems
+    return problems, cfg
 
 
 def _fields(value: Any, prefix: str) -> list[tuple[str, Any]]:

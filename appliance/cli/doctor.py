@@ -7,7 +7,9 @@ and the modems get only the read-only queries of `callbox modem probe`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from appliance.cli.doctor_box import (
     config_checks,
     disk_check,
     package_checks,
+    service_user_check,
     speech_checks,
     state_check,
     targets_checks,
@@ -26,18 +29,16 @@ from appliance.cli.doctor_box import (
     web_port_check,
 )
 from appliance.cli.doctor_lines import PROC_CARDS, Check, line_checks, service_user
-from appliance.config import Config, ShopConfig, config_path, load_config
-from appliance.errors import ConfigError
+from appliance.config import Config, ShopConfig, config_path
 
 
 def doctor_checks(opts: argparse.Namespace, *, cards: Path = PROC_CARDS, speech: bool = True) -> list[Check]:
     """Every check, in the order a person would fix them."""
     path = config_path(opts.config)
-    checks = config_checks(path, dict(os.environ))
-    try:
-        config = load_config(opts.config, state_dir=opts.state_dir)
-    except ConfigError:
-        config = Config() if opts.state_dir is None else Config(state_dir=opts.state_dir)  # reported above
+    checks, found = config_checks(path, dict(os.environ))
+    config = found or Config()  # missing or unreadable: the defaults (reported above)
+    if opts.state_dir is not None:
+        config = dataclasses.replace(config, state_dir=opts.state_dir)
     shop = config.shop
     zone = shop.time_zone or "the system's"
     checks.append(Check("shop", "ok" if shop.name != ShopConfig().name else "warn",
@@ -51,7 +52,10 @@ def doctor_checks(opts: argparse.Namespace, *, cards: Path = PROC_CARDS, speech:
     if not config.lines:
         checks.append(Check("lines", "error", "none configured",
                             "add a [[lines]] table per modem (firmware-config/callbox.toml.example)"))
-    user = service_user() if os.geteuid() == 0 else None  # root passes every permission test: ask for callbox's
+    user = None
+    if os.geteuid() == 0:  # root passes every permission test: ask for the service user's
+        user = service_user()
+        checks.append(service_user_check(user))
     for lc in config.lines:
         checks += line_checks(lc, cards=cards, user=user)
     checks += [disk_check(config), clock_check(), time_zone_check(config), web_port_check(config),
@@ -62,6 +66,7 @@ def doctor_checks(opts: argparse.Namespace, *, cards: Path = PROC_CARDS, speech:
 
 def run_doctor(opts: argparse.Namespace) -> int:
     setup_logging(0, quiet=True)
+    logging.getLogger("appliance").setLevel(logging.ERROR)  # what the parts would warn about is a check here
     checks = doctor_checks(opts, cards=opts.asound_cards)
     errors = sum(c.status == "error" for c in checks)
     if opts.json:

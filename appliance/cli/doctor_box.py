@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import grp
 import importlib
 import shutil
 import socket
@@ -14,12 +15,12 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from appliance.cli.doctor_lines import Check
+from appliance.cli.doctor_lines import Check, ServiceUser
 from appliance.config import Config
-from appliance.config_report import check_config_file
+from appliance.config_report import checked_config
 
-__all__ = ["admin_check", "clock_check", "config_checks", "disk_check", "package_checks", "speech_checks",
-           "state_check", "targets_checks", "time_zone_check", "web_port_check"]
+__all__ = ["admin_check", "clock_check", "config_checks", "disk_check", "package_checks", "service_user_check",
+           "speech_checks", "state_check", "targets_checks", "time_zone_check", "web_port_check"]
 
 # (import name, pip package, why the box needs it)
 PACKAGES: tuple[tuple[str, str, str], ...] = (
@@ -37,17 +38,36 @@ PACKAGES: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def config_checks(path: Path, env: dict[str, str]) -> list[Check]:
-    """The config file: missing is an error (the box would run on defaults with no lines); each error its own."""
+def config_checks(path: Path, env: dict[str, str]) -> tuple[list[Check], Config | None]:
+    """The config file: missing is an error (the box would run on defaults with no lines); each error its own.
+    Also the config to check the rest with: the file's, its wrong keys left out (None: unreadable)."""
     if not path.exists():
         return [Check("config", "error", f"{path} does not exist",
                       f"sudo install -D -m 640 firmware-config/callbox.toml.example {path} and edit it "
-                      "(sudo ./install.sh does this), or name the file with --config")]
-    problems = check_config_file(path, env)
+                      "(sudo ./install.sh does this), or name the file with --config")], None
+    problems, config = checked_config(path, env)
     if not problems:
-        return [Check("config", "ok", f"{path} is valid")]
-    return [Check("config", "error", str(p), "correct that key (README: Configuration); "
-                  "`callbox config check` lists every error") for p in problems]
+        return [Check("config", "ok", f"{path} is valid")], config
+    return [Check("config", "error", str(p), "correct that key (README: Configuration); the rest is checked "
+                  "without it" if p.key else "correct the file") for p in problems], config
+
+
+def service_user_check(user: ServiceUser | None) -> Check:
+    """Run as root: does the unit's user exist, in dialout (modem ports) and audio (sound cards)?"""
+    if user is None:
+        return Check("service user", "warn", "there is no callbox user (the unit runs as User=callbox)",
+                     "sudo ./install.sh creates it, or: sudo useradd --system -G dialout,audio callbox")
+    missing = []
+    for group in ("dialout", "audio"):
+        try:
+            if grp.getgrnam(group).gr_gid not in user.gids:
+                missing.append(group)
+        except KeyError:
+            continue
+    if missing:
+        return Check("service user", "error", f"callbox is not in group {', '.join(missing)}",
+                     f"sudo usermod -aG {','.join(missing)} callbox; then sudo systemctl restart callbox")
+    return Check("service user", "ok", "callbox, in dialout and audio")
 
 
 def package_checks(config: Config) -> list[Check]:
@@ -234,7 +254,7 @@ def _is_ours(port: int) -> bool:
 
 def admin_check(config: Config) -> Check:
     db = config.paths.records
-    fix = "open the panel (http://<box>:8080/) and create the first admin, or: callbox users add NAME"
+    fix = "open the panel (http://<box>:8080/) and create the first admin, or: callbox passwd NAME"
     if not db.exists():
         return Check("admin account", "warn", f"no database yet ({db}): no admin", fix)
     try:
