@@ -7,6 +7,8 @@ import http.server
 import socket
 from pathlib import Path
 
+from http_serving import serving
+
 from appliance.cli.doctor_box import (
     admin_check,
     clock_check,
@@ -19,7 +21,6 @@ from appliance.cli.doctor_box import (
 from appliance.cli.doctor_lines import ServiceUser
 from appliance.config import parse_config
 from appliance.records.store import RecordsStore
-from http_serving import serving
 
 
 class Healthz(http.server.BaseHTTPRequestHandler):
