@@ -106,7 +106,7 @@ def flow_languages(config: Config) -> list[str]:
 
 def speech_checks(config: Config) -> list[Check]:
     """The recogniser and the voice, loaded as the box loads them (a model that does not load is an error)."""
-    from appliance.cli.models import doctor_model_lines
+    from appliance.cli.models import doctor_model_lines, doctor_packaged_lines
     from appliance.speech.asr.hybrid import HybridEngine
     from appliance.speech.build import build_recogniser, build_tts, recogniser_plan, vad_plan
 
@@ -155,7 +155,10 @@ def speech_checks(config: Config) -> list[Check]:
         else:
             out.append(Check("speech models" if line.startswith("models:") else "speech model", "ok",
                              line.strip().removeprefix("models: ")))
-    if config.speech.vosk_model and "vosk" not in recogniser_plan(config.speech, config.paths,
+    for line in doctor_packaged_lines(config):
+        out.append(Check("packaged model", "ok", line.removeprefix("packaged model ")))
+    named_missing = any(c.name == "speech model" and c.status == "error" for c in out)
+    if config.speech.vosk_model and not named_missing and "vosk" not in recogniser_plan(config.speech, config.paths,
                                                                   config.speech.language):
         out.append(Check("vosk model", "error", f"{config.speech.vosk_model} is not installed",
                          "callbox models add PATH"))
