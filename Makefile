@@ -10,7 +10,7 @@ APT_RUNTIME := python3-venv python3-dev libasound2-dev
 APT_TEST := chromium fonts-wqy-zenhei espeak-ng sox mosquitto
 SUDO_HINT = printf 'Missing system packages. Run as root:\n  apt-get install -y %s\n' "$(1)"
 
-.PHONY: venv demo test lint bench clean sysdeps sysdeps-test i18n
+.PHONY: venv demo test lint bench clean sysdeps sysdeps-test i18n install uninstall
 
 sysdeps:
 	@if ! $(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1 || ! test -e /usr/include/alsa/asoundlib.h; then \
@@ -59,6 +59,14 @@ i18n: $(VENV)/.installed
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -o web/translations/messages.pot --no-location --sort-output .
 	$(VENV)/bin/pybabel update -i web/translations/messages.pot -d web/translations --no-fuzzy-matching --ignore-obsolete
 	$(VENV)/bin/pybabel compile -d web/translations --statistics
+
+# The box itself (README "Put it on a Raspberry Pi"): install.sh as root; it keeps the APT_RUNTIME list above.
+install:
+	./install.sh
+
+# Keeps /etc/callbox and /var/lib/callbox: ./install.sh --uninstall --purge removes them too.
+uninstall:
+	./install.sh --uninstall
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
