@@ -20,7 +20,8 @@ REPO = Path(__file__).resolve().parents[2]
 RULES = REPO / "firmware-config" / "udev" / "99-callbox-modems.rules"
 PROFILES = sorted((REPO / "firmware-config" / "modems").glob("*.toml"))
 
-_TOKEN = re.compile(r'\s*(?P<key>[A-Z_]+)(?:\{(?P<attr>[^}]+)\})?\s*(?P<op>==|!=|\+=|-=|:=|=)\s*"(?P<value>[^"]*)"\s*(?:,|$)')
+_TOKEN = re.compile(r'\s*(?P<key>[A-Z_]+)(?:\{(?P<attr>[^}]+)\})?\s*(?P<op>==|!=|\+=|-=|:=|=)\s*'
+                    r'"(?P<value>[^"]*)"\s*(?:,|$)')
 _KEYS = {"ACTION", "SUBSYSTEM", "KERNEL", "ATTR", "ATTRS", "ENV", "SYMLINK", "GROUP", "MODE", "PROGRAM",
          "GOTO", "LABEL"}
 _MATCH_KEYS = {"ACTION", "SUBSYSTEM", "KERNEL", "ATTRS", "PROGRAM"}
