@@ -220,3 +220,22 @@ def test_the_packages_are_the_makefiles_runtime_ones() -> None:
     assert script.group(1).split() == runtime.group(1).split()
     assert re.search(r"^install:\n\t\./install\.sh$", makefile, re.M)
     assert re.search(r"^uninstall:\n\t\./install\.sh --uninstall$", makefile, re.M)
+
+
+def test_the_virtual_environment_is_rebuilt_only_from_a_new_checkout(root: Path) -> None:
+    """Without --no-venv (dry run: the pip install itself takes minutes): a missing environment would be created
+    and this checkout installed into it; one built from another checkout would be reinstalled."""
+    result = run("--root", str(root), "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "would    create the virtual environment /opt/callbox" in result.stdout
+    assert "would    pip install this checkout into /opt/callbox" in result.stdout
+
+    venv_bin = root / "opt" / "callbox" / "bin"
+    venv_bin.mkdir(parents=True)
+    for name in ("python", "callbox"):
+        (venv_bin / name).write_text("#!/bin/sh\n")
+        (venv_bin / name).chmod(0o755)
+    (root / "opt" / "callbox" / ".callbox-source").write_text("/elsewhere 0000000 0000\n")
+    result = run("--root", str(root), "--dry-run")
+    assert "ok       virtual environment /opt/callbox" in result.stdout
+    assert "would    pip install this checkout into /opt/callbox" in result.stdout
