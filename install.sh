@@ -243,11 +243,14 @@ step_state() {
 }
 
 source_stamp() {  # what the virtual environment was built from: the checkout's commit and uncommitted changes
-    if git -C "$SRC" rev-parse HEAD >/dev/null 2>&1; then
-        printf '%s %s %s\n' "$SRC" "$(git -C "$SRC" rev-parse HEAD)" \
-            "$({ git -C "$SRC" diff HEAD; git -C "$SRC" ls-files --others --exclude-standard; } | sha256sum | cut -c1-16)"
+    # safe.directory: under sudo, git refuses a checkout owned by another user
+    local git=(git -c "safe.directory=$SRC" -C "$SRC")
+    if "${git[@]}" rev-parse HEAD >/dev/null 2>&1; then
+        printf '%s %s %s\n' "$SRC" "$("${git[@]}" rev-parse HEAD)" \
+            "$({ "${git[@]}" diff HEAD; "${git[@]}" ls-files --others --exclude-standard; } | sha256sum | cut -c1-16)"
     else
-        printf '%s %s\n' "$SRC" "$(find "$SRC/appliance" "$SRC/web" "$SRC/setup.py" -type f -newer "$SRC/setup.py" | wc -l)"
+        printf '%s %s\n' "$SRC" "$(cd "$SRC" && find appliance web setup.py -type f -printf '%P %T@\n' | sort \
+            | sha256sum | cut -c1-16)"
     fi
 }
 
@@ -273,9 +276,16 @@ step_venv() {
     fi
 }
 pip_install() {
-    "$(R "$OPT")/bin/pip" install --quiet --upgrade pip \
-        && "$(R "$OPT")/bin/pip" install --quiet "$SRC" \
-        && printf '%s\n' "$1" >"$2"
+    # pip builds in the source tree: build from a copy so that root leaves no files in the user's checkout
+    local copy status=0
+    copy="$(mktemp -d)"
+    tar -C "$SRC" --exclude=./.venv --exclude=./.git --exclude=./build --exclude='./*.egg-info' -cf - . \
+        | tar -C "$copy" -xf - \
+        && "$(R "$OPT")/bin/pip" install --quiet --upgrade pip \
+        && "$(R "$OPT")/bin/pip" install --quiet "$copy" \
+        && printf '%s\n' "$1" >"$2" || status=$?
+    rm -rf -- "$copy"
+    return "$status"
 }
 
 step_command() {
