@@ -226,13 +226,22 @@ ensure_file() {
     return 0
 }
 
+# /etc/callbox is 0770 root:callbox: the Settings page saves callbox.toml as the service (a temporary file
+# beside it, renamed over it), which leaves the file callbox:callbox 0600; that is as good as root:callbox 0640
+# and is kept, so a later run does not undo the owner's save.
 step_config() {
-    ensure_dir "$ETC" 0750 "root:$USER_NAME"
+    ensure_dir "$ETC" 0770 "root:$USER_NAME"
     if [ -e "$(R "$CONFIG")" ]; then
         ok "$CONFIG kept (present)"
     else
         change "install $CONFIG from firmware-config/callbox.toml.example" \
             install -m 0640 "$SRC/firmware-config/callbox.toml.example" "$(R "$CONFIG")"
+    fi
+    local saved
+    if saved="$(numeric_owner "$USER_NAME:$USER_NAME")" && [ -e "$(R "$CONFIG")" ] \
+        && [ "$(stat -c %u:%g:%a "$(R "$CONFIG")")" = "$saved:600" ]; then
+        ok "$CONFIG 0600 $USER_NAME:$USER_NAME (saved by the Settings page)"
+        return 0
     fi
     ensure_mode "$CONFIG" 0640
     ensure_owner "$CONFIG" "root:$USER_NAME"

@@ -60,7 +60,7 @@ def test_dry_run_prints_each_step_and_touches_nothing(root: Path) -> None:
     result = run("--root", str(root), "--no-venv", "--dry-run")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    for step in ("would    create /etc/callbox (mode 0750)",
+    for step in ("would    create /etc/callbox (mode 0770)",
                  "would    install /etc/callbox/callbox.toml from firmware-config/callbox.toml.example",
                  "would    create /var/lib/callbox (mode 0700)",
                  "would    link /usr/local/bin/callbox -> /opt/callbox/bin/callbox",
@@ -96,7 +96,7 @@ def test_install_into_a_root_lays_out_the_box_then_a_second_run_changes_nothing(
     etc, state = root / "etc" / "callbox", root / "var" / "lib" / "callbox"
     config = etc / "callbox.toml"
     assert config.read_text() == (REPO / "firmware-config" / "callbox.toml.example").read_text()
-    assert (mode(etc), mode(config), mode(state)) == (0o750, 0o640, 0o700)
+    assert (mode(etc), mode(config), mode(state)) == (0o770, 0o640, 0o700)
     link = root / "usr" / "local" / "bin" / "callbox"
     assert link.is_symlink() and os.readlink(link) == "/opt/callbox/bin/callbox"
     unit = root / "etc" / "systemd" / "system" / "callbox.service"
@@ -239,3 +239,22 @@ def test_the_virtual_environment_is_rebuilt_only_from_a_new_checkout(root: Path)
     result = run("--root", str(root), "--dry-run")
     assert "ok       virtual environment /opt/callbox" in result.stdout
     assert "would    pip install this checkout into /opt/callbox" in result.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to the callbox user needs root")
+def test_a_config_saved_by_the_settings_page_is_left_as_it_is(root: Path) -> None:
+    """The Settings page saves callbox.toml as the service (callbox:callbox 0600, renamed over the old file):
+    a later run keeps that, where it would put a world-readable or foreign-owned file right."""
+    assert run("--root", str(root), "--no-venv").returncode == 0
+    config = root / "etc" / "callbox" / "callbox.toml"
+    os.chown(config, UID, GID)
+    config.chmod(0o600)
+    result = run("--root", str(root), "--no-venv")
+    assert "Nothing to change" in result.stdout and "(saved by the Settings page)" in result.stdout
+    assert (config.stat().st_uid, config.stat().st_gid, mode(config)) == (UID, GID, 0o600)
+
+    os.chown(config, 1234, 1234)
+    config.chmod(0o644)
+    result = run("--root", str(root), "--no-venv")
+    assert "chmod 0640 /etc/callbox/callbox.toml (was 644)" in result.stdout
+    assert (config.stat().st_uid, config.stat().st_gid, mode(config)) == (0, GID, 0o640)
