@@ -2,7 +2,9 @@
 (firmware-config/modems/*.toml, [usb]) have a rule that keeps ModemManager off, names the AT and voice ttys by
 the physical USB port (/dev/callbox/<port>-at, -audio) with group dialout and mode 0660, and pins the ALSA card
 id per port for the families whose voice is a USB sound card; no rule matches ids no profile claims. The rules
-are parsed strictly (an unknown key or operator fails), and `udevadm verify` runs where udev has it."""
+are parsed strictly (an unknown key or operator fails), udev itself reads them (`udevadm test` in a private mount
+namespace whose /etc/udev/rules.d holds only this file, so the machine's rules stay as they are), and
+`udevadm verify` runs where udev has it."""
 
 from __future__ import annotations
 
@@ -163,3 +165,37 @@ def test_udevadm_verify_accepts_the_rules() -> None:
     result = subprocess.run(["udevadm", "verify", "--no-style", str(RULES)], capture_output=True, text=True,
                             timeout=30)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def udev_complaints(rules_dir: Path) -> list[str] | None:
+    """What `udevadm test` says about the files in rules_dir, read as /etc/udev/rules.d in a private mount
+    namespace; None where that cannot be done (no udevadm, no unshare or not allowed)."""
+    udevadm, unshare = shutil.which("udevadm"), shutil.which("unshare")
+    device = next((p for p in (Path("/sys/class/tty/tty0"), Path("/sys/class/tty/console")) if p.exists()), None)
+    if udevadm is None or unshare is None or device is None:
+        return None
+    script = f'mount --bind "$1" /etc/udev/rules.d && exec {udevadm} test {device}'
+    try:
+        result = subprocess.run([unshare, "-m", "sh", "-c", script, "sh", str(rules_dir)], capture_output=True,
+                                text=True, timeout=60, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return None
+    out = result.stdout + result.stderr
+    if "Reading rules file: /etc/udev/rules.d/" not in out:
+        return None  # the namespace or the bind mount was refused
+    return [line for line in out.splitlines() if line.startswith("/etc/udev/rules.d/")]
+
+
+def test_udev_reads_the_rules_without_a_complaint(tmp_path: Path) -> None:
+    rules_dir = tmp_path / "rules.d"
+    rules_dir.mkdir()
+    (rules_dir / RULES.name).write_text(RULES.read_text())
+    said = udev_complaints(rules_dir)
+    if said is None:
+        pytest.skip("udevadm test needs udevadm and a private mount namespace (unshare -m, root)")
+    assert said == []
+
+    broken = RULES.read_text().replace('SYMLINK+="callbox/%b-at"', 'SYMLINK+="callbox/%q-at"', 1)
+    (rules_dir / RULES.name).write_text(broken)
+    said = udev_complaints(rules_dir)
+    assert said and "invalid substitution" in said[0], said
