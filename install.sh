@@ -21,6 +21,7 @@ GROUPS_EXTRA=(dialout audio)
 PYTHON="${CALLBOX_PYTHON:-python3}"
 OS_RELEASE="${CALLBOX_OS_RELEASE:-/etc/os-release}"
 
+ARGS=("$@")
 ROOT=""
 DRY_RUN=0
 UNINSTALL=0
@@ -99,14 +100,16 @@ system_step() {  # steps that act on the running system are skipped under --root
 # ---- checks ----------------------------------------------------------------------------------------------
 check_root() {
     if [ -z "$ROOT" ] && [ "$DRY_RUN" = 0 ] && [ "$(id -u)" != 0 ]; then
-        die "run it as root: sudo $0 $*"
+        die "run it as root: sudo $0${ARGS[*]:+ ${ARGS[*]}}"
     fi
 }
 
 check_debian() {
     local id="" like=""
     if [ -r "$OS_RELEASE" ]; then
+        # shellcheck source=/dev/null
         id="$(. "$OS_RELEASE" && printf '%s' "${ID:-}")"
+        # shellcheck source=/dev/null
         like="$(. "$OS_RELEASE" && printf '%s' "${ID_LIKE:-}")"
     fi
     case " $id $like " in
@@ -412,7 +415,7 @@ uninstall() {
 }
 
 # ---- main ------------------------------------------------------------------------------------------------
-check_root "$@"
+check_root
 check_debian
 [ "$UNINSTALL" = 1 ] || check_python
 

@@ -258,3 +258,9 @@ def test_a_config_saved_by_the_settings_page_is_left_as_it_is(root: Path) -> Non
     result = run("--root", str(root), "--no-venv")
     assert "chmod 0640 /etc/callbox/callbox.toml (was 644)" in result.stdout
     assert (config.stat().st_uid, config.stat().st_gid, mode(config)) == (0, GID, 0o640)
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck missing: make sysdeps-test installs it")
+def test_shellcheck_finds_nothing() -> None:
+    result = subprocess.run(["shellcheck", str(SCRIPT)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout
