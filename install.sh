@@ -289,14 +289,19 @@ step_venv() {
 }
 pip_install() {
     # pip builds in the source tree: build from a copy so that root leaves no files in the user's checkout
-    local copy status=0
+    # pip's and setuptools' chatter goes to a log, shown only when the install fails
+    local copy log status=0
     copy="$(mktemp -d)"
-    tar -C "$SRC" --exclude=./.venv --exclude=./.git --exclude=./build --exclude='./*.egg-info' -cf - . \
+    log="$copy.log"
+    { tar -C "$SRC" --exclude=./.venv --exclude=./.git --exclude=./build --exclude='./*.egg-info' -cf - . \
         | tar -C "$copy" -xf - \
         && "$(R "$OPT")/bin/pip" install --quiet --upgrade pip \
-        && "$(R "$OPT")/bin/pip" install --quiet "$copy" \
+        && "$(R "$OPT")/bin/pip" install --quiet "$copy"; } >"$log" 2>&1 \
         && printf '%s\n' "$1" >"$2" || status=$?
-    rm -rf -- "$copy"
+    if [ "$status" != 0 ]; then
+        tail -n 40 "$log" >&2
+    fi
+    rm -rf -- "$copy" "$log"
     return "$status"
 }
 
