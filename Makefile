@@ -5,12 +5,13 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 # System packages: python3-venv for the venv; libasound2-dev to build pyalsaaudio; chromium for the panel's browser test;
 # mosquitto, the real MQTT broker the MQTT tests start (tests/sync); a Chinese font so the browser tests' screenshots of
-# the panel in Chinese show characters, not boxes.
+# the panel in Chinese show characters, not boxes; systemd for systemd-analyze, which checks the unit, and shellcheck for
+# install.sh (tests/install).
 APT_RUNTIME := python3-venv python3-dev libasound2-dev
-APT_TEST := chromium fonts-wqy-zenhei espeak-ng sox mosquitto
+APT_TEST := chromium fonts-wqy-zenhei espeak-ng sox mosquitto systemd shellcheck
 SUDO_HINT = printf 'Missing system packages. Run as root:\n  apt-get install -y %s\n' "$(1)"
 
-.PHONY: venv demo test lint bench clean sysdeps sysdeps-test i18n
+.PHONY: venv demo test lint bench clean sysdeps sysdeps-test i18n install uninstall
 
 sysdeps:
 	@if ! $(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1 || ! test -e /usr/include/alsa/asoundlib.h; then \
@@ -20,7 +21,8 @@ sysdeps:
 sysdeps-test: sysdeps
 	@if ! command -v chromium >/dev/null 2>&1 || ! command -v espeak-ng >/dev/null 2>&1 || ! command -v sox >/dev/null 2>&1 \
 	  || ! test -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc \
-	  || ! PATH="$$PATH:/usr/sbin" command -v mosquitto >/dev/null 2>&1; then \
+	  || ! PATH="$$PATH:/usr/sbin" command -v mosquitto >/dev/null 2>&1 || ! command -v systemd-analyze >/dev/null 2>&1 \
+	  || ! command -v shellcheck >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_TEST); \
 	  else $(call SUDO_HINT,$(APT_TEST)); exit 1; fi; fi
 
@@ -59,6 +61,14 @@ i18n: $(VENV)/.installed
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -o web/translations/messages.pot --no-location --sort-output .
 	$(VENV)/bin/pybabel update -i web/translations/messages.pot -d web/translations --no-fuzzy-matching --ignore-obsolete
 	$(VENV)/bin/pybabel compile -d web/translations --statistics
+
+# The box itself (README "Put it on a Raspberry Pi"): install.sh as root; it keeps the APT_RUNTIME list above.
+install:
+	./install.sh
+
+# Keeps /etc/callbox and /var/lib/callbox: ./install.sh --uninstall --purge removes them too.
+uninstall:
+	./install.sh --uninstall
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

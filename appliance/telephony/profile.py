@@ -48,6 +48,24 @@ class AudioFormat:
 
 
 @dataclass(frozen=True)
+class UsbIds:
+    """Where the modem sits on USB, for the udev rules (firmware-config/udev; a test holds the two together).
+
+    ``ids`` are ``vvvv:pppp`` of the device carrying the AT port (a USB-serial adapter for the SIM800);
+    ``at_interface`` / ``audio_interface`` the interface numbers of its AT and voice ttys ("" when the voice
+    is not a tty); ``sound_card_ids`` the USB sound card's ids for the ALSA families.
+    """
+
+    ids: tuple[str, ...] = ()
+    at_interface: str = ""
+    audio_interface: str = ""
+    sound_card_ids: tuple[str, ...] = ()
+
+
+_USB_ID = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{4}$")
+
+
+@dataclass(frozen=True)
 class StatPattern:
     """A URC carrying the call state as a number (``+CLCC`` stat, ``+QIND: "ccinfo"`` state)."""
 
@@ -94,6 +112,7 @@ class ModemProfile:
     # lower-case substring of the cause query's answer -> outcome
     cause_text_outcomes: Mapping[str, DialOutcome] = field(default_factory=lambda: MappingProxyType({}))
     dtmf: DtmfProfile = field(default_factory=DtmfProfile)
+    usb: UsbIds = field(default_factory=UsbIds)
 
     def dial_command(self, number: str) -> str:
         return self.dial.format(number=number)
@@ -337,6 +356,18 @@ def parse_profile(data: dict[str, Any], *, source: str = "<profile>") -> ModemPr
         raise ConfigError("frame_bytes does not match rate and period_ms", file=source, key="audio.frame_bytes")
     audio_table.done()
 
+    usb_table = root.sub("usb")
+    usb = UsbIds(
+        ids=_strings(usb_table.take("ids", list, []), usb_table, "ids"),
+        at_interface=usb_table.take("at_interface", str, ""),
+        audio_interface=usb_table.take("audio_interface", str, ""),
+        sound_card_ids=_strings(usb_table.take("sound_card_ids", list, []), usb_table, "sound_card_ids"),
+    )
+    for key, values in (("ids", usb.ids), ("sound_card_ids", usb.sound_card_ids)):
+        if not all(_USB_ID.match(v) for v in values):
+            raise ConfigError("expected lower-case vvvv:pppp USB ids", file=source, key=usb_table.key(key))
+    usb_table.done()
+
     outcomes = root.sub("outcomes")
     default_outcome = _outcome(outcomes.take("default", str, "failed"), outcomes, "default")
     causes_table = outcomes.sub("cause")
@@ -381,4 +412,5 @@ def parse_profile(data: dict[str, Any], *, source: str = "<profile>") -> ModemPr
         cause_pattern=cause_pattern,
         cause_text_outcomes=MappingProxyType(cause_texts),
         dtmf=dtmf,
+        usb=usb,
     )

@@ -96,7 +96,7 @@ def test_retry_table() -> None:
 def test_shipped_example_config_is_valid() -> None:
     example = Path(__file__).resolve().parents[2] / "firmware-config" / "callbox.toml.example"
     cfg = load_config(example)
-    assert cfg.lines[0].at_port == "/dev/ttyUSB2" and cfg.calling.hours == "09:00-20:00"
+    assert cfg.lines[0].at_port == "/dev/callbox/1-1.2-at" and cfg.calling.hours == "09:00-20:00"
     assert cfg.shop.name == "Corner Shop" and cfg.shop.time_zone == "Europe/Berlin" and cfg.shop.country == "DE"
 
 
