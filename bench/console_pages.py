@@ -37,25 +37,25 @@ from zoneinfo import ZoneInfo
 from werkzeug.security import generate_password_hash
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from console_calls import tag_some  # noqa: E402  (bench/ is on the path first)
-from live import move_to_today  # noqa: E402
-from stats import END, seed  # noqa: E402
+from console_calls import tag_some  # bench/ (first on the path): the other benches' seeders
+from live import move_to_today
+from stats import END, seed
 
-from appliance.campaign.call_tasks import CallTasks  # noqa: E402
-from appliance.campaign.publish import install_defaults  # noqa: E402
-from appliance.config import parse_config  # noqa: E402
-from appliance.config_edit import ConfigFile  # noqa: E402
-from appliance.panel.dashboard import LiveAdmin  # noqa: E402
-from appliance.panel.flows import FlowAdmin  # noqa: E402
-from appliance.panel.live import LiveBoard  # noqa: E402
-from appliance.panel.modems import ModemsAdmin  # noqa: E402
-from appliance.panel.recordings import RecordingsAdmin  # noqa: E402
-from appliance.panel.service import BoxPanel  # noqa: E402
-from appliance.panel.settings import SettingsAdmin, WebhookSecret  # noqa: E402
-from appliance.records.config_store import ConfigStore  # noqa: E402
-from appliance.records.retention import Retention, RetentionPolicy  # noqa: E402
-from appliance.records.store import RecordsStore, iso  # noqa: E402
-from web import create_app  # noqa: E402
+from appliance.campaign.call_tasks import CallTasks
+from appliance.campaign.publish import install_defaults
+from appliance.config import parse_config
+from appliance.config_edit import ConfigFile
+from appliance.panel.dashboard import LiveAdmin
+from appliance.panel.flows import FlowAdmin
+from appliance.panel.live import LiveBoard
+from appliance.panel.modems import ModemsAdmin
+from appliance.panel.recordings import RecordingsAdmin
+from appliance.panel.service import BoxPanel
+from appliance.panel.settings import SettingsAdmin, WebhookSecret
+from appliance.records.config_store import ConfigStore
+from appliance.records.retention import Retention, RetentionPolicy
+from appliance.records.store import RecordsStore, iso
+from web import create_app
 
 BUDGET_MS = 200.0
 ZONE = ZoneInfo("Europe/Berlin")

@@ -371,9 +371,14 @@ class RecordsStore:
         found: dict[str, list[dict[str, Any]]] = {t: [] for t in ids}
         for start in range(0, len(ids), 500):  # well under SQLite's limit on bound parameters
             chunk = ids[start:start + 500]
-            rows = self.db.read(lambda c, chunk=chunk: c.execute(
-                "SELECT ticket_id, kind, detail, call_id, created_at FROM ticket_operations WHERE ticket_id IN"
-                f" ({','.join('?' * len(chunk))}) ORDER BY id", chunk).fetchall())
+            sql = ("SELECT ticket_id, kind, detail, call_id, created_at FROM ticket_operations WHERE ticket_id IN"
+                   f" ({','.join('?' * len(chunk))}) ORDER BY id")
+
+
+            def read(c: sqlite3.Connection, sql: str = sql, chunk: list[str] = chunk) -> list[sqlite3.Row]:
+                return c.execute(sql, chunk).fetchall()
+
+            rows = self.db.read(read)
             for r in rows:
                 found[r["ticket_id"]].append({"kind": r["kind"], "detail": r["detail"], "call_id": r["call_id"],
                                               "created_at": r["created_at"]})

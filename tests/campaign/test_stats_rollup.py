@@ -14,7 +14,7 @@ import pytest
 from stats_seed import BERLIN, seed_calls
 
 from appliance.records.db import MIGRATIONS
-from appliance.records.rollup import add_stats_rollup, figures
+from appliance.records.rollup import TABLES, TRIGGERS, add_stats_rollup, figures
 from appliance.records.stats import CallFilter, StatsQuery
 from appliance.records.store import RecordsStore
 
@@ -88,12 +88,12 @@ def rebuilt(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     """Both tables as the migration would count the calls now."""
     conn = sqlite3.connect(path)
     conn.execute("BEGIN")
-    conn.execute("DROP TABLE stats_hours")
-    conn.execute("DROP TABLE stats_days")
-    for name in ("insert", "delete", "update_old", "update_new"):
-        conn.execute(f"DROP TRIGGER calls_stats_{name}")
+    for table in TABLES:
+        conn.execute(f"DROP TABLE {table}")
+    for trigger in TRIGGERS:
+        conn.execute(f"DROP TRIGGER {trigger}")
     add_stats_rollup(conn)
-    out = {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in ("stats_hours", "stats_days")}
+    out = {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in TABLES}
     conn.execute("ROLLBACK")
     conn.close()
     return out
@@ -101,7 +101,7 @@ def rebuilt(path: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 def kept(store: RecordsStore) -> dict[str, list[tuple[Any, ...]]]:
     return {t: sorted((tuple(r) for r in store.db.read(lambda c, t=t: c.execute(f"SELECT * FROM {t}").fetchall())),
-                      key=repr) for t in ("stats_hours", "stats_days")}
+                      key=repr) for t in TABLES}
 
 
 def test_changes_and_deletions_are_followed(seeded: tuple[RecordsStore, dict[str, int]], db_path: Path) -> None:
@@ -126,10 +126,10 @@ def test_the_migration_counts_the_calls_stored_before(tmp_path: Path) -> None:
     store.close()
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("BEGIN")
-    conn.execute("DROP TABLE stats_hours")
-    conn.execute("DROP TABLE stats_days")
-    for name in ("insert", "delete", "update_old", "update_new"):
-        conn.execute(f"DROP TRIGGER calls_stats_{name}")
+    for table in TABLES:
+        conn.execute(f"DROP TABLE {table}")
+    for trigger in TRIGGERS:
+        conn.execute(f"DROP TRIGGER {trigger}")
     conn.execute(f"PRAGMA user_version = {MIGRATIONS.index(add_stats_rollup)}")
     conn.execute("COMMIT")
     conn.close()
