@@ -1,8 +1,8 @@
 """The Statistics page: calls per day, outcomes, intents, grades, duration and turn distributions, and the connect
 rate by hour of day, filterable by dates, call task, scenario and flow version, with the CSV exports' links.
 
-Two statistics queries per page (by day, by hour; ``appliance.records.stats`` aggregates in SQL, so 100,000 calls
-are no query per call). The charts are uPlot, drawn by ``static/settings.js`` from a JSON block on the page; each
+The figures come from the running totals (``appliance.records.rollup``: a few thousand rows per month, not a query
+per call). The charts are uPlot, drawn by ``static/settings.js`` from a JSON block on the page; each
 has its figures as a table too, for screen readers and for reading exact numbers."""
 
 from __future__ import annotations
