@@ -1,17 +1,17 @@
 """The Statistics page's figures from running totals, not from every call: what the page draws (the totals, calls
-and connected per day and per hour of day, on the shop's clock) read from two small tables instead of six
+and connected per day and per hour of day, on the shop's clock) read from four small tables instead of six
 ``GROUP BY``s over the calls (0.6 s at 100,000 calls; ``bench/console_pages.py``).
 
 ``stats_hours`` counts the ended calls per UTC hour of their start and per filter (call task, scenario, flow and
 version): calls, answered, connected. Three ``stats_day_*`` tables add up, per UTC day and filter, what the totals
 need, as the three queries of ``records.stats`` do: calls per outcome, grade and answered with the sums of
 duration and turns; per disposition and intent; per duration and turn bucket. At 100,000 calls over 90 days
-they hold about 2,000 + 13,000 + 24,000 + 19,000 rows. Triggers on ``calls`` keep both in the transaction that writes the call (its end, or any
-later change of a counted column, an insert or a delete), so that no writer can forget them; the migration
-(``records.db``) counts the calls stored before.
+they hold about 23,000 + 13,000 + 24,000 + 19,000 rows. Triggers on ``calls`` keep all four in the transaction
+that writes the call (its end, or any later change of a counted column, an insert or a delete), so that no writer
+can forget them; the migration (``records.db``) counts the calls stored before.
 
-A range the totals ask for is the whole UTC days in it from the ``stats_day_*`` tables and its ragged ends (the hours from the
-shop's midnight to the UTC day's) from the calls themselves, through the ``calls_stats`` index, as
+A range the totals ask for is the whole UTC days in it from the ``stats_day_*`` tables and its ragged ends (the
+hours from the shop's midnight to the UTC day's) from the calls themselves, through the ``calls_stats`` index, as
 ``records.stats`` does. Hours map to the shop's days and hours exactly when the zone's offsets over the range are
 whole hours, and the range starts and ends on an hour; otherwise :func:`figures` answers None and the caller
 counts the calls (``records.stats``).
