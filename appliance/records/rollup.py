@@ -54,7 +54,7 @@ def _hour_row(row: str) -> dict[str, str]:
 
 
 def _day_row(row: str) -> dict[str, str]:
-    """What a call row adds to the ``stats_day_*`` tables (the sums as ``records.stats`` adds them: of answered calls)."""
+    """What a call row adds to the ``stats_day_*`` tables (the sums as ``records.stats`` adds them: answered calls)."""
     answered = f"({row}.answered_at IS NOT NULL)"
     return {"day": f"substr({row}.started_at, 1, 10)", **{f: f"{row}.{f}" for f in _FILTERS},
             "outcome": f"{row}.outcome", "strength_grade": f"{row}.strength_grade", "answered": answered,
