@@ -546,6 +546,13 @@ class PanelService(Protocol):
         ``appliance.errors.QueryInvalid(parameter=...)`` for a value that cannot be used."""
         ...
 
+    def stats_figures(self, *, since: datetime | None = None, until: datetime | None = None,
+                      task: int | None = None, scenario: str | None = None,
+                      flow_version: str | None = None) -> dict[str, Any]:
+        """What the Statistics page draws, the filters as :meth:`stats`: ``by_day`` (``total`` and ``groups`` of
+        day, calls, connected) and ``by_hour`` (``groups`` of hour, calls, connect_rate)."""
+        ...
+
     def export_csv(self, kind: str, *, since: datetime | None = None, until: datetime | None = None,
                    task: int | None = None, scenario: str | None = None,
                    flow_version: str | None = None) -> Iterator[str]:

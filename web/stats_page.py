@@ -1,8 +1,8 @@
 """The Statistics page: calls per day, outcomes, intents, grades, duration and turn distributions, and the connect
 rate by hour of day, filterable by dates, call task, scenario and flow version, with the CSV exports' links.
 
-Two statistics queries per page (by day, by hour; ``appliance.records.stats`` aggregates in SQL, so 100,000 calls
-are no query per call). The charts are uPlot, drawn by ``static/settings.js`` from a JSON block on the page; each
+The figures come from the running totals (``appliance.records.rollup``: a few thousand rows per month, not a query
+per call). The charts are uPlot, drawn by ``static/settings.js`` from a JSON block on the page; each
 has its figures as a table too, for screen readers and for reading exact numbers."""
 
 from __future__ import annotations
@@ -114,10 +114,10 @@ def charts(by_day: dict[str, Any], by_hour: dict[str, Any]) -> dict[str, Any]:
 
 
 def _figures(filters: dict[str, Any]) -> dict[str, Any]:
-    """The template's ``stats``, ``charts`` and ``error``: two aggregate queries (by day, by hour of day)."""
+    """The template's ``stats``, ``charts`` and ``error``: the running totals (``appliance.records.rollup``)."""
     try:
-        by_day = service().stats(group_by="day", **filters)
-        by_hour = service().stats(group_by="hour", **filters)
+        found = service().stats_figures(**filters)
+        by_day, by_hour = found["by_day"], found["by_hour"]
     except QueryInvalid as exc:  # what only the statistics see: a flow version's form, until before since
         return {"stats": None, "charts": None, "error": exc}
     return {"stats": by_day, "charts": charts(by_day, by_hour), "error": None}

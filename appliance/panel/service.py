@@ -128,7 +128,9 @@ class BoxPanel:
         return self._live
 
     def list_tickets(self, *, limit: int = 100) -> list[dict[str, Any]]:
-        return [ticket_view(t, self.records.operations(t.id)) for t in self.records.tickets(limit=limit)]
+        tickets = self.records.tickets(limit=limit)
+        operations = self.records.operations_of([t.id for t in tickets])  # one query, not one a ticket
+        return [ticket_view(t, operations[t.id]) for t in tickets]
 
     # -- the read API ------------------------------------------------------------
     def find_calls(self, *, phone: str | None = None, since: datetime | None = None, until: datetime | None = None,
@@ -163,6 +165,12 @@ class BoxPanel:
         except ValueError as exc:
             raise QueryInvalid(str(exc), parameter="group_by") from None
         return self.records.stats(query, self.zone)
+
+    def stats_figures(self, *, since: datetime | None = None, until: datetime | None = None, task: int | None = None,
+                      scenario: str | None = None, flow_version: str | None = None) -> dict[str, Any]:
+        """The Statistics page's figures (``RecordsStore.stats_figures``): ``by_day`` and ``by_hour``."""
+        calls = self.call_filter(since=since, until=until, task=task, scenario=scenario, flow_version=flow_version)
+        return self.records.stats_figures(calls, self.zone)
 
     def export_csv(self, kind: str, *, since: datetime | None = None, until: datetime | None = None,
                    task: int | None = None, scenario: str | None = None,

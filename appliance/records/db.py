@@ -15,6 +15,7 @@ from appliance.errors import StorageError
 from appliance.records.figures import add_call_figures
 from appliance.records.phones import normalise_stored_phones
 from appliance.records.recordings import index_recordings
+from appliance.records.rollup import add_stats_rollup
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -355,6 +356,10 @@ MIGRATIONS: list[Migration] = [
     CREATE INDEX line_signal_line ON line_signal(line, at);
     CREATE INDEX line_signal_at ON line_signal(at);
     """,
+    # 21: the Statistics page's running totals (appliance.records.rollup): ended calls counted per UTC hour and
+    # per UTC day with their filters and values, kept by triggers on calls in the transaction that writes the
+    # call; the calls stored before are counted here
+    add_stats_rollup,
 ]
 
 

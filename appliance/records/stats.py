@@ -237,14 +237,11 @@ def _edges(edges: tuple[int, ...], counts: dict[int, int], *, unit: str) -> list
             for i, lo in enumerate(bounds)]
 
 
-def stats(c: sqlite3.Connection, q: StatsQuery, zone: tzinfo) -> dict[str, Any]:
-    """The statistics of ``q`` on the caller's connection; ``zone`` is the shop's (days and hours, and the
-    ``since``/``until`` the caller localised with :func:`local_moment`)."""
-    where, args = q.calls.where()
-    key = _key(c, q, zone, where, args)
-    groups: dict[Any, _Figures] = {}
-    for k, outcome, grade, answered, n, d_sum, d_n, t_sum, t_n in c.execute(
-            _BY_OUTCOME.format(key=key, where=where), args):
+def add_rows(groups: dict[Any, _Figures], by_outcome: Iterable[Any], by_what_was_said: Iterable[Any],
+             by_length: Iterable[Any]) -> None:
+    """Add the rows of the three queries (``_BY_OUTCOME``, ``_BY_WHAT_WAS_SAID``, ``_BY_LENGTH``, or the same
+    shapes from ``records.rollup``) into ``groups``: group key -> its figures."""
+    for k, outcome, grade, answered, n, d_sum, d_n, t_sum, t_n in by_outcome:
         g = groups.setdefault(k, _Figures())
         g.sums["calls"] += n
         g.count("outcomes", outcome, n)
@@ -256,12 +253,22 @@ def stats(c: sqlite3.Connection, q: StatsQuery, zone: tzinfo) -> dict[str, Any]:
             g.sums["duration_n"] += d_n
             g.sums["turns_sum"] += t_sum or 0
             g.sums["turns_n"] += t_n
-    for k, disposition, intent, n in c.execute(_BY_WHAT_WAS_SAID.format(key=key, where=where), args):
+    for k, disposition, intent, n in by_what_was_said:
         groups[k].count("dispositions", disposition, n)
         groups[k].count("intents", intent, n)
-    for k, duration, turns, n in c.execute(_BY_LENGTH.format(key=key, where=where), args):
+    for k, duration, turns, n in by_length:
         groups[k].count("duration_buckets", duration, n)
         groups[k].count("turn_buckets", turns, n)
+
+
+def stats(c: sqlite3.Connection, q: StatsQuery, zone: tzinfo) -> dict[str, Any]:
+    """The statistics of ``q`` on the caller's connection; ``zone`` is the shop's (days and hours, and the
+    ``since``/``until`` the caller localised with :func:`local_moment`)."""
+    where, args = q.calls.where()
+    key = _key(c, q, zone, where, args)
+    groups: dict[Any, _Figures] = {}
+    add_rows(groups, *(c.execute(sql.format(key=key, where=where), args)
+                       for sql in (_BY_OUTCOME, _BY_WHAT_WAS_SAID, _BY_LENGTH)))
     total = _Figures()
     for g in groups.values():
         total.add(g)

@@ -31,6 +31,7 @@ from appliance.records.outbox import Outbox, enqueue
 from appliance.records.phones import normalise_stored_phones
 from appliance.records.qa import QaRecords
 from appliance.records.queries import CallQuery, TaskQuery, find_calls, find_tasks, one_call, tasks_of
+from appliance.records.rollup import figures as rolled_up
 from appliance.records.stats import CallFilter, StatsQuery
 from appliance.records.stats import stats as call_stats
 from appliance.records.ticket import Ticket, ticket_from_row
@@ -328,6 +329,23 @@ class RecordsStore:
         """Statistics of the ended calls (appliance.records.stats); days and hours in ``zone``."""
         return self.db.read(lambda c: call_stats(c, query, zone))
 
+    def stats_figures(self, calls: CallFilter, zone: tzinfo) -> dict[str, Any]:
+        """What the Statistics page draws: ``by_day`` (the totals, calls and connected per day) and ``by_hour``
+        (calls and the connect rate per hour of day), from the running totals (``records.rollup``), or by
+        counting the calls twice when those cannot say (a zone half an hour off UTC)."""
+
+        def read(c: sqlite3.Connection) -> dict[str, Any]:
+            found = rolled_up(c, calls, zone)
+            if found is None:
+                day = call_stats(c, StatsQuery(group_by="day", calls=calls), zone)
+                hour = call_stats(c, StatsQuery(group_by="hour", calls=calls), zone)
+                return {"by_day": day, "by_hour": hour}
+            shown = {"zone": getattr(zone, "key", None) or str(zone), "filters": calls.as_dict()}
+            return {"by_day": {**shown, "group_by": "day", "total": found["total"], "groups": found["days"]},
+                    "by_hour": {**shown, "group_by": "hour", "groups": found["hours"]}}
+
+        return self.db.read(read)
+
     def export_csv(self, kind: str, calls: CallFilter) -> Iterator[str]:
         """``calls`` or ``turns`` as CSV text chunks, streamed a page at a time (appliance.records.export)."""
         return EXPORTS[kind](self.db.read, calls)
@@ -346,6 +364,25 @@ class RecordsStore:
             ).fetchall()
         )
         return [dict(r) for r in rows]
+
+    def operations_of(self, ticket_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """Each ticket's operations (oldest first) in one query, for a list of tickets (not a query per ticket)."""
+        ids = list(dict.fromkeys(ticket_ids))
+        found: dict[str, list[dict[str, Any]]] = {t: [] for t in ids}
+        for start in range(0, len(ids), 500):  # well under SQLite's limit on bound parameters
+            chunk = ids[start:start + 500]
+            sql = ("SELECT ticket_id, kind, detail, call_id, created_at FROM ticket_operations WHERE ticket_id IN"
+                   f" ({','.join('?' * len(chunk))}) ORDER BY id")
+
+
+            def read(c: sqlite3.Connection, sql: str = sql, chunk: list[str] = chunk) -> list[sqlite3.Row]:
+                return c.execute(sql, chunk).fetchall()
+
+            rows = self.db.read(read)
+            for r in rows:
+                found[r["ticket_id"]].append({"kind": r["kind"], "detail": r["detail"], "call_id": r["call_id"],
+                                              "created_at": r["created_at"]})
+        return found
 
     def add_operation(self, ticket_id: str, kind: str, detail: str, *, outbox: dict[str, Any] | None = None) -> None:
         def tx(c: sqlite3.Connection) -> None:

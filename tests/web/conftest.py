@@ -299,6 +299,7 @@ class InMemoryPanelService:
     zone = ZoneInfo("Europe/Berlin")
     call_filter = BoxPanel.call_filter
     stats = BoxPanel.stats
+    stats_figures = BoxPanel.stats_figures
     export_csv = BoxPanel.export_csv
 
     # the console's Calls and Tickets pages: the box's own code over the real store
