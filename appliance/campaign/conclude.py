@@ -215,7 +215,7 @@ def _conversed(ticket: Ticket, task: TaskRow, result: AttemptResult, now: dateti
                                     grade=result.strength["grade"]))
     summary = remarks.sentences(*parts)
     flow_remarks = [op.text for op in operations if op.op == "remark" and op.text]
-    ops: list[tuple[str, str]] = [("remark", " ".join([summary, *flow_remarks]))]
+    ops: list[tuple[str, str]] = [("remark", remarks.sentences(summary, *flow_remarks))]
     status, next_at = next_ticket_status(TicketStatus.CALLING, "retry"), None  # no close, no schedule: open
     stop_calling = any(op.op == "do_not_call" for op in operations)
     for op in operations:

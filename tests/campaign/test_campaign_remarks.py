@@ -24,8 +24,8 @@ from appliance.campaign.remarks import ENGLISH, LOCALE_DIR, Phrase, Remarks, rem
 from appliance.config import RetryConfig
 from appliance.dialog.flow.load import builtin_flow_path, load_flow
 from appliance.dialog.runtime.engine import RenderedOperation
-from appliance.records.config_store import ConfigStore
 from appliance.records.conclusion import Turn
+from appliance.records.config_store import ConfigStore
 from appliance.records.store import InFlight, RecordsStore, TaskRow, iso
 
 NOW = datetime(2026, 11, 24, 14, 35, tzinfo=UTC)
@@ -132,7 +132,8 @@ def test_a_conversation_in_chinese_keeps_the_customer_s_words_and_the_flow_s_own
                                           strength={"score": 82, "grade": "strong"}),
                  NOW, call_id=3, retry=RETRY, remarks=ZH)
     assert c.operations == (
-        ("remark", f"通话 3（{WHEN}）：confirmed。客户说：'yes i will be home'。意向强度 82（strong）。 Someone is home."),
+        ("remark", f"通话 3（{WHEN}）：confirmed。客户说：'yes i will be home'。意向强度 82（strong）。"
+                   "Someone is home."),
         ("close", "通话 3 后关闭（confirmed）"),
         ("do_not_call", "+15550001 已加入免打扰名单：asked"),
     )
@@ -149,21 +150,25 @@ def test_unanswered_and_cut_off_calls_in_chinese() -> None:
     assert cut.operations[0][1] == "第 3 次尝试（共 3 次）：中断。放弃：未能联系到客户。线路故障：port closed。"
     spent = conclude(TICKET, task(2, 5), AttemptResult(Outcome.NO_ANSWER), NOW, call_id=5, retry=RETRY,
                      redials={"no_answer": 1}, ended_alike=1, remarks=ZH)
-    assert spent.operations[0][1] == "第 2 次尝试（共 5 次）：无人接听。因无人接听已重拨 1 次，已达此任务上限。放弃：未能联系到客户。"
+    assert spent.operations[0][1] == ("第 2 次尝试（共 5 次）：无人接听。因无人接听已重拨 1 次，已达此任务上限。"
+                                      "放弃：未能联系到客户。")
     hung = conclude(TICKET, task(), answered(Outcome.HUNG_UP), NOW, call_id=6, retry=RETRY,
                     remarks=ZH)
-    assert hung.operations[0][1].startswith(f"通话 6（{WHEN}）：客户挂断。客户说：'yes i will be home'。第 1 次尝试（共 3 次）：客户挂断。")
+    assert hung.operations[0][1].startswith(f"通话 6（{WHEN}）：客户挂断。客户说：'yes i will be home'。"
+                                            "第 1 次尝试（共 3 次）：客户挂断。")
 
 
 def test_a_machine_and_a_number_not_in_service_in_chinese() -> None:
     left = AttemptResult(Outcome.MACHINE, answered=True, screen_why="a beep", screen_ms=4620, voicemail_left=True,
                          disposition="voicemail_left", turns=(Turn("bot", "Please call us back."),))
     m = conclude(TICKET, task(3, 3), left, NOW, call_id=7, retry=RETRY, remarks=ZH)
-    assert m.operations[0][1] == (f"通话 7（{WHEN}）：答录机接听（a beep，接听后 4.6 秒）；已留下流程的留言：“Please call us back.”。"
+    assert m.operations[0][1] == (f"通话 7（{WHEN}）：答录机接听（a beep，接听后 4.6 秒）；"
+                                  "已留下流程的留言：“Please call us back.”。"
                                   "第 3 次尝试（共 3 次）：答录机。放弃：未能联系到客户。")
     bad = conclude(TICKET, task(), AttemptResult(Outcome.INVALID_NUMBER, answered=True), NOW, call_id=8,
                    retry=RETRY, remarks=ZH)
-    assert bad.operations[0][1] == f"通话 8（{WHEN}）：网络提示该号码为空号（接听时）。不再拨打：请核对客户的号码（+15550001）。"
+    assert bad.operations[0][1] == (f"通话 8（{WHEN}）：网络提示该号码为空号（接听时）。"
+                                    "不再拨打：请核对客户的号码（+15550001）。")
     assert bad.ticket_status == "unreachable"
 
 
@@ -180,7 +185,8 @@ def test_guards_that_block_or_hold_a_ticket_in_chinese() -> None:
     guard = missing_variable(flow, {"name": "Ann", "shop": "Corner Shop", "order_id": " "})
     assert guard is not None
     c = blocked(TICKET, task(), guard, ZH)
-    text = "未拨打：工单未提供流程 'delivery-confirmation' 需要的 order_id。请在工单的 vars 中提供，或为流程设置默认值。"
+    text = ("未拨打：工单未提供流程 'delivery-confirmation' 需要的 order_id。"
+            "请在工单的 vars 中提供，或为流程设置默认值。")
     assert c.operations == (("remark", text),) and c.outbox[0][1]["detail"] == text
     assert blocked(TICKET, task(), flow_not_published("gone"), ZH).operations[0][1] == "流程 'gone' 未发布；未拨打。"
     until = NOW + timedelta(hours=2)
