@@ -5,6 +5,7 @@ remark the code can write, translated, with the same fields."""
 from __future__ import annotations
 
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +14,9 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from killswitch import TICKET
 
+from appliance.box import Callbox, build_line
 from appliance.campaign.attempt import Outcome
+from appliance.campaign.calls import CallSummary, SpeechKit
 from appliance.campaign.compliance import outside_hours
 from appliance.campaign.conclude import AttemptResult, blocked, conclude, held, no_call_after, recover
 from appliance.campaign.guards import dial_guard, flow_not_published, missing_variable, no_room
@@ -21,12 +24,14 @@ from appliance.campaign.hours import every_day
 from appliance.campaign.intake import admit
 from appliance.campaign.publish import install_defaults
 from appliance.campaign.remarks import ENGLISH, LOCALE_DIR, Phrase, Remarks, remark_language
-from appliance.config import RetryConfig
+from appliance.config import CallingConfig, Config, LineConfig, RetryConfig, ShopConfig
 from appliance.dialog.flow.load import builtin_flow_path, load_flow
 from appliance.dialog.runtime.engine import RenderedOperation
 from appliance.records.conclusion import Turn
 from appliance.records.config_store import ConfigStore
 from appliance.records.store import InFlight, RecordsStore, TaskRow, iso
+from appliance.sim.customer import CustomerScript
+from appliance.sim.huawei import SimulatedHuaweiModem
 
 NOW = datetime(2026, 11, 24, 14, 35, tzinfo=UTC)
 WHEN = f"{NOW.astimezone():%Y-%m-%d %H:%M}"  # the box writes times on its own clock
@@ -238,3 +243,34 @@ def test_a_blocked_and_a_cancelled_ticket_are_stored_with_chinese_remarks(stores
     assert again.decision == "call" and gone.change == "cancelled" and gone.cancelled_task == again.task_id
     [remark] = [op["detail"] for op in records.operations("Z-2") if op["kind"] == "remark"]
     assert remark.startswith("待拨电话因工单更新而取消：") and remark.endswith("。") and "'delivered'" in remark
+
+
+# -- on a real box: [shop] language = "zh-Hans", a busy customer on a simulated modem ---------------------------
+
+def test_a_chinese_shop_s_box_writes_its_call_remarks_in_chinese(tmp_path: Path, pocketsphinx_engine: object) -> None:
+    sim = SimulatedHuaweiModem(lambda n: CustomerScript("busy"))
+    sim.start()
+    config = Config(state_dir=tmp_path / "state", calling=CallingConfig(hours="00:00-00:00"),
+                    shop=ShopConfig(language="zh-Hans"))
+    kit = SpeechKit(asr=pocketsphinx_engine, tts=None, endpointer=lambda: None)  # type: ignore[arg-type]
+    box = Callbox(config, lines=[build_line(LineConfig("sim0", sim.at_port, sim.audio_port))], speech=kit)
+    done: list[CallSummary] = []
+    ended = threading.Event()
+    box.on_call(lambda summary: (done.append(summary), ended.set()))
+    try:
+        box.start()
+        answer = box.admit_ticket({"id": "Z-9", "type": "delivery", "subject": "Parcel", "description": "",
+                                   "customer": {"name": "Ann", "phone": "+15550501234"},
+                                   "order": {"id": "A-1", "status": "shipped"}}, "m-1")
+        assert answer["decision"] == "call", answer
+        assert ended.wait(30), "the scheduler never took the task"
+        [summary] = done
+        assert summary.outcome is Outcome.BUSY and summary.call_id > 0
+        [remark] = [op["detail"] for op in box.records.operations("Z-9") if op["kind"] == "remark"]
+        assert re.fullmatch(r"第 1 次尝试（共 3 次）：忙线（原因码 17）。"
+                            r"下次尝试时间：\d{4}-\d\d-\d\d \d\d:\d\d:\d\d。", remark), remark
+        [call] = box.records.calls(ticket_id="Z-9")
+        assert call["remark"] == remark
+    finally:
+        box.stop()
+        sim.stop()
