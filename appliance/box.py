@@ -155,7 +155,7 @@ class Callbox:
         self.scheduler = Scheduler(records=self.records, runner=self.runner, lines=self.lines,
                                    on_call=self._call_done, retry=config.calling.retry_s,
                                    caps=line_caps(config, self.lines), day_zone=self.runner.rules.fallback_zone,
-                                   on_start=self._call_starting)
+                                   on_start=self._call_starting, remarks=self.runner.remarks)
         self.call_tasks = CallTasks(records=self.records, configs=self.configs,
                                     max_attempts=config.calling.max_attempts, shop_name=self.shop_name,
                                     phone_region=config.shop.region, zone=shop_zone, on_created=self.scheduler.wake)

@@ -89,6 +89,7 @@ class Scheduler:
         caps: Mapping[str, int | None] | None = None,
         day_zone: tzinfo | None = None,
         on_start: Callable[[TaskRow, str], None] | None = None,
+        remarks: Remarks = ENGLISH,
     ) -> None:
         self.records = records
         self.runner = runner
@@ -98,6 +99,7 @@ class Scheduler:
         self.clock = clock
         self.idle_poll_s = idle_poll_s
         self.retry = retry or RetryConfig()  # the delays that start-up recovery follows
+        self.remarks = remarks  # the language of start-up recovery's remarks on tickets
         self.caps: dict[str, int | None] = dict(caps or {})
         self.day_zone = day_zone or box_zone()
         self._stop = threading.Event()
@@ -111,7 +113,7 @@ class Scheduler:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        recover_at_startup(self.records, self.clock(), retry=self.retry, remarks=self.runner.remarks)
+        recover_at_startup(self.records, self.clock(), retry=self.retry, remarks=self.remarks)
         self._last_used = self.records.line_last_call()
         for line in self.lines:
             t = threading.Thread(target=self._work, args=(line,), name=f"line-worker:{line.name}", daemon=True)
