@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,9 +25,11 @@ from appliance.campaign.hours import every_day
 from appliance.campaign.intake import admit
 from appliance.campaign.publish import install_defaults
 from appliance.campaign.remarks import ENGLISH, LOCALE_DIR, Phrase, Remarks, remark_language
-from appliance.config import CallingConfig, Config, LineConfig, RetryConfig, ShopConfig
+from appliance.campaign.texts import UnreachableTexts
+from appliance.config import CallingConfig, Config, LineConfig, RetryConfig, ShopConfig, SmsConfig
 from appliance.dialog.flow.load import builtin_flow_path, load_flow
 from appliance.dialog.runtime.engine import RenderedOperation
+from appliance.errors import CallboxError
 from appliance.records.conclusion import Turn
 from appliance.records.config_store import ConfigStore
 from appliance.records.store import InFlight, RecordsStore, TaskRow, iso
@@ -274,3 +277,28 @@ def test_a_chinese_shop_s_box_writes_its_call_remarks_in_chinese(tmp_path: Path,
     finally:
         box.stop()
         sim.stop()
+
+
+@dataclass
+class ReadyLine:
+    """A line that says it is ready; the text is handed to ``UnreachableTexts``' own ``send`` seam, which fails."""
+
+    name: str = "sim0"
+    ready: bool = True
+
+
+def test_a_text_not_sent_leaves_a_chinese_remark(stores) -> None:  # type: ignore[no-untyped-def]
+    records, configs = stores
+    admit(ticket_payload() | {"id": "Z-3"}, webhook_id="d-1", records=records, configs=configs, max_attempts=3)
+
+    def refuse(line: object, number: str, text: str) -> list[int]:
+        raise CallboxError("+CMS ERROR: 500")
+
+    texts = UnreachableTexts(SmsConfig(unreachable_text="Sorry we missed you, {name}"), send=refuse)
+    ticket = records.ticket("Z-3")
+    assert ticket is not None
+    result = texts.after_unreachable(records, ticket=ticket, call_id=0, line=ReadyLine(),  # type: ignore[arg-type]
+                                     flow_document=None, remarks=ZH)
+    assert result is not None and not result.sent
+    [remark] = [op["detail"] for op in records.operations("Z-3") if op["kind"] == "remark"]
+    assert remark == "发给 +15550100001 的短信未发送：sim0: +CMS ERROR: 500。"
