@@ -74,8 +74,10 @@ class Remarks:
         return cls(gettext.translation(DOMAIN, localedir=str(locale_dir), languages=[language]), language)
 
     def phrase(self, msgid: str, /, **fields: Any) -> str:
-        """The sentence ``msgid`` in this language, its fields filled in as they are."""
-        return self._t.gettext(msgid).format(**fields)
+        """The sentence ``msgid`` in this language, its fields filled in as they are (a field that is itself a
+        :class:`Phrase`, such as an update's reason, in this language too)."""
+        said = {name: self.render(value) if isinstance(value, Phrase) else value for name, value in fields.items()}
+        return self._t.gettext(msgid).format(**said)
 
     def word(self, msgid: str) -> str:
         """A word marked with :func:`N_` (an outcome's name), in this language."""

@@ -49,7 +49,7 @@ __all__ = ["ACTIVE_AT_HELPDESK", "DONE_AT_HELPDESK", "plan_update", "pointless"]
 def pointless(ticket: Ticket, decision: Decision) -> str | None:
     """Why a call for this version of the ticket is pointless, or None when the rules call for one."""
     if ticket.helpdesk_status in DONE_AT_HELPDESK:
-        return f"the helpdesk has it {ticket.helpdesk_status}"
+        return phrase("the helpdesk has it {status}", status=ticket.helpdesk_status)
     if not decision.call:
         return decision.reason
     return None
@@ -99,7 +99,7 @@ def _done(known: KnownTicket, new: Ticket, status: TicketStatus, decision: Decis
     first_call = status is TicketStatus.SKIPPED and not known.called
     reopened = _reopened(known.ticket, new)
     if why_not is None and (first_call or reopened is not None):
-        why = reopened or "never called before"
+        why = reopened or phrase("never called before")
         return TicketChange(
             "reopened", "call", f"{why}; {decision.reason}", status=next_ticket_status(status, "redeliver").value,
             new_task_flow=decision.flow, remark=phrase("Reopened ({how}): {reason}.", how=why, reason=decision.reason),
@@ -114,9 +114,9 @@ def _reopened(stored: Ticket, new: Ticket) -> str | None:
     """How the helpdesk reopened the ticket, or None if it did not."""
     before, now = stored.helpdesk_status, new.helpdesk_status
     if now in ACTIVE_AT_HELPDESK and before in DONE_AT_HELPDESK:
-        return f"reopened at the helpdesk ({before} -> {now})"
+        return phrase("reopened at the helpdesk ({before} -> {now})", before=before, now=now)
     if now == "reopened" and before != "reopened":
-        return "reopened at the helpdesk"
+        return phrase("reopened at the helpdesk")
     if not now and new.updated_at and (stored.updated_at is None or new.updated_at > stored.updated_at):
-        return f"a newer version (updated {new.updated_at})"
+        return phrase("a newer version (updated {at})", at=new.updated_at)
     return None

@@ -302,3 +302,24 @@ def test_a_text_not_sent_leaves_a_chinese_remark(stores) -> None:  # type: ignor
     assert result is not None and not result.sent
     [remark] = [op["detail"] for op in records.operations("Z-3") if op["kind"] == "remark"]
     assert remark == "发给 +15550100001 的短信未发送：sim0: +CMS ERROR: 500。"
+
+
+def test_an_update_s_own_reasons_are_said_in_chinese_and_the_api_reason_stays_english(stores) -> None:  # type: ignore[no-untyped-def]
+    records, configs = stores
+    vars_open = {"vars": {"helpdesk": "zendesk", "helpdesk_status": "open"}}
+    vars_solved = {"vars": {"helpdesk": "zendesk", "helpdesk_status": "solved"}}
+    first = admit(ticket_payload() | {"id": "Z-4"} | vars_open, webhook_id="d-1", records=records,
+                  configs=configs, max_attempts=3, remarks=ZH)
+    solved = admit(ticket_payload() | {"id": "Z-4"} | vars_solved, webhook_id="d-2", records=records,
+                   configs=configs, max_attempts=3, remarks=ZH)
+    assert first.decision == "call" and solved.change == "cancelled"
+    assert "the helpdesk has it solved" in solved.reason  # the webhook's answer and the ticket's reason
+    [remark] = [op["detail"] for op in records.operations("Z-4") if op["kind"] == "remark"]
+    assert remark == "待拨电话因工单更新而取消：工单系统中该工单状态为 solved。"
+    english = admit(ticket_payload() | {"id": "Z-5"} | vars_open, webhook_id="d-3", records=records,
+                    configs=configs, max_attempts=3)
+    admit(ticket_payload() | {"id": "Z-5"} | vars_solved, webhook_id="d-4", records=records, configs=configs,
+          max_attempts=3)
+    assert english.decision == "call"
+    assert [op["detail"] for op in records.operations("Z-5") if op["kind"] == "remark"] == [
+        "Pending call cancelled by an update: the helpdesk has it solved."]
