@@ -61,6 +61,12 @@ i18n: $(VENV)/.installed
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -o web/translations/messages.pot --no-location --sort-output .
 	$(VENV)/bin/pybabel update -i web/translations/messages.pot -d web/translations --no-fuzzy-matching --ignore-obsolete
 	$(VENV)/bin/pybabel compile -d web/translations --statistics
+	# the remarks the box writes on tickets, in the shop's language (appliance/campaign/remarks.py)
+	$(VENV)/bin/pybabel extract -F babel-remarks.cfg --no-default-keywords -k phrase -k N_ -o appliance/locale/remarks.pot \
+	  --no-location --sort-output --project=callbox appliance
+	$(VENV)/bin/pybabel update -D remarks -i appliance/locale/remarks.pot -d appliance/locale --no-fuzzy-matching \
+	  --ignore-obsolete
+	$(VENV)/bin/pybabel compile -D remarks -d appliance/locale --statistics
 
 # The box itself (README "Put it on a Raspberry Pi"): install.sh as root; it keeps the APT_RUNTIME list above.
 install:

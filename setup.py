@@ -12,7 +12,7 @@ setup(
     packages=find_packages(include=["appliance", "appliance.*", "web", "web.*"]),
     include_package_data=True,
     package_data={
-        "appliance": ["flows/*.json", "dialog/flow/flow.schema.json", "py.typed"],
+        "appliance": ["flows/*.json", "dialog/flow/flow.schema.json", "py.typed", "locale/*/LC_MESSAGES/*"],
         "web": ["templates/*.html", "static/*", "static/vendor/*", "static/vendor/*/*",
                 "translations/*/LC_MESSAGES/*"],
     },

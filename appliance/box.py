@@ -21,6 +21,7 @@ from appliance.campaign.compliance import CallingRules
 from appliance.campaign.hours import box_zone
 from appliance.campaign.intake import admit
 from appliance.campaign.publish import FlowPublisher, install_defaults
+from appliance.campaign.remarks import Remarks
 from appliance.campaign.scheduler import Scheduler, start_of_day
 from appliance.campaign.texts import UnreachableTexts
 from appliance.campaign.timer import TaskTimer
@@ -148,12 +149,13 @@ class Callbox:
             room=self.retention.ensure_room,
             qa=config.qa,
             watch=self.board,
+            remarks=Remarks.for_language(config.shop.language),  # the remarks on tickets in the shop's language
         )
         self._listeners: list[Callable[[CallSummary], None]] = []
         self.scheduler = Scheduler(records=self.records, runner=self.runner, lines=self.lines,
                                    on_call=self._call_done, retry=config.calling.retry_s,
                                    caps=line_caps(config, self.lines), day_zone=self.runner.rules.fallback_zone,
-                                   on_start=self._call_starting)
+                                   on_start=self._call_starting, remarks=self.runner.remarks)
         self.call_tasks = CallTasks(records=self.records, configs=self.configs,
                                     max_attempts=config.calling.max_attempts, shop_name=self.shop_name,
                                     phone_region=config.shop.region, zone=shop_zone, on_created=self.scheduler.wake)
@@ -251,7 +253,8 @@ class Callbox:
     def admit_ticket(self, payload: dict[str, Any], webhook_id: str) -> dict[str, Any]:
         """A webhook's ticket: admitted with every guard (campaign.intake), then the scheduler looks at once."""
         admission = admit(payload, webhook_id=webhook_id, records=self.records, configs=self.configs,
-                          max_attempts=self.config.calling.max_attempts, phone_region=self.config.shop.region)
+                          max_attempts=self.config.calling.max_attempts, phone_region=self.config.shop.region,
+                          remarks=self.runner.remarks)
         if admission.task_id is not None and not admission.duplicate:
             self.scheduler.wake()
         return admission.as_dict()

@@ -188,7 +188,8 @@ class SmsConfig:
 class ShopConfig:
     """``[shop]``: who is calling. ``name`` is spoken in flows as ``{shop}`` (and filled into texts);
     ``time_zone`` is an IANA zone ("" = the box's own), ``country`` an ISO 3166 alpha-2 code ("" = none),
-    ``language`` a language tag such as ``en`` or ``en-GB``."""
+    ``language`` a language tag such as ``en`` or ``en-GB``: the remarks the box writes on tickets are in Chinese
+    for any ``zh`` tag, else in English (``campaign.remarks``)."""
 
     name: str = "the shop"
     time_zone: str = ""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from appliance.campaign.remarks import ENGLISH, N_, Remarks
 from appliance.config import RetryConfig
 from appliance.states import IllegalTransition as IllegalTransition  # raised by the tables below
 from appliance.states import StateTable
@@ -223,28 +224,46 @@ class RetryDecision:
 
 def retry_decision(
     outcome: Outcome, *, attempt: int, max_attempts: int, now: datetime, retry: RetryConfig, cause: int | None = None,
-    redials_spent: int | None = None,
+    redials_spent: int | None = None, remarks: Remarks = ENGLISH,
 ) -> RetryDecision:
     """An attempt that did not run the flow to its end: try again after the table's delay, or give up.
     ``redials_spent``: the task's redial limit for this outcome, when it has been reached (its ``redials``): give
-    up as on the last attempt."""
+    up as on the last attempt. The remark is said in ``remarks``' language."""
     rule = RETRY_TABLE[outcome]
     if not rule.retry:
         raise ValueError(f"not a retried outcome: {outcome}")
-    what = outcome.value.replace("_", " ") + (f" (cause {cause})" if cause is not None else "")
+    word = remarks.word(RETRIED_WORDS[outcome])
+    what = remarks.phrase("{outcome} (cause {cause})", outcome=word, cause=cause) if cause is not None else word
     if redials_spent is not None and attempt < max_attempts:
         return RetryDecision(
             next_ticket_status(TicketStatus.CALLING, "give_up"), None,
-            f"Attempt {attempt} of {max_attempts}: {what}. Redialled {redials_spent} time(s) after "
-            f"{outcome.value.replace('_', ' ')}, the most this task allows. Giving up: customer not reached.",
+            remarks.phrase("Attempt {attempt} of {max_attempts}: {what}. Redialled {redials} time(s) after "
+                           "{outcome}, the most this task allows. Giving up: customer not reached.",
+                           attempt=attempt, max_attempts=max_attempts, what=what, redials=redials_spent,
+                           outcome=word),
         )
     if attempt >= max_attempts:
         return RetryDecision(
             next_ticket_status(TicketStatus.CALLING, "give_up"), None,
-            f"Attempt {attempt} of {max_attempts}: {what}. Giving up: customer not reached.",
+            remarks.phrase("Attempt {attempt} of {max_attempts}: {what}. Giving up: customer not reached.",
+                           attempt=attempt, max_attempts=max_attempts, what=what),
         )
     at = now + timedelta(seconds=rule.delay_s(retry))
     return RetryDecision(
         next_ticket_status(TicketStatus.CALLING, "retry"), at,
-        f"Attempt {attempt} of {max_attempts}: {what}. Next try at {at.astimezone():%Y-%m-%d %H:%M:%S}.",
+        remarks.phrase("Attempt {attempt} of {max_attempts}: {what}. Next try at {at}.",
+                       attempt=attempt, max_attempts=max_attempts, what=what,
+                       at=f"{at.astimezone():%Y-%m-%d %H:%M:%S}"),
     )
+
+
+# The retried outcomes' names in a remark ("Attempt 1 of 3: no answer."), marked for the remarks catalogue.
+RETRIED_WORDS: dict[Outcome, str] = {
+    Outcome.BUSY: N_("busy"),
+    Outcome.NO_ANSWER: N_("no answer"),
+    Outcome.REJECTED: N_("rejected"),
+    Outcome.FAILED: N_("failed"),
+    Outcome.INTERRUPTED: N_("interrupted"),
+    Outcome.HUNG_UP: N_("hung up"),
+    Outcome.MACHINE: N_("machine"),
+}

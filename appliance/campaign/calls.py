@@ -23,6 +23,7 @@ from appliance.campaign.conclude import AttemptResult, blocked, conclude, held, 
 from appliance.campaign.dialing import SpeechKit, place_and_converse
 from appliance.campaign.guards import Guard, dial_guard, flow_not_published, missing_variable, no_room
 from appliance.campaign.hours import box_zone, callee_zones
+from appliance.campaign.remarks import ENGLISH, Remarks
 from appliance.campaign.ruleset import load_ruleset
 from appliance.campaign.scenarios import Scenario, call_variables
 from appliance.campaign.texts import UnreachableTexts
@@ -86,8 +87,10 @@ class CallRunner:
         room: Callable[[], Room] | None = None,
         qa: QaConfig | None = None,
         watch: CallWatch | None = None,
+        remarks: Remarks = ENGLISH,
     ) -> None:
         self.watch = watch  # the panel's live view of each call
+        self.remarks = remarks  # the remarks on tickets, in the shop's language ([shop] language)
         self.room = room  # the disk's room for a recording, after a prune if need be (Retention.ensure_room)
         self.qa = qa or QaConfig()  # the automatic QA tags each conversation gets
         # the calling rules; by default the configured preset, numbers of unknown zone on the box's clock
@@ -207,11 +210,11 @@ class CallRunner:
         if stop.until is not None:
             log.info("task %s: not dialing %s now: %s; moved to %s", task.id, phone, stop.guard.why,
                      stop.until.isoformat(timespec="minutes"))
-            conclusion = held(ticket, task, stop.guard, stop.until)
+            conclusion = held(ticket, task, stop.guard, stop.until, self.remarks)
         else:
             log.warning("task %s: not dialing %s: %s, and no time allows it; cancelled", task.id, phone,
                         stop.guard.why)
-            conclusion = blocked(ticket, task, stop.guard)
+            conclusion = blocked(ticket, task, stop.guard, self.remarks)
         self.records.record_conclusion(conclusion)
         return CallSummary(0, ticket.id, Outcome.BLOCKED, None, conclusion.ticket_status or "", stop.guard.name)
 
@@ -225,13 +228,13 @@ class CallRunner:
         until = self.clock() + NO_ROOM_RETRY
         log.warning("task %s: not dialing %s: %s; tried again at %s", task.id, ticket.customer_phone, guard.why,
                     until.isoformat(timespec="minutes"))
-        conclusion = held(ticket, task, guard, until)
+        conclusion = held(ticket, task, guard, until, self.remarks)
         self.records.record_conclusion(conclusion)
         return CallSummary(0, ticket.id, Outcome.BLOCKED, None, conclusion.ticket_status or "", guard.name)
 
     def _blocked(self, task: TaskRow, ticket: Ticket, guard: Guard) -> CallSummary:
         log.info("task %s: not dialing %s: %s", task.id, ticket.customer_phone, guard.why)
-        conclusion = blocked(ticket, task, guard)
+        conclusion = blocked(ticket, task, guard, self.remarks)
         self.records.record_conclusion(conclusion)
         return CallSummary(0, ticket.id, Outcome.BLOCKED, None, conclusion.ticket_status or "", guard.name)
 
@@ -254,7 +257,7 @@ class CallRunner:
         alike = self.records.ended_alike(task.id, result.outcome.value, call_id) if settings.redials else 0
         conclusion = conclude(ticket, task, result, self.clock(), call_id=call_id,
                               retry=settings.retry_config(base),  # the call task's own waits over the scenario's
-                              redials=settings.redials, ended_alike=alike, qa=self.qa)
+                              redials=settings.redials, ended_alike=alike, qa=self.qa, remarks=self.remarks)
         self.records.record_conclusion(conclusion)
         status = conclusion.ticket_status or ""
         disposition = conclusion.call.disposition if conclusion.call is not None else None
@@ -267,7 +270,8 @@ class CallRunner:
         assert self.texts is not None
         try:
             self.texts.after_unreachable(
-                self.records, ticket=ticket, call_id=summary.call_id, line=line, flow_document=document
+                self.records, ticket=ticket, call_id=summary.call_id, line=line, flow_document=document,
+                remarks=self.remarks,
             )
         except Exception:
             log.exception("call %s: text to an unreachable customer failed", summary.call_id)

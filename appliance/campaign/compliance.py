@@ -19,6 +19,7 @@ from datetime import datetime, time, timedelta, tzinfo
 
 from appliance.campaign.guards import Guard
 from appliance.campaign.hours import WeeklyHours, every_day, hours_text, next_allowed, weekdays
+from appliance.campaign.remarks import phrase
 from appliance.config import MIN_RECORDS_DAYS, CallingConfig
 from appliance.records.history import PhoneHistory
 
@@ -86,7 +87,8 @@ class Hold:
 def outside_hours(zones: tuple[tzinfo, ...], hours: WeeklyHours) -> Guard:
     names = ", ".join(str(z) for z in zones)
     return Guard("outside_hours", f"it is outside calling hours in the customer's time zone ({names})",
-                 f"Not called: outside calling hours ({hours_text(hours)}) in the customer's time zone ({names}).")
+                 phrase("Not called: outside calling hours ({hours}) in the customer's time zone ({zones}).",
+                        hours=hours_text(hours), zones=names))
 
 
 def _day_start(at: datetime, zone: tzinfo) -> datetime:
@@ -147,13 +149,16 @@ def _guard(name: str, rules: CallingRules, zones: tuple[tzinfo, ...]) -> Guard:
         return outside_hours(zones, preset.hours)
     if name == "daily_cap":
         return Guard("daily_cap", f"it was called {rules.per_day} time(s) today already",
-                     f"Not called: the number was called {rules.per_day} time(s) today already (the daily cap).")
+                     phrase("Not called: the number was called {calls} time(s) today already (the daily cap).",
+                            calls=rules.per_day))
     if name == "period_cap":
         calls, days = preset.per_period or (0, 0)
         return Guard("period_cap", f"it was called {calls} times in {days} days already",
-                     f"Not called: {calls} calls in {days} days is the most the {preset.country} preset allows.")
+                     phrase("Not called: {calls} calls in {days} days is the most the {preset} preset allows.",
+                            calls=calls, days=days, preset=preset.country))
     return Guard("after_refusal", f"its owner refused calls less than {preset.quiet_after_refusal_days} days ago",
-                 f"Not called: the customer refused calls less than {preset.quiet_after_refusal_days} days ago.")
+                 phrase("Not called: the customer refused calls less than {days} days ago.",
+                        days=preset.quiet_after_refusal_days))
 
 
 def preset_table_markdown() -> str:

@@ -6,7 +6,8 @@ their outbox events, a do-not-call entry, the task's state, the next task and th
 ``blocked`` does the same for an attempt a guard stopped before dialing, ``orphaned`` for a task whose ticket
 is gone, and ``recover`` for the attempts a crash left in flight. The records store writes each in ONE
 transaction (``RecordsStore.record_conclusion`` / ``recover_in_flight``), so a power cut leaves either the
-whole conclusion or none of it.
+whole conclusion or none of it. Each takes the shop's :class:`~appliance.campaign.remarks.Remarks` and writes its
+remarks in that language (English when none is given).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from appliance.campaign.attempt import (
 )
 from appliance.campaign.guards import Guard
 from appliance.campaign.qa import CallFacts, tag_call
+from appliance.campaign.remarks import ENGLISH, N_, Remarks
 from appliance.config import QaConfig, RetryConfig
 from appliance.dialog.runtime.engine import RenderedOperation, schedule_time
 from appliance.records.conclusion import CallEnd, Conclusion, NewTask, TaskEnd, Turn
@@ -82,7 +84,7 @@ def operation_event(ticket_id: str, call_id: int, kind: str, detail: str) -> dic
 
 def conclude(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datetime, *, call_id: int,
              retry: RetryConfig, redials: Mapping[str, int] | None = None, ended_alike: int = 0,
-             qa: QaConfig = DEFAULT_QA) -> Conclusion:
+             qa: QaConfig = DEFAULT_QA, remarks: Remarks = ENGLISH) -> Conclusion:
     """The end of a dialed attempt (call row ``call_id``). The attempt's state table says which outcomes an
     unanswered and an answered attempt can have; anything else raises ``IllegalTransition``. ``redials`` (the call
     task's outcome -> redials at most) with ``ended_alike`` (how many of the task's earlier attempts ended with
@@ -93,13 +95,13 @@ def conclude(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datetime
     spent = limit if limit is not None and ended_alike >= limit else None
     if not result.answered:
         return no_call_after(ticket, _unanswered(ticket, task, result, now, call_id=call_id, retry=retry,
-                                                 spent=spent))
+                                                 spent=spent, remarks=remarks), remarks)
     if result.outcome in (Outcome.MACHINE, Outcome.INVALID_NUMBER):
         return no_call_after(ticket, _screened(ticket, task, result, now, call_id=call_id, retry=retry,
-                                               spent=spent))
+                                               spent=spent, remarks=remarks), remarks)
     tags = tuple((t.name, t.reason) for t in tag_call(facts_of(result), qa))
     return no_call_after(ticket, _conversed(ticket, task, result, now, call_id=call_id, retry=retry, spent=spent,
-                                            tags=tags))
+                                            tags=tags, remarks=remarks), remarks)
 
 
 def facts_of(result: AttemptResult) -> CallFacts:
@@ -111,14 +113,14 @@ def facts_of(result: AttemptResult) -> CallFacts:
                      silence, result.ended_by)
 
 
-def no_call_after(ticket: Ticket, conclusion: Conclusion) -> Conclusion:
+def no_call_after(ticket: Ticket, conclusion: Conclusion, remarks: Remarks = ENGLISH) -> Conclusion:
     """A ticket updated during its call so that calling is pointless (``campaign.updates``: its decision is now
     ``skip``): what the call did stands (a close closes, a do-not-call is kept, the remark is written), but no
     retry and no scheduled call follow; the task is cancelled and the ticket ends ``skipped``. ``ticket`` must
     be the one stored when the attempt ends, not the one read before dialing."""
     if ticket.decision != "skip" or conclusion.ticket_status not in (TicketStatus.OPEN, TicketStatus.SCHEDULED):
         return conclusion
-    why = ticket.reason or "the ticket was updated"
+    why = ticket.reason or remarks.phrase("the ticket was updated")
     task = conclusion.task
     if task is not None:
         task = TaskEnd(task.task_id, _CANCELLED, task.outcome, None, task.counted)
@@ -127,17 +129,17 @@ def no_call_after(ticket: Ticket, conclusion: Conclusion) -> Conclusion:
     return replace(
         conclusion, task=task, next_task=None, next_call_at=None, outbox=outbox,
         ticket_status=next_ticket_status(TicketStatus.CALLING, "skip").value,
-        operations=(*operations, ("remark", f"No further call: {why}.")),
+        operations=(*operations, ("remark", remarks.phrase("No further call: {why}.", why=why))),
     )
 
 
 def _unanswered(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datetime, *, call_id: int,
-                retry: RetryConfig, spent: int | None = None) -> Conclusion:
+                retry: RetryConfig, spent: int | None = None, remarks: Remarks = ENGLISH) -> Conclusion:
     decision = retry_decision(result.outcome, attempt=task.attempts, max_attempts=task.max_attempts, now=now,
-                              retry=retry, cause=result.cause, redials_spent=spent)
+                              retry=retry, cause=result.cause, redials_spent=spent, remarks=remarks)
     remark = decision.remark
     if result.outcome is Outcome.INTERRUPTED and result.detail:  # say why the line failed
-        remark = f"{remark} Line fault: {result.detail}."
+        remark = remarks.sentences(remark, remarks.phrase("Line fault: {fault}.", fault=result.detail))
     return Conclusion(
         task=_task_end(task, result.outcome, decision.retry_at),
         ticket_id=ticket.id,
@@ -152,26 +154,31 @@ def _unanswered(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datet
 
 
 def _screened(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datetime, *, call_id: int,
-              retry: RetryConfig, spent: int | None = None) -> Conclusion:
+              retry: RetryConfig, spent: int | None = None, remarks: Remarks = ENGLISH) -> Conclusion:
     """An answering machine or the network answered: no conversation. A machine is retried per the retry table,
     whether or not the flow's voicemail message was left on it (disposition ``voicemail_left``); a number the
     network says cannot be called is not called again and the ticket says why."""
     disposition = result.disposition if result.voicemail_left else None  # "voicemail_left"
-    heard = f"{result.screen_why}, {result.screen_ms / 1000:.1f} s after the answer" \
-        if result.screen_ms is not None and result.screen_why else result.screen_why or "on answering"
-    head = f"Call {call_id} on {now.astimezone():%Y-%m-%d %H:%M}:"
+    heard = remarks.phrase("{why}, {seconds} s after the answer", why=result.screen_why,
+                           seconds=f"{result.screen_ms / 1000:.1f}") \
+        if result.screen_ms is not None and result.screen_why else result.screen_why or remarks.phrase("on answering")
+    when = f"{now.astimezone():%Y-%m-%d %H:%M}"
     if result.outcome is Outcome.INVALID_NUMBER:
-        remark = f"{head} the network says the number is not in service ({heard}). Not called again: check " \
-                 f"the customer's number ({ticket.customer_phone})."
+        remark = remarks.phrase("Call {call_id} on {when}: the network says the number is not in service "
+                                "({heard}). Not called again: check the customer's number ({phone}).",
+                                call_id=call_id, when=when, heard=heard, phone=ticket.customer_phone)
         status: TicketStatus = next_ticket_status(TicketStatus.CALLING, "give_up")
         retry_at = None
     else:
         decision = retry_decision(result.outcome, attempt=task.attempts, max_attempts=task.max_attempts, now=now,
-                                  retry=retry, cause=result.cause, redials_spent=spent)
+                                  retry=retry, cause=result.cause, redials_spent=spent, remarks=remarks)
         # the message is the bot's last turn (a beep during its first prompt may have stopped that prompt)
         said = next((t.text for t in reversed(result.turns) if t.speaker == "bot" and t.text), "")
-        left = f"left the flow's message: '{said}'" if result.voicemail_left and said else "no message left"
-        remark = f"{head} an answering machine answered ({heard}); {left}. {decision.remark}"
+        left = remarks.phrase("left the flow's message: '{said}'", said=said) if result.voicemail_left and said \
+            else remarks.phrase("no message left")
+        remark = remarks.sentences(
+            remarks.phrase("Call {call_id} on {when}: an answering machine answered ({heard}); {left}.",
+                           call_id=call_id, when=when, heard=heard, left=left), decision.remark)
         status, retry_at = decision.ticket_status, decision.retry_at
     return Conclusion(
         task=_task_end(task, result.outcome, retry_at),
@@ -189,37 +196,45 @@ def _screened(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datetim
 
 
 def _conversed(ticket: Ticket, task: TaskRow, result: AttemptResult, now: datetime, *, call_id: int,
-               retry: RetryConfig, spent: int | None = None, tags: tuple[tuple[str, str], ...] = ()) -> Conclusion:
+               retry: RetryConfig, spent: int | None = None, tags: tuple[tuple[str, str], ...] = (),
+               remarks: Remarks = ENGLISH) -> Conclusion:
     completed = result.outcome is Outcome.COMPLETED
     operations = result.operations if completed else ()
     disposition = result.disposition if completed else None
     said = [t.text for t in result.turns if t.speaker == "customer" and t.text and t.node != "answer"]
-    heard = "; ".join(f"'{s}'" for s in said) if said else "nothing"
-    summary = f"Call {call_id} on {now.astimezone():%Y-%m-%d %H:%M}: {disposition or result.outcome.value}. " \
-              f"Customer said {heard}."
+    heard = remarks.phrase("; ").join(f"'{s}'" for s in said) if said else remarks.phrase("nothing")
+    parts = [remarks.phrase("Call {call_id} on {when}: {what}. Customer said {heard}.", call_id=call_id,
+                            when=f"{now.astimezone():%Y-%m-%d %H:%M}",
+                            what=disposition or remarks.word(CONVERSED_WORDS.get(result.outcome,
+                                                                                 result.outcome.value)),
+                            heard=heard)]
     if result.fault and result.outcome is Outcome.INTERRUPTED:
-        summary += f" Line fault: {result.fault}."
+        parts.append(remarks.phrase("Line fault: {fault}.", fault=result.fault))
     if result.strength is not None:
-        summary += f" Intent strength {result.strength['score']} ({result.strength['grade']})."
-    remarks = [op.text for op in operations if op.op == "remark" and op.text]
-    ops: list[tuple[str, str]] = [("remark", " ".join([summary, *remarks]))]
+        parts.append(remarks.phrase("Intent strength {score} ({grade}).", score=result.strength["score"],
+                                    grade=result.strength["grade"]))
+    summary = remarks.sentences(*parts)
+    flow_remarks = [op.text for op in operations if op.op == "remark" and op.text]
+    ops: list[tuple[str, str]] = [("remark", remarks.sentences(summary, *flow_remarks))]
     status, next_at = next_ticket_status(TicketStatus.CALLING, "retry"), None  # no close, no schedule: open
     stop_calling = any(op.op == "do_not_call" for op in operations)
     for op in operations:
         if op.op == "close":
-            ops.append(("close", f"closed after call {call_id} ({disposition})"))
+            ops.append(("close", remarks.phrase("closed after call {call_id} ({disposition})", call_id=call_id,
+                                                disposition=disposition)))
             status = next_ticket_status(TicketStatus.CALLING, "close")
         elif op.op == "schedule" and not stop_calling:  # never for a number that asked not to be called
             next_at = schedule_time(op, now)  # a slot's time ("call me Friday at 3") or after the delay
             ops.append(("schedule", iso(next_at)))
             status = next_ticket_status(TicketStatus.CALLING, "schedule")
         elif op.op == "do_not_call":
-            ops.append(("do_not_call", f"{ticket.customer_phone} added to the do-not-call list: {op.text}"))
+            ops.append(("do_not_call", remarks.phrase("{phone} added to the do-not-call list: {why}",
+                                                      phone=ticket.customer_phone, why=op.text)))
     retry_at = None
     if not completed:  # the customer hung up or the line failed mid-call: the retry table decides
         decision = retry_decision(result.outcome, attempt=task.attempts, max_attempts=task.max_attempts, now=now,
-                                  retry=retry, cause=result.cause, redials_spent=spent)
-        ops = [("remark", f"{summary} {decision.remark}")]
+                                  retry=retry, cause=result.cause, redials_spent=spent, remarks=remarks)
+        ops = [("remark", remarks.sentences(summary, decision.remark))]
         status, retry_at = decision.ticket_status, decision.retry_at
     events = [operation_event(ticket.id, call_id, kind, detail) for kind, detail in ops]
     if result.strength is not None or result.slots:
@@ -242,6 +257,15 @@ def _conversed(ticket: Ticket, task: TaskRow, result: AttemptResult, now: dateti
     )
 
 
+# A conversation's outcome in its remark when the flow gave no disposition ("Call 3 on ...: hung_up."); the
+# English remark keeps the outcome's own name.
+CONVERSED_WORDS: dict[Outcome, str] = {
+    Outcome.COMPLETED: N_("completed"),
+    Outcome.HUNG_UP: N_("hung_up"),
+    Outcome.INTERRUPTED: N_("interrupted"),
+}
+
+
 def _task_end(task: TaskRow, outcome: Outcome, retry_at: datetime | None) -> TaskEnd:
     """The running task either waits for its retry or is done (the task's state table)."""
     if retry_at is not None:
@@ -259,24 +283,26 @@ _GUARD_ENDS: dict[str, tuple[str, bool]] = {"do_not_call": ("skip", True), "miss
 _UNPUBLISHED_FLOW = ("hold", False)
 
 
-def blocked(ticket: Ticket, task: TaskRow, guard: Guard) -> Conclusion:
+def blocked(ticket: Ticket, task: TaskRow, guard: Guard, remarks: Remarks = ENGLISH) -> Conclusion:
     """A guard stopped the task before dialing: no call row; the task is cancelled and the ticket says why."""
     move, tell = _GUARD_ENDS.get(guard.name, _UNPUBLISHED_FLOW)
-    event = operation_event(ticket.id, 0, "remark", guard.remark)
+    remark = remarks.render(guard.remark)
+    event = operation_event(ticket.id, 0, "remark", remark)
     return Conclusion(
         task=TaskEnd(task.id, _CANCELLED, Outcome.BLOCKED.value),
         ticket_id=ticket.id,
-        operations=(("remark", guard.remark),),
+        operations=(("remark", remark),),
         outbox=(("ticket.operation", event),) if tell else (),
         ticket_status=next_ticket_status(TicketStatus.CALLING, move).value,
     )
 
 
-def held(ticket: Ticket, task: TaskRow, guard: Guard, until: datetime) -> Conclusion:
+def held(ticket: Ticket, task: TaskRow, guard: Guard, until: datetime, remarks: Remarks = ENGLISH) -> Conclusion:
     """A guard holds the task until ``until`` (calling hours, a cap, a refusal's quiet time): no call row, the
     task waits and is not counted as an attempt; the ticket says why and when (not told upstream: nothing
     happened yet)."""
-    remark = f"{guard.remark} Next try at {until.astimezone():%Y-%m-%d %H:%M}."
+    remark = remarks.sentences(remarks.render(guard.remark), remarks.phrase(
+        "Next try at {at}.", at=f"{until.astimezone():%Y-%m-%d %H:%M}"))
     return Conclusion(
         task=TaskEnd(task.id, next_task_state(TaskState.RUNNING, "retry").value, Outcome.BLOCKED.value, iso(until),
                      counted=False),
@@ -293,7 +319,8 @@ def orphaned(task: TaskRow) -> Conclusion:
     return Conclusion(task=TaskEnd(task.id, _CANCELLED, "missing_ticket"), ticket_id=None)
 
 
-def recover(found: Sequence[InFlight], now: datetime, *, retry: RetryConfig) -> list[Conclusion]:
+def recover(found: Sequence[InFlight], now: datetime, *, retry: RetryConfig,
+            remarks: Remarks = ENGLISH) -> list[Conclusion]:
     """At start-up: each attempt a crash left in flight ends ``interrupted`` and its task follows the retry
     table's delay for ``interrupted`` (or gives up on the last attempt). The attempt was counted when its task was
     taken; it is not counted again."""
@@ -302,11 +329,12 @@ def recover(found: Sequence[InFlight], now: datetime, *, retry: RetryConfig) -> 
         if item.ticket is None:
             out.append(orphaned(item.task) if item.task_running else
                        Conclusion(task=None, ticket_id=None, call_id=item.call_id,
-                                  call=CallEnd(Outcome.INTERRUPTED.value, None, None, "The box stopped during it.")))
+                                  call=CallEnd(Outcome.INTERRUPTED.value, None, None,
+                                               remarks.phrase("The box stopped during it."))))
             continue
         decision = retry_decision(Outcome.INTERRUPTED, attempt=item.task.attempts,
-                                  max_attempts=item.task.max_attempts, now=now, retry=retry)
-        remark = f"{decision.remark} The box stopped during the attempt."
+                                  max_attempts=item.task.max_attempts, now=now, retry=retry, remarks=remarks)
+        remark = remarks.sentences(decision.remark, remarks.phrase("The box stopped during the attempt."))
         call = CallEnd(Outcome.INTERRUPTED.value, None, None, remark) if item.call_id is not None else None
         if not item.task_running:  # a stray call row: its task has moved on already
             out.append(Conclusion(task=None, ticket_id=item.ticket.id, call_id=item.call_id, call=call))

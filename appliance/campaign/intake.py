@@ -8,10 +8,11 @@ ticket the helpdesk already has solved or closed is not called, on first arrival
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from appliance.campaign.guards import dial_guard
+from appliance.campaign.remarks import ENGLISH, Remarks
 from appliance.campaign.rules import Decision, decide
 from appliance.campaign.ruleset import load_ruleset
 from appliance.campaign.scenarios import Scenario
@@ -52,11 +53,11 @@ def standing_settings(scenario: Scenario) -> dict[str, Any]:
 
 
 def admit(payload: dict[str, Any], *, webhook_id: str, records: RecordsStore, configs: ConfigStore,
-          max_attempts: int, phone_region: str | None = None) -> Admission:
+          max_attempts: int, phone_region: str | None = None, remarks: Remarks = ENGLISH) -> Admission:
     """Parse (TicketInvalid names the field), decide by the owner's rules (``campaign.rules``: the scenario
     and its flow, or skip and why), check the guards, store. ``max_attempts`` is the box's, unless the scenario's
     task settings say otherwise. ``phone_region`` (the shop's country) reads a national phone number into
-    E.164."""
+    E.164. An update's remark on the ticket is said in ``remarks``' language."""
     ticket = parse_ticket(payload, region=phone_region)
     try:
         ruleset = load_ruleset(configs)
@@ -76,7 +77,8 @@ def admit(payload: dict[str, Any], *, webhook_id: str, records: RecordsStore, co
                             rule=decision.rule)
 
     def plan(known: KnownTicket) -> TicketChange:
-        return plan_update(known, ticket, decision)
+        change = plan_update(known, ticket, decision)
+        return replace(change, remark=remarks.render(change.remark)) if change.remark else change
 
     sub = records.submit_ticket(
         ticket,

@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from appliance.campaign.calls import CallRunner, CallSummary
 from appliance.campaign.conclude import recover
 from appliance.campaign.hours import box_zone
+from appliance.campaign.remarks import ENGLISH, Remarks
 from appliance.config import RetryConfig
 from appliance.logs import bind_line
 from appliance.records.conclusion import Conclusion, TaskEnd
@@ -62,10 +63,11 @@ def start_of_day(now: datetime, zone: tzinfo) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def recover_at_startup(records: RecordsStore, now: datetime, *, retry: RetryConfig) -> int:
+def recover_at_startup(records: RecordsStore, now: datetime, *, retry: RetryConfig,
+                       remarks: Remarks = ENGLISH) -> int:
     """The attempts a crash left in flight end ``interrupted``, their tasks wait the retry table's delay for
-    ``interrupted``: one transaction. Returns how many were found."""
-    found = records.recover_in_flight(lambda in_flight: recover(in_flight, now, retry=retry))
+    ``interrupted``: one transaction; remarks in ``remarks``' language. Returns how many were found."""
+    found = records.recover_in_flight(lambda in_flight: recover(in_flight, now, retry=retry, remarks=remarks))
     if found:
         log.warning("%d call attempt(s) were in flight when the box stopped; ended as interrupted", found)
     return found
@@ -87,6 +89,7 @@ class Scheduler:
         caps: Mapping[str, int | None] | None = None,
         day_zone: tzinfo | None = None,
         on_start: Callable[[TaskRow, str], None] | None = None,
+        remarks: Remarks = ENGLISH,
     ) -> None:
         self.records = records
         self.runner = runner
@@ -96,6 +99,7 @@ class Scheduler:
         self.clock = clock
         self.idle_poll_s = idle_poll_s
         self.retry = retry or RetryConfig()  # the delays that start-up recovery follows
+        self.remarks = remarks  # the language of start-up recovery's remarks on tickets
         self.caps: dict[str, int | None] = dict(caps or {})
         self.day_zone = day_zone or box_zone()
         self._stop = threading.Event()
@@ -109,7 +113,7 @@ class Scheduler:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        recover_at_startup(self.records, self.clock(), retry=self.retry)
+        recover_at_startup(self.records, self.clock(), retry=self.retry, remarks=self.remarks)
         self._last_used = self.records.line_last_call()
         for line in self.lines:
             t = threading.Thread(target=self._work, args=(line,), name=f"line-worker:{line.name}", daemon=True)

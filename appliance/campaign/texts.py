@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from appliance.campaign.remarks import ENGLISH, Remarks
 from appliance.config import SmsConfig
 from appliance.errors import CallboxError, ConfigError
 from appliance.records.store import RecordsStore, Ticket
@@ -113,8 +114,10 @@ class UnreachableTexts:
         call_id: int,
         line: LinePort,
         flow_document: Mapping[str, Any] | None,
+        remarks: Remarks = ENGLISH,
     ) -> TextResult | None:
-        """Text the customer (if a template is set) and record it; None when texts are off."""
+        """Text the customer (if a template is set) and record it (a text not sent: a remark in ``remarks``'
+        language); None when texts are off."""
         text = self.text_for(ticket, flow_document)
         if not text:
             return None
@@ -130,7 +133,8 @@ class UnreachableTexts:
             event |= {"operation": "sms", "detail": text, "line": result.line, "references": list(result.references)}
             records.add_operation(ticket.id, "sms", text, outbox=event)
         else:
-            remark = f"Text message to {ticket.customer_phone} not sent: {result.error}."
+            remark = remarks.phrase("Text message to {phone} not sent: {error}.", phone=ticket.customer_phone,
+                                    error=result.error)
             log.warning("call %s: %s", call_id, remark)
             event |= {"operation": "remark", "detail": remark}
             records.add_operation(ticket.id, "remark", remark, outbox=event)

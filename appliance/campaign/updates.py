@@ -33,6 +33,7 @@ still answered as a duplicate and changes nothing; a ticket still has at most on
 from __future__ import annotations
 
 from appliance.campaign.attempt import TicketStatus, next_ticket_status
+from appliance.campaign.remarks import phrase
 from appliance.campaign.rules import Decision
 from appliance.records.store import KnownTicket, Ticket, TicketChange
 
@@ -48,7 +49,7 @@ __all__ = ["ACTIVE_AT_HELPDESK", "DONE_AT_HELPDESK", "plan_update", "pointless"]
 def pointless(ticket: Ticket, decision: Decision) -> str | None:
     """Why a call for this version of the ticket is pointless, or None when the rules call for one."""
     if ticket.helpdesk_status in DONE_AT_HELPDESK:
-        return f"the helpdesk has it {ticket.helpdesk_status}"
+        return phrase("the helpdesk has it {status}", status=ticket.helpdesk_status)
     if not decision.call:
         return decision.reason
     return None
@@ -70,7 +71,8 @@ def plan_update(known: KnownTicket, new: Ticket, decision: Decision) -> TicketCh
     if status is TicketStatus.CALLING:
         if why_not is not None:
             return TicketChange("updated", "skip", f"updated: {why_not}; the call in progress goes on, no call "
-                                "after it", remark=f"Updated during a call: {why_not}. No further call.")
+                                "after it",
+                                remark=phrase("Updated during a call: {why}. No further call.", why=why_not))
         return TicketChange("updated", "call", f"updated during a call; {decision.reason}",
                             scenario=decision.scenario)
     return _done(known, new, status, decision, why_not)
@@ -83,7 +85,7 @@ def _waiting(known: KnownTicket, status: TicketStatus, decision: Decision, why_n
         return TicketChange(
             "cancelled", "skip", f"updated: {why_not}; {task} cancelled",
             status=next_ticket_status(status, "cancel").value, cancel_task=True,
-            remark=f"Pending call cancelled by an update: {why_not}.")
+            remark=phrase("Pending call cancelled by an update: {why}.", why=why_not))
     if known.live_task is None:  # open without a task (a guard held it for an admin): queue one
         return TicketChange("updated", "call", f"updated; {decision.reason}", new_task_flow=decision.flow,
                             scenario=decision.scenario)
@@ -97,10 +99,11 @@ def _done(known: KnownTicket, new: Ticket, status: TicketStatus, decision: Decis
     first_call = status is TicketStatus.SKIPPED and not known.called
     reopened = _reopened(known.ticket, new)
     if why_not is None and (first_call or reopened is not None):
-        why = reopened or "never called before"
+        why = reopened or phrase("never called before")
         return TicketChange(
             "reopened", "call", f"{why}; {decision.reason}", status=next_ticket_status(status, "redeliver").value,
-            new_task_flow=decision.flow, remark=f"Reopened ({why}): {decision.reason}.", scenario=decision.scenario)
+            new_task_flow=decision.flow, remark=phrase("Reopened ({how}): {reason}.", how=why, reason=decision.reason),
+            scenario=decision.scenario)
     if why_not is not None:
         return TicketChange("updated", "skip", f"the ticket is {status.value}; {why_not}")
     return TicketChange("updated", "skip", f"the ticket is {status.value} and the helpdesk has not reopened it; "
@@ -111,9 +114,9 @@ def _reopened(stored: Ticket, new: Ticket) -> str | None:
     """How the helpdesk reopened the ticket, or None if it did not."""
     before, now = stored.helpdesk_status, new.helpdesk_status
     if now in ACTIVE_AT_HELPDESK and before in DONE_AT_HELPDESK:
-        return f"reopened at the helpdesk ({before} -> {now})"
+        return phrase("reopened at the helpdesk ({before} -> {now})", before=before, now=now)
     if now == "reopened" and before != "reopened":
-        return "reopened at the helpdesk"
+        return phrase("reopened at the helpdesk")
     if not now and new.updated_at and (stored.updated_at is None or new.updated_at > stored.updated_at):
-        return f"a newer version (updated {new.updated_at})"
+        return phrase("a newer version (updated {at})", at=new.updated_at)
     return None
