@@ -279,6 +279,14 @@ class Callbox:
         if self.upstream is not None:
             self.upstream.start()
 
+    def begin_stop(self) -> None:
+        """SIGTERM: the calls in progress start wrapping up (goodbye after the current prompt, a dial still
+        ringing gives up) and no new call starts, while the web server winds down; :meth:`stop` then waits."""
+        self.scheduler.begin_stop()
+        for line in self.lines:
+            if isinstance(line, Line):
+                line.modem.abort_dial.set()
+
     def stop(self) -> None:
         self.board.hub.close()  # the panel's event streams end
         self.task_timer.stop()

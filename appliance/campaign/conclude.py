@@ -197,7 +197,9 @@ def _conversed(ticket: Ticket, task: TaskRow, result: AttemptResult, now: dateti
     heard = "; ".join(f"'{s}'" for s in said) if said else "nothing"
     summary = f"Call {call_id} on {now.astimezone():%Y-%m-%d %H:%M}: {disposition or result.outcome.value}. " \
               f"Customer said {heard}."
-    if result.fault and result.outcome is Outcome.INTERRUPTED:
+    if result.outcome is Outcome.INTERRUPTED and result.ended_by == "box":  # SIGTERM: goodbye said, hung up
+        summary += " The box stopped during the call (a restart or shutdown); the bot said goodbye."
+    elif result.fault and result.outcome is Outcome.INTERRUPTED:
         summary += f" Line fault: {result.fault}."
     if result.strength is not None:
         summary += f" Intent strength {result.strength['score']} ({result.strength['grade']})."
@@ -285,6 +287,17 @@ def held(ticket: Ticket, task: TaskRow, guard: Guard, until: datetime) -> Conclu
         ticket_status=next_ticket_status(TicketStatus.CALLING, "retry").value,
         next_call_at=iso(until),
         extra={"guard": guard.name},
+    )
+
+
+def released(task: TaskRow) -> Conclusion:
+    """The box stops (SIGTERM) after the task was taken but before it was dialed: it goes back to pending as it
+    was, not counted as an attempt (nothing happened to the customer); the ticket waits for its call again."""
+    return Conclusion(
+        task=TaskEnd(task.id, next_task_state(TaskState.RUNNING, "retry").value, "box_stopped", None, counted=False),
+        ticket_id=task.ticket_id,
+        ticket_status=next_ticket_status(TicketStatus.CALLING, "retry").value,
+        next_call_at=task.next_attempt_at,
     )
 
 

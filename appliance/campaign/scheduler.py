@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from appliance.campaign.calls import CallRunner, CallSummary
-from appliance.campaign.conclude import recover
+from appliance.campaign.conclude import recover, released
 from appliance.campaign.hours import box_zone
 from appliance.config import RetryConfig
 from appliance.logs import bind_line
@@ -123,10 +123,17 @@ class Scheduler:
         """A new task arrived: look now instead of at the next poll."""
         self._wake.set()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """The dispatcher first (no task is handed out after this), then each worker after the call it runs."""
+    def begin_stop(self) -> None:
+        """The box stops (SIGTERM): no task is handed out from now on, a task handed out but not dialed yet goes
+        back to pending, and each call in progress says goodbye after its current prompt (``runner.closing``).
+        Returns at once; :meth:`stop` waits for the calls to end."""
         self._stop.set()
         self._wake.set()
+        self.runner.closing.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """The dispatcher first (no task is handed out after this), then each worker after the call it runs."""
+        self.begin_stop()
         dispatcher, workers = self._threads[-1:], self._threads[:-1]
         self._join(dispatcher, timeout)
         for slot in self._slots.values():
@@ -205,6 +212,16 @@ class Scheduler:
                 self._busy.discard(line.name)
             self._wake.set()
 
+    def _release(self, task: TaskRow, line: LinePort) -> None:
+        try:
+            self.records.record_conclusion(released(task))
+            log.info("task %s: not dialed, the box is stopping; pending again", task.id)
+        except Exception:
+            log.exception("task %s: could not be put back; the next start finds it in flight", task.id)
+        finally:
+            with self._lock:
+                self._busy.discard(line.name)
+
     # -- one worker per line ---------------------------------------------------------------------------------
     def _work(self, line: LinePort) -> None:
         bind_line(line.name)  # this thread's log records name its line
@@ -215,6 +232,9 @@ class Scheduler:
                 return
             if not isinstance(task, TaskRow):
                 self._run_job(line, task)
+                continue
+            if self._stop.is_set():  # handed out as the box began to stop: not started, so not an attempt
+                self._release(task, line)
                 continue
             made_call = False
             if self.on_start is not None:

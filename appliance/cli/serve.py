@@ -52,6 +52,7 @@ def run_serve(opts: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             pass
         finally:
+            box.begin_stop()  # calls say goodbye and hang up while the web server winds down (10 s in all)
             box.board.hub.close()  # the panel's event streams end now, not after the server's 5 s grace
             _stop_server(server)
             box.stop()

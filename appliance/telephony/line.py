@@ -251,6 +251,8 @@ class Line:
         self.last_ok = time.monotonic()
         try:
             result = self.modem.dial(number, ring_timeout=ring_timeout)
+            if result.outcome is DialOutcome.INTERRUPTED and self.modem.abort_dial.is_set():
+                return self._dial_over(result), None  # the box stops: no fault of the line's
             if result.outcome is DialOutcome.INTERRUPTED:
                 self._fault_dial(result.detail)
                 return result, None
