@@ -315,6 +315,16 @@ class Callbox:
         if self._built_speech:
             self.speech.asr.close()  # worker processes, where the engine has them
 
+    def dead_parts(self, hung_after_s: float = 60.0) -> list[str]:
+        """The threads of the box that died or hang (the scheduler and the line workers, each line's supervisor,
+        the outbox and upstream workers): ``callbox serve`` pings systemd's watchdog only while this is empty."""
+        if not self._started:
+            return []
+        dead = self.scheduler.dead_parts(hung_after_s)
+        dead += [f"line-supervisor-{s.line.name}" for s in self.supervisors if s.cfg.enabled and not s.alive]
+        dead += [w.thread_name for w in (self.outbox, self.upstream) if w is not None and not w.alive]
+        return dead
+
     def on_call(self, listener: Callable[[CallSummary], None]) -> None:
         self._listeners.append(listener)
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 
@@ -107,6 +108,7 @@ class Scheduler:
         self._slots: dict[str, queue.Queue[TaskRow | LineJob | None]] = {line.name: queue.Queue()
                                                                          for line in self.lines}
         self._threads: list[threading.Thread] = []
+        self.heartbeat = time.monotonic()  # the dispatcher's last turn (the watchdog's "hung" test)
 
     def start(self) -> None:
         recover_at_startup(self.records, self.clock(), retry=self.retry)
@@ -140,6 +142,14 @@ class Scheduler:
             slot.put(None)
         self._join(workers, timeout)
 
+    def dead_parts(self, hung_after_s: float) -> list[str]:
+        """Its threads that died, and the dispatcher if it has not turned for ``hung_after_s`` (it turns at
+        least every ``idle_poll_s``): for the box's watchdog. [] before start and while all is well."""
+        dead = [t.name for t in self._threads if not t.is_alive()]
+        if self._threads and not dead and time.monotonic() - self.heartbeat > hung_after_s:
+            dead.append(f"scheduler (hung {time.monotonic() - self.heartbeat:.0f} s)")
+        return dead
+
     @staticmethod
     def _join(threads: list[threading.Thread], timeout: float) -> None:
         for t in threads:
@@ -167,6 +177,7 @@ class Scheduler:
     # -- the dispatcher --------------------------------------------------------------------------------------
     def _dispatch(self) -> None:
         while not self._stop.is_set():
+            self.heartbeat = time.monotonic()
             self._wake.clear()  # before looking: a wake() from here on is not lost
             try:
                 handed = self._hand_one()
