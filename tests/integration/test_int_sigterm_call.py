@@ -111,7 +111,7 @@ def test_sigterm_mid_call_says_goodbye_keeps_the_queue_and_exits_0(tmp_path: Pat
             code = proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
-            raise AssertionError("callbox serve still running 15 s after SIGTERM: " + log.read_text()[-3000:])
+            raise AssertionError("callbox serve still running 15 s after SIGTERM: " + log.read_text()[-3000:]) from None
         took = time.monotonic() - sent
     finally:
         if proc.poll() is None:
