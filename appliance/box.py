@@ -282,6 +282,14 @@ class Callbox:
         if self.upstream is not None:
             self.upstream.start()
 
+    def begin_stop(self) -> None:
+        """SIGTERM: the calls in progress start wrapping up (goodbye after the current prompt, a dial still
+        ringing gives up) and no new call starts, while the web server winds down; :meth:`stop` then waits."""
+        self.scheduler.begin_stop()
+        for line in self.lines:
+            if isinstance(line, Line):
+                line.modem.abort_dial.set()
+
     def stop(self) -> None:
         self.board.hub.close()  # the panel's event streams end
         self.task_timer.stop()
@@ -309,6 +317,16 @@ class Callbox:
         self.configs.close()
         if self._built_speech:
             self.speech.asr.close()  # worker processes, where the engine has them
+
+    def dead_parts(self, hung_after_s: float = 60.0) -> list[str]:
+        """The threads of the box that died or hang (the scheduler and the line workers, each line's supervisor,
+        the outbox and upstream workers): ``callbox serve`` pings systemd's watchdog only while this is empty."""
+        if not self._started:
+            return []
+        dead = self.scheduler.dead_parts(hung_after_s)
+        dead += [f"line-supervisor-{s.line.name}" for s in self.supervisors if s.cfg.enabled and not s.alive]
+        dead += [w.thread_name for w in (self.outbox, self.upstream) if w is not None and not w.alive]
+        return dead
 
     def on_call(self, listener: Callable[[CallSummary], None]) -> None:
         self._listeners.append(listener)

@@ -108,14 +108,20 @@ def create_app(
 
 
 def healthz() -> Response:
-    """The box answers; ``recordings`` says whether the disk has room for them (``ok`` false: calls wait)."""
+    """The box answers; ``lines`` says each line's state and ``ready_lines`` how many can call (a line in a call
+    counts: it is up); ``ok`` is false, with HTTP 503, when none can (a monitor or a load balancer then sees
+    the box cannot call). ``recordings`` says whether the disk has room for them (if not, calls wait)."""
     service: PanelService = current_app.extensions["callbox_service"]
     try:
         recordings = service.recordings.room()
     except Exception:
         log.exception("the recordings' room could not be read for /healthz")
         recordings = {"ok": False, "why": "the room for recordings cannot be read now"}
-    return jsonify(ok=True, recordings=recordings)
+    lines = {ln["name"]: ln["state"] for ln in service.status()["lines"]}
+    ready = sum(state in ("ready", "in_call") for state in lines.values())
+    response = jsonify(ok=ready > 0, lines=lines, ready_lines=ready, recordings=recordings)
+    response.status_code = 200 if ready else 503
+    return response
 
 
 def wants_json() -> bool:

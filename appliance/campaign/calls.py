@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -103,6 +104,8 @@ class CallRunner:
         self.recordings_dir = recordings_dir
         self.shop_name = shop_name
         self.clock = clock
+        # set when the box stops (SIGTERM): a call in progress says goodbye after its current prompt and ends
+        self.closing = threading.Event()
 
     def run(self, task: TaskRow, line: LinePort) -> CallSummary:
         """One attempt; every log record written meanwhile (on this thread and the call's own) carries the
@@ -170,6 +173,7 @@ class CallRunner:
                 # one message per ticket: a retry of a ticket whose mailbox has the message leaves no second
                 voicemail=self.records.voicemails_left(ticket.id) == 0,
                 on_turn=(lambda turn: watch.call_turn(call_id, turn)) if watch is not None else None,
+                closing=self.closing,
             )
         finally:
             recorder.close()

@@ -208,7 +208,9 @@ def _conversed(ticket: Ticket, task: TaskRow, result: AttemptResult, now: dateti
                             what=disposition or remarks.word(CONVERSED_WORDS.get(result.outcome,
                                                                                  result.outcome.value)),
                             heard=heard)]
-    if result.fault and result.outcome is Outcome.INTERRUPTED:
+    if result.outcome is Outcome.INTERRUPTED and result.ended_by == "box":  # SIGTERM: goodbye said, hung up
+        parts.append(remarks.phrase("The box stopped during the call (a restart or shutdown); the bot said goodbye."))
+    elif result.fault and result.outcome is Outcome.INTERRUPTED:
         parts.append(remarks.phrase("Line fault: {fault}.", fault=result.fault))
     if result.strength is not None:
         parts.append(remarks.phrase("Intent strength {score} ({grade}).", score=result.strength["score"],
@@ -311,6 +313,17 @@ def held(ticket: Ticket, task: TaskRow, guard: Guard, until: datetime, remarks: 
         ticket_status=next_ticket_status(TicketStatus.CALLING, "retry").value,
         next_call_at=iso(until),
         extra={"guard": guard.name},
+    )
+
+
+def released(task: TaskRow) -> Conclusion:
+    """The box stops (SIGTERM) after the task was taken but before it was dialed: it goes back to pending as it
+    was, not counted as an attempt (nothing happened to the customer); the ticket waits for its call again."""
+    return Conclusion(
+        task=TaskEnd(task.id, next_task_state(TaskState.RUNNING, "retry").value, "box_stopped", None, counted=False),
+        ticket_id=task.ticket_id,
+        ticket_status=next_ticket_status(TicketStatus.CALLING, "retry").value,
+        next_call_at=task.next_attempt_at,
     )
 
 

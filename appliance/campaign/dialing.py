@@ -8,6 +8,7 @@ prints it. Neither touches the conversation's parts itself.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,10 +62,12 @@ def place_and_converse(
     on_answered: Callable[[], None] | None = None,
     voicemail: bool = True,
     on_turn: Callable[[dict[str, Any]], None] | None = None,
+    closing: threading.Event | None = None,
 ) -> AttemptResult:
     """Dial ``number``; if answered, ``on_answered()`` and the flow with ``voice``; always hang up. An answering
     machine hears the flow's voicemail node when it has one and ``voicemail`` allows it. ``on_turn`` is told each
-    turn as the conversation adds it (the panel's live transcript).
+    turn as the conversation adds it (the panel's live transcript). ``closing`` set (the box stops): the prompt
+    playing finishes, the bot says a short goodbye and hangs up; the attempt ends ``interrupted``, ended by the box.
 
     While it rings, the flow's templated prompts near its start are rendered into the prompt cache with the
     call's variables (:func:`~appliance.dialog.runtime.ahead.texts_ahead`), so the greeting plays from the
@@ -91,7 +94,7 @@ def place_and_converse(
             on_answered()
         return _converse(active, flow, variables, speech, voice=voice, limits=limits, call_id=call_id,
                          version=version, dial=result, started=started, answered=answered, voicemail=voicemail,
-                         on_turn=on_turn)
+                         on_turn=on_turn, closing=closing)
     finally:
         if ahead is not None:
             ahead.close()
@@ -111,7 +114,8 @@ def _render_ahead(voice: PromptPlayer, flow: Flow, variables: dict[str, Any],
 def _converse(active: CallPort, flow: Flow, variables: dict[str, Any], speech: SpeechKit, *, voice: PromptPlayer,
               limits: ConversationLimits, call_id: int | str, version: int | None, dial: DialResult, started: float,
               answered: float, voicemail: bool = True,
-              on_turn: Callable[[dict[str, Any]], None] | None = None) -> AttemptResult:
+              on_turn: Callable[[dict[str, Any]], None] | None = None,
+              closing: threading.Event | None = None) -> AttemptResult:
     run = FlowRun(flow, variables, version=version)
     convo = Conversation(
         run,
@@ -127,6 +131,7 @@ def _converse(active: CallPort, flow: Flow, variables: dict[str, Any], speech: S
         voicemail=voicemail,
         observer=speech.observer,
         on_turn=on_turn,
+        closing=closing,
     )
     try:
         completed = convo.execute()
@@ -154,6 +159,8 @@ def _converse(active: CallPort, flow: Flow, variables: dict[str, Any], speech: S
         disposition = run.result.disposition if convo.voicemail_left else None
     elif completed:
         outcome = Outcome.COMPLETED
+    elif convo.closed_by_box:  # the box stopped under the call: said goodbye, tried again as the table says
+        outcome = Outcome.INTERRUPTED
     else:
         outcome = Outcome.INTERRUPTED if active.interrupted else Outcome.HUNG_UP
     strength = run.result.intent_strength if completed else run.strength(ended_by="customer")
@@ -161,7 +168,7 @@ def _converse(active: CallPort, flow: Flow, variables: dict[str, Any], speech: S
         outcome,
         cause=active.end_cause if active.end_cause is not None else dial.cause,
         detail=dial.detail,
-        fault=active.fault,
+        fault="the box stopped during the call" if convo.closed_by_box else active.fault,
         answered=True,
         disposition=disposition,
         voicemail_left=convo.voicemail_left,
@@ -169,7 +176,7 @@ def _converse(active: CallPort, flow: Flow, variables: dict[str, Any], speech: S
         turns=turns,
         slots=run.result.to_json()["slots"],
         strength=strength.to_dict() if strength is not None else None,
-        ended_by=active.ended_by,
+        ended_by="box" if convo.closed_by_box else active.ended_by,
         answered_by=greeting.answered_by.value if greeting is not None and greeting.answered else None,
         screen_why=greeting.why if greeting is not None else "",
         screen_ms=greeting.decided_ms if greeting is not None and greeting.answered else None,

@@ -22,11 +22,12 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from appliance.campaign.calls import CallRunner, CallSummary
-from appliance.campaign.conclude import recover
+from appliance.campaign.conclude import recover, released
 from appliance.campaign.hours import box_zone
 from appliance.campaign.remarks import ENGLISH, Remarks
 from appliance.config import RetryConfig
@@ -111,6 +112,7 @@ class Scheduler:
         self._slots: dict[str, queue.Queue[TaskRow | LineJob | None]] = {line.name: queue.Queue()
                                                                          for line in self.lines}
         self._threads: list[threading.Thread] = []
+        self.heartbeat = time.monotonic()  # the dispatcher's last turn (the watchdog's "hung" test)
 
     def start(self) -> None:
         recover_at_startup(self.records, self.clock(), retry=self.retry, remarks=self.remarks)
@@ -127,15 +129,32 @@ class Scheduler:
         """A new task arrived: look now instead of at the next poll."""
         self._wake.set()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """The dispatcher first (no task is handed out after this), then each worker after the call it runs."""
+    def begin_stop(self) -> None:
+        """The box stops (SIGTERM): no task is handed out from now on, a task handed out but not dialed yet goes
+        back to pending, and each call in progress says goodbye after its current prompt (``runner.closing``).
+        Returns at once; :meth:`stop` waits for the calls to end."""
         self._stop.set()
         self._wake.set()
+        closing = getattr(self.runner, "closing", None)  # a runner that makes no calls (a test's) has none
+        if closing is not None:
+            closing.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """The dispatcher first (no task is handed out after this), then each worker after the call it runs."""
+        self.begin_stop()
         dispatcher, workers = self._threads[-1:], self._threads[:-1]
         self._join(dispatcher, timeout)
         for slot in self._slots.values():
             slot.put(None)
         self._join(workers, timeout)
+
+    def dead_parts(self, hung_after_s: float) -> list[str]:
+        """Its threads that died, and the dispatcher if it has not turned for ``hung_after_s`` (it turns at
+        least every ``idle_poll_s``): for the box's watchdog. [] before start and while all is well."""
+        dead = [t.name for t in self._threads if not t.is_alive()]
+        if self._threads and not dead and time.monotonic() - self.heartbeat > hung_after_s:
+            dead.append(f"scheduler (hung {time.monotonic() - self.heartbeat:.0f} s)")
+        return dead
 
     @staticmethod
     def _join(threads: list[threading.Thread], timeout: float) -> None:
@@ -164,6 +183,7 @@ class Scheduler:
     # -- the dispatcher --------------------------------------------------------------------------------------
     def _dispatch(self) -> None:
         while not self._stop.is_set():
+            self.heartbeat = time.monotonic()
             self._wake.clear()  # before looking: a wake() from here on is not lost
             try:
                 handed = self._hand_one()
@@ -209,6 +229,16 @@ class Scheduler:
                 self._busy.discard(line.name)
             self._wake.set()
 
+    def _release(self, task: TaskRow, line: LinePort) -> None:
+        try:
+            self.records.record_conclusion(released(task))
+            log.info("task %s: not dialed, the box is stopping; pending again", task.id)
+        except Exception:
+            log.exception("task %s: could not be put back; the next start finds it in flight", task.id)
+        finally:
+            with self._lock:
+                self._busy.discard(line.name)
+
     # -- one worker per line ---------------------------------------------------------------------------------
     def _work(self, line: LinePort) -> None:
         bind_line(line.name)  # this thread's log records name its line
@@ -219,6 +249,9 @@ class Scheduler:
                 return
             if not isinstance(task, TaskRow):
                 self._run_job(line, task)
+                continue
+            if self._stop.is_set():  # handed out as the box began to stop: not started, so not an attempt
+                self._release(task, line)
                 continue
             made_call = False
             if self.on_start is not None:

@@ -12,10 +12,12 @@ import dataclasses
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from appliance.cli.common import config_of, setup_logging
 from appliance.config import Config, LineConfig, config_path
+from appliance.watchdog import Notifier, Watchdog, watchdog_interval
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +49,17 @@ def run_serve(opts: argparse.Namespace) -> int:
         box.start()
         log.info("panel and webhook on http://%s:%s/%s", config.web.host, server.effective_port,
                  f" ({len(sims)} simulated line(s))" if sims else "")
+        # systemd (Type=notify): ready now; the watchdog pinged from this loop while the box's threads live
+        notifier = Notifier()
+        notifier.ready(f"serving on port {server.effective_port}")
+        watchdog = Watchdog(notifier, box.dead_parts, watchdog_interval())
         try:
-            _serve_until(server, stopping)
+            _serve_until(server, stopping, watchdog.tick)
         except KeyboardInterrupt:
             pass
         finally:
+            notifier.stopping()
+            box.begin_stop()  # calls say goodbye and hang up while the web server winds down (10 s in all)
             box.board.hub.close()  # the panel's event streams end now, not after the server's 5 s grace
             _stop_server(server)
             box.stop()
@@ -61,12 +69,13 @@ def run_serve(opts: argparse.Namespace) -> int:
     return 0
 
 
-def _serve_until(server: Any, stopping: threading.Event) -> None:
+def _serve_until(server: Any, stopping: threading.Event, tick: Callable[[], object] = lambda: None) -> None:
     """waitress's loop, a quarter second at a time, until SIGTERM. (Closing the server from the signal handler,
     as ``server.close()`` does, pulls its trigger out from under the request threads still answering: each
     logged a traceback and the process exited with EBADF.)"""
     while not stopping.is_set():
         server.asyncore.loop(timeout=0.25, map=server._map, use_poll=server.adj.asyncore_use_poll, count=1)
+        tick()  # the watchdog: a ping when one is due and the box's threads live
 
 
 def _stop_server(server: Any) -> None:

@@ -131,6 +131,11 @@ class OutboxWorker:
     def start(self) -> None:
         self._thread.start()
 
+    @property
+    def alive(self) -> bool:
+        """Its thread runs (the box's watchdog pings systemd only while it does)."""
+        return self._thread.is_alive()
+
     def wake(self) -> None:
         self._wake.set()
 

@@ -20,6 +20,7 @@ import time
 
 from appliance.errors import AtCommandError, AtTimeout, ModemError, PortError
 from appliance.events import DialOutcome, DialResult
+from appliance.log_repeats import RepeatedLog
 from appliance.telephony.audio import AudioPump, Tap
 from appliance.telephony.health import LineHealth, Supervision, check_health
 from appliance.telephony.linestate import TRANSITIONS, IllegalTransition, LineNotReady, LineState, next_state
@@ -173,11 +174,15 @@ class Line:
         self._in_call_fault: str | None = None
         self._lock = threading.RLock()
         self._open_lock = threading.Lock()  # one open attempt at a time (start() vs the supervisor)
+        self._fault_log = RepeatedLog(log)
 
     def _event(self, event: str) -> LineState:
         with self._lock:
             new = next_state(self.state, event)
-            if new is not self.state:
+            if new is not self.state and event in ("start", "fault"):  # a reopen cycle repeats: said once, counted
+                self._fault_log.log(logging.INFO, ("cycle", event), "line %s: %s --%s--> %s", self.name,
+                                    self.state.value, event, new.value)
+            elif new is not self.state:
                 log.info("line %s: %s --%s--> %s", self.name, self.state.value, event, new.value)
             self.state = new
             return new
@@ -228,6 +233,8 @@ class Line:
                 self.fault_reason = None
                 self.last_ok = time.monotonic()
                 self._event("opened")
+                for key in ("fault", ("cycle", "start"), ("cycle", "fault")):
+                    self._fault_log.clear(key)  # the next fault is news again
             return True, False
 
     def _clear_leftover_call(self) -> None:
@@ -244,6 +251,8 @@ class Line:
         self.last_ok = time.monotonic()
         try:
             result = self.modem.dial(number, ring_timeout=ring_timeout)
+            if result.outcome is DialOutcome.INTERRUPTED and self.modem.abort_dial.is_set():
+                return self._dial_over(result), None  # the box stops: no fault of the line's
             if result.outcome is DialOutcome.INTERRUPTED:
                 self._fault_dial(result.detail)
                 return result, None
@@ -304,7 +313,8 @@ class Line:
                 self._event("fault")
                 self.faults += 1
                 self.fault_log.append(reason)
-                log.warning("line %s faulted: %s", self.name, reason)
+                # an absent modem faults again at every reopen (every few seconds): said once, then counted
+                self._fault_log.warning("fault", "line %s faulted: %s", self.name, reason)
         if call is not None:
             call.interrupt(reason)
         # A dial in progress watches port_failed: a mute modem must end it too.

@@ -61,6 +61,8 @@ class Modem:
         self._call = CallTracker()
         self.remote_ended = self._call.remote_ended  # the far end hung up an answered call
         self.port_failed = threading.Event()
+        # set when the box stops (SIGTERM): a dial still ringing gives up at once instead of ringing on
+        self.abort_dial = threading.Event()
         # set by a +CREG/+CEREG URC saying the modem left the network; the line supervisor checks at once
         self.registration_lost = threading.Event()
         self.fault: str | None = None
@@ -188,6 +190,10 @@ class Modem:
                 return DialResult(DialOutcome.NO_ANSWER, detail="ring timeout")
             if self.port_failed.is_set() or self._generation != generation:  # failed, or closed and reopened
                 return DialResult(DialOutcome.INTERRUPTED, detail=self.fault or "AT port failed")
+            if self.abort_dial.is_set():
+                log.info("modem %s: the box is stopping; giving up the dial to %s", self.name, number)
+                self.try_hangup()
+                return DialResult(DialOutcome.INTERRUPTED, detail="the box stopped while it rang")
             try:
                 event = self._progress.get(timeout=min(left, 0.1))
             except queue.Empty:

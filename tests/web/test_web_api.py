@@ -14,6 +14,7 @@ def test_healthz(client):
     assert response.status_code == 200
     body = response.get_json()
     assert body["ok"] is True
+    assert body["lines"] == {"line1": "ready", "line2": "in_call"} and body["ready_lines"] == 2  # a call: up
     assert body["recordings"]["ok"] is True and body["recordings"]["recordings"] == 0  # room, and none kept yet
 
 

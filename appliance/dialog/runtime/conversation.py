@@ -40,6 +40,7 @@ from typing import Any
 
 from appliance.dialog.flow.model import Listen
 from appliance.dialog.runtime.engine import FlowRun, Step
+from appliance.dialog.runtime.goodbye import goodbye_text
 from appliance.dialog.runtime.greeting import PREROLL_FRAMES, AnsweredBy, CalleeGreeting, GreetingLimits
 from appliance.dialog.runtime.ports import CallAudio, EndpointerLike, TurnObserver
 from appliance.dialog.runtime.prefetch import PromptPrefetch
@@ -58,6 +59,9 @@ PARTIAL_EVERY_MS = 100  # while the customer pauses, look at the partial transcr
 # A pause this long may be the end of the turn: the recogniser may start decoding (Whisper, speculatively;
 # thrown away if the customer goes on). Pauses between words are shorter; the end of a turn takes 300-1500 ms.
 EARLY_DECODE_AFTER_MS = 200
+# The box is stopping (SIGTERM): the prompt playing may go on this long, then it is cut for the goodbye, so the
+# goodbye and the hang-up fit in the 10 s systemd grants (TimeoutStopSec) with room to spare.
+CLOSING_PROMPT_S = 4.0
 
 
 @dataclass(frozen=True)
@@ -97,8 +101,14 @@ class Conversation:
         voicemail: bool = True,
         observer: TurnObserver | None = None,
         on_turn: Callable[[dict[str, Any]], None] | None = None,
+        closing: threading.Event | None = None,
     ) -> None:
         self.run = run
+        # set when the box stops (SIGTERM): the prompt playing finishes (at most CLOSING_PROMPT_S more), the bot
+        # says a short goodbye instead of listening, and the call ends; ``closed_by_box`` says it happened
+        self.closing = closing
+        self.closed_by_box = False
+        self._closing_seen: float | None = None
         self.observer = observer
         # told each turn as it is added (the panel's live transcript): the turn's JSON with its ``index`` and
         # ``at_ms``; on the conversation's thread, must return at once
@@ -180,7 +190,8 @@ class Conversation:
         flow's voicemail message (:mod:`appliance.dialog.runtime.voicemail`)."""
         greeting = self.greeting
         if (greeting is None or greeting.answered_by is not AnsweredBy.MACHINE or greeting.screen is None
-                or self.run.flow.voicemail is None or self.run.finished or self.ended.is_set()):
+                or self.run.flow.voicemail is None or self.run.finished or self.ended.is_set()
+                or self._closing()):
             return
         if not greeting.beep:
             when = await_recording(greeting.screen, self.port, self.ended,
@@ -197,9 +208,35 @@ class Conversation:
         log.info("call %s: bot leaves a message (%s): %s", self.call_id, step.node, step.say)
         self.voicemail_left = self._say(step) is not None
 
+    def _closing(self) -> bool:
+        """The box is stopping (noted the first time it is seen, for the prompt's grace)."""
+        if self.closing is None or not self.closing.is_set():
+            return False
+        if self._closing_seen is None:
+            self._closing_seen = time.monotonic()
+        return True
+
+    def _cut_for_closing(self) -> bool:
+        """The box has been stopping for CLOSING_PROMPT_S: the prompt playing stops for the goodbye."""
+        return self._closing() and time.monotonic() - (self._closing_seen or 0.0) >= CLOSING_PROMPT_S
+
+    def _goodbye(self) -> bool:
+        """The box stops under the call: a short goodbye in the flow's language, then the call ends. False
+        (the flow did not finish), as for a customer who hung up."""
+        if self.ended.is_set():
+            return False
+        step = self.run.box_stopping(goodbye_text(self.run.flow.language))
+        self._mark_turns()
+        self.closed_by_box = True
+        log.info("call %s: the box is stopping; bot says goodbye (%s): %s", self.call_id, step.node, step.say)
+        self._say(step)
+        return False
+
     def _converse(self) -> bool:
         if not self._await_callee():
             return False
+        if self._closing():
+            return self._goodbye()
         step = self.run.start()
         while True:
             self._mark_turns()
@@ -209,9 +246,11 @@ class Conversation:
                 return False
             if not step.listen:
                 return True
+            if self._closing():  # the prompt was said; no answer is waited for
+                return self._goodbye()
             utterance = self._listen(step, barged)
             if utterance is None:
-                return False
+                return self._goodbye() if self._closing() else False
             if isinstance(utterance, KeyEntry):
                 log.info("call %s: customer pressed %r", self.call_id, utterance.digits)
                 step = self.run.dtmf(utterance.digits)
@@ -308,6 +347,9 @@ class Conversation:
                     if self.ended.is_set() or self._over_time():
                         self.port.flush_playback()
                         return None
+                    if self._cut_for_closing() and step.event != "box_stopping":
+                        self.port.flush_playback()
+                        return []
                     if self._take_keys(step):
                         self.port.flush_playback()
                         self._mark("keys", step.node)
@@ -318,6 +360,9 @@ class Conversation:
                     raise value  # type: ignore[misc]
                 if what == "end":
                     break
+                if self._cut_for_closing() and step.event != "box_stopping":
+                    self.port.flush_playback()
+                    return []
                 self.port.play(value, more=True)  # type: ignore[arg-type]
                 self._reply_started()
                 while (pair := self._read(0.0)) is not None:  # frames that came while it rendered
@@ -331,6 +376,9 @@ class Conversation:
             if self.ended.is_set() or self._over_time():
                 self.port.flush_playback()
                 return None
+            if self._cut_for_closing() and step.event != "box_stopping":
+                self.port.flush_playback()
+                break
             pair = self._read(0.1)
             if pair is not None and self._prompt_frame(pair, barge, heard):
                 return self._barged_in(step, heard)
@@ -412,7 +460,7 @@ class Conversation:
             in_speech = True
         key_gap_ms, keyed = 0, len(self._pressed)
         paused = False  # the session was told the customer paused (and not yet that they went on)
-        while not self.ended.is_set() and not self._over_time():
+        while not self.ended.is_set() and not self._over_time() and not self._closing():
             if self._take_keys(step):
                 if len(self._pressed) > keyed:
                     key_gap_ms, keyed = 0, len(self._pressed)

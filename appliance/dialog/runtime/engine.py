@@ -293,6 +293,13 @@ class FlowRun:
         self._check_live()
         self.turns.append(TurnRecord("bot", "(interrupted)", self._node.id, event="barge_in"))
 
+    def box_stopping(self, text: str) -> Step:
+        """The box stops under the call (SIGTERM): the bot says ``text`` (a short goodbye) and the call ends.
+        The flow does not finish: its result and operations are not taken (the attempt ends ``interrupted``)."""
+        node = self._node
+        self.turns.append(TurnRecord("bot", text, node.id, event="box_stopping"))
+        return Step(node.id, text, listen=False, barge_in=False, event="box_stopping")
+
     def interrupted(self) -> Step:
         """The customer talked over the prompt (barge-in): say the node's barge-in prompt and listen."""
         self._check_live()
