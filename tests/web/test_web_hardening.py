@@ -1,0 +1,131 @@
+"""Hardening on the shop's LAN (issue 14): what a neighbour on the shop's Wi-Fi could do to the panel and the
+webhook, each tried against the real app; the server ones on a real waitress on 127.0.0.1 built as ``callbox
+serve`` builds it (``web.serving.create_server``)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from conftest import InMemoryPanelService, good_ticket, signed_headers
+
+from web import MAX_BODY_BYTES, create_app
+from web.serving import CHANNEL_TIMEOUT_S, CONNECTION_LIMIT, create_server
+
+TWENTY_MB = 20 * 1024 * 1024
+
+
+@contextmanager
+def running(service: InMemoryPanelService) -> Iterator[tuple[int, list[int]]]:
+    """(port, [bytes the server has read from its sockets]) while a real waitress serves the real app."""
+    app = create_app(service, secret_key="hardening-test-key")
+    server = create_server(app, host="127.0.0.1", port=0)
+    read = [0]
+    base = server.channel_class
+
+    class Counting(base):  # type: ignore[misc, valid-type]
+        def recv(self, buffer_size: int) -> bytes:
+            data: bytes = super().recv(buffer_size)
+            read[0] += len(data)
+            return data
+
+    server.channel_class = Counting
+    thread = threading.Thread(target=server.run, name="hardening-waitress", daemon=True)
+    thread.start()
+    try:
+        yield server.effective_port, read
+    finally:
+        server.close()
+        thread.join(5)
+
+
+def post_ticket(port: int, ticket_id: str) -> int:
+    body = json.dumps(good_ticket(ticket_id))
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/tickets", data=body.encode(),
+                                     headers=signed_headers(body, msg_id=f"msg-{ticket_id}"), method="POST")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return int(response.status)
+
+
+def test_the_server_is_set_for_the_box(service: InMemoryPanelService):
+    """More connections than waitress's 100, idle ones dropped after 30 s, on the configured host."""
+    app = create_app(service, secret_key="k")
+    server = create_server(app, host="127.0.0.1", port=0)
+    try:
+        assert server.adj.connection_limit == CONNECTION_LIMIT >= 300
+        assert server.adj.channel_timeout == CHANNEL_TIMEOUT_S <= 30
+        assert server.adj.cleanup_interval <= 10
+        assert server.adj.host == "127.0.0.1"
+    finally:
+        server.close()
+
+
+def test_150_idle_sockets_do_not_block_the_webhook(service: InMemoryPanelService):
+    """A neighbour holds 150 idle connections open (waitress's default limit is 100): the webhook still takes
+    a ticket at once, and so does the health check."""
+    with running(service) as (port, _read):
+        idle = []
+        try:
+            for _ in range(150):
+                idle.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+            time.sleep(0.3)  # the server has accepted them all by now
+            started = time.monotonic()
+            assert post_ticket(port, "T-IDLE") == 202
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+                assert response.status == 200
+            assert time.monotonic() - started < 3
+        finally:
+            for sock in idle:
+                sock.close()
+    assert "T-IDLE" in service.tickets
+
+
+def _send_big(port: int, head: bytes, chunks: Iterator[bytes]) -> bytes:
+    """Send the head, then the body until the server stops taking it; its answer."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+    try:
+        sock.sendall(head)
+        try:
+            for chunk in chunks:
+                sock.sendall(chunk)
+        except OSError:  # the server answered 413 and closed: the rest is never sent
+            pass
+        answer = b""
+        try:
+            while True:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                answer += data
+        except OSError:
+            pass
+        return answer
+    finally:
+        sock.close()
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_20_mb_body_is_refused_before_it_is_read(service: InMemoryPanelService, chunked: bool):
+    """A 20 MB unauthenticated body: 413, with at most a little over the 64 KiB limit read by the server."""
+    piece = b"x" * 65536
+    if chunked:
+        head = (b"POST /api/v1/tickets HTTP/1.1\r\nHost: box\r\nContent-Type: application/json\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n")
+        chunks: Iterator[bytes] = iter([b"10000\r\n" + piece + b"\r\n"] * (TWENTY_MB // len(piece)))
+    else:
+        head = (b"POST /api/v1/tickets HTTP/1.1\r\nHost: box\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n" % TWENTY_MB)
+        chunks = iter([piece] * (TWENTY_MB // len(piece)))
+    with running(service) as (port, read):
+        answer = _send_big(port, head, chunks)
+        time.sleep(0.2)
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+        assert read[0] <= MAX_BODY_BYTES + 64 * 1024, read[0]
