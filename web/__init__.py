@@ -14,6 +14,7 @@ from flask import Flask, Response, current_app, jsonify, render_template, reques
 from flask.typing import ResponseReturnValue
 from standardwebhooks.webhooks import Webhook
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.routing import IntegerConverter
 
 from appliance.config import HelpdesksConfig
 from web.auth import LoginThrottle, guard
@@ -27,6 +28,16 @@ CONTENT_SECURITY_POLICY = (
     "media-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+SQLITE_INT_MAX = 2**63 - 1
+
+
+class RowIdConverter(IntegerConverter):
+    """``<int:...>`` in every route: a number SQLite can hold. A larger one (``/api/v1/calls/10**30``) names no row,
+    so it is a 404 at routing instead of an OverflowError, a 500, in the query."""
+
+    def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = None, max: int | None = None,
+                 signed: bool = False) -> None:
+        super().__init__(map, fixed_digits, min, SQLITE_INT_MAX if max is None else max, signed)
 
 
 def create_app(
@@ -41,6 +52,7 @@ def create_app(
     (``API_TOKEN``, ``LOGIN_MAX_FAILURES``, ``LOGIN_LOCKOUT_S``, ``MAX_CONTENT_LENGTH``...). ``helpdesks``: the
     ``[helpdesks.*]`` config; a helpdesk without a secret is not connected (its route answers 404)."""
     app = Flask(__name__)
+    app.url_map.converters["int"] = RowIdConverter  # before any route is added (web.RowIdConverter)
     app.config.from_mapping(
         SECRET_KEY=secret_key or secrets.token_hex(32),
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,

@@ -65,8 +65,9 @@ def _status() -> dict[str, Any] | None:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths may be redirected to after login."""
-    if target:
+    """Only same-site relative paths may be redirected to after login: no CR/LF or other control characters (a
+    header cannot carry them: a 500) and no backslash (browsers read ``/\\host`` as ``//host``, another site)."""
+    if target and not any(c < " " or c in "\\\x7f" for c in target):
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
             return target

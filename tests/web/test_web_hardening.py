@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from conftest import InMemoryPanelService, good_ticket, signed_headers
+from conftest import PASSWORD, USERNAME, InMemoryPanelService, good_ticket, signed_headers
 
 from web import MAX_BODY_BYTES, create_app
 from web.serving import CHANNEL_TIMEOUT_S, CONNECTION_LIMIT, create_server
@@ -129,3 +129,58 @@ def test_a_20_mb_body_is_refused_before_it_is_read(service: InMemoryPanelService
         time.sleep(0.2)
         assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
         assert read[0] <= MAX_BODY_BYTES + 64 * 1024, read[0]
+
+
+def _huge_urls(app: Any) -> list[tuple[str, str]]:
+    """(method, url) for every route with an ``<int:...>`` part, each int 10**30 (SQLite's integers end at 2**63)."""
+    from werkzeug.routing import AnyConverter, IntegerConverter
+
+    urls = []
+    for rule in app.url_map.iter_rules():
+        ints = [name for name, conv in rule._converters.items() if isinstance(conv, IntegerConverter)]
+        if not ints:
+            continue
+        convs = rule._converters
+        values = {name: 10**30 if name in ints
+                  else next(iter(convs[name].items)) if isinstance(convs.get(name), AnyConverter) else "x"
+                  for name in rule.arguments}
+        url = rule.build(values, append_unknown=False)[1]
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            urls.append((method, url))
+    return urls
+
+
+def test_every_int_route_answers_a_huge_id_without_a_500(app: Any, service: InMemoryPanelService):
+    """10**30 in any ``<int:...>`` part (a call id, a recording, a task...): a 404 or a refusal, never a 500."""
+    client = app.test_client()
+    urls = _huge_urls(app)
+    assert any("/api/v1/calls/" in url for _m, url in urls)
+    assert any(url.endswith("/recording.wav") for _m, url in urls)
+    failures = []
+    for method, url in urls:
+        response = client.open(url, method=method, headers={"Authorization": "Bearer api-token-for-tests"},
+                               json={} if method != "GET" else None)
+        if response.status_code >= 500:
+            failures.append((method, url, response.status_code))
+    assert failures == []
+
+
+@pytest.mark.parametrize("target", ["/calls\r\nSet-Cookie: evil=1", "/\r\n", "/calls%0d%0aX: y", "/\\evil.example",
+                                    "/\tcalls", "//evil.example/", "https://evil.example/"])
+def test_a_login_next_with_cr_lf_or_another_site_leads_home(client: Any, target: str):
+    """``next=`` with CR/LF, a control character, a backslash or another site: a redirect to the dashboard (the
+    encoded ``%0d%0a`` stays text in the path, harmless), never a 500 or a header of the attacker's."""
+    page = client.get("/login", query_string={"next": target})
+    assert page.status_code == 200
+    token = page.get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+    response = client.post("/login", data={"csrf_token": token, "username": USERNAME, "password": PASSWORD,
+                                           "next": target})
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert "\r" not in location and "\n" not in location and "evil" not in location.split("?")[0].lower()
+    assert "Set-Cookie: evil" not in str(response.headers) and not response.headers.get("X")
+    again = client.get("/login", query_string={"next": target})  # signed in: straight to next, or home
+    assert again.status_code == 302
+    assert "\n" not in again.headers["Location"]
+    if target != "/calls%0d%0aX: y":
+        assert again.headers["Location"].endswith("/dashboard") or again.headers["Location"] == "/dashboard"
