@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
@@ -49,8 +50,9 @@ def create_app(
 ) -> Flask:
     """Build the web app. Without ``secret_key`` a random one is made, so panel
     sessions end when the process restarts. ``test_config`` overrides config keys
-    (``API_TOKEN``, ``LOGIN_MAX_FAILURES``, ``LOGIN_LOCKOUT_S``, ``MAX_CONTENT_LENGTH``...). ``helpdesks``: the
-    ``[helpdesks.*]`` config; a helpdesk without a secret is not connected (its route answers 404)."""
+    (``API_TOKEN``, ``LOGIN_MAX_FAILURES``, ``LOGIN_LOCKOUT_S``, ``SESSION_IDLE_S``, ``SESSION_MAX_S``,
+    ``MAX_CONTENT_LENGTH``...). ``helpdesks``: the ``[helpdesks.*]`` config; a helpdesk without a secret is not
+    connected (its route answers 404)."""
     app = Flask(__name__)
     app.url_map.converters["int"] = RowIdConverter  # before any route is added (web.RowIdConverter)
     app.config.from_mapping(
@@ -64,9 +66,13 @@ def create_app(
         LOGIN_MAX_FAILURES=5,
         LOGIN_WINDOW_S=60.0,
         LOGIN_LOCKOUT_S=60.0,
+        SESSION_IDLE_S=12 * 3600.0,  # a sign-in ends after this long without a request ([web] session_idle_hours)
+        SESSION_MAX_S=7 * 86400.0,  # ... and this long after it was made ([web] session_max_days)
     )
     if test_config:
         app.config.from_mapping(test_config)
+    # the cookie's signature is refused past the longest a session lasts (Flask's default: 31 days)
+    app.permanent_session_lifetime = timedelta(seconds=float(app.config["SESSION_MAX_S"]))
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     app.extensions["callbox_service"] = service

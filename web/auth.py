@@ -26,6 +26,10 @@ from flask_babel import gettext as _
 SESSION_USER = "user"
 SESSION_ROLE = "role"
 SESSION_CSRF = "csrf"
+SESSION_GEN = "gen"  # the user's session generation at sign-in: bumped on the box, every older cookie ends
+SESSION_ISSUED = "issued"  # when the user signed in (Unix time): the session ends SESSION_MAX_S later
+SESSION_SEEN = "seen"  # the session's last request, to a minute: it ends SESSION_IDLE_S after
+SEEN_EVERY_S = 60  # the cookie is rewritten with a new "seen" at most this often
 ROLES = ("admin", "reviewer")
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Endpoints anyone may reach: the login form, the first-run setup (only while no user exists: see SETUP), the health
@@ -242,16 +246,57 @@ def setup_pending() -> bool:
     return pending
 
 
+def _clock() -> float:
+    clock = current_app.extensions.get("callbox_clock", time.time)  # wall time: sessions outlive a restart
+    return float(clock())
+
+
+def start_session(username: str, role: str) -> None:
+    """A signed-in session for ``username``: the user's session generation and the time, in the signed cookie."""
+    now = int(_clock())
+    session[SESSION_USER] = username
+    session[SESSION_ROLE] = role
+    session[SESSION_GEN] = current_app.extensions["callbox_service"].access.session_generation(username)
+    session[SESSION_ISSUED] = now
+    session[SESSION_SEEN] = now
+
+
+def end_session() -> None:
+    """This browser is signed out (its language and CSRF token stay)."""
+    for key in (SESSION_USER, SESSION_ROLE, SESSION_GEN, SESSION_ISSUED, SESSION_SEEN):
+        session.pop(key, None)
+
+
+def _session_current(name: str) -> bool:
+    """The cookie was made for the user's current session generation (not before a sign-out, a new password or a
+    new role), within SESSION_MAX_S of signing in and SESSION_IDLE_S of its last request."""
+    gen = current_app.extensions["callbox_service"].access.session_generation(name)
+    given, issued, seen = session.get(SESSION_GEN), session.get(SESSION_ISSUED), session.get(SESSION_SEEN)
+    if gen is None or type(given) is not int or given != gen:
+        return False
+    if not isinstance(issued, int | float) or not isinstance(seen, int | float):
+        return False
+    now = _clock()
+    if now - issued > float(current_app.config["SESSION_MAX_S"]) or now - seen > float(
+            current_app.config["SESSION_IDLE_S"]):
+        return False
+    if now - seen >= SEEN_EVERY_S:
+        session[SESSION_SEEN] = int(now)
+    return True
+
+
 def _load_user() -> None:
     """The signed-in user's role as stored now: a role changed or a user deleted takes effect on the next
-    request, not at the next sign-in."""
+    request, not at the next sign-in. A session revoked or past its time is signed out here."""
     name = session.get(SESSION_USER)
     if not isinstance(name, str):
         return
+    if not _session_current(name):
+        end_session()
+        return
     user = current_app.extensions["callbox_service"].access.user(name)
     if user is None:
-        session.pop(SESSION_USER, None)
-        session.pop(SESSION_ROLE, None)
+        end_session()
         return
     if session.get(SESSION_ROLE) != user["role"]:
         session[SESSION_ROLE] = user["role"]

@@ -24,7 +24,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from appliance.campaign.attempt import IN_FLIGHT_TONES, RETRY_TABLE, TICKET_TONES
-from web.auth import SESSION_ROLE, SESSION_USER, csrf_ok, csrf_token, login_required, throttle
+from web.auth import SESSION_USER, csrf_ok, csrf_token, login_required, start_session, throttle
 from web.i18n import SESSION_LANG
 from web.service import PanelService
 
@@ -152,8 +152,7 @@ def login() -> BaseResponse | tuple[str, int] | str:
     throttle().succeeded(_client())
     lang = user.get("lang") or session.get(SESSION_LANG)  # the user's own language, else the one picked here
     session.clear()
-    session[SESSION_USER] = username
-    session[SESSION_ROLE] = user["role"]
+    start_session(username, user["role"])  # with the user's session generation and the time (web.auth)
     if lang:
         session[SESSION_LANG] = lang
     csrf_token()  # fresh token for the logged-in session
@@ -166,6 +165,9 @@ def logout() -> BaseResponse | tuple[str, int]:
     if not csrf_ok():
         return render_template("error.html", code=400, title=_("Bad request"),
                                message=_("The form was stale. Please try again.")), 400
+    name = session.get(SESSION_USER)
+    if isinstance(name, str):  # every cookie of this user ends, a copy of this one too, across restarts
+        service().access.end_sessions(name)
     session.clear()
     return redirect(url_for("panel.login"))
 

@@ -32,7 +32,10 @@ def run_serve(opts: argparse.Namespace) -> int:
         if sims:
             config = _with_lines(config, [(s.at_port, s.audio_port) for s in sims])
         box = Callbox(config, config_file=config_path(opts.config))  # the file the Settings page writes
-        extra = {"API_TOKEN": config.web.api_token} if config.web.api_token else None
+        extra: dict[str, Any] = {"SESSION_IDLE_S": config.web.session_idle_hours * 3600,
+                                 "SESSION_MAX_S": config.web.session_max_days * 86400}
+        if config.web.api_token:
+            extra["API_TOKEN"] = config.web.api_token
         app = create_app(box.panel, secret_key=box.session_key, test_config=extra, helpdesks=config.helpdesks)
         # the connection limit, idle timeout and body limits set for a box on the shop's LAN (web.serving)
         server = create_server(app, host=config.web.host, port=config.web.port)

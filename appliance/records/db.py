@@ -355,6 +355,13 @@ MIGRATIONS: list[Migration] = [
     CREATE INDEX line_signal_line ON line_signal(line, at);
     CREATE INDEX line_signal_at ON line_signal(at);
     """,
+    # the panel's sessions are revocable (web.auth): each user's session generation, copied into the signed cookie
+    # at sign-in and bumped by signing out, a password change or a role change, so every cookie made before no
+    # longer signs anyone in, across restarts too. Backfill: 1 for every user (cookies made before this carry no
+    # generation, so they end once: everyone signs in again after the upgrade)
+    """
+    ALTER TABLE users ADD COLUMN session_gen INTEGER NOT NULL DEFAULT 1;
+    """,
 ]
 
 

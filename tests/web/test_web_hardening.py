@@ -184,3 +184,84 @@ def test_a_login_next_with_cr_lf_or_another_site_leads_home(client: Any, target:
     assert "\n" not in again.headers["Location"]
     if target != "/calls%0d%0aX: y":
         assert again.headers["Location"].endswith("/dashboard") or again.headers["Location"] == "/dashboard"
+
+
+def _signed_in(app: Any, username: str = USERNAME, password: str = PASSWORD) -> tuple[Any, str]:
+    """(a client signed in, its session cookie as a copy an attacker could take)."""
+    client = app.test_client()
+    page = client.get("/login")
+    token = page.get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+    answer = client.post("/login", data={"csrf_token": token, "username": username, "password": password})
+    assert answer.status_code == 302, answer.get_data(as_text=True)[:300]
+    cookie = client.get_cookie("callbox_session")
+    assert cookie is not None
+    return client, cookie.value
+
+
+def _with_cookie(app: Any, value: str) -> Any:
+    thief = app.test_client()
+    thief.set_cookie("callbox_session", value)
+    return thief
+
+
+def _csrf(client: Any) -> str:
+    with client.session_transaction() as session:
+        return str(session["csrf"])
+
+
+def test_a_cookie_copied_before_logout_does_not_work_after_it_nor_after_a_restart(service: InMemoryPanelService):
+    app = create_app(service, secret_key="persisted-session-key")
+    owner, copied = _signed_in(app)
+    assert _with_cookie(app, copied).get("/calls").status_code == 200  # the copy works while the owner is in
+    assert owner.post("/logout", data={"csrf_token": _csrf(owner)}).status_code == 302
+    thief = _with_cookie(app, copied)
+    answer = thief.get("/calls")
+    assert answer.status_code == 302 and "/login" in answer.headers["Location"]
+    assert thief.get("/api/v1/calls").status_code == 401
+    restarted = create_app(service, secret_key="persisted-session-key")  # the box restarts with its kept key
+    assert _with_cookie(restarted, copied).get("/api/v1/calls").status_code == 401
+
+
+def test_a_new_password_or_role_ends_the_users_sessions(service: InMemoryPanelService):
+    app = create_app(service, secret_key="k")
+    service.access.create_user("ria", "reviewer password 1", "reviewer")
+    _client, ria = _signed_in(app, "ria", "reviewer password 1")
+    _client, admin = _signed_in(app)
+    assert _with_cookie(app, ria).get("/api/v1/calls").status_code == 200
+    service.access.set_role("ria", "admin")
+    assert _with_cookie(app, ria).get("/api/v1/calls").status_code == 401
+    _client, ria = _signed_in(app, "ria", "reviewer password 1")
+    service.access.reset_password("ria", "another password 2")
+    assert _with_cookie(app, ria).get("/api/v1/calls").status_code == 401
+    assert _with_cookie(app, admin).get("/api/v1/calls").status_code == 200  # the others stay signed in
+
+
+def test_a_user_made_again_under_the_same_name_does_not_get_the_old_cookies(service: InMemoryPanelService):
+    app = create_app(service, secret_key="k")
+    service.access.create_user("sam", "sam's password 1", "admin")
+    _client, sam = _signed_in(app, "sam", "sam's password 1")
+    service.access.delete_user("sam")
+    service.access.create_user("sam", "sam's password 2", "admin")
+    assert _with_cookie(app, sam).get("/api/v1/calls").status_code == 401
+
+
+def test_a_session_ends_after_its_idle_time_and_its_lifetime(service: InMemoryPanelService):
+    """12 h without a request ends it; so do 7 days however busy (the box's clock stands in for waiting)."""
+    now = [1_800_000_000.0]
+    app = create_app(service, secret_key="k", test_config={"SESSION_IDLE_S": 12 * 3600, "SESSION_MAX_S": 7 * 86400})
+    app.extensions["callbox_clock"] = lambda: now[0]
+    assert app.permanent_session_lifetime.total_seconds() == 7 * 86400  # the signature's own limit, not 31 days
+    client, _cookie = _signed_in(app)
+    now[0] += 11 * 3600
+    assert client.get("/api/v1/calls").status_code == 200  # 11 h idle: still in, and seen now
+    now[0] += 11 * 3600
+    assert client.get("/api/v1/calls").status_code == 200
+    now[0] += 12 * 3600 + 60
+    assert client.get("/api/v1/calls").status_code == 401  # 12 h and a minute idle: out
+    client, _cookie = _signed_in(app)
+    signed_in_at = now[0]
+    for _ in range(20):  # a request every 11 h: never idle, but 7 days after signing in it ends
+        now[0] += 11 * 3600
+        if client.get("/api/v1/calls").status_code == 401:
+            break
+    assert 7 * 86400 < now[0] - signed_in_at <= 7 * 86400 + 11 * 3600
