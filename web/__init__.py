@@ -66,6 +66,11 @@ def create_app(
         LOGIN_MAX_FAILURES=5,
         LOGIN_WINDOW_S=60.0,
         LOGIN_LOCKOUT_S=60.0,
+        # per user name too, from any address: a neighbour trying one name from many addresses is slowed all the
+        # same (looser than per address, so that a stranger cannot easily keep the owner out)
+        LOGIN_USER_MAX_FAILURES=10,
+        LOGIN_USER_WINDOW_S=600.0,
+        LOGIN_USER_LOCKOUT_S=300.0,
         SESSION_IDLE_S=12 * 3600.0,  # a sign-in ends after this long without a request ([web] session_idle_hours)
         SESSION_MAX_S=7 * 86400.0,  # ... and this long after it was made ([web] session_max_days)
     )
@@ -81,6 +86,11 @@ def create_app(
         max_failures=int(app.config["LOGIN_MAX_FAILURES"]),
         window_s=float(app.config["LOGIN_WINDOW_S"]),
         lockout_s=float(app.config["LOGIN_LOCKOUT_S"]),
+    )
+    app.extensions["callbox_user_throttle"] = LoginThrottle(
+        max_failures=int(app.config["LOGIN_USER_MAX_FAILURES"]),
+        window_s=float(app.config["LOGIN_USER_WINDOW_S"]),
+        lockout_s=float(app.config["LOGIN_USER_LOCKOUT_S"]),
     )
 
     from web import access, api, console_calls, flows, i18n, live, modems, panel, qa, recordings, rules, stats

@@ -49,7 +49,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class LoginThrottle:
-    """Counts failed logins per client address; after ``max_failures`` within ``window_s``
+    """Counts failed logins per client address (or per user name); after ``max_failures`` within ``window_s``
     the address is locked out for ``lockout_s`` seconds. Thread-safe; memory is bounded by
     forgetting the oldest addresses past ``max_clients``."""
 
@@ -101,6 +101,16 @@ class LoginThrottle:
 
 def throttle() -> LoginThrottle:
     return cast(LoginThrottle, current_app.extensions["callbox_login_throttle"])
+
+
+def user_throttle() -> LoginThrottle:
+    """The same count per user name (any address): ``LOGIN_USER_*``."""
+    return cast(LoginThrottle, current_app.extensions["callbox_user_throttle"])
+
+
+def user_key(username: str) -> str:
+    """The user name as the per-user throttle counts it (case and surrounding spaces do not make a new one)."""
+    return "user:" + username.strip().lower()[:64]
 
 
 def csrf_token() -> str:
@@ -267,12 +277,11 @@ def end_session() -> None:
         session.pop(key, None)
 
 
-def _session_current(name: str) -> bool:
+def _session_current(user: dict[str, Any]) -> bool:
     """The cookie was made for the user's current session generation (not before a sign-out, a new password or a
     new role), within SESSION_MAX_S of signing in and SESSION_IDLE_S of its last request."""
-    gen = current_app.extensions["callbox_service"].access.session_generation(name)
     given, issued, seen = session.get(SESSION_GEN), session.get(SESSION_ISSUED), session.get(SESSION_SEEN)
-    if gen is None or type(given) is not int or given != gen:
+    if type(given) is not int or given != user["session_gen"]:
         return False
     if not isinstance(issued, int | float) or not isinstance(seen, int | float):
         return False
@@ -291,11 +300,8 @@ def _load_user() -> None:
     name = session.get(SESSION_USER)
     if not isinstance(name, str):
         return
-    if not _session_current(name):
-        end_session()
-        return
-    user = current_app.extensions["callbox_service"].access.user(name)
-    if user is None:
+    user = current_app.extensions["callbox_service"].access.session_user(name)
+    if user is None or not _session_current(user):
         end_session()
         return
     if session.get(SESSION_ROLE) != user["role"]:

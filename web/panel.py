@@ -24,7 +24,16 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from appliance.campaign.attempt import IN_FLIGHT_TONES, RETRY_TABLE, TICKET_TONES
-from web.auth import SESSION_USER, csrf_ok, csrf_token, login_required, start_session, throttle
+from web.auth import (
+    SESSION_USER,
+    csrf_ok,
+    csrf_token,
+    login_required,
+    start_session,
+    throttle,
+    user_key,
+    user_throttle,
+)
 from web.i18n import SESSION_LANG
 from web.service import PanelService
 
@@ -138,18 +147,22 @@ def login() -> BaseResponse | tuple[str, int] | str:
         return render_template(
             "login.html", next_url=next_url, error=_("Your session expired. Please try again.")
         ), 400
-    wait = throttle().retry_after(_client())
+    username = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    # locked per address, and per user name whatever the address (web.auth.user_throttle)
+    wait = max(throttle().retry_after(_client()), user_throttle().retry_after(user_key(username)))
     if wait > 0:
         message = _("Too many failed attempts. Try again in %(seconds)d seconds.", seconds=int(wait) + 1)
         return render_template("login.html", next_url=next_url, error=message), 429
-    username = request.form.get("username", "").strip()
-    password = request.form.get("password", "")
     user = service().access.verify(username, password) if username and password else None
     if user is None:
         throttle().failed(_client())
+        if username:
+            user_throttle().failed(user_key(username))
         log.warning("failed login for %r from %s", username[:64], _client())
         return render_template("login.html", next_url=next_url, error=_("Wrong username or password.")), 401
     throttle().succeeded(_client())
+    user_throttle().succeeded(user_key(username))
     lang = user.get("lang") or session.get(SESSION_LANG)  # the user's own language, else the one picked here
     session.clear()
     start_session(username, user["role"])  # with the user's session generation and the time (web.auth)

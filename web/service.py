@@ -241,6 +241,10 @@ class AccessService(Protocol):
         """The generation a signed-in cookie must carry (bumped by a new password or role, and by signing out)."""
         ...
 
+    def session_user(self, username: str) -> dict[str, Any] | None:
+        """:meth:`user` with ``session_gen``, in one read (the guard's, on every request)."""
+        ...
+
     def end_sessions(self, username: str) -> None:
         """Every session of the user ends, on every browser."""
         ...

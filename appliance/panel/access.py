@@ -75,6 +75,10 @@ class AccessAdmin:
         and :meth:`end_sessions`. None: no such user."""
         return self.accounts.session_generation(username)
 
+    def session_user(self, username: str) -> dict[str, Any] | None:
+        """The user (as :meth:`user`) with its ``session_gen``, in one read; None: no such user."""
+        return self.accounts.session_user(username)
+
     def end_sessions(self, username: str) -> None:
         """Sign the user out everywhere (a cookie copied before stops working, across restarts too)."""
         self.accounts.end_sessions(username)
