@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import signal
 import threading
 from typing import Any
@@ -27,6 +28,7 @@ def run_serve(opts: argparse.Namespace) -> int:
 
     config = config_of(opts)
     setup_logging(opts.verbose, log=config.log)
+    os.umask(0o077)  # every file the box makes from now on is its user's alone (the state dir: appliance.files)
     sims = _start_simulated_lines(opts.simulate) if opts.simulate else []
     try:
         if sims:
