@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import stat
 import secrets
+import stat
 import tempfile
 import uuid
 from pathlib import Path

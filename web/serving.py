@@ -55,14 +55,17 @@ def _channel_class(limit: Callable[[str, str], int]) -> type[HTTPChannel]:
     limited: dict[tuple[int, int], Adjustments] = {}
 
     class LimitedParser(HTTPRequestParser):  # type: ignore[misc]
+        adj: Adjustments  # waitress's settings for this request (its own: the route's body limit)
+
         def parse_header(self, header_plus: bytes) -> None:
             super().parse_header(header_plus)
             most = limit(str(self.command or "GET"), str(self.path or "/")) + 1  # waitress refuses at >= max
-            key = (id(self.adj), most)
+            given: Adjustments = self.adj
+            key = (id(given), most)
             adj = limited.get(key)
             if adj is None:
-                adj = copy.copy(self.adj)
-                adj.max_request_body_size = min(most, self.adj.max_request_body_size)
+                adj = copy.copy(given)
+                adj.max_request_body_size = min(most, given.max_request_body_size)
                 limited[key] = adj
             self.adj = adj
 

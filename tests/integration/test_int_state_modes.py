@@ -114,7 +114,7 @@ def test_the_box_fixes_an_older_readable_state_dir_at_start(tmp_path: Path, pock
     old.stop()
     (state / "recordings" / "+1555" / "2026-12-01").mkdir(parents=True, exist_ok=True)
     (state / "recordings" / "+1555" / "2026-12-01" / "1.wav").write_bytes(b"RIFF")
-    for folder, dirs, files in os.walk(state):
+    for folder, _dirs, files in os.walk(state):
         os.chmod(folder, 0o755)
         for name in files:
             os.chmod(os.path.join(folder, name), 0o644)
