@@ -330,3 +330,15 @@ def test_an_unknown_user_costs_a_password_hash_too(service: InMemoryPanelService
     timed(USERNAME)  # warm up
     known, unknown = timed(USERNAME), timed("nobody-here")
     assert abs(known - unknown) <= 0.3 * max(known, unknown), (known, unknown)
+
+
+def test_the_session_lifetimes_are_config_keys_checked_with_their_names():
+    from appliance.config import ConfigError, parse_config
+
+    web = parse_config({"web": {"session_idle_hours": 2, "session_max_days": 1.5}}).web
+    assert (web.session_idle_hours, web.session_max_days) == (2.0, 1.5)
+    assert (parse_config({}).web.session_idle_hours, parse_config({}).web.session_max_days) == (12.0, 7.0)
+    for key, value in (("session_idle_hours", 0), ("session_max_days", 400), ("session_idle_hours", "long")):
+        with pytest.raises(ConfigError) as refused:
+            parse_config({"web": {key: value}}, file="/etc/callbox/callbox.toml")
+        assert f"web.{key}" in str(refused.value) and "/etc/callbox/callbox.toml" in str(refused.value)
