@@ -57,6 +57,17 @@ def _channel_class(limit: Callable[[str, str], int]) -> type[HTTPChannel]:
     class LimitedParser(HTTPRequestParser):  # type: ignore[misc]
         adj: Adjustments  # waitress's settings for this request (its own: the route's body limit)
 
+        def __init__(self, adj: Adjustments, channel: LimitedChannel) -> None:
+            super().__init__(adj)
+            self.channel = channel
+
+        def received(self, data: bytes) -> int:
+            consumed = int(super().received(data))
+            if self.error is not None:  # 413 (or a bad request): nothing more is read from this connection
+                self.channel.refused = True
+                return len(data)
+            return consumed
+
         def parse_header(self, header_plus: bytes) -> None:
             super().parse_header(header_plus)
             most = limit(str(self.command or "GET"), str(self.path or "/")) + 1  # waitress refuses at >= max
@@ -70,7 +81,19 @@ def _channel_class(limit: Callable[[str, str], int]) -> type[HTTPChannel]:
             self.adj = adj
 
     class LimitedChannel(HTTPChannel):  # type: ignore[misc]
-        parser_class = LimitedParser
+        """Once a request is refused, the channel reads no more (waitress would read on, and parse the rest of a
+        refused body as new requests, until its task thread answers): the answer is sent and the socket closed."""
+
+        refused = False
+
+        def parser_class(self, adj: Adjustments) -> LimitedParser:  # waitress calls self.parser_class(self.adj)
+            return LimitedParser(adj, self)
+
+        def received(self, data: bytes) -> bool:
+            return False if self.refused else bool(super().received(data))
+
+        def readable(self) -> bool:
+            return not self.refused and bool(super().readable())
 
     return LimitedChannel
 
