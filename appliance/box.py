@@ -28,7 +28,7 @@ from appliance.campaign.timer import TaskTimer
 from appliance.campaign.voices import FlowPrompts
 from appliance.config import Config, LineConfig, config_path
 from appliance.config_edit import ConfigFile
-from appliance.files import load_or_create_box_id, load_or_create_secret
+from appliance.files import load_or_create_box_id, load_or_create_secret, make_private
 from appliance.panel.dashboard import LiveAdmin
 from appliance.panel.flows import FlowAdmin
 from appliance.panel.live import LineWatch, LiveBoard
@@ -103,7 +103,8 @@ class Callbox:
         self.config = config
         self.shop_name = shop_name if shop_name is not None else config.shop.name
         self.paths = config.paths
-        self.paths.root.mkdir(parents=True, exist_ok=True)
+        # the state dir and all in it 0700/0600, also what an older box or a person left readable (appliance.files)
+        make_private(self.paths.root)
         self.records = RecordsStore(self.paths.records, phone_region=config.shop.region,
                                     sync_calls=config.upstream.enabled)
         self.configs = ConfigStore(self.paths.configs)

@@ -36,6 +36,9 @@ class WebConfig:
     webhook_secret: str = ""
     callback_url: str = ""
     api_token: str = ""
+    # a panel sign-in ends after this long without a request, and this long after it was made, whatever happens
+    session_idle_hours: float = 12.0
+    session_max_days: float = 7.0
 
 
 @dataclass(frozen=True)
@@ -523,6 +526,10 @@ def parse_config(data: dict[str, Any], *, file: str = "<config>") -> Config:
     if sc.zh_whisper and sc.language.split("-")[0].lower() not in ("zh", "cmn"):
         raise ConfigError(f'only applies to Chinese (speech.language = "zh"), not {sc.language!r}', file=file,
                           key="speech.zh_whisper")
+    if not 0.05 <= cfg.web.session_idle_hours <= 24 * 31:
+        raise ConfigError("must be between 0.05 and 744 hours", file=file, key="web.session_idle_hours")
+    if not 0.01 <= cfg.web.session_max_days <= 31:
+        raise ConfigError("must be between 0.01 and 31 days", file=file, key="web.session_max_days")
     if cfg.calling.max_per_day < 1:
         raise ConfigError("must be at least 1", file=file, key="calling.max_per_day")
     if cfg.calling.line_daily_cap < 0:

@@ -1,15 +1,25 @@
-"""Files the box writes whole: never half a file after a power cut."""
+"""Files the box writes whole: never half a file after a power cut; and the state dir kept private (0700/0600)."""
 
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import secrets
+import stat
 import tempfile
 import uuid
 from pathlib import Path
 
-__all__ = ["fsync_dir", "load_or_create_box_id", "load_or_create_secret", "write_atomic"]
+__all__ = ["PRIVATE_DIR", "PRIVATE_FILE", "fsync_dir", "load_or_create_box_id", "load_or_create_secret",
+           "make_private", "private_dir", "write_atomic"]
+
+log = logging.getLogger(__name__)
+
+# The box's state (callbox.db with its -wal and -shm, the recordings, the secrets, the box id, the config store)
+# holds customers' numbers, their voices and the keys to the panel: no other local user may read it.
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
 
 
 def write_atomic(path: Path, data: bytes, *, sync_dir: bool = False) -> None:
@@ -62,3 +72,46 @@ def load_or_create_box_id(path: Path) -> str:
     box_id = uuid.uuid4().hex
     write_atomic(path, (box_id + "\n").encode("ascii"), sync_dir=True)
     return box_id
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` made if need be, each folder made on the way 0700 too (mkdir's mode is cut by the umask, so it is
+    set), and ``path`` itself left 0700."""
+    missing = []
+    folder = path
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for made in reversed(missing):
+        made.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+        made.chmod(PRIVATE_DIR)
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        path.chmod(PRIVATE_DIR)
+    return path
+
+
+def make_private(root: Path) -> int:
+    """Take group's and others' access away from ``root`` (made if need be) and everything under it: state left
+    readable by an older box or copied in by hand; the owner's own bits stay. Symbolic links are not followed; a
+    file the box does not own is logged and left. Returns how many modes were changed."""
+    root.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    changed = 0
+
+    def fix(path: str) -> None:
+        nonlocal changed
+        try:
+            mode = os.lstat(path).st_mode
+            if stat.S_ISLNK(mode) or not stat.S_IMODE(mode) & 0o077:
+                return
+            os.chmod(path, stat.S_IMODE(mode) & ~0o077)
+            changed += 1
+        except OSError as exc:
+            log.warning("cannot make %s private (%s): other local users may read it", path, exc)
+
+    fix(str(root))
+    for folder, dirs, files in os.walk(root):
+        for name in [*dirs, *files]:
+            fix(os.path.join(folder, name))
+    if changed:
+        log.info("made %d file(s) and folder(s) under %s private to the box's user", changed, root)
+    return changed

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import secrets
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from standardwebhooks.webhooks import Webhook
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.routing import IntegerConverter
 
 from appliance.config import HelpdesksConfig
 from web.auth import LoginThrottle, guard
@@ -27,6 +29,16 @@ CONTENT_SECURITY_POLICY = (
     "media-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+SQLITE_INT_MAX = 2**63 - 1
+
+
+class RowIdConverter(IntegerConverter):
+    """``<int:...>`` in every route: a number SQLite can hold. A larger one (``/api/v1/calls/10**30``) names no row,
+    so it is a 404 at routing instead of an OverflowError, a 500, in the query."""
+
+    def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = None, max: int | None = None,
+                 signed: bool = False) -> None:
+        super().__init__(map, fixed_digits, min, SQLITE_INT_MAX if max is None else max, signed)
 
 
 def create_app(
@@ -38,9 +50,11 @@ def create_app(
 ) -> Flask:
     """Build the web app. Without ``secret_key`` a random one is made, so panel
     sessions end when the process restarts. ``test_config`` overrides config keys
-    (``API_TOKEN``, ``LOGIN_MAX_FAILURES``, ``LOGIN_LOCKOUT_S``, ``MAX_CONTENT_LENGTH``...). ``helpdesks``: the
-    ``[helpdesks.*]`` config; a helpdesk without a secret is not connected (its route answers 404)."""
+    (``API_TOKEN``, ``LOGIN_MAX_FAILURES``, ``LOGIN_LOCKOUT_S``, ``SESSION_IDLE_S``, ``SESSION_MAX_S``,
+    ``MAX_CONTENT_LENGTH``...). ``helpdesks``: the ``[helpdesks.*]`` config; a helpdesk without a secret is not
+    connected (its route answers 404)."""
     app = Flask(__name__)
+    app.url_map.converters["int"] = RowIdConverter  # before any route is added (web.RowIdConverter)
     app.config.from_mapping(
         SECRET_KEY=secret_key or secrets.token_hex(32),
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
@@ -52,9 +66,18 @@ def create_app(
         LOGIN_MAX_FAILURES=5,
         LOGIN_WINDOW_S=60.0,
         LOGIN_LOCKOUT_S=60.0,
+        # per user name too, from any address: a neighbour trying one name from many addresses is slowed all the
+        # same (looser than per address, so that a stranger cannot easily keep the owner out)
+        LOGIN_USER_MAX_FAILURES=10,
+        LOGIN_USER_WINDOW_S=600.0,
+        LOGIN_USER_LOCKOUT_S=300.0,
+        SESSION_IDLE_S=12 * 3600.0,  # a sign-in ends after this long without a request ([web] session_idle_hours)
+        SESSION_MAX_S=7 * 86400.0,  # ... and this long after it was made ([web] session_max_days)
     )
     if test_config:
         app.config.from_mapping(test_config)
+    # the cookie's signature is refused past the longest a session lasts (Flask's default: 31 days)
+    app.permanent_session_lifetime = timedelta(seconds=float(app.config["SESSION_MAX_S"]))
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     app.extensions["callbox_service"] = service
@@ -63,6 +86,11 @@ def create_app(
         max_failures=int(app.config["LOGIN_MAX_FAILURES"]),
         window_s=float(app.config["LOGIN_WINDOW_S"]),
         lockout_s=float(app.config["LOGIN_LOCKOUT_S"]),
+    )
+    app.extensions["callbox_user_throttle"] = LoginThrottle(
+        max_failures=int(app.config["LOGIN_USER_MAX_FAILURES"]),
+        window_s=float(app.config["LOGIN_USER_WINDOW_S"]),
+        lockout_s=float(app.config["LOGIN_USER_LOCKOUT_S"]),
     )
 
     from web import access, api, console_calls, flows, i18n, live, modems, panel, qa, recordings, rules, stats

@@ -26,6 +26,10 @@ from flask_babel import gettext as _
 SESSION_USER = "user"
 SESSION_ROLE = "role"
 SESSION_CSRF = "csrf"
+SESSION_GEN = "gen"  # the user's session generation at sign-in: bumped on the box, every older cookie ends
+SESSION_ISSUED = "issued"  # when the user signed in (Unix time): the session ends SESSION_MAX_S later
+SESSION_SEEN = "seen"  # the session's last request, to a minute: it ends SESSION_IDLE_S after
+SEEN_EVERY_S = 60  # the cookie is rewritten with a new "seen" at most this often
 ROLES = ("admin", "reviewer")
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Endpoints anyone may reach: the login form, the first-run setup (only while no user exists: see SETUP), the health
@@ -45,7 +49,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class LoginThrottle:
-    """Counts failed logins per client address; after ``max_failures`` within ``window_s``
+    """Counts failed logins per client address (or per user name); after ``max_failures`` within ``window_s``
     the address is locked out for ``lockout_s`` seconds. Thread-safe; memory is bounded by
     forgetting the oldest addresses past ``max_clients``."""
 
@@ -97,6 +101,16 @@ class LoginThrottle:
 
 def throttle() -> LoginThrottle:
     return cast(LoginThrottle, current_app.extensions["callbox_login_throttle"])
+
+
+def user_throttle() -> LoginThrottle:
+    """The same count per user name (any address): ``LOGIN_USER_*``."""
+    return cast(LoginThrottle, current_app.extensions["callbox_user_throttle"])
+
+
+def user_key(username: str) -> str:
+    """The user name as the per-user throttle counts it (case and surrounding spaces do not make a new one)."""
+    return "user:" + username.strip().lower()[:64]
 
 
 def csrf_token() -> str:
@@ -242,16 +256,53 @@ def setup_pending() -> bool:
     return pending
 
 
+def _clock() -> float:
+    clock = current_app.extensions.get("callbox_clock", time.time)  # wall time: sessions outlive a restart
+    return float(clock())
+
+
+def start_session(username: str, role: str) -> None:
+    """A signed-in session for ``username``: the user's session generation and the time, in the signed cookie."""
+    now = int(_clock())
+    session[SESSION_USER] = username
+    session[SESSION_ROLE] = role
+    session[SESSION_GEN] = current_app.extensions["callbox_service"].access.session_generation(username)
+    session[SESSION_ISSUED] = now
+    session[SESSION_SEEN] = now
+
+
+def end_session() -> None:
+    """This browser is signed out (its language and CSRF token stay)."""
+    for key in (SESSION_USER, SESSION_ROLE, SESSION_GEN, SESSION_ISSUED, SESSION_SEEN):
+        session.pop(key, None)
+
+
+def _session_current(user: dict[str, Any]) -> bool:
+    """The cookie was made for the user's current session generation (not before a sign-out, a new password or a
+    new role), within SESSION_MAX_S of signing in and SESSION_IDLE_S of its last request."""
+    given, issued, seen = session.get(SESSION_GEN), session.get(SESSION_ISSUED), session.get(SESSION_SEEN)
+    if type(given) is not int or given != user["session_gen"]:
+        return False
+    if not isinstance(issued, int | float) or not isinstance(seen, int | float):
+        return False
+    now = _clock()
+    if now - issued > float(current_app.config["SESSION_MAX_S"]) or now - seen > float(
+            current_app.config["SESSION_IDLE_S"]):
+        return False
+    if now - seen >= SEEN_EVERY_S:
+        session[SESSION_SEEN] = int(now)
+    return True
+
+
 def _load_user() -> None:
     """The signed-in user's role as stored now: a role changed or a user deleted takes effect on the next
-    request, not at the next sign-in."""
+    request, not at the next sign-in. A session revoked or past its time is signed out here."""
     name = session.get(SESSION_USER)
     if not isinstance(name, str):
         return
-    user = current_app.extensions["callbox_service"].access.user(name)
-    if user is None:
-        session.pop(SESSION_USER, None)
-        session.pop(SESSION_ROLE, None)
+    user = current_app.extensions["callbox_service"].access.session_user(name)
+    if user is None or not _session_current(user):
+        end_session()
         return
     if session.get(SESSION_ROLE) != user["role"]:
         session[SESSION_ROLE] = user["role"]

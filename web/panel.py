@@ -24,7 +24,16 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from appliance.campaign.attempt import IN_FLIGHT_TONES, RETRY_TABLE, TICKET_TONES
-from web.auth import SESSION_ROLE, SESSION_USER, csrf_ok, csrf_token, login_required, throttle
+from web.auth import (
+    SESSION_USER,
+    csrf_ok,
+    csrf_token,
+    login_required,
+    start_session,
+    throttle,
+    user_key,
+    user_throttle,
+)
 from web.i18n import SESSION_LANG
 from web.service import PanelService
 
@@ -65,8 +74,9 @@ def _status() -> dict[str, Any] | None:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths may be redirected to after login."""
-    if target:
+    """Only same-site relative paths may be redirected to after login: no CR/LF or other control characters (a
+    header cannot carry them: a 500) and no backslash (browsers read ``/\\host`` as ``//host``, another site)."""
+    if target and not any(c < " " or c in "\\\x7f" for c in target):
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
             return target
@@ -137,22 +147,25 @@ def login() -> BaseResponse | tuple[str, int] | str:
         return render_template(
             "login.html", next_url=next_url, error=_("Your session expired. Please try again.")
         ), 400
-    wait = throttle().retry_after(_client())
+    username = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    # locked per address, and per user name whatever the address (web.auth.user_throttle)
+    wait = max(throttle().retry_after(_client()), user_throttle().retry_after(user_key(username)))
     if wait > 0:
         message = _("Too many failed attempts. Try again in %(seconds)d seconds.", seconds=int(wait) + 1)
         return render_template("login.html", next_url=next_url, error=message), 429
-    username = request.form.get("username", "").strip()
-    password = request.form.get("password", "")
     user = service().access.verify(username, password) if username and password else None
     if user is None:
         throttle().failed(_client())
+        if username:
+            user_throttle().failed(user_key(username))
         log.warning("failed login for %r from %s", username[:64], _client())
         return render_template("login.html", next_url=next_url, error=_("Wrong username or password.")), 401
     throttle().succeeded(_client())
+    user_throttle().succeeded(user_key(username))
     lang = user.get("lang") or session.get(SESSION_LANG)  # the user's own language, else the one picked here
     session.clear()
-    session[SESSION_USER] = username
-    session[SESSION_ROLE] = user["role"]
+    start_session(username, user["role"])  # with the user's session generation and the time (web.auth)
     if lang:
         session[SESSION_LANG] = lang
     csrf_token()  # fresh token for the logged-in session
@@ -165,6 +178,9 @@ def logout() -> BaseResponse | tuple[str, int]:
     if not csrf_ok():
         return render_template("error.html", code=400, title=_("Bad request"),
                                message=_("The form was stale. Please try again.")), 400
+    name = session.get(SESSION_USER)
+    if isinstance(name, str):  # every cookie of this user ends, a copy of this one too, across restarts
+        service().access.end_sessions(name)
     session.clear()
     return redirect(url_for("panel.login"))
 

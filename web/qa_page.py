@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from appliance.errors import CallboxError, SettingInvalid
 from web.auth import csrf_ok, login_required, role_required
 from web.panel import render_page, service
+from web.query import row_int
 from web.settings import save_section, sections_view, stale
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ def _page(*, status: int = 200, form: dict[str, str] | None = None,
     qa = service().qa
     tag = (request.args.get("tag") or "").strip()[:40] or None
     grade = request.args.get("grade") if request.args.get("grade") in GRADES else None
-    offset = max(request.args.get("offset", 0, type=int) or 0, 0)
+    offset = max(request.args.get("offset", 0, type=row_int) or 0, 0)
     queue = qa.queue(tag=tag, grade=grade, limit=QUEUE_PAGE, offset=offset)
     counts = qa.counts(by="day")
     try:

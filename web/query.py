@@ -26,6 +26,15 @@ def _raw(name: str) -> str | None:
     return None if value is None or value == "" else value
 
 
+def row_int(raw: str) -> int:
+    """A whole number SQLite can hold, for ``request.args.get(name, type=row_int)`` (a larger one is a ValueError,
+    so Flask gives the default: an offset or a page of 10**30 is not an OverflowError, a 500, in the query)."""
+    value = int(raw)
+    if not -(2**63) <= value < 2**63:
+        raise ValueError(f"{raw[:40]} is out of range")
+    return value
+
+
 def text(name: str) -> str | None:
     return _raw(name)
 

@@ -237,6 +237,18 @@ class AccessService(Protocol):
         """Every user as :meth:`user`, admins first."""
         ...
 
+    def session_generation(self, username: str) -> int | None:
+        """The generation a signed-in cookie must carry (bumped by a new password or role, and by signing out)."""
+        ...
+
+    def session_user(self, username: str) -> dict[str, Any] | None:
+        """:meth:`user` with ``session_gen``, in one read (the guard's, on every request)."""
+        ...
+
+    def end_sessions(self, username: str) -> None:
+        """Every session of the user ends, on every browser."""
+        ...
+
     def create_first_admin(self, username: str, password: str, repeat: str) -> dict[str, Any]:
         """The first-run admin; ``AccessInvalid(code="setup_done")`` once any user exists."""
         ...

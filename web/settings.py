@@ -21,6 +21,7 @@ from appliance.errors import CallboxError, SettingInvalid
 from web.audit import record_change
 from web.auth import csrf_ok, login_required, role_required
 from web.panel import render_page, service
+from web.query import row_int
 from web.service import SettingsService
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,7 @@ def sections_view(names: tuple[str, ...], *, failed: str | None = None,
 def _page(*, status: int = 200, failed: str | None = None, form: dict[str, str] | None = None,
           error: SettingInvalid | None = None, dnc_error: str | None = None, new_secret: str | None = None,
           notice: str | None = None) -> tuple[str, int]:
-    offset = max(request.args.get("dnc_offset", 0, type=int) or 0, 0)
+    offset = max(request.args.get("dnc_offset", 0, type=row_int) or 0, 0)
     try:
         sections = sections_view(PAGE_SECTIONS, failed=failed, form=form)
         secret_source = settings_service().webhook.source

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from appliance.errors import AccessInvalid, CallboxError
 from web.access import MIN_PASSWORD, refusal, service
 from web.audit import record_change
-from web.auth import SESSION_ROLE, SESSION_USER, csrf_token, role_required, setup_pending
+from web.auth import csrf_token, role_required, setup_pending, start_session
 from web.i18n import SESSION_LANG, current_language
 
 log = logging.getLogger(__name__)
@@ -102,8 +102,7 @@ def index() -> Any:
                                                        request.form.get("password", ""),
                                                        request.form.get("password2", ""))
             session.clear()
-            session[SESSION_USER] = user["username"]
-            session[SESSION_ROLE] = user["role"]
+            start_session(user["username"], user["role"])  # with the session generation and the time (web.auth)
             session[SESSION_LANG] = current_language()
             service().access.set_language(user["username"], current_language())
             csrf_token()

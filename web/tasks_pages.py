@@ -23,6 +23,7 @@ from appliance.errors import CallboxError, StorageError, TaskInvalid
 from appliance.states import IllegalTransition
 from web.auth import body_limit, csrf_ok, login_required, role_required
 from web.panel import render_page, service
+from web.query import row_int
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ def index() -> str:
     state = request.args.get("state") or None
     if state not in STATES:
         state = None
-    before = request.args.get("before", type=int)
+    before = request.args.get("before", type=row_int)
     tasks = service().find_call_tasks(state=state, before=before, limit=PAGE + 1)
     more = len(tasks) > PAGE
     tasks = tasks[:PAGE]
@@ -217,7 +218,7 @@ def new() -> BaseResponse | tuple[str, int]:
 def _task_page(task_id: int) -> dict[str, Any]:
     """The task with one page of its customers (``?after=`` the last ticket task shown), ``more`` when there are
     others after them."""
-    after = request.args.get("after", type=int)
+    after = request.args.get("after", type=row_int)
     found = service().call_task_page(task_id, after=after, limit=CUSTOMERS_PAGE + 1)
     if found is None:
         abort(404, description=_("There is no call task %(id)s.", id=task_id))

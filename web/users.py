@@ -123,7 +123,7 @@ def _role(role: str) -> str:
 @role_required("admin")
 def index_audit() -> str:
     try:
-        page = max(1, int(request.args.get("page", "1")))
+        page = max(1, min(int(request.args.get("page", "1")), 2**40))  # offset fits SQLite
     except ValueError:
         page = 1
     log_page: dict[str, Any] = service().access.audit_page(limit=AUDIT_PAGE, offset=(page - 1) * AUDIT_PAGE)

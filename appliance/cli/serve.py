@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -23,24 +24,25 @@ log = logging.getLogger(__name__)
 
 
 def run_serve(opts: argparse.Namespace) -> int:
-    import waitress
-
     from appliance.box import Callbox
     from web import create_app
+    from web.serving import create_server
 
     config = config_of(opts)
     setup_logging(opts.verbose, log=config.log)
+    os.umask(0o077)  # every file the box makes from now on is its user's alone (the state dir: appliance.files)
     sims = _start_simulated_lines(opts.simulate) if opts.simulate else []
     try:
         if sims:
             config = _with_lines(config, [(s.at_port, s.audio_port) for s in sims])
         box = Callbox(config, config_file=config_path(opts.config))  # the file the Settings page writes
-        extra = {"API_TOKEN": config.web.api_token} if config.web.api_token else None
+        extra: dict[str, Any] = {"SESSION_IDLE_S": config.web.session_idle_hours * 3600,
+                                 "SESSION_MAX_S": config.web.session_max_days * 86400}
+        if config.web.api_token:
+            extra["API_TOKEN"] = config.web.api_token
         app = create_app(box.panel, secret_key=box.session_key, test_config=extra, helpdesks=config.helpdesks)
-        # channel_request_lookahead: waitress reads on while a request runs, so the panel's event stream learns
-        # at once that its browser went away (environ["waitress.client_disconnected"]) and frees its thread
-        server = waitress.create_server(app, host=config.web.host, port=config.web.port, threads=8,
-                                        channel_request_lookahead=4)
+        # the connection limit, idle timeout and body limits set for a box on the shop's LAN (web.serving)
+        server = create_server(app, host=config.web.host, port=config.web.port)
         stopping = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stopping.set())
         rendered = box.flows.prerender_published()  # only what is not cached yet: quick after the first boot

@@ -70,6 +70,19 @@ class AccessAdmin:
     def users(self) -> list[dict[str, Any]]:
         return self.accounts.users()
 
+    def session_generation(self, username: str) -> int | None:
+        """What a signed-in cookie must carry to still count (web.auth); bumped by a new password, a new role,
+        and :meth:`end_sessions`. None: no such user."""
+        return self.accounts.session_generation(username)
+
+    def session_user(self, username: str) -> dict[str, Any] | None:
+        """The user (as :meth:`user`) with its ``session_gen``, in one read; None: no such user."""
+        return self.accounts.session_user(username)
+
+    def end_sessions(self, username: str) -> None:
+        """Sign the user out everywhere (a cookie copied before stops working, across restarts too)."""
+        self.accounts.end_sessions(username)
+
     def create_first_admin(self, username: str, password: str, repeat: str) -> dict[str, Any]:
         """The first-run admin; refused (``setup_done``) once any user exists."""
         name = check_username(username)

@@ -10,6 +10,7 @@ probe).
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,6 +30,12 @@ def _now() -> str:
 
 def _user(row: sqlite3.Row) -> dict[str, Any]:
     return {"username": row["username"], "role": row["role"], "lang": row["lang"], "created_at": row["created_at"]}
+
+
+def _first_generation() -> int:
+    """A new user's first session generation, random: a user deleted and made again under the same name does not
+    take over the old one's cookies."""
+    return secrets.randbelow(2**31) + 1
 
 
 def _admins(conn: sqlite3.Connection) -> int:
@@ -72,8 +79,8 @@ class Accounts:
                 raise AccessInvalid("the box already has an admin", code="setup_done")
             if conn.execute("SELECT 1 FROM users WHERE username=?", (username,)).fetchone():
                 raise AccessInvalid(f"{username} already exists", code="username_taken", field="username")
-            conn.execute("INSERT INTO users (username, password_hash, created_at, role) VALUES (?,?,?,?)",
-                         (username, password_hash, _now(), role))
+            conn.execute("INSERT INTO users (username, password_hash, created_at, role, session_gen) "
+                         "VALUES (?,?,?,?,?)", (username, password_hash, _now(), role, _first_generation()))
             return _user(conn.execute("SELECT * FROM users WHERE username=?", (username,)).fetchone())
 
         return self.db.write(insert)
@@ -86,13 +93,14 @@ class Accounts:
         def write(conn: sqlite3.Connection) -> None:
             old = conn.execute("SELECT role FROM users WHERE username=?", (username,)).fetchone()
             if old is None:
-                conn.execute("INSERT INTO users (username, password_hash, created_at, role) VALUES (?,?,?,?)",
-                             (username, password_hash, _now(), role or "admin"))
+                conn.execute("INSERT INTO users (username, password_hash, created_at, role, session_gen) "
+                             "VALUES (?,?,?,?,?)", (username, password_hash, _now(), role or "admin",
+                                                   _first_generation()))
                 return
             if role is not None and old["role"] == "admin" and role != "admin" and _admins(conn) == 1:
                 raise AccessInvalid(f"{username} is the only admin", code="last_admin", field="role")
-            conn.execute("UPDATE users SET password_hash=?, role=COALESCE(?, role) WHERE username=?",
-                         (password_hash, role, username))
+            conn.execute("UPDATE users SET password_hash=?, role=COALESCE(?, role), session_gen=session_gen+1 "
+                         "WHERE username=?", (password_hash, role, username))
 
         self.db.write(write)
 
@@ -106,18 +114,34 @@ class Accounts:
                 raise AccessInvalid(f"no user {username}", code="no_user", field="username")
             if old["role"] == "admin" and role != "admin" and _admins(conn) == 1:
                 raise AccessInvalid(f"{username} is the only admin", code="last_admin", field="role")
-            conn.execute("UPDATE users SET role=? WHERE username=?", (role, username))
+            conn.execute("UPDATE users SET role=?, session_gen=session_gen+1 WHERE username=?", (role, username))
             return str(old["role"]), role
 
         return self.db.write(write)
 
     def set_password(self, username: str, password_hash: str) -> None:
         def write(conn: sqlite3.Connection) -> None:
-            if conn.execute("UPDATE users SET password_hash=? WHERE username=?",
+            if conn.execute("UPDATE users SET password_hash=?, session_gen=session_gen+1 WHERE username=?",
                             (password_hash, username)).rowcount == 0:
                 raise AccessInvalid(f"no user {username}", code="no_user", field="username")
 
         self.db.write(write)
+
+    def session_generation(self, username: str) -> int | None:
+        """The user's session generation (a signed-in cookie carries the one it was made with), or None."""
+        row = self.db.read(
+            lambda c: c.execute("SELECT session_gen FROM users WHERE username=?", (username,)).fetchone())
+        return int(row[0]) if row else None
+
+    def session_user(self, username: str) -> dict[str, Any] | None:
+        """:meth:`user` with its ``session_gen``, in one query: what the panel's guard reads on every request."""
+        row = self.db.read(lambda c: c.execute("SELECT * FROM users WHERE username=?", (username,)).fetchone())
+        return {**_user(row), "session_gen": int(row["session_gen"])} if row else None
+
+    def end_sessions(self, username: str) -> None:
+        """Every session of the user ends: signing out, here or on any other browser."""
+        self.db.write(lambda c: c.execute("UPDATE users SET session_gen=session_gen+1 WHERE username=?",
+                                          (username,)))
 
     def set_language(self, username: str, lang: str | None) -> None:
         self.db.write(lambda c: c.execute("UPDATE users SET lang=? WHERE username=?", (lang, username)))

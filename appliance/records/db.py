@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from appliance.errors import StorageError
+from appliance.files import PRIVATE_FILE
 from appliance.records.figures import add_call_figures
 from appliance.records.phones import normalise_stored_phones
 from appliance.records.recordings import index_recordings
@@ -360,7 +362,29 @@ MIGRATIONS: list[Migration] = [
     # per UTC day with their filters and values, kept by triggers on calls in the transaction that writes the
     # call; the calls stored before are counted here
     add_stats_rollup,
+    # 22: the panel's sessions are revocable (web.auth): each user's session generation, copied into the signed cookie
+    # at sign-in and bumped by signing out, a password change or a role change, so every cookie made before no
+    # longer signs anyone in, across restarts too. Backfill: 1 for every user (cookies made before this carry no
+    # generation, so they end once: everyone signs in again after the upgrade)
+    """
+    ALTER TABLE users ADD COLUMN session_gen INTEGER NOT NULL DEFAULT 1;
+    """,
 ]
+
+
+def _private(path: Path) -> None:
+    """The database file made 0600 before SQLite opens it, and so its -wal and -shm too (SQLite gives them the
+    database file's mode); an existing one, and its -wal and -shm, made 0600 (customers' numbers and words)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+    except OSError:
+        return  # not a file we may create: sqlite3 says why when it opens it
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if file.stat().st_mode & 0o077:
+                file.chmod(PRIVATE_FILE)
+        except OSError:
+            pass  # no -wal or -shm yet (or not ours: sqlite3 reports it)
 
 
 class Database:
@@ -370,6 +394,7 @@ class Database:
         self.path = path
         self._synchronous = synchronous
         path.parent.mkdir(parents=True, exist_ok=True)
+        _private(path)
         self._local = threading.local()
         self._jobs: queue.Queue[tuple[Callable[[sqlite3.Connection], Any], Future[Any]] | None] = queue.Queue()
         self._stop = threading.Event()

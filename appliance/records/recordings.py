@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from appliance.files import PRIVATE_FILE, private_dir
 from appliance.records.talk import TalkMeter, TalkTally
 
 _UNSAFE = re.compile(r"[^0-9A-Za-z+_-]")
@@ -30,6 +31,18 @@ def recording_path(root: Path, phone: str, call_id: int, when: datetime) -> Path
     return root / _UNSAFE.sub("_", phone) / f"{when:%Y-%m-%d}" / f"{call_id}.wav"
 
 
+def _open_private(path: Path) -> wave.Wave_write:
+    """A new WAV file only the box's user can read (0600), in folders only it can open (0700): a customer's voice."""
+    private_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    try:
+        if os.fstat(fd).st_mode & 0o077:  # an older file of the same name kept its mode
+            os.fchmod(fd, PRIVATE_FILE)
+    finally:
+        os.close(fd)
+    return wave.open(str(path), "wb")  # by name, so that closing the writer closes the file; the mode stays
+
+
 class StereoRecorder:
     """Takes aligned (customer, bot) frame pairs from the audio pump and writes them to a WAV file; a
     :class:`~appliance.records.talk.TalkMeter` measures the two channels as they are written (:attr:`tally`)."""
@@ -37,12 +50,10 @@ class StereoRecorder:
     def __init__(self, path: Path, *, rate: int = 8000) -> None:
         self.path = path
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            wav = wave.open(str(path), "wb")
+            wav = _open_private(path)
         except FileNotFoundError:  # a prune removed the emptied day folder between mkdir and open
-            path.parent.mkdir(parents=True, exist_ok=True)
-            wav = wave.open(str(path), "wb")
+            wav = _open_private(path)
         self._wav: wave.Wave_write | None = wav
         self._wav.setnchannels(2)
         self._wav.setsampwidth(2)

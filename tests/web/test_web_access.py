@@ -156,7 +156,9 @@ def test_a_role_change_takes_effect_on_the_next_request(logged_in: FlaskClient, 
     sign_in(other, ("second", "second admin pw"))
     assert other.get("/users").status_code == 200
     assert post(logged_in, "/users/second/role", role="reviewer").status_code == 302
-    assert other.get("/users").status_code == 403
+    assert other.get("/users").status_code == 302  # a new role ends the user's sessions (web.auth): signed out
+    sign_in(other, ("second", "second admin pw"))
+    assert other.get("/users").status_code == 403  # signed in again: a reviewer now
     assert post(logged_in, "/users/second/delete").status_code == 302
     assert other.get("/calls").status_code == 302  # deleted: signed out
 

@@ -10,6 +10,7 @@ import io
 import json
 import stat
 import threading
+import time
 import tomllib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -311,6 +312,9 @@ def test_calling_hours_apply_to_the_running_box_at_once(tmp_path: Path, pocketsp
     box.records.set_user("owner", "not-a-password-hash")  # the admin the session stands for (the guard reads it)
     with client.session_transaction() as session:
         session["user"], session["csrf"] = "owner", "token"
+        # a current session of the owner's (web.auth): the user's session generation, signed in just now
+        session["gen"] = box.panel.access.session_generation("owner")
+        session["issued"] = session["seen"] = int(time.time())
     # a one-minute window half an hour from now (whole-hour zones never reach it now)
     start = (datetime.now(UTC) + timedelta(minutes=30)).strftime("%H:%M")
     end = (datetime.now(UTC) + timedelta(minutes=31)).strftime("%H:%M")
