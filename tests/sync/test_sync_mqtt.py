@@ -137,7 +137,10 @@ def test_discovery_availability_and_line_state(mosquitto: Broker) -> None:
         time.sleep(0.3)  # six polls
         box.seen.extend(_drain(box))
         states = [text(m) for m in box.seen if m.topic.endswith("/state")]
-        assert states == ["ready", "in_call", "ready"]
+        # the first "ready" may arrive twice: the retained copy as the subscription is made, and the publication
+        # racing it; after that, six polls of an unchanged state published nothing more
+        assert states[-2:] == ["in_call", "ready"] and states.count("in_call") == 1, states
+        assert states[:-2] in (["ready"], ["ready", "ready"]), states
         ha.close()
         box.close()
     finally:
