@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import csv
 import io
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from old_schema import schema_at
 from stats_seed import BERLIN, CALLS, seed_calls
 
 from appliance.records.db import MIGRATIONS
@@ -164,16 +164,8 @@ def test_the_migration_backfills_calls_recorded_before(tmp_path: Path) -> None:
     """A database at the schema before the figures' migration, with a finished call: after migrating, its row has
     what its times and turns tell."""
     path = tmp_path / "old.db"
-    conn = sqlite3.connect(path, isolation_level=None)
     before = MIGRATIONS.index(add_call_figures)  # the schema just before the figures' migration
-    for number, script in enumerate(MIGRATIONS[:before], start=1):
-        if isinstance(script, str):
-            conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
-        else:
-            conn.execute("BEGIN")
-            script(conn)
-            conn.execute(f"PRAGMA user_version={number}")
-            conn.execute("COMMIT")
+    conn = schema_at(path, before)
     conn.executescript("""
         INSERT INTO tickets (id, type, subject, description, customer_name, customer_phone, order_id, order_status,
             payload, status, decision, reason, received_at, updated_at, scenario)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from old_schema import schema_at
 
 from appliance.errors import StorageError
 from appliance.records.conclusion import CallEnd, Conclusion, TaskEnd
@@ -220,27 +221,11 @@ def test_config_store_versions_are_immutable_and_file_is_always_whole(tmp_path: 
         ConfigStore(tmp_path / "config.json").flow("f")
 
 
-def _schema(path: Path, version: int) -> sqlite3.Connection:
-    """A records file on an old schema, built by the migrations up to ``version`` (as a box of that age made
-    it), so a test of one migration needs no undoing of the later ones."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    for number, script in enumerate(MIGRATIONS[:version], start=1):
-        if isinstance(script, str):
-            conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
-            continue
-        conn.execute("BEGIN")
-        script(conn)
-        conn.execute(f"PRAGMA user_version={number}")
-        conn.execute("COMMIT")
-    return conn
-
-
 def test_migration_8_numbers_the_calls_made_before_it_within_their_task(tmp_path: Path) -> None:
     """Calls written on schema 7 had no attempt number: the upgrade numbers them by order within their task,
     and a call started after it takes its task's count."""
     path = tmp_path / "v7.db"
-    conn = _schema(path, 7)
+    conn = schema_at(path, 7)
     ts = "2026-01-01T10:00:00+00:00"
     conn.execute("INSERT INTO tickets (id, type, subject, description, customer_name, customer_phone, order_id,"
                  " order_status, payload, status, decision, reason, flow_id, received_at, updated_at)"

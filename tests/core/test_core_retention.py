@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from old_schema import schema_at
 from recorded_calls import FRAME, NOW, record
 
 from appliance.campaign.compliance import PRESETS
@@ -161,15 +162,7 @@ def test_one_side_of_a_recording_is_a_mono_wav(store: RecordsStore, tmp_path: Pa
 def test_the_migration_indexes_the_recordings_already_on_disk(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     step = MIGRATIONS.index(index_recordings)
-    conn = sqlite3.connect(path, isolation_level=None)
-    for number, script in enumerate(MIGRATIONS[:step], start=1):
-        if isinstance(script, str):
-            conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
-        else:
-            conn.execute("BEGIN")
-            script(conn)
-            conn.execute(f"PRAGMA user_version={number}")
-            conn.execute("COMMIT")
+    conn = schema_at(path, step)
     ts = "2026-01-01T10:00:00.000+00:00"
     conn.execute("INSERT INTO tickets (id, type, subject, description, customer_name, customer_phone, order_id,"
                  " order_status, payload, status, decision, reason, flow_id, received_at, updated_at)"

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from old_schema import schema_at
 from standardwebhooks.webhooks import Webhook
 
 from appliance.cli.users import run_passwd
@@ -330,17 +331,9 @@ def test_callbox_passwd_makes_a_reviewer_and_keeps_an_admin(tmp_path: Path, monk
 
 def test_the_migration_makes_every_existing_user_an_admin(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    conn = sqlite3.connect(path, isolation_level=None)
     before = next(i for i, m in enumerate(MIGRATIONS) if isinstance(m, str) and "CREATE TABLE api_tokens" in m)
     # ^ the schema just before the access migration
-    for number, script in enumerate(MIGRATIONS[:before], start=1):
-        if isinstance(script, str):
-            conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
-        else:
-            conn.execute("BEGIN")
-            script(conn)
-            conn.execute(f"PRAGMA user_version={number}")
-            conn.execute("COMMIT")
+    conn = schema_at(path, before)
     conn.execute("INSERT INTO users VALUES ('old', 'hash', '2024-01-01T00:00:00+00:00')")
     conn.close()
     db = Database(path)
