@@ -6,58 +6,29 @@ change anything."""
 from __future__ import annotations
 
 import secrets
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any, ClassVar
 
 import pytest
 from console_box import CONFIG, SECRET, Box, Screens, new_page, sign_in, start_box, stop_box
 from playwright.sync_api import Browser, Page, expect
-from standardwebhooks.webhooks import Webhook
+from signed_receiver import SignedReceiver
 
 pytestmark = pytest.mark.slow
 
 OWNER = ("lin", "first run password")
 
 
-class Receiver(BaseHTTPRequestHandler):
-    """The shop's callback endpoint: 204 for a message signed with the box's secret, 401 otherwise."""
-
-    seen: ClassVar[list[int]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        try:
-            Webhook(SECRET).verify(body, dict(self.headers))
-            status = 204
-        except Exception:
-            status = 401
-        self.seen.append(status)
-        self.send_response(status)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
+@pytest.fixture
+def receiver() -> Iterator[SignedReceiver]:
+    with SignedReceiver(SECRET, "/callbox") as running:
+        yield running
 
 
 @pytest.fixture
-def receiver() -> Iterator[str]:
-    Receiver.seen = []
-    server = HTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=server.serve_forever, name="callback-receiver", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/callbox"
-    server.shutdown()
-    thread.join(5)
-    server.server_close()
-
-
-@pytest.fixture
-def fresh_box(tmp_path_factory: pytest.TempPathFactory, receiver: str) -> Iterator[Box]:
+def fresh_box(tmp_path_factory: pytest.TempPathFactory, receiver: SignedReceiver) -> Iterator[Box]:
     """A box straight out of the box: no account at all, a callback address to test."""
     box = start_box(tmp_path_factory.mktemp("fresh-box"), admin=None,
-                    config=CONFIG + f'\n[web]\ncallback_url = "{receiver}"\n')
+                    config=CONFIG + f'\n[web]\ncallback_url = "{receiver.url}"\n')
     try:
         yield box
     finally:
@@ -66,7 +37,8 @@ def fresh_box(tmp_path_factory: pytest.TempPathFactory, receiver: str) -> Iterat
     assert "first run password" not in box.log.read_text() and SECRET not in box.log.read_text()
 
 
-def test_first_run_setup_on_a_fresh_box(browser: Browser, fresh_box: Box, shot: Screens) -> None:
+def test_first_run_setup_on_a_fresh_box(browser: Browser, fresh_box: Box, receiver: SignedReceiver,
+                                        shot: Screens) -> None:
     box = fresh_box
     phone_context, phone, _ = new_page(browser, box, width=390, height=844, mobile=True)
     phone.goto(box.url + "/")
@@ -106,7 +78,7 @@ def test_first_run_setup_on_a_fresh_box(browser: Browser, fresh_box: Box, shot: 
     page.click("#targets button[type=submit]")
     expect(page.locator(".banner-good")).to_contain_text("answered 204")
     expect(page.locator(".banner-good")).to_contain_text("the connection works")
-    assert 204 in Receiver.seen
+    assert 204 in receiver.answers
     shot(page, "connection-tested")
 
     page.goto(box.url + "/tickets")

@@ -6,19 +6,18 @@ from __future__ import annotations
 
 import argparse
 import io
+import socket
 import sqlite3
-import threading
 import tomllib
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from old_schema import schema_at
-from standardwebhooks.webhooks import Webhook
+from signed_receiver import SignedReceiver
 
 from appliance.cli.users import run_passwd
 from appliance.panel.setup import SetupAdmin, Target
@@ -243,50 +242,26 @@ def test_the_language_a_user_picks_comes_back_at_the_next_sign_in(logged_in: Fla
     assert 'lang="zh-Hans"' in other.get("/calls").get_data(as_text=True)
 
 
-class Receiver(BaseHTTPRequestHandler):
-    """A target that checks the Standard Webhooks signature with its secret, as a real receiver would."""
-
-    secret = ""
-    answers: ClassVar[list[int]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        try:
-            Webhook(self.secret).verify(body, dict(self.headers))
-            status = 204
-        except Exception:
-            status = 401
-        self.answers.append(status)
-        self.send_response(status)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
+TARGET_SECRET = "whsec_" + "dGFyZ2V0LXNlY3JldC1mb3ItdGVzdHMtMDEyMzQ1Ng=="
 
 
 @pytest.fixture
-def receiver() -> Iterator[str]:
-    Receiver.secret, Receiver.answers = "whsec_" + "dGFyZ2V0LXNlY3JldC1mb3ItdGVzdHMtMDEyMzQ1Ng==", []
-    server = HTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/hook"
-    server.shutdown()
-    thread.join(5)
-    server.server_close()
+def receiver() -> Iterator[SignedReceiver]:
+    with SignedReceiver(TARGET_SECRET) as running:
+        yield running
 
 
 def test_test_the_connection_says_in_words_what_the_target_answered(logged_in: FlaskClient, service: Any,
-                                                                     receiver: str) -> None:
-    closed = HTTPServer(("127.0.0.1", 0), Receiver)
-    dead_url = f"http://127.0.0.1:{closed.server_port}/"
-    closed.server_close()
-    targets = (Target("callback", receiver, Receiver.secret),
-               Target("upstream", receiver, "whsec_" + "d3JvbmctMTIzNDU2Nzg="),  # not the receiver's secret
-               Target("dead", dead_url, Receiver.secret))
+                                                                     receiver: SignedReceiver) -> None:
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        dead_url = f"http://127.0.0.1:{closed.getsockname()[1]}/"
+    targets = (Target("callback", receiver.url, TARGET_SECRET),
+               Target("upstream", receiver.url, "whsec_" + "d3JvbmctMTIzNDU2Nzg="),  # not the receiver's secret
+               Target("dead", dead_url, TARGET_SECRET))
     service.setup.targets = {t.name: t for t in targets}
     page = logged_in.get("/setup").get_data(as_text=True)
-    assert "Test the connection" in page and receiver in page
+    assert "Test the connection" in page and receiver.url in page
     words = {}
     for name in ("callback", "upstream", "dead"):
         follow = logged_in.post("/setup/test-target", data={"csrf_token": csrf_of(logged_in), "target": name},
@@ -295,7 +270,7 @@ def test_test_the_connection_says_in_words_what_the_target_answered(logged_in: F
     assert "Ticket callback answered 204 in" in words["callback"] and "the connection works" in words["callback"]
     assert "Upstream call records answered 401: it does not accept the signature" in words["upstream"]
     assert "connection refused" in words["dead"]
-    assert Receiver.answers == [204, 401]
+    assert receiver.answers == [204, 401]
 
 
 def test_send_a_test_ticket_goes_through_the_real_intake_and_calls_nobody(admitting: Any,
