@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_core_records import _schema
+from old_schema import schema_at
 
 from appliance.records.db import MIGRATIONS
 from appliance.records.qa import QueueQuery
@@ -15,7 +15,7 @@ from appliance.records.store import RecordsStore
 def test_a_box_from_before_qa_keeps_its_turns_and_calls_untagged(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     before = next(i for i, script in enumerate(MIGRATIONS) if isinstance(script, str) and "qa_tags" in script)
-    conn = _schema(path, before)
+    conn = schema_at(path, before)
     ts = "2026-01-01T10:00:00.000+00:00"
     conn.execute("INSERT INTO tickets (id, type, subject, description, customer_name, customer_phone, order_id,"
                  " order_status, payload, status, decision, reason, flow_id, received_at, updated_at)"
