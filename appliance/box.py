@@ -143,6 +143,7 @@ class Callbox:
             speech=speech,
             calling=config.calling,
             recordings_dir=self.paths.recordings,
+            vui=config.vui,
             shop_name=self.shop_name,
             texts=UnreachableTexts(config.sms, lines=self.lines, shop_name=self.shop_name),
             # numbers whose zone the numbering plan does not tell are called on the shop's clock
@@ -178,7 +179,8 @@ class Callbox:
         modems = ModemsAdmin(board=self.board, lines=self.lines, records=self.records,
                              phone_region=config.shop.region,
                              caller=TestCaller(speech, self.runner.rules, self.scheduler.run_on, self.shop_name,
-                                               config.calling.ring_timeout_s, config.calling.max_call_s))
+                                               config.calling.ring_timeout_s, config.calling.max_call_s,
+                                               config.vui))
         self.line_watch = LineWatch(self.board, self.lines, signal=modems.signal, notes=self.line_notes)
         live = LiveAdmin(board=self.board, records=self.records, zone=shop_zone, modems=modems,
                          call_tasks=self.call_tasks, sync_targets={"ticket": self.outbox is not None,

@@ -169,7 +169,11 @@ class VuiConfig:
     end_silence_ms: int = 700
     silence_timeout_ms: int = 7000
     max_utterance_ms: int = 15000
-    answer_wait_ms: int = 400
+    # on answering (appliance/dialog/runtime/greeting.py): wait this long for the callee's "Hello?" before
+    # greeting (some networks report the answer while it still rings), and once they have spoken, greet after
+    # this much silence
+    greeting_wait_ms: int = 2000
+    greeting_end_ms: int = 400
     # turn taking (appliance/speech/vad.py): a long answer (flow node "listen": {"long_answer": true}) or an
     # unfinished-sounding one ("... on", "... and") waits this long; a closed answer already heard ("yes")
     # ends after the short silence; talking over a prompt this long stops it (barge-in).
@@ -452,9 +456,19 @@ class Config:
         return StatePaths(self.state_dir)
 
 
+# keys read under an older name, so that a box's config written before the rename still starts
+RENAMED = {"vui.answer_wait_ms": "greeting_end_ms"}
+
+
 def _build(cls: type, data: Any, where: str, file: str) -> Any:
     if not isinstance(data, dict):
         raise ConfigError("must be a table", file=file, key=where)
+    for key in [k for k in data if f"{where}.{k}" in RENAMED]:
+        new = RENAMED[f"{where}.{key}"]
+        if new in data:
+            raise ConfigError(f"is the old name of {new}, which is set too: keep one", file=file,
+                              key=f"{where}.{key}")
+        data = {new if k == key else k: v for k, v in data.items()}
     fields = {f.name: f for f in dataclasses.fields(cls)}
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
@@ -530,6 +544,11 @@ def parse_config(data: dict[str, Any], *, file: str = "<config>") -> Config:
         raise ConfigError("must be between 0.05 and 744 hours", file=file, key="web.session_idle_hours")
     if not 0.01 <= cfg.web.session_max_days <= 31:
         raise ConfigError("must be between 0.01 and 31 days", file=file, key="web.session_max_days")
+    vui = cfg.vui
+    if not 300 <= vui.greeting_wait_ms <= 10_000:
+        raise ConfigError("must be between 300 and 10000 ms", file=file, key="vui.greeting_wait_ms")
+    if not 100 <= vui.greeting_end_ms <= 3000:
+        raise ConfigError("must be between 100 and 3000 ms", file=file, key="vui.greeting_end_ms")
     if cfg.calling.max_per_day < 1:
         raise ConfigError("must be at least 1", file=file, key="calling.max_per_day")
     if cfg.calling.line_daily_cap < 0:

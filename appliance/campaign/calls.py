@@ -28,7 +28,7 @@ from appliance.campaign.remarks import ENGLISH, Remarks
 from appliance.campaign.ruleset import load_ruleset
 from appliance.campaign.scenarios import Scenario, call_variables
 from appliance.campaign.texts import UnreachableTexts
-from appliance.config import CallingConfig, QaConfig
+from appliance.config import CallingConfig, QaConfig, VuiConfig
 from appliance.dialog.flow.load import parse_flow
 from appliance.dialog.flow.model import Flow
 from appliance.dialog.runtime.conversation import ConversationLimits
@@ -81,6 +81,7 @@ class CallRunner:
         speech: SpeechKit,
         calling: CallingConfig,
         recordings_dir: Path,
+        vui: VuiConfig | None = None,
         shop_name: str = "the shop",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         texts: UnreachableTexts | None = None,
@@ -101,6 +102,7 @@ class CallRunner:
         self.configs = configs
         self.speech = speech
         self.calling = calling
+        self.limits = ConversationLimits.configured(calling.max_call_s, vui or VuiConfig())
         self.recordings_dir = recordings_dir
         self.shop_name = shop_name
         self.clock = clock
@@ -165,7 +167,7 @@ class CallRunner:
                 line, ticket.customer_phone, flow, variables, self.speech,
                 voice=self._voice_for(flow),
                 ring_timeout=self.calling.ring_timeout_s,
-                limits=ConversationLimits(max_call_s=self.calling.max_call_s),
+                limits=self.limits,
                 call_id=call_id,
                 tap=recorder.write,
                 version=version,

@@ -13,13 +13,14 @@ import itertools
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from appliance.campaign.compliance import CallingRules, hold
 from appliance.campaign.dialing import SpeechKit, place_and_converse
 from appliance.campaign.hours import callee_zones
+from appliance.config import VuiConfig
 from appliance.dialog.flow.load import parse_flow
 from appliance.dialog.runtime.conversation import ConversationLimits
 from appliance.errors import TestCallRefused
@@ -58,6 +59,7 @@ class TestCaller:
     shop_name: str = "the shop"
     ring_timeout_s: float = 30.0
     max_call_s: float = 60.0
+    vui: VuiConfig = field(default_factory=VuiConfig)  # the greeting's timings
 
 
 class ModemsAdmin:
@@ -148,7 +150,7 @@ class ModemsAdmin:
             result = place_and_converse(
                 line, phone, parse_flow(TEST_FLOW), {"shop": caller.shop_name}, caller.speech,
                 voice=SynthesizedPrompts(caller.speech.tts), ring_timeout=caller.ring_timeout_s,
-                limits=ConversationLimits(max_call_s=caller.max_call_s), call_id=call_id,
+                limits=ConversationLimits.configured(caller.max_call_s, caller.vui), call_id=call_id,
                 on_answered=lambda: board.call_answered(call_id),
                 on_turn=lambda turn: board.call_turn(call_id, turn), voicemail=False,
             )

@@ -42,6 +42,9 @@ def test_config_file_with_lines(tmp_path: Path) -> None:
         ('[shop]\ncountry = "XX"\n', "shop.country"),
         ('[shop]\ncountry = "DEU"\n', "shop.country"),
         ('[shop]\nlanguage = "English"\n', "shop.language"),
+        ("[vui]\ngreeting_wait_ms = 100\n", "vui.greeting_wait_ms"),
+        ("[vui]\ngreeting_end_ms = 5000\n", "vui.greeting_end_ms"),
+        ("[vui]\nanswer_wait_ms = 500\ngreeting_end_ms = 600\n", "vui.answer_wait_ms"),  # old and new name
     ],
 )
 def test_bad_config_names_file_and_key(tmp_path: Path, text: str, key: str | None) -> None:
@@ -168,3 +171,22 @@ def test_helpdesk_rest_settings_are_checked() -> None:
             parse_config({"helpdesks": {"zendesk": section}})
     # Freshdesk and Zammad need no user: the key or token is enough
     assert parse_config({"helpdesks": {"zammad": {"api_url": "http://zammad.lan", "api_token": "t"}}})
+
+
+def test_the_greeting_timings_reach_the_calls_the_box_places(tmp_path: Path) -> None:
+    """[vui] greeting_wait_ms / greeting_end_ms are the limits of every call the runner places (and of a test
+    call from the Modems page); answer_wait_ms, their old name, is still read as greeting_end_ms."""
+    from appliance.campaign.calls import CallRunner
+    from appliance.dialog.runtime.conversation import ConversationLimits
+    from appliance.records.config_store import ConfigStore
+    from appliance.records.store import RecordsStore
+
+    cfg = parse_config({"calling": {"max_call_s": 90}, "vui": {"greeting_wait_ms": 1200, "answer_wait_ms": 250}})
+    assert (cfg.vui.greeting_wait_ms, cfg.vui.greeting_end_ms) == (1200, 250)
+    store = RecordsStore(tmp_path / "callbox.db")
+    runner = CallRunner(records=store, configs=ConfigStore(tmp_path / "c.json"), speech=None,  # type: ignore[arg-type]
+                        calling=cfg.calling, recordings_dir=tmp_path, vui=cfg.vui)
+    assert runner.limits == ConversationLimits(max_call_s=90, greeting_wait_ms=1200, greeting_end_ms=250)
+    defaults = CallRunner(records=store, configs=ConfigStore(tmp_path / "c.json"), speech=None,  # type: ignore[arg-type]
+                          calling=cfg.calling, recordings_dir=tmp_path).limits
+    assert (defaults.greeting_wait_ms, defaults.greeting_end_ms) == (2000, 400)

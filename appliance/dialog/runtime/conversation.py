@@ -38,6 +38,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
+from appliance.config import VuiConfig
 from appliance.dialog.flow.model import Listen
 from appliance.dialog.runtime.engine import FlowRun, Step
 from appliance.dialog.runtime.goodbye import goodbye_text
@@ -82,6 +83,11 @@ class ConversationLimits:
     greeting_end_ms: int = 400
     greeting_max_ms: int = 4000
     barge_in: bool = True  # the customer may talk over a prompt that expects an answer
+
+    @classmethod
+    def configured(cls, max_call_s: float, vui: VuiConfig) -> ConversationLimits:
+        """The limits of a call the box places: ``[calling] max_call_s`` and the greeting's ``[vui]`` timings."""
+        return cls(max_call_s=max_call_s, greeting_wait_ms=vui.greeting_wait_ms, greeting_end_ms=vui.greeting_end_ms)
 
 
 class Conversation:
