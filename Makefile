@@ -47,7 +47,7 @@ lint: $(VENV)/.installed-test
 	$(VENV)/bin/lint-imports  # the layer contract: .importlinter
 
 test: sysdeps-test $(VENV)/.installed-test lint
-	$(VENV)/bin/python -m pytest -q --durations=25 tests
+	$(VENV)/bin/python -m pytest -q -n 2 --dist loadfile --durations=25 tests
 
 # The speech figures (README, "Figures"): JSON on stdout. The Korean vosk model comes with the test extras.
 bench: sysdeps-test $(VENV)/.installed-test

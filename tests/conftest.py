@@ -83,3 +83,12 @@ def whisper_engine():  # type: ignore[no-untyped-def]
     engine = WhisperEngine(language="en", workers=2)
     yield engine
     engine.close()
+
+
+# The longest test file runs first: with `make test`'s two workers (pytest-xdist, one file to a worker) the
+# SIGKILL campaign (about 5 1/2 minutes) overlaps the rest of the suite instead of running alone at its end.
+FIRST = ("tests/integration/test_int_sigkill_campaign.py",)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.startswith(FIRST))  # stable: the rest keep their order

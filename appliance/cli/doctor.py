@@ -66,8 +66,13 @@ def doctor_checks(opts: argparse.Namespace, *, cards: Path = PROC_CARDS, speech:
 
 def run_doctor(opts: argparse.Namespace) -> int:
     setup_logging(0, quiet=True)
-    logging.getLogger("appliance").setLevel(logging.ERROR)  # what the parts would warn about is a check here
-    checks = doctor_checks(opts, cards=opts.asound_cards)
+    parts = logging.getLogger("appliance")
+    level = parts.level
+    parts.setLevel(logging.ERROR)  # what the parts would warn about is a check here
+    try:
+        checks = doctor_checks(opts, cards=opts.asound_cards)
+    finally:  # main() may run in a process that goes on logging (the tests)
+        parts.setLevel(level)
     errors = sum(c.status == "error" for c in checks)
     if opts.json:
         print(json.dumps({"ok": not errors, "checks": [c.as_dict() for c in checks]}, indent=2))
