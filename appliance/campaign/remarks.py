@@ -22,6 +22,10 @@ import gettext
 from pathlib import Path
 from typing import Any
 
+from appliance.phrases import N_, Phrase, phrase
+
+__all__ = ["DOMAIN", "ENGLISH", "LANGUAGES", "LOCALE_DIR", "N_", "Phrase", "Remarks", "phrase", "remark_language"]
+
 DOMAIN = "remarks"
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 LANGUAGES = ("en", "zh")  # the remark languages the box ships; English is the msgids themselves
@@ -32,30 +36,6 @@ def remark_language(tag: str) -> str:
     tag) -> ``zh``; anything else -> ``en``."""
     primary = tag.replace("_", "-").split("-")[0].strip().lower()
     return "zh" if primary in ("zh", "cmn") else "en"
-
-
-def N_(word: str) -> str:
-    """Marks ``word`` for the catalogue; :meth:`Remarks.word` translates it where it is used."""
-    return word
-
-
-class Phrase(str):
-    """A remark made before its language is known: the English text, with its msgid and fields kept so that
-    :meth:`Remarks.render` can say it in another language. It compares, prints and stores as the English."""
-
-    msgid: str
-    fields: dict[str, Any]
-
-    def __new__(cls, msgid: str, fields: dict[str, Any]) -> Phrase:
-        made = super().__new__(cls, msgid.format(**fields))
-        made.msgid = msgid
-        made.fields = dict(fields)
-        return made
-
-
-def phrase(msgid: str, /, **fields: Any) -> Phrase:
-    """A remark whose language is chosen later (a guard's, an update's)."""
-    return Phrase(msgid, fields)
 
 
 class Remarks:

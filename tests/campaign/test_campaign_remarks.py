@@ -24,7 +24,7 @@ from appliance.campaign.guards import dial_guard, flow_not_published, missing_va
 from appliance.campaign.hours import every_day
 from appliance.campaign.intake import admit
 from appliance.campaign.publish import install_defaults
-from appliance.campaign.remarks import ENGLISH, LOCALE_DIR, Phrase, Remarks, remark_language
+from appliance.campaign.remarks import ENGLISH, LOCALE_DIR, Phrase, Remarks, phrase, remark_language
 from appliance.campaign.texts import UnreachableTexts
 from appliance.config import CallingConfig, Config, LineConfig, RetryConfig, ShopConfig, SmsConfig
 from appliance.dialog.flow.load import builtin_flow_path, load_flow
@@ -74,9 +74,11 @@ def catalogue() -> dict[str, str]:
 def test_every_remark_the_code_writes_has_a_chinese_translation_with_the_same_fields() -> None:
     """Extracted afresh from the code as ``make i18n`` does: a new remark left out of the catalogue fails here."""
     in_code = {str(msg) for _, _, msg, _, _ in extract_from_dir(
-        str(Path(LOCALE_DIR).parent), method_map=[("campaign/**.py", "python")],
+        str(Path(LOCALE_DIR).parent), method_map=[("campaign/**.py", "python"),
+                                                  ("dialog/runtime/greeting.py", "python")],
         keywords={"phrase": None, "N_": None})}
     assert len(in_code) > 40 and "Next try at {at}." in in_code and "no answer" in in_code
+    assert "a beep after the greeting" in in_code  # what gave a machine away (appliance/dialog/runtime/greeting.py)
     po = catalogue()
     assert in_code <= set(po), f"not in remarks.po (run make i18n): {sorted(in_code - set(po))}"
     for msgid in in_code:
@@ -167,14 +169,18 @@ def test_unanswered_and_cut_off_calls_in_chinese() -> None:
 
 
 def test_a_machine_and_a_number_not_in_service_in_chinese() -> None:
-    left = AttemptResult(Outcome.MACHINE, answered=True, screen_why="a beep", screen_ms=4620, voicemail_left=True,
+    # what gave it away, as the callee's greeting listener says it (a Phrase: said in the shop's language)
+    beep = phrase("a beep after the greeting")
+    left = AttemptResult(Outcome.MACHINE, answered=True, screen_why=beep, screen_ms=4620, voicemail_left=True,
                          disposition="voicemail_left", turns=(Turn("bot", "Please call us back."),))
     m = conclude(TICKET, task(3, 3), left, NOW, call_id=7, retry=RETRY, remarks=ZH)
-    assert m.operations[0][1] == (f"通话 7（{WHEN}）：答录机接听（a beep，接听后 4.6 秒）；"
+    assert m.operations[0][1] == (f"通话 7（{WHEN}）：答录机接听（问候语之后有提示音，接听后 4.6 秒）；"
                                   "已留下流程的留言：“Please call us back.”。"
                                   "第 3 次尝试（共 3 次）：答录机。放弃：未能联系到客户。")
     bad = conclude(TICKET, task(), AttemptResult(Outcome.INVALID_NUMBER, answered=True), NOW, call_id=8,
                    retry=RETRY, remarks=ZH)
+    assert conclude(TICKET, task(), left, NOW, call_id=7, retry=RETRY).operations[0][1].startswith(
+        f"Call 7 on {WHEN}: an answering machine answered (a beep after the greeting, 4.6 s after the answer)")
     assert bad.operations[0][1] == (f"通话 8（{WHEN}）：网络提示该号码为空号（接听时）。"
                                     "不再拨打：请核对客户的号码（+15550001）。")
     assert bad.ticket_status == "unreachable"
@@ -323,3 +329,14 @@ def test_an_update_s_own_reasons_are_said_in_chinese_and_the_api_reason_stays_en
     assert english.decision == "call"
     assert [op["detail"] for op in records.operations("Z-5") if op["kind"] == "remark"] == [
         "Pending call cancelled by an update: the helpdesk has it solved."]
+
+
+def test_a_phrase_survives_a_copy_and_a_pickle_with_its_msgid() -> None:
+    """`callbox call` copies the attempt (dataclasses.asdict): a reason copied must still say itself in Chinese."""
+    import copy
+    import pickle
+
+    why = phrase("a greeting of {seconds} s without a pause", seconds=3.2)
+    for again in (copy.deepcopy(why), pickle.loads(pickle.dumps(why))):
+        assert isinstance(again, Phrase) and again == "a greeting of 3.2 s without a pause"
+        assert ZH.render(again) == "问候语持续 3.2 秒没有停顿"

@@ -40,6 +40,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from appliance.dialog.runtime.ports import CallAudio
+from appliance.phrases import phrase
 from appliance.speech.amd import AmdSettings, AnswerScreen, Cue
 from appliance.speech.asr.base import AsrEngine, AsrSession
 from appliance.speech.asr.hybrid import HybridEngine
@@ -203,11 +204,12 @@ class CalleeGreeting:
             return None
         cue = screen.feed(frame)
         if cue is Cue.BEEP:
-            return CalleeGreeting(True, self.text, AnsweredBy.MACHINE, "a beep after the greeting, during the "
-                                  "bot's first words", screen.elapsed_ms, beep=True, screen=screen)
+            why = phrase("a beep after the greeting, during the bot's first words")
+            return CalleeGreeting(True, self.text, AnsweredBy.MACHINE, why, screen.elapsed_ms, beep=True,
+                                  screen=screen)
         if cue is Cue.SIT:
-            return CalleeGreeting(True, self.text, AnsweredBy.INVALID_NUMBER, "special-information tones",
-                                  screen.elapsed_ms, screen)
+            return CalleeGreeting(True, self.text, AnsweredBy.INVALID_NUMBER,
+                                  phrase("special-information tones"), screen.elapsed_ms, screen)
         return None
 
     @classmethod
@@ -264,14 +266,16 @@ class _Listener:
             words = text
         lang = self.language
         if is_announcement(words, lang) or is_announcement(text, lang):
-            return self._result(AnsweredBy.INVALID_NUMBER, f"an operator announcement: {words or text!r}",
+            return self._result(AnsweredBy.INVALID_NUMBER, phrase("an operator announcement: “{words}”",
+                                                                      words=words or text),
                                 words or text)
         if long:
             span = self.screen.speech_span_ms / 1000
-            return self._result(AnsweredBy.MACHINE, f"a greeting of {span:.1f} s without a pause", words or text)
+            return self._result(AnsweredBy.MACHINE, phrase("a greeting of {seconds} s without a pause",
+                                                                seconds=round(span, 1)), words or text)
         if is_voicemail(words, lang):
-            return self._result(AnsweredBy.MACHINE, f"a voicemail's words: {words!r}", words)
-        return self._result(AnsweredBy.HUMAN, "a short greeting, then a pause", text)
+            return self._result(AnsweredBy.MACHINE, phrase("a voicemail's words: “{words}”", words=words), words)
+        return self._result(AnsweredBy.HUMAN, phrase("a short greeting, then a pause"), text)
 
     def run(self) -> CalleeGreeting:
         lim = self.limits
@@ -285,10 +289,10 @@ class _Listener:
             waited += FRAME_MS
             cue = self.screen.feed(frame)
             if cue is Cue.SIT:
-                return self._done(AnsweredBy.INVALID_NUMBER, "special-information tones")
+                return self._done(AnsweredBy.INVALID_NUMBER, phrase("special-information tones"))
             if cue is Cue.BEEP:
                 self._cancel()
-                return CalleeGreeting(True, "", AnsweredBy.MACHINE, "a beep after the greeting",
+                return CalleeGreeting(True, "", AnsweredBy.MACHINE, phrase("a beep after the greeting"),
                                       self.screen.elapsed_ms + self.waited_ms, beep=True, screen=self.screen)
             long = long or cue is Cue.LONG_SPEECH
             voiced = self.screen.voiced  # speech above the line's noise floor, not a tone
@@ -301,7 +305,7 @@ class _Listener:
                         session.accept(f)
                     self.heard.extend(preroll)
                 elif waited >= lim.wait_ms and self.screen.tone is None:
-                    return self._result(AnsweredBy.HUMAN, "silence")
+                    return self._result(AnsweredBy.HUMAN, phrase("silence"))
                 continue
             session.accept(frame)
             if self.free:
@@ -359,10 +363,11 @@ class _Listener:
         text = self._probe()
         if is_announcement(text, self.language):
             self._cancel()
-            return self._result(AnsweredBy.INVALID_NUMBER, f"an operator announcement: {text!r}", text)
+            return self._result(AnsweredBy.INVALID_NUMBER, phrase("an operator announcement: “{words}”",
+                                                                                      words=text), text)
         if is_voicemail(text, self.language):
             self._cancel()
-            return self._result(AnsweredBy.MACHINE, f"a voicemail's words: {text!r}", text)
+            return self._result(AnsweredBy.MACHINE, phrase("a voicemail's words: “{words}”", words=text), text)
         return None
 
     def _words(self, frame: bytes) -> None:
