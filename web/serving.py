@@ -5,12 +5,14 @@ in all (101 idle sockets block the webhook and the panel), an idle connection ke
 of up to 1 GB read whole before the app can answer 413. Here the box keeps more connections than a LAN neighbour
 can cheaply hold, drops an idle one after 30 s (looked at every 10 s), and refuses a body larger than its route
 takes (the app's 64 KiB, or a ``body_limit`` upload form's) as soon as the headers say so, or, for a chunked body,
-as soon as that much has come. ``callbox serve`` and the tests both build the server here.
+as soon as that much has come. ``callbox serve``, the demo and the tests all build the server here, and run and
+stop it with :func:`serve_until` and :func:`stop_server` (or :class:`Serving` on a thread of its own).
 """
 
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -112,3 +114,50 @@ def create_server(app: Flask, *, host: str, port: int, threads: int = THREADS, *
     server = waitress_server(app, host=host, port=port, **settings)
     server.channel_class = _channel_class(body_limit_for(app))
     return server
+
+
+def serve_until(server: Any, stopping: threading.Event, tick: Callable[[], object] = lambda: None) -> None:
+    """waitress's loop, a quarter second at a time, until ``stopping`` is set; ``tick`` after each turn (``callbox
+    serve``'s watchdog). (Closing the server from another thread or a signal handler, as ``server.close()`` does,
+    pulls its sockets and trigger out from under the loop and the request threads still answering: each logged a
+    traceback, "[Errno 9] Bad file descriptor", and ``callbox serve`` exited with it.)"""
+    while not stopping.is_set():
+        server.asyncore.loop(timeout=0.25, map=server._map, use_poll=server.adj.asyncore_use_poll, count=1)
+        tick()
+
+
+def stop_server(server: Any, grace_s: float = 5) -> None:
+    """After :func:`serve_until` has returned, on the thread that ran it or once it has ended: stop taking
+    connections, let the requests in hand finish (the loop keeps flushing their answers while the request threads
+    end, at most ``grace_s``), then close what is left."""
+    server.accepting = False
+    server.asyncore.dispatcher.close(server)  # the listening socket only; the trigger stays for the answers
+    ending = threading.Thread(target=server.task_dispatcher.shutdown, kwargs={"timeout": grace_s},
+                              name="http-stop")
+    ending.start()
+    while ending.is_alive():
+        server.asyncore.loop(timeout=0.05, map=server._map, use_poll=server.adj.asyncore_use_poll, count=1)
+    for channel in list(server._map.values()):
+        channel.close()
+    server.trigger.close()
+
+
+class Serving:
+    """A server from :func:`create_server` served on a thread of its own (the demo, the tests) and stopped cleanly:
+    ``stop()`` ends the loop, waits for it, then winds the server down as ``callbox serve`` does."""
+
+    def __init__(self, server: Any, *, name: str = "web") -> None:
+        self.server = server
+        self.port: int = server.effective_port
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=serve_until, args=(server, self._stopping), name=name, daemon=True)
+
+    def start(self) -> Serving:
+        self._thread.start()
+        return self
+
+    def stop(self, grace_s: float = 5) -> None:
+        self._stopping.set()
+        if self._thread.is_alive() or self._thread.ident is not None:
+            self._thread.join()
+        stop_server(self.server, grace_s)

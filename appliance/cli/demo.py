@@ -7,7 +7,6 @@ import json
 import logging
 import secrets
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -127,8 +126,7 @@ class Demo:
         self.sims = [SimulatedHuaweiModem(self._customer, ring_ms=1200) for _ in range(lines)]
         self.port = port
         self.box: Callbox | None = None
-        self.server: Any = None
-        self._server_thread: threading.Thread | None = None
+        self.server: Any = None  # web.serving.Serving once started
         self.password = secrets.token_urlsafe(12)
 
     def _customer(self, number: str) -> CustomerScript:
@@ -136,9 +134,8 @@ class Demo:
         return who.script() if who else CustomerScript(behaviour="no_answer")
 
     def start(self) -> str:
-        import waitress
-
         from web import create_app
+        from web.serving import Serving, create_server
 
         for sim in self.sims:
             sim.start()
@@ -147,12 +144,11 @@ class Demo:
         self.box.panel.set_password("admin", self.password)
         app = create_app(self.box.panel, secret_key=self.box.session_key)
         try:
-            self.server = waitress.create_server(app, host="127.0.0.1", port=self.port, threads=4)
+            # the box's own server settings (web.serving), run on a thread and stopped without a traceback
+            self.server = Serving(create_server(app, host="127.0.0.1", port=self.port, threads=4)).start()
         except OSError as exc:
             raise CallboxError(f"cannot serve the panel on port {self.port} ({exc.strerror}); try --port 0") from exc
-        actual_port = self.server.effective_port
-        self._server_thread = threading.Thread(target=self.server.run, name="web", daemon=True)
-        self._server_thread.start()
+        actual_port = self.server.port
         self.box.start()
         return f"http://localhost:{actual_port}"
 
@@ -215,7 +211,7 @@ class Demo:
         if self.box is not None:
             self.box.stop()
         if self.server is not None:
-            self.server.close()
+            self.server.stop(grace_s=2)
         for sim in self.sims:
             sim.stop()
 

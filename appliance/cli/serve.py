@@ -13,7 +13,6 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from appliance.cli.common import config_of, setup_logging
@@ -26,7 +25,7 @@ log = logging.getLogger(__name__)
 def run_serve(opts: argparse.Namespace) -> int:
     from appliance.box import Callbox
     from web import create_app
-    from web.serving import create_server
+    from web.serving import create_server, serve_until, stop_server
 
     config = config_of(opts)
     setup_logging(opts.verbose, log=config.log)
@@ -56,42 +55,19 @@ def run_serve(opts: argparse.Namespace) -> int:
         notifier.ready(f"serving on port {server.effective_port}")
         watchdog = Watchdog(notifier, box.dead_parts, watchdog_interval())
         try:
-            _serve_until(server, stopping, watchdog.tick)
+            serve_until(server, stopping, watchdog.tick)
         except KeyboardInterrupt:
             pass
         finally:
             notifier.stopping()
             box.begin_stop()  # calls say goodbye and hang up while the web server winds down (10 s in all)
             box.board.hub.close()  # the panel's event streams end now, not after the server's 5 s grace
-            _stop_server(server)
+            stop_server(server)
             box.stop()
     finally:
         for sim in sims:
             sim.stop()
     return 0
-
-
-def _serve_until(server: Any, stopping: threading.Event, tick: Callable[[], object] = lambda: None) -> None:
-    """waitress's loop, a quarter second at a time, until SIGTERM. (Closing the server from the signal handler,
-    as ``server.close()`` does, pulls its trigger out from under the request threads still answering: each
-    logged a traceback and the process exited with EBADF.)"""
-    while not stopping.is_set():
-        server.asyncore.loop(timeout=0.25, map=server._map, use_poll=server.adj.asyncore_use_poll, count=1)
-        tick()  # the watchdog: a ping when one is due and the box's threads live
-
-
-def _stop_server(server: Any) -> None:
-    """Stop taking connections, let the requests in hand finish (the loop keeps flushing their answers while
-    the request threads end, at most 5 s), then close what is left."""
-    server.accepting = False
-    server.asyncore.dispatcher.close(server)  # the listening socket only; the trigger stays for the answers
-    ending = threading.Thread(target=server.task_dispatcher.shutdown, kwargs={"timeout": 5}, name="http-stop")
-    ending.start()
-    while ending.is_alive():
-        server.asyncore.loop(timeout=0.05, map=server._map, use_poll=server.adj.asyncore_use_poll, count=1)
-    for channel in list(server._map.values()):
-        channel.close()
-    server.trigger.close()
 
 
 def _start_simulated_lines(count: int) -> list[Any]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 import urllib.request
 import uuid
@@ -16,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import waitress
 from standardwebhooks.webhooks import Webhook
 
 from appliance.box import Callbox
@@ -26,6 +24,7 @@ from appliance.sim.customer import CustomerScript
 from appliance.sim.huawei import SimulatedHuaweiModem
 from appliance.speech.vad import Endpointer
 from web import create_app
+from web.serving import Serving, create_server
 
 CUSTOMERS = {
     "+15550300007": CustomerScript(behaviour="voicemail", max_call_s=30),
@@ -65,17 +64,14 @@ def box(tmp_path_factory: pytest.TempPathFactory, piper_tts: Any,
     speech = SpeechKit(asr=pocketsphinx_engine, tts=piper_tts,
                        endpointer=lambda: Endpointer(end_silence_ms=700, silence_timeout_ms=3000))
     callbox = Callbox(config, speech=speech, shop_name="Corner Shop")
-    server = waitress.create_server(create_app(callbox.panel, secret_key=callbox.session_key), host="127.0.0.1",
-                                    port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="test-web", daemon=True)
-    thread.start()
+    serving = Serving(create_server(create_app(callbox.panel, secret_key=callbox.session_key), host="127.0.0.1",
+                                    port=0, threads=4)).start()
     callbox.start()
     try:
-        yield callbox, f"http://127.0.0.1:{server.effective_port}"
+        yield callbox, f"http://127.0.0.1:{serving.port}"
     finally:
         callbox.stop()
-        server.close()
-        thread.join(5)
+        serving.stop()
         sim.stop()
 
 

@@ -10,7 +10,6 @@ import io
 import json
 import logging
 import sqlite3
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -19,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import waitress
 from prometheus_client.parser import text_string_to_metric_families
 
 from appliance import logs
@@ -30,6 +28,7 @@ from appliance.sim.customer import CustomerScript
 from appliance.sim.huawei import SimulatedHuaweiModem
 from appliance.speech.vad import Endpointer
 from web import create_app
+from web.serving import Serving, create_server
 
 VOICES = Path(__file__).resolve().parents[2] / "appliance" / "sim" / "voices"
 TOKEN = "metrics-token"
@@ -83,16 +82,13 @@ def running(tmp_path_factory: pytest.TempPathFactory, piper_tts: Any, pocketsphi
     logs.install(LogConfig(format="json", level="info"), stream=buffer)
     box = Callbox(config, speech=speech, shop_name="Corner Shop")
     app = create_app(box.panel, secret_key=box.session_key, test_config={"API_TOKEN": TOKEN})
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=server.run, name="test-web", daemon=True)
-    thread.start()
+    serving = Serving(create_server(app, host="127.0.0.1", port=0, threads=2)).start()
     box.start()
     try:
-        yield Running(box, f"http://127.0.0.1:{server.effective_port}", buffer)
+        yield Running(box, f"http://127.0.0.1:{serving.port}", buffer)
     finally:
         box.stop()
-        server.close()
-        thread.join(5)
+        serving.stop()
         sim.stop()
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser
-from waitress.server import create_server
 
 from web import create_app
+from web.serving import Serving, create_server
 
 pytestmark = pytest.mark.slow  # a real browser against the real box
 
@@ -23,15 +22,11 @@ def server_url(service) -> Iterator[str]:
     service.store_dict_calls()  # the Calls page searches the real store
     app: Flask = create_app(service, secret_key="browser-test-key")
     # as `callbox serve`: the dashboard's event stream ends as soon as its browser leaves
-    server = create_server(app, host="127.0.0.1", port=0, threads=4, channel_request_lookahead=4)
-    thread = threading.Thread(target=server.run, name="web-test-waitress", daemon=True)
-    thread.start()
+    serving = Serving(create_server(app, host="127.0.0.1", port=0, threads=4, channel_request_lookahead=4)).start()
     try:
-        yield f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
+        yield f"http://127.0.0.1:{serving.port}"
     finally:
-        server.close()
-        thread.join(timeout=5)
-        assert not thread.is_alive(), "waitress did not stop"
+        serving.stop()
 
 
 def test_panel_in_a_real_browser(browser: Browser, server_url: str, creds, tmp_path: Path):

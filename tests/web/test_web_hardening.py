@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ import pytest
 from conftest import PASSWORD, USERNAME, InMemoryPanelService, good_ticket, signed_headers
 
 from web import MAX_BODY_BYTES, create_app
-from web.serving import CHANNEL_TIMEOUT_S, CONNECTION_LIMIT, create_server
+from web.serving import CHANNEL_TIMEOUT_S, CONNECTION_LIMIT, Serving, create_server
 
 TWENTY_MB = 20 * 1024 * 1024
 
@@ -37,13 +36,11 @@ def running(service: InMemoryPanelService) -> Iterator[tuple[int, list[int]]]:
             return data
 
     server.channel_class = Counting
-    thread = threading.Thread(target=server.run, name="hardening-waitress", daemon=True)
-    thread.start()
+    serving = Serving(server, name="hardening-waitress").start()
     try:
-        yield server.effective_port, read
+        yield serving.port, read
     finally:
-        server.close()
-        thread.join(5)
+        serving.stop()
 
 
 def post_ticket(port: int, ticket_id: str) -> int:

@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import PASSWORD, USERNAME, InMemoryPanelService, csrf_from
-from waitress.server import create_server
 
 from appliance.campaign.attempt import Outcome
 from appliance.campaign.calls import CallSummary
@@ -33,6 +32,7 @@ from appliance.records.signal import SignalLog, SignalSample
 from appliance.telephony.linestate import LineState
 from web import create_app
 from web.live import event_stream
+from web.serving import Serving, create_server
 
 
 class Port:
@@ -366,19 +366,17 @@ def test_through_waitress_a_stream_frees_its_thread_when_the_browser_leaves(serv
     its snapshot at once, and a client that goes away frees its thread within a second or two, with no heartbeat
     written."""
     app = create_app(service, secret_key="live-test-key")
-    server = create_server(app, host="127.0.0.1", port=0, threads=4, channel_request_lookahead=4)
-    thread = threading.Thread(target=server.run, name="live-test-waitress", daemon=True)
-    thread.start()
+    serving = Serving(create_server(app, host="127.0.0.1", port=0, threads=4, channel_request_lookahead=4)).start()
     hub = service.live.board.hub
     try:
-        url = f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
+        url = f"http://127.0.0.1:{serving.port}"
         jar = http.cookiejar.CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
         token = csrf_from(opener.open(url + "/login").read().decode())
         opener.open(url + "/login", data=urllib.parse.urlencode(
             {"csrf_token": token, "username": USERNAME, "password": PASSWORD}).encode())
         cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
-        with socket.create_connection(("127.0.0.1", server.effective_port), timeout=5) as conn:  # type: ignore[union-attr]
+        with socket.create_connection(("127.0.0.1", serving.port), timeout=5) as conn:
             conn.sendall(f"GET /events HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n\r\n".encode())
             seen = b""
             while b"event: snapshot" not in seen:
@@ -390,8 +388,7 @@ def test_through_waitress_a_stream_frees_its_thread_when_the_browser_leaves(serv
             time.sleep(0.05)  # waiting on another thread's state
         assert hub.streams == 0 and time.monotonic() - left < 2.5
     finally:
-        server.close()
-        thread.join(timeout=5)
+        serving.stop()
 
 
 def test_a_busy_line_refuses_the_test_call_and_keeps_its_last_result(logged_in, modems):
