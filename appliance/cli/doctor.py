@@ -29,14 +29,15 @@ from appliance.cli.doctor_box import (
     web_port_check,
 )
 from appliance.cli.doctor_lines import PROC_CARDS, Check, line_checks, service_user
-from appliance.config import Config, ShopConfig, config_path
+from appliance.config import Config, ShopConfig, apply_environment, config_path
+from appliance.errors import ConfigError
 
 
 def doctor_checks(opts: argparse.Namespace, *, cards: Path = PROC_CARDS, speech: bool = True) -> list[Check]:
     """Every check, in the order a person would fix them."""
     path = config_path(opts.config)
     checks, found = config_checks(path, dict(os.environ))
-    config = found or Config()  # missing or unreadable: the defaults (reported above)
+    config = found or _without_the_file(checks)
     if opts.state_dir is not None:
         config = dataclasses.replace(config, state_dir=opts.state_dir)
     shop = config.shop
@@ -62,6 +63,16 @@ def doctor_checks(opts: argparse.Namespace, *, cards: Path = PROC_CARDS, speech:
                admin_check(config)]
     checks += targets_checks(config)
     return checks
+
+
+def _without_the_file(checks: list[Check]) -> Config:
+    """The config a box whose file is missing or unreadable runs on (``callbox serve`` would): the defaults under
+    the environment's ``CALLBOX_*`` variables; one that cannot be used is an error of its own."""
+    try:
+        return apply_environment(Config(), os.environ)
+    except ConfigError as exc:
+        checks.append(Check("config", "error", str(exc), "correct or unset that environment variable"))
+        return Config()
 
 
 def run_doctor(opts: argparse.Namespace) -> int:

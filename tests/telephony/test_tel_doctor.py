@@ -135,6 +135,23 @@ def test_doctor_command_missing_config_changes_nothing(tmp_path, capsys):
     assert not state.exists() and sorted(p.name for p in tmp_path.iterdir()) == []  # nothing made
 
 
+def test_doctor_without_a_file_checks_what_serve_would_run_on(tmp_path, capsys, monkeypatch):
+    """No config file: `callbox serve` would run on the defaults under CALLBOX_* variables, so doctor checks
+    those (the state dir and the web port from the environment); a variable that cannot be used is an error."""
+    state = tmp_path / "from-env"
+    monkeypatch.setenv("CALLBOX_STATE_DIR", str(state))
+    monkeypatch.setenv("CALLBOX_LISTEN", "127.0.0.1:18099")
+    code = main(["--config", str(tmp_path / "callbox.toml"), "doctor", "--json"])
+    checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
+    assert code == 1 and str(state) in checks["state dir"]["detail"]
+    assert "127.0.0.1:18099" in checks["web port"]["detail"]
+    assert not state.exists()
+    monkeypatch.setenv("CALLBOX_LISTEN", "no port here")
+    main(["--config", str(tmp_path / "callbox.toml"), "doctor", "--json"])
+    named = [c for c in json.loads(capsys.readouterr().out)["checks"] if "CALLBOX_LISTEN" in c["detail"]]
+    assert [c["status"] for c in named] == ["error"]
+
+
 def test_doctor_command_text_lines_and_invalid_config(make_sim, tmp_path, capsys):
     sim = make_sim()
     cfg = tmp_path / "callbox.toml"
