@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -156,11 +157,19 @@ class Demo:
         assert self.box is not None
         return [post_ticket(f"{base_url}/api/v1/tickets", self.box.webhook_secret, t) for t in self.tickets]
 
-    def wait_final(self, timeout: float) -> bool:
+    def wait_final(self, timeout: float, on_call: Callable[[dict[str, Any]], object] | None = None) -> bool:
+        """Until every ticket is in a final state (True) or ``timeout`` (False); ``on_call`` gets each call once,
+        as it ends."""
         assert self.box is not None
         deadline = time.monotonic() + timeout
         ids = [t["id"] for t in self.tickets]
+        told: set[int] = set()
         while time.monotonic() < deadline:
+            if on_call is not None:
+                for call in reversed(self.box.records.calls(limit=50)):
+                    if call["outcome"] is not None and call["id"] not in told:
+                        told.add(call["id"])
+                        on_call(call)
             statuses = [t.status if (t := self.box.records.ticket(i)) else None for i in ids]
             if all(s in FINAL_STATUSES for s in statuses):
                 return True
@@ -216,6 +225,13 @@ class Demo:
             sim.stop()
 
 
+def ended_line(call: dict[str, Any]) -> str:
+    """One call as it ends: "  call 3  T-1002 on sim0: completed, confirmed (38 s)"."""
+    what = ", ".join(str(v) for v in (call["outcome"], call["disposition"]) if v)
+    took = f" ({call['duration_s']:.0f} s)" if call.get("duration_s") else ""
+    return f"  call {call['id']}  {call['ticket_id']} on {call['line']}: {what}{took}"
+
+
 def format_table(summary: dict[str, Any]) -> str:
     rows = [("call", "ticket", "customer", "outcome", "disposition", "customer said")]
     names = {t["id"]: t["customer"] for t in summary["tickets"]}
@@ -254,7 +270,9 @@ def run_demo(
             print(f"State in {demo.state_dir}")
             print(f"Panel: {url}/  (log in as admin / {demo.password})")
         demo.submit(url)
-        finished = demo.wait_final(timeout)
+        if not as_json:
+            print("\nCalling; each call is listed as it ends:", flush=True)
+        finished = demo.wait_final(timeout, on_call=None if as_json else lambda c: print(ended_line(c), flush=True))
         summary = demo.summary()
         summary["finished"] = finished
         summary["panel"] = {"url": url, "username": "admin", "password": demo.password}
@@ -277,7 +295,7 @@ def run_demo(
         demo.stop()
 
 
-__all__ = ["Demo", "format_table", "post_ticket", "run_demo"]
+__all__ = ["Demo", "ended_line", "format_table", "post_ticket", "run_demo"]
 
 
 def _run(opts: argparse.Namespace) -> int:
