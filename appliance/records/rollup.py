@@ -37,7 +37,7 @@ from appliance.records.stats import (
     add_rows,
 )
 
-__all__ = ["TABLES", "TRIGGERS", "add_stats_rollup", "figures"]
+__all__ = ["TABLES", "TRIGGERS", "add_stats_rollup", "figures", "grouped"]
 
 _FILTERS = ("call_task_id", "scenario", "flow_id", "flow_version")
 _SUMS = ("calls", "duration_sum", "duration_n", "turns_sum", "turns_n")
@@ -146,12 +146,12 @@ def _on_the_hour(t: datetime | None) -> bool:
 
 
 # the whole days' rows read in table order (``+day``: a scan of the narrow table beats a lookup per row by index)
-_DAY_OUTCOME = ("SELECT 0, outcome, strength_grade, answered, SUM(calls), SUM(duration_sum), SUM(duration_n),"
-                " SUM(turns_sum), SUM(turns_n) FROM stats_day_outcomes WHERE {where} GROUP BY 2, 3, 4")
-_DAY_SAID = ("SELECT 0, disposition, intent, SUM(calls) FROM stats_day_said WHERE {where}"
-             " AND (disposition IS NOT NULL OR intent IS NOT NULL) GROUP BY 2, 3")
-_DAY_LENGTH = ("SELECT 0, duration_bucket, turn_bucket, SUM(calls) FROM stats_day_lengths WHERE {where} AND answered"
-               " GROUP BY 2, 3")
+_DAY_OUTCOME = ("SELECT {key}, outcome, strength_grade, answered, SUM(calls), SUM(duration_sum), SUM(duration_n),"
+                " SUM(turns_sum), SUM(turns_n) FROM stats_day_outcomes WHERE {where} GROUP BY 1, 2, 3, 4")
+_DAY_SAID = ("SELECT {key}, disposition, intent, SUM(calls) FROM stats_day_said WHERE {where}"
+             " AND (disposition IS NOT NULL OR intent IS NOT NULL) GROUP BY 1, 2, 3")
+_DAY_LENGTH = ("SELECT {key}, duration_bucket, turn_bucket, SUM(calls) FROM stats_day_lengths WHERE {where}"
+               " AND answered GROUP BY 1, 2, 3")
 
 
 def _raw(c: sqlite3.Connection, calls: CallFilter, into: dict[Any, _Figures]) -> None:
@@ -212,7 +212,7 @@ def figures(c: sqlite3.Connection, calls: CallFilter, zone: tzinfo) -> dict[str,
             if calls.until is not None and day_hi < calls.until:
                 _raw(c, CallFilter(day_hi, calls.until, calls.task, calls.scenario, calls.flow, calls.flow_version),
                      total)
-        add_rows(total, *(c.execute(sql.format(where=day_where), day_args)
+        add_rows(total, *(c.execute(sql.format(key="0", where=day_where), day_args)
                           for sql in (_DAY_OUTCOME, _DAY_SAID, _DAY_LENGTH)))
     figure = total.get(0, _Figures())
     return {"total": figure.as_dict(),
@@ -220,3 +220,48 @@ def figures(c: sqlite3.Connection, calls: CallFilter, zone: tzinfo) -> dict[str,
             "hours": [{"key": h, "calls": n, "connected": k, "connect_rate": round(k / n, 4) if n else None}
                       for h, (n, k) in sorted(by_hour.items())]}
 
+
+
+# the groupings the stats_day_* tables can answer: (their group column, the calls' own, as records.stats keys them)
+_GROUPS = {"task": ("call_task_id", "calls.call_task_id"), "scenario": ("scenario", "calls.scenario"),
+           "flow_version": ("flow_id || '@' || flow_version", "calls.flow_id || '@' || calls.flow_version")}
+
+
+def _midnight_on_or_after(t: datetime) -> datetime:
+    t = t.astimezone(UTC)
+    midnight = t.replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight if midnight == t else midnight + timedelta(days=1)
+
+
+def grouped(c: sqlite3.Connection, calls: CallFilter, group_by: str) -> dict[Any, _Figures] | None:
+    """``GET /api/v1/stats`` grouped by call task, scenario or flow version from the running totals: the whole UTC
+    days of the range from the ``stats_day_*`` tables, the rest of it (any instant) from the calls themselves;
+    None for the groupings by the shop's day or hour, which the calls answer (``records.stats``)."""
+    if group_by not in _GROUPS:
+        return None
+    day_key, call_key = _GROUPS[group_by]
+    groups: dict[Any, _Figures] = {}
+
+    def count_calls(since: datetime | None, until: datetime | None) -> None:
+        part = CallFilter(since, until, calls.task, calls.scenario, calls.flow, calls.flow_version)
+        where, args = part.where()
+        add_rows(groups, *(c.execute(sql.format(key=call_key, where=where), args)
+                           for sql in (_BY_OUTCOME, _BY_WHAT_WAS_SAID, _BY_LENGTH)))
+
+    day_lo = _midnight_on_or_after(calls.since) if calls.since else None
+    day_hi = calls.until.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0) if calls.until else None
+    if day_lo is not None and day_hi is not None and day_lo >= day_hi:  # no whole day in the range
+        count_calls(calls.since, calls.until)
+        return groups
+    where, args = _filter(calls)
+    if day_lo is not None:
+        where, args = where + " AND +day >= ?", [*args, day_lo.date().isoformat()]
+        if calls.since is not None and calls.since < day_lo:
+            count_calls(calls.since, day_lo)
+    if day_hi is not None:
+        where, args = where + " AND +day < ?", [*args, day_hi.date().isoformat()]
+        if calls.until is not None and day_hi < calls.until:
+            count_calls(day_hi, calls.until)
+    add_rows(groups, *(c.execute(sql.format(key=day_key, where=where), args)
+                       for sql in (_DAY_OUTCOME, _DAY_SAID, _DAY_LENGTH)))
+    return groups

@@ -261,18 +261,22 @@ def add_rows(groups: dict[Any, _Figures], by_outcome: Iterable[Any], by_what_was
         groups[k].count("turn_buckets", turns, n)
 
 
-def stats(c: sqlite3.Connection, q: StatsQuery, zone: tzinfo) -> dict[str, Any]:
+def stats(c: sqlite3.Connection, q: StatsQuery, zone: tzinfo,
+          groups: dict[Any, _Figures] | None = None) -> dict[str, Any]:
     """The statistics of ``q`` on the caller's connection; ``zone`` is the shop's (days and hours, and the
-    ``since``/``until`` the caller localised with :func:`local_moment`)."""
-    where, args = q.calls.where()
-    key = _key(c, q, zone, where, args)
-    groups: dict[Any, _Figures] = {}
-    add_rows(groups, *(c.execute(sql.format(key=key, where=where), args)
-                       for sql in (_BY_OUTCOME, _BY_WHAT_WAS_SAID, _BY_LENGTH)))
+    ``since``/``until`` the caller localised with :func:`local_moment`). ``groups``: the figures per group already
+    added up (``records.rollup.grouped``), else the calls are counted here."""
+    if groups is None:
+        where, args = q.calls.where()
+        key = _key(c, q, zone, where, args)
+        groups = {}
+        add_rows(groups, *(c.execute(sql.format(key=key, where=where), args)
+                           for sql in (_BY_OUTCOME, _BY_WHAT_WAS_SAID, _BY_LENGTH)))
     total = _Figures()
     for g in groups.values():
         total.add(g)
-    listed = [{"key": k, **g.as_dict()} for k, g in groups.items()]
+    # in key order, no key first (as ORDER BY puts NULL)
+    listed = [{"key": k, **groups[k].as_dict()} for k in sorted(groups, key=lambda k: (k is not None, k))]
     if q.group_by == "task":
         names = _task_names(c, [k for k in groups if k is not None])
         for item in listed:

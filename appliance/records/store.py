@@ -32,6 +32,7 @@ from appliance.records.phones import normalise_stored_phones
 from appliance.records.qa import QaRecords
 from appliance.records.queries import CallQuery, TaskQuery, find_calls, find_tasks, one_call, tasks_of
 from appliance.records.rollup import figures as rolled_up
+from appliance.records.rollup import grouped as rolled_up_groups
 from appliance.records.stats import CallFilter, StatsQuery
 from appliance.records.stats import stats as call_stats
 from appliance.records.ticket import Ticket, ticket_from_row
@@ -326,8 +327,10 @@ class RecordsStore:
         return self.db.read(lambda c: one_call(c, call_id))
 
     def stats(self, query: StatsQuery, zone: tzinfo) -> dict[str, Any]:
-        """Statistics of the ended calls (appliance.records.stats); days and hours in ``zone``."""
-        return self.db.read(lambda c: call_stats(c, query, zone))
+        """Statistics of the ended calls (appliance.records.stats); days and hours in ``zone``. By call task,
+        scenario or flow version from the running totals (``records.rollup.grouped``), by day or hour of day by
+        counting the calls."""
+        return self.db.read(lambda c: call_stats(c, query, zone, rolled_up_groups(c, query.calls, query.group_by)))
 
     def stats_figures(self, calls: CallFilter, zone: tzinfo) -> dict[str, Any]:
         """What the Statistics page draws: ``by_day`` (the totals, calls and connected per day) and ``by_hour``

@@ -14,8 +14,8 @@ import pytest
 from stats_seed import BERLIN, seed_calls
 
 from appliance.records.db import MIGRATIONS
-from appliance.records.rollup import TABLES, TRIGGERS, add_stats_rollup, figures
-from appliance.records.stats import CallFilter, StatsQuery
+from appliance.records.rollup import TABLES, TRIGGERS, add_stats_rollup, figures, grouped
+from appliance.records.stats import CallFilter, StatsQuery, stats
 from appliance.records.store import RecordsStore
 
 
@@ -82,6 +82,31 @@ def test_by_call_task_and_in_a_zone_half_an_hour_off(seeded: tuple[RecordsStore,
     calls = CallFilter(since=local("2026-11-20T00:00", india), until=local("2026-11-22T00:00", india))
     assert shown(store, calls, india) == counted(store, calls, india)
     assert store.db.read(lambda c: figures(c, calls, india)) is None
+
+
+@pytest.mark.parametrize("group_by", ["task", "scenario", "flow_version"])
+@pytest.mark.parametrize("filters", [
+    {},
+    {"since": "2026-11-20T00:00", "until": "2026-11-22T00:00"},  # whole UTC days and their ragged hours
+    {"since": "2026-11-20T09:30", "until": "2026-11-21T10:07"},  # not on the hour: the ends from the calls
+    {"since": "2026-11-21T00:45"},
+    {"until": "2026-11-21T00:15"},  # inside the UTC day of #7 (23:30 UTC on the 20th)
+    {"since": "2026-11-21T09:00", "until": "2026-11-21T15:00"},  # no whole day at all
+    {"scenario": "B"},
+    {"flow": "delivery", "flow_version": 2, "since": "2026-11-20T12:00"},
+])
+def test_the_api_groupings_from_the_running_totals_are_what_counting_says(
+        seeded: tuple[RecordsStore, dict[str, int]], group_by: str, filters: dict[str, Any]) -> None:
+    """GET /api/v1/stats?group_by=task|scenario|flow_version reads the stats_day_* tables for the whole UTC days
+    of the range: the answer is the one counting every call gives, groups, order and all."""
+    store, _ = seeded
+    times = {k: local(v) for k, v in filters.items() if k in ("since", "until")}
+    q = StatsQuery(group_by=group_by, calls=CallFilter(**{**filters, **times}))
+    assert store.db.read(lambda c: grouped(c, q.calls, group_by)) is not None  # the totals answered
+    answered = store.stats(q, BERLIN)
+    assert answered == store.db.read(lambda c: stats(c, q, BERLIN))  # without groups: the calls counted
+    assert answered["total"]["calls"] == sum(g["calls"] for g in answered["groups"])
+    assert store.db.read(lambda c: grouped(c, CallFilter(), "day")) is None  # the shop's days: the calls
 
 
 def rebuilt(path: Path) -> dict[str, list[tuple[Any, ...]]]:
