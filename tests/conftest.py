@@ -3,6 +3,7 @@ through Playwright) for every browser test: Playwright's sync API allows one run
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,3 +93,15 @@ FIRST = ("tests/integration/test_int_sigkill_campaign.py",)
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: not item.nodeid.startswith(FIRST))  # stable: the rest keep their order
+
+
+
+@pytest.fixture(autouse=True)
+def _root_logger_put_back() -> Iterator[None]:
+    """A command run in-process (``main([...])``) installs the box's log handler on the root logger; it goes after
+    the test, so that a thread the test left winding down does not write to the terminal through it."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    yield
+    root.handlers[:] = saved[0]
+    root.setLevel(saved[1])
