@@ -158,6 +158,6 @@ class Serving:
 
     def stop(self, grace_s: float = 5) -> None:
         self._stopping.set()
-        if self._thread.is_alive() or self._thread.ident is not None:
+        if self._thread.ident is not None:  # started
             self._thread.join()
         stop_server(self.server, grace_s)

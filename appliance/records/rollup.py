@@ -154,17 +154,6 @@ _DAY_LENGTH = ("SELECT {key}, duration_bucket, turn_bucket, SUM(calls) FROM stat
                " AND answered GROUP BY 1, 2, 3")
 
 
-def _raw(c: sqlite3.Connection, calls: CallFilter, into: dict[Any, _Figures]) -> None:
-    """Count the calls of ``calls`` (a few hours at the range's ends) into ``into[0]`` as ``records.stats``."""
-    where, args = calls.where()
-    add_rows(into, *(c.execute(sql.format(key="0", where=where), args)
-                     for sql in (_BY_OUTCOME, _BY_WHAT_WAS_SAID, _BY_LENGTH)))
-
-
-def _midnight_utc(day: str) -> datetime:
-    return datetime.fromisoformat(day).replace(tzinfo=UTC)
-
-
 def figures(c: sqlite3.Connection, calls: CallFilter, zone: tzinfo) -> dict[str, Any] | None:
     """The totals of ``calls`` and their calls and connected per day and per hour of day on ``zone``'s clock; None
     when the hours cannot say (see the module's note)."""
@@ -193,33 +182,12 @@ def figures(c: sqlite3.Connection, calls: CallFilter, zone: tzinfo) -> dict[str,
             bucket[0] += n
             bucket[1] += connected
     total: dict[Any, _Figures] = {}
-    # the whole UTC days of the range from the stats_day_* tables, the hours before and after them from the calls
-    day_lo = calls.since.astimezone(UTC) if calls.since else None
-    if day_lo is not None and day_lo.hour:
-        day_lo = day_lo.replace(hour=0) + timedelta(days=1)
-    day_hi = calls.until.astimezone(UTC).replace(hour=0) if calls.until else None
-    if day_lo is not None and day_hi is not None and day_lo >= day_hi:
-        _raw(c, calls, total)
-    else:
-        day_where, day_args = where, list(args)
-        if day_lo is not None:
-            day_where, day_args = day_where + " AND +day >= ?", [*day_args, day_lo.date().isoformat()]
-            if calls.since is not None and calls.since < day_lo:
-                _raw(c, CallFilter(calls.since, day_lo, calls.task, calls.scenario, calls.flow, calls.flow_version),
-                     total)
-        if day_hi is not None:
-            day_where, day_args = day_where + " AND +day < ?", [*day_args, day_hi.date().isoformat()]
-            if calls.until is not None and day_hi < calls.until:
-                _raw(c, CallFilter(day_hi, calls.until, calls.task, calls.scenario, calls.flow, calls.flow_version),
-                     total)
-        add_rows(total, *(c.execute(sql.format(key="0", where=day_where), day_args)
-                          for sql in (_DAY_OUTCOME, _DAY_SAID, _DAY_LENGTH)))
+    _count_range(c, calls, total, day_key="0", call_key="0")
     figure = total.get(0, _Figures())
     return {"total": figure.as_dict(),
             "days": [{"key": d, "calls": n, "connected": k} for d, (n, k) in sorted(days.items())],
             "hours": [{"key": h, "calls": n, "connected": k, "connect_rate": round(k / n, 4) if n else None}
                       for h, (n, k) in sorted(by_hour.items())]}
-
 
 
 # the groupings the stats_day_* tables can answer: (their group column, the calls' own, as records.stats keys them)
@@ -233,14 +201,11 @@ def _midnight_on_or_after(t: datetime) -> datetime:
     return midnight if midnight == t else midnight + timedelta(days=1)
 
 
-def grouped(c: sqlite3.Connection, calls: CallFilter, group_by: str) -> dict[Any, _Figures] | None:
-    """``GET /api/v1/stats`` grouped by call task, scenario or flow version from the running totals: the whole UTC
-    days of the range from the ``stats_day_*`` tables, the rest of it (any instant) from the calls themselves;
-    None for the groupings by the shop's day or hour, which the calls answer (``records.stats``)."""
-    if group_by not in _GROUPS:
-        return None
-    day_key, call_key = _GROUPS[group_by]
-    groups: dict[Any, _Figures] = {}
+def _count_range(c: sqlite3.Connection, calls: CallFilter, groups: dict[Any, _Figures], *, day_key: str,
+                 call_key: str) -> None:
+    """Add the figures of ``calls`` into ``groups``, keyed by ``day_key`` (a column of the ``stats_day_*`` tables)
+    and ``call_key`` (the same of ``calls``): the whole UTC days of the range from the tables, the rest of it (any
+    instant) from the calls themselves, through the ``calls_stats`` index as ``records.stats`` counts them."""
 
     def count_calls(since: datetime | None, until: datetime | None) -> None:
         part = CallFilter(since, until, calls.task, calls.scenario, calls.flow, calls.flow_version)
@@ -252,7 +217,7 @@ def grouped(c: sqlite3.Connection, calls: CallFilter, group_by: str) -> dict[Any
     day_hi = calls.until.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0) if calls.until else None
     if day_lo is not None and day_hi is not None and day_lo >= day_hi:  # no whole day in the range
         count_calls(calls.since, calls.until)
-        return groups
+        return
     where, args = _filter(calls)
     if day_lo is not None:
         where, args = where + " AND +day >= ?", [*args, day_lo.date().isoformat()]
@@ -264,4 +229,15 @@ def grouped(c: sqlite3.Connection, calls: CallFilter, group_by: str) -> dict[Any
             count_calls(day_hi, calls.until)
     add_rows(groups, *(c.execute(sql.format(key=day_key, where=where), args)
                        for sql in (_DAY_OUTCOME, _DAY_SAID, _DAY_LENGTH)))
+
+
+def grouped(c: sqlite3.Connection, calls: CallFilter, group_by: str) -> dict[Any, _Figures] | None:
+    """``GET /api/v1/stats`` grouped by call task, scenario or flow version from the running totals (the whole UTC
+    days of the range) and the calls (the rest of it); None for the groupings by the shop's day or hour, which the
+    calls answer (``records.stats``)."""
+    if group_by not in _GROUPS:
+        return None
+    day_key, call_key = _GROUPS[group_by]
+    groups: dict[Any, _Figures] = {}
+    _count_range(c, calls, groups, day_key=day_key, call_key=call_key)
     return groups

@@ -8,7 +8,6 @@ import io
 import json
 import logging
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,15 +19,9 @@ from appliance.errors import ConfigError
 
 
 @pytest.fixture
-def root_logger() -> Iterator[logging.Logger]:
-    """The root logger, put back as it was after the test (install() replaces its handlers)."""
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
-    try:
-        yield root
-    finally:
-        root.handlers[:] = saved[0]
-        root.setLevel(saved[1])
+def root_logger() -> logging.Logger:
+    """The root logger (tests/conftest.py puts its handlers and level back after each test)."""
+    return logging.getLogger()
 
 
 def json_lines(buffer: io.StringIO) -> list[dict[str, object]]:

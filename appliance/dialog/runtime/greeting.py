@@ -266,13 +266,13 @@ class _Listener:
             words = text
         lang = self.language
         if is_announcement(words, lang) or is_announcement(text, lang):
-            return self._result(AnsweredBy.INVALID_NUMBER, phrase("an operator announcement: “{words}”",
-                                                                      words=words or text),
-                                words or text)
+            heard = words or text
+            why = phrase("an operator announcement: “{words}”", words=heard)
+            return self._result(AnsweredBy.INVALID_NUMBER, why, heard)
         if long:
             span = self.screen.speech_span_ms / 1000
-            return self._result(AnsweredBy.MACHINE, phrase("a greeting of {seconds} s without a pause",
-                                                                seconds=round(span, 1)), words or text)
+            why = phrase("a greeting of {seconds} s without a pause", seconds=round(span, 1))
+            return self._result(AnsweredBy.MACHINE, why, words or text)
         if is_voicemail(words, lang):
             return self._result(AnsweredBy.MACHINE, phrase("a voicemail's words: “{words}”", words=words), words)
         return self._result(AnsweredBy.HUMAN, phrase("a short greeting, then a pause"), text)
@@ -363,8 +363,8 @@ class _Listener:
         text = self._probe()
         if is_announcement(text, self.language):
             self._cancel()
-            return self._result(AnsweredBy.INVALID_NUMBER, phrase("an operator announcement: “{words}”",
-                                                                                      words=text), text)
+            why = phrase("an operator announcement: “{words}”", words=text)
+            return self._result(AnsweredBy.INVALID_NUMBER, why, text)
         if is_voicemail(text, self.language):
             self._cancel()
             return self._result(AnsweredBy.MACHINE, phrase("a voicemail's words: “{words}”", words=text), text)
